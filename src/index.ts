@@ -1,0 +1,2 @@
+// Public entry point of the `sluice` package.
+export * as protocol from './protocol/index.js';
