@@ -1,0 +1,1 @@
+export function renderErrorCodes(_t: string): string { return 'export const ErrorCode = {} as const;\n'; }

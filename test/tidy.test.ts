@@ -1,0 +1,117 @@
+// Repository hygiene that a reviewer would otherwise have to check by eye:
+// the layer rules of DESIGN.md, generated code that matches its generator, and no reads of ../shared.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve, dirname, sep } from 'node:path';
+import { defaultPaths, generateProtocol, repositoryRoot } from '../scripts/generate-protocol.js';
+
+/** Which layers each layer may import (DESIGN.md, "Layers"). */
+const allowedImports: Record<string, readonly string[]> = {
+  protocol: [],
+  storage: ['protocol'],
+  broker: ['storage', 'protocol'],
+  server: ['broker', 'protocol'],
+  client: ['protocol'],
+  cli: ['server', 'client'],
+  cluster: ['broker', 'storage', 'protocol'],
+};
+/** Node modules that do I/O; `protocol/` is pure and may use none of them. */
+const ioModules = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:dgram', 'node:worker_threads', 'fs', 'net', 'http', 'child_process'];
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+function importsOf(text: string): string[] {
+  const found: string[] = [];
+  const pattern = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
+  for (const match of text.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3])!);
+  return found;
+}
+
+const srcRoot = join(repositoryRoot, 'src');
+
+/** The layer problems of the files under `root` (a parameter, so a test can feed it a bad tree). */
+function layerViolations(root: string): string[] {
+  const problems: string[] = [];
+  for (const file of sourceFiles(root)) {
+    const layer = relative(root, file).split(sep)[0]!;
+    if (!(layer in allowedImports)) continue; // src/index.ts, the package entry, may re-export any layer
+    for (const specifier of importsOf(readFileSync(file, 'utf8'))) {
+      if (specifier.startsWith('.')) {
+        const target = resolve(dirname(file), specifier);
+        const targetLayer = relative(root, target).split(sep)[0]!;
+        if (targetLayer !== layer && !allowedImports[layer]!.includes(targetLayer)) {
+          problems.push(`${relative(repositoryRoot, file)} imports ${specifier}: ${layer}/ may not import ${targetLayer}/`);
+        }
+      } else if (layer === 'protocol' && ioModules.includes(specifier)) {
+        problems.push(`${relative(repositoryRoot, file)} imports ${specifier}: protocol/ is pure and does no I/O`);
+      }
+    }
+  }
+  return problems;
+}
+
+test('layers import only what DESIGN.md allows', () => {
+  assert.deepEqual(layerViolations(srcRoot), []);
+});
+
+test('the layer check catches a forbidden import', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-tidy-'));
+  try {
+    const storage = join(root, 'storage');
+    const server = join(root, 'server');
+    for (const dir of [storage, server]) mkdirSync(dir, { recursive: true });
+    writeFileSync(join(server, 'listener.ts'), 'export const x = 1;\n');
+    writeFileSync(join(storage, 'log.ts'), "import { x } from '../server/listener.js';\nexport const y = x;\n");
+    assert.deepEqual(layerViolations(root).length, 1);
+    assert.match(layerViolations(root)[0]!, /storage\/ may not import server\//);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('generated codecs match what the generator makes from the schemas', () => {
+  const paths = defaultPaths();
+  const expected = generateProtocol(paths.schemaDir, readFileSync(paths.errorCodes, 'utf8'));
+  const scratch = mkdtempSync(join(tmpdir(), 'sluice-generated-'));
+  try {
+    for (const [name, text] of expected) writeFileSync(join(scratch, name), text);
+    const committed = readdirSync(paths.outputDir).sort();
+    assert.deepEqual(committed, [...expected.keys()].sort(), 'generated file list is stale: run `npm run generate`');
+    for (const name of committed) {
+      const actual = readFileSync(join(paths.outputDir, name), 'utf8');
+      assert.ok(actual === readFileSync(join(scratch, name), 'utf8'), `src/protocol/generated/${name} is stale: run \`npm run generate\``);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('nothing in the project reads ../shared at build, test or run time', () => {
+  const offenders: string[] = [];
+  for (const dir of ['src', 'scripts', 'test', 'bench']) {
+    let files: string[] = [];
+    try {
+      files = sourceFiles(join(repositoryRoot, dir));
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      if (file.endsWith('tidy.test.ts')) continue;
+      if (/['"`][^'"`]*\.\.\/shared\b/.test(readFileSync(file, 'utf8'))) offenders.push(relative(repositoryRoot, file));
+    }
+  }
+  for (const file of ['package.json', '.ci/run', 'tsconfig.json']) {
+    if (readFileSync(join(repositoryRoot, file), 'utf8').includes('../shared')) offenders.push(file);
+  }
+  assert.deepEqual(offenders, []);
+});
