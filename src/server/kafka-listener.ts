@@ -1,0 +1,89 @@
+// The Kafka TCP listener: accepts connections (up to `connectionsMax`), hands each to a
+// KafkaConnection with the handler table, and closes them all on shutdown.
+import { createServer, type Server, type Socket } from 'node:net';
+import { apiVersionsHandler, unsupportedApiVersionsBody } from './handlers/api-versions.js';
+import type { KafkaHandler } from './handlers/handler.js';
+import { KafkaConnection } from './connection.js';
+import { defaultListenerLimits, type ListenerLimits } from './limits.js';
+import { silentLogger, type Logger } from './logger.js';
+
+export interface KafkaListenerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  handlers: readonly KafkaHandler[];
+  limits?: Partial<ListenerLimits>;
+  logger?: Logger;
+}
+
+export class KafkaListener {
+  private readonly server: Server;
+  private readonly handlers = new Map<number, KafkaHandler>();
+  private readonly connections = new Set<KafkaConnection>();
+  private readonly limits: ListenerLimits;
+  private readonly logger: Logger;
+  private nextConnectionId = 1;
+  private boundPort = 0;
+
+  constructor(private readonly options: KafkaListenerOptions) {
+    this.limits = { ...defaultListenerLimits, ...options.limits };
+    this.logger = options.logger ?? silentLogger;
+    const table = [...options.handlers];
+    if (!table.some((h) => h.apiKey === 18)) table.push(apiVersionsHandler(() => [...this.handlers.values()]));
+    for (const handler of table) {
+      if (this.handlers.has(handler.apiKey)) throw new Error(`two handlers for API key ${handler.apiKey}`);
+      this.handlers.set(handler.apiKey, handler);
+    }
+    this.server = createServer((socket) => this.accept(socket));
+    this.server.on('error', (error) => this.logger.error({ error: error.message }, 'listener error'));
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    this.boundPort = typeof address === 'object' && address ? address.port : this.options.port;
+    this.logger.info({ host: this.options.host, port: this.boundPort }, 'kafka listener started');
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= this.limits.connectionsMax) {
+      this.logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, limit: this.limits.connectionsMax }, 'closing connection: max.connections reached');
+      socket.destroy();
+      return;
+    }
+    const handlers = this.handlers;
+    const allHandlers = () => [...handlers.values()];
+    const connection = new KafkaConnection(
+      socket,
+      this.nextConnectionId++,
+      { handlerFor: (apiKey) => handlers.get(apiKey), unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(allHandlers()) },
+      this.limits,
+      this.logger,
+    );
+    this.connections.add(connection);
+    connection.onClosed(() => this.connections.delete(connection));
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
+  async close(graceMs = 5000): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const drained = Promise.all([...this.connections].map((c) => c.drainAndClose()));
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    for (const connection of this.connections) connection.close();
+    await stopped;
+  }
+}
