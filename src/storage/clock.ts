@@ -1,0 +1,22 @@
+// Time is injected so that tests can drive roll.ms, retention.ms and flush intervals.
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock a test moves by hand. */
+export class ManualClock implements Clock {
+  constructor(private timeMs = 0) {}
+  now(): number {
+    return this.timeMs;
+  }
+  advance(ms: number): void {
+    this.timeMs += ms;
+  }
+  set(ms: number): void {
+    this.timeMs = ms;
+  }
+}

@@ -1,0 +1,600 @@
+// One partition's log: a directory of segments, appended at the end, read anywhere, trimmed at the
+// front by retention and DeleteRecords, cut at the back by truncateTo (replication, later).
+//
+// The offsets of a partition, and how they relate (asserted where they change):
+//   logStartOffset ≤ flushedOffset ≤ readableEndOffset ≤ logEndOffset
+//   flushed  = recovery point: fdatasync'ed, survives a machine crash
+//   readable = written to the file (page cache); reads see at most this
+//   logEnd   = next offset to assign; batches up to here are queued for writing
+// `highWatermark` is what a fetch may return by default: `flushedOffset` under the `sync` policy (a
+// consumer never sees a message a crash could take back), `readableEndOffset` otherwise.
+
+import { BATCH_HEADER_BYTES, RecordBatchHeader, validateBatch } from '../protocol/record-batch/header.js';
+import {
+  LeaderEpochCache,
+  ensurePartitionMetadata,
+  logStartOffsetFileName,
+  recoveryPointFileName,
+  writeLeaderEpochs,
+  writeOffsetCheckpoint,
+} from './checkpoints.js';
+import { systemClock, type Clock } from './clock.js';
+import { StorageError, invariant } from './errors.js';
+import { nodeFileSystem, type FileSystem } from './file-system.js';
+import { resolveLogConfig, type LogConfig } from './limits.js';
+import { stderrLogger, type StorageLogger } from './logger.js';
+import { recoverPartition, type RecoveryReport } from './recovery.js';
+import { selectSegmentsToDelete } from './retention.js';
+import { Segment, noTimestamp, type SegmentEnvironment } from './segment.js';
+import { deletedSuffix, logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix } from './segment-files.js';
+
+export interface PartitionLogOptions {
+  /** The partition directory, `<data-dir>/<topic>-<partition>`. */
+  directory: string;
+  topic: string;
+  partition: number;
+  /** The topic's 16-byte id, written once to `partition.metadata`; checked on every later open. */
+  topicId?: Uint8Array;
+  config?: Partial<LogConfig>;
+  fileSystem?: FileSystem;
+  clock?: Clock;
+  logger?: StorageLogger;
+  /** The leader epoch stamped on appended batches. A single node uses 0. */
+  leaderEpoch?: number;
+  /** The caller already checked each batch's CRC (the broker does on produce): skip doing it twice. */
+  trustAppendedBatches?: boolean;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+}
+
+export interface ReadOptions {
+  /** Return no batch that starts at or after this offset (default: the high watermark). */
+  maxOffset?: number;
+}
+
+export interface ReadResult {
+  /** Whole batches, back to back, exactly as stored. Empty when there is nothing to return yet. */
+  records: Buffer;
+  /** Base offset of the first batch (may be below the offset asked for: the batch holding it). */
+  firstOffset: number;
+  /** Offset to ask for next. */
+  nextOffset: number;
+  /** The file range the records came from, for a caller that would send it with sendfile. */
+  file: { path: string; position: number; length: number } | null;
+  logStartOffset: number;
+  highWatermark: number;
+}
+
+export class PartitionLog {
+  readonly directory: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly config: LogConfig;
+  readonly topicId: Buffer | null;
+  /** What the last open found and did. */
+  readonly recovery: RecoveryReport;
+
+  private segments: Segment[];
+  private startOffset: number;
+  private flushed: number;
+  private checkpointedRecoveryPoint: number;
+  private checkpointedStartOffset: number;
+  private readOnlyError: StorageError | null = null;
+  private closed = false;
+  private truncating = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private checkpointChain: Promise<void> = Promise.resolve();
+  private readonly pendingDeletes = new Set<Promise<void>>();
+
+  private constructor(
+    private readonly environment: SegmentEnvironment,
+    private readonly logger: StorageLogger,
+    private readonly options: PartitionLogOptions,
+    recovered: Awaited<ReturnType<typeof recoverPartition>>,
+    topicId: Buffer | null,
+    private readonly leaderEpochs: LeaderEpochCache,
+  ) {
+    this.directory = options.directory;
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.config = environment.config;
+    this.topicId = topicId;
+    this.recovery = recovered.report;
+    this.segments = recovered.segments;
+    this.startOffset = recovered.logStartOffset;
+    this.flushed = recovered.recoveryPoint;
+    this.checkpointedRecoveryPoint = -1;
+    this.checkpointedStartOffset = -1;
+  }
+
+  /** Opens (creating if needed) and recovers the partition in `options.directory`. */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const environment: SegmentEnvironment = {
+      fileSystem: options.fileSystem ?? nodeFileSystem,
+      clock: options.clock ?? systemClock,
+      config: resolveLogConfig(options.config),
+    };
+    const logger = options.logger ?? stderrLogger;
+    await environment.fileSystem.mkdir(options.directory);
+    const topicId = await ensurePartitionMetadata(environment.fileSystem, options.directory, options.topicId);
+    const started = Date.now();
+    const recovered = await recoverPartition(environment, options.directory, logger);
+    const epochs = new LeaderEpochCache(recovered.leaderEpochs);
+    const log = new PartitionLog(environment, logger, options, recovered, topicId, epochs);
+    const epochsChanged = epochs.truncateFromEnd(log.logEndOffset) || epochs.truncateFromStart(log.startOffset);
+    if (epochs.assign(options.leaderEpoch ?? 0, log.logEndOffset) || epochsChanged || recovered.leaderEpochs.length === 0) {
+      await writeLeaderEpochs(environment.fileSystem, options.directory, epochs.list());
+    }
+    await log.writeCheckpoints();
+    log.active.startAppending(environment.config.flushPolicy.kind === 'sync', Promise.resolve(), log.appenderHooks(log.active));
+    log.startTimers();
+    logger.log('info', 'log-opened', {
+      directory: options.directory,
+      segments: log.segments.length,
+      logStartOffset: log.startOffset,
+      logEndOffset: log.logEndOffset,
+      scannedSegments: recovered.report.scannedSegments,
+      cuts: recovered.report.cuts.length,
+      ms: Date.now() - started,
+    });
+    return log;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  /** The recovery point: every offset below it is on stable storage. */
+  get flushedOffset(): number {
+    return this.flushed;
+  }
+
+  /** Offsets below this are written to the file and may be read. */
+  get readableEndOffset(): number {
+    let end = this.active.readableNextOffset;
+    for (let index = this.segments.length - 1; index >= 0; index -= 1) {
+      const segment = this.segments[index]!;
+      if (segment.appender === null && index < this.segments.length - 1) break;
+      if (segment.readableNextOffset < segment.nextOffset) end = Math.min(end, segment.readableNextOffset);
+    }
+    return end;
+  }
+
+  get highWatermark(): number {
+    return this.config.flushPolicy.kind === 'sync' ? this.flushed : this.readableEndOffset;
+  }
+
+  /** Bytes in all segments. */
+  get sizeBytes(): number {
+    return this.segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  get segmentBaseOffsets(): number[] {
+    return this.segments.map((segment) => segment.baseOffset);
+  }
+
+  /** Set when a disk error made the partition read-only; appends then fail with it. */
+  get readOnly(): StorageError | null {
+    return this.readOnlyError;
+  }
+
+  get leaderEpochEntries(): readonly { epoch: number; startOffset: number }[] {
+    return this.leaderEpochs.list();
+  }
+
+  // ── append ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Appends one batch (RecordBatch v2, exactly one batch in `batch`). Assigns its offsets by
+   * writing baseOffset and partitionLeaderEpoch into `batch` itself — outside the CRC, so nothing
+   * else changes and no record is decoded. Resolves when the batch is as durable as the flush
+   * policy promises.
+   */
+  append(batch: Buffer): Promise<AppendResult> {
+    try {
+      return this.appendNow(batch);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private appendNow(batch: Buffer): Promise<AppendResult> {
+    if (this.closed) throw new StorageError('LOG_CLOSED', this.directory);
+    if (this.readOnlyError !== null) throw this.readOnlyError;
+    invariant(!this.truncating, 'append while the log is being truncated');
+    if (batch.length < BATCH_HEADER_BYTES) throw new StorageError('CORRUPT_MESSAGE', `${batch.length} bytes is shorter than a batch header`);
+    const header = new RecordBatchHeader(batch);
+    if (header.totalBytes !== batch.length) {
+      throw new StorageError(header.totalBytes < batch.length ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', `batch length ${header.totalBytes} but ${batch.length} bytes given (exactly one batch per append)`);
+    }
+    if (batch.length > this.config.maxMessageBytes) throw new StorageError('MESSAGE_TOO_LARGE', `${batch.length} bytes > max.message.bytes ${this.config.maxMessageBytes}`);
+    if (this.options.trustAppendedBatches !== true) {
+      const problem = validateBatch(batch, 0, batch.length);
+      if (problem !== null) throw new StorageError(problem.kind === 'bad-count' ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', problem.detail);
+    }
+    const lastOffsetDelta = header.lastOffsetDelta;
+    if (lastOffsetDelta < 0) throw new StorageError('INVALID_RECORD', `lastOffsetDelta ${lastOffsetDelta}`);
+
+    let segment = this.active;
+    const rollReason = segment.mustRollFor(batch.length, segment.nextOffset + lastOffsetDelta);
+    if (rollReason !== null) segment = this.roll(rollReason);
+
+    const baseOffset = segment.nextOffset;
+    header.setBaseOffset(baseOffset);
+    header.setPartitionLeaderEpoch(this.options.leaderEpoch ?? 0);
+    segment.track(header, segment.sizeBytes);
+    const lastOffset = baseOffset + lastOffsetDelta;
+    const appender = segment.appender;
+    invariant(appender !== null, 'active segment has no appender');
+    return appender.append(batch, lastOffset + 1).then(
+      () => ({ baseOffset, lastOffset }),
+      (error: unknown) => {
+        throw this.readOnlyError ?? this.toStorageError(error);
+      },
+    );
+  }
+
+  /** Starts a new segment at the log end; the old one is sealed (made durable) in the background. */
+  roll(reason = 'requested'): Segment {
+    const previous = this.active;
+    const sealed = previous.seal();
+    sealed.then(
+      () => {
+        previous.appender = null;
+        if (!this.closed) this.requestCheckpoint();
+      },
+      (error: unknown) => this.markReadOnly('seal', error),
+    );
+    const segment = Segment.create(this.environment, this.directory, previous.nextOffset);
+    segment.startAppending(this.config.flushPolicy.kind === 'sync', sealed, this.appenderHooks(segment));
+    this.segments.push(segment);
+    this.logger.log('info', 'segment-rolled', { directory: this.directory, baseOffset: segment.baseOffset, reason, previousBytes: previous.sizeBytes });
+    return segment;
+  }
+
+  private appenderHooks(segment: Segment) {
+    return {
+      onWritten: () => undefined,
+      onFlushed: (_position: number, nextOffset: number) => {
+        if (nextOffset > this.flushed) this.flushed = nextOffset;
+        invariant(this.flushed <= segment.nextOffset || segment !== this.active || this.truncating, 'flushed past appended');
+      },
+      onFailure: (error: Error) => this.markReadOnly('write', error),
+    };
+  }
+
+  /** fdatasync everything written so far (the `interval` timer, `os` on close, tests). */
+  async flush(): Promise<void> {
+    for (const segment of [...this.segments]) {
+      if (segment.appender !== null) await segment.appender.flush();
+    }
+  }
+
+  // ── read ──────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Whole batches starting with the one that holds `offset`: as many as fit in `maxBytes`, but at
+   * least one even if it is larger (KIP-74). Batches come from one segment per call.
+   */
+  async read(offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
+    if (this.closed) throw new StorageError('LOG_CLOSED', this.directory);
+    if (offset < this.startOffset || offset > this.logEndOffset) {
+      throw new StorageError('OFFSET_OUT_OF_RANGE', `offset ${offset}, log has [${this.startOffset}, ${this.logEndOffset})`);
+    }
+    const highWatermark = this.highWatermark;
+    const limit = Math.min(options.maxOffset ?? highWatermark, this.readableEndOffset);
+    const empty: ReadResult = { records: Buffer.alloc(0), firstOffset: offset, nextOffset: offset, file: null, logStartOffset: this.startOffset, highWatermark };
+    if (offset >= limit) return empty;
+    for (let index = this.segmentIndexFor(offset); index < this.segments.length; index += 1) {
+      const segment = this.segments[index]!;
+      if (segment.baseOffset >= limit) break;
+      segment.acquire();
+      try {
+        await segment.fileDescriptor();
+        const endPosition = segment.readableBytes;
+        const located = await segment.locate(offset, endPosition);
+        if (located === null) continue;
+        const range = await segment.readBatches(located.position, maxBytes, limit, endPosition);
+        if (range === null) return empty;
+        return {
+          records: range.buffer,
+          firstOffset: range.firstOffset,
+          nextOffset: range.nextOffset,
+          file: { path: segment.logPath, position: range.position, length: range.buffer.length },
+          logStartOffset: this.startOffset,
+          highWatermark,
+        };
+      } catch (error) {
+        throw this.toStorageError(error);
+      } finally {
+        segment.release();
+      }
+    }
+    return empty;
+  }
+
+  /** The last segment whose base offset is ≤ `offset` (the first one if none). */
+  private segmentIndexFor(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    let found = 0;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.segments[middle]!.baseOffset <= offset) {
+        found = middle;
+        low = middle + 1;
+      } else high = middle - 1;
+    }
+    return found;
+  }
+
+  /** The earliest batch whose maxTimestamp ≥ `timestamp` (ListOffsets by time): its base offset
+   *  (or the log start, if that is inside it) and its maxTimestamp. Null if there is none. */
+  async offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+    const limit = this.highWatermark;
+    for (const segment of [...this.segments]) {
+      if (segment.nextOffset <= this.startOffset || segment.maxTimestamp < timestamp) continue;
+      if (segment.baseOffset >= limit) break;
+      segment.acquire();
+      try {
+        await segment.fileDescriptor();
+        const found = await segment.findTimestamp(timestamp, Math.max(this.startOffset, segment.baseOffset), segment.readableBytes);
+        if (found !== null) return found.offset < limit ? found : null;
+      } catch (error) {
+        throw this.toStorageError(error);
+      } finally {
+        segment.release();
+      }
+    }
+    return null;
+  }
+
+  /** The largest batch timestamp in the log and the last offset of the batch carrying it. */
+  maxTimestamp(): { timestamp: number; offset: number } {
+    let best = { timestamp: noTimestamp, offset: -1 };
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= this.startOffset || segment.isEmpty()) continue;
+      if (segment.maxTimestamp > best.timestamp) best = { timestamp: segment.maxTimestamp, offset: segment.offsetOfMaxTimestamp };
+    }
+    return best;
+  }
+
+  // ── trimming ──────────────────────────────────────────────────────────────────────────────────
+
+  /** DeleteRecords: offsets below `offset` are no longer served; whole segments below it are deleted.
+   *  Returns the new log start offset. */
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    this.ensureWritable();
+    if (offset > this.highWatermark || offset < 0) {
+      throw new StorageError('OFFSET_OUT_OF_RANGE', `cannot delete records before ${offset}: high watermark is ${this.highWatermark}`);
+    }
+    if (offset > this.startOffset) {
+      this.startOffset = offset;
+      this.logger.log('info', 'log-start-moved', { directory: this.directory, logStartOffset: offset, reason: 'delete-records' });
+      const doomed: Segment[] = [];
+      while (this.segments.length > 1 && this.segments[1]!.baseOffset <= offset) doomed.push(this.segments.shift()!);
+      await this.removeSegments(doomed, 'delete-records');
+      await this.writeCheckpoints();
+    }
+    return this.startOffset;
+  }
+
+  /** Deletes whole segments past `retention.ms` or beyond `retention.bytes`. Returns how many. */
+  async applyRetention(): Promise<number> {
+    if (this.closed || this.readOnlyError !== null || !this.config.cleanupPolicy.delete) return 0;
+    const count = selectSegmentsToDelete(
+      this.segments.map((segment) => ({ sizeBytes: segment.sizeBytes, maxTimestamp: segment.maxTimestamp, isEmpty: segment.isEmpty() })),
+      this.config,
+      this.environment.clock.now(),
+    );
+    if (count === 0) return 0;
+    if (count === this.segments.length) this.roll('retention deletes the active segment');
+    const doomed = this.segments.splice(0, count);
+    const newStart = this.segments[0]!.baseOffset;
+    for (const segment of doomed) {
+      if (segment.sealed !== null) await segment.sealed.catch(() => undefined);
+    }
+    if (newStart > this.startOffset) this.startOffset = newStart;
+    this.logger.log('info', 'retention-deleted-segments', { directory: this.directory, segments: doomed.map((segment) => segment.baseOffset), logStartOffset: this.startOffset });
+    await this.removeSegments(doomed, 'retention');
+    await this.writeCheckpoints();
+    return count;
+  }
+
+  /** Renames the segments' files `.deleted`, and unlinks them once reads holding them are done and
+   *  `file.delete.delay.ms` has passed. */
+  private async removeSegments(doomed: Segment[], reason: string): Promise<void> {
+    const { fileSystem } = this.environment;
+    try {
+      for (const segment of doomed) {
+        for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+          await fileSystem.rename(path, `${path}${deletedSuffix}`).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOENT') throw error;
+          });
+        }
+      }
+      if (doomed.length > 0) await fileSystem.syncDirectory(this.directory);
+    } catch (error) {
+      this.markReadOnly(`delete segments (${reason})`, error);
+      throw this.toStorageError(error);
+    }
+    for (const segment of doomed) {
+      const removal = (async () => {
+        if (this.config.fileDeleteDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.config.fileDeleteDelayMs).unref());
+        await segment.close();
+        for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+          await fileSystem.unlink(`${path}${deletedSuffix}`).catch(() => undefined);
+        }
+      })();
+      this.pendingDeletes.add(removal);
+      void removal.finally(() => this.pendingDeletes.delete(removal));
+    }
+  }
+
+  /**
+   * Removes every batch at or after `offset`; a batch that holds `offset` goes entirely, so the log
+   * end may land below `offset` (as Kafka). For replication: a follower cuts its divergent tail.
+   * No append may run meanwhile.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    this.ensureWritable();
+    if (offset >= this.logEndOffset) return;
+    this.truncating = true;
+    try {
+      for (const segment of this.segments) if (segment.appender !== null) await segment.appender.idle();
+      for (const segment of this.segments) if (segment.sealed !== null) await segment.sealed;
+      const { fileSystem } = this.environment;
+      if (offset <= this.startOffset) {
+        // Nothing below the cut is kept: start over with one empty segment at `offset`.
+        const doomed = this.segments.splice(0);
+        await this.removeSegments(doomed, 'truncate');
+        const fresh = Segment.create(this.environment, this.directory, offset);
+        await fresh.fileDescriptor();
+        this.segments.push(fresh);
+        this.startOffset = offset;
+      } else {
+        const index = this.segmentIndexFor(offset);
+        const doomed = this.segments.splice(index + 1);
+        for (const segment of doomed) {
+          await segment.close();
+          for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+            await fileSystem.unlink(path).catch(() => undefined);
+          }
+        }
+        const segment = this.active;
+        const located = await segment.locate(offset, segment.sizeBytes);
+        if (located !== null) await segment.truncateTo(located.position, located.baseOffset);
+        await fileSystem.syncDirectory(this.directory);
+      }
+      const segment = this.active;
+      segment.appender = null;
+      segment.sealed = null;
+      segment.startAppending(this.config.flushPolicy.kind === 'sync', Promise.resolve(), this.appenderHooks(segment));
+      this.flushed = Math.min(this.flushed, this.logEndOffset);
+      this.leaderEpochs.truncateFromEnd(this.logEndOffset);
+      await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
+      await this.writeCheckpoints();
+      this.logger.log('info', 'log-truncated', { directory: this.directory, requested: offset, logEndOffset: this.logEndOffset });
+    } catch (error) {
+      this.markReadOnly('truncate', error);
+      throw this.toStorageError(error);
+    } finally {
+      this.truncating = false;
+    }
+  }
+
+  // ── checkpoints, lifecycle ────────────────────────────────────────────────────────────────────
+
+  /** Writes the recovery point (after making the indexes it vouches for durable) and the log start
+   *  offset, if either moved. Serialized. */
+  checkpoint(): Promise<void> {
+    const run = () => this.writeCheckpoints();
+    this.checkpointChain = this.checkpointChain.then(run, run);
+    return this.checkpointChain;
+  }
+
+  private requestCheckpoint(): void {
+    this.checkpoint().catch((error: unknown) => this.markReadOnly('checkpoint', error));
+  }
+
+  private async writeCheckpoints(): Promise<void> {
+    if (this.readOnlyError !== null) return;
+    const { fileSystem } = this.environment;
+    const name = { topic: this.topic, partition: this.partition };
+    const recoveryPoint = this.flushed;
+    if (recoveryPoint !== this.checkpointedRecoveryPoint) {
+      for (const segment of this.segments) if (segment.appender !== null) await segment.persistIndexes(true);
+      await writeOffsetCheckpoint(fileSystem, this.directory, recoveryPointFileName, name, recoveryPoint);
+      this.checkpointedRecoveryPoint = recoveryPoint;
+    }
+    const startOffset = this.startOffset;
+    if (startOffset !== this.checkpointedStartOffset) {
+      await writeOffsetCheckpoint(fileSystem, this.directory, logStartOffsetFileName, name, startOffset);
+      this.checkpointedStartOffset = startOffset;
+      if (this.leaderEpochs.truncateFromStart(startOffset)) await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
+    }
+  }
+
+  private startTimers(): void {
+    const policy = this.config.flushPolicy;
+    if (policy.kind === 'interval') {
+      this.timers.push(setInterval(() => void this.flush().catch((error: unknown) => this.markReadOnly('flush', error)), policy.intervalMs).unref());
+    }
+    this.timers.push(setInterval(() => this.requestCheckpoint(), this.config.recoveryPointCheckpointIntervalMs).unref());
+  }
+
+  /** Makes everything durable, writes the checkpoints (so the next open scans nothing) and closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    try {
+      await this.checkpointChain.catch(() => undefined);
+      if (this.readOnlyError === null) {
+        for (const segment of this.segments) if (segment.sealed !== null) await segment.sealed;
+        await this.active.seal();
+        await this.writeCheckpoints();
+      }
+    } catch (error) {
+      this.markReadOnly('close', error);
+    } finally {
+      for (const segment of this.segments) await segment.close().catch(() => undefined);
+      await Promise.allSettled([...this.pendingDeletes]);
+    }
+  }
+
+  /** Closes without flushing or checkpointing, as a crash would leave things (tests). */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const segment of this.segments) await segment.close().catch(() => undefined);
+  }
+
+  /** Deletes the partition directory (DeleteTopics). */
+  async delete(): Promise<void> {
+    await this.abandon();
+    await this.environment.fileSystem.rmdir(this.directory);
+  }
+
+  private ensureWritable(): void {
+    if (this.closed) throw new StorageError('LOG_CLOSED', this.directory);
+    if (this.readOnlyError !== null) throw this.readOnlyError;
+  }
+
+  private toStorageError(error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    return new StorageError('KAFKA_STORAGE_ERROR', `${this.directory}: ${(error as Error).message}`, error);
+  }
+
+  /** A disk error: the partition stops accepting writes rather than guess what is on disk. */
+  private markReadOnly(operation: string, error: unknown): void {
+    if (this.readOnlyError !== null) return;
+    this.readOnlyError = this.toStorageError(error);
+    this.logger.log('error', 'partition-read-only', {
+      directory: this.directory,
+      operation,
+      error: (error as Error).message,
+      code: (error as { code?: string }).code,
+      logEndOffset: this.logEndOffset,
+      flushedOffset: this.flushed,
+    });
+  }
+}
+
+export { logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix };

@@ -1,0 +1,172 @@
+// Writes one segment's batches in order and makes them durable: the group commit.
+//
+// Appends queue up while a write is in flight and go out together in one writev; under `sync` every
+// completed write joins the waiters of the next fdatasync, and a fdatasync takes everyone who is
+// waiting when it starts. So with N appenders in flight a partition does about one write and one
+// fdatasync per round trip of the disk, not N — durability costs latency, not throughput. Each
+// partition has its own appender, so partitions write and flush in parallel.
+//
+// Offsets only become acknowledged in order: a segment's flushes first wait for its predecessor
+// (the segment that rolled) to be sealed, so an acknowledged offset never sits after a hole.
+
+import { invariant } from './errors.js';
+import type { FileSystem } from './file-system.js';
+
+interface PendingAppend {
+  buffer: Buffer;
+  endPosition: number;
+  endOffset: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export interface AppenderHooks {
+  /** Bytes up to `position` (offsets below `nextOffset`) are in the file (page cache). */
+  onWritten(position: number, nextOffset: number): void;
+  /** Bytes up to `position` (offsets below `nextOffset`) are on stable storage. */
+  onFlushed(position: number, nextOffset: number): void;
+  /** A write or flush failed; everything pending has been rejected with `error`. */
+  onFailure(error: Error): void;
+}
+
+export class SegmentAppender {
+  private queue: PendingAppend[] = [];
+  private awaitingFlush: PendingAppend[] = [];
+  private writing = false;
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+  private failure: Error | null = null;
+
+  /** Position after the last byte handed to append(). */
+  private queuedPosition: number;
+  writtenPosition: number;
+  writtenOffset: number;
+  flushedPosition: number;
+  flushedOffset: number;
+
+  constructor(
+    private readonly fileSystem: FileSystem,
+    private readonly fd: Promise<number>,
+    startPosition: number,
+    startOffset: number,
+    /** `sync`: resolve appends only after fdatasync. Otherwise after the write. */
+    private readonly acknowledgeAfterSync: boolean,
+    /** Resolves when the previous segment is sealed (durable); flushes wait for it. */
+    private readonly predecessor: Promise<void>,
+    private readonly hooks: AppenderHooks,
+  ) {
+    this.queuedPosition = startPosition;
+    this.writtenPosition = startPosition;
+    this.flushedPosition = startPosition;
+    this.writtenOffset = startOffset;
+    this.flushedOffset = startOffset;
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Queues `buffer` to be written right after everything queued before it. */
+  append(buffer: Buffer, endOffset: number): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    this.queuedPosition += buffer.length;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ buffer, endPosition: this.queuedPosition, endOffset, resolve, reject });
+      if (!this.writing) void this.writeLoop();
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
+    try {
+      const fd = await this.fd;
+      while (this.queue.length > 0 && this.failure === null) {
+        const group = this.queue;
+        this.queue = [];
+        await this.fileSystem.writeAll(fd, group.map((pending) => pending.buffer), this.writtenPosition);
+        const last = group[group.length - 1]!;
+        invariant(last.endPosition - this.writtenPosition === group.reduce((sum, pending) => sum + pending.buffer.length, 0), 'appender positions drifted');
+        this.writtenPosition = last.endPosition;
+        this.writtenOffset = last.endOffset;
+        this.hooks.onWritten(this.writtenPosition, this.writtenOffset);
+        if (this.acknowledgeAfterSync) {
+          for (const pending of group) this.awaitingFlush.push(pending);
+          if (!this.flushing) void this.flushLoop();
+        } else {
+          for (const pending of group) pending.resolve();
+        }
+      }
+    } catch (error) {
+      this.fail(error as Error);
+    } finally {
+      this.writing = false;
+      this.notifyIdle();
+    }
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.awaitingFlush.length > 0 && this.failure === null) {
+        // Everyone whose write completed before this fdatasync starts is covered by it.
+        const waiters = this.awaitingFlush;
+        this.awaitingFlush = [];
+        await this.syncWritten();
+        for (const pending of waiters) pending.resolve();
+      }
+    } catch (error) {
+      this.fail(error as Error);
+    } finally {
+      this.flushing = false;
+      this.notifyIdle();
+    }
+  }
+
+  /** fdatasync everything written so far and report it flushed. */
+  private async syncWritten(): Promise<void> {
+    const position = this.writtenPosition;
+    const offset = this.writtenOffset;
+    if (position > this.flushedPosition) await this.fileSystem.fdatasync(await this.fd);
+    await this.predecessor;
+    if (position > this.flushedPosition || offset > this.flushedOffset) {
+      this.flushedPosition = Math.max(this.flushedPosition, position);
+      this.flushedOffset = Math.max(this.flushedOffset, offset);
+      this.hooks.onFlushed(this.flushedPosition, this.flushedOffset);
+    }
+  }
+
+  /** Waits for queued writes, then makes everything written durable (interval/os policies, roll, close). */
+  async flush(): Promise<void> {
+    await this.idle();
+    if (this.failure !== null) throw this.failure;
+    try {
+      await this.syncWritten();
+    } catch (error) {
+      this.fail(error as Error);
+      throw error;
+    }
+  }
+
+  /** Resolves when nothing is being written or flushed. */
+  idle(): Promise<void> {
+    if (!this.writing && !this.flushing && this.queue.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private notifyIdle(): void {
+    if (this.writing || this.flushing || this.queue.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private fail(error: Error): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    const pending = [...this.awaitingFlush, ...this.queue];
+    this.awaitingFlush = [];
+    this.queue = [];
+    for (const entry of pending) entry.reject(error);
+    this.hooks.onFailure(error);
+  }
+}

@@ -1,0 +1,370 @@
+// One segment: a `.log` file of whole batches plus its two sparse indexes.
+//
+// Offsets inside a segment, and how they relate (asserted where they change):
+//   baseOffset ≤ readableNextOffset ≤ nextOffset          (written ≤ appended)
+//   readableBytes ≤ sizeBytes
+// `nextOffset`/`sizeBytes` count every batch handed to append(); `readable*` only those whose write
+// completed, which is what reads may see.
+
+import { BATCH_HEADER_BYTES, RECORD_BATCH_MAGIC, RecordBatchHeader } from '../protocol/record-batch/header.js';
+import type { Clock } from './clock.js';
+import { invariant } from './errors.js';
+import { readFully, type FileSystem } from './file-system.js';
+import { storageLimits, type LogConfig } from './limits.js';
+import { OffsetIndex } from './offset-index.js';
+import { SegmentAppender, type AppenderHooks } from './segment-appender.js';
+import { logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix } from './segment-files.js';
+import { ChunkReader } from './segment-reader.js';
+import { TimeIndex } from './time-index.js';
+
+export interface SegmentEnvironment {
+  fileSystem: FileSystem;
+  clock: Clock;
+  config: LogConfig;
+}
+
+/** Kafka's "no timestamp". */
+export const noTimestamp = -1;
+
+export interface BatchRange {
+  buffer: Buffer;
+  /** Base offset of the first batch in `buffer`. */
+  firstOffset: number;
+  /** Offset after the last batch in `buffer`. */
+  nextOffset: number;
+  /** Where `buffer` came from, for a caller that would rather send the file range itself. */
+  position: number;
+}
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly directory: string;
+  offsetIndex: OffsetIndex;
+  timeIndex: TimeIndex;
+  sizeBytes = 0;
+  readableBytes = 0;
+  nextOffset: number;
+  readableNextOffset: number;
+  maxTimestamp = noTimestamp;
+  offsetOfMaxTimestamp: number;
+  /** When the first batch was appended (clock ms), for `segment.ms`; null while empty. */
+  firstAppendAtMs: number | null = null;
+  appender: SegmentAppender | null = null;
+  /** Resolves once the segment is sealed (rolled) and durable. */
+  sealed: Promise<void> | null = null;
+
+  private bytesSinceLastIndexEntry = 0;
+  private fd = -1;
+  private readonly opened: Promise<number>;
+  private references = 0;
+  private closeRequested: (() => void) | null = null;
+  private closed: Promise<void> | null = null;
+  private indexWrites: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly environment: SegmentEnvironment,
+    directory: string,
+    baseOffset: number,
+    opened: Promise<number>,
+  ) {
+    this.baseOffset = baseOffset;
+    this.directory = directory;
+    this.nextOffset = baseOffset;
+    this.readableNextOffset = baseOffset;
+    this.offsetOfMaxTimestamp = baseOffset;
+    this.offsetIndex = new OffsetIndex(baseOffset, environment.config.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(baseOffset, environment.config.segmentIndexBytes);
+    this.opened = opened.then((fd) => (this.fd = fd));
+    this.opened.catch(() => undefined);
+  }
+
+  get logPath(): string {
+    return `${this.directory}/${segmentFileName(this.baseOffset, logSuffix)}`;
+  }
+  get offsetIndexPath(): string {
+    return `${this.directory}/${segmentFileName(this.baseOffset, offsetIndexSuffix)}`;
+  }
+  get timeIndexPath(): string {
+    return `${this.directory}/${segmentFileName(this.baseOffset, timeIndexSuffix)}`;
+  }
+
+  /** A new, empty segment. The file is created (and its directory entry made durable) in the
+   *  background; writes and flushes wait for that. */
+  static create(environment: SegmentEnvironment, directory: string, baseOffset: number): Segment {
+    const path = `${directory}/${segmentFileName(baseOffset, logSuffix)}`;
+    const { fileSystem } = environment;
+    const opened = (async () => {
+      const fd = await fileSystem.open(path, 'wx+');
+      await fileSystem.syncDirectory(directory);
+      return fd;
+    })();
+    return new Segment(environment, directory, baseOffset, opened);
+  }
+
+  /** An existing segment file; its indexes and tail are loaded by recovery. */
+  static async open(environment: SegmentEnvironment, directory: string, baseOffset: number): Promise<Segment> {
+    const fd = await environment.fileSystem.open(`${directory}/${segmentFileName(baseOffset, logSuffix)}`, 'r+');
+    const segment = new Segment(environment, directory, baseOffset, Promise.resolve(fd));
+    segment.fd = fd;
+    const { size } = await environment.fileSystem.fstat(fd);
+    segment.sizeBytes = size;
+    segment.readableBytes = size;
+    return segment;
+  }
+
+  async fileDescriptor(): Promise<number> {
+    return this.opened;
+  }
+
+  /** Starts accepting appends (the active segment). */
+  startAppending(acknowledgeAfterSync: boolean, predecessor: Promise<void>, hooks: AppenderHooks): SegmentAppender {
+    invariant(this.appender === null, 'segment already has an appender');
+    this.appender = new SegmentAppender(this.environment.fileSystem, this.opened, this.sizeBytes, this.nextOffset, acknowledgeAfterSync, predecessor, {
+      onWritten: (position, nextOffset) => {
+        invariant(position <= this.sizeBytes && nextOffset <= this.nextOffset, 'written past appended');
+        this.readableBytes = position;
+        this.readableNextOffset = nextOffset;
+        hooks.onWritten(position, nextOffset);
+      },
+      onFlushed: hooks.onFlushed,
+      onFailure: hooks.onFailure,
+    });
+    return this.appender;
+  }
+
+  isEmpty(): boolean {
+    return this.sizeBytes === 0;
+  }
+
+  /** Would a batch of `bytes` spanning `offsetSpan` offsets have to go into a new segment? */
+  mustRollFor(bytes: number, lastOffset: number): string | null {
+    if (this.isEmpty()) return null;
+    const { config, clock } = this.environment;
+    if (this.sizeBytes + bytes > config.segmentBytes) return 'segment.bytes';
+    if (this.firstAppendAtMs !== null && clock.now() - this.firstAppendAtMs >= config.segmentMs) return 'segment.ms';
+    if (this.offsetIndex.isFull()) return 'offset index full';
+    if (this.timeIndex.isFull()) return 'time index full';
+    if (lastOffset - this.baseOffset > storageLimits.relativeOffsetMax) return 'relative offset overflow';
+    return null;
+  }
+
+  /** Records a batch placed at `position` (its baseOffset already assigned) in the indexes and
+   *  counters. The same bookkeeping serves appends and recovery, so both build identical indexes. */
+  track(header: RecordBatchHeader, position: number): void {
+    invariant(position === this.sizeBytes, () => `batch at ${position}, segment ends at ${this.sizeBytes}`);
+    const lastOffset = header.lastOffset;
+    invariant(header.baseOffset >= this.nextOffset, () => `offset ${header.baseOffset} after ${this.nextOffset}`);
+    const batchMaxTimestamp = header.maxTimestamp;
+    if (batchMaxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = batchMaxTimestamp;
+      this.offsetOfMaxTimestamp = lastOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > this.environment.config.indexIntervalBytes) {
+      this.offsetIndex.append(lastOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    const totalBytes = header.totalBytes;
+    this.bytesSinceLastIndexEntry += totalBytes;
+    this.sizeBytes += totalBytes;
+    this.nextOffset = lastOffset + 1;
+    if (this.firstAppendAtMs === null) this.firstAppendAtMs = this.environment.clock.now();
+  }
+
+  /** The position of the first batch whose last offset is ≥ `offset`, below `endPosition`. */
+  async locate(offset: number, endPosition: number): Promise<{ position: number; baseOffset: number } | null> {
+    const reader = new ChunkReader(this.environment.fileSystem, this.fd, endPosition, storageLimits.lookupChunkBytes);
+    let position = this.offsetIndex.lookup(offset).position;
+    while (position + BATCH_HEADER_BYTES <= endPosition) {
+      const view = await reader.header(position);
+      if (view.available < BATCH_HEADER_BYTES) return null;
+      const header = new RecordBatchHeader(view.buffer, view.offset);
+      if (header.lastOffset >= offset) return { position, baseOffset: header.baseOffset };
+      position += header.totalBytes;
+    }
+    return null;
+  }
+
+  /** Whole batches from `position`: as many as fit in `maxBytes`, at least one (KIP-74), none at or
+   *  past `limitOffset` or `endPosition`. */
+  async readBatches(position: number, maxBytes: number, limitOffset: number, endPosition: number): Promise<BatchRange | null> {
+    const first = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
+    if ((await readFully(this.environment.fileSystem, this.fd, first, BATCH_HEADER_BYTES, position)) < BATCH_HEADER_BYTES) return null;
+    const firstHeader = new RecordBatchHeader(first);
+    if (firstHeader.baseOffset >= limitOffset || position + firstHeader.totalBytes > endPosition) return null;
+    const length = Math.max(firstHeader.totalBytes, Math.min(maxBytes, endPosition - position));
+    const buffer = Buffer.allocUnsafe(length);
+    const read = await readFully(this.environment.fileSystem, this.fd, buffer, length, position);
+    let end = 0;
+    let nextOffset = firstHeader.baseOffset;
+    while (end + BATCH_HEADER_BYTES <= read) {
+      const header = new RecordBatchHeader(buffer, end);
+      if (header.baseOffset >= limitOffset || end + header.totalBytes > read) break;
+      end += header.totalBytes;
+      nextOffset = header.lastOffset + 1;
+    }
+    invariant(end > 0, 'read found no whole batch where the first one was');
+    return { buffer: buffer.subarray(0, end), firstOffset: firstHeader.baseOffset, nextOffset, position };
+  }
+
+  /** The first batch at or after `fromOffset` whose maxTimestamp ≥ `timestamp`. */
+  async findTimestamp(timestamp: number, fromOffset: number, endPosition: number): Promise<{ offset: number; timestamp: number } | null> {
+    const before = this.timeIndex.lastBefore(timestamp);
+    const startOffset = Math.max(fromOffset, before === undefined ? this.baseOffset : before.offset + 1);
+    const reader = new ChunkReader(this.environment.fileSystem, this.fd, endPosition, storageLimits.scanChunkBytes);
+    let position = this.offsetIndex.lookup(startOffset).position;
+    while (position + BATCH_HEADER_BYTES <= endPosition) {
+      const view = await reader.header(position);
+      if (view.available < BATCH_HEADER_BYTES) return null;
+      const header = new RecordBatchHeader(view.buffer, view.offset);
+      if (header.lastOffset >= startOffset && header.maxTimestamp >= timestamp) {
+        return { offset: Math.max(header.baseOffset, fromOffset), timestamp: header.maxTimestamp };
+      }
+      position += header.totalBytes;
+    }
+    return null;
+  }
+
+  /**
+   * For a segment recovery trusts (below the recovery point): walks the batch headers after the
+   * last index entry to learn the segment's end offset and largest timestamp. Returns a reason if
+   * the structure there is wrong (the segment must then be scanned and validated instead).
+   */
+  async loadTail(): Promise<string | null> {
+    const last = this.offsetIndex.last();
+    let position = last?.position ?? 0;
+    const reader = new ChunkReader(this.environment.fileSystem, this.fd, this.sizeBytes, storageLimits.scanChunkBytes);
+    let nextOffset = this.baseOffset;
+    let maxTimestamp = this.timeIndex.last()?.timestamp ?? noTimestamp;
+    let offsetOfMaxTimestamp = this.timeIndex.last()?.offset ?? this.baseOffset;
+    let first = true;
+    while (position < this.sizeBytes) {
+      const view = await reader.header(position);
+      if (view.available < BATCH_HEADER_BYTES) return `${view.available} stray bytes at ${position}`;
+      const header = new RecordBatchHeader(view.buffer, view.offset);
+      if (header.magic !== RECORD_BATCH_MAGIC) return `magic ${header.magic} at ${position}`;
+      if (header.totalBytes < BATCH_HEADER_BYTES || position + header.totalBytes > this.sizeBytes) return `batch length ${header.totalBytes} at ${position}`;
+      if (first && last !== undefined && header.lastOffset !== last.offset) return `index entry names offset ${last.offset}, batch at ${position} ends at ${header.lastOffset}`;
+      if (!first && header.baseOffset < nextOffset) return `offset ${header.baseOffset} after ${nextOffset} at ${position}`;
+      if (header.maxTimestamp > maxTimestamp) {
+        maxTimestamp = header.maxTimestamp;
+        offsetOfMaxTimestamp = header.lastOffset;
+      }
+      nextOffset = header.lastOffset + 1;
+      position += header.totalBytes;
+      first = false;
+    }
+    this.nextOffset = nextOffset;
+    this.readableNextOffset = nextOffset;
+    this.maxTimestamp = maxTimestamp;
+    this.offsetOfMaxTimestamp = offsetOfMaxTimestamp;
+    this.bytesSinceLastIndexEntry = this.sizeBytes - (last?.position ?? 0);
+    if (this.sizeBytes > 0) this.firstAppendAtMs = this.environment.clock.now();
+    return null;
+  }
+
+  /** Forgets the indexes (recovery rebuilds them by tracking every valid batch again). */
+  resetForRebuild(): void {
+    this.offsetIndex = new OffsetIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
+    this.sizeBytes = 0;
+    this.readableBytes = 0;
+    this.nextOffset = this.baseOffset;
+    this.readableNextOffset = this.baseOffset;
+    this.maxTimestamp = noTimestamp;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    this.bytesSinceLastIndexEntry = 0;
+    this.firstAppendAtMs = null;
+  }
+
+  /** Writes index changes to their files (and fsyncs them if `sync`). Serialized per segment. */
+  persistIndexes(sync: boolean): Promise<void> {
+    const run = async (): Promise<void> => {
+      const { fileSystem } = this.environment;
+      for (const [index, path] of [
+        [this.offsetIndex, this.offsetIndexPath],
+        [this.timeIndex, this.timeIndexPath],
+      ] as const) {
+        const pending = index.pendingWrite();
+        if (pending === null && !sync) continue;
+        // Not 'a': with O_APPEND, Linux ignores the position of a positional write.
+        const fd = await fileSystem.open(path, 'r+').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return fileSystem.open(path, 'w+');
+          throw error;
+        });
+        try {
+          if (pending !== null) {
+            await fileSystem.writeAll(fd, [pending.bytes], pending.position);
+            if (pending.truncate || (await fileSystem.fstat(fd)).size !== pending.fileBytes) await fileSystem.ftruncate(fd, pending.fileBytes);
+          }
+          if (sync) await fileSystem.fsync(fd);
+        } finally {
+          await fileSystem.close(fd);
+        }
+        if (pending !== null) index.markPersisted(pending.entries);
+      }
+    };
+    this.indexWrites = this.indexWrites.then(run, run);
+    return this.indexWrites;
+  }
+
+  /** Rolls: waits for pending appends, records the final largest timestamp, makes log and indexes durable. */
+  seal(): Promise<void> {
+    if (this.sealed === null) {
+      this.sealed = (async () => {
+        if (this.appender !== null) await this.appender.flush();
+        this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+        await this.persistIndexes(true);
+      })();
+      this.sealed.catch(() => undefined);
+    }
+    return this.sealed;
+  }
+
+  /** Cuts the segment at `position` (a batch boundary). Appends must be idle. */
+  async truncateTo(position: number, nextOffset: number): Promise<void> {
+    invariant(position <= this.sizeBytes, 'truncate past the end');
+    const fd = await this.opened;
+    await this.environment.fileSystem.ftruncate(fd, position);
+    await this.environment.fileSystem.fdatasync(fd);
+    this.sizeBytes = position;
+    this.readableBytes = position;
+    this.offsetIndex.truncateToPosition(position);
+    this.timeIndex.truncateToOffset(nextOffset);
+    this.nextOffset = nextOffset;
+    this.readableNextOffset = nextOffset;
+    this.maxTimestamp = noTimestamp;
+    const reason = await this.loadTail();
+    invariant(reason === null, () => `segment damaged after truncation: ${reason}`);
+    invariant(this.nextOffset <= nextOffset || position === 0, 'truncation kept offsets past the cut');
+    if (position === 0) {
+      this.nextOffset = nextOffset;
+      this.readableNextOffset = nextOffset;
+      this.firstAppendAtMs = null;
+    }
+    await this.persistIndexes(true);
+  }
+
+  /** Keeps the file open while a read uses it, even if retention deletes the segment meanwhile. */
+  acquire(): void {
+    this.references += 1;
+  }
+
+  release(): void {
+    this.references -= 1;
+    if (this.references === 0 && this.closeRequested !== null) this.closeRequested();
+  }
+
+  /** Closes the file once no read holds it. */
+  close(): Promise<void> {
+    if (this.closed === null) {
+      this.closed = (async () => {
+        if (this.appender !== null) await this.appender.idle();
+        if (this.references > 0) await new Promise<void>((resolve) => (this.closeRequested = resolve));
+        const fd = await this.opened.catch(() => -1);
+        if (fd >= 0) await this.environment.fileSystem.close(fd);
+      })();
+    }
+    return this.closed;
+  }
+}
