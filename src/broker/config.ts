@@ -1,0 +1,64 @@
+// Broker settings with Kafka's names. The CLI gathers them from flags, SLUICE_* environment variables
+// and a --config properties file into one `properties` map; this module reads the broker's part.
+// Storage (`log.*`) settings are read by storage/limits.ts and topic-config.ts from the same map.
+
+export interface BrokerConfig {
+  /** `node.id`: this broker's id in Metadata; stored in meta.properties on first start. */
+  nodeId: number;
+  /** `log.dirs` / `--data-dir`: where partitions and broker state live. */
+  dataDir: string;
+  /** Host and port clients are told to connect to (Metadata brokers). Set from the listener when not given. */
+  advertisedHost: string;
+  advertisedPort: number;
+  /** `num.partitions`: partitions of an auto-created topic, and CreateTopics' default (-1). */
+  numPartitions: number;
+  /** `auto.create.topics.enable`: Metadata/Produce may create unknown topics. */
+  autoCreateTopics: boolean;
+  /** `transaction.max.timeout.ms`: largest transaction timeout InitProducerId accepts (Kafka: 15 min). */
+  transactionMaxTimeoutMs: number;
+  /** `producer.id.expiration.ms`: an idempotent producer idle this long is forgotten (Kafka: 1 day). */
+  producerIdExpirationMs: number;
+  /** Every Kafka-named setting as given (strings), including `log.*` defaults for topics. */
+  properties: Record<string, string>;
+}
+
+export const brokerConfigDefaults = {
+  'node.id': '0',
+  'log.dirs': './data',
+  'num.partitions': '1',
+  'auto.create.topics.enable': 'true',
+  'transaction.max.timeout.ms': '900000',
+  'producer.id.expiration.ms': '86400000',
+} as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function integer(properties: Record<string, string>, name: keyof typeof brokerConfigDefaults, min: number): number {
+  const raw = properties[name] ?? brokerConfigDefaults[name];
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return value;
+}
+
+function boolean(properties: Record<string, string>, name: keyof typeof brokerConfigDefaults): boolean {
+  const raw = (properties[name] ?? brokerConfigDefaults[name]).toLowerCase();
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
+/** Reads and checks the broker settings; the advertised address is filled in by the server. */
+export function brokerConfigFrom(properties: Record<string, string>, advertised: { host: string; port: number }): BrokerConfig {
+  return {
+    nodeId: integer(properties, 'node.id', 0),
+    dataDir: properties['log.dirs'] ?? properties['log.dir'] ?? brokerConfigDefaults['log.dirs'],
+    advertisedHost: advertised.host,
+    advertisedPort: advertised.port,
+    numPartitions: integer(properties, 'num.partitions', 1),
+    autoCreateTopics: boolean(properties, 'auto.create.topics.enable'),
+    transactionMaxTimeoutMs: integer(properties, 'transaction.max.timeout.ms', 1),
+    producerIdExpirationMs: integer(properties, 'producer.id.expiration.ms', 1),
+    properties,
+  };
+}
