@@ -563,6 +563,13 @@ export class PartitionLog {
   async abandon(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    // Let work already under way settle, so nothing writes after this returns.
+    await this.checkpointChain.catch(() => undefined);
+    for (const segment of this.segments) {
+      if (segment.appender !== null) await segment.appender.idle();
+      if (segment.sealed !== null) await segment.sealed.catch(() => undefined);
+    }
+    await this.checkpointChain.catch(() => undefined);
     for (const segment of this.segments) await segment.close().catch(() => undefined);
   }
 

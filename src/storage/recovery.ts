@@ -12,7 +12,7 @@
 // Every situation recovery can meet is a row of `recoveryCases`; test/storage/recovery.test.ts
 // fails unless each row is exercised.
 
-import { BATCH_HEADER_BYTES, RecordBatchHeader, validateBatch } from '../protocol/record-batch/header.js';
+import { BATCH_HEADER_BYTES, RecordBatchHeader, readInt64AsNumber, validateBatch } from '../protocol/record-batch/header.js';
 import {
   CheckpointFormatError,
   leaderEpochFileName,
@@ -64,7 +64,8 @@ export const recoveryCases = [
   { id: 'bad-magic', when: 'magic is not 2', action: 'cut the file there' },
   { id: 'bad-crc', when: 'the CRC32C does not match', action: 'cut the file there' },
   { id: 'bad-count', when: 'recordCount and lastOffsetDelta disagree or are negative', action: 'cut the file there' },
-  { id: 'offset-regression', when: 'the batch starts below the end of the previous batch (or below its segment base)', action: 'cut the file there' },
+  { id: 'bad-epoch', when: 'partitionLeaderEpoch is negative or newer than any epoch in the leader-epoch checkpoint', action: 'cut the file there' },
+  { id: 'offset-mismatch', when: 'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if it starts below', action: 'cut the file there' },
   { id: 'segment-after-cut', when: 'a segment after one that was cut', action: 'delete it' },
 ] as const;
 
@@ -99,6 +100,8 @@ export interface RecoveredPartition {
 
 interface RecoveryContext {
   environment: SegmentEnvironment;
+  /** The newest leader epoch on record; a batch claiming a newer one is corrupt. Undefined: unknown. */
+  latestEpoch?: number;
   directory: string;
   logger: StorageLogger;
   report: RecoveryReport;
@@ -241,8 +244,17 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
       problem = { id: 'bad-count', detail: `lastOffsetDelta ${header.lastOffsetDelta}` };
       break;
     }
-    if (header.baseOffset < expectedOffset || header.lastOffset - segment.baseOffset > storageLimits.relativeOffsetMax) {
-      problem = { id: 'offset-regression', detail: `batch at offset ${header.baseOffset}, expected ≥ ${expectedOffset}` };
+    const epoch = header.partitionLeaderEpoch;
+    if (epoch < 0 || (context.latestEpoch !== undefined && epoch > context.latestEpoch)) {
+      problem = { id: 'bad-epoch', detail: `partitionLeaderEpoch ${epoch}, latest known ${context.latestEpoch}` };
+      break;
+    }
+    // baseOffset is outside the CRC. Without compaction offsets are contiguous, so a flipped bit
+    // there is caught; compaction leaves gaps, so then only a step backwards is.
+    const baseOffset = readInt64AsNumber(view.buffer, view.offset);
+    const offsetsFit = context.environment.config.cleanupPolicy.compact ? baseOffset >= expectedOffset : baseOffset === expectedOffset;
+    if (!Number.isSafeInteger(baseOffset) || !offsetsFit || baseOffset + header.lastOffsetDelta - segment.baseOffset > storageLimits.relativeOffsetMax) {
+      problem = { id: 'offset-mismatch', detail: `batch at offset ${baseOffset}, expected ${expectedOffset}` };
       break;
     }
     note(context, 'batch-valid');
@@ -285,6 +297,7 @@ export async function recoverPartition(environment: SegmentEnvironment, director
   const checkpointedStart = await readCheckpointOrNull(context, logStartOffsetFileName, () => readOffsetCheckpoint(fileSystem, directory, logStartOffsetFileName));
   let recoveryPoint = await readCheckpointOrNull(context, recoveryPointFileName, () => readOffsetCheckpoint(fileSystem, directory, recoveryPointFileName));
   const leaderEpochs = (await readCheckpointOrNull(context, leaderEpochFileName, () => readLeaderEpochs(fileSystem, directory))) ?? [];
+  if (leaderEpochs.length > 0) context.latestEpoch = Math.max(...leaderEpochs.map((entry) => entry.epoch));
 
   const segments: Segment[] = [];
   if (baseOffsets.length === 0) {
@@ -301,7 +314,7 @@ export async function recoverPartition(environment: SegmentEnvironment, director
   }
 
   let cutAt: RecoveryCut | null = null;
-  let previousNextOffset = 0;
+  let previousNextOffset = baseOffsets[0]!;
   for (let index = 0; index < baseOffsets.length; index += 1) {
     const baseOffset = baseOffsets[index]!;
     if (cutAt !== null) {

@@ -231,6 +231,15 @@ export class Segment {
    * the structure there is wrong (the segment must then be scanned and validated instead).
    */
   async loadTail(): Promise<string | null> {
+    try {
+      return await this.walkTail();
+    } catch (error) {
+      if (error instanceof RangeError) return error.message; // an int64 field outside the safe range
+      throw error;
+    }
+  }
+
+  private async walkTail(): Promise<string | null> {
     const last = this.offsetIndex.last();
     let position = last?.position ?? 0;
     const reader = new ChunkReader(this.environment.fileSystem, this.fd, this.sizeBytes, storageLimits.scanChunkBytes);
