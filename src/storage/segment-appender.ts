@@ -78,10 +78,11 @@ export class SegmentAppender {
 
   private async writeLoop(): Promise<void> {
     this.writing = true;
+    let group: PendingAppend[] = [];
     try {
       const fd = await this.fd;
       while (this.queue.length > 0 && this.failure === null) {
-        const group = this.queue;
+        group = this.queue;
         this.queue = [];
         await this.fileSystem.writeAll(fd, group.map((pending) => pending.buffer), this.writtenPosition);
         const last = group[group.length - 1]!;
@@ -95,9 +96,10 @@ export class SegmentAppender {
         } else {
           for (const pending of group) pending.resolve();
         }
+        group = [];
       }
     } catch (error) {
-      this.fail(error as Error);
+      this.fail(error as Error, group);
     } finally {
       this.writing = false;
       this.notifyIdle();
@@ -106,16 +108,18 @@ export class SegmentAppender {
 
   private async flushLoop(): Promise<void> {
     this.flushing = true;
+    let waiters: PendingAppend[] = [];
     try {
       while (this.awaitingFlush.length > 0 && this.failure === null) {
         // Everyone whose write completed before this fdatasync starts is covered by it.
-        const waiters = this.awaitingFlush;
+        waiters = this.awaitingFlush;
         this.awaitingFlush = [];
         await this.syncWritten();
         for (const pending of waiters) pending.resolve();
+        waiters = [];
       }
     } catch (error) {
-      this.fail(error as Error);
+      this.fail(error as Error, waiters);
     } finally {
       this.flushing = false;
       this.notifyIdle();
@@ -160,7 +164,8 @@ export class SegmentAppender {
     for (const resolve of waiters) resolve();
   }
 
-  private fail(error: Error): void {
+  private fail(error: Error, inFlight: PendingAppend[] = []): void {
+    for (const entry of inFlight) entry.reject(this.failure ?? error);
     if (this.failure !== null) return;
     this.failure = error;
     const pending = [...this.awaitingFlush, ...this.queue];
