@@ -81,3 +81,36 @@ export async function kafkajsBatch(input: KafkajsBatchInput): Promise<Buffer> {
   const encoder = await RecordBatch(options);
   return Buffer.from(encoder.buffer);
 }
+
+export interface KafkajsDecodedRecord {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | Buffer[]>;
+  isControlRecord: boolean;
+}
+
+export interface KafkajsDecodedBatch {
+  firstOffset: string;
+  firstTimestamp: string;
+  maxTimestamp: string;
+  producerId: string;
+  producerEpoch: number;
+  firstSequence: number;
+  inTransaction: boolean;
+  isControlBatch: boolean;
+  lastOffsetDelta: number;
+  partitionLeaderEpoch: number;
+  timestampType: number;
+  records: KafkajsDecodedRecord[];
+}
+
+/** Decodes one batch with kafkajs's own RecordBatch v2 decoder (gzip is its only built-in codec). */
+export async function kafkajsDecode(batch: Buffer): Promise<KafkajsDecodedBatch> {
+  const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => unknown;
+  const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (
+    decoder: unknown,
+  ) => Promise<KafkajsDecodedBatch>;
+  return decodeBatch(new Decoder(batch));
+}

@@ -1,0 +1,500 @@
+// Encoding and decoding whole RecordBatch v2 batches with their records (docs/record-batch.md §3).
+// This is the slow path — producers, consumers, and broker features that must see records
+// (compaction, key index, delay). The produce/fetch hot path only uses header.ts.
+//
+// Record := length varint                  bytes after this field
+//           attributes int8                unused, 0
+//           timestampDelta varlong         record timestamp − batch baseTimestamp
+//           offsetDelta varint             record offset − batch baseOffset
+//           keyLength varint, key          −1 = null
+//           valueLength varint, value      −1 = null
+//           headerCount varint
+//           { keyLength varint (≥ 0), key UTF-8, valueLength varint (−1 = null), value }*
+//
+// Decoding trusts no length: every varint and length is checked against the bytes present,
+// and counts are checked against the smallest possible encoding before anything is allocated.
+import {
+  ATTRIBUTE_CONTROL,
+  ATTRIBUTE_TIMESTAMP_TYPE,
+  ATTRIBUTE_TRANSACTIONAL,
+  ATTRIBUTES_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  BATCH_LENGTH_PREFIX_BYTES,
+  Compression,
+  CRC_OFFSET,
+  CRC_START_OFFSET,
+  isKnownCompression,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_BATCH_MAGIC,
+  RECORD_COUNT_OFFSET,
+  RecordBatchHeader,
+  RECORDS_OFFSET,
+  TIMESTAMP_TYPE_LOG_APPEND_TIME,
+  validateBatch,
+  writeInt64FromNumber,
+  BASE_OFFSET_OFFSET,
+} from './header.js';
+import { compress, compressSync, decompress, decompressSync } from './compression.js';
+import { crc32c } from './crc32c.js';
+import { RecordDecodeError } from './errors.js';
+import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** A record to put in a batch. Offsets and timestamps default to "next" and "now". */
+export interface RecordToEncode {
+  key?: Buffer | null;
+  value?: Buffer | null;
+  headers?: RecordHeader[];
+  /** Absolute timestamp in ms; defaults to the batch's `timestamp` option, or now. */
+  timestamp?: number;
+  /** Offset relative to the batch's base offset; defaults to the record's index. */
+  offsetDelta?: number;
+}
+
+export interface EncodeRecordBatchOptions {
+  records: RecordToEncode[];
+  /** Producers send 0; the broker assigns the real one on append. */
+  baseOffset?: number;
+  partitionLeaderEpoch?: number;
+  /** −1 (the default for all three) for a producer that is not idempotent. */
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  transactional?: boolean;
+  /** Control batches (transaction markers) are written by the broker only; see control.ts. */
+  control?: boolean;
+  timestampType?: 0 | 1;
+  compression?: Compression;
+  /** Default timestamp for records that do not carry one (default: Date.now()). */
+  timestamp?: number;
+  /** Overrides the computed maxTimestamp (a broker stamping LogAppendTime). */
+  maxTimestamp?: number;
+  /** Overrides the last record's offsetDelta (compaction keeps it when records are removed). */
+  lastOffsetDelta?: number;
+}
+
+/** A record as decoded, with absolute offset and timestamp next to the deltas. */
+export interface DecodedRecord {
+  offset: number;
+  offsetDelta: number;
+  /** Absolute timestamp; for LogAppendTime batches the batch's maxTimestamp, as Kafka clients report it. */
+  timestamp: number;
+  timestampDelta: number;
+  attributes: number;
+  /** Slices of the decoded bytes (of the input buffer when uncompressed): copy them to keep them longer. */
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export interface DecodedRecordBatch {
+  baseOffset: number;
+  batchLength: number;
+  /** Size of the whole batch, length prefix included. */
+  totalBytes: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  compression: Compression;
+  timestampType: 0 | 1;
+  isTransactional: boolean;
+  isControl: boolean;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+  records: DecodedRecord[];
+}
+
+export interface DecodeLimits {
+  /** The most bytes the records region may inflate to. */
+  maxDecompressedBytes?: number;
+}
+
+/**
+ * Default bound on one batch's decompressed records. Kafka's default max.message.bytes is
+ * about 1 MiB of compressed batch; 64 MiB leaves room for highly compressible data while
+ * keeping a hostile batch from taking the process's memory.
+ */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+
+/** length(1) attributes(1) timestampDelta(1) offsetDelta(1) keyLength(1) valueLength(1) headerCount(1). */
+const SMALLEST_RECORD_BYTES = 7;
+/** keyLength(1) valueLength(1). */
+const SMALLEST_HEADER_BYTES = 2;
+const INT32_MAX = 0x7fffffff;
+const INT16_MAX = 0x7fff;
+
+// ---------------------------------------------------------------- encoding
+
+interface PreparedRecord {
+  offsetDelta: number;
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+  headerKeyBytes: number[];
+  bodyBytes: number;
+}
+
+interface PreparedBatch {
+  records: PreparedRecord[];
+  recordsBytes: number;
+  attributes: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  lastOffsetDelta: number;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+}
+
+function prepare(options: EncodeRecordBatchOptions): PreparedBatch {
+  const compression = options.compression ?? Compression.None;
+  if (!isKnownCompression(compression)) throw new RangeError(`unknown compression codec ${compression as number}`);
+  const defaultTimestamp = options.timestamp ?? Date.now();
+  const input = options.records;
+  const timestamps = input.map((record) => record.timestamp ?? defaultTimestamp);
+  const baseTimestamp = timestamps.length > 0 ? timestamps[0]! : -1;
+  let maxTimestamp = -1;
+  for (const timestamp of timestamps) {
+    checkInteger('record timestamp', timestamp, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+  }
+  const records: PreparedRecord[] = [];
+  let recordsBytes = 0;
+  let previousOffsetDelta = -1;
+  for (let index = 0; index < input.length; index++) {
+    const record = input[index]!;
+    const offsetDelta = record.offsetDelta ?? index;
+    checkInteger('offsetDelta', offsetDelta, 0, INT32_MAX);
+    if (offsetDelta <= previousOffsetDelta) throw new RangeError(`offsetDelta ${offsetDelta} does not increase`);
+    previousOffsetDelta = offsetDelta;
+    const timestampDelta = timestamps[index]! - baseTimestamp;
+    const key = record.key ?? null;
+    const value = record.value ?? null;
+    const headers = record.headers ?? [];
+    const headerKeyBytes = headers.map((header) => Buffer.byteLength(header.key, 'utf8'));
+    let bodyBytes =
+      1 +
+      sizeOfVarlong(timestampDelta) +
+      sizeOfVarint(offsetDelta) +
+      (key === null ? 1 : sizeOfVarint(key.length) + key.length) +
+      (value === null ? 1 : sizeOfVarint(value.length) + value.length) +
+      sizeOfVarint(headers.length);
+    for (let h = 0; h < headers.length; h++) {
+      const headerValue = headers[h]!.value;
+      bodyBytes += sizeOfVarint(headerKeyBytes[h]!) + headerKeyBytes[h]!;
+      bodyBytes += headerValue === null ? 1 : sizeOfVarint(headerValue.length) + headerValue.length;
+    }
+    records.push({ offsetDelta, timestampDelta, key, value, headers, headerKeyBytes, bodyBytes });
+    recordsBytes += sizeOfVarint(bodyBytes) + bodyBytes;
+  }
+  const timestampType = options.timestampType ?? 0;
+  const attributes =
+    compression |
+    (timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? ATTRIBUTE_TIMESTAMP_TYPE : 0) |
+    (options.transactional ? ATTRIBUTE_TRANSACTIONAL : 0) |
+    (options.control ? ATTRIBUTE_CONTROL : 0);
+  const lastOffsetDelta = options.lastOffsetDelta ?? (records.length > 0 ? records[records.length - 1]!.offsetDelta : 0);
+  checkInteger('lastOffsetDelta', lastOffsetDelta, 0, INT32_MAX);
+  if (lastOffsetDelta < previousOffsetDelta) throw new RangeError(`lastOffsetDelta ${lastOffsetDelta} is before the last record`);
+  return {
+    records,
+    recordsBytes,
+    attributes,
+    baseTimestamp,
+    maxTimestamp: options.maxTimestamp ?? maxTimestamp,
+    lastOffsetDelta,
+  };
+}
+
+function writeRecords(prepared: PreparedBatch, target: Buffer, start: number): number {
+  let position = start;
+  for (const record of prepared.records) {
+    position = writeVarint(target, record.bodyBytes, position);
+    target[position++] = 0; // attributes
+    position = writeVarlong(target, record.timestampDelta, position);
+    position = writeVarint(target, record.offsetDelta, position);
+    position = writeBytes(target, record.key, position);
+    position = writeBytes(target, record.value, position);
+    position = writeVarint(target, record.headers.length, position);
+    for (let h = 0; h < record.headers.length; h++) {
+      const header = record.headers[h]!;
+      position = writeVarint(target, record.headerKeyBytes[h]!, position);
+      position += target.write(header.key, position, 'utf8');
+      position = writeBytes(target, header.value, position);
+    }
+  }
+  return position;
+}
+
+function writeBytes(target: Buffer, bytes: Buffer | null, position: number): number {
+  if (bytes === null) return writeVarint(target, -1, position);
+  position = writeVarint(target, bytes.length, position);
+  target.set(bytes, position);
+  return position + bytes.length;
+}
+
+function writeHeaderAndCrc(options: EncodeRecordBatchOptions, prepared: PreparedBatch, batch: Buffer): void {
+  const producerId = options.producerId ?? -1;
+  const producerEpoch = options.producerEpoch ?? -1;
+  const baseSequence = options.baseSequence ?? -1;
+  const partitionLeaderEpoch = options.partitionLeaderEpoch ?? -1;
+  checkInteger('producerEpoch', producerEpoch, -1, INT16_MAX);
+  checkInteger('baseSequence', baseSequence, -1, INT32_MAX);
+  checkInteger('partitionLeaderEpoch', partitionLeaderEpoch, -1, INT32_MAX);
+  checkInteger('baseOffset', options.baseOffset ?? 0, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger('producerId', producerId, -1, Number.MAX_SAFE_INTEGER);
+  if (batch.length - BATCH_LENGTH_PREFIX_BYTES > INT32_MAX) throw new RangeError('batch larger than 2 GiB');
+  writeInt64FromNumber(batch, options.baseOffset ?? 0, BASE_OFFSET_OFFSET);
+  batch.writeInt32BE(batch.length - BATCH_LENGTH_PREFIX_BYTES, BATCH_LENGTH_OFFSET);
+  batch.writeInt32BE(partitionLeaderEpoch, PARTITION_LEADER_EPOCH_OFFSET);
+  batch.writeInt8(RECORD_BATCH_MAGIC, MAGIC_OFFSET);
+  batch.writeUInt16BE(prepared.attributes, ATTRIBUTES_OFFSET);
+  batch.writeInt32BE(prepared.lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
+  writeInt64FromNumber(batch, prepared.baseTimestamp, BASE_TIMESTAMP_OFFSET);
+  writeInt64FromNumber(batch, prepared.maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  writeInt64FromNumber(batch, producerId, PRODUCER_ID_OFFSET);
+  batch.writeInt16BE(producerEpoch, PRODUCER_EPOCH_OFFSET);
+  batch.writeInt32BE(baseSequence, BASE_SEQUENCE_OFFSET);
+  batch.writeInt32BE(prepared.records.length, RECORD_COUNT_OFFSET);
+  batch.writeUInt32BE(crc32c(batch.subarray(CRC_START_OFFSET)), CRC_OFFSET);
+}
+
+function assemble(options: EncodeRecordBatchOptions, prepared: PreparedBatch, records: Buffer | null): Buffer {
+  let batch: Buffer;
+  if (records === null) {
+    batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + prepared.recordsBytes);
+    const end = writeRecords(prepared, batch, RECORDS_OFFSET);
+    if (end !== batch.length) throw new Error(`record size computed as ${prepared.recordsBytes}, wrote ${end - RECORDS_OFFSET}`);
+  } else {
+    batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + records.length);
+    records.copy(batch, RECORDS_OFFSET);
+  }
+  batch.fill(0, 0, RECORDS_OFFSET);
+  writeHeaderAndCrc(options, prepared, batch);
+  return batch;
+}
+
+function plainRecords(prepared: PreparedBatch): Buffer {
+  const plain = Buffer.allocUnsafe(prepared.recordsBytes);
+  const end = writeRecords(prepared, plain, 0);
+  if (end !== plain.length) throw new Error(`record size computed as ${prepared.recordsBytes}, wrote ${end}`);
+  return plain;
+}
+
+/** Encodes a complete batch: header, records (compressed when asked) and CRC. */
+export function encodeRecordBatchSync(options: EncodeRecordBatchOptions): Buffer {
+  const prepared = prepare(options);
+  const compression = options.compression ?? Compression.None;
+  if (compression === Compression.None) return assemble(options, prepared, null);
+  return assemble(options, prepared, compressSync(compression, plainRecords(prepared)));
+}
+
+/** As encodeRecordBatchSync; gzip compresses on the thread pool. */
+export async function encodeRecordBatch(options: EncodeRecordBatchOptions): Promise<Buffer> {
+  const prepared = prepare(options);
+  const compression = options.compression ?? Compression.None;
+  if (compression === Compression.None) return assemble(options, prepared, null);
+  return assemble(options, prepared, await compress(compression, plainRecords(prepared)));
+}
+
+// ---------------------------------------------------------------- decoding
+
+/** Checks the batch at the start of `buffer` and reads its header; returns it with the raw records region. */
+function openBatch(buffer: Buffer): { header: RecordBatchHeader; records: Buffer } {
+  const problem = validateBatch(buffer, 0, buffer.length);
+  if (problem !== null && !(problem.kind === 'bad-count' && isCompactedCount(buffer))) {
+    throw new RecordDecodeError(`${problem.kind}: ${problem.detail}`, 0);
+  }
+  const header = new RecordBatchHeader(buffer, 0);
+  if (!isKnownCompression(header.compression)) {
+    throw new RecordDecodeError(`unknown compression codec ${header.compression as number}`, ATTRIBUTES_OFFSET);
+  }
+  return { header, records: buffer.subarray(RECORDS_OFFSET, header.totalBytes) };
+}
+
+/**
+ * validateBatch wants lastOffsetDelta + 1 == recordCount, true of every producer batch. A
+ * compacted batch keeps its lastOffsetDelta with fewer records, so decoding accepts fewer
+ * (each record's offsetDelta is then checked against lastOffsetDelta).
+ */
+function isCompactedCount(buffer: Buffer): boolean {
+  const header = new RecordBatchHeader(buffer, 0);
+  return header.recordCount >= 0 && header.recordCount <= header.lastOffsetDelta + 1;
+}
+
+function finish(header: RecordBatchHeader, records: Buffer, recordsOffsetInBatch: number): DecodedRecordBatch {
+  let baseOffset: number;
+  try {
+    baseOffset = header.baseOffset;
+  } catch (error) {
+    throw new RecordDecodeError((error as Error).message, BASE_OFFSET_OFFSET);
+  }
+  const timestampType = header.timestampType;
+  const batch: DecodedRecordBatch = {
+    baseOffset,
+    batchLength: header.batchLength,
+    totalBytes: header.totalBytes,
+    partitionLeaderEpoch: header.partitionLeaderEpoch,
+    magic: header.magic,
+    crc: header.crc,
+    attributes: header.attributes,
+    compression: header.compression,
+    timestampType,
+    isTransactional: header.isTransactional,
+    isControl: header.isControl,
+    lastOffsetDelta: header.lastOffsetDelta,
+    baseTimestamp: header.baseTimestamp,
+    maxTimestamp: header.maxTimestamp,
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    recordCount: header.recordCount,
+    records: [],
+  };
+  batch.records = decodeRecords(records, batch, recordsOffsetInBatch);
+  return batch;
+}
+
+/**
+ * Decodes `recordCount` records from `bytes`. Error positions are reported relative to the
+ * batch when the records are not compressed (`base` = 61), relative to the inflated block otherwise.
+ */
+function decodeRecords(bytes: Buffer, batch: DecodedRecordBatch, base: number): DecodedRecord[] {
+  try {
+    return decodeRecordsAt(bytes, batch);
+  } catch (error) {
+    if (error instanceof RecordDecodeError && base !== 0) throw new RecordDecodeError(error.reason, base + error.position);
+    throw error;
+  }
+}
+
+function fail(reason: string, position: number): never {
+  throw new RecordDecodeError(reason, position);
+}
+
+function decodeRecordsAt(bytes: Buffer, batch: DecodedRecordBatch): DecodedRecord[] {
+  const count = batch.recordCount;
+  const end = bytes.length;
+  if (count * SMALLEST_RECORD_BYTES > end) fail(`${count} records cannot fit in ${end} bytes`, 0);
+  const logAppendTime = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME;
+  const records: DecodedRecord[] = new Array<DecodedRecord>(count);
+  const cursor: Cursor = { position: 0 };
+  let previousOffsetDelta = -1;
+  for (let index = 0; index < count; index++) {
+    const lengthAt = cursor.position;
+    const bodyBytes = readVarint(bytes, cursor, end);
+    if (bodyBytes < SMALLEST_RECORD_BYTES - 1 || bodyBytes > end - cursor.position) {
+      fail(`record length ${bodyBytes} does not fit in the ${end - cursor.position} bytes left`, lengthAt);
+    }
+    const recordEnd = cursor.position + bodyBytes;
+    const attributes = bytes[cursor.position++]!;
+    const timestampDelta = readVarlong(bytes, cursor, recordEnd);
+    const offsetDelta = readVarint(bytes, cursor, recordEnd);
+    if (offsetDelta <= previousOffsetDelta || offsetDelta > batch.lastOffsetDelta) {
+      fail(`offsetDelta ${offsetDelta} is out of order or past lastOffsetDelta ${batch.lastOffsetDelta}`, lengthAt);
+    }
+    previousOffsetDelta = offsetDelta;
+    const key = readNullableBytes(bytes, cursor, recordEnd, 'key');
+    const value = readNullableBytes(bytes, cursor, recordEnd, 'value');
+    const headerCountAt = cursor.position;
+    const headerCount = readVarint(bytes, cursor, recordEnd);
+    if (headerCount < 0 || headerCount * SMALLEST_HEADER_BYTES > recordEnd - cursor.position) {
+      fail(`header count ${headerCount} cannot fit in the record`, headerCountAt);
+    }
+    const headers: RecordHeader[] = new Array<RecordHeader>(headerCount);
+    for (let h = 0; h < headerCount; h++) {
+      const keyAt = cursor.position;
+      const keyBytes = readVarint(bytes, cursor, recordEnd);
+      if (keyBytes < 0 || keyBytes > recordEnd - cursor.position) fail(`header key length ${keyBytes} is invalid`, keyAt);
+      const headerKey = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
+      cursor.position += keyBytes;
+      headers[h] = { key: headerKey, value: readNullableBytes(bytes, cursor, recordEnd, 'header value') };
+    }
+    if (cursor.position !== recordEnd) {
+      fail(`record declares ${bodyBytes} bytes but its fields end at ${cursor.position - (recordEnd - bodyBytes)}`, lengthAt);
+    }
+    records[index] = {
+      offset: batch.baseOffset + offsetDelta,
+      offsetDelta,
+      timestamp: logAppendTime ? batch.maxTimestamp : batch.baseTimestamp + timestampDelta,
+      timestampDelta,
+      attributes,
+      key,
+      value,
+      headers,
+    };
+  }
+  if (cursor.position !== end) fail(`${end - cursor.position} bytes left after ${count} records`, cursor.position);
+  return records;
+}
+
+function readNullableBytes(bytes: Buffer, cursor: Cursor, end: number, what: string): Buffer | null {
+  const at = cursor.position;
+  const length = readVarint(bytes, cursor, end);
+  if (length === -1) return null;
+  if (length < 0 || length > end - cursor.position) fail(`${what} length ${length} does not fit in the record`, at);
+  const slice = bytes.subarray(cursor.position, cursor.position + length);
+  cursor.position += length;
+  return slice;
+}
+
+/**
+ * Decodes the batch at the start of `buffer` (which may hold more bytes after it): validates
+ * length, magic, CRC and counts, inflates the records within `limits`, decodes every record.
+ * Throws RecordDecodeError for bad bytes, DecompressionLimitError/DecompressionError from the codec.
+ */
+export function decodeRecordBatchSync(buffer: Buffer, limits: DecodeLimits = {}): DecodedRecordBatch {
+  const { header, records } = openBatch(buffer);
+  const compression = header.compression;
+  if (compression === Compression.None) return finish(header, records, RECORDS_OFFSET);
+  const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  return finish(header, decompressSync(compression, records, limit), 0);
+}
+
+/** As decodeRecordBatchSync; gzip inflates on the thread pool. */
+export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch> {
+  const { header, records } = openBatch(buffer);
+  const compression = header.compression;
+  if (compression === Compression.None) return finish(header, records, RECORDS_OFFSET);
+  const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  return finish(header, await decompress(compression, records, limit), 0);
+}
+
+/**
+ * Decodes every whole batch in a `records` field (batches back to back). A trailing partial
+ * batch — which a Fetch response may legitimately end with — is ignored.
+ */
+export async function decodeRecordBatches(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch[]> {
+  const batches: DecodedRecordBatch[] = [];
+  let position = 0;
+  while (buffer.length - position >= BATCH_HEADER_BYTES) {
+    const totalBytes = buffer.readInt32BE(position + BATCH_LENGTH_OFFSET) + BATCH_LENGTH_PREFIX_BYTES;
+    if (totalBytes < BATCH_HEADER_BYTES) throw new RecordDecodeError(`batchLength ${totalBytes - 12} is too short`, position);
+    if (position + totalBytes > buffer.length) break;
+    batches.push(await decodeRecordBatch(buffer.subarray(position, position + totalBytes), limits));
+    position += totalBytes;
+  }
+  return batches;
+}
