@@ -446,7 +446,7 @@ async function drivePlatformatic(name: string, port: number): Promise<void> {
   const common = { clientId: PLATFORMATIC_CLIENT_ID, bootstrapBrokers: [`${HOST}:${port}`], retries: 1, retryDelay: 100, timeout: 5000 };
   if (name.startsWith('platformatic-produce-')) {
     const codec = name.slice('platformatic-produce-'.length) as 'none' | 'gzip' | 'snappy' | 'lz4';
-    const producer = new Producer({ ...common, serializers: stringSerializers, compression: codec, acks: -1 });
+    const producer = new Producer({ ...common, serializers: stringSerializers, compression: codec }); // acks: the client's default for send(), 1 (leader)
     await producer.send({ messages: compressible.map((value, i) => ({ topic: CAPTURE_TOPIC, key: `key-${i % 4}`, value, partition: 0 })) });
     await producer.close();
   } else if (name === 'platformatic-create-topics') {
