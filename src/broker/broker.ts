@@ -1,0 +1,366 @@
+// The single-node broker: topics and their partition logs, produce, fetch and the admin operations.
+// No sockets: server/handlers translate Kafka requests into these calls and the results back.
+//
+// Errors a client caused come back as Kafka error codes per topic/partition (ErrorCode); errors of
+// the environment (disk) come from storage as StorageError and are answered KAFKA_STORAGE_ERROR for
+// that partition; anything else is our bug and propagates.
+import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { PartitionLog } from '../storage/log.js';
+import { StorageError } from '../storage/errors.js';
+import type { StorageLogger } from '../storage/logger.js';
+import type { BrokerConfig } from './config.js';
+import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
+import { silentLogger, type Logger } from './logger.js';
+import { PartitionSet, type FetchWaiter } from './partition-set.js';
+import { ProducerIdAllocator } from './producer-ids.js';
+import { validateProducedBatch, stampLogAppendTime } from './produce-validation.js';
+import { effectiveTopicConfigs, logConfigFor, topicConfigProblem } from './topic-config.js';
+import { isInternalTopic, topicNameProblem } from './topic-names.js';
+import { PARTITIONS_PER_TOPIC_MAX, TopicRegistry, type Topic } from './topic-registry.js';
+
+export interface Failure {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+export interface ProduceResult extends Failure {
+  baseOffset: number;
+  logAppendTimeMs: number;
+  logStartOffset: number;
+}
+
+export interface FetchPartitionRequest {
+  topic: string;
+  partition: number;
+  fetchOffset: number;
+  partitionMaxBytes: number;
+}
+
+export interface FetchPartitionResult extends Failure {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  records: Buffer;
+}
+
+const OK: Failure = { errorCode: ErrorCode.NONE, errorMessage: null };
+
+function fail(errorCode: number, errorMessage: string): Failure {
+  return { errorCode, errorMessage };
+}
+
+function storageFailure(error: unknown): Failure {
+  if (error instanceof StorageError) return fail(error.kafkaCode, error.message);
+  throw error;
+}
+
+/** Adapts the broker's structured logger to storage's event logger. */
+function storageLoggerFrom(logger: Logger): StorageLogger {
+  return {
+    log(level, event, fields) {
+      logger[level]({ component: 'storage', event, ...fields }, event);
+    },
+  };
+}
+
+export class Broker {
+  private closed = false;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly identity: BrokerIdentity,
+    readonly topics: TopicRegistry,
+    readonly partitions: PartitionSet,
+    readonly logger: Logger,
+    private readonly producerIds: ProducerIdAllocator,
+    private readonly releaseLock: () => void,
+  ) {}
+
+  /** Locks the data directory, loads identity and topics, and opens (recovering) every partition. */
+  static async open(config: BrokerConfig, options: { logger?: Logger } = {}): Promise<Broker> {
+    const logger = options.logger ?? silentLogger;
+    const lock = lockDataDir(config.dataDir);
+    try {
+      const identity = loadIdentity(config.dataDir, config.nodeId);
+      const topics = new TopicRegistry(config.dataDir);
+      const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger));
+      const broker = new Broker(config, identity, topics, partitions, logger, ProducerIdAllocator.open(config.dataDir), () => lock.release());
+      for (const topic of topics.all()) await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
+      logger.info({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: identity.nodeId, topics: topics.all().length }, 'broker opened');
+      return broker;
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  /** Flushes every partition, writes checkpoints and releases the data directory. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.partitions.closeAll();
+    } finally {
+      this.releaseLock();
+    }
+    this.logger.info({ dataDir: this.config.dataDir }, 'broker closed');
+  }
+
+  logConfigOf(topic: Topic) {
+    return logConfigFor(topic.configs, this.config.properties);
+  }
+
+  // ── topics ────────────────────────────────────────────────────────────────────────────────
+
+  /** Creates a topic (or only checks that it could be, with `validateOnly`). */
+  async createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Promise<Failure & { topic?: Topic }> {
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+    if (this.topics.get(name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
+    const colliding = this.topics.collidingWith(name);
+    if (colliding) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic '${colliding}' ('.' and '_' are interchangeable in metric names)`);
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > PARTITIONS_PER_TOPIC_MAX) {
+      return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be between 1 and ${PARTITIONS_PER_TOPIC_MAX}, got ${partitions}`);
+    }
+    const configProblem = topicConfigProblem(configs);
+    if (configProblem) return fail(ErrorCode.INVALID_CONFIG, configProblem);
+    let logConfig;
+    try {
+      logConfig = logConfigFor(configs, this.config.properties);
+    } catch (error) {
+      return fail(ErrorCode.INVALID_CONFIG, (error as Error).message);
+    }
+    if (validateOnly) return OK;
+    const topic = this.topics.create(name, partitions, configs);
+    await this.partitions.open(name, topic.id, 0, partitions, logConfig);
+    this.logger.info({ topic: name, partitions, topicId: topic.id.toString('base64url'), configs }, 'topic created');
+    return { ...OK, topic };
+  }
+
+  /** The topic for a Metadata request, creating it when allowed. */
+  async topicForMetadata(name: string, allowAutoCreate: boolean): Promise<Failure & { topic?: Topic }> {
+    const existing = this.topics.get(name);
+    if (existing) return { ...OK, topic: existing };
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+    if (!allowAutoCreate || !this.config.autoCreateTopics || isInternalTopic(name)) {
+      return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
+    }
+    const created = await this.createTopic(name, this.config.numPartitions, {});
+    if (created.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { ...OK, topic: this.topics.get(name)! };
+    return created;
+  }
+
+  async deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }> {
+    const topic = this.topics.get(name);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
+    this.topics.delete(name);
+    await this.partitions.delete(name);
+    this.logger.info({ topic: name }, 'topic deleted');
+    return { ...OK, topicId: topic.id };
+  }
+
+  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
+    const topic = this.topics.get(name);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
+    if (!Number.isInteger(count) || count <= topic.partitions) {
+      return fail(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${topic.partitions} partitions, which is higher than or equal to the requested ${count}.`);
+    }
+    if (count > PARTITIONS_PER_TOPIC_MAX) return fail(ErrorCode.INVALID_PARTITIONS, `at most ${PARTITIONS_PER_TOPIC_MAX} partitions per topic`);
+    if (validateOnly) return OK;
+    const from = topic.partitions;
+    await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
+    this.topics.setPartitions(name, count);
+    this.logger.info({ topic: name, from, to: count }, 'partitions added');
+    return OK;
+  }
+
+  /** Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides. */
+  alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Failure {
+    const topic = this.topics.get(name);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
+    const problem = topicConfigProblem(overrides);
+    if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
+    try {
+      logConfigFor(overrides, this.config.properties);
+    } catch (error) {
+      return fail(ErrorCode.INVALID_CONFIG, (error as Error).message);
+    }
+    if (validateOnly) return OK;
+    this.topics.setConfigs(name, overrides);
+    // Produce-side settings (max.message.bytes, message.timestamp.type) apply at once; the open logs
+    // keep their segment/retention settings until the partition is next opened (restart).
+    this.logger.info({ topic: name, configs: overrides }, 'topic configs altered');
+    return OK;
+  }
+
+  topicConfigs(name: string) {
+    const topic = this.topics.get(name);
+    return topic ? effectiveTopicConfigs(topic.configs, this.config.properties) : undefined;
+  }
+
+  // ── produce ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Appends one produced batch (a slice of the request) to a partition after checking its header.
+   * Resolves when the batch is as durable as the flush policy promises (after fsync under `sync`).
+   */
+  async produce(topicName: string, partition: number, batch: Buffer | null): Promise<ProduceResult> {
+    const result = (failure: Failure): ProduceResult => ({ ...failure, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 });
+    if (isInternalTopic(topicName)) return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`));
+    const topic = this.topics.get(topicName);
+    const log = this.partitions.get(topicName, partition);
+    if (!topic || !log) return result(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`));
+    const problem = validateProducedBatch(batch, log.config.maxMessageBytes);
+    if (problem) return result(problem);
+    const header = batch!;
+    let logAppendTimeMs = -1;
+    if (topic.configs['message.timestamp.type'] === 'LogAppendTime' || (topic.configs['message.timestamp.type'] === undefined && this.config.properties['log.message.timestamp.type'] === 'LogAppendTime')) {
+      logAppendTimeMs = Date.now();
+      stampLogAppendTime(header, logAppendTimeMs);
+    }
+    try {
+      const appended = await log.append(header);
+      this.partitions.wake(topicName, partition);
+      return { ...OK, baseOffset: appended.baseOffset, logAppendTimeMs, logStartOffset: log.logStartOffset };
+    } catch (error) {
+      return result(storageFailure(error));
+    }
+  }
+
+  // ── fetch ─────────────────────────────────────────────────────────────────────────────────
+
+  private async readPartition(request: FetchPartitionRequest, maxBytes: number): Promise<FetchPartitionResult> {
+    const base = { topic: request.topic, partition: request.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY };
+    const log = this.partitions.get(request.topic, request.partition);
+    if (!log) return { ...base, ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.') };
+    const highWatermark = log.highWatermark;
+    const offsets = { highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset };
+    if (request.fetchOffset < log.logStartOffset || request.fetchOffset > highWatermark) {
+      return { ...base, ...offsets, ...fail(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${request.fetchOffset} is outside [${log.logStartOffset}, ${highWatermark}]`) };
+    }
+    if (maxBytes <= 0 || request.fetchOffset === highWatermark) return { ...base, ...offsets, ...OK };
+    try {
+      const read = await log.read(request.fetchOffset, maxBytes);
+      return { ...base, ...offsets, ...OK, records: read.records };
+    } catch (error) {
+      return { ...base, ...offsets, ...storageFailure(error) };
+    }
+  }
+
+  /**
+   * Reads every requested partition; if fewer than `minBytes` came back, waits (up to `maxWaitMs`)
+   * for an append to one of them and reads again. `maxBytes` bounds the response, except that the
+   * first partition with data returns at least one whole batch (KIP-74).
+   */
+  async fetch(requests: readonly FetchPartitionRequest[], limits: { maxWaitMs: number; minBytes: number; maxBytes: number }): Promise<FetchPartitionResult[]> {
+    const deadline = Date.now() + Math.max(0, limits.maxWaitMs);
+    for (;;) {
+      const results: FetchPartitionResult[] = [];
+      let remaining = limits.maxBytes;
+      let total = 0;
+      for (const request of requests) {
+        const budget = total === 0 ? Math.max(1, Math.min(request.partitionMaxBytes, remaining)) : Math.min(request.partitionMaxBytes, remaining);
+        const result = await this.readPartition(request, budget);
+        results.push(result);
+        total += result.records.length;
+        remaining -= result.records.length;
+      }
+      const anyError = results.some((r) => r.errorCode !== ErrorCode.NONE);
+      const waitMs = deadline - Date.now();
+      if (total >= limits.minBytes || anyError || waitMs <= 0 || this.closed) return results;
+      await this.waitForAppend(requests, waitMs);
+    }
+  }
+
+  private waitForAppend(requests: readonly FetchPartitionRequest[], waitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter: FetchWaiter = {
+        wake: () => {
+          clearTimeout(timer);
+          for (const r of requests) this.partitions.removeWaiter(r.topic, r.partition, waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => waiter.wake(), waitMs);
+      for (const r of requests) this.partitions.addWaiter(r.topic, r.partition, waiter);
+    });
+  }
+
+  // ── offsets ───────────────────────────────────────────────────────────────────────────────
+
+  /** ListOffsets: -2 earliest, -1 latest, -3 max timestamp, otherwise the first offset at or after a time. */
+  async listOffset(topic: string, partition: number, timestamp: number): Promise<Failure & { offset: number; timestamp: number }> {
+    const log = this.partitions.get(topic, partition);
+    if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), offset: -1, timestamp: -1 };
+    if (timestamp === -2) return { ...OK, offset: log.logStartOffset, timestamp: -1 };
+    if (timestamp === -1) return { ...OK, offset: log.highWatermark, timestamp: -1 };
+    if (timestamp === -3) {
+      const max = log.maxTimestamp();
+      return max.offset < 0 ? { ...OK, offset: -1, timestamp: -1 } : { ...OK, offset: max.offset, timestamp: max.timestamp };
+    }
+    if (timestamp < 0) return { ...fail(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`), offset: -1, timestamp: -1 };
+    try {
+      const found = await log.offsetForTimestamp(timestamp);
+      return found ? { ...OK, offset: found.offset, timestamp: found.timestamp } : { ...OK, offset: -1, timestamp: -1 };
+    } catch (error) {
+      return { ...storageFailure(error), offset: -1, timestamp: -1 };
+    }
+  }
+
+  /** DeleteRecords: offset -1 means the high watermark. Returns the new low watermark. */
+  async deleteRecords(topic: string, partition: number, offset: number): Promise<Failure & { lowWatermark: number }> {
+    const log = this.partitions.get(topic, partition);
+    if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), lowWatermark: -1 };
+    const target = offset === -1 ? log.highWatermark : offset;
+    if (target < 0 || target > log.highWatermark) return { ...fail(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is above the high watermark ${log.highWatermark}`), lowWatermark: -1 };
+    try {
+      return { ...OK, lowWatermark: await log.deleteRecordsBefore(target) };
+    } catch (error) {
+      return { ...storageFailure(error), lowWatermark: -1 };
+    }
+  }
+
+  /** OffsetForLeaderEpoch: the end offset of the largest epoch ≤ the one asked for. */
+  endOffsetForEpoch(topic: string, partition: number, leaderEpoch: number): Failure & { leaderEpoch: number; endOffset: number } {
+    const log = this.partitions.get(topic, partition);
+    if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), leaderEpoch: -1, endOffset: -1 };
+    return { ...OK, ...endOffsetForEpoch(log, leaderEpoch) };
+  }
+
+  // ── producers ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * InitProducerId for idempotent producers: a new producer id with epoch 0, or — when the client
+   * names its current id and epoch (v3+, KIP-360) — the same id with the epoch bumped, so it can
+   * reset its sequences after an error. Transactional ids are refused until transactions land.
+   */
+  initProducerId(transactionalId: string | null, transactionTimeoutMs: number, producerId: number, producerEpoch: number): Failure & { producerId: number; producerEpoch: number } {
+    const none = { producerId: -1, producerEpoch: -1 };
+    if (transactionalId !== null) {
+      if (transactionTimeoutMs > this.config.transactionMaxTimeoutMs || transactionTimeoutMs <= 0) {
+        return { ...fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT, `transaction timeout ${transactionTimeoutMs} ms is outside (0, transaction.max.timeout.ms=${this.config.transactionMaxTimeoutMs}]`), ...none };
+      }
+      return { ...fail(ErrorCode.INVALID_REQUEST, 'transactions are not supported by this broker yet'), ...none };
+    }
+    if (producerId >= 0 && producerEpoch >= 0 && producerEpoch < 32766) return { ...OK, producerId, producerEpoch: producerEpoch + 1 };
+    return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function endOffsetForEpoch(log: PartitionLog, leaderEpoch: number): { leaderEpoch: number; endOffset: number } {
+  const entries = log.leaderEpochEntries;
+  let found = -1;
+  for (let i = 0; i < entries.length; i++) if (entries[i]!.epoch <= leaderEpoch) found = i;
+  if (found < 0) return { leaderEpoch: -1, endOffset: -1 };
+  const next = entries[found + 1];
+  return { leaderEpoch: entries[found]!.epoch, endOffset: next ? next.startOffset : log.logEndOffset };
+}

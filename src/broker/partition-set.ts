@@ -1,0 +1,101 @@
+// The open partition logs of the broker, by topic, plus the waiters of long-polling fetches.
+//
+// Fetch long-poll is woken by appends, never by timers polling the disk: a fetch that found fewer
+// than min_bytes registers a waiter on the partitions it reads; each completed append (which, under
+// the `sync` flush policy, resolves after fsync — so the high watermark has moved) wakes the waiters
+// of that partition. A waiter also ends on its max_wait_ms timer or when its topic is deleted.
+import { join } from 'node:path';
+import { PartitionLog } from '../storage/log.js';
+import type { LogConfig } from '../storage/limits.js';
+import type { StorageLogger } from '../storage/logger.js';
+
+export interface FetchWaiter {
+  wake(): void;
+}
+
+export class PartitionSet {
+  private readonly logs = new Map<string, PartitionLog[]>();
+  private readonly waiters = new Map<string, Set<FetchWaiter>>();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly storageLogger: StorageLogger,
+  ) {}
+
+  static directoryOf(dataDir: string, topic: string, partition: number): string {
+    return join(dataDir, `${topic}-${partition}`);
+  }
+
+  get(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(topic)?.[partition];
+  }
+
+  partitionsOf(topic: string): readonly PartitionLog[] {
+    return this.logs.get(topic) ?? [];
+  }
+
+  /** Opens (creating and recovering as needed) partitions `from`..`to`-1 of a topic. */
+  async open(topic: string, topicId: Buffer, from: number, to: number, config: LogConfig): Promise<void> {
+    const list = this.logs.get(topic) ?? [];
+    const opened = await Promise.all(
+      Array.from({ length: to - from }, (_, i) =>
+        PartitionLog.open({
+          directory: PartitionSet.directoryOf(this.dataDir, topic, from + i),
+          topic,
+          partition: from + i,
+          topicId,
+          config,
+          logger: this.storageLogger,
+          trustAppendedBatches: true, // the broker validates every produced batch (CRC included) first
+        }),
+      ),
+    );
+    opened.forEach((log, i) => (list[from + i] = log));
+    this.logs.set(topic, list);
+  }
+
+  /** Closes and deletes every partition of a topic, waking its fetch waiters. */
+  async delete(topic: string): Promise<void> {
+    const list = this.logs.get(topic) ?? [];
+    this.logs.delete(topic);
+    await Promise.all(list.map((log) => log.delete()));
+    list.forEach((_, partition) => this.wake(topic, partition));
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.logs.values()].flat();
+    this.logs.clear();
+    await Promise.all(all.map((log) => log.close()));
+  }
+
+  all(): PartitionLog[] {
+    return [...this.logs.values()].flat();
+  }
+
+  // ── long-poll ───────────────────────────────────────────────────────────────────────────────
+
+  private static key(topic: string, partition: number): string {
+    return `${topic}\u0000${partition}`;
+  }
+
+  addWaiter(topic: string, partition: number, waiter: FetchWaiter): void {
+    const key = PartitionSet.key(topic, partition);
+    let set = this.waiters.get(key);
+    if (!set) this.waiters.set(key, (set = new Set()));
+    set.add(waiter);
+  }
+
+  removeWaiter(topic: string, partition: number, waiter: FetchWaiter): void {
+    const key = PartitionSet.key(topic, partition);
+    const set = this.waiters.get(key);
+    if (!set) return;
+    set.delete(waiter);
+    if (set.size === 0) this.waiters.delete(key);
+  }
+
+  wake(topic: string, partition: number): void {
+    const set = this.waiters.get(PartitionSet.key(topic, partition));
+    if (!set) return;
+    for (const waiter of [...set]) waiter.wake();
+  }
+}

@@ -1,0 +1,50 @@
+// Fetch (key 1), versions 4-12. Full fetches only: every request is answered with session_id 0,
+// which declines incremental fetch sessions (KIP-227) — clients then send full fetches. Long-poll
+// (max_wait_ms/min_bytes) is woken by appends (Broker.fetch). Records are the stored batches as
+// read from the segment, handed to the socket without a copy (ByteWriter references large buffers).
+import type { Broker } from '../../broker/broker.js';
+import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
+import type { FetchRequest, FetchResponseInput, PartitionDataInput } from '../../protocol/generated/fetch.js';
+import type { KafkaHandler } from './handler.js';
+
+const READ_COMMITTED = 1;
+
+export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchResponseInput> {
+  return {
+    apiKey: ApiKey.Fetch,
+    name: 'Fetch',
+    versions: { min: 4, max: 12 },
+    async handle(request) {
+      if (request.sessionId !== 0) {
+        return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+      }
+      const wanted = request.topics.flatMap((topic) =>
+        topic.partitions.map((p) => ({ topic: topic.topic, partition: p.partition, fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes })),
+      );
+      const results = await broker.fetch(wanted, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+      const abortedTransactions = request.isolationLevel === READ_COMMITTED ? [] : null;
+      let index = 0;
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        sessionId: 0,
+        responses: request.topics.map((topic) => ({
+          topic: topic.topic,
+          partitions: topic.partitions.map((): PartitionDataInput => {
+            const r = results[index++]!;
+            return {
+              partitionIndex: r.partition,
+              errorCode: r.errorCode,
+              highWatermark: BigInt(r.highWatermark),
+              lastStableOffset: BigInt(r.lastStableOffset),
+              logStartOffset: BigInt(r.logStartOffset),
+              abortedTransactions,
+              preferredReadReplica: -1,
+              records: r.records,
+            };
+          }),
+        })),
+      };
+    },
+  };
+}

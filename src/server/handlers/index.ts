@@ -1,0 +1,36 @@
+// The handler table: one handler per Kafka API. ApiVersions is derived from this list
+// (kafka-listener.ts adds its handler), so adding an API here is all it takes to advertise it.
+import type { Broker } from '../../broker/broker.js';
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.js';
+import { createPartitionsHandler } from './create-partitions.js';
+import { createTopicsHandler } from './create-topics.js';
+import { deleteRecordsHandler } from './delete-records.js';
+import { deleteTopicsHandler } from './delete-topics.js';
+import { describeClusterHandler } from './describe-cluster.js';
+import { describeConfigsHandler } from './describe-configs.js';
+import { fetchHandler } from './fetch.js';
+import type { KafkaHandler } from './handler.js';
+import { initProducerIdHandler } from './init-producer-id.js';
+import { listOffsetsHandler } from './list-offsets.js';
+import { metadataHandler } from './metadata.js';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
+import { produceHandler } from './produce.js';
+
+export function kafkaHandlers(broker: Broker): KafkaHandler[] {
+  return [
+    produceHandler(broker),
+    fetchHandler(broker),
+    listOffsetsHandler(broker),
+    metadataHandler(broker),
+    createTopicsHandler(broker),
+    deleteTopicsHandler(broker),
+    deleteRecordsHandler(broker),
+    initProducerIdHandler(broker),
+    offsetForLeaderEpochHandler(broker),
+    describeConfigsHandler(broker),
+    alterConfigsHandler(broker),
+    createPartitionsHandler(broker),
+    incrementalAlterConfigsHandler(broker),
+    describeClusterHandler(broker),
+  ];
+}

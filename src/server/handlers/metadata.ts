@@ -1,0 +1,64 @@
+// Metadata (key 3): this broker as the only broker, controller and leader of every partition.
+// Unknown topics are created when both the request (v4+ allow_auto_topic_creation) and the broker
+// (auto.create.topics.enable) allow it. A null topic list (v1+), or an empty one in v0, means all.
+import type { Broker } from '../../broker/broker.js';
+import { isInternalTopic } from '../../broker/topic-names.js';
+import type { Topic } from '../../broker/topic-registry.js';
+import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
+import type { MetadataRequest, MetadataResponseInput, MetadataResponseTopicInput } from '../../protocol/generated/metadata.js';
+import type { KafkaHandler } from './handler.js';
+
+/** "Not requested" for authorized-operations fields. */
+const OPERATIONS_NOT_REQUESTED = -2147483648;
+const ZERO_UUID = Buffer.alloc(16);
+
+function describeTopic(broker: Broker, topic: Topic): MetadataResponseTopicInput {
+  const node = broker.identity.nodeId;
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: isInternalTopic(topic.name),
+    partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex,
+      leaderId: node,
+      leaderEpoch: 0,
+      replicaNodes: [node],
+      isrNodes: [node],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
+  };
+}
+
+export function metadataHandler(broker: Broker): KafkaHandler<MetadataRequest, MetadataResponseInput> {
+  return {
+    apiKey: ApiKey.Metadata,
+    name: 'Metadata',
+    versions: { min: 0, max: 9 },
+    async handle(request, context) {
+      const all = request.topics === null || (context.apiVersion === 0 && request.topics.length === 0);
+      const allowAutoCreate = context.apiVersion < 4 ? true : request.allowAutoTopicCreation;
+      const topics: MetadataResponseTopicInput[] = [];
+      if (all) {
+        for (const topic of broker.topics.all()) topics.push(describeTopic(broker, topic));
+      } else {
+        for (const requested of request.topics!) {
+          const name = requested.name ?? '';
+          const found = await broker.topicForMetadata(name, allowAutoCreate);
+          if (found.topic) topics.push(describeTopic(broker, found.topic));
+          else topics.push({ errorCode: found.errorCode, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED });
+        }
+      }
+      return {
+        throttleTimeMs: 0,
+        brokers: [{ nodeId: broker.identity.nodeId, host: broker.config.advertisedHost, port: broker.config.advertisedPort, rack: null }],
+        clusterId: broker.identity.clusterId,
+        controllerId: broker.identity.nodeId,
+        topics,
+        clusterAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
+      };
+    },
+  };
+}
