@@ -176,7 +176,6 @@ class CaptureBroker {
 
   // The bodies below are typed loosely (`any`): each API has its own generated types, and this
   // pretend broker only fills in what a client needs to carry on.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private async respond(apiKey: number, version: number, request: any, clientId: string): Promise<object | undefined> {
     switch (apiKey) {
       case ApiKey.ApiVersions:

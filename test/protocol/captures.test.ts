@@ -60,7 +60,6 @@ function loadFixtures(): Fixture[] {
 const fixtures = loadFixtures();
 
 /** The request body as decoded by the generated codec; typed loosely because each API has its own type. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyRequest = any;
 
 function decode(fixture: Fixture): { clientId: string | null; correlationId: number; body: AnyRequest } {
