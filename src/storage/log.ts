@@ -128,7 +128,7 @@ export class PartitionLog {
     if (epochs.assign(options.leaderEpoch ?? 0, log.logEndOffset) || epochsChanged || recovered.leaderEpochs.length === 0) {
       await writeLeaderEpochs(environment.fileSystem, options.directory, epochs.list());
     }
-    await log.writeCheckpoints();
+    await log.checkpoint();
     log.active.startAppending(environment.config.flushPolicy.kind === 'sync', Promise.resolve(), log.appenderHooks(log.active));
     log.startTimers();
     logger.log('info', 'log-opened', {
@@ -253,6 +253,7 @@ export class PartitionLog {
   /** Starts a new segment at the log end; the old one is sealed (made durable) in the background. */
   roll(reason = 'requested'): Segment {
     const previous = this.active;
+    if (previous.isEmpty()) return previous; // a new segment would have the same base offset
     const sealed = previous.seal();
     sealed.then(
       () => {
@@ -390,7 +391,7 @@ export class PartitionLog {
       const doomed: Segment[] = [];
       while (this.segments.length > 1 && this.segments[1]!.baseOffset <= offset) doomed.push(this.segments.shift()!);
       await this.removeSegments(doomed, 'delete-records');
-      await this.writeCheckpoints();
+      await this.checkpoint();
     }
     return this.startOffset;
   }
@@ -413,7 +414,7 @@ export class PartitionLog {
     if (newStart > this.startOffset) this.startOffset = newStart;
     this.logger.log('info', 'retention-deleted-segments', { directory: this.directory, segments: doomed.map((segment) => segment.baseOffset), logStartOffset: this.startOffset });
     await this.removeSegments(doomed, 'retention');
-    await this.writeCheckpoints();
+    await this.checkpoint();
     return count;
   }
 
@@ -460,16 +461,20 @@ export class PartitionLog {
       for (const segment of this.segments) if (segment.appender !== null) await segment.appender.idle();
       for (const segment of this.segments) if (segment.sealed !== null) await segment.sealed;
       const { fileSystem } = this.environment;
-      if (offset <= this.startOffset) {
-        // Nothing below the cut is kept: start over with one empty segment at `offset`.
+      const index = this.segmentIndexFor(offset);
+      const holder = this.segments[index]!;
+      const located = offset <= this.startOffset ? null : await holder.locate(offset, holder.sizeBytes);
+      // The batch holding `offset` goes whole; if it also holds the log start, nothing is left.
+      const resetAt = offset <= this.startOffset ? offset : located !== null && located.baseOffset < this.startOffset ? this.startOffset : null;
+      if (resetAt !== null) {
+        // Nothing below the cut is kept: start over with one empty segment at `resetAt`.
         const doomed = this.segments.splice(0);
         await this.removeSegments(doomed, 'truncate');
-        const fresh = Segment.create(this.environment, this.directory, offset);
+        const fresh = Segment.create(this.environment, this.directory, resetAt);
         await fresh.fileDescriptor();
         this.segments.push(fresh);
-        this.startOffset = offset;
+        this.startOffset = resetAt;
       } else {
-        const index = this.segmentIndexFor(offset);
         const doomed = this.segments.splice(index + 1);
         for (const segment of doomed) {
           await segment.close();
@@ -477,9 +482,7 @@ export class PartitionLog {
             await fileSystem.unlink(path).catch(() => undefined);
           }
         }
-        const segment = this.active;
-        const located = await segment.locate(offset, segment.sizeBytes);
-        if (located !== null) await segment.truncateTo(located.position, located.baseOffset);
+        if (located !== null) await holder.truncateTo(located.position, located.baseOffset);
         await fileSystem.syncDirectory(this.directory);
       }
       const segment = this.active;
@@ -487,9 +490,8 @@ export class PartitionLog {
       segment.sealed = null;
       segment.startAppending(this.config.flushPolicy.kind === 'sync', Promise.resolve(), this.appenderHooks(segment));
       this.flushed = Math.min(this.flushed, this.logEndOffset);
-      this.leaderEpochs.truncateFromEnd(this.logEndOffset);
-      await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
-      await this.writeCheckpoints();
+      const epochsChanged = this.leaderEpochs.truncateFromEnd(this.logEndOffset);
+      await this.checkpoint(epochsChanged);
       this.logger.log('info', 'log-truncated', { directory: this.directory, requested: offset, logEndOffset: this.logEndOffset });
     } catch (error) {
       this.markReadOnly('truncate', error);
@@ -503,8 +505,8 @@ export class PartitionLog {
 
   /** Writes the recovery point (after making the indexes it vouches for durable) and the log start
    *  offset, if either moved. Serialized. */
-  checkpoint(): Promise<void> {
-    const run = () => this.writeCheckpoints();
+  checkpoint(epochsChanged = false): Promise<void> {
+    const run = () => this.writeCheckpoints(epochsChanged);
     this.checkpointChain = this.checkpointChain.then(run, run);
     return this.checkpointChain;
   }
@@ -513,9 +515,10 @@ export class PartitionLog {
     this.checkpoint().catch((error: unknown) => this.markReadOnly('checkpoint', error));
   }
 
-  private async writeCheckpoints(): Promise<void> {
+  private async writeCheckpoints(epochsChanged: boolean): Promise<void> {
     if (this.readOnlyError !== null) return;
     const { fileSystem } = this.environment;
+    if (epochsChanged) await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
     const name = { topic: this.topic, partition: this.partition };
     const recoveryPoint = this.flushed;
     if (recoveryPoint !== this.checkpointedRecoveryPoint) {
@@ -545,11 +548,10 @@ export class PartitionLog {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     try {
-      await this.checkpointChain.catch(() => undefined);
       if (this.readOnlyError === null) {
         for (const segment of this.segments) if (segment.sealed !== null) await segment.sealed;
         await this.active.seal();
-        await this.writeCheckpoints();
+        await this.checkpoint();
       }
     } catch (error) {
       this.markReadOnly('close', error);

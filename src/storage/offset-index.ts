@@ -139,6 +139,12 @@ export class OffsetIndex {
     };
   }
 
+  /** The file's content is unknown (a rebuild): the next persist rewrites and trims it. */
+  markFileUnknown(): void {
+    this.persistedEntries = 0;
+    this.fileEntries = Number.MAX_SAFE_INTEGER;
+  }
+
   markPersisted(entries: number): void {
     this.persistedEntries = Math.min(entries, this.count);
     this.fileEntries = entries;

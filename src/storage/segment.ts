@@ -276,6 +276,8 @@ export class Segment {
   resetForRebuild(): void {
     this.offsetIndex = new OffsetIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
     this.timeIndex = new TimeIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
+    this.offsetIndex.markFileUnknown();
+    this.timeIndex.markFileUnknown();
     this.sizeBytes = 0;
     this.readableBytes = 0;
     this.nextOffset = this.baseOffset;
@@ -322,7 +324,7 @@ export class Segment {
     if (this.sealed === null) {
       this.sealed = (async () => {
         if (this.appender !== null) await this.appender.flush();
-        this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+        if (!this.isEmpty() && this.maxTimestamp !== noTimestamp) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
         await this.persistIndexes(true);
       })();
       this.sealed.catch(() => undefined);
