@@ -221,6 +221,8 @@ const LZ4_FLG_CONTENT_CHECKSUM = 0x04;
 const LZ4_FLG_DICTIONARY_ID = 0x01;
 /** A match can only produce output from earlier output, so a block expands at most ~255x. */
 const LZ4_MAX_EXPANSION = 256;
+/** Below this many bytes a plain loop beats a native copy call. */
+const SHORT_COPY_BYTES = 32;
 
 function lz4FrameCompress(data: Uint8Array): Buffer {
   const parts: Buffer[] = [LZ4_KAFKA_FRAME_HEADER];
@@ -345,7 +347,11 @@ export function lz4DecodeBlock(
     }
     if (input + literalBytes > end) fail('literals overrun the block');
     if (out + literalBytes > capacity) overflow();
-    output.set(block.subarray(input, input + literalBytes), out);
+    if (literalBytes < SHORT_COPY_BYTES) {
+      for (let i = 0; i < literalBytes; i++) output[out + i] = block[input + i]!;
+    } else {
+      output.set(block.subarray(input, input + literalBytes), out);
+    }
     input += literalBytes;
     out += literalBytes;
     if (input === end) break; // the last sequence has literals only
@@ -365,7 +371,11 @@ export function lz4DecodeBlock(
     matchBytes += 4;
     if (out + matchBytes > capacity) overflow();
     const from = out - distance;
-    if (distance >= matchBytes) {
+    if (matchBytes < SHORT_COPY_BYTES) {
+      // Byte by byte is right for overlapping matches too: each byte copied is already final.
+      for (let i = 0; i < matchBytes; i++) output[out + i] = output[from + i]!;
+      out += matchBytes;
+    } else if (distance >= matchBytes) {
       output.copyWithin(out, from, from + matchBytes);
       out += matchBytes;
     } else {
@@ -384,6 +394,25 @@ export function lz4DecodeBlock(
 // ---------------------------------------------------------------- zstd
 
 const ZSTD_OUTPUT_CHUNK_BYTES = 128 * 1024;
+/**
+ * The decoder allocates the window a frame asks for. Level 19 and below use at most 2^23 (8 MiB);
+ * beyond that only "ultra"/long-distance modes, which need a larger limit to be accepted anyway.
+ */
+const ZSTD_WINDOW_LOG_FLOOR = 23;
+const ZSTD_WINDOW_LOG_CEILING = 27;
+
+function zstdWindowLogMax(maxDecompressedBytes: number): number {
+  const needed = Math.ceil(Math.log2(Math.max(maxDecompressedBytes, 1)));
+  return Math.min(ZSTD_WINDOW_LOG_CEILING, Math.max(ZSTD_WINDOW_LOG_FLOOR, needed));
+}
+
+let sharedZstdContext: ZstdBinding.DCtx | undefined;
+
+/** One decompression context for the process, reset before each use (decoding is synchronous). */
+function zstdContext(): ZstdBinding.DCtx {
+  sharedZstdContext ??= new zstdBinding.DCtx();
+  return sharedZstdContext;
+}
 
 function zstdDecompress(data: Uint8Array, maxDecompressedBytes: number): Buffer {
   if (data.length === 0) throw new DecompressionError('zstd', 'empty input');
@@ -396,13 +425,14 @@ function zstdDecompress(data: Uint8Array, maxDecompressedBytes: number): Buffer 
   }
   if (declared !== null && declared > maxDecompressedBytes) throw new DecompressionLimitError('zstd', maxDecompressedBytes);
 
-  const context = new zstdBinding.DCtx();
+  const context = zstdContext();
+  context.reset(zstdBinding.ResetDirective.sessionAndParameters);
+  context.setParameter(zstdBinding.DParameter.windowLogMax, zstdWindowLogMax(maxDecompressedBytes));
   const parts: Buffer[] = [];
   let total = 0;
   let input = 0;
   let chunk = Buffer.allocUnsafe(Math.min(ZSTD_OUTPUT_CHUNK_BYTES, maxDecompressedBytes + 1));
   let chunkUsed = 0;
-  let frameOpen = false;
   for (;;) {
     let result: [number, number, number];
     try {
@@ -415,14 +445,14 @@ function zstdDecompress(data: Uint8Array, maxDecompressedBytes: number): Buffer 
     chunkUsed += produced;
     total += produced;
     if (total > maxDecompressedBytes) throw new DecompressionLimitError('zstd', maxDecompressedBytes);
-    frameOpen = hint !== 0;
+    // hint 0: the current frame is decoded and fully flushed; with no input left we are done.
+    if (input === data.length && hint === 0) break;
     if (chunkUsed === chunk.length) {
       parts.push(chunk);
       chunk = Buffer.allocUnsafe(Math.min(ZSTD_OUTPUT_CHUNK_BYTES, maxDecompressedBytes - total + 1));
       chunkUsed = 0;
       continue;
     }
-    if (input === data.length && !frameOpen) break;
     if (produced === 0 && consumed === 0) {
       throw new DecompressionError('zstd', input === data.length ? 'truncated frame' : 'no progress');
     }

@@ -142,13 +142,29 @@ test('compression: a 100 MiB bomb stops at a 1 MiB limit for every codec', async
 });
 
 test('compression: exactly the limit is allowed, one byte over is not', async () => {
-  const data = Buffer.alloc(100_000, 7);
-  for (const codec of CODECS) {
-    const packed = compressSync(codec, data);
-    assert.equal(decompressSync(codec, packed, 100_000).length, 100_000, `codec ${codec}`);
-    assert.throws(() => decompressSync(codec, packed, 99_999), DecompressionLimitError, `codec ${codec}`);
-    await assert.rejects(decompress(codec, packed, 99_999), DecompressionLimitError, `codec ${codec} async`);
+  // Sizes on and off the 32/64/128 KiB block and chunk boundaries of the codecs.
+  for (const size of [100_000, 128 * 1024, 4 * MiB]) {
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = i % 251 < 200 ? 7 : i & 0xff;
+    for (const codec of CODECS) {
+      const packed = compressSync(codec, data);
+      assert.deepEqual(decompressSync(codec, packed, size), data, `codec ${codec} size ${size}`);
+      assert.throws(() => decompressSync(codec, packed, size - 1), DecompressionLimitError, `codec ${codec} size ${size}`);
+      await assert.rejects(decompress(codec, packed, size - 1), DecompressionLimitError, `codec ${codec} size ${size} async`);
+    }
   }
+  for (const codec of CODECS) assert.equal(decompressSync(codec, compressSync(codec, Buffer.alloc(0)), 0).length, 0);
+});
+
+test('zstd: the window a frame may ask for is tied to the limit (min 8 MiB)', () => {
+  // magic | FHD 0x00 (window descriptor present, no content size) | window log | last raw block of 0 bytes.
+  // A 64 MiB window (log 26) is within zstd's default cap of 2^27, so only our cap stops it.
+  const frame = (windowLog: number): Buffer =>
+    Buffer.concat([Buffer.from('28b52ffd00', 'hex'), Buffer.from([(windowLog - 10) << 3]), Buffer.from('010000', 'hex')]);
+  assert.throws(() => decompressSync(Compression.Zstd, frame(26), MiB), DecompressionError);
+  assert.equal(decompressSync(Compression.Zstd, frame(26), 64 * MiB).length, 0);
+  assert.equal(decompressSync(Compression.Zstd, frame(23), MiB).length, 0);
+  assert.throws(() => decompressSync(Compression.Zstd, frame(24), MiB), DecompressionError);
 });
 
 test('compression: garbage and truncated input give DecompressionError, never a crash', async () => {
