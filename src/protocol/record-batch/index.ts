@@ -28,6 +28,8 @@ export {
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
   RecordBatchHeader,
+  readInt64AsNumber,
+  writeInt64FromNumber,
   TIMESTAMP_TYPE_CREATE_TIME,
   TIMESTAMP_TYPE_LOG_APPEND_TIME,
   validateBatch,

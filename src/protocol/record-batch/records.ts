@@ -396,6 +396,8 @@ function fail(reason: string, position: number): never {
 
 function decodeRecordsAt(bytes: Buffer, batch: DecodedRecordBatch): DecodedRecord[] {
   const count = batch.recordCount;
+  // An empty compressed batch may still carry a (never inflated) compressed empty stream, as Kafka allows.
+  if (count === 0 && batch.compression !== Compression.None) return [];
   const end = bytes.length;
   if (count * SMALLEST_RECORD_BYTES > end) fail(`${count} records cannot fit in ${end} bytes`, 0);
   const logAppendTime = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME;
@@ -468,7 +470,7 @@ function readNullableBytes(bytes: Buffer, cursor: Cursor, end: number, what: str
 export function decodeRecordBatchSync(buffer: Buffer, limits: DecodeLimits = {}): DecodedRecordBatch {
   const { header, records } = openBatch(buffer);
   const compression = header.compression;
-  if (compression === Compression.None) return finish(header, records, RECORDS_OFFSET);
+  if (compression === Compression.None || header.recordCount === 0) return finish(header, records, RECORDS_OFFSET);
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   return finish(header, decompressSync(compression, records, limit), 0);
 }
@@ -477,7 +479,7 @@ export function decodeRecordBatchSync(buffer: Buffer, limits: DecodeLimits = {})
 export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch> {
   const { header, records } = openBatch(buffer);
   const compression = header.compression;
-  if (compression === Compression.None) return finish(header, records, RECORDS_OFFSET);
+  if (compression === Compression.None || header.recordCount === 0) return finish(header, records, RECORDS_OFFSET);
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   return finish(header, await decompress(compression, records, limit), 0);
 }

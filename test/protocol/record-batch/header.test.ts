@@ -9,6 +9,7 @@ import {
   validateBatch,
 } from '../../../src/protocol/record-batch/header.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
 import { kafkajsBatch } from './helpers.js';
 
 /** Builds a batch header plus `body` by hand from the layout in docs/record-batch.md. */
@@ -90,6 +91,51 @@ test('header: every getter on a batch encoded by kafkajs', async () => {
   assert.equal(header.recordCount, 3);
   assert.equal(header.isCrcValid(), true);
   assert.equal(validateBatch(bytes, 0, bytes.length), null);
+});
+
+test('header: every getter on a batch from our encoder, for every codec', () => {
+  for (const codec of [Compression.None, Compression.Gzip, Compression.Snappy, Compression.Lz4, Compression.Zstd]) {
+    const bytes = encodeRecordBatchSync({
+      baseOffset: 2 ** 40 + 3,
+      partitionLeaderEpoch: 5,
+      producerId: 2 ** 45,
+      producerEpoch: 32767,
+      baseSequence: 2 ** 31 - 2,
+      transactional: true,
+      timestampType: 1,
+      compression: codec,
+      maxTimestamp: 1_800_000_000_000,
+      records: [
+        { value: Buffer.from('a'), timestamp: 1_700_000_000_000 },
+        { value: Buffer.from('b'), timestamp: 1_600_000_000_000 },
+      ],
+    });
+    const header = new RecordBatchHeader(bytes);
+    assert.equal(header.baseOffset, 2 ** 40 + 3);
+    assert.equal(header.totalBytes, bytes.length);
+    assert.equal(header.batchLength, bytes.length - 12);
+    assert.equal(header.partitionLeaderEpoch, 5);
+    assert.equal(header.magic, 2);
+    assert.equal(header.compression, codec);
+    assert.equal(header.attributes, codec | 0x08 | 0x10);
+    assert.equal(header.timestampType, 1);
+    assert.equal(header.isTransactional, true);
+    assert.equal(header.isControl, false);
+    assert.equal(header.hasDeleteHorizon, false);
+    assert.equal(header.lastOffsetDelta, 1);
+    assert.equal(header.lastOffset, 2 ** 40 + 4);
+    assert.equal(header.baseTimestamp, 1_700_000_000_000);
+    assert.equal(header.maxTimestamp, 1_800_000_000_000);
+    assert.equal(header.producerId, 2 ** 45);
+    assert.equal(header.producerEpoch, 32767);
+    assert.equal(header.baseSequence, 2 ** 31 - 2);
+    assert.equal(header.recordCount, 2);
+    assert.equal(header.crc, header.computeCrc());
+    assert.equal(validateBatch(bytes, 0, bytes.length), null);
+    header.setBaseOffset(17);
+    header.setPartitionLeaderEpoch(0);
+    assert.equal(header.isCrcValid(), true);
+  }
 });
 
 test('header: gzip attribute on a kafkajs gzip batch', async () => {

@@ -204,6 +204,17 @@ test('records: explicit offset deltas with gaps (a compacted batch) keep lastOff
   assert.throws(() => encodeRecordBatchSync({ records: [{ offsetDelta: -1 }] }), RangeError);
 });
 
+test('records: an empty compressed batch decodes without inflating its records region', () => {
+  for (const codec of [Compression.Gzip, Compression.Lz4]) {
+    const empty = encodeRecordBatchSync({ compression: codec, records: [], lastOffsetDelta: 0 });
+    assert.deepEqual(decodeRecordBatchSync(empty).records, []);
+    // Even an empty region (which no codec would decode) is fine when there are no records.
+    const bare = Buffer.from(empty.subarray(0, 61));
+    bare.writeInt32BE(61 - 12, 8);
+    assert.deepEqual(decodeRecordBatchSync(fixCrc(bare)).records, []);
+  }
+});
+
 test('records: encoder option checks', () => {
   assert.throws(() => encodeRecordBatchSync({ records: [], compression: 6 as Compression }), RangeError);
   assert.throws(() => encodeRecordBatchSync({ records: [], producerEpoch: 40000 }), RangeError);
