@@ -190,8 +190,10 @@ export class Broker {
     }
     if (validateOnly) return OK;
     this.topics.setConfigs(name, overrides);
-    // Produce-side settings (max.message.bytes, message.timestamp.type) apply at once; the open logs
-    // keep their segment/retention settings until the partition is next opened (restart).
+    // Applies at once: the logs read their settings (segment size, retention, max message size) when
+    // they use them. The flush policy is broker-wide and never changes at run time.
+    const updated = this.logConfigOf(topic);
+    for (const log of this.partitions.partitionsOf(name)) Object.assign(log.config, { ...updated, flushPolicy: log.config.flushPolicy });
     this.logger.info({ topic: name, configs: overrides }, 'topic configs altered');
     return OK;
   }
