@@ -15,6 +15,7 @@
 // length preamble, LZ4's content size) are checked before anything is allocated; gzip and zstd
 // are inflated in bounded steps. The xxHash checksums inside LZ4 frames are not verified: the
 // batch's CRC-32C already covers every compressed byte.
+import { constants as bufferConstants } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -82,7 +83,7 @@ export function decompressSync(codec: Compression, data: Uint8Array, maxDecompre
       return Buffer.from(data);
     case Compression.Gzip:
       try {
-        return checkGzipOutput(gunzipSync(data, { maxOutputLength: Math.max(maxDecompressedBytes, 1) }), maxDecompressedBytes);
+        return checkGzipOutput(gunzipSync(data, { maxOutputLength: zlibOutputCap(maxDecompressedBytes) }), maxDecompressedBytes);
       } catch (error) {
         throw gzipError(error, maxDecompressedBytes);
       }
@@ -102,7 +103,7 @@ export async function decompress(codec: Compression, data: Uint8Array, maxDecomp
   if (codec === Compression.Gzip) {
     checkLimit(maxDecompressedBytes);
     try {
-      return checkGzipOutput(await gunzipAsync(data, { maxOutputLength: Math.max(maxDecompressedBytes, 1) }), maxDecompressedBytes);
+      return checkGzipOutput(await gunzipAsync(data, { maxOutputLength: zlibOutputCap(maxDecompressedBytes) }), maxDecompressedBytes);
     } catch (error) {
       throw gzipError(error, maxDecompressedBytes);
     }
@@ -114,6 +115,11 @@ function checkLimit(maxDecompressedBytes: number): void {
   if (!Number.isSafeInteger(maxDecompressedBytes) || maxDecompressedBytes < 0) {
     throw new RangeError(`maxDecompressedBytes must be a non-negative integer, got ${maxDecompressedBytes}`);
   }
+}
+
+/** zlib accepts a maxOutputLength in [1, buffer.constants.MAX_LENGTH]; a limit of 0 is enforced by checkGzipOutput. */
+function zlibOutputCap(maxDecompressedBytes: number): number {
+  return Math.min(Math.max(maxDecompressedBytes, 1), bufferConstants.MAX_LENGTH);
 }
 
 /** zlib's maxOutputLength must be at least 1, so a limit of 0 is enforced here. */

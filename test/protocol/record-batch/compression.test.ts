@@ -48,6 +48,15 @@ test('compression: every codec round-trips, sync and async, sizes 0 .. 300 KiB',
   });
 });
 
+test('compression: a limit far above any buffer size is accepted', () => {
+  const data = Buffer.from('no practical limit '.repeat(50));
+  for (const codec of CODECS) {
+    assert.deepEqual(decompressSync(codec, compressSync(codec, data), Number.MAX_SAFE_INTEGER), data, `codec ${codec}`);
+  }
+  assert.throws(() => decompressSync(Compression.Gzip, compressSync(Compression.Gzip, data), -1), RangeError);
+  assert.throws(() => decompressSync(Compression.Zstd, compressSync(Compression.Zstd, data), 1.5), RangeError);
+});
+
 test('compression: incompressible random data round-trips (stored LZ4 blocks)', async () => {
   await withSeed(testSeed(), (random) => {
     const data = randomBytes(random, 200 * 1024);
