@@ -1,0 +1,67 @@
+// `sluice start`: gathers the settings, starts the broker, and shuts it down cleanly on SIGTERM or
+// SIGINT: stop accepting, let in-flight requests finish, flush and checkpoint the logs, exit 0.
+// A problem at start (bad setting, data directory in use, port taken) is one log line and exit 1.
+import { resolve } from 'node:path';
+import { ConfigError, DataDirError, ListenError, startBroker, type StartedBroker } from '../server/start-broker.js';
+import { formatHostPort } from '../server/server-config.js';
+import { createLogger } from './log.js';
+import { gatherSettings, logLevelOf, type StartArguments } from './settings.js';
+
+/** Errors whose message says all an operator needs; anything else also gets its stack logged. */
+const expectedErrors = [ConfigError, DataDirError, ListenError];
+
+export async function runStart(args: StartArguments, version: string, environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const logger = createLogger(logLevelOf(args, environment));
+  let started: StartedBroker;
+  try {
+    const settings = gatherSettings(args, environment);
+    const dataDir = resolve(settings.properties['log.dirs']!);
+    settings.properties['log.dirs'] = dataDir;
+    logger.info({ version, node: process.version, configFile: settings.configFile, dataDir }, `sluice ${version} starting`);
+    started = await startBroker({ properties: settings.properties, logger });
+  } catch (error) {
+    const expected = expectedErrors.some((kind) => error instanceof kind);
+    logger.error(expected ? {} : { stack: (error as Error).stack }, `cannot start: ${(error as Error).message}`);
+    return 1;
+  }
+
+  const { broker } = started;
+  logger.info(
+    {
+      host: started.host,
+      port: started.port,
+      advertised: started.bootstrapServers,
+      dataDir: started.dataDir,
+      clusterId: broker.identity.clusterId,
+      nodeId: broker.identity.nodeId,
+    },
+    `listening on ${formatHostPort(started)}`,
+  );
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // The log is consistent after any crash, so a second Ctrl-C may skip the rest of the shutdown.
+        logger.warn({ signal }, 'second signal: exiting before shutdown finished');
+        resolveExit(1);
+        return;
+      }
+      stopping = true;
+      const startedAt = Date.now();
+      logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+      started.close().then(
+        () => {
+          logger.info({ durationMs: Date.now() - startedAt }, 'shutdown complete');
+          resolveExit(0);
+        },
+        (error: unknown) => {
+          logger.error({ stack: (error as Error).stack }, `shutdown failed: ${(error as Error).message}`);
+          resolveExit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
