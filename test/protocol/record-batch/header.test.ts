@@ -10,7 +10,7 @@ import {
 } from '../../../src/protocol/record-batch/header.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
 import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
-import { kafkajsBatch } from './helpers.js';
+import { kafkajsBatch, randomBytes, testSeed, withSeed } from './helpers.js';
 
 /** Builds a batch header plus `body` by hand from the layout in docs/record-batch.md. */
 function handBatch(fields: {
@@ -258,4 +258,22 @@ test('validateBatch: a bad magic is reported before a bad CRC', () => {
   const batch = handBatch({ magic: 0 });
   batch[40]! ^= 0xff;
   assert.equal(validateBatch(batch, 0, batch.length)?.kind, 'bad-magic');
+});
+
+test('validateBatch: every prefix of a valid batch is truncated, random bytes never throw', async () => {
+  const batch = encodeRecordBatchSync({ records: [{ value: Buffer.from('hello') }, { key: Buffer.from('k'), value: null }] });
+  for (let length = 0; length < batch.length; length++) {
+    assert.equal(validateBatch(batch.subarray(0, length), 0, length)?.kind, 'truncated', `prefix ${length}`);
+    assert.equal(validateBatch(batch, 0, length)?.kind, 'truncated', `available ${length}`);
+  }
+  await withSeed(testSeed(), (random) => {
+    for (let round = 0; round < 2000; round++) {
+      const bytes = randomBytes(random, (random() * 200) | 0);
+      if (bytes.length > 16 && random() < 0.5) bytes[16] = 2;
+      if (bytes.length > 12 && random() < 0.5) bytes.writeInt32BE(bytes.length - 12 - ((random() * 3) | 0), 8);
+      const offset = (random() * 5) | 0;
+      const problem = validateBatch(bytes, offset, bytes.length - offset + ((random() * 3) | 0) - 1);
+      if (problem !== null) assert.ok(['truncated', 'bad-length', 'bad-magic', 'bad-crc', 'bad-count'].includes(problem.kind));
+    }
+  });
 });
