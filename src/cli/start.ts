@@ -17,7 +17,7 @@ export async function runStart(args: StartArguments, version: string, environmen
     const settings = gatherSettings(args, environment);
     const dataDir = resolve(settings.properties['log.dirs']!);
     settings.properties['log.dirs'] = dataDir;
-    logger.info({ version, node: process.version, configFile: settings.configFile, dataDir }, `sluice ${version} starting`);
+    logger.info({ version, node: process.version, ...(settings.configFile !== null ? { configFile: settings.configFile } : {}), dataDir }, `sluice ${version} starting`);
     started = await startBroker({ properties: settings.properties, logger });
   } catch (error) {
     const expected = expectedErrors.some((kind) => error instanceof kind);
