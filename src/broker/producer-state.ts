@@ -107,7 +107,13 @@ export interface ProducerEntry {
 
 export type ProducerCheck =
   | { kind: 'new' }
-  /** A retry of a batch already in the log: answer success with these offsets and append nothing. */
+  /**
+   * A retry of a batch already appended: append nothing and answer success with these offsets (Kafka
+   * also answers log_append_time with the batch's maxTimestamp). The original may still be in flight:
+   * under acks ≠ 0 answer only once the log has made `lastOffset` as durable as the flush policy
+   * promises (Kafka's delayed produce waits for the duplicate's lastOffset the same way), and answer the
+   * partition's error if the log turns read-only first.
+   */
   | { kind: 'duplicate'; baseOffset: number; lastOffset: number; maxTimestamp: number }
   | { kind: 'error'; errorCode: number; message: string };
 
@@ -210,6 +216,8 @@ export class PartitionProducerState {
    * Takes an appended batch into the state. Call right after the log assigned its offsets (same tick
    * as check()), and for every batch with producerId ≥ 0 replayed from the log. Never refuses: what
    * is in the log is the truth. Control batches (transaction markers) end the producer's transaction.
+   * Nothing here can be undone, so only call it for a batch the log took: check `log.readOnly` before
+   * check(), since PartitionLog.append reports even synchronous refusals as a rejected promise.
    */
   record(header: RecordBatchHeader, nowMs: number): void {
     const producerId = header.producerId;
