@@ -66,6 +66,7 @@ export const recoveryCases = [
   { id: 'bad-count', when: 'recordCount and lastOffsetDelta disagree or are negative', action: 'cut the file there' },
   { id: 'bad-epoch', when: 'partitionLeaderEpoch is negative or newer than any epoch in the leader-epoch checkpoint', action: 'cut the file there' },
   { id: 'offset-mismatch', when: 'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if it starts below', action: 'cut the file there' },
+  { id: 'segment-gap', when: 'the next segment does not start where this one ends (this one lost its tail in a crash during a roll); with compaction, only if it starts below', action: 'treat as a cut: delete the segments after it' },
   { id: 'segment-after-cut', when: 'a segment after one that was cut', action: 'delete it' },
 ] as const;
 
@@ -351,6 +352,15 @@ export async function recoverPartition(environment: SegmentEnvironment, director
     }
     if (mustScan) cutAt = await scanSegment(context, segment, previousNextOffset);
     previousNextOffset = segment.nextOffset;
+    // Acknowledgements wait for the previous segment to be sealed, so a later segment that does not
+    // continue this one holds nothing acknowledged.
+    const continues = nextBase === undefined || (environment.config.cleanupPolicy.compact ? nextBase >= segment.nextOffset : nextBase === segment.nextOffset);
+    if (cutAt === null && !continues) {
+      note(context, 'segment-gap');
+      cutAt = { file: segment.logPath, case: 'segment-gap', detail: `ends at offset ${segment.nextOffset}, next segment starts at ${nextBase}`, fromByte: segment.sizeBytes, toByte: segment.sizeBytes, fromOffset: segment.nextOffset };
+      logger.log('warn', 'recovery-cut', { ...cutAt });
+      report.cuts.push(cutAt);
+    }
   }
   if (report.cuts.length > 0) await fileSystem.syncDirectory(directory);
 
