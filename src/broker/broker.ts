@@ -5,6 +5,7 @@
 // the environment (disk) come from storage as StorageError and are answered KAFKA_STORAGE_ERROR for
 // that partition; anything else is our bug and propagates.
 import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { PartitionLog } from '../storage/log.js';
 import { StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
@@ -65,8 +66,12 @@ function storageLoggerFrom(logger: Logger): StorageLogger {
   };
 }
 
+/** How often idle producers are expired and producer state is snapshotted (Kafka checks every 10 min). */
+const PRODUCER_MAINTENANCE_INTERVAL_MS = 10 * 60 * 1000;
+
 export class Broker {
   private closed = false;
+  private maintenance: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -85,9 +90,10 @@ export class Broker {
     try {
       const identity = loadIdentity(config.dataDir, config.nodeId);
       const topics = new TopicRegistry(config.dataDir);
-      const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger));
+      const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger), { producerIdExpirationMs: config.producerIdExpirationMs, logger });
       const broker = new Broker(config, identity, topics, partitions, logger, ProducerIdAllocator.open(config.dataDir), () => lock.release());
       for (const topic of topics.all()) await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
+      broker.maintenance = setInterval(() => partitions.maintainProducers(Date.now()), PRODUCER_MAINTENANCE_INTERVAL_MS).unref();
       logger.info({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: identity.nodeId, topics: topics.all().length }, 'broker opened');
       return broker;
     } catch (error) {
@@ -100,6 +106,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.maintenance) clearInterval(this.maintenance);
     try {
       await this.partitions.closeAll();
     } finally {
@@ -223,13 +230,46 @@ export class Broker {
       logAppendTimeMs = Date.now();
       stampLogAppendTime(header, logAppendTimeMs);
     }
+    const view = new RecordBatchHeader(header);
+    const producers = view.producerId >= 0 ? this.partitions.producerState(topicName, partition) : undefined;
+    if (producers) {
+      // Sequence check, append and state update happen in one tick: the log assigns the offset
+      // synchronously inside append(), so no other produce can slip in between.
+      if (log.readOnly !== null) return result(storageFailure(log.readOnly));
+      const now = Date.now();
+      const check = producers.check(view, now);
+      if (check.kind === 'error') return result(fail(check.errorCode, check.message));
+      if (check.kind === 'duplicate') {
+        // A retry of a batch we already have: answer with its original offset, once it is durable.
+        const durable = await this.awaitHighWatermark(topicName, partition, log, check.lastOffset + 1);
+        if (durable !== null) return result(durable);
+        return { ...OK, baseOffset: check.baseOffset, logAppendTimeMs: logAppendTimeMs === -1 ? -1 : check.maxTimestamp, logStartOffset: log.logStartOffset };
+      }
+      const appended = log.append(header);
+      producers.record(view, now);
+      return this.finishAppend(topicName, partition, log, appended, logAppendTimeMs, result);
+    }
+    return this.finishAppend(topicName, partition, log, log.append(header), logAppendTimeMs, result);
+  }
+
+  private async finishAppend(topicName: string, partition: number, log: PartitionLog, appended: Promise<{ baseOffset: number }>, logAppendTimeMs: number, result: (failure: Failure) => ProduceResult): Promise<ProduceResult> {
     try {
-      const appended = await log.append(header);
+      const { baseOffset } = await appended;
       this.partitions.wake(topicName, partition);
-      return { ...OK, baseOffset: appended.baseOffset, logAppendTimeMs, logStartOffset: log.logStartOffset };
+      return { ...OK, baseOffset, logAppendTimeMs, logStartOffset: log.logStartOffset };
     } catch (error) {
       return result(storageFailure(error));
     }
+  }
+
+  /** Waits until the high watermark reaches `offset`; a failure if the partition turns read-only or goes away. */
+  private async awaitHighWatermark(topic: string, partition: number, log: PartitionLog, offset: number): Promise<Failure | null> {
+    while (log.highWatermark < offset) {
+      if (log.readOnly !== null) return storageFailure(log.readOnly);
+      if (this.closed || this.partitions.get(topic, partition) !== log) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is no longer served');
+      await this.waitForAppend([{ topic, partition, fetchOffset: 0, partitionMaxBytes: 0 }], 50);
+    }
+    return null;
   }
 
   // ── fetch ─────────────────────────────────────────────────────────────────────────────────

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { PartitionLog } from '../storage/log.js';
 import type { LogConfig } from '../storage/limits.js';
 import type { StorageLogger } from '../storage/logger.js';
+import type { Logger } from './logger.js';
+import { PartitionProducerState } from './producer-state.js';
 
 export interface FetchWaiter {
   wake(): void;
@@ -15,11 +17,13 @@ export interface FetchWaiter {
 
 export class PartitionSet {
   private readonly logs = new Map<string, PartitionLog[]>();
+  private readonly producers = new Map<string, PartitionProducerState[]>();
   private readonly waiters = new Map<string, Set<FetchWaiter>>();
 
   constructor(
     private readonly dataDir: string,
     private readonly storageLogger: StorageLogger,
+    private readonly producerOptions: { producerIdExpirationMs: number; logger: Logger },
   ) {}
 
   static directoryOf(dataDir: string, topic: string, partition: number): string {
@@ -28,6 +32,11 @@ export class PartitionSet {
 
   get(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.get(topic)?.[partition];
+  }
+
+  /** Idempotent-producer state of a partition (sequence checks, duplicates). */
+  producerState(topic: string, partition: number): PartitionProducerState | undefined {
+    return this.producers.get(topic)?.[partition];
   }
 
   partitionsOf(topic: string): readonly PartitionLog[] {
@@ -50,22 +59,48 @@ export class PartitionSet {
         }),
       ),
     );
-    opened.forEach((log, i) => (list[from + i] = log));
+    // Producer state comes back from its snapshot plus the log tail before any produce is accepted.
+    const states = await Promise.all(opened.map((log) => PartitionProducerState.recover(log, { ...this.producerOptions, nowMs: Date.now() })));
+    const stateList = this.producers.get(topic) ?? [];
+    opened.forEach((log, i) => {
+      list[from + i] = log;
+      stateList[from + i] = states[i]!;
+    });
     this.logs.set(topic, list);
+    this.producers.set(topic, stateList);
   }
 
   /** Closes and deletes every partition of a topic, waking its fetch waiters. */
   async delete(topic: string): Promise<void> {
     const list = this.logs.get(topic) ?? [];
     this.logs.delete(topic);
+    this.producers.delete(topic);
     await Promise.all(list.map((log) => log.delete()));
     list.forEach((_, partition) => this.wake(topic, partition));
   }
 
+  /** Snapshots producer state at each log end, then flushes and closes every log. */
   async closeAll(): Promise<void> {
+    for (const [topic, list] of this.logs) {
+      list.forEach((log, partition) => {
+        if (log.readOnly === null) this.producers.get(topic)?.[partition]?.writeSnapshot(log.logEndOffset);
+      });
+    }
     const all = [...this.logs.values()].flat();
     this.logs.clear();
+    this.producers.clear();
     await Promise.all(all.map((log) => log.close()));
+  }
+
+  /** Forgets idle producers and snapshots producer state (a restart then replays less of the log). */
+  maintainProducers(nowMs: number): void {
+    for (const [topic, states] of this.producers) {
+      states.forEach((state, partition) => {
+        state.expire(nowMs);
+        const log = this.logs.get(topic)?.[partition];
+        if (log && log.readOnly === null && state.producerCount > 0) state.writeSnapshot(log.flushedOffset);
+      });
+    }
   }
 
   all(): PartitionLog[] {

@@ -7,9 +7,7 @@ import kafkajs from 'kafkajs';
 import { compressSync, decompressSync } from '../../src/protocol/record-batch/compression.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
-import { RawClient } from '../support/raw-client.js';
-import { ApiKey } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { readPartition as readPartitionOverWire } from '../support/read-partition.js';
 
 const { Kafka, logLevel, CompressionTypes, CompressionCodecs, ConfigResourceTypes } = kafkajs;
 
@@ -94,37 +92,8 @@ test('produce keyed messages with headers in every codec, then read them back by
   assert.equal(fromMiddle[0]!.value, sent[120]);
 });
 
-/** Reads a partition with a Fetch v11 request (kafkajs's version) and decodes the batches with our
- *  record codec. kafkajs itself can only consume through a consumer group, which arrives with issue 6. */
 async function readPartition(topic: string, partition: number, offset: number, count: number) {
-  const client = await RawClient.connect(server.port);
-  const out: Array<{ offset: string; key: string | null; value: string | null; headers: Record<string, string> }> = [];
-  let next = offset;
-  try {
-    for (let round = 0; out.length < count && round < 100; round++) {
-      client.request(ApiKey.Fetch, 11, round, { maxWaitMs: 100, minBytes: 1, maxBytes: 10485760, isolationLevel: 1, topics: [{ topic, partitions: [{ partition, fetchOffset: BigInt(next), partitionMaxBytes: 1048576 }] }] });
-      const frames = await client.waitForFrames(round + 1);
-      const p = RawClient.decode(ApiKey.Fetch, 11, frames[round]!).body.responses[0].partitions[0];
-      assert.equal(p.errorCode, 0);
-      const batches = await decodeRecordBatches(p.records);
-      if (batches.length === 0) break;
-      for (const batch of batches) {
-        for (const record of batch.records) {
-          if (record.offset < next) continue;
-          out.push({
-            offset: String(record.offset),
-            key: record.key?.toString() ?? null,
-            value: record.value?.toString() ?? null,
-            headers: Object.fromEntries(record.headers.map((h) => [h.key, h.value?.toString() ?? ''])),
-          });
-          next = record.offset + 1;
-        }
-      }
-    }
-  } finally {
-    client.close();
-  }
-  return out.slice(0, count);
+  return (await readPartitionOverWire(server.port, topic, partition, offset, count)).map((r) => ({ ...r, offset: String(r.offset) }));
 }
 
 test('idempotent producer: acks=all, sequences accepted, offsets contiguous', async () => {
