@@ -58,13 +58,15 @@ test('ids stay unique across reopen, with and without the previous allocator bei
 
 test('ids handed out by a process killed with SIGKILL are never handed out again', async () => {
   const directory = tempDir();
-  const moduleUrl = new URL('../../src/broker/producer-ids.ts', import.meta.url).href;
+  // Tests run compiled from dist/ (npm test) or as TypeScript under tsx while developing.
+  const compiled = import.meta.url.endsWith('.js');
+  const moduleUrl = new URL(`../../src/broker/producer-ids.${compiled ? 'js' : 'ts'}`, import.meta.url).href;
   const script = `
     import { ProducerIdAllocator } from ${JSON.stringify(moduleUrl)};
     const allocator = ProducerIdAllocator.open(${JSON.stringify(directory)}, { blockSize: 50 });
     for (;;) { process.stdout.write(allocator.next() + '\\n'); await new Promise((resolve) => setImmediate(resolve)); }
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), '--input-type=module', '-e', script], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
