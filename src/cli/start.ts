@@ -12,6 +12,17 @@ const expectedErrors = [ConfigError, DataDirError, ListenError];
 
 export async function runStart(args: StartArguments, version: string, environment: NodeJS.ProcessEnv = process.env): Promise<number> {
   const logger = createLogger(logLevelOf(args, environment));
+  // Signal handlers go in first: a supervisor may send SIGTERM the moment it sees "listening", or
+  // while the broker is still opening; either way the answer is a clean stop, never the default kill.
+  let signalled: (signal: NodeJS.Signals) => void = () => {};
+  const pendingSignals: NodeJS.Signals[] = [];
+  const onSignal = (signal: NodeJS.Signals) => {
+    pendingSignals.push(signal);
+    signalled(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   let started: StartedBroker;
   try {
     const settings = gatherSettings(args, environment);
@@ -61,7 +72,8 @@ export async function runStart(args: StartArguments, version: string, environmen
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    signalled = stop;
+    // A signal that came while the broker was starting: stop now that there is something to stop.
+    if (pendingSignals.length > 0) stop(pendingSignals[0]!);
   });
 }

@@ -107,7 +107,9 @@ export function serverConfigFrom(properties: Record<string, string>): ServerConf
   try {
     logConfigFor({}, properties);
   } catch (error) {
-    throw new ConfigError((error as Error).message);
+    // Storage prefixes its detail with a generic sentence; the operator needs only the detail.
+    const { name, message } = error as Error;
+    throw new ConfigError(name === 'StorageError' && message.includes(': ') ? message.slice(message.indexOf(': ') + 2) : message);
   }
   return {
     listen: listeners === undefined ? null : parseListenerAddress('listeners', listeners, { allowPortZero: true }),

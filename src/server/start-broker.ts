@@ -86,9 +86,21 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
     throw error;
   }
 
-  const listener = new KafkaListener({ host, port, handlers: kafkaHandlers(broker), limits: server.limits, logger });
+  // Until listen() resolves, an error line from the listener is the bind failure that listen() also
+  // rejects with; it is reported once, as the ListenError below.
+  let bound = false;
+  const listenerLogger: Logger = {
+    debug: (fields, message) => logger.debug(fields, message),
+    info: (fields, message) => logger.info(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => {
+      if (bound) logger.error(fields, message);
+    },
+  };
+  const listener = new KafkaListener({ host, port, handlers: kafkaHandlers(broker), limits: server.limits, logger: listenerLogger });
   try {
     await listener.listen();
+    bound = true;
   } catch (error) {
     await broker.close();
     await removeDataDir();
