@@ -23,7 +23,7 @@ import { StorageError, invariant } from './errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { resolveLogConfig, type LogConfig } from './limits.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
-import { recoverPartition, type RecoveryReport } from './recovery.js';
+import { rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
 import { Segment, noTimestamp, type SegmentEnvironment } from './segment.js';
 import { deletedSuffix, logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix } from './segment-files.js';
@@ -87,7 +87,8 @@ export class PartitionLog {
   private truncating = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private checkpointChain: Promise<void> = Promise.resolve();
-  private readonly pendingDeletes = new Set<Promise<void>>();
+  /** Segments renamed `.deleted`, waiting for `file.delete.delay.ms` before their files go. */
+  private readonly deletingSegments = new Set<Segment>();
 
   private constructor(
     private readonly environment: SegmentEnvironment,
@@ -436,15 +437,19 @@ export class PartitionLog {
       throw this.toStorageError(error);
     }
     for (const segment of doomed) {
-      const removal = (async () => {
+      this.deletingSegments.add(segment);
+      void (async () => {
         if (this.config.fileDeleteDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.config.fileDeleteDelayMs).unref());
-        await segment.close();
-        for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
-          await fileSystem.unlink(`${path}${deletedSuffix}`).catch(() => undefined);
-        }
+        await this.finishDeleting(segment);
       })();
-      this.pendingDeletes.add(removal);
-      void removal.finally(() => this.pendingDeletes.delete(removal));
+    }
+  }
+
+  private async finishDeleting(segment: Segment): Promise<void> {
+    if (!this.deletingSegments.delete(segment)) return;
+    await segment.close();
+    for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+      await this.environment.fileSystem.unlink(`${path}${deletedSuffix}`).catch(() => undefined);
     }
   }
 
@@ -499,6 +504,48 @@ export class PartitionLog {
     } finally {
       this.truncating = false;
     }
+  }
+
+  // ── compaction support ──────────────────────────────────────────────────────────────────────
+
+  /** The segments compaction may rewrite (sealed and durable, not the active one), and all segments
+   *  (whose keys decide what is superseded). */
+  segmentsForCompaction(): { sealed: Segment[]; all: Segment[] } {
+    const all = [...this.segments];
+    const sealed = all.slice(0, -1).filter((segment) => segment.appender === null && segment.nextOffset <= this.flushed);
+    return { sealed, all };
+  }
+
+  /**
+   * Puts a compacted copy (`swapPath`, a complete and fsync'ed `.log.swap`) in place of `segment`.
+   * Crash-safe with recovery's swap-file case: the rename over the `.log` is the commit point.
+   * Returns false (and drops the copy) if the segment went away meanwhile (retention, truncation).
+   */
+  async replaceSegment(segment: Segment, swapPath: string): Promise<boolean> {
+    const { fileSystem } = this.environment;
+    const index = this.segments.indexOf(segment);
+    if (index < 0 || index === this.segments.length - 1 || this.closed || this.readOnlyError !== null) {
+      await fileSystem.unlink(swapPath).catch(() => undefined);
+      return false;
+    }
+    try {
+      await fileSystem.rename(swapPath, segment.logPath);
+      for (const path of [segment.offsetIndexPath, segment.timeIndexPath]) await fileSystem.unlink(path).catch(() => undefined);
+      await fileSystem.syncDirectory(this.directory);
+      const fresh = await Segment.open(this.environment, this.directory, segment.baseOffset);
+      const cut = await rebuildSegment(this.environment, fresh, this.logger);
+      invariant(cut === null, () => `compaction wrote an invalid segment: ${JSON.stringify(cut)}`);
+      this.segments[this.segments.indexOf(segment)] = fresh;
+      void segment.close();
+      return true;
+    } catch (error) {
+      this.markReadOnly('compaction swap', error);
+      throw this.toStorageError(error);
+    }
+  }
+
+  get segmentEnvironment(): SegmentEnvironment {
+    return this.environment;
   }
 
   // ── checkpoints, lifecycle ────────────────────────────────────────────────────────────────────
@@ -557,7 +604,8 @@ export class PartitionLog {
       this.markReadOnly('close', error);
     } finally {
       for (const segment of this.segments) await segment.close().catch(() => undefined);
-      await Promise.allSettled([...this.pendingDeletes]);
+      // Deletions still waiting out their delay finish now (reads are over: the log is closed).
+      await Promise.allSettled([...this.deletingSegments].map((segment) => this.finishDeleting(segment)));
     }
   }
 
@@ -572,7 +620,7 @@ export class PartitionLog {
       if (segment.sealed !== null) await segment.sealed.catch(() => undefined);
     }
     await this.checkpointChain.catch(() => undefined);
-    for (const segment of this.segments) await segment.close().catch(() => undefined);
+    for (const segment of [...this.segments, ...this.deletingSegments]) await segment.close().catch(() => undefined);
   }
 
   /** Deletes the partition directory (DeleteTopics). */

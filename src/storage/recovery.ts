@@ -288,6 +288,12 @@ async function deleteSegmentFiles(fileSystem: FileSystem, directory: string, bas
   }
 }
 
+/** Re-reads a segment file written by compaction, validating it and building its indexes. */
+export async function rebuildSegment(environment: SegmentEnvironment, segment: Segment, logger: StorageLogger): Promise<RecoveryCut | null> {
+  const context: RecoveryContext = { environment, directory: segment.directory, logger, report: { cases: new Map(), cuts: [], scannedSegments: 0, scannedBytes: 0 } };
+  return scanSegment(context, segment, segment.baseOffset);
+}
+
 export async function recoverPartition(environment: SegmentEnvironment, directory: string, logger: StorageLogger): Promise<RecoveredPartition> {
   const { fileSystem } = environment;
   const report: RecoveryReport = { cases: new Map(), cuts: [], scannedSegments: 0, scannedBytes: 0 };

@@ -18,7 +18,12 @@ export interface SegmentSummary {
 export function selectSegmentsToDelete(segments: readonly SegmentSummary[], config: Pick<LogConfig, 'retentionMs' | 'retentionBytes'>, nowMs: number): number {
   let byTime = 0;
   if (config.retentionMs >= 0) {
-    for (const segment of segments) {
+    for (const [index, segment] of segments.entries()) {
+      // An empty segment before the active one (compaction emptied it) holds nothing to keep.
+      if (segment.isEmpty && index < segments.length - 1) {
+        byTime += 1;
+        continue;
+      }
       if (segment.isEmpty || segment.maxTimestamp === noTimestamp || nowMs - segment.maxTimestamp <= config.retentionMs) break;
       byTime += 1;
     }

@@ -225,6 +225,21 @@ export class Segment {
     return null;
   }
 
+  /** Calls `visit` with each whole batch below `endPosition`, in order (compaction; off the hot path).
+   *  The buffer is only valid during the call. */
+  async forEachBatch(endPosition: number, visit: (batch: Buffer, position: number) => void | Promise<void>): Promise<void> {
+    const reader = new ChunkReader(this.environment.fileSystem, await this.opened, endPosition, storageLimits.scanChunkBytes);
+    let position = 0;
+    while (position + BATCH_HEADER_BYTES <= endPosition) {
+      const headerView = await reader.header(position);
+      const totalBytes = new RecordBatchHeader(headerView.buffer, headerView.offset).totalBytes;
+      const view = await reader.view(position, totalBytes);
+      invariant(view.available >= totalBytes, () => `batch at ${position} of ${this.logPath} runs past ${endPosition}`);
+      await visit(view.buffer.subarray(view.offset, view.offset + totalBytes), position);
+      position += totalBytes;
+    }
+  }
+
   /**
    * For a segment recovery trusts (below the recovery point): walks the batch headers after the
    * last index entry to learn the segment's end offset and largest timestamp. Returns a reason if

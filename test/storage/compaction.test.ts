@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { ManualClock } from '../../src/storage/clock.js';
+import { compactLog } from '../../src/storage/compaction.js';
+import type { LogConfig } from '../../src/storage/limits.js';
+import { PartitionLog } from '../../src/storage/log.js';
+import { MemoryLogger } from '../../src/storage/logger.js';
+import { makeBatch, temporaryDirectory } from './helpers.js';
+
+const directories: { remove: () => void }[] = [];
+after(() => directories.forEach((directory) => directory.remove()));
+function tempDir(): string {
+  const directory = temporaryDirectory();
+  directories.push(directory);
+  return `${directory.path}/__consumer_offsets-0`;
+}
+
+const config: Partial<LogConfig> = {
+  segmentBytes: 600,
+  cleanupPolicy: { compact: true, delete: false },
+  deleteRetentionMs: 10_000,
+  fileDeleteDelayMs: 0,
+};
+
+async function contents(log: PartitionLog): Promise<{ offset: number; key: string | null; value: string | null }[]> {
+  const records: { offset: number; key: string | null; value: string | null }[] = [];
+  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+    const read = await log.read(offset, 1 << 20);
+    if (read.records.length === 0) break;
+    for (const batch of await decodeRecordBatches(read.records)) {
+      for (const record of batch.records) records.push({ offset: record.offset, key: record.key?.toString() ?? null, value: record.value?.toString() ?? null });
+    }
+    offset = read.nextOffset;
+  }
+  return records;
+}
+
+/** Writes 5 rounds over keys k0..k4 (two records per batch), then a tombstone for k1. */
+async function fill(log: PartitionLog, clock: ManualClock): Promise<Map<string, { offset: number; value: string | null }>> {
+  const latest = new Map<string, { offset: number; value: string | null }>();
+  for (let round = 0; round < 5; round += 1) {
+    for (let key = 0; key < 5; key += 2) {
+      const keys = [`k${key}`, `k${(key + 1) % 5}`];
+      const { baseOffset } = await log.append(makeBatch(keys.map((name) => ({ key: Buffer.from(name), value: Buffer.from(`${name}@${round}`) })), { baseTimestamp: clock.now() }));
+      keys.forEach((name, index) => latest.set(name, { offset: baseOffset + index, value: `${name}@${round}` }));
+    }
+  }
+  const { baseOffset } = await log.append(makeBatch([{ key: Buffer.from('k1'), value: null }], { baseTimestamp: clock.now() }));
+  latest.set('k1', { offset: baseOffset, value: null });
+  log.roll();
+  await log.append(makeBatch([{ key: Buffer.from('k9'), value: Buffer.from('active') }], { baseTimestamp: clock.now() }));
+  latest.set('k9', { offset: baseOffset + 1, value: 'active' });
+  return latest;
+}
+
+test('compaction keeps the last record per key at its original offset; tombstones go after delete.retention.ms', async () => {
+  const directory = tempDir();
+  const clock = new ManualClock(1_000_000);
+  const log = await PartitionLog.open({ directory, topic: '__consumer_offsets', partition: 0, clock, config, logger: new MemoryLogger() });
+  const latest = await fill(log, clock);
+  const before = await contents(log);
+  const sizeBefore = log.sizeBytes;
+  const result = await compactLog(log, { clock, logger: new MemoryLogger() });
+  assert.ok(result.segmentsRewritten > 0 && result.recordsRemoved > 0);
+  const after1 = await contents(log);
+  assert.ok(log.sizeBytes < sizeBefore);
+  // Every surviving record is the latest of its key, at the offset it was written at.
+  for (const record of after1) {
+    const original = before.find((candidate) => candidate.offset === record.offset)!;
+    assert.deepEqual(record, original);
+    assert.equal(latest.get(record.key!)!.offset, record.offset);
+  }
+  assert.deepEqual(new Set(after1.map((record) => record.key)), new Set(latest.keys()), 'the tombstone is still there');
+  // After delete.retention.ms the tombstone goes too.
+  clock.advance(20_000);
+  log.roll();
+  await compactLog(log, { clock, logger: new MemoryLogger() });
+  const after2 = await contents(log);
+  assert.ok(!after2.some((record) => record.key === 'k1'));
+  assert.equal(after2.length, latest.size - 1);
+  // A reopen (clean or after a crash) sees the same thing.
+  await log.close();
+  const reopened = await PartitionLog.open({ directory, topic: '__consumer_offsets', partition: 0, clock, config, logger: new MemoryLogger() });
+  assert.equal(reopened.recovery.scannedSegments, 0);
+  assert.deepEqual(await contents(reopened), after2);
+  await reopened.abandon();
+  const recovered = await PartitionLog.open({ directory, topic: '__consumer_offsets', partition: 0, clock, config: { ...config }, logger: new MemoryLogger() });
+  assert.deepEqual(await contents(recovered), after2);
+  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')), []);
+  await recovered.close();
+});
+
+test('compaction runs beside appends without blocking them', async () => {
+  const clock = new ManualClock(1_000_000);
+  const log = await PartitionLog.open({ directory: tempDir(), topic: '__consumer_offsets', partition: 0, clock, config, logger: new MemoryLogger() });
+  await fill(log, clock);
+  const appends: Promise<unknown>[] = [];
+  const compaction = compactLog(log, { clock, logger: new MemoryLogger() });
+  for (let index = 0; index < 50; index += 1) appends.push(log.append(makeBatch([{ key: Buffer.from(`n${index % 7}`), value: Buffer.from(String(index)) }])));
+  await Promise.all([compaction, ...appends]);
+  const records = await contents(log);
+  const offsets = records.map((record) => record.offset);
+  assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
+  assert.equal(records.filter((record) => record.key?.startsWith('n')).length, 50, 'appends made during compaction are all there');
+  await log.close();
+});
+
+test('a compacted partition with compact,delete still applies retention', async () => {
+  const clock = new ManualClock(1_000_000);
+  const log = await PartitionLog.open({ directory: tempDir(), topic: 't', partition: 0, clock, config: { ...config, cleanupPolicy: { compact: true, delete: true }, retentionMs: 5_000 }, logger: new MemoryLogger() });
+  await fill(log, clock);
+  await compactLog(log, { clock, logger: new MemoryLogger() });
+  clock.advance(10_000);
+  assert.ok((await log.applyRetention()) > 0);
+  assert.deepEqual(await contents(log), []);
+  assert.ok(!existsSync(`${log.directory}/00000000000000000000.log`));
+  await log.close();
+});

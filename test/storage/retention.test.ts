@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { ManualClock } from '../../src/storage/clock.js';
+import { StorageError } from '../../src/storage/errors.js';
+import { PartitionLog } from '../../src/storage/log.js';
+import { MemoryLogger } from '../../src/storage/logger.js';
+import { selectSegmentsToDelete } from '../../src/storage/retention.js';
+import { makeValueBatch, temporaryDirectory } from './helpers.js';
+
+const directories: { remove: () => void }[] = [];
+after(() => directories.forEach((directory) => directory.remove()));
+function tempDir(): string {
+  const directory = temporaryDirectory();
+  directories.push(directory);
+  return `${directory.path}/r-0`;
+}
+
+test('selectSegmentsToDelete: by time stops at the first young segment; by size keeps at least retention.bytes', () => {
+  const segments = [
+    { sizeBytes: 100, maxTimestamp: 10, isEmpty: false },
+    { sizeBytes: 100, maxTimestamp: 50, isEmpty: false },
+    { sizeBytes: 100, maxTimestamp: 20, isEmpty: false },
+    { sizeBytes: 100, maxTimestamp: 90, isEmpty: false },
+  ];
+  assert.equal(selectSegmentsToDelete(segments, { retentionMs: 30, retentionBytes: -1 }, 70), 1);
+  assert.equal(selectSegmentsToDelete(segments, { retentionMs: 5, retentionBytes: -1 }, 70), 3);
+  assert.equal(selectSegmentsToDelete(segments, { retentionMs: 0, retentionBytes: -1 }, 100), 4, 'the active segment too, once expired');
+  assert.equal(selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: 250 }, 0), 1);
+  assert.equal(selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: 0 }, 0), 3, 'never the active segment by size');
+  assert.equal(selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: -1 }, 1e9), 0);
+});
+
+test('retention.ms deletes whole expired segments and moves the log start', async () => {
+  const clock = new ManualClock(0);
+  const directory = tempDir();
+  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, clock, config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  for (let index = 0; index < 12; index += 1) {
+    clock.set(index * 100);
+    await log.append(makeValueBatch(1, 150, index, { baseTimestamp: index * 100, maxTimestamp: index * 100 }));
+  }
+  const segments = log.segmentCount;
+  clock.set(1650);
+  const deleted = await log.applyRetention();
+  assert.ok(deleted > 0 && deleted < segments);
+  assert.equal(log.logStartOffset, log.segmentBaseOffsets[0]);
+  await assert.rejects(log.read(0, 100), (error: StorageError) => error.code === 'OFFSET_OUT_OF_RANGE');
+  assert.ok((await log.read(log.logStartOffset, 100)).records.length > 0);
+  await log.close();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(readdirSync(directory).filter((name) => name.endsWith('.log')).length, log.segmentCount);
+  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.deleted')), []);
+  // Everything expired: the active segment goes too and the log is empty at its end offset.
+  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, clock, config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  assert.equal(reopened.logStartOffset, log.logStartOffset);
+  clock.set(100_000);
+  await reopened.applyRetention();
+  assert.equal(reopened.logStartOffset, 12);
+  assert.equal(reopened.logEndOffset, 12);
+  await reopened.close();
+});
+
+test('retention.bytes keeps the newest segments within the limit', async () => {
+  const log = await PartitionLog.open({ directory: tempDir(), topic: 'r', partition: 0, config: { segmentBytes: 500, retentionBytes: 1000, retentionMs: -1, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  for (let index = 0; index < 20; index += 1) await log.append(makeValueBatch(1, 150, index));
+  await log.applyRetention();
+  assert.ok(log.sizeBytes >= 1000 - 500 && log.sizeBytes <= 1000 + 500, `size ${log.sizeBytes}`);
+  await log.close();
+});
+
+test('DeleteRecords moves the log start (checkpointed) and deletes segments wholly below it', async () => {
+  const directory = tempDir();
+  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  for (let index = 0; index < 12; index += 1) await log.append(makeValueBatch(2, 100, index));
+  const segments = log.segmentCount;
+  assert.equal(await log.deleteRecordsBefore(9), 9);
+  assert.ok(log.segmentCount < segments);
+  const read = await log.read(9, 100);
+  assert.ok(read.firstOffset <= 9 && read.nextOffset > 9);
+  await assert.rejects(log.read(8, 100), (error: StorageError) => error.code === 'OFFSET_OUT_OF_RANGE');
+  await assert.rejects(log.deleteRecordsBefore(1000), (error: StorageError) => error.code === 'OFFSET_OUT_OF_RANGE');
+  await log.abandon();
+  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  assert.equal(reopened.logStartOffset, 9);
+  await reopened.close();
+});
+
+test('truncateTo removes the batch holding the offset and everything after, across segments', async () => {
+  const directory = tempDir();
+  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  for (let index = 0; index < 12; index += 1) await log.append(makeValueBatch(2, 100, index));
+  await log.truncateTo(11); // batch 10..11 goes entirely
+  assert.equal(log.logEndOffset, 10);
+  assert.equal(log.flushedOffset, 10);
+  assert.deepEqual(await log.append(makeValueBatch(1, 10)), { baseOffset: 10, lastOffset: 10 });
+  await log.close();
+  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  assert.equal(reopened.logEndOffset, 11);
+  assert.equal(reopened.recovery.scannedSegments, 0);
+  await reopened.truncateTo(0);
+  assert.equal(reopened.logEndOffset, 0);
+  assert.equal(reopened.segmentCount, 1);
+  await reopened.close();
+});
