@@ -28,7 +28,18 @@ export async function runStart(args: StartArguments, version: string, environmen
     const settings = gatherSettings(args, environment);
     const dataDir = resolve(settings.properties['log.dirs']!);
     settings.properties['log.dirs'] = dataDir;
-    logger.info({ version, node: process.version, ...(settings.configFile !== null ? { configFile: settings.configFile } : {}), dataDir }, `sluice ${version} starting`);
+    // What was set, and from where, so an operator can tell which layer a surprising value came from.
+    const given = Object.entries(settings.sources).filter(([, source]) => source !== 'default');
+    logger.info(
+      {
+        version,
+        node: process.version,
+        ...(settings.configFile !== null ? { configFile: settings.configFile } : {}),
+        dataDir,
+        settings: Object.fromEntries(given.map(([name, source]) => [name, `${settings.properties[name]} (${source})`])),
+      },
+      `sluice ${version} starting`,
+    );
     started = await startBroker({ properties: settings.properties, logger });
   } catch (error) {
     const expected = expectedErrors.some((kind) => error instanceof kind);

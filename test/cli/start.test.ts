@@ -27,6 +27,7 @@ class Sluice {
   readonly lines: LogLine[] = [];
   stderr = '';
   private readonly waiters: Array<() => void> = [];
+  private closed = false;
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcess) {
@@ -45,7 +46,9 @@ class Sluice {
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => child.on('exit', (code) => {
+    // 'close', not 'exit': it comes after stdout and stderr have been read to the end.
+    this.exited = new Promise((resolve) => child.on('close', (code) => {
+      this.closed = true;
       for (const wake of this.waiters.splice(0)) wake();
       resolve(code);
     }));
@@ -62,7 +65,7 @@ class Sluice {
     for (;;) {
       const found = this.lines.find(predicate);
       if (found) return found;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      if (this.closed) {
         throw new Error(`sluice exited (${this.child.exitCode ?? this.child.signalCode}) before the line; log:\n${this.transcript()}`);
       }
       if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms; log:\n${this.transcript()}`);
@@ -284,7 +287,7 @@ test('command-line mistakes exit 2 on stderr; --help and --version exit 0', asyn
   const help = spawn(process.execPath, [mainScript, 'start', '--help'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let helpText = '';
   help.stdout.on('data', (chunk: Buffer) => (helpText += chunk.toString()));
-  assert.equal(await new Promise((resolve) => help.on('exit', resolve)), 0);
+  assert.equal(await new Promise((resolve) => help.on('close', resolve)), 0);
   for (const expected of ['--listen', '--advertised-listener', '--data-dir', '--node-id', '--config', '--override', 'SLUICE_LOG_RETENTION_MS']) {
     assert.ok(helpText.includes(expected), expected);
   }
@@ -292,6 +295,6 @@ test('command-line mistakes exit 2 on stderr; --help and --version exit 0', asyn
   const version = spawn(process.execPath, [mainScript, '--version'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let versionText = '';
   version.stdout.on('data', (chunk: Buffer) => (versionText += chunk.toString()));
-  assert.equal(await new Promise((resolve) => version.on('exit', resolve)), 0);
+  assert.equal(await new Promise((resolve) => version.on('close', resolve)), 0);
   assert.equal(versionText.trim(), packageVersion);
 });
