@@ -3,6 +3,7 @@
 // next to the machine facts. To add a bench, add one line to `benches`.
 const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   crc32c: () => import('./crc32c.js'),
+  storage: () => import('./storage.js'),
 };
 
 async function main(): Promise<void> {
