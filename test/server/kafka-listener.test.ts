@@ -157,3 +157,28 @@ test('an idle connection is closed after connections.max.idle.ms', async () => {
     assert.ok(await client.waitForClose(2000));
   });
 });
+
+test('a client that does not read its responses makes the broker stop reading its requests', async () => {
+  let calls = 0;
+  const big: KafkaHandler = {
+    apiKey: ApiKey.SaslAuthenticate,
+    name: 'SaslAuthenticate',
+    versions: { min: 0, max: 2 },
+    handle() {
+      calls++;
+      return { errorCode: 0, errorMessage: null, authBytes: Buffer.alloc(1024 * 1024, 7) };
+    },
+  };
+  await withListener({ handlers: [big], limits: { outputBufferBytesMax: 2 * 1024 * 1024, inFlightRequestsMax: 1000 } }, async (listener) => {
+    const client = await RawClient.connect(listener.port);
+    client.socket.pause(); // a slow reader: nothing is read from the socket
+    for (let i = 0; i < 200; i++) client.request(ApiKey.SaslAuthenticate, 0, i, { authBytes: Buffer.from('x') });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const whilePaused = calls;
+    assert.ok(whilePaused < 40, `${whilePaused} responses of 1 MiB were produced for a client that reads nothing`);
+    client.socket.resume();
+    const frames = await client.waitForFrames(200, 20_000);
+    assert.equal(frames.length, 200, 'everything is answered once the client reads');
+    client.close();
+  });
+});
