@@ -7,6 +7,9 @@ import { formatHostPort } from '../server/server-config.js';
 import { createLogger } from './log.js';
 import { gatherSettings, logLevelOf, type StartArguments } from './settings.js';
 
+/** A repeated signal within this time of the first is the same Ctrl-C delivered twice, not a second request. */
+const repeatedSignalWindowMs = 1000;
+
 /** Errors whose message says all an operator needs; anything else also gets its stack logged. */
 const expectedErrors = [ConfigError, DataDirError, ListenError];
 
@@ -61,16 +64,19 @@ export async function runStart(args: StartArguments, version: string, environmen
   );
 
   return new Promise<number>((resolveExit) => {
-    let stopping = false;
+    let stoppingSince: number | null = null;
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        // The log is consistent after any crash, so a second Ctrl-C may skip the rest of the shutdown.
+      if (stoppingSince !== null) {
+        // Ctrl-C under `npm start` arrives twice at once: from the terminal to the process group, and
+        // forwarded by npm. Only a signal sent deliberately later cuts the shutdown short; the log is
+        // consistent after any crash, so that is safe, merely slower to start next time.
+        if (Date.now() - stoppingSince < repeatedSignalWindowMs) return;
         logger.warn({ signal }, 'second signal: exiting before shutdown finished');
         resolveExit(1);
         return;
       }
-      stopping = true;
-      const startedAt = Date.now();
+      stoppingSince = Date.now();
+      const startedAt = stoppingSince;
       logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
       started.close().then(
         () => {

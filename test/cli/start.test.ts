@@ -140,11 +140,13 @@ test('sluice start serves kafkajs, logs JSON lines, and exits 0 on SIGTERM after
   });
 });
 
-test('SIGINT stops it the same way', async () => {
+test('SIGINT stops it the same way, also when Ctrl-C arrives twice at once (terminal and npm)', async () => {
   await withTemporaryDirectory(async (directory) => {
     const sluice = Sluice.spawn(['start', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', directory]);
     await sluice.listening();
+    sluice.child.kill('SIGINT');
     assert.equal(await sluice.stop('SIGINT'), 0, sluice.transcript());
+    assert.equal(sluice.lines.filter((line) => line.msg.startsWith('shutting down')).length, 1);
     assert.ok(sluice.lines.some((line) => line.msg === 'shutdown complete'));
   });
 });
