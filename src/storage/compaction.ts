@@ -1,6 +1,8 @@
 // Log compaction (`cleanup.policy=compact`, or `compact,delete`): keep the last record of every key.
 //
-//   1. Read every key in the log (sealed and active segments) into a map key → last offset.
+//   1. Read every key of the sealed, flushed segments into a map key → last offset. As in Kafka,
+//      the active segment is not part of it: a record there does not yet supersede older ones, so
+//      truncating the active segment (replication, later) can never expose a key compaction removed.
 //   2. Rewrite each sealed segment older than `min.compaction.lag.ms`, keeping a record when it is
 //      the last one of its key (or has no key), and dropping a tombstone (null value) that is the
 //      last of its key once its timestamp is older than `delete.retention.ms`.
@@ -59,9 +61,9 @@ async function collectLastOffsets(segments: readonly Segment[]): Promise<Map<str
 /** Compacts the log's sealed segments. Safe to run while appends continue. */
 export async function compactLog(log: PartitionLog, context: { clock: Clock; logger: StorageLogger }): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
-  const { sealed, all } = log.segmentsForCompaction();
+  const { sealed } = log.segmentsForCompaction();
   if (sealed.length === 0) return result;
-  const lastOffsetOfKey = await collectLastOffsets(all);
+  const lastOffsetOfKey = await collectLastOffsets(sealed);
   const now = context.clock.now();
   const { fileSystem } = log.segmentEnvironment;
   for (const segment of sealed) {

@@ -487,7 +487,8 @@ export class PartitionLog {
             await fileSystem.unlink(path).catch(() => undefined);
           }
         }
-        if (located !== null) await holder.truncateTo(located.position, located.baseOffset);
+        // With compaction `offset` may sit in a gap before the located batch; the end is then `offset`.
+        if (located !== null) await holder.truncateTo(located.position, Math.min(located.baseOffset, offset));
         await fileSystem.syncDirectory(this.directory);
       }
       const segment = this.active;
