@@ -151,6 +151,49 @@ test('SIGINT stops it the same way, also when Ctrl-C arrives twice at once (term
   });
 });
 
+test('SIGTERM while a producer is sending: every acknowledged message is there after a restart', async (t) => {
+  await withTemporaryDirectory(async (dataDir) => {
+    const port = await freePort();
+    const first = Sluice.spawn(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]);
+    await first.listening();
+    const kafka = new Kafka({ clientId: 'cli-test', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    await producer.send({ topic: 'during-shutdown', messages: [{ value: 'first' }] });
+    let acknowledged = 1;
+    let sending = true;
+    const loop = (async () => {
+      while (sending) {
+        try {
+          await producer.send({ topic: 'during-shutdown', acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `message ${acknowledged + i}` })) });
+          acknowledged += 10;
+        } catch {
+          sending = false; // the broker went away
+        }
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await first.stop('SIGTERM'), 0, first.transcript());
+    sending = false;
+    await loop;
+    await producer.disconnect().catch(() => {});
+    assert.ok(acknowledged > 1, 'some sends were acknowledged before the shutdown');
+
+    const second = Sluice.spawn(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]);
+    try {
+      await second.listening();
+      const admin = kafkaAt(port).admin();
+      await admin.connect();
+      const [offsets] = await admin.fetchTopicOffsets('during-shutdown');
+      await admin.disconnect();
+      t.diagnostic(`${acknowledged} acknowledged before SIGTERM, high watermark after restart ${offsets!.high}`);
+      assert.ok(Number(offsets!.high) >= acknowledged, `high watermark ${offsets!.high} < ${acknowledged} acknowledged`);
+    } finally {
+      assert.equal(await second.stop(), 0, second.transcript());
+    }
+  });
+});
+
 test('a second broker on the same data dir exits 1 with one line naming the lock, and the first keeps serving', async () => {
   await withTemporaryDirectory(async (dataDir) => {
     const port = await freePort();
