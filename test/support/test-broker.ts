@@ -7,6 +7,7 @@ import { brokerConfigFrom } from '../../src/broker/config.js';
 import { MemoryLogger } from '../../src/broker/logger.js';
 import { kafkaHandlers } from '../../src/server/handlers/index.js';
 import { KafkaListener } from '../../src/server/kafka-listener.js';
+import { listenerLimitsFrom } from '../../src/server/server-config.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -25,7 +26,9 @@ export async function startTestBroker(options: { dataDir?: string; properties?: 
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const logger = new MemoryLogger();
   const broker = await Broker.open(brokerConfigFrom({ 'log.dirs': dataDir, ...options.properties }, { host: '127.0.0.1', port: options.port ?? 0 }), { logger });
-  const listener = new KafkaListener({ host: '127.0.0.1', port: options.port ?? 0, handlers: kafkaHandlers(broker), logger });
+  // Listener limits (socket.request.max.bytes, max.connections, connections.max.idle.ms, ...) come from
+  // the same properties, as in startBroker.
+  const listener = new KafkaListener({ host: '127.0.0.1', port: options.port ?? 0, handlers: kafkaHandlers(broker), limits: listenerLimitsFrom(options.properties ?? {}), logger });
   await listener.listen();
   broker.config.advertisedPort = listener.port;
   let stopped = false;
