@@ -30,6 +30,8 @@ function key(topic: string, partition: number): string {
 
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
+  /** Partitions that could not be opened (disk error, unreadable metadata), with why. */
+  readonly offline = new Map<string, Error>();
   private timer: NodeJS.Timeout | null = null;
   private background: Promise<void> = Promise.resolve();
   private closed = false;
@@ -48,7 +50,13 @@ export class LogManager {
         const { topic, partition } = parsePartitionDirectoryName(name)!;
         const stat = await fileSystem.stat(`${options.dataDirectory}/${name}`);
         if (stat?.isDirectory !== true) continue;
-        await manager.getOrCreate(topic, partition);
+        try {
+          await manager.getOrCreate(topic, partition);
+        } catch (error) {
+          // One bad partition must not keep the others (or the broker) from starting.
+          manager.offline.set(name, error as Error);
+          (options.logger ?? stderrLogger).log('error', 'partition-offline', { directory: `${options.dataDirectory}/${name}`, error: (error as Error).message, code: (error as { code?: string }).code });
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, options.recoveryParallelism ?? 4) }, worker));

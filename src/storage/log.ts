@@ -441,7 +441,7 @@ export class PartitionLog {
       void (async () => {
         if (this.config.fileDeleteDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.config.fileDeleteDelayMs).unref());
         await this.finishDeleting(segment);
-      })();
+      })().catch((error: unknown) => this.logger.log('warn', 'segment-delete-failed', { file: segment.logPath, error: (error as Error).message }));
     }
   }
 
@@ -537,7 +537,7 @@ export class PartitionLog {
       const cut = await rebuildSegment(this.environment, fresh, this.logger);
       invariant(cut === null, () => `compaction wrote an invalid segment: ${JSON.stringify(cut)}`);
       this.segments[this.segments.indexOf(segment)] = fresh;
-      void segment.close();
+      segment.close().catch(() => undefined);
       return true;
     } catch (error) {
       this.markReadOnly('compaction swap', error);

@@ -2,7 +2,8 @@
 // reopen the log and check that every acknowledged batch is there, byte-identical and in order,
 // and that every batch served — acknowledged or not — is exactly what was written.
 //
-//   cycles: SLUICE_CRASH_CYCLES=<n> (default 50), or `node dist/test/crash/kill9.test.js --cycles <n>`
+//   cycles: `npm run test:crash --cycles=<n>`, SLUICE_CRASH_CYCLES=<n>, or
+//           `node dist/test/crash/kill9.test.js --cycles <n>` (default 50)
 //   seed:   SLUICE_TEST_SEED=<n> replays the kill timings (printed on failure)
 
 import assert from 'node:assert/strict';
@@ -16,7 +17,8 @@ import { seededRandom, splitBatches, temporaryDirectory } from '../storage/helpe
 import { crashBatchFor, crashLogConfig } from './crash-batches.js';
 
 const cyclesFlag = process.argv.indexOf('--cycles');
-const cycles = Number(cyclesFlag >= 0 ? process.argv[cyclesFlag + 1] : (process.env.SLUICE_CRASH_CYCLES ?? 50));
+// npm turns `npm run test:crash --cycles=500` into npm_config_cycles.
+const cycles = Number(cyclesFlag >= 0 ? process.argv[cyclesFlag + 1] : (process.env.SLUICE_CRASH_CYCLES ?? process.env.npm_config_cycles ?? 50));
 const seed = Number(process.env.SLUICE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const child = fileURLToPath(new URL('./appender.js', import.meta.url));
 

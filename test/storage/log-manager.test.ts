@@ -42,3 +42,20 @@ test('the log manager reopens every partition of a data directory and runs reten
   assert.ok(!existsSync(`${data.path}/orders-1`));
   await reopened.close();
 });
+
+test('a partition that cannot be opened is reported offline; the others open', async () => {
+  const data = temporaryDirectory();
+  directories.push(data);
+  const logger = new MemoryLogger();
+  const manager = await LogManager.open({ dataDirectory: data.path, logger });
+  await (await manager.getOrCreate('good', 0)).append(makeValueBatch(1, 10));
+  await manager.getOrCreate('bad', 0, Buffer.alloc(16, 1));
+  await manager.close();
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(`${data.path}/bad-0/partition.metadata`, 'version: 7\n');
+  const reopened = await LogManager.open({ dataDirectory: data.path, logger });
+  assert.equal(reopened.get('good', 0)!.logEndOffset, 1);
+  assert.ok(reopened.offline.has('bad-0'));
+  assert.equal(logger.events('partition-offline').length, 1);
+  await reopened.close();
+});
