@@ -274,8 +274,9 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
     context.report.cuts.push(cut);
     await fileSystem.ftruncate(fd, position);
   }
-  // Whatever survived is now made durable, so the recovery point can move past it.
-  await fileSystem.fdatasync(fd);
+  // Whatever survived is now made durable, so the recovery point can move past it (fsync, not
+  // fdatasync: a shrunk file size is metadata that must reach the disk too).
+  await (cut === null ? fileSystem.fdatasync(fd) : fileSystem.fsync(fd));
   await segment.persistIndexes(true);
   return cut;
 }

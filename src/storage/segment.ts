@@ -352,7 +352,7 @@ export class Segment {
     invariant(position <= this.sizeBytes, 'truncate past the end');
     const fd = await this.opened;
     await this.environment.fileSystem.ftruncate(fd, position);
-    await this.environment.fileSystem.fdatasync(fd);
+    await this.environment.fileSystem.fsync(fd); // the new, smaller size must be durable too
     this.sizeBytes = position;
     this.readableBytes = position;
     this.offsetIndex.truncateToPosition(position);
