@@ -9,7 +9,7 @@
 // `highWatermark` is what a fetch may return by default: `flushedOffset` under the `sync` policy (a
 // consumer never sees a message a crash could take back), `readableEndOffset` otherwise.
 
-import { BATCH_HEADER_BYTES, RecordBatchHeader, validateBatch } from '../protocol/record-batch/header.js';
+import { BATCH_HEADER_BYTES, RECORD_BATCH_MAGIC, RecordBatchHeader, validateBatch } from '../protocol/record-batch/header.js';
 import {
   LeaderEpochCache,
   ensurePartitionMetadata,
@@ -125,8 +125,11 @@ export class PartitionLog {
     const recovered = await recoverPartition(environment, options.directory, logger);
     const epochs = new LeaderEpochCache(recovered.leaderEpochs);
     const log = new PartitionLog(environment, logger, options, recovered, topicId, epochs);
-    const epochsChanged = epochs.truncateFromEnd(log.logEndOffset) || epochs.truncateFromStart(log.startOffset);
-    if (epochs.assign(options.leaderEpoch ?? 0, log.logEndOffset) || epochsChanged || recovered.leaderEpochs.length === 0) {
+    const cutAtEnd = epochs.truncateFromEnd(log.logEndOffset);
+    const cutAtStart = epochs.truncateFromStart(log.startOffset);
+    // A log without epochs (new, or its file lost) was written by this node alone: its epoch covers it all.
+    const assigned = epochs.assign(options.leaderEpoch ?? 0, epochs.list().length === 0 ? log.startOffset : log.logEndOffset);
+    if (assigned || cutAtEnd || cutAtStart || recovered.leaderEpochs.length === 0) {
       await writeLeaderEpochs(environment.fileSystem, options.directory, epochs.list());
     }
     await log.checkpoint();
@@ -221,6 +224,7 @@ export class PartitionLog {
     invariant(!this.truncating, 'append while the log is being truncated');
     if (batch.length < BATCH_HEADER_BYTES) throw new StorageError('CORRUPT_MESSAGE', `${batch.length} bytes is shorter than a batch header`);
     const header = new RecordBatchHeader(batch);
+    if (header.magic !== RECORD_BATCH_MAGIC) throw new StorageError('CORRUPT_MESSAGE', `magic ${header.magic}, only RecordBatch v2 is stored`);
     if (header.totalBytes !== batch.length) {
       throw new StorageError(header.totalBytes < batch.length ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', `batch length ${header.totalBytes} but ${batch.length} bytes given (exactly one batch per append)`);
     }
