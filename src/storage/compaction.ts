@@ -22,6 +22,7 @@
 import { Compression } from '../protocol/record-batch/header.js';
 import { decodeRecordBatch, encodeRecordBatch, type DecodedRecord } from '../protocol/record-batch/records.js';
 import type { Clock } from './clock.js';
+import { isDiskError } from './errors.js';
 import type { PartitionLog } from './log.js';
 import type { StorageLogger } from './logger.js';
 import { cleanedSuffix, swapSuffix } from './segment-files.js';
@@ -60,6 +61,18 @@ async function collectLastOffsets(segments: readonly Segment[]): Promise<Map<str
 
 /** Compacts the log's sealed segments. Safe to run while appends continue. */
 export async function compactLog(log: PartitionLog, context: { clock: Clock; logger: StorageLogger }): Promise<CompactionResult> {
+  try {
+    return await compactSegments(log, context);
+  } catch (error) {
+    // The disk failed under us (an invalid record is a decode error, not a disk one: it is logged
+    // and the partition keeps working, uncompacted).
+    if (isDiskError(error)) log.reportDiskFailure('compaction', error);
+    else context.logger.log('error', 'compaction-failed', { directory: log.directory, error: (error as Error).message });
+    throw error;
+  }
+}
+
+async function compactSegments(log: PartitionLog, context: { clock: Clock; logger: StorageLogger }): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
   const { sealed } = log.segmentsForCompaction();
   if (sealed.length === 0) return result;

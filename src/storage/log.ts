@@ -644,6 +644,11 @@ export class PartitionLog {
     return new StorageError('KAFKA_STORAGE_ERROR', `${this.directory}: ${(error as Error).message}`, error);
   }
 
+  /** For background work on this log (compaction) that hit a disk error. */
+  reportDiskFailure(operation: string, error: unknown): void {
+    this.markReadOnly(operation, error);
+  }
+
   /** A disk error: the partition stops accepting writes rather than guess what is on disk. */
   private markReadOnly(operation: string, error: unknown): void {
     if (this.readOnlyError !== null) return;

@@ -208,3 +208,25 @@ for (const seed of compactionSeeds) {
     await compactionModel(seed, Number(process.env.SLUICE_MODEL_OPERATIONS ?? 250));
   });
 }
+
+test('a disk error during compaction leaves the partition read-only, and a reopen restores it intact', async () => {
+  const { failingFileSystem } = await import('./helpers.js');
+  for (const operation of ['writeAll', 'rename'] as const) {
+    const directory = tempDir();
+    const clock = new ManualClock(1_000_000);
+    const failing = failingFileSystem('EIO');
+    const log = await PartitionLog.open({ directory, topic: 'c', partition: 0, clock, config, fileSystem: failing.fileSystem, logger: new MemoryLogger() });
+    await fill(log, clock);
+    const before = await contents(log);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let the rolls' seals finish
+    failing.arm([operation]);
+    await assert.rejects(compactLog(log, { clock, logger: new MemoryLogger() }));
+    assert.equal(log.readOnly?.code, 'KAFKA_STORAGE_ERROR', operation);
+    failing.disarm();
+    await log.abandon();
+    const reopened = await PartitionLog.open({ directory, topic: 'c', partition: 0, clock, config, logger: new MemoryLogger() });
+    assert.deepEqual(await contents(reopened), before, operation);
+    assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')), [], operation);
+    await reopened.close();
+  }
+});

@@ -102,3 +102,37 @@ test('truncateTo removes the batch holding the offset and everything after, acro
   assert.equal(reopened.segmentCount, 1);
   await reopened.close();
 });
+
+test('a read holding a segment finishes correctly while retention deletes that segment', async () => {
+  const { nodeFileSystem } = await import('../../src/storage/file-system.js');
+  let hold: Promise<void> | null = null;
+  let release = () => {};
+  const fileSystem = {
+    ...nodeFileSystem,
+    async read(fd: number, buffer: Buffer, offset: number, length: number, position: number) {
+      if (hold !== null) await hold;
+      return nodeFileSystem.read(fd, buffer, offset, length, position);
+    },
+  };
+  const clock = new ManualClock(0);
+  const directory = tempDir();
+  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, clock, fileSystem, config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  const first = makeValueBatch(1, 300, 1, { baseTimestamp: 0, maxTimestamp: 0 });
+  const expected = Buffer.from(first);
+  await log.append(first);
+  await log.append(makeValueBatch(1, 300, 2, { baseTimestamp: 5000, maxTimestamp: 5000 }));
+  expected.writeBigInt64BE(0n, 0);
+  expected.writeInt32BE(0, 12);
+  hold = new Promise<void>((resolve) => (release = resolve));
+  const reading = log.read(0, 10_000);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  clock.set(3000);
+  assert.equal(await log.applyRetention(), 1);
+  assert.ok(readdirSync(directory).some((name) => name.endsWith('.log.deleted')));
+  hold = null;
+  release();
+  assert.deepEqual((await reading).records, expected, 'the read saw the whole batch of the deleted segment');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.deleted')), [], 'files go once the read released them');
+  await log.close();
+});
