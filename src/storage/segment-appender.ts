@@ -139,9 +139,9 @@ export class SegmentAppender {
     }
   }
 
-  /** Waits for queued writes, then makes everything written durable (interval/os policies, roll, close). */
+  /** Makes everything written so far durable (the `interval` timer). Does not wait for writes
+   *  still queued, so a steady stream of appends cannot starve it. */
   async flush(): Promise<void> {
-    await this.idle();
     if (this.failure !== null) throw this.failure;
     try {
       await this.syncWritten();
@@ -149,6 +149,12 @@ export class SegmentAppender {
       this.fail(error as Error);
       throw error;
     }
+  }
+
+  /** Waits for every queued write, then makes it all durable (roll, close: nothing new arrives). */
+  async drainAndFlush(): Promise<void> {
+    await this.idle();
+    await this.flush();
   }
 
   /** Resolves when nothing is being written or flushed. */

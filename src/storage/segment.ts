@@ -338,7 +338,7 @@ export class Segment {
   seal(): Promise<void> {
     if (this.sealed === null) {
       this.sealed = (async () => {
-        if (this.appender !== null) await this.appender.flush();
+        if (this.appender !== null) await this.appender.drainAndFlush();
         if (!this.isEmpty() && this.maxTimestamp !== noTimestamp) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
         await this.persistIndexes(true);
       })();

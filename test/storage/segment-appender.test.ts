@@ -121,3 +121,17 @@ test('os: no fdatasync until a roll or close', async () => {
   assert.ok(log.flushedOffset > 0 && log.flushedOffset < 13);
   await log.close();
 });
+
+test('interval:<ms>: a steady stream of appends does not starve the timer flush', async () => {
+  const log = await PartitionLog.open({ directory: tempDir(), topic: 'p', partition: 0, config: { flushPolicy: { kind: 'interval', intervalMs: 20 } }, logger: new MemoryLogger() });
+  let stop = false;
+  const writers = Array.from({ length: 8 }, async (_, writer) => {
+    while (!stop) await log.append(makeValueBatch(1, 2000, writer));
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const flushedWhileBusy = log.flushedOffset;
+  stop = true;
+  await Promise.all(writers);
+  assert.ok(flushedWhileBusy > 0, 'the recovery point moved while appends kept coming');
+  await log.close();
+});
