@@ -1,13 +1,15 @@
-// Runs benchmarks: `node dist/bench/run.js [name...]` (default: all, in registry order).
+// Runs benchmarks: `node dist/bench/run.js [name...] [--flag...]` (default: all, in registry order).
 // Each entry loads a module exporting `run(): Promise<void>`, which prints its own figures
 // next to the machine facts. To add a bench, add one line to `benches`.
 const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   crc32c: () => import('./crc32c.js'),
+  broker: () => import('./broker.js'),
   storage: () => import('./storage.js'),
 };
 
 async function main(): Promise<void> {
-  const requested = process.argv.slice(2);
+  // Arguments starting with `--` are flags for the benches (e.g. `broker --quick`), which read process.argv.
+  const requested = process.argv.slice(2).filter((argument) => !argument.startsWith('--'));
   const names = requested.length > 0 ? requested : Object.keys(benches);
   const unknown = names.filter((name) => !Object.hasOwn(benches, name));
   if (unknown.length > 0) {
