@@ -31,14 +31,21 @@ interface CycleResult {
   stderr: string;
 }
 
-function runAndKill(directory: string, killAfterMs: number): Promise<CycleResult> {
+/** Runs the appender and SIGKILLs it `killAfterMs` after it is ready (or after spawn, if
+ *  `duringStartup`, which may land in open and recovery). */
+function runAndKill(directory: string, killAfterMs: number, duringStartup: boolean): Promise<CycleResult> {
   return new Promise((resolve, reject) => {
     const process_ = spawn(process.execPath, [child, directory], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    process_.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => (timer ??= setTimeout(() => process_.kill('SIGKILL'), killAfterMs));
+    if (duringStartup) arm();
+    process_.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      if (stdout.includes('ready ')) arm();
+    });
     process_.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => process_.kill('SIGKILL'), killAfterMs);
     process_.on('error', reject);
     process_.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -66,15 +73,17 @@ test(`kill -9 during sync appends, ${cycles} cycles (seed ${seed})`, { timeout: 
   let killsBeforeReady = 0;
   let verifiedEnd = 0;
   for (let cycle = 0; cycle < cycles; cycle += 1) {
-    const killAfterMs = 20 + random.integer(400);
-    const result = await runAndKill(directory, killAfterMs);
+    // Three kills in four land while appends run; the fourth may land in startup and recovery.
+    const duringStartup = random.integer(4) === 0;
+    const killAfterMs = duringStartup ? random.integer(300) : random.integer(250);
+    const result = await runAndKill(directory, killAfterMs, duringStartup);
     if (result.startOffset === null) killsBeforeReady += 1;
     for (const ack of result.acks) {
       acknowledged.set(ack.baseOffset, ack.lastOffset);
       highestAcknowledged = Math.max(highestAcknowledged, ack.lastOffset);
     }
     totalAcks += result.acks.length;
-    const where = `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), cycle ${cycle}, killed after ${killAfterMs} ms`;
+    const where = `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), cycle ${cycle}, killed ${killAfterMs} ms after ${duringStartup ? 'spawn' : 'ready'}`;
 
     const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: crashLogConfig, logger: new MemoryLogger() });
     assert.ok(log.logEndOffset > highestAcknowledged, `${where}: log ends at ${log.logEndOffset}, offset ${highestAcknowledged} was acknowledged`);
