@@ -2,7 +2,7 @@
 // with the CPU time each used, read from /proc (Linux): the broker's own utime+stime while it runs,
 // and a finished kcat's through this process's cutime+cstime (children's time, counted once reaped).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -10,11 +10,13 @@ import { fileURLToPath } from 'node:url';
 const CLOCK_TICKS_PER_SECOND = 100;
 const BROKER_START_TIMEOUT_MS = 20_000;
 const BROKER_STOP_TIMEOUT_MS = 20_000;
+/** GC pauses remembered for gcPausesSince (a 10 s latency run sees a few hundred). */
+const GC_PAUSES_KEPT = 10_000;
 /** Lines of broker output kept for an error message. */
 const OUTPUT_LINES_KEPT = 40;
 
 /** Fields of /proc/<pid>/stat after the command name (which may contain spaces), 0 = field 3 (state). */
-function statFields(pid: number | 'self'): string[] {
+function statFields(pid: number | string): string[] {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
@@ -23,6 +25,44 @@ function statFields(pid: number | 'self'): string[] {
 export function processCpuSeconds(pid: number): number {
   const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+export interface ThreadCpu {
+  /** The main thread (JavaScript, socket I/O, GC pauses). */
+  mainUser: number;
+  mainSystem: number;
+  /** Every other thread: the libuv pool (file writes, fdatasync, reads) and V8's helpers (concurrent GC, compiler). */
+  otherUser: number;
+  otherSystem: number;
+}
+
+/** CPU seconds of a running process split by thread (/proc/<pid>/task; the main thread's id is the pid). */
+export function processCpuByThread(pid: number): ThreadCpu {
+  const split: ThreadCpu = { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0 };
+  let threads: string[] = [];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return split;
+  }
+  for (const tid of threads) {
+    let fields: string[];
+    try {
+      fields = statFields(`${pid}/task/${tid}`);
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const user = Number(fields[11]) / CLOCK_TICKS_PER_SECOND;
+    const system = Number(fields[12]) / CLOCK_TICKS_PER_SECOND;
+    if (Number(tid) === pid) {
+      split.mainUser += user;
+      split.mainSystem += system;
+    } else {
+      split.otherUser += user;
+      split.otherSystem += system;
+    }
+  }
+  return split;
 }
 
 /** CPU seconds used by this process's children that have exited and been reaped. */
@@ -37,8 +77,11 @@ export interface BrokerProcess {
   port: number;
   bootstrap: string;
   cpuSeconds(): number;
+  cpuByThread(): ThreadCpu;
   /** Sum of GC pauses so far (ms), from V8's --trace-gc lines; 0 unless started with --trace-gc. */
   gcPauseMs(): number;
+  /** The GC pauses (ms) whose lines arrived since `since` (performance.now() of this process). */
+  gcPausesSince(since: number): number[];
   /** SIGTERM (clean shutdown: flush, checkpoints, and the CPU profile if one is being taken), then wait. */
   stop(): Promise<void>;
 }
@@ -56,12 +99,16 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
   createInterface({ input: child.stderr! }).on('line', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let gcPauseMs = 0;
+  /** Recent pauses as [arrival time, ms]; bounded. */
+  const gcPauses: [number, number][] = [];
   let onPort: (port: number) => void = () => {};
   createInterface({ input: child.stdout! }).on('line', (line) => {
     // --trace-gc: "[pid:0x...]  1234 ms: Scavenge 8.4 (16.7) -> 7.8 (16.7) MB, 0.46 / 0.00 ms  (...)".
     const gc = /ms: (?:Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep|Mark-sweep)[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(line);
     if (gc !== null) {
       gcPauseMs += Number(gc[1]);
+      gcPauses.push([performance.now(), Number(gc[1])]);
+      if (gcPauses.length > GC_PAUSES_KEPT) gcPauses.shift();
       return;
     }
     keep(line);
@@ -98,7 +145,9 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
     port,
     bootstrap: `127.0.0.1:${port}`,
     cpuSeconds: () => processCpuSeconds(pid),
+    cpuByThread: () => processCpuByThread(pid),
     gcPauseMs: () => gcPauseMs,
+    gcPausesSince: (since) => gcPauses.filter(([at]) => at >= since).map(([, ms]) => ms),
     stop: () => stopChild(child, exited, output),
   };
 }
