@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { beginRequestFrame, finishFrame } from '../../src/protocol/frame.js';
 import { apiCodecs, ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
-import { Compression } from '../../src/protocol/record-batch/header.js';
+import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
+import { ATTRIBUTES_OFFSET, Compression, CRC_OFFSET, CRC_START_OFFSET, RECORDS_OFFSET } from '../../src/protocol/record-batch/header.js';
 import { decodeRecordBatches, encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
 import { RawClient } from '../support/raw-client.js';
 import { Random, seedFromEnvironment } from '../support/random.js';
@@ -23,6 +24,8 @@ const PRECIOUS = 'precious';
 /** Where mutated Produce requests write, so they can never touch PRECIOUS. */
 const FUZZ = 'fuzz';
 const CANARY = 'canary';
+/** Where CRC-repaired mutated batches are produced. */
+const FUZZ_CRC = 'fuzz-crc';
 
 let server: TestBroker;
 let canary: Canary;
@@ -77,6 +80,10 @@ interface Observation {
   outcome: Outcome;
   /** The attacker's side of the connection, as the broker logs it. */
   peer: string;
+  /** Log lines from here on may be about this connection (ports are reused, so not earlier ones). */
+  logFrom: number;
+  /** The first response frame, when answered. */
+  response: Buffer | undefined;
 }
 
 /**
@@ -84,18 +91,24 @@ interface Observation {
  * neither within `waitMs`. The connection is closed by us afterwards in every case.
  */
 async function attack(bytes: Buffer, waitMs: number): Promise<Observation> {
+  const logFrom = server.logger.lines.length;
   const client = await RawClient.connect(server.port);
   const peer = `127.0.0.1:${client.socket.localPort}`;
   client.sendRaw(bytes);
   await client.waitForFrames(1, waitMs);
   const outcome: Outcome = client.frames.length > 0 ? 'answered' : client.closed ? 'closed' : 'pending';
   client.close();
-  return { outcome, peer };
+  return { outcome, peer, logFrom, response: client.frames[0] };
 }
 
-/** Peers the broker logged a closed connection for (any warn/info line naming a peer and "closing"). */
-function closedPeers(): Set<string> {
-  return new Set(server.logger.lines.filter((l) => /clos/i.test(l.message) && typeof l.fields.peer === 'string').map((l) => l.fields.peer as string));
+/** Peers the broker logged a closed connection for since log line `from` (a line naming a peer and "closing"). */
+function closedPeers(from: number): Set<string> {
+  return new Set(server.logger.lines.slice(from).filter((l) => /clos/i.test(l.message) && typeof l.fields.peer === 'string').map((l) => l.fields.peer as string));
+}
+
+/** The first log line about `peer` since line `from`. */
+function lineAbout(peer: string, from: number) {
+  return server.logger.lines.slice(from).find((l) => l.fields.peer === peer);
 }
 
 function handlerFailures(): string[] {
@@ -213,7 +226,7 @@ async function seeded(t: { diagnostic(message: string): void }, name: string, bo
 
 before(async () => {
   server = await startTestBroker();
-  for (const [topic, partitions] of [[PRECIOUS, 2], [FUZZ, 2], [CANARY, 1]] as const) {
+  for (const [topic, partitions] of [[PRECIOUS, 2], [FUZZ, 2], [CANARY, 1], [FUZZ_CRC, 1]] as const) {
     assert.equal((await server.broker.createTopic(topic, partitions, {})).errorCode, 0);
   }
   // Batches in every codec, with keys and headers, over the wire like any client.
@@ -255,9 +268,9 @@ test('size prefixes out of bounds close the connection unread, logged with the p
     for (const size of sizes) {
       const prefix = Buffer.alloc(8, 0);
       prefix.writeInt32BE(size);
-      const { outcome, peer } = await attack(prefix, 3000);
+      const { outcome, peer, logFrom } = await attack(prefix, 3000);
       assert.equal(outcome, 'closed', `size ${size}`);
-      const line = server.logger.lines.find((l) => l.fields.peer === peer);
+      const line = lineAbout(peer, logFrom);
       assert.ok(line, `size ${size}: a log line names the peer ${peer}`);
       assert.match(line.message, /request size/);
       assert.equal(line.level, 'warn');
@@ -301,7 +314,7 @@ test('a complete frame whose body is cut short is a decode error: closed and log
       }
     }
     const observations = await pool(cases, 32, ({ bytes }) => attack(bytes, 3000));
-    const logged = closedPeers();
+    const logged = closedPeers(Math.min(...observations.map((o) => o.logFrom)));
     observations.forEach(({ outcome, peer }, i) => {
       assert.equal(outcome, 'closed', cases[i]!.name);
       assert.ok(logged.has(peer), `${cases[i]!.name}: closing logged with peer ${peer}`);
@@ -337,7 +350,7 @@ test('random bytes: closed or answered, never a crash or a stuck connection', as
         }
       }
       const observations = await pool(cases, 32, ({ bytes }) => attack(bytes, 1500));
-      const logged = closedPeers();
+      const logged = closedPeers(Math.min(...observations.map((o) => o.logFrom)));
       const counts = { closed: 0, answered: 0, pending: 0 };
       observations.forEach(({ outcome, peer }, i) => {
         counts[outcome]++;
@@ -438,7 +451,7 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
         return { name: `${sample.name}: ${how}`, apiKey: sample.apiKey, bytes: withSize(message) };
       });
       const observations = await pool(cases, 32, ({ bytes }) => attack(bytes, 1500));
-      const logged = closedPeers();
+      const logged = closedPeers(Math.min(...observations.map((o) => o.logFrom)));
       const counts = { closed: 0, answered: 0, pending: 0 };
       observations.forEach(({ outcome, peer }, i) => {
         counts[outcome]++;
@@ -446,6 +459,19 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
         // Produce may have become acks=0 and Fetch may long-poll for the mutated max_wait_ms.
         if (outcome === 'pending') assert.ok(apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch, `${name} (${bytes.toString('hex')}): neither answered nor closed`);
         if (outcome === 'closed') assert.ok(logged.has(peer), `${name}: closing logged with peer ${peer}`);
+        if (outcome === 'answered') {
+          // The answer is well-formed for the API, version and correlation id the (mutated) header names.
+          const message = bytes.subarray(4);
+          const [answeredKey, answeredVersion, correlationId] = [message.readInt16BE(0), message.readInt16BE(2), message.readInt32BE(4)];
+          const bodyVersion = answeredKey === ApiKey.ApiVersions && answeredVersion > 4 ? 0 : answeredVersion;
+          let decoded;
+          try {
+            decoded = RawClient.decode(answeredKey, bodyVersion, observations[i]!.response!);
+          } catch (error) {
+            assert.fail(`${name}: the answer does not decode as ${answeredKey} v${bodyVersion}: ${(error as Error).message}`);
+          }
+          assert.equal(decoded.correlationId, correlationId, `${name}: answer's correlation id`);
+        }
       });
       t.diagnostic(`mutated requests: ${JSON.stringify(counts)} of ${cases.length}`);
     });
@@ -455,6 +481,69 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
     const records = await readPartition(server.port, FUZZ, partition);
     for (const [i, r] of records.entries()) assert.equal(r.offset, records[0]!.offset + i, `${FUZZ}-${partition}: offsets contiguous`);
   }
+});
+
+// A mutation that keeps the CRC right gets past every header check: the broker then has to look at
+// the records themselves. Kafka does (LogValidator walks every record of a v2 batch, decompressing
+// if needed, and answers CORRUPT_MESSAGE / INVALID_RECORD); a broker that stores such a batch serves
+// every consumer of the partition a batch it cannot parse.
+test('CRC-repaired mutations of a produced batch: whatever the broker accepts, a consumer can decode', async (t) => {
+  await seeded(t, 'CRC-repaired batches', async (random) => {
+    const client = await RawClient.connect(server.port);
+    const accepted: Array<{ how: string; offset: bigint }> = [];
+    const refused = new Map<number, number>();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const compression = random.pick([Compression.None, Compression.None, Compression.Gzip, Compression.Snappy, Compression.Lz4]);
+        const batch = encodeRecordBatchSync({
+          compression,
+          records: Array.from({ length: 3 }, (_, n) => ({ key: Buffer.from(`key-${n}`), value: Buffer.from(`value-${n}-${'z'.repeat(n * 5)}`), headers: [{ key: 'h', value: Buffer.from(String(n)) }] })),
+        });
+        const mutated = Buffer.from(batch);
+        const count = random.int(1, 3);
+        const positions: number[] = [];
+        for (let k = 0; k < count; k++) {
+          // Mostly in the records, sometimes the CRC-covered attributes (codec bits).
+          const at = random.chance(0.1) ? ATTRIBUTES_OFFSET + 1 : random.int(RECORDS_OFFSET, mutated.length - 1);
+          mutated[at] = random.int(0, 255);
+          positions.push(at);
+        }
+        mutated.writeUInt32BE(crc32c(mutated.subarray(CRC_START_OFFSET)), CRC_OFFSET);
+        const how = `codec ${compression}, bytes ${positions.join(', ')} of ${mutated.length} changed`;
+        client.request(ApiKey.Produce, 7, i, { acks: -1, timeoutMs: 5000, topicData: [{ name: FUZZ_CRC, partitionData: [{ index: 0, records: mutated }] }] });
+        const frames = await client.waitForFrames(i + 1, 5000);
+        assert.ok(frames[i], `case ${i}: produce answered`);
+        const answer = RawClient.decode(ApiKey.Produce, 7, frames[i]).body.responses[0].partitionResponses[0];
+        if (answer.errorCode === 0) accepted.push({ how, offset: answer.baseOffset });
+        else refused.set(answer.errorCode, (refused.get(answer.errorCode) ?? 0) + 1);
+      }
+    } finally {
+      client.close();
+    }
+    t.diagnostic(`CRC-repaired batches: ${accepted.length} accepted, refused by error code: ${JSON.stringify(Object.fromEntries(refused))}`);
+    // Read each accepted batch back on its own and decode it as a consumer would.
+    const reader = await RawClient.connect(server.port);
+    const undecodable: string[] = [];
+    try {
+      for (const [i, { how, offset }] of accepted.entries()) {
+        reader.request(ApiKey.Fetch, 11, i, { maxWaitMs: 0, minBytes: 0, maxBytes: 1, isolationLevel: 0, topics: [{ topic: FUZZ_CRC, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 1 }] }] });
+        const frames = await reader.waitForFrames(i + 1, 5000);
+        assert.ok(frames[i], `fetch at ${offset} answered`);
+        const partition = RawClient.decode(ApiKey.Fetch, 11, frames[i]).body.responses[0].partitions[0];
+        assert.equal(partition.errorCode, 0);
+        try {
+          const batches = await decodeRecordBatches(partition.records);
+          assert.equal(batches.length, 1);
+          assert.equal(batches[0]!.records.length, 3);
+        } catch (error) {
+          undecodable.push(`offset ${offset}: ${(error as Error).message} — ${how}`);
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    assert.equal(undecodable.length, 0, `${undecodable.length} of ${accepted.length} accepted batches cannot be decoded by a consumer, e.g.\n  ${undecodable.slice(0, 3).join('\n  ')}`);
+  });
 });
 
 test('unknown API keys and unsupported versions close the connection, logged with the peer; ApiVersions is answered', async () => {
@@ -485,9 +574,9 @@ test('unknown API keys and unsupported versions close the connection, logged wit
     ];
     for (const [name, apiKey, apiVersion, message] of rejected) {
       // After the client id: an empty tagged-field section (read only if the header is v2), then junk.
-      const { outcome, peer } = await attack(withSize(Buffer.concat([header(apiKey, apiVersion), Buffer.from([0, 1, 2, 3])])), 3000);
+      const { outcome, peer, logFrom } = await attack(withSize(Buffer.concat([header(apiKey, apiVersion), Buffer.from([0, 1, 2, 3])])), 3000);
       assert.equal(outcome, 'closed', name);
-      const line = server.logger.lines.find((l) => l.fields.peer === peer);
+      const line = lineAbout(peer, logFrom);
       assert.ok(line, `${name}: logged with peer ${peer}`);
       assert.match(line.message, message, name);
       assert.equal(line.fields.apiKey, apiKey);
@@ -581,6 +670,39 @@ test('beyond max.connections new connections are refused at accept and idle ones
     canary = saved.canary;
     await limited.close();
   }
+});
+
+// A Fetch may park for max_wait_ms, which the client chooses (up to 2^31-1 ms, 24.8 days). Its timer
+// must not outlive the broker: an embedding application or test runner that awaits close() and
+// expects the process to exit would otherwise wait for the slowest long-poll any client sent.
+test('a long-polling Fetch from a client that hung up does not keep the process alive after close()', async () => {
+  const refTimers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+  const baseline = refTimers();
+  const quiet = await startTestBroker();
+  try {
+    assert.equal((await quiet.broker.createTopic('quiet', 1, {})).errorCode, 0);
+    for (let i = 0; i < 5; i++) {
+      const client = await RawClient.connect(quiet.port);
+      client.request(ApiKey.Fetch, 11, 1, {
+        maxWaitMs: 60_000,
+        minBytes: 2 ** 31 - 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 0,
+        topics: [{ topic: 'quiet', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+      });
+      await sleep(20);
+      client.close();
+    }
+    await sleep(100);
+  } finally {
+    await quiet.close();
+  }
+  await sleep(100);
+  const left = refTimers() - baseline;
+  // Clean-up for this test file only: an append would wake the parked fetches; the broker is closed,
+  // so wake them directly, or this process would linger until max_wait_ms runs out.
+  quiet.broker.partitions.wake('quiet', 0);
+  assert.equal(left, 0, `${left} timer(s) of parked fetches still keep the process alive after close()`);
 });
 
 // ---------------------------------------------------------------- afterwards
