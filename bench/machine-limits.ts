@@ -175,3 +175,17 @@ export function loadAverage(): string {
   const [one, five] = readFileSync('/proc/loadavg', 'utf8').split(' ');
   return `${one} (1 min), ${five} (5 min)`;
 }
+
+/** Starts the fdatasync probe (fsync-probe.ts) for `durationMs`; resolves with its round-time percentiles. */
+export function fsyncProbe(directory: string, durationMs: number): Promise<{ count: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+  const worker = new Worker(new URL('./fsync-probe.js', import.meta.url), { workerData: { path: join(directory, 'fsync-probe.tmp'), durationMs, intervalMs: 10 } });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (rounds: number[]) => {
+      const sorted = Float64Array.from(rounds).sort();
+      const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
+      resolve({ count: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted[sorted.length - 1] ?? NaN });
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
