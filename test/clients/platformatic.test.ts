@@ -13,6 +13,7 @@ import {
   ProduceAcks,
   ConfigResourceTypes,
   IncrementalAlterConfigOperationTypes,
+  stringDeserializers,
   stringSerializers,
   type CompressionAlgorithmValue,
 } from '@platformatic/kafka';
@@ -44,7 +45,8 @@ function failedWith(name: string): (error: ClientError) => boolean {
 }
 
 before(async () => {
-  server = await startTestBroker();
+  // A lone test consumer need not wait Kafka's 3 s for more members to join.
+  server = await startTestBroker({ properties: { 'group.initial.rebalance.delay.ms': '0' } });
 });
 
 after(async () => {
@@ -318,6 +320,56 @@ test('configs: describeConfigs through @platformatic/kafka', async () => {
     assert.equal(configs.get('retention.ms')!.configSource, 1, 'TOPIC_CONFIG');
     assert.equal(configs.get('cleanup.policy')!.value, 'delete');
   } finally {
+    await admin.close();
+  }
+});
+
+// Consumer groups (issue 6): join, sync, fetch, commit; a later member of the group resumes from the
+// committed offsets.
+test('consumer group: consume every message, commit, and resume from the committed offsets', async () => {
+  const admin = newAdmin();
+  const producer = newProducer();
+  const consumerOptions = { ...clientOptions(), groupId: 'pk-group', deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTime: 100 };
+  const consumeUntil = async (consumer: Consumer<string, string, string, string>, mode: 'earliest' | 'committed', count: number): Promise<string[]> => {
+    const stream = await consumer.consume({ topics: ['pk-group'], mode, fallbackMode: 'earliest', autocommit: false });
+    const seen: string[] = [];
+    const deadline = setTimeout(() => void stream.close(), 10_000);
+    try {
+      for await (const message of stream) {
+        seen.push(message.value!);
+        await message.commit();
+        if (seen.length >= count) break;
+      }
+    } finally {
+      clearTimeout(deadline);
+      await stream.close();
+    }
+    return seen;
+  };
+  try {
+    await admin.createTopics({ topics: ['pk-group'], partitions: 3, replicas: 1 });
+    await producer.send({ messages: Array.from({ length: 30 }, (_, i) => ({ topic: 'pk-group', key: `k${i}`, value: `first-${i}` })) });
+    const first = new Consumer(consumerOptions);
+    try {
+      const seen = await consumeUntil(first, 'earliest', 30);
+      assert.deepEqual([...seen].sort(), Array.from({ length: 30 }, (_, i) => `first-${i}`).sort(), 'every message once');
+    } finally {
+      await first.close();
+    }
+    const [committed] = await admin.listConsumerGroupOffsets({ groups: ['pk-group'] });
+    const byPartition = committed!.topics[0]!.partitions.map((p) => p.committedOffset);
+    assert.equal(byPartition.reduce((sum, offset) => sum + offset, 0n), 30n, 'committed offsets (next to read) add up to the 30 messages');
+
+    await producer.send({ messages: Array.from({ length: 6 }, (_, i) => ({ topic: 'pk-group', key: `k${i}`, value: `second-${i}` })) });
+    const second = new Consumer(consumerOptions);
+    try {
+      const seen = await consumeUntil(second, 'committed', 6);
+      assert.deepEqual([...seen].sort(), Array.from({ length: 6 }, (_, i) => `second-${i}`).sort(), 'only what came after the commits');
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await producer.close();
     await admin.close();
   }
 });
