@@ -133,7 +133,7 @@ export class PartitionLog {
       await writeLeaderEpochs(environment.fileSystem, options.directory, epochs.list());
     }
     await log.checkpoint();
-    log.active.startAppending(environment.config.flushPolicy.kind === 'sync', Promise.resolve(), log.appenderHooks(log.active));
+    log.active.startAppending(environment.config.flushPolicy.kind === 'sync', null, log.appenderHooks(log.active));
     log.startTimers();
     logger.log('info', 'log-opened', {
       directory: options.directory,
@@ -268,7 +268,7 @@ export class PartitionLog {
       (error: unknown) => this.markReadOnly('seal', error),
     );
     const segment = Segment.create(this.environment, this.directory, previous.nextOffset);
-    segment.startAppending(this.config.flushPolicy.kind === 'sync', sealed, this.appenderHooks(segment));
+    segment.startAppending(this.config.flushPolicy.kind === 'sync', previous, this.appenderHooks(segment));
     this.segments.push(segment);
     this.logger.log('info', 'segment-rolled', { directory: this.directory, baseOffset: segment.baseOffset, reason, previousBytes: previous.sizeBytes });
     return segment;
@@ -498,7 +498,7 @@ export class PartitionLog {
       const segment = this.active;
       segment.appender = null;
       segment.sealed = null;
-      segment.startAppending(this.config.flushPolicy.kind === 'sync', Promise.resolve(), this.appenderHooks(segment));
+      segment.startAppending(this.config.flushPolicy.kind === 'sync', null, this.appenderHooks(segment));
       this.flushed = Math.min(this.flushed, this.logEndOffset);
       const epochsChanged = this.leaderEpochs.truncateFromEnd(this.logEndOffset);
       await this.checkpoint(epochsChanged);

@@ -6,8 +6,9 @@
 // fdatasync per round trip of the disk, not N — durability costs latency, not throughput. Each
 // partition has its own appender, so partitions write and flush in parallel.
 //
-// Offsets only become acknowledged in order: a segment's flushes first wait for its predecessor
-// (the segment that rolled) to be sealed, so an acknowledged offset never sits after a hole.
+// Offsets only become acknowledged in order, so an acknowledged offset never sits after a hole:
+// a segment's first write waits until its predecessor (the segment that rolled) has written
+// everything queued to it, and its flushes wait until the predecessor is sealed (durable).
 
 import { invariant } from './errors.js';
 import type { FileSystem } from './file-system.js';
@@ -53,6 +54,9 @@ export class SegmentAppender {
     private readonly acknowledgeAfterSync: boolean,
     /** Resolves when the previous segment is sealed (durable); flushes wait for it. */
     private readonly predecessor: Promise<void>,
+    /** Resolves when the previous segment's queued writes are done, with its failure if any;
+     *  the first write waits for it. */
+    private readonly predecessorWritten: Promise<Error | null>,
     private readonly hooks: AppenderHooks,
   ) {
     this.queuedPosition = startPosition;
@@ -81,6 +85,8 @@ export class SegmentAppender {
     let group: PendingAppend[] = [];
     try {
       const fd = await this.fd;
+      const predecessorFailure = await this.predecessorWritten;
+      if (predecessorFailure !== null) throw predecessorFailure;
       while (this.queue.length > 0 && this.failure === null) {
         group = this.queue;
         this.queue = [];

@@ -117,9 +117,12 @@ export class Segment {
   }
 
   /** Starts accepting appends (the active segment). */
-  startAppending(acknowledgeAfterSync: boolean, predecessor: Promise<void>, hooks: AppenderHooks): SegmentAppender {
+  startAppending(acknowledgeAfterSync: boolean, predecessor: Segment | null, hooks: AppenderHooks): SegmentAppender {
     invariant(this.appender === null, 'segment already has an appender');
-    this.appender = new SegmentAppender(this.environment.fileSystem, this.opened, this.sizeBytes, this.nextOffset, acknowledgeAfterSync, predecessor, {
+    const previous = predecessor?.appender ?? null;
+    const sealed = predecessor?.sealed ?? Promise.resolve();
+    const written = previous === null ? Promise.resolve(null) : previous.idle().then(() => previous.failed);
+    this.appender = new SegmentAppender(this.environment.fileSystem, this.opened, this.sizeBytes, this.nextOffset, acknowledgeAfterSync, sealed, written, {
       onWritten: (position, nextOffset) => {
         invariant(position <= this.sizeBytes && nextOffset <= this.nextOffset, 'written past appended');
         this.readableBytes = position;

@@ -4,8 +4,9 @@
 //
 // A batch's content is a pure function of its base offset (crashBatchFor), so the parent can check
 // every batch that survives, acknowledged or not, byte for byte.
-//   usage: node appender.js <partition-directory>
+//   usage: node appender.js <partition-directory> [sync|os|interval:<ms>]
 
+import { parseFlushPolicy } from '../../src/storage/flush-policy.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { crashBatchFor, crashLogConfig } from './crash-batches.js';
@@ -16,7 +17,8 @@ if (directory === undefined) {
   process.exit(2);
 }
 
-const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: crashLogConfig, logger: new MemoryLogger() });
+const flushPolicy = parseFlushPolicy(process.argv[3] ?? 'sync');
+const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: { ...crashLogConfig, flushPolicy }, logger: new MemoryLogger() });
 process.stdout.write(`ready ${log.logEndOffset}\n`);
 
 const inFlightMax = 16;
