@@ -11,6 +11,7 @@ import { StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
+import { GroupCoordinator } from './groups/coordinator.js';
 import { silentLogger, type Logger } from './logger.js';
 import { PartitionSet, type FetchWaiter } from './partition-set.js';
 import { ProducerIdAllocator } from './producer-ids.js';
@@ -71,6 +72,8 @@ const PRODUCER_MAINTENANCE_INTERVAL_MS = 10 * 60 * 1000;
 
 export class Broker {
   private closed = false;
+  /** The classic group coordinator (groups/): loaded from `__consumer_offsets` in open(), stopped in close(). */
+  groups!: GroupCoordinator;
   private maintenance: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -93,6 +96,7 @@ export class Broker {
       const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger), { producerIdExpirationMs: config.producerIdExpirationMs, logger });
       const broker = new Broker(config, identity, topics, partitions, logger, ProducerIdAllocator.open(config.dataDir), () => lock.release());
       for (const topic of topics.all()) await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
+      broker.groups = await GroupCoordinator.open(broker);
       broker.maintenance = setInterval(() => partitions.maintainProducers(Date.now()), PRODUCER_MAINTENANCE_INTERVAL_MS).unref();
       logger.info({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: identity.nodeId, topics: topics.all().length }, 'broker opened');
       return broker;
@@ -107,6 +111,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     if (this.maintenance) clearInterval(this.maintenance);
+    this.groups?.close();
     try {
       await this.partitions.closeAll();
     } finally {

@@ -10,6 +10,16 @@ import { describeClusterHandler } from './describe-cluster.js';
 import { describeConfigsHandler } from './describe-configs.js';
 import { fetchHandler } from './fetch.js';
 import type { KafkaHandler } from './handler.js';
+import { deleteGroupsHandler } from './delete-groups.js';
+import { describeGroupsHandler } from './describe-groups.js';
+import { findCoordinatorHandler } from './find-coordinator.js';
+import { heartbeatHandler } from './heartbeat.js';
+import { joinGroupHandler } from './join-group.js';
+import { leaveGroupHandler } from './leave-group.js';
+import { listGroupsHandler } from './list-groups.js';
+import { offsetCommitHandler } from './offset-commit.js';
+import { offsetFetchHandler } from './offset-fetch.js';
+import { syncGroupHandler } from './sync-group.js';
 import { initProducerIdHandler } from './init-producer-id.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
@@ -32,5 +42,15 @@ export function kafkaHandlers(broker: Broker): KafkaHandler[] {
     createPartitionsHandler(broker),
     incrementalAlterConfigsHandler(broker),
     describeClusterHandler(broker),
+    findCoordinatorHandler(broker),
+    joinGroupHandler(broker),
+    syncGroupHandler(broker),
+    heartbeatHandler(broker),
+    leaveGroupHandler(broker),
+    offsetCommitHandler(broker),
+    offsetFetchHandler(broker),
+    listGroupsHandler(broker),
+    describeGroupsHandler(broker),
+    deleteGroupsHandler(broker),
   ];
 }

@@ -1,0 +1,106 @@
+// `__consumer_offsets`: an ordinary partitioned, compacted topic of the log that holds committed
+// offsets and group metadata (offsets-records.ts). A group's records all go to one partition,
+// Kafka's abs(hashCode(groupId)) % partitions, so its history is read back in order.
+//
+// Created on first use (FindCoordinator, a join or a commit) with `offsets.topic.num.partitions`
+// partitions and cleanup.policy=compact; read back in full when the broker opens. Every write is
+// one record batch appended to one partition and awaited — under the default `sync` flush policy,
+// until fsync — before the request that caused it is answered.
+import { encodeRecordBatchSync, decodeRecordBatches } from '../../protocol/record-batch/records.js';
+import type { PartitionLog } from '../../storage/log.js';
+import type { Logger } from '../logger.js';
+import { partitionForGroup } from './offsets-records.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+
+/** Kafka's `offsets.topic.segment.bytes` (100 MiB): offsets topics roll less often than data topics. */
+const OFFSETS_SEGMENT_BYTES = 100 * 1024 * 1024;
+/** Bytes read per step when loading; a batch larger than this still comes back whole (KIP-74). */
+const LOAD_READ_BYTES = 1024 * 1024;
+
+/** What the store needs from the broker. */
+export interface OffsetsTopicHost {
+  readonly logger: Logger;
+  readonly topics: { get(name: string): { partitions: number } | undefined };
+  readonly partitions: { get(topic: string, partition: number): PartitionLog | undefined; wake(topic: string, partition: number): void };
+  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<{ errorCode: number; errorMessage: string | null }>;
+}
+
+export interface OffsetsRecord {
+  key: Buffer;
+  /** null: tombstone. */
+  value: Buffer | null;
+}
+
+export class OffsetsTopicError extends Error {
+  override readonly name = 'OffsetsTopicError';
+}
+
+export class OffsetsStore {
+  private creating: Promise<number> | null = null;
+
+  constructor(
+    private readonly host: OffsetsTopicHost,
+    private readonly partitionsWhenCreated: number,
+  ) {}
+
+  /** Partition count of the topic, or null when it does not exist yet. */
+  get partitionCount(): number | null {
+    return this.host.topics.get(OFFSETS_TOPIC)?.partitions ?? null;
+  }
+
+  /** Creates the topic if it does not exist; resolves with its partition count. */
+  ensureTopic(): Promise<number> {
+    const existing = this.partitionCount;
+    if (existing !== null) return Promise.resolve(existing);
+    this.creating ??= (async () => {
+      try {
+        const created = await this.host.createTopic(OFFSETS_TOPIC, this.partitionsWhenCreated, { 'cleanup.policy': 'compact', 'segment.bytes': String(OFFSETS_SEGMENT_BYTES) });
+        const count = this.partitionCount;
+        if (count === null) throw new OffsetsTopicError(`cannot create ${OFFSETS_TOPIC}: ${created.errorMessage ?? created.errorCode}`);
+        this.host.logger.info({ component: 'groups', topic: OFFSETS_TOPIC, partitions: count }, 'offsets topic created');
+        return count;
+      } finally {
+        this.creating = null;
+      }
+    })();
+    return this.creating;
+  }
+
+  /** Appends `records` as one batch to the group's partition; resolves when durable. */
+  async append(groupId: string, records: OffsetsRecord[], timestamp: number): Promise<void> {
+    if (records.length === 0) return;
+    const partitions = await this.ensureTopic();
+    const partition = partitionForGroup(groupId, partitions);
+    const log = this.host.partitions.get(OFFSETS_TOPIC, partition);
+    if (!log) throw new OffsetsTopicError(`${OFFSETS_TOPIC}-${partition} is not open`);
+    const batch = encodeRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })), timestamp });
+    await log.append(batch);
+    this.host.partitions.wake(OFFSETS_TOPIC, partition);
+  }
+
+  /** Every record of every partition, partition by partition, in log order. */
+  async *readAll(): AsyncGenerator<OffsetsRecord & { partition: number; offset: number }> {
+    const count = this.partitionCount;
+    if (count === null) return;
+    for (let partition = 0; partition < count; partition++) {
+      const log = this.host.partitions.get(OFFSETS_TOPIC, partition);
+      if (!log) continue;
+      let offset = log.logStartOffset;
+      const end = log.highWatermark;
+      while (offset < end) {
+        const read = await log.read(offset, LOAD_READ_BYTES);
+        if (read.records.length === 0) break;
+        for (const batch of await decodeRecordBatches(read.records)) {
+          if (batch.isControl) continue;
+          for (const record of batch.records) {
+            if (record.offset < offset || record.key === null) continue;
+            yield { partition, offset: record.offset, key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value) };
+          }
+        }
+        if (read.nextOffset <= offset) break;
+        offset = read.nextOffset;
+      }
+    }
+  }
+}
