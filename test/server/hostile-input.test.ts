@@ -483,6 +483,34 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
   }
 });
 
+test('clients that hang up before their answer: nothing breaks, and a delivered produce is appended', async () => {
+  await whileCanaryWorks('hang-ups', async () => {
+    const before = await readPartition(server.port, FUZZ, 1);
+    const values = Array.from({ length: 100 }, (_, i) => `hang-up-${i}`);
+    await pool(values, 25, async (value, i) => {
+      const client = await RawClient.connect(server.port);
+      const records = encodeRecordBatchSync({ records: [{ value: Buffer.from(value) }] });
+      client.sendRaw(requestFrame(ApiKey.Produce, 7, 1, { acks: -1, timeoutMs: 5000, topicData: [{ name: FUZZ, partitionData: [{ index: 1, records }] }] }));
+      client.sendRaw(requestFrame(ApiKey.Fetch, 11, 2, { maxWaitMs: 500, minBytes: 1 << 20, maxBytes: 1 << 20, isolationLevel: 0, topics: [{ topic: FUZZ, partitions: [{ partition: 1, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }] }));
+      client.sendRaw(requestFrame(ApiKey.Metadata, 9, 3, { topics: null, allowAutoTopicCreation: false }));
+      // Half of them close politely after writing (FIN: every byte is delivered first), half at once.
+      if (i % 2 === 0) client.socket.end();
+      else client.close();
+    });
+    // The politely closed ones delivered their produce request whole: as in Kafka, it is appended
+    // even though nobody is left to read the answer.
+    const delivered = values.filter((_, i) => i % 2 === 0);
+    const landed = async () => new Set((await readPartition(server.port, FUZZ, 1)).slice(before.length).map((r) => r.value));
+    let seen = await landed();
+    for (let i = 0; i < 50 && !delivered.every((v) => seen.has(v)); i++) {
+      await sleep(100);
+      seen = await landed();
+    }
+    assert.deepEqual(delivered.filter((v) => !seen.has(v)), [], 'delivered produce requests that were not appended');
+    assert.ok(await eventually(() => server.listener.connectionCount === 1, 5000), `connections left: ${server.listener.connectionCount - 1}`);
+  });
+});
+
 // A mutation that keeps the CRC right gets past every header check: the broker then has to look at
 // the records themselves. Kafka does (LogValidator walks every record of a v2 batch, decompressing
 // if needed, and answers CORRUPT_MESSAGE / INVALID_RECORD); a broker that stores such a batch serves
@@ -669,6 +697,40 @@ test('beyond max.connections new connections are refused at accept and idle ones
     server = saved.server;
     canary = saved.canary;
     await limited.close();
+  }
+});
+
+// A parked Fetch holds a waiter and a timer until max_wait_ms (client-chosen, up to 24.8 days) and is
+// re-run on every append to its partitions. One connection may pipeline up to
+// sluice.connection.in.flight.max (64) of them, so a client that connects, parks 64 fetches and hangs
+// up, over and over, grows the broker without bound. Their answers can no longer be delivered:
+// closing the connection should release them.
+test('long-polling fetches of a client that hung up are released with its connection', async () => {
+  const refTimers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+  assert.equal((await server.broker.createTopic('parked', 1, {})).errorCode, 0);
+  const baseline = refTimers();
+  try {
+    const clients = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(server.port)));
+    for (const client of clients) {
+      for (let i = 0; i < 64; i++) {
+        client.request(ApiKey.Fetch, 11, i, {
+          maxWaitMs: 30_000,
+          minBytes: 2 ** 31 - 1,
+          maxBytes: 1 << 20,
+          isolationLevel: 0,
+          topics: [{ topic: 'parked', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+        });
+      }
+    }
+    assert.ok(await eventually(() => refTimers() - baseline >= 4 * 64, 3000), `parked: ${refTimers() - baseline}`);
+    for (const client of clients) client.close();
+    assert.ok(await eventually(() => server.listener.connectionCount === 1, 3000));
+    await sleep(200);
+    const left = refTimers() - baseline;
+    assert.equal(left, 0, `${left} parked fetches (and their timers) outlive the connections that sent them`);
+  } finally {
+    // Deleting the topic wakes its waiters, which then end: nothing lingers past this test.
+    await server.broker.deleteTopic('parked');
   }
 });
 
