@@ -1,7 +1,7 @@
 // Broker benchmark (issue 5): a `sluice start` child process with a temporary data directory and the
 // default `log.flush.policy=sync`, driven by kcat (librdkafka) on loopback.
 //
-//   node dist/bench/run.js broker            full run (about 2 minutes)
+//   node dist/bench/run.js broker            full run (about 1 to 2 minutes)
 //   node dist/bench/run.js broker --quick    smaller counts and shorter windows (about 30 s)
 //
 // Printed, in order: machine facts; machine limits measured now (sequential write + fdatasync to the
@@ -35,6 +35,7 @@ import { fixedRateLatency, type LatencyResult } from './latency.js';
 import { execFileSync } from 'node:child_process';
 import { diskWriteSync, fsyncProbe, loadAverage, loopbackTcp, machineBusyCpuSeconds, machineFacts, timerLateness, type DiskResult } from './machine-limits.js';
 import { runKcat, startBrokerProcess, type BrokerProcess, type KcatRun, type ThreadCpu } from './processes.js';
+import { produceFlood } from './produce-flood.js';
 import { WireClient } from './wire-client.js';
 
 // Targets from issue 5, on the 2-core machine.
@@ -46,6 +47,8 @@ interface Scale {
   name: string;
   /** Messages per produce run, by value size. */
   messages: Record<number, number>;
+  /** Messages per Node-generator produce run, by value size. */
+  floodMessages: Record<number, number>;
   diskMsPerMode: number;
   loopbackMs: number;
   latencyMs: number;
@@ -53,8 +56,8 @@ interface Scale {
   profileMessages: number;
 }
 
-const FULL: Scale = { name: 'full', messages: { 100: 2_000_000, 1024: 500_000 }, diskMsPerMode: 700, loopbackMs: 2000, latencyMs: 10_000, latencyWarmupMs: 1000, profileMessages: 1_000_000 };
-const QUICK: Scale = { name: 'quick', messages: { 100: 300_000, 1024: 100_000 }, diskMsPerMode: 250, loopbackMs: 1000, latencyMs: 3000, latencyWarmupMs: 500, profileMessages: 300_000 };
+const FULL: Scale = { name: 'full', messages: { 100: 2_000_000, 1024: 500_000 }, floodMessages: { 100: 4_000_000, 1024: 600_000 }, diskMsPerMode: 700, loopbackMs: 2000, latencyMs: 10_000, latencyWarmupMs: 1000, profileMessages: 1_000_000 };
+const QUICK: Scale = { name: 'quick', messages: { 100: 300_000, 1024: 100_000 }, floodMessages: { 100: 600_000, 1024: 100_000 }, diskMsPerMode: 250, loopbackMs: 1000, latencyMs: 3000, latencyWarmupMs: 500, profileMessages: 300_000 };
 
 const VALUE_SIZES = [100, 1024] as const;
 const PARTITION_COUNTS = [1, 8] as const;
@@ -64,11 +67,15 @@ const LATENCY_RATE = 5000;
 const LATENCY_VALUE_BYTES = 1024;
 const PROFILE_INTERVAL_US = 500;
 const PROFILE_TOP = 15;
+/** Produce requests the Node generator keeps outstanding (librdkafka pipelines up to 5 by default, more here). */
+const FLOOD_IN_FLIGHT = 8;
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 interface ThroughputRow {
   kind: 'produce' | 'consume';
+  /** kcat (librdkafka), or the Node generator on our codecs (produce-flood.ts). */
+  client: 'kcat' | 'node';
   valueBytes: number;
   partitions: number;
   messages: number;
@@ -86,6 +93,7 @@ interface Usage {
   brokerCpuSeconds: number;
   /** The broker's CPU by thread. */
   brokerThreads: ThreadCpu;
+  /** kcat, or this process when the client is the Node generator. */
   kcatCpuSeconds: number;
   /** The machine's busy CPU time less broker, kcat and this process: other people's work. */
   otherCpuSeconds: number;
@@ -94,15 +102,27 @@ interface Usage {
 
 /** Runs kcat and accounts the CPU of everyone involved while it ran. */
 async function measured(broker: BrokerProcess, args: string[]): Promise<{ run: KcatRun; usage: Usage }> {
+  return measuredWork(broker, async () => {
+    const run = await runKcat(args, KCAT_TIMEOUT_MS);
+    return { run, clientCpuSeconds: run.cpuSeconds };
+  });
+}
+
+/**
+ * Runs `work` (a kcat child, or a client inside this process) and accounts the CPU of the broker (by
+ * thread), of the client, and of the rest of the machine, plus the broker's GC pauses, while it ran.
+ */
+async function measuredWork<T>(broker: BrokerProcess, work: () => Promise<{ run: T; clientCpuSeconds: number | null }>): Promise<{ run: T; usage: Usage }> {
   const brokerBefore = broker.cpuSeconds();
   const threadsBefore = broker.cpuByThread();
   const gcBefore = broker.gcPauseMs();
   const machineBefore = machineBusyCpuSeconds();
   const selfBefore = process.cpuUsage();
-  const run = await runKcat(args, KCAT_TIMEOUT_MS);
+  const { run, clientCpuSeconds } = await work();
   // GC lines reach us through a pipe; give the last ones a moment.
   await new Promise((resolve) => setTimeout(resolve, 20));
   const self = process.cpuUsage(selfBefore);
+  const selfSeconds = (self.user + self.system) / 1e6;
   const brokerCpuSeconds = broker.cpuSeconds() - brokerBefore;
   const threadsAfter = broker.cpuByThread();
   const brokerThreads: ThreadCpu = {
@@ -112,13 +132,16 @@ async function measured(broker: BrokerProcess, args: string[]): Promise<{ run: K
     otherSystem: threadsAfter.otherSystem - threadsBefore.otherSystem,
   };
   const machine = machineBusyCpuSeconds() - machineBefore;
+  // A client inside this process (clientCpuSeconds null) is this process's CPU; a kcat child is its own.
+  const client = clientCpuSeconds ?? selfSeconds;
+  const mine = clientCpuSeconds === null ? 0 : selfSeconds;
   return {
     run,
     usage: {
       brokerCpuSeconds,
       brokerThreads,
-      kcatCpuSeconds: run.cpuSeconds,
-      otherCpuSeconds: Math.max(0, machine - brokerCpuSeconds - run.cpuSeconds - (self.user + self.system) / 1e6),
+      kcatCpuSeconds: client,
+      otherCpuSeconds: Math.max(0, machine - brokerCpuSeconds - client - mine),
       gcPauseMs: broker.gcPauseMs() - gcBefore,
     },
   };
@@ -182,13 +205,36 @@ async function throughputRuns(broker: BrokerProcess, dataDir: string, files: Map
         }
         const [fast, slow] = runs[0]!.produced.run.seconds <= runs[1]!.produced.run.seconds ? [runs[0]!, runs[1]!] : [runs[1]!, runs[0]!];
         const { topic, logBytes } = fast;
-        rows.push({ kind: 'produce', valueBytes, partitions, messages, seconds: fast.produced.run.seconds, logBytes, usage: fast.produced.usage, spread: fast.spread, otherSeconds: slow.produced.run.seconds });
+        rows.push({ kind: 'produce', client: 'kcat', valueBytes, partitions, messages, seconds: fast.produced.run.seconds, logBytes, usage: fast.produced.usage, spread: fast.spread, otherSeconds: slow.produced.run.seconds });
         printThroughput(rows.at(-1)!);
 
         const first = await measured(broker, consumerArgs(broker.bootstrap, topic, messages));
         const second = await measured(broker, consumerArgs(broker.bootstrap, topic, messages));
         const [best, other] = first.run.seconds <= second.run.seconds ? [first, second] : [second, first];
-        rows.push({ kind: 'consume', valueBytes, partitions, messages, seconds: best.run.seconds, logBytes, usage: best.usage, otherSeconds: other.run.seconds });
+        rows.push({ kind: 'consume', client: 'kcat', valueBytes, partitions, messages, seconds: best.run.seconds, logBytes, usage: best.usage, otherSeconds: other.run.seconds });
+        printThroughput(rows.at(-1)!);
+      }
+    }
+  } finally {
+    admin.close();
+  }
+  return rows;
+}
+
+/** The broker's produce ceiling with the Node generator (produce-flood.ts): no per-message client work. */
+async function floodRuns(broker: BrokerProcess, dataDir: string, scale: Scale): Promise<ThroughputRow[]> {
+  const admin = await WireClient.connect(broker.host, broker.port);
+  const rows: ThroughputRow[] = [];
+  try {
+    for (const valueBytes of VALUE_SIZES) {
+      for (const partitions of PARTITION_COUNTS) {
+        const topic = `bench-flood-${valueBytes}b-${partitions}p`;
+        await admin.createTopic(topic, partitions);
+        const { run, usage } = await measuredWork(broker, async () => ({
+          run: await produceFlood(broker.host, broker.port, topic, partitions, { valueBytes, messages: scale.floodMessages[valueBytes]!, inFlight: FLOOD_IN_FLIGHT, timeoutMs: KCAT_TIMEOUT_MS }),
+          clientCpuSeconds: null,
+        }));
+        rows.push({ kind: 'produce', client: 'node', valueBytes, partitions, messages: run.messages, seconds: run.seconds, logBytes: logBytesOf(dataDir, topic), usage });
         printThroughput(rows.at(-1)!);
       }
     }
@@ -203,7 +249,7 @@ const fixed = (value: number, digits = 0): string => (Number.isFinite(value) ? v
 const thousands = (value: number): string => Math.round(value).toLocaleString('en-US');
 
 function runLabel(row: ThroughputRow): string {
-  return `${row.kind} ${row.valueBytes === 1024 ? '1 KiB' : `${row.valueBytes} B`} x ${row.partitions}p`;
+  return `${row.kind}${row.client === 'node' ? ' (Node)' : ''} ${row.valueBytes === 1024 ? '1 KiB' : `${row.valueBytes} B`} x ${row.partitions}p`;
 }
 
 function printThroughput(row: ThroughputRow): void {
@@ -211,14 +257,14 @@ function printThroughput(row: ThroughputRow): void {
   const { usage } = row;
   const threads = usage.brokerThreads;
   console.log(
-    `  ${runLabel(row).padEnd(20)} ${thousands(row.messages).padStart(9)} in ${fixed(row.seconds, 2).padStart(5)} s ` +
+    `  ${runLabel(row).padEnd(29)} ${thousands(row.messages).padStart(9)} in ${fixed(row.seconds, 2).padStart(5)} s ` +
       `${thousands(row.messages / row.seconds).padStart(9)} msg/s ${fixed(mb(row.messages * row.valueBytes, row.seconds), 1).padStart(6)} MB/s values ` +
       `${fixed(mb(row.logBytes, row.seconds), 1).padStart(6)} MB/s batches` +
       (row.otherSeconds !== undefined ? `  (other run ${fixed(row.otherSeconds, 2)} s)` : ''),
   );
   console.log(
     `      cpu %: broker ${percent(usage.brokerCpuSeconds)} (main thread ${percent(threads.mainUser)} user + ${percent(threads.mainSystem)} sys, ` +
-      `other threads ${percent(threads.otherUser)} user + ${percent(threads.otherSystem)} sys), kcat ${percent(usage.kcatCpuSeconds)}, others ${percent(usage.otherCpuSeconds)}; ` +
+      `other threads ${percent(threads.otherUser)} user + ${percent(threads.otherSystem)} sys), ${row.client === 'kcat' ? 'kcat' : 'Node generator'} ${percent(usage.kcatCpuSeconds)}, others ${percent(usage.otherCpuSeconds)}; ` +
       `broker GC pauses ${fixed(usage.gcPauseMs)} ms` +
       (row.spread !== undefined && row.spread.length > 1 ? `; per partition ${row.spread.join(' ')}` : ''),
   );
@@ -316,6 +362,9 @@ export async function run(): Promise<void> {
     console.log('  (8 partitions: -p -1, random sticky partitioner); kcat -C -o beginning -c <N> -e -q >/dev/null; each run twice, the faster shown;');
     console.log('  cpu in % of one core; "others" = the rest of the machine (other users, the kernel) during the run');
     const rows = await throughputRuns(broker, dataDir, files, scale);
+    console.log(`\nbroker produce ceiling: Node generator on our codecs, one pre-encoded ~1 MB batch re-sent, ${FLOOD_IN_FLIGHT} Produce v7 in flight, acks=-1,`);
+    console.log('  one partition per request round-robin: the client does no per-message work, so this is what the broker ingests');
+    rows.push(...(await floodRuns(broker, dataDir, scale)));
     await broker.stop();
     broker = null;
     rmSync(dataDir, { recursive: true, force: true });
@@ -324,17 +373,17 @@ export async function run(): Promise<void> {
     console.log('\nsummary: each figure beside its machine limit (produce: batch MB/s ÷ disk write+fdatasync MB/s; consume: batch MB/s ÷ loopback MB/s)');
     console.log('  broker cpu = CPU time of the broker process (all threads) per message and per MB of batches: it varies less');
     console.log('  than wall time when the machine is shared');
-    console.log('  run                        msg/s  MB/s values  MB/s batches  ÷ limit  broker cpu µs/msg  ms/MB  issue target');
+    console.log('  run                             msg/s  MB/s values  MB/s batches  ÷ limit  broker cpu µs/msg  ms/MB  issue target');
     for (const row of rows) {
       const rate = row.messages / row.seconds;
       const batchMb = mb(row.logBytes, row.seconds);
       const limit = row.kind === 'produce' ? diskBest.mbPerSecond : loopback.mbPerSecond;
-      const target = row.valueBytes === 100 ? (row.kind === 'produce' ? TARGET_PRODUCE_MSG_PER_S : TARGET_CONSUME_MSG_PER_S) : null;
+      const target = row.valueBytes === 100 && row.client === 'kcat' ? (row.kind === 'produce' ? TARGET_PRODUCE_MSG_PER_S : TARGET_CONSUME_MSG_PER_S) : null;
       const verdict = target === null ? '-' : `≥ ${thousands(target)} msg/s: ${rate >= target ? 'met' : `not met (${fixed((rate / target) * 100)}%)`}`;
       const cpuPerMessageUs = (row.usage.brokerCpuSeconds / row.messages) * 1e6;
       const cpuPerMbMs = (row.usage.brokerCpuSeconds / (row.logBytes / 1e6)) * 1000;
       console.log(
-        `  ${runLabel(row).padEnd(22)} ${thousands(rate).padStart(9)}  ${fixed(mb(row.messages * row.valueBytes, row.seconds), 1).padStart(11)}  ${fixed(batchMb, 1).padStart(12)}  ` +
+        `  ${runLabel(row).padEnd(29)} ${thousands(rate).padStart(9)}  ${fixed(mb(row.messages * row.valueBytes, row.seconds), 1).padStart(11)}  ${fixed(batchMb, 1).padStart(12)}  ` +
           `${fixed(batchMb / limit, 2).padStart(7)}  ${fixed(cpuPerMessageUs, 2).padStart(17)}  ${fixed(cpuPerMbMs, 1).padStart(5)}  ${verdict}`,
       );
     }
