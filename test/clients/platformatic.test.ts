@@ -119,6 +119,18 @@ test('produce keyed messages with headers in every codec, stored exactly as sent
   assert.deepEqual(stored.map(({ key, value, headers }) => ({ key, value, headers })), sent);
 });
 
+test('acks=0 and acks=1: no answer needed, stored all the same', async () => {
+  const producer = newProducer();
+  try {
+    await producer.send({ messages: Array.from({ length: 5 }, (_, i) => ({ topic: 'pk-acks', partition: 0, value: `none-${i}` })), acks: ProduceAcks.NO_RESPONSE, autocreateTopics: true });
+    const result = await producer.send({ messages: [{ topic: 'pk-acks', partition: 0, value: 'leader' }], acks: ProduceAcks.LEADER });
+    assert.deepEqual(result.offsets, [{ topic: 'pk-acks', partition: 0, offset: 5n }], 'acks=1 lands after the five acks=0 records on the same connection');
+  } finally {
+    await producer.close();
+  }
+  assert.deepEqual((await readPartition(server.port, 'pk-acks', 0)).map((r) => r.value), [...Array.from({ length: 5 }, (_, i) => `none-${i}`), 'leader']);
+});
+
 test('consume by partition and offset with the group-less Consumer.fetch', async () => {
   const admin = newAdmin();
   await admin.createTopics({ topics: ['pk-fetch'], partitions: 2, replicas: 1 });
@@ -214,6 +226,24 @@ test('two idempotent producers at once get distinct producer ids and every ackno
     await first.close();
     await second.close();
   }
+});
+
+test('an idempotent producer started after another one closed: its messages are stored, not taken for duplicates', async () => {
+  const acknowledged: Array<{ value: string; offset: bigint }> = [];
+  for (const run of ['before-restart', 'after-restart']) {
+    const producer = newProducer({ idempotent: true });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const value = `${run}-${i}`;
+        const result = await producer.send({ messages: [{ topic: 'pk-restart', partition: 0, value }], autocreateTopics: true });
+        acknowledged.push({ value, offset: result.offsets![0]!.offset });
+      }
+    } finally {
+      await producer.close();
+    }
+  }
+  const stored = await readPartition(server.port, 'pk-restart', 0, 0, 100);
+  assert.deepEqual(stored.map((r) => r.value), acknowledged.map((a) => a.value), `acknowledged at offsets ${acknowledged.map((a) => a.offset).join(', ')}`);
 });
 
 test('list offsets: earliest, latest, by time; delete records moves the start', async () => {
