@@ -302,7 +302,7 @@ export async function run(): Promise<void> {
       disk.push(result);
       console.log(
         `  disk: ${result.label.padEnd(34)} ${fixed(result.mbPerSecond, 1).padStart(6)} MB/s ${fixed(result.syncsPerSecond).padStart(5)} fdatasync/s  ` +
-          `round p50 ${fixed(result.roundP50Ms, 2)} p99 ${fixed(result.roundP99Ms, 2)} max ${fixed(result.roundMaxMs, 2)} ms`,
+          `round p50 ${fixed(result.roundP50Ms, 2)} p99 ${fixed(result.roundP99Ms, 2)} max ${fixed(result.roundMaxMs, 2)} ms  cpu ${fixed(result.cpuMsPerMb, 2)} ms/MB`,
       );
     }
     const diskBest = disk.reduce((best, r) => (r.mbPerSecond > best.mbPerSecond ? r : best));

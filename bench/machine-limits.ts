@@ -53,6 +53,8 @@ export interface DiskResult {
   roundP50Ms: number;
   roundP99Ms: number;
   roundMaxMs: number;
+  /** CPU time (user + system, this process) per MB written: the kernel's cost of durable writes. */
+  cpuMsPerMb: number;
 }
 
 /**
@@ -67,6 +69,7 @@ export function diskWriteSync(directory: string, writeBytes: number, writesPerSy
   const fd = openSync(path, 'w');
   let position = 0;
   const rounds: number[] = [];
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   let elapsedMs = 0;
   try {
@@ -85,6 +88,7 @@ export function diskWriteSync(directory: string, writeBytes: number, writesPerSy
     closeSync(fd);
     rmSync(path, { force: true });
   }
+  const cpu = process.cpuUsage(cpuBefore);
   const syncs = rounds.length;
   const sorted = Float64Array.from(rounds).sort();
   const size = writeBytes >= 1024 * 1024 ? `${writeBytes / 1024 / 1024} MiB` : `${writeBytes / 1024} KiB`;
@@ -98,6 +102,7 @@ export function diskWriteSync(directory: string, writeBytes: number, writesPerSy
     roundP50Ms: sorted[Math.floor(syncs * 0.5)]!,
     roundP99Ms: sorted[Math.min(syncs - 1, Math.floor(syncs * 0.99))]!,
     roundMaxMs: sorted[syncs - 1]!,
+    cpuMsPerMb: (cpu.user + cpu.system) / 1000 / (position / 1e6),
   };
 }
 
