@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { readCpuProfile, summarizeProfile, profileBounds, type ProfileSummary } from './cpu-profile.js';
 import { fixedRateLatency, type LatencyResult } from './latency.js';
 import { execFileSync } from 'node:child_process';
-import { diskWriteSync, fsyncProbe, loadAverage, loopbackTcp, machineBusyCpuSeconds, machineFacts, timerLateness, type DiskResult } from './machine-limits.js';
+import { diskWriteSync, fsyncProbe, KCAT_MISSING, loadAverage, loopbackTcp, machineBusyCpuSeconds, machineFacts, timerLateness, type DiskResult } from './machine-limits.js';
 import { runKcat, startBrokerProcess, type BrokerProcess, type KcatRun, type ThreadCpu } from './processes.js';
 import { produceFlood } from './produce-flood.js';
 import { WireClient } from './wire-client.js';
@@ -361,7 +361,9 @@ export async function run(): Promise<void> {
     console.log(`\nthroughput: same broker (log.flush.policy=sync, --trace-gc); kcat -P -X acks=all -X linger.ms=5 -X batch.num.messages=10000 -z none -l <file>`);
     console.log('  (8 partitions: -p -1, random sticky partitioner); kcat -C -o beginning -c <N> -e -q >/dev/null; each run twice, the faster shown;');
     console.log('  cpu in % of one core; "others" = the rest of the machine (other users, the kernel) during the run');
-    const rows = await throughputRuns(broker, dataDir, files, scale);
+    const haveKcat = facts.kcat !== KCAT_MISSING;
+    if (!haveKcat) console.log('  kcat is not installed (Debian: apt-get install kcat): skipping the kcat runs and the profile');
+    const rows = haveKcat ? await throughputRuns(broker, dataDir, files, scale) : [];
     console.log(`\nbroker produce ceiling: Node generator on our codecs, one pre-encoded ~1 MB batch re-sent, ${FLOOD_IN_FLIGHT} Produce v7 in flight, acks=-1,`);
     console.log('  one partition per request round-robin: the client does no per-message work, so this is what the broker ingests');
     rows.push(...(await floodRuns(broker, dataDir, scale)));
@@ -394,6 +396,7 @@ export async function run(): Promise<void> {
     );
 
     // ── where the time goes ────────────────────────────────────────────────────────────────
+    if (!haveKcat) return;
     const profileDir = join(workDir, 'profile');
     const profileDataDir = join(workDir, 'profile-data');
     const profileFile = join(workDir, 'values-profile.txt');

@@ -18,10 +18,13 @@ export interface MachineFacts {
   kcat: string;
 }
 
+/** `MachineFacts.kcat` when kcat is not on the PATH. */
+export const KCAT_MISSING = 'kcat not found';
+
 export function machineFacts(dataParent: string): MachineFacts {
   const cpu = cpus();
   const fs = statfsSync(dataParent);
-  let kcat = 'kcat not found';
+  let kcat = KCAT_MISSING;
   try {
     // `kcat -V` prints "Version 1.7.1 (JSON, ..., librdkafka 2.0.2 builtin.features=...)".
     const text = execFileSync('kcat', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
