@@ -1,0 +1,507 @@
+// The producer: typed messages in, partition and offset out.
+//
+// send() serialises a message, picks its partition, reserves its size from the buffer memory and
+// appends it to the open batch of that partition. A batch closes when it reaches `batchBytes` or is
+// `lingerMs` old; closed batches wait in their partition's queue until the partition has fewer than
+// `maxInFlightPerPartition` batches in flight, and are then sent, one batch per partition per
+// Produce request, to the partition's leader.
+//
+// Idempotence (default): an InitProducerId gives a producer id and epoch; each batch carries the
+// partition's next sequence number, assigned when the batch is first sent and kept through retries,
+// so the broker drops a retried batch it already wrote and refuses one that would leave a gap.
+// Order through retries: when a batch fails, the partition stops sending until everything in flight
+// has answered, puts the failed batches back at the head of its queue in sequence order, waits the
+// backoff and resumes. A batch the broker rejects for good leaves a gap: the batches behind it are
+// given new sequences starting at the rejected one, so the broker accepts them.
+import { ApiKey } from '../protocol/generated/index.js';
+import type { ProduceResponse } from '../protocol/generated/produce.js';
+import type { InitProducerIdResponse } from '../protocol/generated/init-producer-id.js';
+import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { Compression } from '../protocol/record-batch/header.js';
+import { encodeRecordBatch, type RecordHeader, type RecordToEncode } from '../protocol/record-batch/records.js';
+import { backoffDelayMs } from './backoff.js';
+import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
+import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, SluiceClientError } from './errors.js';
+import { booleanOption, integerOption, oneOfOption } from './options.js';
+import { keyPartition, StickyPartitions } from './partitioners.js';
+import { bufferSerde, type Serializer } from './serializers.js';
+
+export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+const compressionCodes: Record<CompressionName, Compression> = {
+  none: Compression.None,
+  gzip: Compression.Gzip,
+  snappy: Compression.Snappy,
+  lz4: Compression.Lz4,
+  zstd: Compression.Zstd,
+};
+
+export type MessageHeaders = Record<string, string | Buffer | null> | ReadonlyArray<readonly [string, string | Buffer | null]>;
+
+export interface ProducerMessage<K = Buffer, V = Buffer> {
+  key?: K | null;
+  value: V | null;
+  /** Send to this partition, bypassing the partitioner. */
+  partition?: number;
+  headers?: MessageHeaders;
+  /** Create time in ms since the epoch (default: now). */
+  timestamp?: number;
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** The message's offset; -1n when acks=0 (the broker does not answer). */
+  offset: bigint;
+  /** The log append time when the topic uses it, else the message's create time. */
+  timestamp: number;
+}
+
+/** Picks a partition in [0, partitionCount); `key` is the serialised key (null when none). */
+export type PartitionSelector<K = Buffer, V = Buffer> = (message: ProducerMessage<K, V>, partitionCount: number, key: Buffer | null) => number;
+
+export interface ProducerOptions<K = Buffer, V = Buffer> extends ClusterOptions {
+  /** Default true: acks=all, ≤ 5 batches in flight per partition, sequence numbers. */
+  idempotent?: boolean;
+  /** -1 (all, default), 1 (leader) or 0 (no answer). Idempotence requires -1. */
+  acks?: -1 | 0 | 1;
+  /** How long a batch may wait for more messages (default 5). */
+  lingerMs?: number;
+  /** A batch closes when its records reach this size (default 16 384). */
+  batchBytes?: number;
+  compression?: CompressionName;
+  /** Memory for messages not yet acknowledged (default 32 MiB). */
+  bufferBytesMax?: number;
+  /** When the buffer is full: wait for room (default) or fail at once with BufferFullError. */
+  bufferFullAction?: 'wait' | 'fail';
+  /** How long `send` waits for buffer room before failing (default 60 000). */
+  bufferWaitMs?: number;
+  /** Default 5 (the most idempotence keeps in order). */
+  maxInFlightPerPartition?: number;
+  /** Time the broker may take to reach `acks` (default 30 000). */
+  ackTimeoutMs?: number;
+  partitioner?: PartitionSelector<K, V>;
+  keySerializer?: Serializer<K>;
+  valueSerializer?: Serializer<V>;
+}
+
+interface PendingRecord {
+  resolve(metadata: RecordMetadata): void;
+  reject(error: Error): void;
+  timestamp: number;
+}
+
+interface Batch {
+  records: RecordToEncode[];
+  pending: PendingRecord[];
+  bytes: number;
+  createdMs: number;
+  /** Set when first sent; kept through retries. */
+  encoded?: Buffer;
+  baseSequence: number;
+  attempts: number;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  open: Batch | undefined;
+  lingerTimer: NodeJS.Timeout | undefined;
+  ready: Batch[];
+  inFlight: Set<Batch>;
+  nextSequence: number;
+  /** Stop sending until the in-flight batches answered, then requeue the failed ones in order. */
+  recovering: boolean;
+  failed: Batch[];
+  /** Lowest sequence rejected for good during this recovery (batches after it are re-sequenced). */
+  gapAt: number | undefined;
+  retryAtMs: number;
+}
+
+/** Record overhead beyond key, value and headers (length, attributes, deltas, varints), upper bound. */
+const RECORD_OVERHEAD_BYTES = 22;
+const BATCH_HEADER_BYTES = 61;
+
+export class Producer<K = Buffer, V = Buffer> {
+  readonly cluster: Cluster;
+  private readonly idempotent: boolean;
+  private readonly acks: number;
+  private readonly lingerMs: number;
+  private readonly batchBytes: number;
+  private readonly compression: Compression;
+  private readonly bufferBytesMax: number;
+  private readonly bufferFullAction: 'wait' | 'fail';
+  private readonly bufferWaitMs: number;
+  private readonly maxInFlightPerPartition: number;
+  private readonly ackTimeoutMs: number;
+  private readonly partitioner: PartitionSelector<K, V> | undefined;
+  private readonly keySerializer: Serializer<K>;
+  private readonly valueSerializer: Serializer<V>;
+  private readonly sticky = new StickyPartitions();
+  private readonly queues = new Map<string, PartitionQueue>();
+  private bufferedBytes = 0;
+  private readonly bufferWaiters: Array<{ bytes: number; wake(): void }> = [];
+  private outstanding = 0;
+  private idleWaiters: Array<() => void> = [];
+  private producerId = -1;
+  private producerEpoch = -1;
+  private initializing: Promise<void> | undefined;
+  private connected: Promise<void> | undefined;
+  private drainScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: ProducerOptions<K, V> = {}) {
+    this.cluster = new Cluster(options);
+    this.idempotent = booleanOption('idempotent', options.idempotent, true);
+    this.acks = oneOfOption('acks', options.acks, -1, [-1, 0, 1] as const);
+    if (this.idempotent && this.acks !== -1) throw new ClientOptionError('an idempotent producer needs acks=-1 (all); set idempotent: false to use acks 0 or 1');
+    this.lingerMs = integerOption('lingerMs', options.lingerMs, 5, 0);
+    this.batchBytes = integerOption('batchBytes', options.batchBytes, 16_384, 1);
+    this.compression = compressionCodes[oneOfOption('compression', options.compression, 'none', Object.keys(compressionCodes) as CompressionName[])];
+    this.bufferBytesMax = integerOption('bufferBytesMax', options.bufferBytesMax, 32 * 1024 * 1024, 1);
+    this.bufferFullAction = oneOfOption('bufferFullAction', options.bufferFullAction, 'wait', ['wait', 'fail'] as const);
+    this.bufferWaitMs = integerOption('bufferWaitMs', options.bufferWaitMs, 60_000, 0);
+    this.maxInFlightPerPartition = integerOption('maxInFlightPerPartition', options.maxInFlightPerPartition, 5, 1, this.idempotent ? 5 : 1000);
+    this.ackTimeoutMs = integerOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
+    if (options.partitioner !== undefined && typeof options.partitioner !== 'function') throw new ClientOptionError('option partitioner must be a function (message, partitionCount) => partition');
+    this.partitioner = options.partitioner;
+    this.keySerializer = options.keySerializer ?? (bufferSerde.serialize as unknown as Serializer<K>);
+    this.valueSerializer = options.valueSerializer ?? (bufferSerde.serialize as unknown as Serializer<V>);
+  }
+
+  /** Connects to the cluster (and gets a producer id). Optional: the first send connects too. */
+  async connect(): Promise<void> {
+    this.connected ??= (async () => {
+      await this.cluster.connect();
+      if (this.idempotent) await this.initProducerId();
+    })();
+    try {
+      await this.connected;
+    } catch (error) {
+      this.connected = undefined;
+      throw error;
+    }
+  }
+
+  private initProducerId(): Promise<void> {
+    this.initializing ??= this.cluster
+      .withRetries('InitProducerId', async () => {
+        const response = await this.cluster.request<InitProducerIdResponse>(-1, ApiKey.InitProducerId, { transactionalId: null, transactionTimeoutMs: 60_000 });
+        if (response.errorCode !== 0) throw new KafkaError(response.errorCode, null, 'InitProducerId');
+        return response;
+      })
+      .then((response) => {
+        this.producerId = Number(response.producerId);
+        this.producerEpoch = response.producerEpoch;
+        for (const queue of this.queues.values()) queue.nextSequence = 0;
+      })
+      .finally(() => {
+        this.initializing = undefined;
+      });
+    return this.initializing;
+  }
+
+  /** Sends one message; resolves when the broker acknowledged it. */
+  async send(topic: string, message: ProducerMessage<K, V>): Promise<RecordMetadata> {
+    const [result] = await this.sendBatch(topic, [message]);
+    return result!;
+  }
+
+  /** Sends messages to one topic; resolves with partition and offset for each, in order. */
+  async sendBatch(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
+    if (this.closed) throw new ClientClosedError('the producer');
+    if (typeof topic !== 'string' || topic.length === 0) throw new ClientOptionError('topic must be a non-empty string');
+    await this.connect();
+    const info = await this.cluster.topic(topic);
+    const partitionCount = info.partitions.length;
+    const results: Array<Promise<RecordMetadata>> = [];
+    for (const message of messages) {
+      const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
+      const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
+      const headers = toRecordHeaders(message.headers);
+      const partition = this.choosePartition(topic, message, key, partitionCount);
+      const timestamp = message.timestamp ?? Date.now();
+      if (!Number.isInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
+      let bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
+      for (const header of headers) bytes += Buffer.byteLength(header.key) + (header.value?.length ?? 0) + 10;
+      await this.reserve(bytes);
+      results.push(this.append(topic, partition, { key, value, headers, timestamp }, bytes, partitionCount));
+    }
+    return Promise.all(results);
+  }
+
+  private choosePartition(topic: string, message: ProducerMessage<K, V>, key: Buffer | null, partitionCount: number): number {
+    let partition: number;
+    if (message.partition !== undefined) partition = message.partition;
+    else if (this.partitioner) partition = this.partitioner(message, partitionCount, key);
+    else if (key !== null) partition = keyPartition(key, partitionCount);
+    else partition = this.sticky.partition(topic, partitionCount);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
+      throw new ClientOptionError(`partition ${partition} is not one of the ${partitionCount} partitions of topic "${topic}"`);
+    }
+    return partition;
+  }
+
+  private async reserve(bytes: number): Promise<void> {
+    if (this.bufferedBytes + bytes <= this.bufferBytesMax || this.bufferedBytes === 0) {
+      this.bufferedBytes += bytes;
+      return;
+    }
+    if (this.bufferFullAction === 'fail') throw new BufferFullError(`the producer buffer is full (${this.bufferedBytes} of ${this.bufferBytesMax} bytes waiting for acknowledgement)`);
+    this.flushOpenBatches();
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        bytes,
+        wake: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        const index = this.bufferWaiters.indexOf(waiter);
+        if (index >= 0) this.bufferWaiters.splice(index, 1);
+        reject(new BufferFullError(`the producer buffer stayed full for ${this.bufferWaitMs} ms`));
+      }, this.bufferWaitMs);
+      this.bufferWaiters.push(waiter);
+    });
+  }
+
+  private release(bytes: number): void {
+    this.bufferedBytes -= bytes;
+    while (this.bufferWaiters.length > 0) {
+      const next = this.bufferWaiters[0]!;
+      if (this.bufferedBytes + next.bytes > this.bufferBytesMax && this.bufferedBytes > 0) break;
+      this.bufferWaiters.shift();
+      this.bufferedBytes += next.bytes;
+      next.wake();
+    }
+  }
+
+  private queueOf(topic: string, partition: number): PartitionQueue {
+    const id = `${topic}\u0000${partition}`;
+    let queue = this.queues.get(id);
+    if (!queue) {
+      queue = { topic, partition, open: undefined, lingerTimer: undefined, ready: [], inFlight: new Set(), nextSequence: 0, recovering: false, failed: [], gapAt: undefined, retryAtMs: 0 };
+      this.queues.set(id, queue);
+    }
+    return queue;
+  }
+
+  private append(topic: string, partition: number, record: RecordToEncode & { timestamp: number }, bytes: number, partitionCount: number): Promise<RecordMetadata> {
+    const queue = this.queueOf(topic, partition);
+    if (queue.open && queue.open.bytes + bytes > this.batchBytes && queue.open.records.length > 0) this.closeBatch(queue, partitionCount);
+    if (!queue.open) {
+      queue.open = { records: [], pending: [], bytes: BATCH_HEADER_BYTES, createdMs: Date.now(), baseSequence: -1, attempts: 0 };
+      if (this.lingerMs > 0) {
+        queue.lingerTimer = setTimeout(() => {
+          queue.lingerTimer = undefined;
+          this.closeBatch(queue, partitionCount);
+        }, this.lingerMs);
+      }
+    }
+    const batch = queue.open;
+    batch.records.push(record);
+    batch.bytes += bytes;
+    this.outstanding++;
+    const promise = new Promise<RecordMetadata>((resolve, reject) => batch.pending.push({ resolve, reject, timestamp: record.timestamp }));
+    if (this.lingerMs === 0 || batch.bytes >= this.batchBytes) this.closeBatch(queue, partitionCount);
+    return promise;
+  }
+
+  private closeBatch(queue: PartitionQueue, partitionCount?: number): void {
+    if (queue.lingerTimer) clearTimeout(queue.lingerTimer);
+    queue.lingerTimer = undefined;
+    const batch = queue.open;
+    if (!batch) return;
+    queue.open = undefined;
+    queue.ready.push(batch);
+    this.sticky.batchClosed(queue.topic, queue.partition, partitionCount ?? this.cluster.topics.get(queue.topic)?.partitions.length ?? 1);
+    this.scheduleDrain();
+  }
+
+  private flushOpenBatches(): void {
+    for (const queue of this.queues.values()) this.closeBatch(queue);
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    // Batches closed in the same tick go out in the same requests.
+    queueMicrotask(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Sends every batch that may go now, grouped into one Produce request per leader. */
+  private drain(): void {
+    if (this.closed && this.outstanding === 0) return;
+    const now = Date.now();
+    const byLeader = new Map<number, Array<{ queue: PartitionQueue; batch: Batch }>>();
+    let needMetadata = false;
+    let earliestRetryMs = Infinity;
+    for (const queue of this.queues.values()) {
+      if (queue.recovering || queue.ready.length === 0 || queue.inFlight.size >= this.maxInFlightPerPartition) continue;
+      if (queue.retryAtMs > now) {
+        earliestRetryMs = Math.min(earliestRetryMs, queue.retryAtMs);
+        continue;
+      }
+      const leader = this.cluster.leaderOf(queue.topic, queue.partition);
+      if (leader === undefined) {
+        needMetadata = true;
+        queue.retryAtMs = now + this.cluster.retryBackoffMs;
+        earliestRetryMs = Math.min(earliestRetryMs, queue.retryAtMs);
+        continue;
+      }
+      const batch = queue.ready.shift()!;
+      queue.inFlight.add(batch);
+      let list = byLeader.get(leader);
+      if (!list) byLeader.set(leader, (list = []));
+      list.push({ queue, batch });
+    }
+    if (needMetadata) this.cluster.refreshMetadata().catch(() => undefined);
+    for (const [leader, entries] of byLeader) void this.sendRequest(leader, entries);
+    if (earliestRetryMs !== Infinity && !this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.drain();
+      }, Math.max(1, earliestRetryMs - now));
+    }
+  }
+
+  private async encode(queue: PartitionQueue, batch: Batch): Promise<Buffer> {
+    if (batch.encoded) return batch.encoded;
+    if (this.idempotent) {
+      if (this.producerId < 0) await this.initProducerId();
+      batch.baseSequence = queue.nextSequence;
+      queue.nextSequence = (queue.nextSequence + batch.records.length) % 0x80000000;
+    }
+    batch.encoded = await encodeRecordBatch({
+      records: batch.records,
+      producerId: this.idempotent ? this.producerId : -1,
+      producerEpoch: this.idempotent ? this.producerEpoch : -1,
+      baseSequence: this.idempotent ? batch.baseSequence : -1,
+      compression: this.compression,
+    });
+    return batch.encoded;
+  }
+
+  private async sendRequest(leader: number, entries: Array<{ queue: PartitionQueue; batch: Batch }>): Promise<void> {
+    let response: ProduceResponse | undefined;
+    let requestError: Error | undefined;
+    try {
+      const topics = new Map<string, Array<{ index: number; records: Buffer }>>();
+      for (const { queue, batch } of entries) {
+        const records = await this.encode(queue, batch);
+        let list = topics.get(queue.topic);
+        if (!list) topics.set(queue.topic, (list = []));
+        list.push({ index: queue.partition, records });
+      }
+      const body = { transactionalId: null, acks: this.acks, timeoutMs: this.ackTimeoutMs, topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })) };
+      response = await this.cluster.request<ProduceResponse>(leader, ApiKey.Produce, body, { expectResponse: this.acks !== 0, timeoutMs: this.cluster.requestTimeoutMs + this.ackTimeoutMs });
+    } catch (error) {
+      requestError = error as Error;
+    }
+    for (const { queue, batch } of entries) {
+      queue.inFlight.delete(batch);
+      if (requestError) {
+        this.batchFailed(queue, batch, requestError);
+        continue;
+      }
+      if (this.acks === 0) {
+        this.batchDone(queue, batch, -1n, -1);
+        continue;
+      }
+      const answer = response!.responses.find((t) => t.name === queue.topic)?.partitionResponses.find((p) => p.index === queue.partition);
+      if (!answer) this.batchFailed(queue, batch, new SluiceClientError(`the broker did not answer for ${queue.topic}/${queue.partition}`, true));
+      else if (answer.errorCode === ErrorCode.NONE) this.batchDone(queue, batch, answer.baseOffset, Number(answer.logAppendTimeMs));
+      else if (answer.errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) this.batchDone(queue, batch, -1n, -1);
+      else this.batchFailed(queue, batch, new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`));
+    }
+    for (const { queue } of entries) this.maybeFinishRecovery(queue);
+    this.drain();
+  }
+
+  private batchDone(queue: PartitionQueue, batch: Batch, baseOffset: bigint, logAppendTimeMs: number): void {
+    batch.pending.forEach((pending, index) => {
+      pending.resolve({
+        topic: queue.topic,
+        partition: queue.partition,
+        offset: baseOffset < 0n ? -1n : baseOffset + BigInt(index),
+        timestamp: logAppendTimeMs >= 0 ? logAppendTimeMs : pending.timestamp,
+      });
+    });
+    this.finished(batch);
+  }
+
+  private finished(batch: Batch): void {
+    this.release(batch.bytes - BATCH_HEADER_BYTES);
+    this.outstanding -= batch.records.length;
+    if (this.outstanding === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private batchFailed(queue: PartitionQueue, batch: Batch, error: Error): void {
+    batch.attempts++;
+    const code = error instanceof KafkaError ? error.code : undefined;
+    // OUT_OF_ORDER_SEQUENCE behind a batch that failed: the gap is ours and the resend fills it.
+    const behindFailure = code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && queue.recovering;
+    const retriable = error instanceof SluiceClientError && (error.retriable || behindFailure);
+    queue.recovering = true;
+    if (retriable && batch.attempts <= this.cluster.retries) {
+      queue.failed.push(batch);
+      if (staleMetadata(error)) this.cluster.refreshMetadata().catch(() => undefined);
+      return;
+    }
+    // Rejected for good: the broker did not write it, so later sequences must close the gap.
+    if (this.idempotent && batch.baseSequence >= 0 && code !== undefined) {
+      queue.gapAt = queue.gapAt === undefined ? batch.baseSequence : Math.min(queue.gapAt, batch.baseSequence);
+    }
+    for (const pending of batch.pending) pending.reject(error);
+    this.finished(batch);
+  }
+
+  private maybeFinishRecovery(queue: PartitionQueue): void {
+    if (!queue.recovering || queue.inFlight.size > 0) return;
+    const failed = queue.failed.sort((a, b) => a.baseSequence - b.baseSequence);
+    queue.failed = [];
+    if (queue.gapAt !== undefined) {
+      // Batches after the gap were not written (the broker refuses sequences past a gap): renumber
+      // them, and the ones not yet sent, from the gap on.
+      queue.nextSequence = queue.gapAt;
+      for (const batch of [...failed, ...queue.ready]) {
+        if (batch.encoded && batch.baseSequence > queue.gapAt) {
+          batch.encoded = undefined;
+          batch.baseSequence = -1;
+        }
+      }
+      queue.gapAt = undefined;
+    }
+    queue.ready.unshift(...failed);
+    queue.recovering = false;
+    const attempts = Math.max(1, ...failed.map((b) => b.attempts));
+    queue.retryAtMs = failed.length > 0 ? Date.now() + backoffDelayMs({ initialMs: this.cluster.retryBackoffMs, maxMs: 1000 }, attempts) : 0;
+  }
+
+  /** Sends every buffered message now and waits until all are acknowledged (or failed). */
+  async flush(): Promise<void> {
+    this.flushOpenBatches();
+    if (this.outstanding === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Flushes, then closes the connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush().catch(() => undefined);
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const waiter of this.bufferWaiters.splice(0)) waiter.wake();
+    await this.cluster.close();
+  }
+}
+
+function toRecordHeaders(headers: MessageHeaders | undefined): RecordHeader[] {
+  if (!headers) return [];
+  const entries = Array.isArray(headers) ? (headers as ReadonlyArray<readonly [string, string | Buffer | null]>) : Object.entries(headers as Record<string, string | Buffer | null>);
+  return entries.map(([key, value]) => ({ key, value: value === null ? null : typeof value === 'string' ? Buffer.from(value, 'utf8') : value }));
+}
