@@ -7,6 +7,7 @@
 // Concurrent refreshes share one request.
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataResponse } from '../protocol/generated/metadata.js';
+import type { FindCoordinatorResponse } from '../protocol/generated/find-coordinator.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { Connection, type RequestOptions } from './connection.js';
@@ -75,6 +76,7 @@ export class Cluster {
   private lastRefreshMs = 0;
   private refreshTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly coordinators = new Map<string, number>();
 
   constructor(options: ClusterOptions = {}) {
     this.bootstrap = bootstrapOption(options.bootstrap);
@@ -256,6 +258,40 @@ export class Cluster {
         if (what !== 'Metadata' && staleMetadata(error)) await this.refreshMetadata().catch(() => undefined);
       }
     }
+  }
+
+  /** The node id of the coordinator of a consumer group, found with FindCoordinator and cached. */
+  async groupCoordinator(groupId: string, refresh = false): Promise<number> {
+    const known = this.coordinators.get(groupId);
+    if (known !== undefined && !refresh) return known;
+    const response = await this.withRetries('FindCoordinator', async () => {
+      const answer = await this.request<FindCoordinatorResponse>(-1, ApiKey.FindCoordinator, { key: groupId, keyType: 0 });
+      if (answer.errorCode !== 0) throw new KafkaError(answer.errorCode, answer.errorMessage, `FindCoordinator for group "${groupId}"`);
+      return answer;
+    });
+    if (!this.brokers.has(response.nodeId)) this.brokers.set(response.nodeId, { nodeId: response.nodeId, host: response.host, port: response.port, rack: null });
+    this.coordinators.set(groupId, response.nodeId);
+    return response.nodeId;
+  }
+
+  /**
+   * Sends a request to the coordinator of `groupId`; `check` throws the response's error. A moved or
+   * loading coordinator is looked up again and the request retried.
+   */
+  async coordinatorRequest<Response>(groupId: string, apiKey: number, body: object, check: (response: Response) => void = () => undefined, options?: RequestOptions): Promise<Response> {
+    return this.withRetries('coordinator', async () => {
+      const nodeId = await this.groupCoordinator(groupId);
+      try {
+        const response = await this.request<Response>(nodeId, apiKey, body, options);
+        check(response);
+        return response;
+      } catch (error) {
+        if (error instanceof ConnectionError || (error instanceof KafkaError && (error.code === ErrorCode.NOT_COORDINATOR || error.code === ErrorCode.COORDINATOR_NOT_AVAILABLE))) {
+          this.coordinators.delete(groupId);
+        }
+        throw error;
+      }
+    });
   }
 
   async close(): Promise<void> {
