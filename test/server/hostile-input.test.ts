@@ -14,6 +14,7 @@ import { apiCodecs, ApiKey, ErrorCode } from '../../src/protocol/generated/index
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
 import { ATTRIBUTES_OFFSET, Compression, CRC_OFFSET, CRC_START_OFFSET, RECORDS_OFFSET } from '../../src/protocol/record-batch/header.js';
 import { decodeRecordBatches, encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
+import { startBrokerProcess } from '../support/broker-process.js';
 import { RawClient } from '../support/raw-client.js';
 import { Random, seedFromEnvironment } from '../support/random.js';
 import { readPartition, type ReadRecord } from '../support/read-partition.js';
@@ -697,6 +698,61 @@ test('beyond max.connections new connections are refused at accept and idle ones
     server = saved.server;
     canary = saved.canary;
     await limited.close();
+  }
+});
+
+// Fetch's max_bytes is the client's to choose (up to 2^31-1) and a request may name the same partition
+// any number of times; each entry is read again. A few KiB of request can so ask for more than the
+// 2 GiB an int32 frame size can carry. Kafka keys the partitions of a fetch by topic-partition (one
+// entry each) and caps the answer at the broker's fetch.max.bytes (55 MiB). The broker runs in a
+// child process here (it reads ~2 GiB before anything is sent), so a crash fails this test only.
+test('a Fetch that names one partition hundreds of times with max_bytes 2^31-1 does not bring the broker down', async () => {
+  const child = await startBrokerProcess();
+  try {
+    const setup = await RawClient.connect(child.port);
+    setup.request(ApiKey.CreateTopics, 7, 1, { topics: [{ name: 'big', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    await setup.waitForFrames(1, 5000);
+    for (let i = 0; i < 8; i++) {
+      const records = encodeRecordBatchSync({ records: [{ value: Buffer.alloc(1_000_000, i) }] });
+      setup.request(ApiKey.Produce, 7, 2 + i, { acks: 1, timeoutMs: 5000, topicData: [{ name: 'big', partitionData: [{ index: 0, records }] }] });
+    }
+    const frames = await setup.waitForFrames(9, 20_000);
+    assert.equal(frames.length, 9);
+    assert.equal(RawClient.decode(ApiKey.CreateTopics, 7, frames[0]!).body.topics[0].errorCode, 0, 'topic created');
+    for (const frame of frames.slice(1)) assert.equal(RawClient.decode(ApiKey.Produce, 7, frame).body.responses[0].partitionResponses[0].errorCode, 0, '1 MB produced');
+    setup.close();
+
+    // 300 entries of 8 MB: 2.4 GB asked for with a 5 KB request. Bytes are counted, not buffered.
+    const attacker = connect({ port: child.port, host: '127.0.0.1' });
+    await new Promise((resolve) => attacker.once('connect', resolve));
+    let received = 0;
+    let declared = -1;
+    let closed = false;
+    attacker.on('data', (data: Buffer) => {
+      if (declared < 0 && data.length >= 4) declared = data.readInt32BE(0);
+      received += data.length;
+    });
+    attacker.on('close', () => (closed = true));
+    attacker.on('error', () => undefined);
+    attacker.write(
+      requestFrame(ApiKey.Fetch, 11, 1, {
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 2 ** 31 - 1,
+        isolationLevel: 0,
+        topics: [{ topic: 'big', partitions: Array.from({ length: 300 }, () => ({ partition: 0, fetchOffset: 0n, partitionMaxBytes: 2 ** 31 - 1 })) }],
+      }),
+    );
+    await eventually(() => closed || child.exited() !== null || (declared >= 0 && received >= declared + 4), 60_000);
+    attacker.destroy();
+    await sleep(200);
+    assert.equal(child.exited(), null, `the broker process exited (${child.exited()}):\n${child.stderr().split('\n').slice(0, 20).join('\n')}`);
+    const after = await RawClient.connect(child.port);
+    after.request(ApiKey.ApiVersions, 3, 1, { clientSoftwareName: 'after', clientSoftwareVersion: '1' });
+    assert.equal((await after.waitForFrames(1)).length, 1, 'still serving');
+    after.close();
+  } finally {
+    await child.stop();
   }
 });
 
