@@ -1,11 +1,13 @@
 // Hostile input against the full broker (listener, handlers, broker, storage) in this process:
-// oversize and truncated frames, random bytes, mutated valid requests of several APIs, unknown API
-// keys and versions, thousands of idle connections. Throughout, a well-behaved client on its own
-// connection (the canary) keeps producing and fetching; the process never crashes (an uncaught
-// exception fails the run); the records written before the first attack are read back unchanged at
-// the end; every connection the broker closes is logged with its peer address.
+// oversize and truncated frames, random bytes, mutated valid requests of several APIs (also with the
+// batch CRC repaired), unknown API keys and versions, clients that hang up early, thousands of idle
+// connections, long-polls left behind, and one oversized Fetch against a broker in a child process.
+// Throughout, a well-behaved client on its own connection (the canary) keeps producing and fetching;
+// the process never crashes (an uncaught exception fails the run); the records written before the
+// first attack are read back unchanged at the end; every connection the broker closes is logged with
+// its peer address.
 //
-// Randomized cases print their seed on failure and replay with SLUICE_SEED=<seed>.
+// Randomized cases print their seed (t.diagnostic) and replay with SLUICE_SEED=<seed>.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
