@@ -260,7 +260,14 @@ before(async () => {
 
 after(async () => {
   canary?.close();
-  await server?.close();
+  if (!server) return;
+  await server.close();
+  // A mutated Fetch may still be parked for up to 2^31-1 ms, and parked fetches outlive both their
+  // connection and close() (the two long-poll tests below). Wake every partition so this process can
+  // exit: with the broker closed, a woken fetch ends instead of parking again.
+  for (const topic of server.broker.topics.all()) {
+    for (let partition = 0; partition < topic.partitions; partition++) server.broker.partitions.wake(topic.name, partition);
+  }
 });
 
 // ---------------------------------------------------------------- attacks
