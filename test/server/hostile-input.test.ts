@@ -312,6 +312,47 @@ test('truncated frames: a frame that never completes holds nothing, and hanging 
   });
 });
 
+test('requests dribbled a byte at a time, or glued together and split at odd places, are answered in order', async (t) => {
+  await seeded(t, 'odd chunking', async (random) => {
+    await whileCanaryWorks('odd chunking', async () => {
+      const frames = [
+        requestFrame(ApiKey.Metadata, 9, 1, { topics: [{ name: PRECIOUS }], allowAutoTopicCreation: false }),
+        requestFrame(ApiKey.Produce, 7, 2, { acks: -1, timeoutMs: 5000, topicData: [{ name: FUZZ, partitionData: [{ index: 0, records: encodeRecordBatchSync({ records: [{ value: Buffer.from('dribbled') }] }) }] }] }),
+        requestFrame(ApiKey.ListOffsets, 5, 3, { replicaId: -1, isolationLevel: 0, topics: [{ name: PRECIOUS, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] }),
+        requestFrame(ApiKey.ApiVersions, 3, 4, { clientSoftwareName: 'dribble', clientSoftwareVersion: '1' }),
+      ];
+      const all = Buffer.concat(frames);
+      const answersOf = async (write: (client: RawClient) => Promise<void>) => {
+        const client = await RawClient.connect(server.port);
+        client.socket.setNoDelay(true);
+        await write(client);
+        const answers = await client.waitForFrames(frames.length, 5000);
+        client.close();
+        return answers.map((frame, i) => RawClient.decode([ApiKey.Metadata, ApiKey.Produce, ApiKey.ListOffsets, ApiKey.ApiVersions][i]!, [9, 7, 5, 3][i]!, frame).correlationId);
+      };
+      // One byte per write, with pauses so each arrives on its own.
+      const dribbled = await answersOf(async (client) => {
+        for (let i = 0; i < all.length; i++) {
+          client.sendRaw(all.subarray(i, i + 1));
+          if (i % 16 === 0) await sleep(1);
+        }
+      });
+      assert.deepEqual(dribbled, [1, 2, 3, 4]);
+      // Random cut points across frame boundaries.
+      const chopped = await answersOf(async (client) => {
+        let at = 0;
+        while (at < all.length) {
+          const next = Math.min(all.length, at + random.int(1, 40));
+          client.sendRaw(all.subarray(at, next));
+          at = next;
+          await sleep(random.int(0, 2));
+        }
+      });
+      assert.deepEqual(chopped, [1, 2, 3, 4]);
+    });
+  });
+});
+
 test('a complete frame whose body is cut short is a decode error: closed and logged', async () => {
   const samples = sampleRequests();
   await whileCanaryWorks('truncated bodies', async () => {
