@@ -18,9 +18,9 @@ export async function runStart(args: StartArguments, version: string, environmen
   // Signal handlers go in first: a supervisor may send SIGTERM the moment it sees "listening", or
   // while the broker is still opening; either way the answer is a clean stop, never the default kill.
   let signalled: (signal: NodeJS.Signals) => void = () => {};
-  const pendingSignals: NodeJS.Signals[] = [];
+  let signalDuringStart: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    pendingSignals.push(signal);
+    signalDuringStart ??= signal;
     signalled(signal);
   };
   process.on('SIGTERM', onSignal);
@@ -91,6 +91,6 @@ export async function runStart(args: StartArguments, version: string, environmen
     };
     signalled = stop;
     // A signal that came while the broker was starting: stop now that there is something to stop.
-    if (pendingSignals.length > 0) stop(pendingSignals[0]!);
+    if (signalDuringStart !== null) stop(signalDuringStart);
   });
 }
