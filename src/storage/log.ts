@@ -287,8 +287,11 @@ export class PartitionLog {
 
   /** fdatasync everything written so far (the `interval` timer, `os` on close, tests). */
   async flush(): Promise<void> {
+    if (this.truncating || this.closed) return;
     for (const segment of [...this.segments]) {
-      if (segment.appender !== null) await segment.appender.flush();
+      // A segment deleted or truncated away meanwhile is skipped; one still listed cannot close
+      // before this flush ends (close waits for its appender to be idle).
+      if (this.segments.includes(segment) && segment.appender !== null && !this.truncating) await segment.appender.flush();
     }
   }
 
@@ -333,6 +336,11 @@ export class PartitionLog {
       }
     }
     return empty;
+  }
+
+  /** Nothing below the first segment exists any more, so it is (vacuously) flushed. */
+  private raiseFlushedToFirstSegment(): void {
+    this.flushed = Math.max(this.flushed, this.segments[0]!.baseOffset);
   }
 
   /** The last segment whose base offset is ≤ `offset` (the first one if none). */
@@ -395,6 +403,7 @@ export class PartitionLog {
       this.logger.log('info', 'log-start-moved', { directory: this.directory, logStartOffset: offset, reason: 'delete-records' });
       const doomed: Segment[] = [];
       while (this.segments.length > 1 && this.segments[1]!.baseOffset <= offset) doomed.push(this.segments.shift()!);
+      this.raiseFlushedToFirstSegment();
       await this.removeSegments(doomed, 'delete-records');
       await this.checkpoint();
     }
@@ -417,6 +426,7 @@ export class PartitionLog {
       if (segment.sealed !== null) await segment.sealed.catch(() => undefined);
     }
     if (newStart > this.startOffset) this.startOffset = newStart;
+    this.raiseFlushedToFirstSegment();
     this.logger.log('info', 'retention-deleted-segments', { directory: this.directory, segments: doomed.map((segment) => segment.baseOffset), logStartOffset: this.startOffset });
     await this.removeSegments(doomed, 'retention');
     await this.checkpoint();
@@ -496,10 +506,12 @@ export class PartitionLog {
         await fileSystem.syncDirectory(this.directory);
       }
       const segment = this.active;
+      segment.appender?.retire();
       segment.appender = null;
       segment.sealed = null;
       segment.startAppending(this.config.flushPolicy.kind === 'sync', null, this.appenderHooks(segment));
       this.flushed = Math.min(this.flushed, this.logEndOffset);
+      this.raiseFlushedToFirstSegment();
       const epochsChanged = this.leaderEpochs.truncateFromEnd(this.logEndOffset);
       await this.checkpoint(epochsChanged);
       this.logger.log('info', 'log-truncated', { directory: this.directory, requested: offset, logEndOffset: this.logEndOffset });

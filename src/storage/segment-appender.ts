@@ -35,8 +35,11 @@ export class SegmentAppender {
   private awaitingFlush: PendingAppend[] = [];
   private writing = false;
   private flushing = false;
+  /** flush() calls under way (the interval timer); idle() waits for them too. */
+  private explicitFlushes = 0;
   private idleWaiters: (() => void)[] = [];
   private failure: Error | null = null;
+  private retired = false;
 
   /** Position after the last byte handed to append(). */
   private queuedPosition: number;
@@ -61,7 +64,9 @@ export class SegmentAppender {
   ) {
     this.queuedPosition = startPosition;
     this.writtenPosition = startPosition;
-    this.flushedPosition = startPosition;
+    // Whether the bytes already in the file are durable is not this appender's knowledge (after a
+    // truncation under `os` they may not be), so its first flush always fdatasyncs and reports.
+    this.flushedPosition = -1;
     this.writtenOffset = startOffset;
     this.flushedOffset = startOffset;
   }
@@ -141,7 +146,7 @@ export class SegmentAppender {
     if (position > this.flushedPosition || offset > this.flushedOffset) {
       this.flushedPosition = Math.max(this.flushedPosition, position);
       this.flushedOffset = Math.max(this.flushedOffset, offset);
-      this.hooks.onFlushed(this.flushedPosition, this.flushedOffset);
+      if (!this.retired) this.hooks.onFlushed(this.flushedPosition, this.flushedOffset);
     }
   }
 
@@ -149,11 +154,15 @@ export class SegmentAppender {
    *  still queued, so a steady stream of appends cannot starve it. */
   async flush(): Promise<void> {
     if (this.failure !== null) throw this.failure;
+    this.explicitFlushes += 1;
     try {
       await this.syncWritten();
     } catch (error) {
       this.fail(error as Error);
       throw error;
+    } finally {
+      this.explicitFlushes -= 1;
+      this.notifyIdle();
     }
   }
 
@@ -163,14 +172,23 @@ export class SegmentAppender {
     await this.flush();
   }
 
+  /** After this, flushes still under way report nothing (the log replaced this appender). */
+  retire(): void {
+    this.retired = true;
+  }
+
   /** Resolves when nothing is being written or flushed. */
   idle(): Promise<void> {
-    if (!this.writing && !this.flushing && this.queue.length === 0) return Promise.resolve();
+    if (!this.busy()) return Promise.resolve();
     return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private busy(): boolean {
+    return this.writing || this.flushing || this.explicitFlushes > 0 || this.queue.length > 0;
+  }
+
   private notifyIdle(): void {
-    if (this.writing || this.flushing || this.queue.length > 0) return;
+    if (this.busy()) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

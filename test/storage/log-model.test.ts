@@ -42,6 +42,8 @@ async function runSeed(seed: number, operations: number): Promise<void> {
     retentionMs: 50_000,
     fileDeleteDelayMs: 0,
     segmentIndexBytes: 64 + random.integer(200),
+    flushPolicy: [{ kind: 'sync' } as const, { kind: 'os' } as const, { kind: 'interval', intervalMs: 5 } as const][random.integer(3)]!,
+    retentionBytes: random.integer(3) === 0 ? 2000 + random.integer(20_000) : -1,
   };
   let logger = new MemoryLogger();
   const open = () => PartitionLog.open({ directory, topic: 'model', partition: 0, clock, config, logger: (logger = new MemoryLogger()) });
@@ -108,8 +110,15 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       const start = log.logStartOffset;
       check(start >= before, 'retention moved the log start backwards');
       const threshold = clock.now() - 50_000;
-      for (const batch of model.visible()) {
-        if (batch.lastOffset < start) check(batch.maxTimestamp <= threshold, `retention deleted batch ${batch.baseOffset} with timestamp ${batch.maxTimestamp} > ${threshold}`);
+      const deletedBytes = model.visible().filter((batch) => batch.lastOffset < start).reduce((sum, batch) => sum + batch.bytes.length, 0);
+      if (config.retentionBytes === -1) {
+        for (const batch of model.visible()) {
+          if (batch.lastOffset < start) check(batch.maxTimestamp <= threshold, `retention deleted batch ${batch.baseOffset} with timestamp ${batch.maxTimestamp} > ${threshold}`);
+        }
+      } else if (deletedBytes > 0) {
+        const sizeAfter = log.sizeBytes;
+        const expired = model.visible().filter((batch) => batch.lastOffset < start).every((batch) => batch.maxTimestamp <= threshold);
+        check(expired || sizeAfter >= config.retentionBytes!, `retention.bytes left ${sizeAfter} < ${config.retentionBytes} after deleting unexpired data`);
       }
       check(start === model.endOffset || model.batches.some((batch) => batch.baseOffset === start) || start === model.startOffset, `log start ${start} is not a batch boundary`);
       model.startOffset = start;
@@ -149,6 +158,7 @@ async function runSeed(seed: number, operations: number): Promise<void> {
     } else if (choice < 95) {
       trace.push('close+reopen');
       await log.close();
+      check(log.readOnly === null, `the log turned read-only: ${log.readOnly?.message}`);
       log = await open();
       check(log.recovery.scannedSegments === 0, `clean reopen scanned ${log.recovery.scannedSegments} segments: ${JSON.stringify([...log.recovery.cases])} ${JSON.stringify(logger.lines.filter((line) => line.level !== 'info'))}`);
     } else {
