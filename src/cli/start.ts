@@ -39,7 +39,7 @@ export async function runStart(args: StartArguments, version: string, environmen
         node: process.version,
         ...(settings.configFile !== null ? { configFile: settings.configFile } : {}),
         dataDir,
-        settings: Object.fromEntries(given.map(([name, source]) => [name, `${settings.properties[name]} (${source})`])),
+        ...(given.length > 0 ? { settings: Object.fromEntries(given.map(([name, source]) => [name, `${settings.properties[name]} (${source})`])) } : {}),
       },
       `sluice ${version} starting`,
     );
