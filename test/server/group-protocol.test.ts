@@ -423,3 +423,19 @@ test('a group survives a restart: members keep their ids and generation, committ
     await current.close();
   }
 });
+
+test('commits racing the creation of __consumer_offsets all succeed (they wait for its logs to open)', async () => {
+  const own = await startTestBroker({ properties });
+  try {
+    await own.broker.createTopic('t', 1, {});
+    const client = await RawClient.connect(own.port);
+    for (let i = 0; i < 20; i++) {
+      client.request(ApiKey.OffsetCommit, 7, i, { groupId: `race-${i}`, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: BigInt(i) }] }] });
+    }
+    const frames = await client.waitForFrames(20);
+    client.close();
+    assert.deepEqual(frames.map((f) => RawClient.decode(ApiKey.OffsetCommit, 7, f).body.topics[0].partitions[0].errorCode), new Array(20).fill(ErrorCode.NONE));
+  } finally {
+    await own.close();
+  }
+});

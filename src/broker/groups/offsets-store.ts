@@ -51,6 +51,9 @@ export class OffsetsStore {
 
   /** Creates the topic if it does not exist; resolves with its partition count. */
   ensureTopic(): Promise<number> {
+    // While the topic is being created it is already registered but its logs are not all open yet:
+    // everyone waits for the creation to finish.
+    if (this.creating !== null) return this.creating;
     const existing = this.partitionCount;
     if (existing !== null) return Promise.resolve(existing);
     this.creating ??= (async () => {
