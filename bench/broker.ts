@@ -53,11 +53,10 @@ interface Scale {
   loopbackMs: number;
   latencyMs: number;
   latencyWarmupMs: number;
-  profileMessages: number;
 }
 
-const FULL: Scale = { name: 'full', messages: { 100: 2_000_000, 1024: 500_000 }, floodMessages: { 100: 4_000_000, 1024: 600_000 }, diskMsPerMode: 700, loopbackMs: 2000, latencyMs: 10_000, latencyWarmupMs: 1000, profileMessages: 1_000_000 };
-const QUICK: Scale = { name: 'quick', messages: { 100: 300_000, 1024: 100_000 }, floodMessages: { 100: 600_000, 1024: 100_000 }, diskMsPerMode: 250, loopbackMs: 1000, latencyMs: 3000, latencyWarmupMs: 500, profileMessages: 300_000 };
+const FULL: Scale = { name: 'full', messages: { 100: 2_000_000, 1024: 500_000 }, floodMessages: { 100: 4_000_000, 1024: 600_000 }, diskMsPerMode: 700, loopbackMs: 2000, latencyMs: 10_000, latencyWarmupMs: 1000 };
+const QUICK: Scale = { name: 'quick', messages: { 100: 300_000, 1024: 100_000 }, floodMessages: { 100: 600_000, 1024: 100_000 }, diskMsPerMode: 250, loopbackMs: 1000, latencyMs: 3000, latencyWarmupMs: 500 };
 
 const VALUE_SIZES = [100, 1024] as const;
 const PARTITION_COUNTS = [1, 8] as const;
@@ -399,8 +398,9 @@ export async function run(): Promise<void> {
     if (!haveKcat) return;
     const profileDir = join(workDir, 'profile');
     const profileDataDir = join(workDir, 'profile-data');
-    const profileFile = join(workDir, 'values-profile.txt');
-    writeMessageFile(profileFile, scale.profileMessages, 100);
+    // The 100-byte message file of the throughput runs, produced once more.
+    const profileFile = files.get(100)!;
+    const profileMessages = scale.messages[100]!;
     broker = await startBrokerProcess(profileDataDir, ['--cpu-prof', '--cpu-prof-dir', profileDir, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]);
     const profileAdmin = await WireClient.connect(broker.host, broker.port);
     await profileAdmin.createTopic('bench-profile', 1);
@@ -408,7 +408,7 @@ export async function run(): Promise<void> {
     const produceFromUs = Number(process.hrtime.bigint() / 1000n);
     const produced = await runKcat(producerArgs(broker.bootstrap, 'bench-profile', profileFile, 1), KCAT_TIMEOUT_MS);
     const produceToUs = Number(process.hrtime.bigint() / 1000n);
-    const consumed = await runKcat(consumerArgs(broker.bootstrap, 'bench-profile', scale.profileMessages), KCAT_TIMEOUT_MS);
+    const consumed = await runKcat(consumerArgs(broker.bootstrap, 'bench-profile', profileMessages), KCAT_TIMEOUT_MS);
     const consumeToUs = Number(process.hrtime.bigint() / 1000n);
     await broker.stop();
     broker = null;
@@ -418,7 +418,7 @@ export async function run(): Promise<void> {
     const bounds = profileBounds(profile);
     const windowsFit = produceFromUs >= bounds.startUs && consumeToUs <= bounds.endUs;
     console.log(`\nwhere the time goes: a second broker under node --cpu-prof (sampled every ${PROFILE_INTERVAL_US} µs), kcat produce then consume`);
-    console.log(`  ${thousands(scale.profileMessages)} x 100 B on 1 partition: produce ${fixed(produced.seconds, 2)} s (${thousands(scale.profileMessages / produced.seconds)} msg/s under the profiler), consume ${fixed(consumed.seconds, 2)} s`);
+    console.log(`  ${thousands(profileMessages)} x 100 B on 1 partition: produce ${fixed(produced.seconds, 2)} s (${thousands(profileMessages / produced.seconds)} msg/s under the profiler), consume ${fixed(consumed.seconds, 2)} s`);
     console.log('  caveats: main thread only (fdatasync and writes run on the libuv pool); samples are wall-clock, so a native call');
     console.log('  also collects time the thread sat preempted on this 2-core machine; the profiler itself adds GC (compare the');
     console.log('  --trace-gc pauses in the throughput rows above)');
