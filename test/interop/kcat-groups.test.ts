@@ -5,6 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readConsumerProtocolAssignment } from '../../src/protocol/generated/consumer-protocol-assignment.js';
+import { ByteReader } from '../../src/protocol/primitives/byte-reader.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 let server: TestBroker;
@@ -73,4 +75,49 @@ test('two kcat -G members split a topic; committed offsets let the next run resu
   assert.deepEqual(resumed.trim().split('\n').map((l) => l.split(':')[1]).sort(), ['late-1', 'late-2']);
   const described = server.broker.groups.describeGroup(group);
   assert.equal(described.state, 'Empty', 'kcat left the group on exit');
+});
+
+/** Partitions in a consumer-protocol assignment (int16 version, then ConsumerProtocolAssignment). */
+function assignedPartitions(assignment: Buffer): string[] {
+  const r = new ByteReader(assignment);
+  const version = r.int16('version');
+  return readConsumerProtocolAssignment(r, Math.min(version, 3), false).assignedPartitions.flatMap((tp) => tp.partitions.map((p) => `${tp.topic}/${p}`));
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('kill -9 a kcat member: its partitions move to the survivor after the session timeout', { timeout: 90_000 }, async () => {
+  const topic = 'kcat-kill';
+  const group = 'kcat-kill-group';
+  const sessionTimeoutMs = 3000;
+  await server.broker.createTopic(topic, 4, {});
+  const args = ['-b', server.bootstrap, '-u', '-G', group, '-f', '%s\\n', '-X', 'auto.offset.reset=earliest', '-X', `session.timeout.ms=${sessionTimeoutMs}`, '-X', 'heartbeat.interval.ms=300', topic];
+  const a = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const b = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let outputOfB = '';
+  b.stdout.on('data', (d) => (outputOfB += d));
+  const members = () => server.broker.groups.describeGroup(group);
+  try {
+    await waitFor('two stable members', () => members().state === 'Stable' && members().members.length === 2);
+    const before = members().members.map((m) => assignedPartitions(m.assignment));
+    assert.deepEqual(before.map((p) => p.length), [2, 2]);
+    const killedAt = Date.now();
+    a.kill('SIGKILL');
+    await waitFor('one stable member', () => members().state === 'Stable' && members().members.length === 1);
+    const movedAfterMs = Date.now() - killedAt;
+    assert.ok(movedAfterMs >= sessionTimeoutMs - 500, `moved after ${movedAfterMs} ms, before the session timeout`);
+    assert.deepEqual(assignedPartitions(members().members[0]!.assignment).sort(), [0, 1, 2, 3].map((p) => `${topic}/${p}`));
+    const values = Array.from({ length: 40 }, (_, i) => `after-kill-${i}`);
+    await kcat(['-P', '-t', topic, '-K', ':'], values.map((v, i) => `k${i}:${v}`).join('\n') + '\n');
+    await waitFor('the survivor reads every partition', () => values.every((v) => outputOfB.includes(v)));
+  } finally {
+    a.kill('SIGKILL');
+    b.kill('SIGTERM');
+  }
 });
