@@ -2,13 +2,12 @@
 // time), creates and deletes them, and runs the background work — retention and compaction — on
 // a timer, one partition at a time so it never competes with appends for more than one disk stream.
 
-import { systemClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { defaultLogConfig, type LogConfig } from './limits.js';
 import { PartitionLog } from './log.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
 import { parsePartitionDirectoryName, partitionDirectoryName } from './segment-files.js';
-import { compactLog } from './compaction.js';
 
 export interface LogManagerOptions {
   dataDirectory: string;
@@ -88,6 +87,7 @@ export class LogManager {
       clock: this.options.clock,
       logger: this.options.logger,
       trustAppendedBatches: this.options.trustAppendedBatches,
+      backgroundWork: false,
     });
     // Two callers may have raced to open the same partition; keep the first.
     const raced = this.get(topic, partition);
@@ -114,18 +114,13 @@ export class LogManager {
     this.timer.unref();
   }
 
-  /** One pass of retention and compaction over every partition. Errors turn that partition
-   *  read-only (the log logs them); the pass goes on with the others. */
+  /** One pass of retention and compaction over every partition, one partition at a time. A
+   *  failure is the partition's own (logged; a disk error turns it read-only); the pass goes on. */
   runBackgroundOnce(): Promise<void> {
     const run = async () => {
       for (const log of this.all()) {
         if (this.closed) return;
-        try {
-          await log.applyRetention();
-          if (log.config.cleanupPolicy.compact) await compactLog(log, { clock: this.options.clock ?? systemClock, logger: this.options.logger ?? stderrLogger });
-        } catch {
-          // Already logged by the partition, which is now read-only.
-        }
+        await log.runBackgroundWork();
       }
     };
     this.background = this.background.then(run, run);

@@ -23,6 +23,7 @@ import { StorageError, invariant } from './errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { resolveLogConfig, type LogConfig } from './limits.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
+import { compactLog } from './compaction.js';
 import { rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
 import { Segment, noTimestamp, type SegmentEnvironment } from './segment.js';
@@ -43,6 +44,9 @@ export interface PartitionLogOptions {
   leaderEpoch?: number;
   /** The caller already checked each batch's CRC (the broker does on produce): skip doing it twice. */
   trustAppendedBatches?: boolean;
+  /** Run retention and compaction on this log's own timer (`log.retention.check.interval.ms`).
+   *  Default true; the LogManager turns it off and runs them for all its partitions in turn. */
+  backgroundWork?: boolean;
 }
 
 export interface AppendResult {
@@ -87,6 +91,7 @@ export class PartitionLog {
   private truncating = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private checkpointChain: Promise<void> = Promise.resolve();
+  private backgroundChain: Promise<void> = Promise.resolve();
   /** Segments renamed `.deleted`, waiting for `file.delete.delay.ms` before their files go. */
   private readonly deletingSegments = new Set<Segment>();
 
@@ -604,6 +609,25 @@ export class PartitionLog {
       this.timers.push(setInterval(() => void this.flush().catch((error: unknown) => this.markReadOnly('flush', error)), policy.intervalMs).unref());
     }
     this.timers.push(setInterval(() => this.requestCheckpoint(), this.config.recoveryPointCheckpointIntervalMs).unref());
+    if (this.options.backgroundWork !== false) {
+      this.timers.push(setInterval(() => void this.runBackgroundWork(), this.config.retentionCheckIntervalMs).unref());
+    }
+  }
+
+  /** One round of retention and (for compacted topics) compaction. Never rejects: failures are
+   *  logged, and a disk failure has already turned the partition read-only. */
+  runBackgroundWork(): Promise<void> {
+    const run = async () => {
+      if (this.closed || this.readOnlyError !== null) return;
+      try {
+        await this.applyRetention();
+        if (this.config.cleanupPolicy.compact) await compactLog(this, { clock: this.environment.clock, logger: this.logger });
+      } catch (error) {
+        this.logger.log('warn', 'background-work-failed', { directory: this.directory, error: (error as Error).message });
+      }
+    };
+    this.backgroundChain = this.backgroundChain.then(run, run);
+    return this.backgroundChain;
   }
 
   /** Makes everything durable, writes the checkpoints (so the next open scans nothing) and closes. */
@@ -611,6 +635,7 @@ export class PartitionLog {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    await this.backgroundChain;
     try {
       if (this.readOnlyError === null) {
         for (const segment of this.segments) if (segment.sealed !== null) await segment.sealed;

@@ -136,3 +136,14 @@ test('a read holding a segment finishes correctly while retention deletes that s
   assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.deleted')), [], 'files go once the read released them');
   await log.close();
 });
+
+test('retention runs in the background on the log.retention.check.interval.ms timer', async () => {
+  const clock = new ManualClock(0);
+  const log = await PartitionLog.open({ directory: tempDir(), topic: 'r', partition: 0, clock, config: { segmentBytes: 500, retentionMs: 1000, retentionCheckIntervalMs: 10, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  for (let index = 0; index < 8; index += 1) await log.append(makeValueBatch(1, 150, index, { baseTimestamp: 0, maxTimestamp: 0 }));
+  assert.equal(log.logStartOffset, 0);
+  clock.set(10_000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(log.logStartOffset, 8, 'every expired segment went without anyone asking');
+  await log.close();
+});
