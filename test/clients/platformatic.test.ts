@@ -1,8 +1,10 @@
 // @platformatic/kafka 1.35 (what npm installs on Node 20) against a real in-process broker on loopback:
-// admin topics and metadata, keyed messages with headers in every codec the client supports here,
-// the idempotent producer, list offsets (earliest, latest, by time), delete records, configs, and
-// consuming by partition and offset through its group-less Consumer.fetch. What was stored is read
-// back with our own Fetch decoder (readPartition), so a client bug cannot hide a broker bug.
+// admin topics and metadata, keyed messages with headers in every codec the client supports here
+// (none, gzip, snappy, lz4; its zstd needs node:zlib's zstd, i.e. Node >= 22.15, and is refused by the
+// client on Node 20), acks 0/1/-1, the idempotent producer, list offsets (earliest, latest, by time),
+// delete records, configs, consuming by partition and offset through its group-less Consumer.fetch,
+// and a consumer group. What was stored is read back with our own Fetch decoder (readPartition), so
+// a client bug cannot hide a broker bug.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
