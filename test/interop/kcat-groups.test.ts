@@ -121,3 +121,21 @@ test('kill -9 a kcat member: its partitions move to the survivor after the sessi
     b.kill('SIGTERM');
   }
 });
+
+test('cooperative-sticky (incremental) rebalancing: the broker carries the assignor\'s metadata; members split the topic', { timeout: 90_000 }, async () => {
+  const topic = 'kcat-cooperative';
+  const group = 'kcat-cooperative-group';
+  await server.broker.createTopic(topic, 4, {});
+  const lines = Array.from({ length: 100 }, (_, i) => `c${i}`);
+  await kcat(['-P', '-t', topic, '-K', ':'], lines.map((l, i) => `k${i}:${l}`).join('\n') + '\n');
+  const args = (count: number) => ['-X', 'partition.assignment.strategy=cooperative-sticky', ...groupArgs(group, topic, count)];
+  const outputs = await Promise.all([kcat(args(50)), kcat(args(50))]);
+  const values = new Set(outputs.flatMap((o) => o.trim().split('\n')).map((l) => l.split(':')[1]));
+  for (const l of lines) assert.ok(values.has(l), `missing ${l}`);
+  const described = server.broker.groups.describeGroup(group);
+  assert.equal(described.state, 'Empty');
+  const generations = server.logger.lines.filter((l) => l.fields.groupId === group && l.fields.protocol !== undefined);
+  assert.ok(generations.length >= 2 && generations.every((l) => l.fields.protocol === 'cooperative-sticky'), 'every generation chose cooperative-sticky');
+  const committed = server.broker.groups.fetchOffsets(group, null).topics.flatMap((t) => t.partitions);
+  assert.equal(committed.reduce((sum, p) => sum + p.offset, 0), 100);
+});
