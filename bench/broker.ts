@@ -5,10 +5,13 @@
 //   node dist/bench/run.js broker --quick    smaller counts and shorter windows (about 30 s)
 //
 // Printed, in order: machine facts; machine limits measured now (sequential write + fdatasync to the
-// data directory's file system, loopback TCP between two threads); produce and consume throughput
-// for 100-byte and 1 KiB values on 1 and 8 partitions; produce→consume latency at a fixed rate; each
-// figure beside its machine limit and the issue's target; and a CPU profile of the broker during a
-// produce run (a second broker started under `node --cpu-prof`), as self time per function.
+// data directory's file system, loopback TCP between two threads, timer noise); produce→consume
+// latency at a fixed rate (first, on a quiet disk, with an fdatasync probe beside it as a control);
+// produce and consume throughput with kcat for 100-byte and 1 KiB values on 1 and 8 partitions; the
+// broker's produce ceiling with a Node generator that re-sends pre-encoded batches (no per-message
+// client work); each figure beside its machine limit and the issue's target; and a CPU profile of the
+// broker during a produce run (a second broker started under `node --cpu-prof`), as self time per
+// function.
 //
 // Method, throughput: kcat -P reads a pre-generated file (one message per line) and is timed from
 // spawn to exit; kcat exits after every message is acknowledged (acks=all, i.e. after fsync), so the
@@ -26,13 +29,13 @@
 // Every run also reports CPU use (of one core, from /proc): the broker process (all threads), kcat,
 // and everything else on the machine — a shared machine's other work skews the figures, so it is shown.
 // The throughput broker runs with --trace-gc so GC pauses per run are known without a profiler.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCpuProfile, summarizeProfile, profileBounds, type ProfileSummary } from './cpu-profile.js';
 import { fixedRateLatency, type LatencyResult } from './latency.js';
-import { execFileSync } from 'node:child_process';
 import { diskWriteSync, fsyncProbe, KCAT_MISSING, loadAverage, loopbackTcp, machineBusyCpuSeconds, machineFacts, timerLateness, type DiskResult } from './machine-limits.js';
 import { runKcat, startBrokerProcess, type BrokerProcess, type KcatRun, type ThreadCpu } from './processes.js';
 import { produceFlood } from './produce-flood.js';
@@ -93,7 +96,7 @@ interface Usage {
   /** The broker's CPU by thread. */
   brokerThreads: ThreadCpu;
   /** kcat, or this process when the client is the Node generator. */
-  kcatCpuSeconds: number;
+  clientCpuSeconds: number;
   /** The machine's busy CPU time less broker, kcat and this process: other people's work. */
   otherCpuSeconds: number;
   gcPauseMs: number;
@@ -139,7 +142,7 @@ async function measuredWork<T>(broker: BrokerProcess, work: () => Promise<{ run:
     usage: {
       brokerCpuSeconds,
       brokerThreads,
-      kcatCpuSeconds: client,
+      clientCpuSeconds: client,
       otherCpuSeconds: Math.max(0, machine - brokerCpuSeconds - client - mine),
       gcPauseMs: broker.gcPauseMs() - gcBefore,
     },
@@ -263,7 +266,7 @@ function printThroughput(row: ThroughputRow): void {
   );
   console.log(
     `      cpu %: broker ${percent(usage.brokerCpuSeconds)} (main thread ${percent(threads.mainUser)} user + ${percent(threads.mainSystem)} sys, ` +
-      `other threads ${percent(threads.otherUser)} user + ${percent(threads.otherSystem)} sys), ${row.client === 'kcat' ? 'kcat' : 'Node generator'} ${percent(usage.kcatCpuSeconds)}, others ${percent(usage.otherCpuSeconds)}; ` +
+      `other threads ${percent(threads.otherUser)} user + ${percent(threads.otherSystem)} sys), ${row.client === 'kcat' ? 'kcat' : 'Node generator'} ${percent(usage.clientCpuSeconds)}, others ${percent(usage.otherCpuSeconds)}; ` +
       `broker GC pauses ${fixed(usage.gcPauseMs)} ms` +
       (row.spread !== undefined && row.spread.length > 1 ? `; per partition ${row.spread.join(' ')}` : ''),
   );
