@@ -623,12 +623,16 @@ function emitCodecExports(out: Emitter, message: Message, kind: 'Request' | 'Res
   out.line('  return w;');
   out.line('}');
   out.line();
-  out.line(`/** Decodes a ${name} body from \`buffer[offset, end)\`; bytes fields are slices of \`buffer\`. The body must fill the range exactly. */`);
-  out.line(`export function decode${fn}(version: number, buffer: Buffer, offset = 0, end = buffer.length): ${name} {`);
+  out.line(`/**`);
+  out.line(` * Decodes a ${name} body from \`buffer[offset, end)\`; bytes fields are slices of \`buffer\`.`);
+  out.line(` * The body must fill the range exactly unless \`allowTrailingBytes\` (Kafka's broker ignores bytes`);
+  out.line(` * after a request, and some clients send a field one version early).`);
+  out.line(` */`);
+  out.line(`export function decode${fn}(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ${name} {`);
   out.line(`  const r = new ByteReader(buffer, offset, end, ${JSON.stringify(name)}, version);`);
   out.line(`  if (!(version >= ${message.valid.min} && version <= ${message.valid.max})) r.fail('', 'unsupported version of ${name}');`);
   out.line(`  const value = read${name}(r, version, isFlexible${fn}(version));`);
-  out.line(`  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');`);
+  out.line(`  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');`);
   out.line('  return value;');
   out.line('}');
   out.line();
@@ -639,7 +643,7 @@ function importsFor(): string {
     `import { ByteReader } from '../primitives/byte-reader.js';`,
     `import { ByteWriter } from '../primitives/byte-writer.js';`,
     `import { EncodeError } from '../errors.js';`,
-    `import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';`,
+    `import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';`,
   ].join('\n');
 }
 
@@ -679,6 +683,7 @@ function renderIndex(apis: ApiPair[], standalone: Array<{ message: Message; file
   const out = new Emitter();
   out.line(HEADER);
   out.line(`import type { ByteWriter } from '../primitives/byte-writer.js';`);
+  out.line(`import type { DecodeOptions } from '../primitives/helpers.js';`);
   for (const api of apis) out.line(`import * as ${camel(api.name)} from './${api.file}.js';`);
   for (const s of standalone) out.line(`import * as ${camel(s.message.raw.name)} from './${s.file}.js';`);
   out.line();
@@ -697,9 +702,9 @@ function renderIndex(apis: ApiPair[], standalone: Array<{ message: Message; file
   out.line('  isFlexibleRequest(version: number): boolean;');
   out.line('  isFlexibleResponse(version: number): boolean;');
   out.line('  encodeRequest(version: number, value: any, w?: ByteWriter): ByteWriter;');
-  out.line('  decodeRequest(version: number, buffer: Buffer, offset?: number, end?: number): any;');
+  out.line('  decodeRequest(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;');
   out.line('  encodeResponse(version: number, value: any, w?: ByteWriter): ByteWriter;');
-  out.line('  decodeResponse(version: number, buffer: Buffer, offset?: number, end?: number): any;');
+  out.line('  decodeResponse(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;');
   out.line('}');
   out.line();
   out.line('/** Every API with a generated codec, by API key. */');

@@ -111,6 +111,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     if (this.maintenance) clearInterval(this.maintenance);
+    this.partitions.wakeAll(); // parked fetches answer now instead of holding the process open
     this.groups?.close();
     try {
       await this.partitions.closeAll();
@@ -302,8 +303,9 @@ export class Broker {
    * for an append to one of them and reads again. `maxBytes` bounds the response, except that the
    * first partition with data returns at least one whole batch (KIP-74).
    */
-  async fetch(requests: readonly FetchPartitionRequest[], limits: { maxWaitMs: number; minBytes: number; maxBytes: number }): Promise<FetchPartitionResult[]> {
+  async fetch(requests: readonly FetchPartitionRequest[], limits: { maxWaitMs: number; minBytes: number; maxBytes: number }, signal?: AbortSignal): Promise<FetchPartitionResult[]> {
     const deadline = Date.now() + Math.max(0, limits.maxWaitMs);
+    limits = { ...limits, maxBytes: Math.min(limits.maxBytes, this.config.fetchMaxBytes) };
     for (;;) {
       const results: FetchPartitionResult[] = [];
       let remaining = limits.maxBytes;
@@ -317,21 +319,24 @@ export class Broker {
       }
       const anyError = results.some((r) => r.errorCode !== ErrorCode.NONE);
       const waitMs = deadline - Date.now();
-      if (total >= limits.minBytes || anyError || waitMs <= 0 || this.closed) return results;
-      await this.waitForAppend(requests, waitMs);
+      if (total >= limits.minBytes || anyError || waitMs <= 0 || this.closed || signal?.aborted) return results;
+      await this.waitForAppend(requests, waitMs, signal);
     }
   }
 
-  private waitForAppend(requests: readonly FetchPartitionRequest[], waitMs: number): Promise<void> {
+  /** Resolves on the next append to one of `requests`' partitions, after `waitMs`, on abort, or on close. */
+  private waitForAppend(requests: readonly FetchPartitionRequest[], waitMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const waiter: FetchWaiter = {
         wake: () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', waiter.wake);
           for (const r of requests) this.partitions.removeWaiter(r.topic, r.partition, waiter);
           resolve();
         },
       };
-      const timer = setTimeout(() => waiter.wake(), waitMs);
+      const timer = setTimeout(waiter.wake, waitMs);
+      signal?.addEventListener('abort', waiter.wake, { once: true });
       for (const r of requests) this.partitions.addWaiter(r.topic, r.partition, waiter);
     });
   }
@@ -380,9 +385,12 @@ export class Broker {
   // ── producers ─────────────────────────────────────────────────────────────────────────────
 
   /**
-   * InitProducerId for idempotent producers: a new producer id with epoch 0, or — when the client
-   * names its current id and epoch (v3+, KIP-360) — the same id with the epoch bumped, so it can
-   * reset its sequences after an error. Transactional ids are refused until transactions land.
+   * InitProducerId for idempotent producers: always a new producer id with epoch 0, as Kafka does
+   * when there is no transactional id — the producer id and epoch a client may send (v3+) are only
+   * used to bump the epoch of a transactional producer. (Reusing them here would let two clients
+   * that both send id 0 share a producer id, and the second one's batches would be answered as
+   * duplicates of the first one's without being stored.) Transactional ids are refused until
+   * transactions land.
    */
   initProducerId(transactionalId: string | null, transactionTimeoutMs: number, producerId: number, producerEpoch: number): Failure & { producerId: number; producerEpoch: number } {
     const none = { producerId: -1, producerEpoch: -1 };
@@ -392,7 +400,8 @@ export class Broker {
       }
       return { ...fail(ErrorCode.INVALID_REQUEST, 'transactions are not supported by this broker yet'), ...none };
     }
-    if (producerId >= 0 && producerEpoch >= 0 && producerEpoch < 32766) return { ...OK, producerId, producerEpoch: producerEpoch + 1 };
+    void producerId;
+    void producerEpoch;
     return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
   }
 

@@ -18,6 +18,9 @@ export interface BrokerConfig {
   transactionMaxTimeoutMs: number;
   /** `producer.id.expiration.ms`: an idempotent producer idle this long is forgotten (Kafka: 1 day). */
   producerIdExpirationMs: number;
+  /** `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the client asks
+   *  (Kafka: 55 MiB). Bounds the memory one request can make the broker hold. */
+  fetchMaxBytes: number;
   /** Every Kafka-named setting as given (strings), including `log.*` defaults for topics. */
   properties: Record<string, string>;
 }
@@ -29,6 +32,7 @@ export const brokerConfigDefaults = {
   'auto.create.topics.enable': 'true',
   'transaction.max.timeout.ms': '900000',
   'producer.id.expiration.ms': '86400000',
+  'fetch.max.bytes': '57671680',
 } as const;
 
 export class ConfigError extends Error {
@@ -59,6 +63,7 @@ export function brokerConfigFrom(properties: Record<string, string>, advertised:
     autoCreateTopics: boolean(properties, 'auto.create.topics.enable'),
     transactionMaxTimeoutMs: integer(properties, 'transaction.max.timeout.ms', 1),
     producerIdExpirationMs: integer(properties, 'producer.id.expiration.ms', 1),
+    fetchMaxBytes: integer(properties, 'fetch.max.bytes', 1024),
     properties,
   };
 }

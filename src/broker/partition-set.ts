@@ -128,6 +128,10 @@ export class PartitionSet {
     if (set.size === 0) this.waiters.delete(key);
   }
 
+  wakeAll(): void {
+    for (const set of [...this.waiters.values()]) for (const waiter of [...set]) waiter.wake();
+  }
+
   wake(topic: string, partition: number): void {
     const set = this.waiters.get(PartitionSet.key(topic, partition));
     if (!set) return;

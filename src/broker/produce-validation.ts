@@ -1,4 +1,7 @@
-// Checks a produced record batch from its 61-byte header (and its CRC), never decoding records.
+// Checks a produced record batch from its 61-byte header (and its CRC), never decoding records
+// (DESIGN.md, "The hot path"). A client that sends a batch with a valid header and CRC but records
+// that do not parse gets them stored and served back byte for byte; Kafka would decode and refuse
+// them. Deciding that on the hot path would cost a decompression per produce.
 // Each problem maps to the Kafka error code the partition answers with; the other partitions of the
 // same request are unaffected.
 //
@@ -9,12 +12,13 @@
 // | batchLength + 12 ≠ bytes sent (none or >1 batch)   | INVALID_RECORD (87) / CORRUPT_MESSAGE (2) |
 // | batch larger than max.message.bytes                | MESSAGE_TOO_LARGE (10)           |
 // | CRC32C mismatch                                    | CORRUPT_MESSAGE (2)              |
+// | compression codec other than 0-4                   | CORRUPT_MESSAGE (2)              |
 // | recordCount < 1 or lastOffsetDelta + 1 ≠ recordCount | INVALID_RECORD (87)            |
 // | control batch from a client                        | INVALID_RECORD (87)              |
 // | transactional batch (transactions not yet served)  | INVALID_TXN_STATE (48)           |
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { crc32c } from '../protocol/record-batch/crc32c.js';
-import { BATCH_HEADER_BYTES, CRC_OFFSET, CRC_START_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, ATTRIBUTE_TIMESTAMP_TYPE, RECORD_BATCH_MAGIC, RecordBatchHeader, writeInt64FromNumber } from '../protocol/record-batch/header.js';
+import { isKnownCompression, BATCH_HEADER_BYTES, CRC_OFFSET, CRC_START_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, ATTRIBUTE_TIMESTAMP_TYPE, RECORD_BATCH_MAGIC, RecordBatchHeader, writeInt64FromNumber } from '../protocol/record-batch/header.js';
 
 export interface BatchProblem {
   errorCode: number;
@@ -41,6 +45,9 @@ export function validateProducedBatch(batch: Buffer | null, maxMessageBytes: num
   }
   if (crc32c(batch.subarray(CRC_START_OFFSET)) !== header.crc) {
     return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: 'batch CRC32C does not match its contents' };
+  }
+  if (!isKnownCompression(header.compression)) {
+    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `unknown compression codec ${header.compression}` };
   }
   if (header.recordCount < 1 || header.lastOffsetDelta + 1 !== header.recordCount) {
     return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: `recordCount ${header.recordCount} does not match lastOffsetDelta ${header.lastOffsetDelta}` };

@@ -28,6 +28,9 @@ export interface ConnectionRoutes {
   unsupportedApiVersionsBody(): object;
 }
 
+/** A frame's size is an INT32. Handlers bound their responses well below this (fetch.max.bytes). */
+const RESPONSE_BYTES_MAX = 2 ** 31 - 1;
+
 interface PendingResponse {
   /** null until the handler finishes; an empty array for "no response". */
   chunks: Buffer[] | null;
@@ -43,6 +46,8 @@ export class KafkaConnection {
   private draining = false;
   private readonly peer: string;
   private readonly closedListeners: Array<() => void> = [];
+  /** Aborted on close: parked requests of this connection stop waiting. */
+  private readonly aborter = new AbortController();
 
   constructor(
     private readonly socket: Socket,
@@ -65,6 +70,7 @@ export class KafkaConnection {
     socket.on('error', (error) => this.logger.debug({ peer: this.peer, connection: id, error: error.message }, 'socket error'));
     socket.on('close', () => {
       this.closed = true;
+      this.aborter.abort();
       for (const listener of this.closedListeners) listener();
     });
   }
@@ -76,6 +82,7 @@ export class KafkaConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.aborter.abort();
     this.socket.destroy();
   }
 
@@ -165,6 +172,7 @@ export class KafkaConnection {
       clientId: header.clientId,
       peer: this.peer,
       connectionId: this.id,
+      signal: this.aborter.signal,
     };
     const handler = this.routes.handlerFor(context.apiKey);
     if (!handler) {
@@ -188,7 +196,9 @@ export class KafkaConnection {
     const codec = apiCodecs.get(context.apiKey)!;
     let request;
     try {
-      request = codec.decodeRequest(context.apiVersion, frame, bodyOffset);
+      // Lenient like Kafka: bytes after the request are ignored (platformatic 1.35 sends DescribeConfigs
+      // v2 with v3's include_documentation byte).
+      request = codec.decodeRequest(context.apiVersion, frame, bodyOffset, frame.length, { allowTrailingBytes: true });
     } catch (error) {
       this.reject(error instanceof DecodeError ? error.message : String(error), { apiKey: context.apiKey, apiVersion: context.apiVersion, clientId: context.clientId });
       return;
@@ -237,14 +247,15 @@ export class KafkaConnection {
     if (response === null) {
       slot.chunks = [];
     } else {
-      const frame = beginResponseFrame(context.apiKey, context.apiVersion, context.correlationId);
       try {
+        const frame = beginResponseFrame(context.apiKey, context.apiVersion, context.correlationId);
         apiCodecs.get(context.apiKey)!.encodeResponse(context.apiVersion, response, frame.writer);
+        if (frame.writer.length - frame.start > RESPONSE_BYTES_MAX) throw new RangeError(`response of ${frame.writer.length} bytes exceeds a frame`);
+        slot.chunks = finishFrame(frame);
       } catch (error) {
         this.failHandler(this.routes.handlerFor(context.apiKey)!, context, error);
         return;
       }
-      slot.chunks = finishFrame(frame);
     }
     this.flush();
   }

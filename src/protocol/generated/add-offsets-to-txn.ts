@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "AddOffsetsToTxn";
 export const apiKey = 25;
@@ -90,12 +90,16 @@ export function encodeRequest(version: number, value: AddOffsetsToTxnRequestInpu
   return w;
 }
 
-/** Decodes a AddOffsetsToTxnRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): AddOffsetsToTxnRequest {
+/**
+ * Decodes a AddOffsetsToTxnRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): AddOffsetsToTxnRequest {
   const r = new ByteReader(buffer, offset, end, "AddOffsetsToTxnRequest", version);
   if (!(version >= 0 && version <= 4)) r.fail('', 'unsupported version of AddOffsetsToTxnRequest');
   const value = readAddOffsetsToTxnRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -160,11 +164,15 @@ export function encodeResponse(version: number, value: AddOffsetsToTxnResponseIn
   return w;
 }
 
-/** Decodes a AddOffsetsToTxnResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): AddOffsetsToTxnResponse {
+/**
+ * Decodes a AddOffsetsToTxnResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): AddOffsetsToTxnResponse {
   const r = new ByteReader(buffer, offset, end, "AddOffsetsToTxnResponse", version);
   if (!(version >= 0 && version <= 4)) r.fail('', 'unsupported version of AddOffsetsToTxnResponse');
   const value = readAddOffsetsToTxnResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "AddPartitionsToTxn";
 export const apiKey = 24;
@@ -268,12 +268,16 @@ export function encodeRequest(version: number, value: AddPartitionsToTxnRequestI
   return w;
 }
 
-/** Decodes a AddPartitionsToTxnRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): AddPartitionsToTxnRequest {
+/**
+ * Decodes a AddPartitionsToTxnRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): AddPartitionsToTxnRequest {
   const r = new ByteReader(buffer, offset, end, "AddPartitionsToTxnRequest", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of AddPartitionsToTxnRequest');
   const value = readAddPartitionsToTxnRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -536,11 +540,15 @@ export function encodeResponse(version: number, value: AddPartitionsToTxnRespons
   return w;
 }
 
-/** Decodes a AddPartitionsToTxnResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): AddPartitionsToTxnResponse {
+/**
+ * Decodes a AddPartitionsToTxnResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): AddPartitionsToTxnResponse {
   const r = new ByteReader(buffer, offset, end, "AddPartitionsToTxnResponse", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of AddPartitionsToTxnResponse');
   const value = readAddPartitionsToTxnResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "AlterConfigs";
 export const apiKey = 33;
@@ -192,12 +192,16 @@ export function encodeRequest(version: number, value: AlterConfigsRequestInput, 
   return w;
 }
 
-/** Decodes a AlterConfigsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): AlterConfigsRequest {
+/**
+ * Decodes a AlterConfigsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): AlterConfigsRequest {
   const r = new ByteReader(buffer, offset, end, "AlterConfigsRequest", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of AlterConfigsRequest');
   const value = readAlterConfigsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -332,11 +336,15 @@ export function encodeResponse(version: number, value: AlterConfigsResponseInput
   return w;
 }
 
-/** Decodes a AlterConfigsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): AlterConfigsResponse {
+/**
+ * Decodes a AlterConfigsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): AlterConfigsResponse {
   const r = new ByteReader(buffer, offset, end, "AlterConfigsResponse", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of AlterConfigsResponse');
   const value = readAlterConfigsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ApiVersions";
 export const apiKey = 18;
@@ -80,12 +80,16 @@ export function encodeRequest(version: number, value: ApiVersionsRequestInput, w
   return w;
 }
 
-/** Decodes a ApiVersionsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): ApiVersionsRequest {
+/**
+ * Decodes a ApiVersionsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ApiVersionsRequest {
   const r = new ByteReader(buffer, offset, end, "ApiVersionsRequest", version);
   if (!(version >= 0 && version <= 4)) r.fail('', 'unsupported version of ApiVersionsRequest');
   const value = readApiVersionsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -475,11 +479,15 @@ export function encodeResponse(version: number, value: ApiVersionsResponseInput,
   return w;
 }
 
-/** Decodes a ApiVersionsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): ApiVersionsResponse {
+/**
+ * Decodes a ApiVersionsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ApiVersionsResponse {
   const r = new ByteReader(buffer, offset, end, "ApiVersionsResponse", version);
   if (!(version >= 0 && version <= 4)) r.fail('', 'unsupported version of ApiVersionsResponse');
   const value = readApiVersionsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ConsumerProtocolSubscription";
 
@@ -170,11 +170,15 @@ export function encodeMessage(version: number, value: ConsumerProtocolSubscripti
   return w;
 }
 
-/** Decodes a ConsumerProtocolSubscription body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeMessage(version: number, buffer: Buffer, offset = 0, end = buffer.length): ConsumerProtocolSubscription {
+/**
+ * Decodes a ConsumerProtocolSubscription body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeMessage(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ConsumerProtocolSubscription {
   const r = new ByteReader(buffer, offset, end, "ConsumerProtocolSubscription", version);
   if (!(version >= 0 && version <= 3)) r.fail('', 'unsupported version of ConsumerProtocolSubscription');
   const value = readConsumerProtocolSubscription(r, version, isFlexibleMessage(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

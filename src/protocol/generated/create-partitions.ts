@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "CreatePartitions";
 export const apiKey = 37;
@@ -198,12 +198,16 @@ export function encodeRequest(version: number, value: CreatePartitionsRequestInp
   return w;
 }
 
-/** Decodes a CreatePartitionsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): CreatePartitionsRequest {
+/**
+ * Decodes a CreatePartitionsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): CreatePartitionsRequest {
   const r = new ByteReader(buffer, offset, end, "CreatePartitionsRequest", version);
   if (!(version >= 0 && version <= 3)) r.fail('', 'unsupported version of CreatePartitionsRequest');
   const value = readCreatePartitionsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -331,11 +335,15 @@ export function encodeResponse(version: number, value: CreatePartitionsResponseI
   return w;
 }
 
-/** Decodes a CreatePartitionsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): CreatePartitionsResponse {
+/**
+ * Decodes a CreatePartitionsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): CreatePartitionsResponse {
   const r = new ByteReader(buffer, offset, end, "CreatePartitionsResponse", version);
   if (!(version >= 0 && version <= 3)) r.fail('', 'unsupported version of CreatePartitionsResponse');
   const value = readCreatePartitionsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

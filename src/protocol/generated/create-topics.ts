@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "CreateTopics";
 export const apiKey = 19;
@@ -275,12 +275,16 @@ export function encodeRequest(version: number, value: CreateTopicsRequestInput, 
   return w;
 }
 
-/** Decodes a CreateTopicsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): CreateTopicsRequest {
+/**
+ * Decodes a CreateTopicsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): CreateTopicsRequest {
   const r = new ByteReader(buffer, offset, end, "CreateTopicsRequest", version);
   if (!(version >= 2 && version <= 7)) r.fail('', 'unsupported version of CreateTopicsRequest');
   const value = readCreateTopicsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -552,11 +556,15 @@ export function encodeResponse(version: number, value: CreateTopicsResponseInput
   return w;
 }
 
-/** Decodes a CreateTopicsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): CreateTopicsResponse {
+/**
+ * Decodes a CreateTopicsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): CreateTopicsResponse {
   const r = new ByteReader(buffer, offset, end, "CreateTopicsResponse", version);
   if (!(version >= 2 && version <= 7)) r.fail('', 'unsupported version of CreateTopicsResponse');
   const value = readCreateTopicsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "DeleteGroups";
 export const apiKey = 42;
@@ -75,12 +75,16 @@ export function encodeRequest(version: number, value: DeleteGroupsRequestInput, 
   return w;
 }
 
-/** Decodes a DeleteGroupsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): DeleteGroupsRequest {
+/**
+ * Decodes a DeleteGroupsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DeleteGroupsRequest {
   const r = new ByteReader(buffer, offset, end, "DeleteGroupsRequest", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of DeleteGroupsRequest');
   const value = readDeleteGroupsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -200,11 +204,15 @@ export function encodeResponse(version: number, value: DeleteGroupsResponseInput
   return w;
 }
 
-/** Decodes a DeleteGroupsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): DeleteGroupsResponse {
+/**
+ * Decodes a DeleteGroupsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DeleteGroupsResponse {
   const r = new ByteReader(buffer, offset, end, "DeleteGroupsResponse", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of DeleteGroupsResponse');
   const value = readDeleteGroupsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

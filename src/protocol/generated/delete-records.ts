@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "DeleteRecords";
 export const apiKey = 21;
@@ -183,12 +183,16 @@ export function encodeRequest(version: number, value: DeleteRecordsRequestInput,
   return w;
 }
 
-/** Decodes a DeleteRecordsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): DeleteRecordsRequest {
+/**
+ * Decodes a DeleteRecordsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DeleteRecordsRequest {
   const r = new ByteReader(buffer, offset, end, "DeleteRecordsRequest", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of DeleteRecordsRequest');
   const value = readDeleteRecordsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -369,11 +373,15 @@ export function encodeResponse(version: number, value: DeleteRecordsResponseInpu
   return w;
 }
 
-/** Decodes a DeleteRecordsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): DeleteRecordsResponse {
+/**
+ * Decodes a DeleteRecordsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DeleteRecordsResponse {
   const r = new ByteReader(buffer, offset, end, "DeleteRecordsResponse", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of DeleteRecordsResponse');
   const value = readDeleteRecordsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "DeleteTopics";
 export const apiKey = 20;
@@ -151,12 +151,16 @@ export function encodeRequest(version: number, value: DeleteTopicsRequestInput, 
   return w;
 }
 
-/** Decodes a DeleteTopicsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): DeleteTopicsRequest {
+/**
+ * Decodes a DeleteTopicsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DeleteTopicsRequest {
   const r = new ByteReader(buffer, offset, end, "DeleteTopicsRequest", version);
   if (!(version >= 1 && version <= 6)) r.fail('', 'unsupported version of DeleteTopicsRequest');
   const value = readDeleteTopicsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -295,11 +299,15 @@ export function encodeResponse(version: number, value: DeleteTopicsResponseInput
   return w;
 }
 
-/** Decodes a DeleteTopicsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): DeleteTopicsResponse {
+/**
+ * Decodes a DeleteTopicsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DeleteTopicsResponse {
   const r = new ByteReader(buffer, offset, end, "DeleteTopicsResponse", version);
   if (!(version >= 1 && version <= 6)) r.fail('', 'unsupported version of DeleteTopicsResponse');
   const value = readDeleteTopicsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "DescribeCluster";
 export const apiKey = 60;
@@ -91,12 +91,16 @@ export function encodeRequest(version: number, value: DescribeClusterRequestInpu
   return w;
 }
 
-/** Decodes a DescribeClusterRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): DescribeClusterRequest {
+/**
+ * Decodes a DescribeClusterRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DescribeClusterRequest {
   const r = new ByteReader(buffer, offset, end, "DescribeClusterRequest", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of DescribeClusterRequest');
   const value = readDescribeClusterRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -292,11 +296,15 @@ export function encodeResponse(version: number, value: DescribeClusterResponseIn
   return w;
 }
 
-/** Decodes a DescribeClusterResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): DescribeClusterResponse {
+/**
+ * Decodes a DescribeClusterResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DescribeClusterResponse {
   const r = new ByteReader(buffer, offset, end, "DescribeClusterResponse", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of DescribeClusterResponse');
   const value = readDescribeClusterResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

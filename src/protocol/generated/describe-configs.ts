@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "DescribeConfigs";
 export const apiKey = 32;
@@ -156,12 +156,16 @@ export function encodeRequest(version: number, value: DescribeConfigsRequestInpu
   return w;
 }
 
-/** Decodes a DescribeConfigsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): DescribeConfigsRequest {
+/**
+ * Decodes a DescribeConfigsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DescribeConfigsRequest {
   const r = new ByteReader(buffer, offset, end, "DescribeConfigsRequest", version);
   if (!(version >= 1 && version <= 4)) r.fail('', 'unsupported version of DescribeConfigsRequest');
   const value = readDescribeConfigsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -469,11 +473,15 @@ export function encodeResponse(version: number, value: DescribeConfigsResponseIn
   return w;
 }
 
-/** Decodes a DescribeConfigsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): DescribeConfigsResponse {
+/**
+ * Decodes a DescribeConfigsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DescribeConfigsResponse {
   const r = new ByteReader(buffer, offset, end, "DescribeConfigsResponse", version);
   if (!(version >= 1 && version <= 4)) r.fail('', 'unsupported version of DescribeConfigsResponse');
   const value = readDescribeConfigsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

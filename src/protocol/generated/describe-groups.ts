@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "DescribeGroups";
 export const apiKey = 15;
@@ -87,12 +87,16 @@ export function encodeRequest(version: number, value: DescribeGroupsRequestInput
   return w;
 }
 
-/** Decodes a DescribeGroupsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): DescribeGroupsRequest {
+/**
+ * Decodes a DescribeGroupsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DescribeGroupsRequest {
   const r = new ByteReader(buffer, offset, end, "DescribeGroupsRequest", version);
   if (!(version >= 0 && version <= 6)) r.fail('', 'unsupported version of DescribeGroupsRequest');
   const value = readDescribeGroupsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -360,11 +364,15 @@ export function encodeResponse(version: number, value: DescribeGroupsResponseInp
   return w;
 }
 
-/** Decodes a DescribeGroupsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): DescribeGroupsResponse {
+/**
+ * Decodes a DescribeGroupsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): DescribeGroupsResponse {
   const r = new ByteReader(buffer, offset, end, "DescribeGroupsResponse", version);
   if (!(version >= 0 && version <= 6)) r.fail('', 'unsupported version of DescribeGroupsResponse');
   const value = readDescribeGroupsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "EndTxn";
 export const apiKey = 26;
@@ -89,12 +89,16 @@ export function encodeRequest(version: number, value: EndTxnRequestInput, w = ne
   return w;
 }
 
-/** Decodes a EndTxnRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): EndTxnRequest {
+/**
+ * Decodes a EndTxnRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): EndTxnRequest {
   const r = new ByteReader(buffer, offset, end, "EndTxnRequest", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of EndTxnRequest');
   const value = readEndTxnRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -177,11 +181,15 @@ export function encodeResponse(version: number, value: EndTxnResponseInput, w = 
   return w;
 }
 
-/** Decodes a EndTxnResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): EndTxnResponse {
+/**
+ * Decodes a EndTxnResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): EndTxnResponse {
   const r = new ByteReader(buffer, offset, end, "EndTxnResponse", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of EndTxnResponse');
   const value = readEndTxnResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "FindCoordinator";
 export const apiKey = 10;
@@ -105,12 +105,16 @@ export function encodeRequest(version: number, value: FindCoordinatorRequestInpu
   return w;
 }
 
-/** Decodes a FindCoordinatorRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): FindCoordinatorRequest {
+/**
+ * Decodes a FindCoordinatorRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): FindCoordinatorRequest {
   const r = new ByteReader(buffer, offset, end, "FindCoordinatorRequest", version);
   if (!(version >= 0 && version <= 6)) r.fail('', 'unsupported version of FindCoordinatorRequest');
   const value = readFindCoordinatorRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -326,11 +330,15 @@ export function encodeResponse(version: number, value: FindCoordinatorResponseIn
   return w;
 }
 
-/** Decodes a FindCoordinatorResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): FindCoordinatorResponse {
+/**
+ * Decodes a FindCoordinatorResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): FindCoordinatorResponse {
   const r = new ByteReader(buffer, offset, end, "FindCoordinatorResponse", version);
   if (!(version >= 0 && version <= 6)) r.fail('', 'unsupported version of FindCoordinatorResponse');
   const value = readFindCoordinatorResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

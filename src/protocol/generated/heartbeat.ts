@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "Heartbeat";
 export const apiKey = 12;
@@ -96,12 +96,16 @@ export function encodeRequest(version: number, value: HeartbeatRequestInput, w =
   return w;
 }
 
-/** Decodes a HeartbeatRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): HeartbeatRequest {
+/**
+ * Decodes a HeartbeatRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): HeartbeatRequest {
   const r = new ByteReader(buffer, offset, end, "HeartbeatRequest", version);
   if (!(version >= 0 && version <= 4)) r.fail('', 'unsupported version of HeartbeatRequest');
   const value = readHeartbeatRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -168,11 +172,15 @@ export function encodeResponse(version: number, value: HeartbeatResponseInput, w
   return w;
 }
 
-/** Decodes a HeartbeatResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): HeartbeatResponse {
+/**
+ * Decodes a HeartbeatResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): HeartbeatResponse {
   const r = new ByteReader(buffer, offset, end, "HeartbeatResponse", version);
   if (!(version >= 0 && version <= 4)) r.fail('', 'unsupported version of HeartbeatResponse');
   const value = readHeartbeatResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

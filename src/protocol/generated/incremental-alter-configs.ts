@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "IncrementalAlterConfigs";
 export const apiKey = 44;
@@ -199,12 +199,16 @@ export function encodeRequest(version: number, value: IncrementalAlterConfigsReq
   return w;
 }
 
-/** Decodes a IncrementalAlterConfigsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): IncrementalAlterConfigsRequest {
+/**
+ * Decodes a IncrementalAlterConfigsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): IncrementalAlterConfigsRequest {
   const r = new ByteReader(buffer, offset, end, "IncrementalAlterConfigsRequest", version);
   if (!(version >= 0 && version <= 1)) r.fail('', 'unsupported version of IncrementalAlterConfigsRequest');
   const value = readIncrementalAlterConfigsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -339,11 +343,15 @@ export function encodeResponse(version: number, value: IncrementalAlterConfigsRe
   return w;
 }
 
-/** Decodes a IncrementalAlterConfigsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): IncrementalAlterConfigsResponse {
+/**
+ * Decodes a IncrementalAlterConfigsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): IncrementalAlterConfigsResponse {
   const r = new ByteReader(buffer, offset, end, "IncrementalAlterConfigsResponse", version);
   if (!(version >= 0 && version <= 1)) r.fail('', 'unsupported version of IncrementalAlterConfigsResponse');
   const value = readIncrementalAlterConfigsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -2,6 +2,7 @@
 // Apache-2.0). Do not edit: change the generator and run `npm run generate`.
 /* eslint-disable */
 import type { ByteWriter } from '../primitives/byte-writer.js';
+import type { DecodeOptions } from '../primitives/helpers.js';
 import * as addOffsetsToTxn from './add-offsets-to-txn.js';
 import * as addPartitionsToTxn from './add-partitions-to-txn.js';
 import * as alterConfigs from './alter-configs.js';
@@ -57,9 +58,9 @@ export interface ApiCodec {
   isFlexibleRequest(version: number): boolean;
   isFlexibleResponse(version: number): boolean;
   encodeRequest(version: number, value: any, w?: ByteWriter): ByteWriter;
-  decodeRequest(version: number, buffer: Buffer, offset?: number, end?: number): any;
+  decodeRequest(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;
   encodeResponse(version: number, value: any, w?: ByteWriter): ByteWriter;
-  decodeResponse(version: number, buffer: Buffer, offset?: number, end?: number): any;
+  decodeResponse(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;
 }
 
 /** Every API with a generated codec, by API key. */

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "InitProducerId";
 export const apiKey = 22;
@@ -123,12 +123,16 @@ export function encodeRequest(version: number, value: InitProducerIdRequestInput
   return w;
 }
 
-/** Decodes a InitProducerIdRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): InitProducerIdRequest {
+/**
+ * Decodes a InitProducerIdRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): InitProducerIdRequest {
   const r = new ByteReader(buffer, offset, end, "InitProducerIdRequest", version);
   if (!(version >= 0 && version <= 6)) r.fail('', 'unsupported version of InitProducerIdRequest');
   const value = readInitProducerIdRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -231,11 +235,15 @@ export function encodeResponse(version: number, value: InitProducerIdResponseInp
   return w;
 }
 
-/** Decodes a InitProducerIdResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): InitProducerIdResponse {
+/**
+ * Decodes a InitProducerIdResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): InitProducerIdResponse {
   const r = new ByteReader(buffer, offset, end, "InitProducerIdResponse", version);
   if (!(version >= 0 && version <= 6)) r.fail('', 'unsupported version of InitProducerIdResponse');
   const value = readInitProducerIdResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "JoinGroup";
 export const apiKey = 11;
@@ -186,12 +186,16 @@ export function encodeRequest(version: number, value: JoinGroupRequestInput, w =
   return w;
 }
 
-/** Decodes a JoinGroupRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): JoinGroupRequest {
+/**
+ * Decodes a JoinGroupRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): JoinGroupRequest {
   const r = new ByteReader(buffer, offset, end, "JoinGroupRequest", version);
   if (!(version >= 0 && version <= 9)) r.fail('', 'unsupported version of JoinGroupRequest');
   const value = readJoinGroupRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -384,11 +388,15 @@ export function encodeResponse(version: number, value: JoinGroupResponseInput, w
   return w;
 }
 
-/** Decodes a JoinGroupResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): JoinGroupResponse {
+/**
+ * Decodes a JoinGroupResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): JoinGroupResponse {
   const r = new ByteReader(buffer, offset, end, "JoinGroupResponse", version);
   if (!(version >= 0 && version <= 9)) r.fail('', 'unsupported version of JoinGroupResponse');
   const value = readJoinGroupResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

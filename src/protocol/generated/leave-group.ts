@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "LeaveGroup";
 export const apiKey = 13;
@@ -159,12 +159,16 @@ export function encodeRequest(version: number, value: LeaveGroupRequestInput, w 
   return w;
 }
 
-/** Decodes a LeaveGroupRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): LeaveGroupRequest {
+/**
+ * Decodes a LeaveGroupRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): LeaveGroupRequest {
   const r = new ByteReader(buffer, offset, end, "LeaveGroupRequest", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of LeaveGroupRequest');
   const value = readLeaveGroupRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -306,11 +310,15 @@ export function encodeResponse(version: number, value: LeaveGroupResponseInput, 
   return w;
 }
 
-/** Decodes a LeaveGroupResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): LeaveGroupResponse {
+/**
+ * Decodes a LeaveGroupResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): LeaveGroupResponse {
   const r = new ByteReader(buffer, offset, end, "LeaveGroupResponse", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of LeaveGroupResponse');
   const value = readLeaveGroupResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ListGroups";
 export const apiKey = 16;
@@ -100,12 +100,16 @@ export function encodeRequest(version: number, value: ListGroupsRequestInput, w 
   return w;
 }
 
-/** Decodes a ListGroupsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): ListGroupsRequest {
+/**
+ * Decodes a ListGroupsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ListGroupsRequest {
   const r = new ByteReader(buffer, offset, end, "ListGroupsRequest", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of ListGroupsRequest');
   const value = readListGroupsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -255,11 +259,15 @@ export function encodeResponse(version: number, value: ListGroupsResponseInput, 
   return w;
 }
 
-/** Decodes a ListGroupsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): ListGroupsResponse {
+/**
+ * Decodes a ListGroupsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ListGroupsResponse {
   const r = new ByteReader(buffer, offset, end, "ListGroupsResponse", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of ListGroupsResponse');
   const value = readListGroupsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

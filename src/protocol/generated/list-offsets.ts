@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ListOffsets";
 export const apiKey = 2;
@@ -213,12 +213,16 @@ export function encodeRequest(version: number, value: ListOffsetsRequestInput, w
   return w;
 }
 
-/** Decodes a ListOffsetsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): ListOffsetsRequest {
+/**
+ * Decodes a ListOffsetsRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ListOffsetsRequest {
   const r = new ByteReader(buffer, offset, end, "ListOffsetsRequest", version);
   if (!(version >= 1 && version <= 11)) r.fail('', 'unsupported version of ListOffsetsRequest');
   const value = readListOffsetsRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -420,11 +424,15 @@ export function encodeResponse(version: number, value: ListOffsetsResponseInput,
   return w;
 }
 
-/** Decodes a ListOffsetsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): ListOffsetsResponse {
+/**
+ * Decodes a ListOffsetsResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ListOffsetsResponse {
   const r = new ByteReader(buffer, offset, end, "ListOffsetsResponse", version);
   if (!(version >= 1 && version <= 11)) r.fail('', 'unsupported version of ListOffsetsResponse');
   const value = readListOffsetsResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

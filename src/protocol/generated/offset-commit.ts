@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "OffsetCommit";
 export const apiKey = 8;
@@ -249,12 +249,16 @@ export function encodeRequest(version: number, value: OffsetCommitRequestInput, 
   return w;
 }
 
-/** Decodes a OffsetCommitRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): OffsetCommitRequest {
+/**
+ * Decodes a OffsetCommitRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): OffsetCommitRequest {
   const r = new ByteReader(buffer, offset, end, "OffsetCommitRequest", version);
   if (!(version >= 2 && version <= 10)) r.fail('', 'unsupported version of OffsetCommitRequest');
   const value = readOffsetCommitRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -441,11 +445,15 @@ export function encodeResponse(version: number, value: OffsetCommitResponseInput
   return w;
 }
 
-/** Decodes a OffsetCommitResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): OffsetCommitResponse {
+/**
+ * Decodes a OffsetCommitResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): OffsetCommitResponse {
   const r = new ByteReader(buffer, offset, end, "OffsetCommitResponse", version);
   if (!(version >= 2 && version <= 10)) r.fail('', 'unsupported version of OffsetCommitResponse');
   const value = readOffsetCommitResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "OffsetFetch";
 export const apiKey = 9;
@@ -320,12 +320,16 @@ export function encodeRequest(version: number, value: OffsetFetchRequestInput, w
   return w;
 }
 
-/** Decodes a OffsetFetchRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): OffsetFetchRequest {
+/**
+ * Decodes a OffsetFetchRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): OffsetFetchRequest {
   const r = new ByteReader(buffer, offset, end, "OffsetFetchRequest", version);
   if (!(version >= 1 && version <= 10)) r.fail('', 'unsupported version of OffsetFetchRequest');
   const value = readOffsetFetchRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -755,11 +759,15 @@ export function encodeResponse(version: number, value: OffsetFetchResponseInput,
   return w;
 }
 
-/** Decodes a OffsetFetchResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): OffsetFetchResponse {
+/**
+ * Decodes a OffsetFetchResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): OffsetFetchResponse {
   const r = new ByteReader(buffer, offset, end, "OffsetFetchResponse", version);
   if (!(version >= 1 && version <= 10)) r.fail('', 'unsupported version of OffsetFetchResponse');
   const value = readOffsetFetchResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

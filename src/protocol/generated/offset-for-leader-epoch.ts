@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "OffsetForLeaderEpoch";
 export const apiKey = 23;
@@ -192,12 +192,16 @@ export function encodeRequest(version: number, value: OffsetForLeaderEpochReques
   return w;
 }
 
-/** Decodes a OffsetForLeaderEpochRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): OffsetForLeaderEpochRequest {
+/**
+ * Decodes a OffsetForLeaderEpochRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): OffsetForLeaderEpochRequest {
   const r = new ByteReader(buffer, offset, end, "OffsetForLeaderEpochRequest", version);
   if (!(version >= 2 && version <= 4)) r.fail('', 'unsupported version of OffsetForLeaderEpochRequest');
   const value = readOffsetForLeaderEpochRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -385,11 +389,15 @@ export function encodeResponse(version: number, value: OffsetForLeaderEpochRespo
   return w;
 }
 
-/** Decodes a OffsetForLeaderEpochResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): OffsetForLeaderEpochResponse {
+/**
+ * Decodes a OffsetForLeaderEpochResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): OffsetForLeaderEpochResponse {
   const r = new ByteReader(buffer, offset, end, "OffsetForLeaderEpochResponse", version);
   if (!(version >= 2 && version <= 4)) r.fail('', 'unsupported version of OffsetForLeaderEpochResponse');
   const value = readOffsetForLeaderEpochResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

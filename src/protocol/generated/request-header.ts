@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "RequestHeader";
 
@@ -85,11 +85,15 @@ export function encodeMessage(version: number, value: RequestHeaderInput, w = ne
   return w;
 }
 
-/** Decodes a RequestHeader body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeMessage(version: number, buffer: Buffer, offset = 0, end = buffer.length): RequestHeader {
+/**
+ * Decodes a RequestHeader body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeMessage(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): RequestHeader {
   const r = new ByteReader(buffer, offset, end, "RequestHeader", version);
   if (!(version >= 1 && version <= 2)) r.fail('', 'unsupported version of RequestHeader');
   const value = readRequestHeader(r, version, isFlexibleMessage(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ResponseHeader";
 
@@ -63,11 +63,15 @@ export function encodeMessage(version: number, value: ResponseHeaderInput, w = n
   return w;
 }
 
-/** Decodes a ResponseHeader body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeMessage(version: number, buffer: Buffer, offset = 0, end = buffer.length): ResponseHeader {
+/**
+ * Decodes a ResponseHeader body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeMessage(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ResponseHeader {
   const r = new ByteReader(buffer, offset, end, "ResponseHeader", version);
   if (!(version >= 0 && version <= 1)) r.fail('', 'unsupported version of ResponseHeader');
   const value = readResponseHeader(r, version, isFlexibleMessage(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

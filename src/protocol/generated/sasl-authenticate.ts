@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "SaslAuthenticate";
 export const apiKey = 36;
@@ -68,12 +68,16 @@ export function encodeRequest(version: number, value: SaslAuthenticateRequestInp
   return w;
 }
 
-/** Decodes a SaslAuthenticateRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): SaslAuthenticateRequest {
+/**
+ * Decodes a SaslAuthenticateRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): SaslAuthenticateRequest {
   const r = new ByteReader(buffer, offset, end, "SaslAuthenticateRequest", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of SaslAuthenticateRequest');
   const value = readSaslAuthenticateRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -156,11 +160,15 @@ export function encodeResponse(version: number, value: SaslAuthenticateResponseI
   return w;
 }
 
-/** Decodes a SaslAuthenticateResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): SaslAuthenticateResponse {
+/**
+ * Decodes a SaslAuthenticateResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): SaslAuthenticateResponse {
   const r = new ByteReader(buffer, offset, end, "SaslAuthenticateResponse", version);
   if (!(version >= 0 && version <= 2)) r.fail('', 'unsupported version of SaslAuthenticateResponse');
   const value = readSaslAuthenticateResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

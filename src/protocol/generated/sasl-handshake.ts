@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "SaslHandshake";
 export const apiKey = 17;
@@ -68,12 +68,16 @@ export function encodeRequest(version: number, value: SaslHandshakeRequestInput,
   return w;
 }
 
-/** Decodes a SaslHandshakeRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): SaslHandshakeRequest {
+/**
+ * Decodes a SaslHandshakeRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): SaslHandshakeRequest {
   const r = new ByteReader(buffer, offset, end, "SaslHandshakeRequest", version);
   if (!(version >= 0 && version <= 1)) r.fail('', 'unsupported version of SaslHandshakeRequest');
   const value = readSaslHandshakeRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -146,11 +150,15 @@ export function encodeResponse(version: number, value: SaslHandshakeResponseInpu
   return w;
 }
 
-/** Decodes a SaslHandshakeResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): SaslHandshakeResponse {
+/**
+ * Decodes a SaslHandshakeResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): SaslHandshakeResponse {
   const r = new ByteReader(buffer, offset, end, "SaslHandshakeResponse", version);
   if (!(version >= 0 && version <= 1)) r.fail('', 'unsupported version of SaslHandshakeResponse');
   const value = readSaslHandshakeResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

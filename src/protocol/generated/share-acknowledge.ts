@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ShareAcknowledge";
 export const apiKey = 79;
@@ -267,12 +267,16 @@ export function encodeRequest(version: number, value: ShareAcknowledgeRequestInp
   return w;
 }
 
-/** Decodes a ShareAcknowledgeRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): ShareAcknowledgeRequest {
+/**
+ * Decodes a ShareAcknowledgeRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ShareAcknowledgeRequest {
   const r = new ByteReader(buffer, offset, end, "ShareAcknowledgeRequest", version);
   if (!(version >= 0 && version <= 0)) r.fail('', 'unsupported version of ShareAcknowledgeRequest');
   const value = readShareAcknowledgeRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -598,11 +602,15 @@ export function encodeResponse(version: number, value: ShareAcknowledgeResponseI
   return w;
 }
 
-/** Decodes a ShareAcknowledgeResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): ShareAcknowledgeResponse {
+/**
+ * Decodes a ShareAcknowledgeResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ShareAcknowledgeResponse {
   const r = new ByteReader(buffer, offset, end, "ShareAcknowledgeResponse", version);
   if (!(version >= 0 && version <= 0)) r.fail('', 'unsupported version of ShareAcknowledgeResponse');
   const value = readShareAcknowledgeResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

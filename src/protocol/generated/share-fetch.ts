@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ShareFetch";
 export const apiKey = 78;
@@ -364,12 +364,16 @@ export function encodeRequest(version: number, value: ShareFetchRequestInput, w 
   return w;
 }
 
-/** Decodes a ShareFetchRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): ShareFetchRequest {
+/**
+ * Decodes a ShareFetchRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ShareFetchRequest {
   const r = new ByteReader(buffer, offset, end, "ShareFetchRequest", version);
   if (!(version >= 0 && version <= 0)) r.fail('', 'unsupported version of ShareFetchRequest');
   const value = readShareFetchRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -786,11 +790,15 @@ export function encodeResponse(version: number, value: ShareFetchResponseInput, 
   return w;
 }
 
-/** Decodes a ShareFetchResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): ShareFetchResponse {
+/**
+ * Decodes a ShareFetchResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ShareFetchResponse {
   const r = new ByteReader(buffer, offset, end, "ShareFetchResponse", version);
   if (!(version >= 0 && version <= 0)) r.fail('', 'unsupported version of ShareFetchResponse');
   const value = readShareFetchResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

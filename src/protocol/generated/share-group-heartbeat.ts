@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "ShareGroupHeartbeat";
 export const apiKey = 76;
@@ -106,12 +106,16 @@ export function encodeRequest(version: number, value: ShareGroupHeartbeatRequest
   return w;
 }
 
-/** Decodes a ShareGroupHeartbeatRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): ShareGroupHeartbeatRequest {
+/**
+ * Decodes a ShareGroupHeartbeatRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ShareGroupHeartbeatRequest {
   const r = new ByteReader(buffer, offset, end, "ShareGroupHeartbeatRequest", version);
   if (!(version >= 0 && version <= 0)) r.fail('', 'unsupported version of ShareGroupHeartbeatRequest');
   const value = readShareGroupHeartbeatRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -320,11 +324,15 @@ export function encodeResponse(version: number, value: ShareGroupHeartbeatRespon
   return w;
 }
 
-/** Decodes a ShareGroupHeartbeatResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): ShareGroupHeartbeatResponse {
+/**
+ * Decodes a ShareGroupHeartbeatResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ShareGroupHeartbeatResponse {
   const r = new ByteReader(buffer, offset, end, "ShareGroupHeartbeatResponse", version);
   if (!(version >= 0 && version <= 0)) r.fail('', 'unsupported version of ShareGroupHeartbeatResponse');
   const value = readShareGroupHeartbeatResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "SyncGroup";
 export const apiKey = 14;
@@ -179,12 +179,16 @@ export function encodeRequest(version: number, value: SyncGroupRequestInput, w =
   return w;
 }
 
-/** Decodes a SyncGroupRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): SyncGroupRequest {
+/**
+ * Decodes a SyncGroupRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): SyncGroupRequest {
   const r = new ByteReader(buffer, offset, end, "SyncGroupRequest", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of SyncGroupRequest');
   const value = readSyncGroupRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -279,11 +283,15 @@ export function encodeResponse(version: number, value: SyncGroupResponseInput, w
   return w;
 }
 
-/** Decodes a SyncGroupResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): SyncGroupResponse {
+/**
+ * Decodes a SyncGroupResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): SyncGroupResponse {
   const r = new ByteReader(buffer, offset, end, "SyncGroupResponse", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of SyncGroupResponse');
   const value = readSyncGroupResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "TxnOffsetCommit";
 export const apiKey = 28;
@@ -261,12 +261,16 @@ export function encodeRequest(version: number, value: TxnOffsetCommitRequestInpu
   return w;
 }
 
-/** Decodes a TxnOffsetCommitRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): TxnOffsetCommitRequest {
+/**
+ * Decodes a TxnOffsetCommitRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): TxnOffsetCommitRequest {
   const r = new ByteReader(buffer, offset, end, "TxnOffsetCommitRequest", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of TxnOffsetCommitRequest');
   const value = readTxnOffsetCommitRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -440,11 +444,15 @@ export function encodeResponse(version: number, value: TxnOffsetCommitResponseIn
   return w;
 }
 
-/** Decodes a TxnOffsetCommitResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): TxnOffsetCommitResponse {
+/**
+ * Decodes a TxnOffsetCommitResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): TxnOffsetCommitResponse {
   const r = new ByteReader(buffer, offset, end, "TxnOffsetCommitResponse", version);
   if (!(version >= 0 && version <= 5)) r.fail('', 'unsupported version of TxnOffsetCommitResponse');
   const value = readTxnOffsetCommitResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

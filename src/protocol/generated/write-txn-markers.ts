@@ -5,7 +5,7 @@
 import { ByteReader } from '../primitives/byte-reader.js';
 import { ByteWriter } from '../primitives/byte-writer.js';
 import { EncodeError } from '../errors.js';
-import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray } from '../primitives/helpers.js';
+import { EMPTY_BYTES, ZERO_UUID, readArray, readNullableArray, type DecodeOptions } from '../primitives/helpers.js';
 
 const API = "WriteTxnMarkers";
 export const apiKey = 27;
@@ -214,12 +214,16 @@ export function encodeRequest(version: number, value: WriteTxnMarkersRequestInpu
   return w;
 }
 
-/** Decodes a WriteTxnMarkersRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length): WriteTxnMarkersRequest {
+/**
+ * Decodes a WriteTxnMarkersRequest body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeRequest(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): WriteTxnMarkersRequest {
   const r = new ByteReader(buffer, offset, end, "WriteTxnMarkersRequest", version);
   if (!(version >= 1 && version <= 2)) r.fail('', 'unsupported version of WriteTxnMarkersRequest');
   const value = readWriteTxnMarkersRequest(r, version, isFlexibleRequest(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }
 
@@ -440,11 +444,15 @@ export function encodeResponse(version: number, value: WriteTxnMarkersResponseIn
   return w;
 }
 
-/** Decodes a WriteTxnMarkersResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`. The body must fill the range exactly. */
-export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length): WriteTxnMarkersResponse {
+/**
+ * Decodes a WriteTxnMarkersResponse body from `buffer[offset, end)`; bytes fields are slices of `buffer`.
+ * The body must fill the range exactly unless `allowTrailingBytes` (Kafka's broker ignores bytes
+ * after a request, and some clients send a field one version early).
+ */
+export function decodeResponse(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): WriteTxnMarkersResponse {
   const r = new ByteReader(buffer, offset, end, "WriteTxnMarkersResponse", version);
   if (!(version >= 1 && version <= 2)) r.fail('', 'unsupported version of WriteTxnMarkersResponse');
   const value = readWriteTxnMarkersResponse(r, version, isFlexibleResponse(version));
-  if (r.remaining !== 0) r.fail('', r.remaining + ' unexpected bytes after the message');
+  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');
   return value;
 }

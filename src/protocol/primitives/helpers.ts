@@ -1,6 +1,11 @@
 // Small shared pieces of the generated codecs.
 import type { ByteReader } from './byte-reader.js';
 
+export interface DecodeOptions {
+  /** Accept bytes after the end of the message instead of raising a DecodeError. */
+  allowTrailingBytes?: boolean;
+}
+
 /** Default for non-nullable bytes fields. Shared and never written to. */
 export const EMPTY_BYTES: Buffer = Buffer.alloc(0);
 /** The all-zero UUID Kafka uses for "no topic id". Shared and never written to. */

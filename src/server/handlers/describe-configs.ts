@@ -1,4 +1,4 @@
-// DescribeConfigs (key 32), versions 1-2: topic configs (override, broker setting or default, with
+// DescribeConfigs (key 32), versions 1-4: topic configs (override, broker setting or default, with
 // synonyms) and the broker's settings (static: set by flags, environment or config file).
 import type { Broker } from '../../broker/broker.js';
 import { brokerConfigDefaults } from '../../broker/config.js';
@@ -26,9 +26,17 @@ export function describeConfigsHandler(broker: Broker): KafkaHandler<DescribeCon
   return {
     apiKey: ApiKey.DescribeConfigs,
     name: 'DescribeConfigs',
-    versions: { min: 1, max: 2 },
+    // 1-4, not Table B's 1-2: @platformatic/kafka 1.35 picks 2 but writes v3's include_documentation;
+    // with 4 advertised it uses its (correct) v4 encoder. Every version's fields are filled below.
+    versions: { min: 1, max: 4 },
     handle(request) {
+      const seen = new Set<string>();
       const results: DescribeConfigsResultInput[] = request.resources.map((resource) => {
+        // A resource named twice is answered once; the repeat gets an error and no configs, so a small
+        // request cannot ask for a response hundreds of times its size.
+        const key = `${resource.resourceType}:${resource.resourceName}`;
+        if (seen.has(key)) return { resourceType: resource.resourceType, resourceName: resource.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'resource listed more than once', configs: [] };
+        seen.add(key);
         const wanted = (name: string) => resource.configurationKeys === null || resource.configurationKeys.includes(name);
         const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
         if (resource.resourceType === ResourceType.TOPIC) {

@@ -14,23 +14,29 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
     apiKey: ApiKey.Fetch,
     name: 'Fetch',
     versions: { min: 4, max: 12 },
-    async handle(request) {
+    async handle(request, context) {
       if (request.sessionId !== 0) {
         return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
       }
-      const wanted = request.topics.flatMap((topic) =>
-        topic.partitions.map((p) => ({ topic: topic.topic, partition: p.partition, fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes })),
-      );
-      const results = await broker.fetch(wanted, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+      // Each topic-partition is read once, however often the request names it (as in Kafka, where
+      // the request is a map): a small request cannot ask for the same data hundreds of times.
+      const topics = new Map<string, Map<number, { fetchOffset: number; partitionMaxBytes: number }>>();
+      for (const topic of request.topics) {
+        const partitions = topics.get(topic.topic) ?? new Map();
+        for (const p of topic.partitions) if (!partitions.has(p.partition)) partitions.set(p.partition, { fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes });
+        topics.set(topic.topic, partitions);
+      }
+      const wanted = [...topics].flatMap(([topic, partitions]) => [...partitions].map(([partition, p]) => ({ topic, partition, ...p })));
+      const results = await broker.fetch(wanted, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes }, context.signal);
       const abortedTransactions = request.isolationLevel === READ_COMMITTED ? [] : null;
       let index = 0;
       return {
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,
         sessionId: 0,
-        responses: request.topics.map((topic) => ({
-          topic: topic.topic,
-          partitions: topic.partitions.map((): PartitionDataInput => {
+        responses: [...topics].map(([topic, partitions]) => ({
+          topic,
+          partitions: [...partitions.keys()].map((): PartitionDataInput => {
             const r = results[index++]!;
             return {
               partitionIndex: r.partition,

@@ -14,6 +14,8 @@ export interface RequestContext {
   /** "address:port" of the client, for logs. */
   peer: string;
   connectionId: number;
+  /** Aborted when the connection closes, so a parked request (long-poll Fetch) can stop waiting. */
+  signal: AbortSignal;
 }
 
 export interface KafkaHandler<Request = any, Response = any> {
