@@ -64,6 +64,37 @@ async function assignments(groupId: string): Promise<Map<string, string[]>> {
   }
 }
 
+/**
+ * Watches the group from the broker's side every few ms: in every Stable generation it sees, no
+ * partition is assigned to two members. Returns a stop function that reports the generations seen.
+ */
+function watchOwnership(groupId: string): () => number[] {
+  const generations = new Map<number, Map<string, string>>(); // generation → partition → member
+  const violations: string[] = [];
+  const timer = setInterval(() => {
+    const described = server.broker.groups.describeGroup(groupId);
+    if (described.state !== 'Stable') return;
+    const owners = generations.get(described.generationId) ?? new Map<string, string>();
+    generations.set(described.generationId, owners);
+    for (const member of described.members) {
+      const decoded = AssignerProtocol.MemberAssignment.decode(member.assignment);
+      for (const [topic, partitions] of Object.entries(decoded?.assignment ?? {})) {
+        for (const p of partitions) {
+          const key = `${topic}/${p}`;
+          const owner = owners.get(key);
+          if (owner !== undefined && owner !== member.memberId) violations.push(`generation ${described.generationId}: ${key} owned by ${owner} and ${member.memberId}`);
+          owners.set(key, member.memberId);
+        }
+      }
+    }
+  }, 5);
+  return () => {
+    clearInterval(timer);
+    assert.deepEqual(violations, []);
+    return [...generations.keys()];
+  };
+}
+
 function assertBalanced(owned: Map<string, string[]>, members: number, partitions: number): void {
   assert.equal(owned.size, members);
   const all = [...owned.values()].flat();
@@ -83,6 +114,7 @@ test('3 consumers share 6 partitions; a 4th joins and one leaves; every message 
 
   const seen = new Map<string, number>();
   const consumers: Consumer[] = [];
+  const stopWatching = watchOwnership(groupId);
   const start = async () => {
     const consumer = kafka.consumer({ groupId, ...consumerTimeouts });
     await consumer.connect();
@@ -122,6 +154,8 @@ test('3 consumers share 6 partitions; a 4th joins and one leaves; every message 
     await Promise.all(consumers.map((c) => c.disconnect()));
   }
   await waitFor('group empty', () => server.broker.groups.groupState(groupId) === 'Empty');
+  const generations = stopWatching();
+  assert.ok(generations.length >= 3, `stable generations seen: ${generations}`);
 });
 
 test('two groups on one topic each get every message (pub/sub)', { timeout: 60_000 }, async () => {

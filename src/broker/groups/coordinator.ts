@@ -100,6 +100,8 @@ export interface GroupDescription {
   errorCode: number;
   groupId: string;
   state: GroupState;
+  /** Not in DescribeGroups; for tests and the console. -1 for an unknown group. */
+  generationId: number;
   protocolType: string;
   protocolData: string;
   members: Array<{ memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
@@ -955,14 +957,15 @@ export class GroupCoordinator {
 
   /** DescribeGroups: an unknown group is described as Dead with no error, as Kafka does. */
   describeGroup(groupId: string): GroupDescription {
-    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, state: 'Dead', generationId: -1, protocolType: '', protocolData: '', members: [] };
     const group = this.groups.get(groupId);
-    if (!group) return { errorCode: ErrorCode.NONE, groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    if (!group) return { errorCode: ErrorCode.NONE, groupId, state: 'Dead', generationId: -1, protocolType: '', protocolData: '', members: [] };
     const stable = group.is('Stable');
     return {
       errorCode: ErrorCode.NONE,
       groupId,
       state: group.state,
+      generationId: group.generationId,
       protocolType: group.protocolType ?? '',
       protocolData: stable ? (group.protocolName ?? '') : '',
       members: [...group.members.values()].map((m) => ({
