@@ -101,6 +101,11 @@ export const storageLimits = {
   relativeOffsetMax: 2 ** 31 - 1,
   /** Segment files are addressed by int32 positions in the index, so a segment stays below 2 GiB. */
   segmentBytesMax: 2 ** 31 - 1,
+  /** Sealed segments per partition whose indexes stay in memory (most recently used); the rest are
+   *  read back from their files on the next lookup. Fetches mostly hit the newest segments, so a
+   *  few suffice, and a partition with thousands of segments no longer holds all their indexes
+   *  (up to 20 MiB each at the default segment.index.bytes). */
+  sealedSegmentIndexesLoadedMax: 8,
   /** Smallest segment.bytes accepted: one header's worth, so tests can roll on every batch. */
   segmentBytesMin: 61,
 } as const;

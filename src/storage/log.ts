@@ -21,7 +21,7 @@ import {
 import { systemClock, type Clock } from './clock.js';
 import { StorageError, invariant } from './errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
-import { resolveLogConfig, type LogConfig } from './limits.js';
+import { resolveLogConfig, storageLimits, type LogConfig } from './limits.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
 import { compactLog } from './compaction.js';
 import { rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
@@ -92,6 +92,8 @@ export class PartitionLog {
   private readonly timers: NodeJS.Timeout[] = [];
   private checkpointChain: Promise<void> = Promise.resolve();
   private backgroundChain: Promise<void> = Promise.resolve();
+  /** Sealed segments whose indexes are in memory, least recently used first. */
+  private loadedIndexes: Segment[] = [];
   /** Segments renamed `.deleted`, waiting for `file.delete.delay.ms` before their files go. */
   private readonly deletingSegments = new Set<Segment>();
 
@@ -140,6 +142,7 @@ export class PartitionLog {
     await log.checkpoint();
     log.active.startAppending(environment.config.flushPolicy.kind === 'sync', null, log.appenderHooks(log.active));
     log.startTimers();
+    for (const segment of log.segments.slice(0, -1)) log.noteIndexUse(segment);
     logger.log('info', 'log-opened', {
       directory: options.directory,
       segments: log.segments.length,
@@ -268,6 +271,7 @@ export class PartitionLog {
     sealed.then(
       () => {
         previous.appender = null;
+        this.noteIndexUse(previous);
         if (!this.closed) this.requestCheckpoint();
       },
       (error: unknown) => this.markReadOnly('seal', error),
@@ -325,6 +329,7 @@ export class PartitionLog {
         const located = await segment.locate(offset, endPosition);
         if (located === null) continue;
         const range = await segment.readBatches(located.position, maxBytes, limit, endPosition);
+        this.noteIndexUse(segment);
         if (range === null) return empty;
         return {
           records: range.buffer,
@@ -341,6 +346,27 @@ export class PartitionLog {
       }
     }
     return empty;
+  }
+
+  /** Keeps the indexes of the most recently used sealed segments in memory and drops the others'
+   *  (storageLimits.sealedSegmentIndexesLoadedMax); they load again from their files when needed. */
+  private noteIndexUse(segment: Segment): void {
+    const live = new Set(this.segments);
+    this.loadedIndexes = this.loadedIndexes.filter((candidate) => candidate !== segment && live.has(candidate) && candidate.indexesLoaded);
+    if (segment !== this.active && live.has(segment) && segment.indexesLoaded) this.loadedIndexes.push(segment);
+    let excess = this.loadedIndexes.length - storageLimits.sealedSegmentIndexesLoadedMax;
+    for (const candidate of [...this.loadedIndexes]) {
+      if (excess <= 0) break;
+      if (candidate !== this.active && candidate.unloadIndexes()) {
+        this.loadedIndexes.splice(this.loadedIndexes.indexOf(candidate), 1);
+        excess -= 1;
+      }
+    }
+  }
+
+  /** Sealed segments whose indexes are in memory now (tests, metrics). */
+  get loadedIndexCount(): number {
+    return this.segments.filter((segment) => segment !== this.active && segment.indexesLoaded).length;
   }
 
   /** Nothing below the first segment exists any more, so it is (vacuously) flushed. */
@@ -374,6 +400,7 @@ export class PartitionLog {
       try {
         await segment.fileDescriptor();
         const found = await segment.findTimestamp(timestamp, Math.max(this.startOffset, segment.baseOffset), segment.readableBytes);
+        this.noteIndexUse(segment);
         if (found !== null) return found.offset < limit ? found : null;
       } catch (error) {
         throw this.toStorageError(error);
@@ -558,6 +585,7 @@ export class PartitionLog {
       const cut = await rebuildSegment(this.environment, fresh, this.logger);
       invariant(cut === null, () => `compaction wrote an invalid segment: ${JSON.stringify(cut)}`);
       this.segments[this.segments.indexOf(segment)] = fresh;
+      this.noteIndexUse(fresh);
       segment.close().catch(() => undefined);
       return true;
     } catch (error) {

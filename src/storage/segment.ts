@@ -11,7 +11,7 @@ import type { Clock } from './clock.js';
 import { invariant } from './errors.js';
 import { readFully, type FileSystem } from './file-system.js';
 import { storageLimits, type LogConfig } from './limits.js';
-import { OffsetIndex } from './offset-index.js';
+import { IndexCorruptError, OffsetIndex } from './offset-index.js';
 import { SegmentAppender, type AppenderHooks } from './segment-appender.js';
 import { logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix } from './segment-files.js';
 import { ChunkReader } from './segment-reader.js';
@@ -36,11 +36,38 @@ export interface BatchRange {
   position: number;
 }
 
+interface LoadedIndexes {
+  offsetIndex: OffsetIndex;
+  timeIndex: TimeIndex;
+}
+
+/** What indexBatch keeps between batches. */
+interface IndexingState {
+  bytesSinceLastIndexEntry: number;
+  maxTimestamp: number;
+  offsetOfMaxTimestamp: number;
+}
+
+/** The one rule for index entries, shared by appends, recovery and rebuilds (as Kafka): after more
+ *  than `index.interval.bytes` of batches, the next batch gets an offset-index entry (its last
+ *  offset → its position) and, if the largest timestamp grew, a time-index entry. */
+function indexBatch(offsetIndex: OffsetIndex, timeIndex: TimeIndex, state: IndexingState, header: RecordBatchHeader, position: number, intervalBytes: number): void {
+  const lastOffset = header.lastOffset;
+  if (header.maxTimestamp > state.maxTimestamp) {
+    state.maxTimestamp = header.maxTimestamp;
+    state.offsetOfMaxTimestamp = lastOffset;
+  }
+  if (state.bytesSinceLastIndexEntry > intervalBytes) {
+    offsetIndex.append(lastOffset, position);
+    timeIndex.maybeAppend(state.maxTimestamp, state.offsetOfMaxTimestamp);
+    state.bytesSinceLastIndexEntry = 0;
+  }
+  state.bytesSinceLastIndexEntry += header.totalBytes;
+}
+
 export class Segment {
   readonly baseOffset: number;
   readonly directory: string;
-  offsetIndex: OffsetIndex;
-  timeIndex: TimeIndex;
   sizeBytes = 0;
   readableBytes = 0;
   nextOffset: number;
@@ -53,7 +80,14 @@ export class Segment {
   /** Resolves once the segment is sealed (rolled) and durable. */
   sealed: Promise<void> | null = null;
 
-  private bytesSinceLastIndexEntry = 0;
+  // The indexes of a sealed segment may be dropped from memory (the files hold them) and loaded
+  // again on the next lookup; see PartitionLog's index cache.
+  private offsetIndexValue: OffsetIndex | null;
+  private timeIndexValue: TimeIndex | null;
+  private loadingIndexes: Promise<LoadedIndexes> | null = null;
+  private sealedDone = false;
+  /** Bytes appended since the last offset-index entry (see indexBatch). */
+  bytesSinceLastIndexEntry = 0;
   private fd = -1;
   private readonly opened: Promise<number>;
   private references = 0;
@@ -72,10 +106,93 @@ export class Segment {
     this.nextOffset = baseOffset;
     this.readableNextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
-    this.offsetIndex = new OffsetIndex(baseOffset, environment.config.segmentIndexBytes);
-    this.timeIndex = new TimeIndex(baseOffset, environment.config.segmentIndexBytes);
+    this.offsetIndexValue = new OffsetIndex(baseOffset, environment.config.segmentIndexBytes);
+    this.timeIndexValue = new TimeIndex(baseOffset, environment.config.segmentIndexBytes);
     this.opened = opened.then((fd) => (this.fd = fd));
     this.opened.catch(() => undefined);
+  }
+
+  get offsetIndex(): OffsetIndex {
+    invariant(this.offsetIndexValue !== null, () => `offset index of ${this.logPath} used while unloaded`);
+    return this.offsetIndexValue;
+  }
+  set offsetIndex(index: OffsetIndex) {
+    this.offsetIndexValue = index;
+  }
+  get timeIndex(): TimeIndex {
+    invariant(this.timeIndexValue !== null, () => `time index of ${this.logPath} used while unloaded`);
+    return this.timeIndexValue;
+  }
+  set timeIndex(index: TimeIndex) {
+    this.timeIndexValue = index;
+  }
+
+  get indexesLoaded(): boolean {
+    return this.offsetIndexValue !== null && this.timeIndexValue !== null;
+  }
+
+  /** Drops a sealed, idle segment's indexes from memory; false if it cannot now. */
+  unloadIndexes(): boolean {
+    if (!this.indexesLoaded || this.appender !== null || (this.sealed !== null && !this.sealedDone) || this.references > 0 || this.loadingIndexes !== null) return false;
+    if (this.offsetIndex.pendingWrite() !== null || this.timeIndex.pendingWrite() !== null) return false;
+    this.offsetIndexValue = null;
+    this.timeIndexValue = null;
+    return true;
+  }
+
+  /** Loads unloaded indexes from their files; if those fail their checks (changed on disk since),
+   *  rebuilds them from the batch headers. */
+  async ensureIndexes(): Promise<LoadedIndexes> {
+    // Callers use what is returned, not this.offsetIndex later: another task may unload the
+    // indexes at any await (the objects handed out stay valid).
+    if (this.offsetIndexValue !== null && this.timeIndexValue !== null) return { offsetIndex: this.offsetIndexValue, timeIndex: this.timeIndexValue };
+    return this.loadIndexes();
+  }
+
+  private loadIndexes(): Promise<LoadedIndexes> {
+    this.loadingIndexes ??= (async (): Promise<LoadedIndexes> => {
+      const { fileSystem, config } = this.environment;
+      try {
+        const offsetContent = await fileSystem.readFile(this.offsetIndexPath);
+        const timeContent = await fileSystem.readFile(this.timeIndexPath);
+        if (offsetContent === null || timeContent === null) throw new IndexCorruptError(this.offsetIndexPath, 'missing');
+        const offsetIndex = OffsetIndex.load(this.offsetIndexPath, this.baseOffset, config.segmentIndexBytes, offsetContent, this.sizeBytes);
+        const timeIndex = TimeIndex.load(this.timeIndexPath, this.baseOffset, config.segmentIndexBytes, timeContent, this.nextOffset);
+        offsetIndex.markPersisted(offsetIndex.entries);
+        timeIndex.markPersisted(timeIndex.entries);
+        this.offsetIndexValue = offsetIndex;
+        this.timeIndexValue = timeIndex;
+        return { offsetIndex, timeIndex };
+      } catch (error) {
+        if (!(error instanceof IndexCorruptError)) throw error;
+        return this.rebuildIndexesFromHeaders();
+      }
+    })().finally(() => (this.loadingIndexes = null));
+    return this.loadingIndexes;
+  }
+
+  /** Rebuilds both indexes by walking the (already validated) batch headers, then writes them.
+   *  Builds on the side: the segment's counters, which reads use meanwhile, stay as they are. */
+  private async rebuildIndexesFromHeaders(): Promise<LoadedIndexes> {
+    const { config } = this.environment;
+    const reader = new ChunkReader(this.environment.fileSystem, await this.opened, this.sizeBytes, storageLimits.scanChunkBytes);
+    const offsetIndex = new OffsetIndex(this.baseOffset, config.segmentIndexBytes);
+    const timeIndex = new TimeIndex(this.baseOffset, config.segmentIndexBytes);
+    offsetIndex.markFileUnknown();
+    timeIndex.markFileUnknown();
+    const state: IndexingState = { bytesSinceLastIndexEntry: 0, maxTimestamp: noTimestamp, offsetOfMaxTimestamp: this.baseOffset };
+    let position = 0;
+    while (position + BATCH_HEADER_BYTES <= this.sizeBytes) {
+      const view = await reader.header(position);
+      const header = new RecordBatchHeader(view.buffer, view.offset);
+      indexBatch(offsetIndex, timeIndex, state, header, position, config.indexIntervalBytes);
+      position += header.totalBytes;
+    }
+    if (state.maxTimestamp !== noTimestamp) timeIndex.maybeAppend(state.maxTimestamp, state.offsetOfMaxTimestamp, true);
+    this.offsetIndexValue = offsetIndex;
+    this.timeIndexValue = timeIndex;
+    await this.persistIndexes(true);
+    return { offsetIndex, timeIndex };
   }
 
   get logPath(): string {
@@ -157,18 +274,8 @@ export class Segment {
     invariant(position === this.sizeBytes, () => `batch at ${position}, segment ends at ${this.sizeBytes}`);
     const lastOffset = header.lastOffset;
     invariant(header.baseOffset >= this.nextOffset, () => `offset ${header.baseOffset} after ${this.nextOffset}`);
-    const batchMaxTimestamp = header.maxTimestamp;
-    if (batchMaxTimestamp > this.maxTimestamp) {
-      this.maxTimestamp = batchMaxTimestamp;
-      this.offsetOfMaxTimestamp = lastOffset;
-    }
-    if (this.bytesSinceLastIndexEntry > this.environment.config.indexIntervalBytes) {
-      this.offsetIndex.append(lastOffset, position);
-      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
-      this.bytesSinceLastIndexEntry = 0;
-    }
+    indexBatch(this.offsetIndex, this.timeIndex, this, header, position, this.environment.config.indexIntervalBytes);
     const totalBytes = header.totalBytes;
-    this.bytesSinceLastIndexEntry += totalBytes;
     this.sizeBytes += totalBytes;
     this.nextOffset = lastOffset + 1;
     if (this.firstAppendAtMs === null) this.firstAppendAtMs = this.environment.clock.now();
@@ -176,8 +283,9 @@ export class Segment {
 
   /** The position of the first batch whose last offset is ≥ `offset`, below `endPosition`. */
   async locate(offset: number, endPosition: number): Promise<{ position: number; baseOffset: number } | null> {
+    const { offsetIndex } = await this.ensureIndexes();
     const reader = new ChunkReader(this.environment.fileSystem, this.fd, endPosition, storageLimits.lookupChunkBytes);
-    let position = this.offsetIndex.lookup(offset).position;
+    let position = offsetIndex.lookup(offset).position;
     while (position + BATCH_HEADER_BYTES <= endPosition) {
       const view = await reader.header(position);
       if (view.available < BATCH_HEADER_BYTES) return null;
@@ -212,10 +320,11 @@ export class Segment {
 
   /** The first batch at or after `fromOffset` whose maxTimestamp ≥ `timestamp`. */
   async findTimestamp(timestamp: number, fromOffset: number, endPosition: number): Promise<{ offset: number; timestamp: number } | null> {
-    const before = this.timeIndex.lastBefore(timestamp);
+    const { offsetIndex, timeIndex } = await this.ensureIndexes();
+    const before = timeIndex.lastBefore(timestamp);
     const startOffset = Math.max(fromOffset, before === undefined ? this.baseOffset : before.offset + 1);
     const reader = new ChunkReader(this.environment.fileSystem, this.fd, endPosition, storageLimits.scanChunkBytes);
-    let position = this.offsetIndex.lookup(startOffset).position;
+    let position = offsetIndex.lookup(startOffset).position;
     while (position + BATCH_HEADER_BYTES <= endPosition) {
       const view = await reader.header(position);
       if (view.available < BATCH_HEADER_BYTES) return null;
@@ -292,8 +401,8 @@ export class Segment {
 
   /** Forgets the indexes (recovery rebuilds them by tracking every valid batch again). */
   resetForRebuild(): void {
-    this.offsetIndex = new OffsetIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
-    this.timeIndex = new TimeIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
+    this.offsetIndexValue = new OffsetIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
+    this.timeIndexValue = new TimeIndex(this.baseOffset, this.environment.config.segmentIndexBytes);
     this.offsetIndex.markFileUnknown();
     this.timeIndex.markFileUnknown();
     this.sizeBytes = 0;
@@ -310,6 +419,7 @@ export class Segment {
   persistIndexes(sync: boolean): Promise<void> {
     const run = async (): Promise<void> => {
       const { fileSystem } = this.environment;
+      if (!this.indexesLoaded) return; // unloaded indexes have nothing pending
       for (const [index, path] of [
         [this.offsetIndex, this.offsetIndexPath],
         [this.timeIndex, this.timeIndexPath],
@@ -344,6 +454,7 @@ export class Segment {
         if (this.appender !== null) await this.appender.drainAndFlush();
         if (!this.isEmpty() && this.maxTimestamp !== noTimestamp) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
         await this.persistIndexes(true);
+        this.sealedDone = true;
       })();
       this.sealed.catch(() => undefined);
     }
@@ -353,6 +464,7 @@ export class Segment {
   /** Cuts the segment at `position` (a batch boundary). Appends must be idle. */
   async truncateTo(position: number, nextOffset: number): Promise<void> {
     invariant(position <= this.sizeBytes, 'truncate past the end');
+    await this.ensureIndexes();
     const fd = await this.opened;
     await this.environment.fileSystem.ftruncate(fd, position);
     await this.environment.fileSystem.fsync(fd); // the new, smaller size must be durable too

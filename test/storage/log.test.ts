@@ -184,3 +184,32 @@ test('append rejects malformed and oversize batches without touching the log', a
   assert.deepEqual(await log.append(makeBatch([{ key: Buffer.from('k'), value: null }])), { baseOffset: 0, lastOffset: 0 });
   await log.close();
 });
+
+test('only the most recently used sealed segments keep their indexes in memory; others load on demand', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const directory = tempDir();
+  const config = { segmentBytes: 600, indexIntervalBytes: 50 };
+  const log = await PartitionLog.open({ directory, topic: 'orders', partition: 0, config, logger: new MemoryLogger() });
+  const stored: Buffer[] = [];
+  for (let index = 0; index < 60; index += 1) {
+    const batch = makeValueBatch(2, 100, index, { baseTimestamp: 10_000 + index, maxTimestamp: 10_000 + index });
+    await log.append(batch);
+    stored.push(batch);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(log.segmentCount > 20);
+  assert.ok(log.loadedIndexCount <= 8, `${log.loadedIndexCount} sealed indexes in memory`);
+  await log.close();
+  // An index changed on disk while unloaded is rebuilt when next needed.
+  writeFileSync(`${directory}/00000000000000000000.index`, Buffer.from([1, 2, 3]));
+  const reopened = await PartitionLog.open({ directory, topic: 'orders', partition: 0, config, logger: new MemoryLogger() });
+  writeFileSync(`${directory}/00000000000000000004.index`, Buffer.from([9]));
+  assert.ok(reopened.loadedIndexCount <= 8);
+  for (let index = 0; index < 60; index += 1) {
+    const read = await reopened.read(index * 2 + 1, 1);
+    assert.deepEqual(read.records, stored[index]);
+  }
+  assert.ok(reopened.loadedIndexCount <= 8);
+  assert.deepEqual(await reopened.offsetForTimestamp(10_003), { offset: 6, timestamp: 10_003 });
+  await reopened.close();
+});
