@@ -23,6 +23,7 @@ import { StorageError, invariant } from './errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { resolveLogConfig, storageLimits, type LogConfig } from './limits.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
+import { decodeRecordBatch } from '../protocol/record-batch/records.js';
 import { compactLog } from './compaction.js';
 import { rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
@@ -409,6 +410,18 @@ export class PartitionLog {
       }
     }
     return null;
+  }
+
+  /** ListOffsets by time as Kafka answers it: the first *record* with timestamp ≥ `timestamp`.
+   *  Finds the batch from the headers, then decodes that one batch (ListOffsets is not the hot path). */
+  async offsetForTimestampExact(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+    const found = await this.offsetForTimestamp(timestamp);
+    if (found === null) return null;
+    const read = await this.read(found.offset, 1);
+    if (read.records.length === 0) return found;
+    const batch = await decodeRecordBatch(read.records);
+    const record = batch.records.find((candidate) => candidate.offset >= this.startOffset && candidate.timestamp >= timestamp);
+    return record === undefined ? found : { offset: record.offset, timestamp: record.timestamp };
   }
 
   /** The largest batch timestamp in the log and the last offset of the batch carrying it. */

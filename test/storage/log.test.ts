@@ -213,3 +213,15 @@ test('only the most recently used sealed segments keep their indexes in memory; 
   assert.deepEqual(await reopened.offsetForTimestamp(10_003), { offset: 6, timestamp: 10_003 });
   await reopened.close();
 });
+
+test('offsetForTimestampExact finds the first record with a timestamp at or after the target', async () => {
+  const log = await PartitionLog.open({ directory: tempDir(), topic: 'orders', partition: 0, logger: new MemoryLogger() });
+  await log.append(makeBatch([{ key: null, value: Buffer.from('a'), timestampDelta: 0 }, { key: null, value: Buffer.from('b'), timestampDelta: 10 }, { key: null, value: Buffer.from('c'), timestampDelta: 20 }], { baseTimestamp: 1000 }));
+  await log.append(makeBatch([{ key: null, value: Buffer.from('d'), timestampDelta: 0 }], { baseTimestamp: 2000 }));
+  assert.deepEqual(await log.offsetForTimestamp(1005), { offset: 0, timestamp: 1020 });
+  assert.deepEqual(await log.offsetForTimestampExact(1005), { offset: 1, timestamp: 1010 });
+  assert.deepEqual(await log.offsetForTimestampExact(1020), { offset: 2, timestamp: 1020 });
+  assert.deepEqual(await log.offsetForTimestampExact(1500), { offset: 3, timestamp: 2000 });
+  assert.equal(await log.offsetForTimestampExact(2001), null);
+  await log.close();
+});
