@@ -171,6 +171,7 @@ export class Broker {
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
     this.topics.delete(name);
     await this.partitions.delete(name);
+    await this.groups.forgetTopic(name);
     this.logger.info({ topic: name }, 'topic deleted');
     return { ...OK, topicId: topic.id };
   }

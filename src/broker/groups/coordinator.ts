@@ -34,7 +34,7 @@ import {
   type CommittedOffset,
   type StoredGroup,
 } from './offsets-records.js';
-import { OffsetsStore, type OffsetsRecord, type OffsetsTopicHost } from './offsets-store.js';
+import { OFFSETS_TOPIC, OffsetsStore, type OffsetsRecord, type OffsetsTopicHost } from './offsets-store.js';
 
 export interface Clock {
   now(): number;
@@ -891,6 +891,24 @@ export class GroupCoordinator {
     for (const [topic, partition] of removed) this.forgetOffset(group, topic, partition);
     this.maybeRemoveEmptyGroup(group);
     return { errorCode: ErrorCode.NONE, topics: results };
+  }
+
+  /** A topic was deleted: its committed offsets go too (tombstones), as Kafka's handleDeletedPartitions does. */
+  async forgetTopic(topic: string): Promise<void> {
+    if (this.closed || topic === OFFSETS_TOPIC) return;
+    for (const group of [...this.groups.values()]) {
+      const partitions = group.offsets.get(topic);
+      if (!partitions) continue;
+      const removed = [...partitions.keys()];
+      try {
+        await this.store.append(group.groupId, removed.map((partition) => ({ key: encodeOffsetKey(group.groupId, topic, partition), value: null })), this.clock.now());
+      } catch (error) {
+        this.logger.error({ component: 'groups', groupId: group.groupId, topic, error: String(error) }, 'offsets of a deleted topic not removed');
+        continue;
+      }
+      for (const partition of removed) this.forgetOffset(group, topic, partition);
+      this.maybeRemoveEmptyGroup(group);
+    }
   }
 
   private forgetOffset(group: Group, topic: string, partition: number): void {
