@@ -159,6 +159,14 @@ test('join, sync, heartbeat; a second member triggers a rebalance; generation fe
     assert.deepEqual(syncedLeader.assignment, Buffer.from('A'));
     assert.deepEqual((await syncingB).assignment, Buffer.from('B'));
     assert.equal(await heartbeat(b, joinedB.memberId, 2), ErrorCode.NONE);
+    const staleSync = await b.call(ApiKey.SyncGroup, 3, { groupId: 'g1', generationId: 1, memberId: joinedB.memberId, assignments: [] });
+    assert.equal(staleSync.errorCode, ErrorCode.ILLEGAL_GENERATION);
+    // SyncGroup v4 (flexible) in a Stable group hands back the stored assignment.
+    assert.deepEqual((await b.call(ApiKey.SyncGroup, 4, { groupId: 'g1', generationId: 2, memberId: joinedB.memberId, assignments: [] })).assignment, Buffer.from('B'));
+    // JoinGroup v6 (flexible) of a follower with unchanged metadata: the current generation, no rebalance.
+    const sameAgain = await b.call(ApiKey.JoinGroup, 6, join('g1', joinedB.memberId));
+    assert.deepEqual([sameAgain.errorCode, sameAgain.generationId], [ErrorCode.NONE, 2]);
+    assert.equal(server.broker.groups.groupState('g1'), 'Stable');
 
     const described = await a.call(ApiKey.DescribeGroups, 5, { groups: ['g1', 'unknown-group'], includeAuthorizedOperations: true });
     const [g1, unknown] = described.groups;
