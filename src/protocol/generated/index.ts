@@ -27,6 +27,7 @@ import * as listGroups from './list-groups.js';
 import * as listOffsets from './list-offsets.js';
 import * as metadata from './metadata.js';
 import * as offsetCommit from './offset-commit.js';
+import * as offsetDelete from './offset-delete.js';
 import * as offsetFetch from './offset-fetch.js';
 import * as offsetForLeaderEpoch from './offset-for-leader-epoch.js';
 import * as produce from './produce.js';
@@ -43,7 +44,7 @@ import * as consumerProtocolSubscription from './consumer-protocol-subscription.
 import * as requestHeader from './request-header.js';
 import * as responseHeader from './response-header.js';
 
-export { addOffsetsToTxn, addPartitionsToTxn, alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics, describeCluster, describeConfigs, describeGroups, endTxn, fetch, findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata, offsetCommit, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, shareAcknowledge, shareFetch, shareGroupHeartbeat, syncGroup, txnOffsetCommit, writeTxnMarkers, consumerProtocolAssignment, consumerProtocolSubscription, requestHeader, responseHeader };
+export { addOffsetsToTxn, addPartitionsToTxn, alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics, describeCluster, describeConfigs, describeGroups, endTxn, fetch, findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata, offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, shareAcknowledge, shareFetch, shareGroupHeartbeat, syncGroup, txnOffsetCommit, writeTxnMarkers, consumerProtocolAssignment, consumerProtocolSubscription, requestHeader, responseHeader };
 export * from './error-codes.js';
 
 /** What every generated API module offers, seen through one interface. */
@@ -96,6 +97,7 @@ export const apiCodecs: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCodec
   [37, createPartitions],
   [42, deleteGroups],
   [44, incrementalAlterConfigs],
+  [47, offsetDelete],
   [60, describeCluster],
   [76, shareGroupHeartbeat],
   [78, shareFetch],
@@ -135,6 +137,7 @@ export const ApiKey = {
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
+  OffsetDelete: 47,
   DescribeCluster: 60,
   ShareGroupHeartbeat: 76,
   ShareFetch: 78,

@@ -23,6 +23,7 @@ import { syncGroupHandler } from './sync-group.js';
 import { initProducerIdHandler } from './init-producer-id.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
+import { offsetDeleteHandler } from './offset-delete.js';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { produceHandler } from './produce.js';
 
@@ -42,6 +43,7 @@ export function kafkaHandlers(broker: Broker): KafkaHandler[] {
     createPartitionsHandler(broker),
     incrementalAlterConfigsHandler(broker),
     describeClusterHandler(broker),
+    offsetDeleteHandler(broker),
     findCoordinatorHandler(broker),
     joinGroupHandler(broker),
     syncGroupHandler(broker),
