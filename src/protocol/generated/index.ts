@@ -15,6 +15,7 @@ import * as deleteTopics from './delete-topics.js';
 import * as describeCluster from './describe-cluster.js';
 import * as describeConfigs from './describe-configs.js';
 import * as describeGroups from './describe-groups.js';
+import * as describeTransactions from './describe-transactions.js';
 import * as endTxn from './end-txn.js';
 import * as fetch from './fetch.js';
 import * as findCoordinator from './find-coordinator.js';
@@ -25,6 +26,7 @@ import * as joinGroup from './join-group.js';
 import * as leaveGroup from './leave-group.js';
 import * as listGroups from './list-groups.js';
 import * as listOffsets from './list-offsets.js';
+import * as listTransactions from './list-transactions.js';
 import * as metadata from './metadata.js';
 import * as offsetCommit from './offset-commit.js';
 import * as offsetDelete from './offset-delete.js';
@@ -44,7 +46,7 @@ import * as consumerProtocolSubscription from './consumer-protocol-subscription.
 import * as requestHeader from './request-header.js';
 import * as responseHeader from './response-header.js';
 
-export { addOffsetsToTxn, addPartitionsToTxn, alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics, describeCluster, describeConfigs, describeGroups, endTxn, fetch, findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata, offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, shareAcknowledge, shareFetch, shareGroupHeartbeat, syncGroup, txnOffsetCommit, writeTxnMarkers, consumerProtocolAssignment, consumerProtocolSubscription, requestHeader, responseHeader };
+export { addOffsetsToTxn, addPartitionsToTxn, alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics, describeCluster, describeConfigs, describeGroups, describeTransactions, endTxn, fetch, findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, listTransactions, metadata, offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, shareAcknowledge, shareFetch, shareGroupHeartbeat, syncGroup, txnOffsetCommit, writeTxnMarkers, consumerProtocolAssignment, consumerProtocolSubscription, requestHeader, responseHeader };
 export * from './error-codes.js';
 
 /** What every generated API module offers, seen through one interface. */
@@ -99,6 +101,8 @@ export const apiCodecs: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCodec
   [44, incrementalAlterConfigs],
   [47, offsetDelete],
   [60, describeCluster],
+  [65, describeTransactions],
+  [66, listTransactions],
   [76, shareGroupHeartbeat],
   [78, shareFetch],
   [79, shareAcknowledge],
@@ -139,6 +143,8 @@ export const ApiKey = {
   IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
   DescribeCluster: 60,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
   ShareGroupHeartbeat: 76,
   ShareFetch: 78,
   ShareAcknowledge: 79,
