@@ -78,10 +78,12 @@ export interface BrokerProcess {
   bootstrap: string;
   cpuSeconds(): number;
   cpuByThread(): ThreadCpu;
-  /** Sum of GC pauses so far (ms), from V8's --trace-gc lines; 0 unless started with --trace-gc. */
+  /** Main-thread GC time so far (ms): pauses plus incremental marking steps, from V8's --trace-gc
+   *  lines; 0 unless started with --trace-gc. */
   gcPauseMs(): number;
-  /** The GC pauses (ms) whose lines arrived since `since` (performance.now() of this process). */
-  gcPausesSince(since: number): number[];
+  /** The GCs whose lines arrived since `since` (performance.now() of this process): the final pause and
+   *  the incremental marking steps before it, in ms. */
+  gcPausesSince(since: number): { pauseMs: number; stepsMs: number }[];
   /** SIGTERM (clean shutdown: flush, checkpoints, and the CPU profile if one is being taken), then wait. */
   stop(): Promise<void>;
 }
@@ -99,15 +101,19 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
   createInterface({ input: child.stderr! }).on('line', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let gcPauseMs = 0;
-  /** Recent pauses as [arrival time, ms]; bounded. */
-  const gcPauses: [number, number][] = [];
+  /** Recent GCs as [arrival time, pause ms, incremental steps ms]; bounded. */
+  const gcPauses: [number, number, number][] = [];
   let onPort: (port: number) => void = () => {};
   createInterface({ input: child.stdout! }).on('line', (line) => {
     // --trace-gc: "[pid:0x...]  1234 ms: Scavenge 8.4 (16.7) -> 7.8 (16.7) MB, 0.46 / 0.00 ms  (...)".
     const gc = /ms: (?:Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep|Mark-sweep)[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(line);
     if (gc !== null) {
-      gcPauseMs += Number(gc[1]);
-      gcPauses.push([performance.now(), Number(gc[1])]);
+      // A mark-compact also ran incremental marking steps on the main thread before its final pause:
+      // "(+ 13.7 ms in 57 steps since start of marking, ...)". Both are main-thread time.
+      const steps = /\(\+ ([\d.]+) ms in \d+ steps/.exec(line);
+      const stepsMs = steps === null ? 0 : Number(steps[1]);
+      gcPauseMs += Number(gc[1]) + stepsMs;
+      gcPauses.push([performance.now(), Number(gc[1]), stepsMs]);
       if (gcPauses.length > GC_PAUSES_KEPT) gcPauses.shift();
       return;
     }
@@ -147,7 +153,7 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
     cpuSeconds: () => processCpuSeconds(pid),
     cpuByThread: () => processCpuByThread(pid),
     gcPauseMs: () => gcPauseMs,
-    gcPausesSince: (since) => gcPauses.filter(([at]) => at >= since).map(([, ms]) => ms),
+    gcPausesSince: (since) => gcPauses.filter(([at]) => at >= since).map(([, pauseMs, stepsMs]) => ({ pauseMs, stepsMs })),
     stop: () => stopChild(child, exited, output),
   };
 }
