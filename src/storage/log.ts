@@ -482,6 +482,7 @@ export class PartitionLog {
    *  `file.delete.delay.ms` has passed. */
   private async removeSegments(doomed: Segment[], reason: string): Promise<void> {
     const { fileSystem } = this.environment;
+    for (const segment of doomed) segment.retire();
     try {
       for (const segment of doomed) {
         for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
@@ -541,6 +542,7 @@ export class PartitionLog {
       } else {
         const doomed = this.segments.splice(index + 1);
         for (const segment of doomed) {
+          segment.retire();
           await segment.close();
           for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
             await fileSystem.unlink(path).catch(() => undefined);
@@ -591,6 +593,7 @@ export class PartitionLog {
       return false;
     }
     try {
+      segment.retire();
       await fileSystem.rename(swapPath, segment.logPath);
       for (const path of [segment.offsetIndexPath, segment.timeIndexPath]) await fileSystem.unlink(path).catch(() => undefined);
       await fileSystem.syncDirectory(this.directory);

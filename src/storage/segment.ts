@@ -86,6 +86,9 @@ export class Segment {
   private timeIndexValue: TimeIndex | null;
   private loadingIndexes: Promise<LoadedIndexes> | null = null;
   private sealedDone = false;
+  /** Removed from its log (deleted, truncated away, replaced by compaction): its file names may
+   *  already belong to a successor, so it never writes or reads index files again. */
+  private retired = false;
   /** Bytes appended since the last offset-index entry (see indexBatch). */
   bytesSinceLastIndexEntry = 0;
   private fd = -1;
@@ -131,6 +134,10 @@ export class Segment {
     return this.offsetIndexValue !== null && this.timeIndexValue !== null;
   }
 
+  retire(): void {
+    this.retired = true;
+  }
+
   /** Drops a sealed, idle segment's indexes from memory; false if it cannot now. */
   unloadIndexes(): boolean {
     if (!this.indexesLoaded || this.appender !== null || (this.sealed !== null && !this.sealedDone) || this.references > 0 || this.loadingIndexes !== null) return false;
@@ -152,6 +159,7 @@ export class Segment {
   private loadIndexes(): Promise<LoadedIndexes> {
     this.loadingIndexes ??= (async (): Promise<LoadedIndexes> => {
       const { fileSystem, config } = this.environment;
+      if (this.retired) return this.rebuildIndexesFromHeaders();
       try {
         const offsetContent = await fileSystem.readFile(this.offsetIndexPath);
         const timeContent = await fileSystem.readFile(this.timeIndexPath);
@@ -419,7 +427,7 @@ export class Segment {
   persistIndexes(sync: boolean): Promise<void> {
     const run = async (): Promise<void> => {
       const { fileSystem } = this.environment;
-      if (!this.indexesLoaded) return; // unloaded indexes have nothing pending
+      if (!this.indexesLoaded || this.retired) return; // nothing pending / the files are not ours any more
       for (const [index, path] of [
         [this.offsetIndex, this.offsetIndexPath],
         [this.timeIndex, this.timeIndexPath],
