@@ -4,12 +4,17 @@
 //
 // A batch's content is a pure function of its base offset (crashBatchFor), so the parent can check
 // every batch that survives, acknowledged or not, byte for byte.
-//   usage: node appender.js <partition-directory> [sync|os|interval:<ms>]
+// With `compact`, records are keyed (crashKeyedBatchFor), the partition is compacted, and a
+// background loop rolls and compacts it continuously while the appends go on; the parent then
+// checks record by record.
+//   usage: node appender.js <partition-directory> [sync|os|interval:<ms>] [compact]
 
 import { parseFlushPolicy } from '../../src/storage/flush-policy.js';
+import { compactLog } from '../../src/storage/compaction.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { crashBatchFor, crashLogConfig } from './crash-batches.js';
+import { systemClock } from '../../src/storage/clock.js';
+import { crashBatchFor, crashCompactedLogConfig, crashKeyedBatchFor, crashLogConfig } from './crash-batches.js';
 
 const directory = process.argv[2];
 if (directory === undefined) {
@@ -18,8 +23,26 @@ if (directory === undefined) {
 }
 
 const flushPolicy = parseFlushPolicy(process.argv[3] ?? 'sync');
-const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: { ...crashLogConfig, flushPolicy }, logger: new MemoryLogger() });
+const compacted = process.argv[4] === 'compact';
+const config = compacted ? crashCompactedLogConfig : crashLogConfig;
+const batchFor = compacted ? crashKeyedBatchFor : crashBatchFor;
+const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: { ...config, flushPolicy }, logger: new MemoryLogger(), backgroundWork: false });
 process.stdout.write(`ready ${log.logEndOffset}\n`);
+
+if (compacted) {
+  const logger = new MemoryLogger();
+  const compactForever = async (): Promise<void> => {
+    for (;;) {
+      log.roll();
+      await compactLog(log, { clock: systemClock, logger });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  void compactForever().catch((error: unknown) => {
+    process.stderr.write(`compaction failed: ${(error as Error).message}\n`);
+    process.exit(5);
+  });
+}
 
 const inFlightMax = 16;
 let inFlight = 0;
@@ -27,7 +50,7 @@ function pump(): void {
   while (inFlight < inFlightMax) {
     const baseOffset = log.logEndOffset;
     inFlight += 1;
-    log.append(crashBatchFor(baseOffset)).then(
+    log.append(batchFor(baseOffset)).then(
       (result) => {
         if (result.baseOffset !== baseOffset) {
           process.stderr.write(`offset ${result.baseOffset}, expected ${baseOffset}\n`);

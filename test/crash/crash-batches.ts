@@ -1,7 +1,7 @@
 // What the kill -9 child writes, shared with the parent that checks it.
 
 import type { LogConfig } from '../../src/storage/limits.js';
-import { makeValueBatch } from '../storage/helpers.js';
+import { makeBatch, makeValueBatch } from '../storage/helpers.js';
 
 /** Small segments so crashes also land in rolls; `sync`, the policy under test. */
 export const crashLogConfig: Partial<LogConfig> = {
@@ -18,4 +18,28 @@ export function crashBatchFor(baseOffset: number): Buffer {
   batch.writeBigInt64BE(BigInt(baseOffset), 0);
   batch.writeInt32BE(0, 12);
   return batch;
+}
+
+/** For the compaction crash test: small segments, compacted, tombstones kept for good. */
+export const crashCompactedLogConfig: Partial<LogConfig> = {
+  segmentBytes: 16 * 1024,
+  indexIntervalBytes: 1024,
+  flushPolicy: { kind: 'sync' },
+  cleanupPolicy: { compact: true, delete: false },
+  deleteRetentionMs: 365 * 24 * 60 * 60 * 1000,
+};
+
+/** The key and value written at `offset` in the compaction crash test (13 keys, so most records
+ *  are superseded soon; every 11th is a tombstone). */
+export function crashRecordAt(offset: number): { key: string; value: string | null } {
+  return { key: `key-${offset % 13}`, value: offset % 11 === 0 ? null : `value-${offset}-${'x'.repeat(offset % 200)}` };
+}
+
+/** A keyed batch of 1–4 records whose content is a pure function of its offsets. */
+export function crashKeyedBatchFor(baseOffset: number): Buffer {
+  const records = Array.from({ length: 1 + (baseOffset % 4) }, (_, index) => {
+    const record = crashRecordAt(baseOffset + index);
+    return { key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value) };
+  });
+  return makeBatch(records, { baseTimestamp: Date.now() });
 }
