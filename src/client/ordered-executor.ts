@@ -55,6 +55,7 @@ interface KeyQueue<M> {
   tasks: Task<M>[];
   /** Running, or waiting for a retry. */
   busy: boolean;
+  running: boolean;
 }
 
 interface PartitionProgress {
@@ -107,7 +108,7 @@ export class OrderedExecutor<M> {
     progress.nextOffset = offset + 1;
     let queue = this.keys.get(orderingKey);
     if (!queue) {
-      queue = { key: orderingKey, tasks: [], busy: false };
+      queue = { key: orderingKey, tasks: [], busy: false, running: false };
       this.keys.set(orderingKey, queue);
     }
     queue.tasks.push({ message, partitionId, progress, offset, attempt: 1, exhausted: false, handlerAttempts: 0, lastError: undefined });
@@ -147,6 +148,7 @@ export class OrderedExecutor<M> {
       const queue = this.ready.shift()!;
       if (queue.busy || queue.tasks.length === 0) continue;
       queue.busy = true;
+      queue.running = true;
       this.running++;
       if (this.running > this.peakRunning) this.peakRunning = this.running;
       void this.run(queue, queue.tasks[0]!);
@@ -158,9 +160,11 @@ export class OrderedExecutor<M> {
       if (task.exhausted) await this.options.onExhausted!(task.message, task.lastError, task.handlerAttempts);
       else await this.options.handle(task.message, task.attempt);
       this.running--;
+      queue.running = false;
       this.finish(queue, task);
     } catch (error) {
       this.running--;
+      queue.running = false;
       this.options.onError?.(task.message, error, task.attempt);
       if (!task.exhausted) {
         task.lastError = error;
@@ -182,9 +186,11 @@ export class OrderedExecutor<M> {
   }
 
   private finish(queue: KeyQueue<M>, task: Task<M>): void {
-    queue.tasks.shift();
+    if (queue.tasks[0] === task) {
+      queue.tasks.shift();
+      this.queued--;
+    }
     queue.busy = false;
-    this.queued--;
     // A partition dropped (revoked, seeked) while this ran has a new progress object, or none.
     task.progress.finished.add(task.offset);
     if (queue.tasks.length > 0) this.ready.push(queue);
@@ -198,6 +204,10 @@ export class OrderedExecutor<M> {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       queue.busy = false;
+      if (queue.tasks.length === 0) {
+        this.keys.delete(queue.key);
+        return;
+      }
       // A retried key goes first: its messages are the oldest.
       this.ready.unshift(queue);
       this.pump();
@@ -230,20 +240,37 @@ export class OrderedExecutor<M> {
   }
 
   /**
-   * Drops the queued (not running) messages of the given partitions and forgets their progress —
-   * for a revoked partition or a seek. Running handlers finish; their results no longer count.
+   * Drops the messages of the given partitions that are not running right now (queued, or waiting for
+   * a retry); their offsets stay unfinished, so the commit position stops at the first of them.
    */
-  dropPartitions(partitionIds: Iterable<string>): void {
+  dropQueued(partitionIds: Iterable<string>): void {
     const drop = new Set(partitionIds);
     for (const queue of this.keys.values()) {
-      const keep = queue.tasks.filter((task, index) => !drop.has(task.partitionId) || (index === 0 && queue.busy));
+      const keep = queue.tasks.filter((task, index) => !drop.has(task.partitionId) || (index === 0 && queue.running));
       this.queued -= queue.tasks.length - keep.length;
       queue.tasks = keep;
       if (keep.length === 0 && !queue.busy) this.keys.delete(queue.key);
     }
     for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i]!.tasks.length === 0) this.ready.splice(i, 1);
-    for (const id of drop) this.partitions.delete(id);
     this.wakeWaiters();
+  }
+
+  /** Messages of these partitions not finished yet (after dropQueued: the running ones). */
+  pendingIn(partitionIds: Iterable<string>): number {
+    const ids = new Set(partitionIds);
+    let count = 0;
+    for (const queue of this.keys.values()) for (const task of queue.tasks) if (ids.has(task.partitionId)) count++;
+    return count;
+  }
+
+  /**
+   * Drops the partitions' messages not running and forgets their progress — for a seek or a
+   * revoked partition. Running handlers finish; their results no longer count.
+   */
+  dropPartitions(partitionIds: Iterable<string>): void {
+    const ids = [...partitionIds];
+    this.dropQueued(ids);
+    for (const id of ids) this.partitions.delete(id);
   }
 
   /** Stops starting handlers and cancels pending retries. Running handlers are not interrupted. */

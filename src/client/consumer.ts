@@ -1,0 +1,629 @@
+// The consumer: fetches its partitions, runs the handler through the ordered parallel engine,
+// retries, dead-letters, de-duplicates, and commits only what is finished.
+//
+//   partitions   either assigned by hand (`assign`) or by the group (`subscribe`, see group.ts)
+//   position     per partition, the next offset to fetch: from `assign`, a seek, the group's committed
+//                offset, or `autoOffsetReset` (earliest/latest) when there is none
+//   fetch loop   one Fetch per leader with every active partition (not paused, engine not full);
+//                records below the position (a batch starts earlier) and control records are dropped;
+//                read_committed drops the records of aborted transactions
+//   engine       ordered-executor.ts: the ordering key is the message key within its partition
+//                (`orderBy: 'key'`), or the partition (`orderBy: 'partition'`); a null key is ordered
+//                with its partition (`nullKeyOrder: 'partition'`, default) or not at all ('none')
+//   commit       the engine's lowest unfinished offset per partition, on an interval (autoCommit),
+//                on `commit()`, before partitions are revoked, and on close
+//
+// Offsets are `bigint` in the public API (ConsumedMessage.offset, seek, committed) — int64 on the
+// wire — and plain numbers inside, where they are safe integers.
+import { ApiKey } from '../protocol/generated/index.js';
+import type { FetchResponse } from '../protocol/generated/fetch.js';
+import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
+import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
+import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { decodeRecordBatches, type DecodedRecordBatch } from '../protocol/record-batch/records.js';
+import { sleep } from './backoff.js';
+import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
+import { deadLetterHeaders, defaultDeadLetterTopic } from './dead-letter.js';
+import { deduplicate, type DedupOptions } from './dedup.js';
+import { ClientClosedError, ClientOptionError, KafkaError, SluiceClientError, throwIfError } from './errors.js';
+import { OrderedExecutor, type RetryPolicy } from './ordered-executor.js';
+import { listOffsets, type OffsetSpec } from './offsets.js';
+import { booleanOption, integerOption, oneOfOption } from './options.js';
+import { Producer, type ProducerOptions } from './producer.js';
+import { bufferSerde, type Deserializer } from './serializers.js';
+import { GroupMember, type AssignorName } from './group.js';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface ConsumedMessage<K = Buffer, V = Buffer> {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** Create time or log append time, ms since the epoch. */
+  timestamp: number;
+  key: K | null;
+  value: V | null;
+  /** Header values by key (the last one wins when a key repeats; all of them in `headerList`). */
+  headers: Record<string, Buffer | null>;
+  headerList: Array<{ key: string; value: Buffer | null }>;
+  /** 1 on the first run of the handler for this message, 2 on the first retry, … */
+  attempt: number;
+  /** The raw key and value bytes. */
+  rawKey: Buffer | null;
+  rawValue: Buffer | null;
+}
+
+export type MessageHandler<K, V> = (message: ConsumedMessage<K, V>) => Promise<void>;
+
+export interface DeadLetterOptions {
+  /** Dead-letter topic for a source topic (default `<topic>.DLQ`). */
+  topic?: (topic: string) => string;
+  /** Options of the producer that writes dead letters (bootstrap and clientId default to the consumer's). */
+  producer?: ProducerOptions;
+}
+
+export interface ConsumerOptions<K = Buffer, V = Buffer> extends ClusterOptions {
+  /** Consumer group: needed for `subscribe` and for committing offsets. */
+  groupId?: string;
+  /** Handlers running at once (default 1). */
+  concurrency?: number;
+  /** What must stay in order: messages of one key (default) or all messages of a partition. */
+  orderBy?: 'key' | 'partition';
+  /** Null-key messages: in partition order (default) or in parallel with no order. */
+  nullKeyOrder?: 'partition' | 'none';
+  retry?: RetryPolicy;
+  /** Send messages that failed `retry.maxAttempts` times to a dead-letter topic (default off). */
+  deadLetter?: boolean | DeadLetterOptions;
+  /** Skip messages whose id was already processed (see dedup.ts). */
+  dedup?: DedupOptions<ConsumedMessage<K, V>>;
+  /** Default read_committed. */
+  isolationLevel?: 'read_committed' | 'read_uncommitted';
+  /** Where to start without a committed offset (default 'latest'). */
+  autoOffsetReset?: 'earliest' | 'latest';
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  partitionMaxBytes?: number;
+  /** Fetching pauses while this many messages wait in the engine (default 10 000). */
+  maxBufferedMessages?: number;
+  /** Commit finished offsets every `autoCommitIntervalMs` (default true, 5 000). */
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
+  /** Group membership (see group.ts). */
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Static membership (KIP-345): a stable id per instance, so a restart within the session timeout does not rebalance. */
+  groupInstanceId?: string;
+  /** Assignment strategies in order of preference (default ['cooperative-sticky', 'range']). */
+  assignors?: AssignorName[];
+  /** Called with newly assigned partitions (after the rebalance). */
+  onAssigned?(partitions: TopicPartition[]): void | Promise<void>;
+  /** Called with partitions about to be taken away, after their finished offsets were committed. */
+  onRevoked?(partitions: TopicPartition[]): void | Promise<void>;
+  /** Every handler failure (the message will be retried or dead-lettered). */
+  onError?(error: unknown, message: ConsumedMessage<K, V> | undefined): void;
+  keyDeserializer?: Deserializer<K>;
+  valueDeserializer?: Deserializer<V>;
+}
+
+interface RawMessage {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Array<{ key: string; value: Buffer | null }>;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to fetch; undefined until resolved (committed offset or reset). */
+  position: number | undefined;
+  /** Reset target when the position is unknown or out of range. */
+  reset: OffsetSpec | undefined;
+  paused: boolean;
+  /** Bumped by every seek, so an answer to an older fetch is dropped. */
+  epoch: number;
+  lastCommitted: number | undefined;
+}
+
+export class Consumer<K = Buffer, V = Buffer> {
+  readonly cluster: Cluster;
+  private readonly options: ConsumerOptions<K, V>;
+  private readonly groupId: string | undefined;
+  private readonly isolationLevel: number;
+  private readonly autoOffsetReset: 'earliest' | 'latest';
+  private readonly maxWaitMs: number;
+  private readonly minBytes: number;
+  private readonly maxBytes: number;
+  private readonly partitionMaxBytes: number;
+  private readonly maxBufferedMessages: number;
+  private readonly autoCommit: boolean;
+  private readonly autoCommitIntervalMs: number;
+  private readonly orderBy: 'key' | 'partition';
+  private readonly nullKeyOrder: 'partition' | 'none';
+  private readonly concurrency: number;
+  private readonly keyDeserializer: Deserializer<K>;
+  private readonly valueDeserializer: Deserializer<V>;
+  private readonly partitions = new Map<string, PartitionState>();
+  private engine: OrderedExecutor<RawMessage> | undefined;
+  private group: GroupMember | undefined;
+  private deadLetterProducer: Producer | undefined;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private closed = false;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private readonly wakeController = { abort: new AbortController() };
+  private committing: Promise<void> = Promise.resolve();
+
+  constructor(options: ConsumerOptions<K, V> = {}) {
+    this.options = options;
+    this.cluster = new Cluster({ allowAutoTopicCreation: false, ...options });
+    this.groupId = options.groupId;
+    if (this.groupId !== undefined && (typeof this.groupId !== 'string' || this.groupId.length === 0)) throw new ClientOptionError('option groupId must be a non-empty string');
+    this.isolationLevel = oneOfOption('isolationLevel', options.isolationLevel, 'read_committed', ['read_committed', 'read_uncommitted'] as const) === 'read_committed' ? 1 : 0;
+    this.autoOffsetReset = oneOfOption('autoOffsetReset', options.autoOffsetReset, 'latest', ['earliest', 'latest'] as const);
+    this.maxWaitMs = integerOption('maxWaitMs', options.maxWaitMs, 500, 0);
+    this.minBytes = integerOption('minBytes', options.minBytes, 1, 0);
+    this.maxBytes = integerOption('maxBytes', options.maxBytes, 50 * 1024 * 1024, 1);
+    this.partitionMaxBytes = integerOption('partitionMaxBytes', options.partitionMaxBytes, 1024 * 1024, 1);
+    this.maxBufferedMessages = integerOption('maxBufferedMessages', options.maxBufferedMessages, 10_000, 1);
+    this.autoCommit = booleanOption('autoCommit', options.autoCommit, true);
+    this.autoCommitIntervalMs = integerOption('autoCommitIntervalMs', options.autoCommitIntervalMs, 5000, 1);
+    this.orderBy = oneOfOption('orderBy', options.orderBy, 'key', ['key', 'partition'] as const);
+    this.nullKeyOrder = oneOfOption('nullKeyOrder', options.nullKeyOrder, 'partition', ['partition', 'none'] as const);
+    this.concurrency = integerOption('concurrency', options.concurrency, 1, 1, 10_000);
+    integerOption('retry.maxAttempts', options.retry?.maxAttempts, 1, 1);
+    if (options.deadLetter && !options.retry) throw new ClientOptionError('option deadLetter needs retry (at least { maxAttempts: 1 })');
+    this.keyDeserializer = options.keyDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<K>);
+    this.valueDeserializer = options.valueDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<V>);
+  }
+
+  /** Consumes exactly these partitions (no group rebalancing); offsets as given, else committed, else reset. */
+  assign(partitions: Array<TopicPartition & { offset?: bigint | OffsetSpec }>): void {
+    if (this.group) throw new ClientOptionError('assign() cannot be used with subscribe()');
+    const wanted = new Set(partitions.map((p) => partitionId(p.topic, p.partition)));
+    const removed = [...this.partitions.keys()].filter((id) => !wanted.has(id));
+    this.forget(removed);
+    for (const p of partitions) {
+      const state = this.addPartition(p.topic, p.partition);
+      if (p.offset !== undefined) this.setPosition(state, p.offset);
+    }
+  }
+
+  /** Joins the consumer group for these topics (names or a pattern matched against the cluster's topics). */
+  subscribe(topics: string[] | RegExp): void {
+    if (!this.groupId) throw new ClientOptionError('subscribe() needs the groupId option');
+    if (this.partitions.size > 0 && !this.group) throw new ClientOptionError('subscribe() cannot be used after assign()');
+    this.group = new GroupMember(this.cluster, {
+      groupId: this.groupId,
+      topics,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.options.rebalanceTimeoutMs,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      groupInstanceId: this.options.groupInstanceId,
+      assignors: this.options.assignors,
+    });
+  }
+
+  /** Moves a partition's position; messages of it not yet started are dropped. */
+  seek(topicPartition: TopicPartition, to: bigint | OffsetSpec): void {
+    const id = partitionId(topicPartition.topic, topicPartition.partition);
+    const state = this.partitions.get(id);
+    if (!state) throw new ClientOptionError(`${id} is not assigned to this consumer`);
+    this.engine?.dropPartitions([id]);
+    this.setPosition(state, to);
+    this.wake();
+  }
+
+  pause(partitions: TopicPartition[]): void {
+    for (const p of partitions) {
+      const state = this.partitions.get(partitionId(p.topic, p.partition));
+      if (state) state.paused = true;
+    }
+  }
+
+  resume(partitions: TopicPartition[]): void {
+    for (const p of partitions) {
+      const state = this.partitions.get(partitionId(p.topic, p.partition));
+      if (state) state.paused = false;
+    }
+    this.wake();
+  }
+
+  /** The partitions currently consumed. */
+  assignment(): TopicPartition[] {
+    return [...this.partitions.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  private addPartition(topic: string, partition: number): PartitionState {
+    const id = partitionId(topic, partition);
+    let state = this.partitions.get(id);
+    if (!state) {
+      state = { topic, partition, position: undefined, reset: undefined, paused: false, epoch: 0, lastCommitted: undefined };
+      this.partitions.set(id, state);
+      this.cluster.addTopics([topic]);
+    }
+    return state;
+  }
+
+  private setPosition(state: PartitionState, to: bigint | OffsetSpec): void {
+    state.epoch++;
+    if (typeof to === 'bigint') {
+      if (to < 0n) throw new ClientOptionError(`offset must be ≥ 0, got ${to}`);
+      state.position = Number(to);
+      state.reset = undefined;
+    } else {
+      state.position = undefined;
+      state.reset = to;
+    }
+  }
+
+  private forget(ids: string[]): void {
+    if (ids.length === 0) return;
+    this.engine?.dropPartitions(ids);
+    for (const id of ids) this.partitions.delete(id);
+  }
+
+  /**
+   * Starts consuming with `handler` and returns once the loop runs. Errors thrown by the handler are
+   * retried/dead-lettered by the options; the loop itself stops only on close().
+   */
+  async run(handler: MessageHandler<K, V>): Promise<void> {
+    if (this.closed) throw new ClientClosedError('the consumer');
+    if (this.running) throw new ClientOptionError('run() was already called');
+    if (typeof handler !== 'function') throw new ClientOptionError('run() needs a handler function');
+    await this.cluster.connect();
+    const userHandler = this.options.dedup ? deduplicate(handler, this.options.dedup) : handler;
+    const deadLetter = this.options.deadLetter;
+    this.engine = new OrderedExecutor<RawMessage>({
+      concurrency: this.concurrency,
+      retry: this.options.retry,
+      handle: (raw, attempt) => userHandler(this.typed(raw, attempt)),
+      onError: (raw, error, attempt) => this.options.onError?.(error, this.safeTyped(raw, attempt)),
+      onExhausted: deadLetter ? (raw, error, attempts) => this.sendToDeadLetter(raw, error, attempts, deadLetter === true ? {} : deadLetter) : undefined,
+    });
+    if (this.group) {
+      this.group.onRebalance = {
+        revoke: (partitions) => this.revoke(partitions),
+        assign: (partitions) => this.assignFromGroup(partitions),
+      };
+      await this.group.join();
+    }
+    if (this.autoCommit && this.groupId) {
+      this.commitTimer = setInterval(() => void this.commit().catch((error: unknown) => this.options.onError?.(error, undefined)), this.autoCommitIntervalMs);
+      this.commitTimer.unref();
+    }
+    this.running = this.loop();
+  }
+
+  private typed(raw: RawMessage, attempt: number): ConsumedMessage<K, V> {
+    const headers: Record<string, Buffer | null> = {};
+    for (const h of raw.headers) headers[h.key] = h.value;
+    return {
+      topic: raw.topic,
+      partition: raw.partition,
+      offset: BigInt(raw.offset),
+      timestamp: raw.timestamp,
+      key: raw.key === null ? null : this.keyDeserializer(raw.key, raw.topic),
+      value: raw.value === null ? null : this.valueDeserializer(raw.value, raw.topic),
+      headers,
+      headerList: raw.headers,
+      attempt,
+      rawKey: raw.key,
+      rawValue: raw.value,
+    };
+  }
+
+  private safeTyped(raw: RawMessage, attempt: number): ConsumedMessage<K, V> | undefined {
+    try {
+      return this.typed(raw, attempt);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async sendToDeadLetter(raw: RawMessage, error: unknown, attempts: number, options: DeadLetterOptions): Promise<void> {
+    this.deadLetterProducer ??= new Producer({ bootstrap: this.options.bootstrap, clientId: this.cluster.clientId, ...options.producer });
+    const topic = (options.topic ?? defaultDeadLetterTopic)(raw.topic);
+    const headers: Array<[string, Buffer | string | null]> = raw.headers.map((h) => [h.key, h.value]);
+    headers.push(...deadLetterHeaders({ topic: raw.topic, partition: raw.partition, offset: BigInt(raw.offset), timestamp: raw.timestamp }, attempts, error));
+    await this.deadLetterProducer.send(topic, { key: raw.key, value: raw.value, headers, timestamp: raw.timestamp });
+  }
+
+  private wake(): void {
+    this.wakeController.abort.abort();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        if (this.group) await this.group.poll();
+        await this.resolvePositions();
+        await this.engine!.waitForRoom(this.maxBufferedMessages);
+        if (this.stopping) break;
+        const fetched = await this.fetchOnce();
+        failures = 0;
+        if (!fetched) {
+          // Nothing to fetch (no partitions, all paused): wait to be woken or a short while.
+          this.wakeController.abort = new AbortController();
+          await sleep(100, this.wakeController.abort.signal);
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        failures++;
+        this.options.onError?.(error, undefined);
+        if (error instanceof SluiceClientError && !error.retriable && !(error instanceof KafkaError)) throw error;
+        if (staleMetadata(error)) await this.cluster.refreshMetadata().catch(() => undefined);
+        await sleep(Math.min(1000, this.cluster.retryBackoffMs * 2 ** Math.min(failures, 10)));
+      }
+    }
+  }
+
+  /** Gives every partition without a position one: committed offset, else its reset target. */
+  private async resolvePositions(): Promise<void> {
+    const unresolved = [...this.partitions.values()].filter((s) => s.position === undefined);
+    if (unresolved.length === 0) return;
+    const needCommitted = unresolved.filter((s) => s.reset === undefined);
+    if (needCommitted.length > 0) {
+      const committed = this.groupId ? await this.fetchCommitted(needCommitted) : new Map<string, number>();
+      for (const state of needCommitted) {
+        const offset = committed.get(partitionId(state.topic, state.partition));
+        if (offset !== undefined && offset >= 0) {
+          state.position = offset;
+          state.lastCommitted = offset;
+        } else state.reset = this.autoOffsetReset;
+      }
+    }
+    const byReset = new Map<OffsetSpec, PartitionState[]>();
+    for (const state of unresolved) {
+      if (state.position !== undefined || state.reset === undefined) continue;
+      const list = byReset.get(state.reset) ?? [];
+      list.push(state);
+      byReset.set(state.reset, list);
+    }
+    for (const [spec, states] of byReset) {
+      const epochs = states.map((s) => s.epoch);
+      const offsets = await listOffsets(this.cluster, states, spec, this.isolationLevel);
+      states.forEach((state, index) => {
+        if (state.epoch !== epochs[index]) return;
+        const found = offsets.find((o) => o.topic === state.topic && o.partition === state.partition);
+        if (!found) return;
+        // A timestamp after the last message: start at the end.
+        if (found.offset < 0n) state.reset = 'latest';
+        else {
+          state.position = Number(found.offset);
+          state.reset = undefined;
+        }
+      });
+    }
+  }
+
+  private async fetchCommitted(states: PartitionState[]): Promise<Map<string, number>> {
+    const topics = new Map<string, number[]>();
+    for (const s of states) topics.set(s.topic, [...(topics.get(s.topic) ?? []), s.partition]);
+    const groupId = this.groupId!;
+    const response = await this.cluster.coordinatorRequest<OffsetFetchResponse>(
+      groupId,
+      ApiKey.OffsetFetch,
+      { groupId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })), requireStable: true },
+      (r) => throwIfError(r.errorCode, null, `fetch committed offsets of group "${groupId}"`),
+    );
+    const out = new Map<string, number>();
+    for (const t of response.topics) {
+      for (const p of t.partitions) {
+        throwIfError(p.errorCode, null, `committed offset of ${t.name}/${p.partitionIndex}`);
+        out.set(partitionId(t.name, p.partitionIndex), Number(p.committedOffset));
+      }
+    }
+    return out;
+  }
+
+  /** One round of fetches, one per leader in parallel. False when there was nothing to fetch. */
+  private async fetchOnce(): Promise<boolean> {
+    const byLeader = new Map<number, PartitionState[]>();
+    for (const state of this.partitions.values()) {
+      if (state.paused || state.position === undefined) continue;
+      if (!this.cluster.topics.has(state.topic)) await this.cluster.topic(state.topic);
+      const leader = this.cluster.leaderOf(state.topic, state.partition);
+      if (leader === undefined) {
+        await this.cluster.refreshMetadata();
+        continue;
+      }
+      const list = byLeader.get(leader) ?? [];
+      list.push(state);
+      byLeader.set(leader, list);
+    }
+    if (byLeader.size === 0) return false;
+    await Promise.all([...byLeader].map(([leader, states]) => this.fetchFrom(leader, states)));
+    return true;
+  }
+
+  private async fetchFrom(leader: number, states: PartitionState[]): Promise<void> {
+    const asked = states.map((s) => ({ state: s, epoch: s.epoch, position: s.position! }));
+    const topics = new Map<string, Array<{ partition: number; fetchOffset: bigint; partitionMaxBytes: number }>>();
+    for (const { state, position } of asked) {
+      const list = topics.get(state.topic) ?? [];
+      list.push({ partition: state.partition, fetchOffset: BigInt(position), partitionMaxBytes: this.partitionMaxBytes });
+      topics.set(state.topic, list);
+    }
+    const body = {
+      replicaId: -1,
+      maxWaitMs: this.maxWaitMs,
+      minBytes: this.minBytes,
+      maxBytes: this.maxBytes,
+      isolationLevel: this.isolationLevel,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+    };
+    const response = await this.cluster.request<FetchResponse>(leader, ApiKey.Fetch, body, { timeoutMs: this.cluster.requestTimeoutMs + this.maxWaitMs });
+    throwIfError(response.errorCode, null, 'Fetch');
+    let stale = false;
+    for (const topic of response.responses) {
+      for (const p of topic.partitions) {
+        const entry = asked.find((a) => a.state.topic === topic.topic && a.state.partition === p.partitionIndex);
+        if (!entry) continue;
+        const { state, epoch, position } = entry;
+        // Seeked, revoked or re-assigned while the fetch was out: this answer is for an old position.
+        if (state.epoch !== epoch || this.partitions.get(partitionId(state.topic, state.partition)) !== state) continue;
+        if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+          state.position = undefined;
+          state.reset = this.autoOffsetReset;
+          continue;
+        }
+        if (p.errorCode !== 0) {
+          const error = new KafkaError(p.errorCode, null, `fetch ${state.topic}/${state.partition}`);
+          if (staleMetadata(error)) stale = true;
+          else if (!error.retriable) this.options.onError?.(error, undefined);
+          continue;
+        }
+        if (!p.records || p.records.length === 0) continue;
+        const batches = await decodeRecordBatches(p.records);
+        if (state.epoch !== epoch) continue;
+        state.position = this.deliver(state, position, batches, p.abortedTransactions);
+      }
+    }
+    if (stale) await this.cluster.refreshMetadata();
+  }
+
+  /** Hands the records at/after `position` to the engine; returns the next position. */
+  private deliver(state: PartitionState, position: number, batches: DecodedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
+    const id = partitionId(state.topic, state.partition);
+    const abortedList = (aborted ?? []).map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset);
+    const abortedNow = new Set<number>();
+    let next = position;
+    for (const batch of batches) {
+      const batchEnd = batch.baseOffset + batch.lastOffsetDelta + 1;
+      while (abortedList.length > 0 && abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta) abortedNow.add(abortedList.shift()!.producerId);
+      if (batch.isControl) {
+        // An abort (or commit) marker ends the producer's transaction.
+        abortedNow.delete(batch.producerId);
+        next = Math.max(next, batchEnd);
+        continue;
+      }
+      if (batch.isTransactional && this.isolationLevel === 1 && abortedNow.has(batch.producerId)) {
+        next = Math.max(next, batchEnd);
+        continue;
+      }
+      for (const record of batch.records) {
+        if (record.offset < next) continue;
+        const raw: RawMessage = {
+          topic: state.topic,
+          partition: state.partition,
+          offset: record.offset,
+          timestamp: record.timestamp,
+          // Copies: the fetch buffer is not kept alive by a message waiting in the engine.
+          key: record.key === null ? null : Buffer.from(record.key),
+          value: record.value === null ? null : Buffer.from(record.value),
+          headers: record.headers.map((h) => ({ key: h.key, value: h.value === null ? null : Buffer.from(h.value) })),
+        };
+        this.engine!.push(id, record.offset, this.orderingKey(id, raw), raw);
+        next = record.offset + 1;
+      }
+      next = Math.max(next, batchEnd);
+    }
+    return next;
+  }
+
+  private orderingKey(id: string, raw: RawMessage): string {
+    if (this.orderBy === 'partition') return id;
+    if (raw.key === null) return this.nullKeyOrder === 'partition' ? `${id}\u0000null` : `${id}\u0000offset\u0000${raw.offset}`;
+    return `${id}\u0000key\u0000${raw.key.toString('latin1')}`;
+  }
+
+  /** Commits every partition's finished position (the lowest unfinished offset). Needs groupId. */
+  async commit(): Promise<void> {
+    if (!this.groupId) throw new ClientOptionError('commit() needs the groupId option');
+    const run = this.committing.then(() => this.commitNow());
+    this.committing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(only?: Set<string>): Promise<void> {
+    if (!this.engine || !this.groupId) return;
+    const toCommit: Array<{ state: PartitionState; offset: number }> = [];
+    for (const [id, state] of this.partitions) {
+      if (only && !only.has(id)) continue;
+      const offset = this.engine.committable(id);
+      if (offset === undefined || offset === state.lastCommitted) continue;
+      toCommit.push({ state, offset });
+    }
+    if (toCommit.length === 0) return;
+    const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }>>();
+    for (const { state, offset } of toCommit) {
+      const list = topics.get(state.topic) ?? [];
+      list.push({ partitionIndex: state.partition, committedOffset: BigInt(offset), committedLeaderEpoch: -1, committedMetadata: null });
+      topics.set(state.topic, list);
+    }
+    const generation = this.group?.generation ?? { generationId: -1, memberId: '', groupInstanceId: null };
+    const groupId = this.groupId;
+    await this.cluster.coordinatorRequest<OffsetCommitResponse>(
+      groupId,
+      ApiKey.OffsetCommit,
+      { groupId, generationIdOrMemberEpoch: generation.generationId, memberId: generation.memberId, groupInstanceId: generation.groupInstanceId, retentionTimeMs: -1n, topics: [...topics].map(([name, partitions]) => ({ name, partitions })) },
+      (r) => {
+        for (const t of r.topics) for (const p of t.partitions) throwIfError(p.errorCode, null, `commit ${t.name}/${p.partitionIndex} for group "${groupId}"`);
+      },
+    );
+    for (const { state, offset } of toCommit) state.lastCommitted = offset;
+  }
+
+  /** The group takes partitions away: stop fetching them, let running handlers finish, commit, forget. */
+  private async revoke(partitions: TopicPartition[]): Promise<void> {
+    const ids = partitions.map((p) => partitionId(p.topic, p.partition)).filter((id) => this.partitions.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) this.partitions.get(id)!.paused = true;
+    this.engine?.dropQueued(ids);
+    const deadline = Date.now() + (this.options.rebalanceTimeoutMs ?? 60_000) / 2;
+    while (this.engine && this.engine.pendingIn(ids) > 0 && Date.now() < deadline) await sleep(10);
+    await this.commitNow(new Set(ids)).catch((error: unknown) => this.options.onError?.(error, undefined));
+    await this.options.onRevoked?.(partitions);
+    this.forget(ids);
+  }
+
+  private async assignFromGroup(partitions: TopicPartition[]): Promise<void> {
+    const added: TopicPartition[] = [];
+    for (const p of partitions) {
+      if (!this.partitions.has(partitionId(p.topic, p.partition))) added.push(p);
+      this.addPartition(p.topic, p.partition);
+    }
+    if (added.length > 0) await this.options.onAssigned?.(added);
+    this.wake();
+  }
+
+  /**
+   * Stops fetching, lets running handlers finish (up to `timeoutMs`, default 30 000), commits what
+   * finished, leaves the group and closes the connections.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopping = true;
+    this.wake();
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    if (this.engine) {
+      const ids = [...this.partitions.keys()];
+      this.engine.dropQueued(ids);
+      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+      while (this.engine.pendingIn(ids) > 0 && Date.now() < deadline) await sleep(10);
+      this.engine.stop();
+    }
+    await this.running?.catch(() => undefined);
+    if (this.groupId) await this.committing.then(() => this.commitNow()).catch((error: unknown) => this.options.onError?.(error, undefined));
+    await this.group?.leave().catch(() => undefined);
+    await this.deadLetterProducer?.close();
+    await this.cluster.close();
+  }
+}
+
+export function partitionId(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
+}
