@@ -28,7 +28,7 @@ import { compactLog } from './compaction.js';
 import { rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
 import { Segment, noTimestamp, type SegmentEnvironment } from './segment.js';
-import { deletedSuffix, logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix } from './segment-files.js';
+import { deletedSuffix } from './segment-files.js';
 
 export interface PartitionLogOptions {
   /** The partition directory, `<data-dir>/<topic>-<partition>`. */
@@ -745,4 +745,3 @@ export class PartitionLog {
   }
 }
 
-export { logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix };

@@ -222,7 +222,7 @@ function resign(file: Buffer, start: number): void {
 
 const batchCases: [RecoveryCaseId, (file: Buffer, start: number) => Buffer][] = [
   ['torn-header', (file, start) => file.subarray(0, start + 30)],
-  ['torn-batch', (file, start) => file.subarray(0, file.length - 1)],
+  ['torn-batch', (file) => file.subarray(0, file.length - 1)],
   ['bad-length', (file, start) => (file.writeInt32BE(10, start + 8), file)],
   ['bad-magic', (file, start) => (file.writeInt8(1, start + 16), file)],
   ['bad-crc', (file) => ((file[file.length - 1]! ^= 0x10), file)],
