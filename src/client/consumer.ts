@@ -104,6 +104,8 @@ export interface ConsumerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   onAssigned?(partitions: TopicPartition[]): void | Promise<void>;
   /** Called with partitions about to be taken away, after their finished offsets were committed. */
   onRevoked?(partitions: TopicPartition[]): void | Promise<void>;
+  /** After each successful commit, with the offsets committed (the next offset to consume per partition). */
+  onCommit?(offsets: Array<TopicPartition & { offset: bigint }>): void;
   /** Every handler failure (the message will be retried or dead-lettered). */
   onError?(error: unknown, message: ConsumedMessage<K, V> | undefined): void;
   keyDeserializer?: Deserializer<K>;
@@ -574,6 +576,7 @@ export class Consumer<K = Buffer, V = Buffer> {
       },
     );
     for (const { state, offset } of toCommit) state.lastCommitted = offset;
+    this.options.onCommit?.(toCommit.map(({ state, offset }) => ({ topic: state.topic, partition: state.partition, offset: BigInt(offset) })));
   }
 
   /** The group takes partitions away: stop fetching them, let running handlers finish, commit, forget. */
