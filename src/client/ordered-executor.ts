@@ -52,7 +52,9 @@ interface Task<M> {
 
 interface KeyQueue<M> {
   key: string;
+  /** A deque: the live tasks are tasks[head..]; a key may hold a whole partition's backlog. */
   tasks: Task<M>[];
+  head: number;
   /** Running, or waiting for a retry. */
   busy: boolean;
   running: boolean;
@@ -108,12 +110,12 @@ export class OrderedExecutor<M> {
     progress.nextOffset = offset + 1;
     let queue = this.keys.get(orderingKey);
     if (!queue) {
-      queue = { key: orderingKey, tasks: [], busy: false, running: false };
+      queue = { key: orderingKey, tasks: [], head: 0, busy: false, running: false };
       this.keys.set(orderingKey, queue);
     }
     queue.tasks.push({ message, partitionId, progress, offset, attempt: 1, exhausted: false, handlerAttempts: 0, lastError: undefined });
     this.queued++;
-    if (!queue.busy && queue.tasks.length === 1) this.ready.push(queue);
+    if (!queue.busy && size(queue) === 1) this.ready.push(queue);
     this.pump();
   }
 
@@ -146,12 +148,12 @@ export class OrderedExecutor<M> {
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.ready.length > 0) {
       const queue = this.ready.shift()!;
-      if (queue.busy || queue.tasks.length === 0) continue;
+      if (queue.busy || size(queue) === 0) continue;
       queue.busy = true;
       queue.running = true;
       this.running++;
       if (this.running > this.peakRunning) this.peakRunning = this.running;
-      void this.run(queue, queue.tasks[0]!);
+      void this.run(queue, queue.tasks[queue.head]!);
     }
   }
 
@@ -186,14 +188,21 @@ export class OrderedExecutor<M> {
   }
 
   private finish(queue: KeyQueue<M>, task: Task<M>): void {
-    if (queue.tasks[0] === task) {
-      queue.tasks.shift();
+    if (queue.tasks[queue.head] === task) {
+      shiftTask(queue);
       this.queued--;
     }
     queue.busy = false;
     // A partition dropped (revoked, seeked) while this ran has a new progress object, or none.
-    task.progress.finished.add(task.offset);
-    if (queue.tasks.length > 0) this.ready.push(queue);
+    const progress = task.progress;
+    if (progress.offsets[progress.head] === task.offset) {
+      // The oldest unfinished message finished: move the commit position at once (keeps `finished` small).
+      progress.head++;
+      this.advance(progress);
+    } else {
+      progress.finished.add(task.offset);
+    }
+    if (size(queue) > 0) this.ready.push(queue);
     else this.keys.delete(queue.key);
     this.wakeWaiters();
     this.pump();
@@ -204,7 +213,7 @@ export class OrderedExecutor<M> {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       queue.busy = false;
-      if (queue.tasks.length === 0) {
+      if (size(queue) === 0) {
         this.keys.delete(queue.key);
         return;
       }
@@ -246,12 +255,14 @@ export class OrderedExecutor<M> {
   dropQueued(partitionIds: Iterable<string>): void {
     const drop = new Set(partitionIds);
     for (const queue of this.keys.values()) {
-      const keep = queue.tasks.filter((task, index) => !drop.has(task.partitionId) || (index === 0 && queue.running));
-      this.queued -= queue.tasks.length - keep.length;
+      const live = queue.tasks.slice(queue.head);
+      const keep = live.filter((task, index) => !drop.has(task.partitionId) || (index === 0 && queue.running));
+      this.queued -= live.length - keep.length;
       queue.tasks = keep;
+      queue.head = 0;
       if (keep.length === 0 && !queue.busy) this.keys.delete(queue.key);
     }
-    for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i]!.tasks.length === 0) this.ready.splice(i, 1);
+    for (let i = this.ready.length - 1; i >= 0; i--) if (size(this.ready[i]!) === 0) this.ready.splice(i, 1);
     this.wakeWaiters();
   }
 
@@ -259,7 +270,7 @@ export class OrderedExecutor<M> {
   pendingIn(partitionIds: Iterable<string>): number {
     const ids = new Set(partitionIds);
     let count = 0;
-    for (const queue of this.keys.values()) for (const task of queue.tasks) if (ids.has(task.partitionId)) count++;
+    for (const queue of this.keys.values()) for (let i = queue.head; i < queue.tasks.length; i++) if (ids.has(queue.tasks[i]!.partitionId)) count++;
     return count;
   }
 
@@ -278,5 +289,21 @@ export class OrderedExecutor<M> {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+}
+
+function size<M>(queue: KeyQueue<M>): number {
+  return queue.tasks.length - queue.head;
+}
+
+function shiftTask<M>(queue: KeyQueue<M>): void {
+  queue.tasks[queue.head] = undefined as unknown as Task<M>;
+  queue.head++;
+  if (queue.head === queue.tasks.length) {
+    queue.tasks = [];
+    queue.head = 0;
+  } else if (queue.head > 1024 && queue.head * 2 > queue.tasks.length) {
+    queue.tasks = queue.tasks.slice(queue.head);
+    queue.head = 0;
   }
 }

@@ -1,0 +1,77 @@
+// The Sluice client's produce and consume throughput beside kcat's (librdkafka), same broker
+// process, same run, 100-byte values on one partition. The issue's goal: at least 50% of kcat's
+// msgs/s. Method: each side produces N messages to its own topic (acks=all, linger 5 ms, no
+// compression) and consumes them from the beginning; each timed from start to the last ack/message.
+// `--messages=<n>` (default 200 000).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runKcat, startBrokerProcess } from './processes.js';
+import { Producer } from '../src/client/producer.js';
+import { Consumer } from '../src/client/consumer.js';
+import { Admin } from '../src/client/admin.js';
+
+const VALUE_BYTES = 100;
+
+function flag(name: string, fallback: number): number {
+  const found = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return found ? Number(found.split('=')[1]) : fallback;
+}
+
+export async function run(): Promise<void> {
+  const messages = flag('messages', 200_000);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-client-'));
+  const broker = await startBrokerProcess(dataDir);
+  const file = join(dataDir, 'messages.txt');
+  const value = 'v'.repeat(VALUE_BYTES);
+  writeFileSync(file, (value + '\n').repeat(messages));
+  const rows: Array<{ what: string; seconds: number }> = [];
+  try {
+    const admin = new Admin({ bootstrap: broker.bootstrap });
+    await admin.createTopics([{ name: 'bench-kcat', partitions: 1 }, { name: 'bench-sluice', partitions: 1 }]);
+    await admin.close();
+
+    const kcatProduce = await runKcat(['-b', broker.bootstrap, '-P', '-t', 'bench-kcat', '-p', '0', '-X', 'acks=all', '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', '-z', 'none', '-l', file], 300_000);
+    rows.push({ what: 'produce kcat', seconds: kcatProduce.seconds });
+
+    const producer = new Producer({ bootstrap: broker.bootstrap, lingerMs: 5, batchBytes: 1024 * 1024 });
+    await producer.connect();
+    const payload = Buffer.from(value);
+    let start = performance.now();
+    const chunk = 10_000;
+    const inFlight: Array<Promise<unknown>> = [];
+    for (let sent = 0; sent < messages; sent += chunk) {
+      inFlight.push(producer.sendBatch('bench-sluice', Array.from({ length: Math.min(chunk, messages - sent) }, () => ({ value: payload, partition: 0 }))));
+      if (inFlight.length >= 8) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    rows.push({ what: 'produce sluice', seconds: (performance.now() - start) / 1000 });
+    await producer.close();
+
+    const kcatConsume = await runKcat(['-b', broker.bootstrap, '-C', '-t', 'bench-kcat', '-p', '0', '-o', 'beginning', '-c', String(messages), '-e', '-q'], 300_000);
+    rows.push({ what: 'consume kcat', seconds: kcatConsume.seconds });
+
+    const consumer = new Consumer({ bootstrap: broker.bootstrap, maxWaitMs: 100, partitionMaxBytes: 4 * 1024 * 1024, maxBufferedMessages: 50_000 });
+    consumer.assign([{ topic: 'bench-sluice', partition: 0, offset: 0n }]);
+    let received = 0;
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    start = performance.now();
+    await consumer.run(async () => {
+      if (++received === messages) finished();
+    });
+    await done;
+    rows.push({ what: 'consume sluice', seconds: (performance.now() - start) / 1000 });
+    await consumer.close();
+  } finally {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`\n${messages} messages of ${VALUE_BYTES} bytes, one partition, acks=all, no compression`);
+  const rate = (what: string) => messages / rows.find((r) => r.what === what)!.seconds;
+  for (const row of rows) console.log(`  ${row.what.padEnd(16)} ${row.seconds.toFixed(2).padStart(7)} s  ${Math.round(messages / row.seconds).toLocaleString('en').padStart(10)} msgs/s  ${((messages * VALUE_BYTES) / row.seconds / 1e6).toFixed(1).padStart(6)} MB/s`);
+  console.log(`  sluice/kcat: produce ${((rate('produce sluice') / rate('produce kcat')) * 100).toFixed(0)}%, consume ${((rate('consume sluice') / rate('consume kcat')) * 100).toFixed(0)}% (goal ≥ 50%)`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
