@@ -5,6 +5,7 @@
 // the environment (disk) come from storage as StorageError and are answered KAFKA_STORAGE_ERROR for
 // that partition; anything else is our bug and propagates.
 import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { PartitionLog } from '../storage/log.js';
 import { StorageError } from '../storage/errors.js';
@@ -19,6 +20,8 @@ import { validateProducedBatch, stampLogAppendTime } from './produce-validation.
 import { effectiveTopicConfigs, logConfigFor, topicConfigProblem } from './topic-config.js';
 import { isInternalTopic, topicNameProblem } from './topic-names.js';
 import { PARTITIONS_PER_TOPIC_MAX, TopicRegistry, type Topic } from './topic-registry.js';
+import { TransactionCoordinator } from './transactions/coordinator.js';
+import type { AbortedTransaction } from './transactions/partition-transactions.js';
 
 export interface Failure {
   errorCode: number;
@@ -45,7 +48,13 @@ export interface FetchPartitionResult extends Failure {
   lastStableOffset: number;
   logStartOffset: number;
   records: Buffer;
+  /** read_committed only: aborted transactions overlapping `records`; null for read_uncommitted. */
+  abortedTransactions: AbortedTransaction[] | null;
 }
+
+/** Fetch/ListOffsets isolation level: 0 read_uncommitted (up to the high watermark), 1 read_committed (up to the last stable offset). */
+export type IsolationLevel = 0 | 1;
+export const READ_COMMITTED: IsolationLevel = 1;
 
 const OK: Failure = { errorCode: ErrorCode.NONE, errorMessage: null };
 
@@ -74,6 +83,8 @@ export class Broker {
   private closed = false;
   /** The classic group coordinator (groups/): loaded from `__consumer_offsets` in open(), stopped in close(). */
   groups!: GroupCoordinator;
+  /** The transaction coordinator (transactions/): loaded from `__transaction_state` in open(), after the groups. */
+  transactions!: TransactionCoordinator;
   private maintenance: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -97,6 +108,7 @@ export class Broker {
       const broker = new Broker(config, identity, topics, partitions, logger, ProducerIdAllocator.open(config.dataDir), () => lock.release());
       for (const topic of topics.all()) await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
       broker.groups = await GroupCoordinator.open(broker);
+      broker.transactions = await TransactionCoordinator.open(broker);
       broker.maintenance = setInterval(() => partitions.maintainProducers(Date.now()), PRODUCER_MAINTENANCE_INTERVAL_MS).unref();
       logger.info({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: identity.nodeId, topics: topics.all().length }, 'broker opened');
       return broker;
@@ -112,6 +124,7 @@ export class Broker {
     this.closed = true;
     if (this.maintenance) clearInterval(this.maintenance);
     this.partitions.wakeAll(); // parked fetches answer now instead of holding the process open
+    this.transactions?.close();
     this.groups?.close();
     try {
       await this.partitions.closeAll();
@@ -243,6 +256,12 @@ export class Broker {
       // Sequence check, append and state update happen in one tick: the log assigns the offset
       // synchronously inside append(), so no other produce can slip in between.
       if (log.readOnly !== null) return result(storageFailure(log.readOnly));
+      const transactions = view.isTransactional ? this.partitions.transactions(topicName, partition) : undefined;
+      if (view.isTransactional) {
+        // Only into a partition the producer added to its ongoing transaction (AddPartitionsToTxn).
+        const refused = this.transactions.checkProduce(view.producerId, view.producerEpoch, topicName, partition);
+        if (refused) return result(fail(refused.errorCode, refused.message));
+      }
       const now = Date.now();
       const check = producers.check(view, now);
       if (check.kind === 'error') return result(fail(check.errorCode, check.message));
@@ -252,8 +271,10 @@ export class Broker {
         if (durable !== null) return result(durable);
         return { ...OK, baseOffset: check.baseOffset, logAppendTimeMs: logAppendTimeMs === -1 ? -1 : check.maxTimestamp, logStartOffset: log.logStartOffset };
       }
+      transactions?.markTransactional(); // once per partition: a durable file saying "scan me at open"
       const appended = log.append(header);
       producers.record(view, now);
+      transactions?.apply(view, null);
       return this.finishAppend(topicName, partition, log, appended, logAppendTimeMs, result);
     }
     return this.finishAppend(topicName, partition, log, log.append(header), logAppendTimeMs, result);
@@ -281,19 +302,34 @@ export class Broker {
 
   // ── fetch ─────────────────────────────────────────────────────────────────────────────────
 
-  private async readPartition(request: FetchPartitionRequest, maxBytes: number): Promise<FetchPartitionResult> {
-    const base = { topic: request.topic, partition: request.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY };
+  /**
+   * Last stable offset of a partition: the first offset of its earliest open transaction, or the
+   * high watermark when none is open (or the open one has not reached it yet).
+   */
+  lastStableOffset(topic: string, partition: number, log: PartitionLog): number {
+    const highWatermark = log.highWatermark;
+    const firstUnstable = this.partitions.transactions(topic, partition)?.firstUnstableOffset ?? null;
+    return firstUnstable === null ? highWatermark : Math.min(firstUnstable, highWatermark);
+  }
+
+  private async readPartition(request: FetchPartitionRequest, maxBytes: number, isolationLevel: IsolationLevel): Promise<FetchPartitionResult> {
+    const readCommitted = isolationLevel === READ_COMMITTED;
+    const base = { topic: request.topic, partition: request.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY, abortedTransactions: readCommitted ? [] : null };
     const log = this.partitions.get(request.topic, request.partition);
     if (!log) return { ...base, ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.') };
     const highWatermark = log.highWatermark;
-    const offsets = { highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset };
+    const lastStableOffset = this.lastStableOffset(request.topic, request.partition, log);
+    const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
     if (request.fetchOffset < log.logStartOffset || request.fetchOffset > highWatermark) {
       return { ...base, ...offsets, ...fail(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${request.fetchOffset} is outside [${log.logStartOffset}, ${highWatermark}]`) };
     }
-    if (maxBytes <= 0 || request.fetchOffset === highWatermark) return { ...base, ...offsets, ...OK };
+    // read_committed stops at the last stable offset: records of open transactions stay hidden.
+    const limit = readCommitted ? lastStableOffset : highWatermark;
+    if (maxBytes <= 0 || request.fetchOffset >= limit) return { ...base, ...offsets, ...OK };
     try {
-      const read = await log.read(request.fetchOffset, maxBytes);
-      return { ...base, ...offsets, ...OK, records: read.records };
+      const read = await log.read(request.fetchOffset, maxBytes, { maxOffset: limit });
+      const aborted = readCommitted && read.records.length > 0 ? (this.partitions.transactions(request.topic, request.partition)?.abortedOverlapping(Math.min(request.fetchOffset, read.firstOffset), read.nextOffset) ?? []) : base.abortedTransactions;
+      return { ...base, ...offsets, ...OK, records: read.records, abortedTransactions: aborted };
     } catch (error) {
       return { ...base, ...offsets, ...storageFailure(error) };
     }
@@ -304,7 +340,7 @@ export class Broker {
    * for an append to one of them and reads again. `maxBytes` bounds the response, except that the
    * first partition with data returns at least one whole batch (KIP-74).
    */
-  async fetch(requests: readonly FetchPartitionRequest[], limits: { maxWaitMs: number; minBytes: number; maxBytes: number }, signal?: AbortSignal): Promise<FetchPartitionResult[]> {
+  async fetch(requests: readonly FetchPartitionRequest[], limits: { maxWaitMs: number; minBytes: number; maxBytes: number; isolationLevel?: IsolationLevel }, signal?: AbortSignal): Promise<FetchPartitionResult[]> {
     const deadline = Date.now() + Math.max(0, limits.maxWaitMs);
     limits = { ...limits, maxBytes: Math.min(limits.maxBytes, this.config.fetchMaxBytes) };
     for (;;) {
@@ -313,7 +349,10 @@ export class Broker {
       let total = 0;
       for (const request of requests) {
         const budget = total === 0 ? Math.max(1, Math.min(request.partitionMaxBytes, remaining)) : Math.min(request.partitionMaxBytes, remaining);
-        const result = await this.readPartition(request, budget);
+        const result = await this.readPartition(request, budget, limits.isolationLevel ?? 0);
+        // KIP-74: only the first partition with data may exceed its limits (by one whole batch);
+        // storage returns at least one batch, so a later partition's oversized batch is dropped here.
+        if (total > 0 && result.records.length > budget) result.records = EMPTY;
         results.push(result);
         total += result.records.length;
         remaining -= result.records.length;
@@ -344,12 +383,13 @@ export class Broker {
 
   // ── offsets ───────────────────────────────────────────────────────────────────────────────
 
-  /** ListOffsets: -2 earliest, -1 latest, -3 max timestamp, otherwise the first offset at or after a time. */
-  async listOffset(topic: string, partition: number, timestamp: number): Promise<Failure & { offset: number; timestamp: number }> {
+  /** ListOffsets: -2 earliest, -1 latest (the last stable offset under read_committed), -3 max timestamp,
+   *  otherwise the first offset at or after a time. */
+  async listOffset(topic: string, partition: number, timestamp: number, isolationLevel: IsolationLevel = 0): Promise<Failure & { offset: number; timestamp: number }> {
     const log = this.partitions.get(topic, partition);
     if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), offset: -1, timestamp: -1 };
     if (timestamp === -2) return { ...OK, offset: log.logStartOffset, timestamp: -1 };
-    if (timestamp === -1) return { ...OK, offset: log.highWatermark, timestamp: -1 };
+    if (timestamp === -1) return { ...OK, offset: isolationLevel === READ_COMMITTED ? this.lastStableOffset(topic, partition, log) : log.highWatermark, timestamp: -1 };
     if (timestamp === -3) {
       const max = log.maxTimestamp();
       return max.offset < 0 ? { ...OK, offset: -1, timestamp: -1 } : { ...OK, offset: max.offset, timestamp: max.timestamp };
@@ -386,24 +426,49 @@ export class Broker {
   // ── producers ─────────────────────────────────────────────────────────────────────────────
 
   /**
-   * InitProducerId for idempotent producers: always a new producer id with epoch 0, as Kafka does
-   * when there is no transactional id — the producer id and epoch a client may send (v3+) are only
-   * used to bump the epoch of a transactional producer. (Reusing them here would let two clients
-   * that both send id 0 share a producer id, and the second one's batches would be answered as
-   * duplicates of the first one's without being stored.) Transactional ids are refused until
-   * transactions land.
+   * InitProducerId. Without a transactional id: always a new producer id with epoch 0, as Kafka does —
+   * the producer id and epoch a client may send (v3+) are only used to bump the epoch of a
+   * transactional producer. (Reusing them here would let two clients that both send id 0 share a
+   * producer id, and the second one's batches would be answered as duplicates of the first one's
+   * without being stored.) With one: the transaction coordinator (new id, or epoch bump that fences
+   * the previous instance and aborts its open transaction).
    */
-  initProducerId(transactionalId: string | null, transactionTimeoutMs: number, producerId: number, producerEpoch: number): Failure & { producerId: number; producerEpoch: number } {
-    const none = { producerId: -1, producerEpoch: -1 };
-    if (transactionalId !== null) {
-      if (transactionTimeoutMs > this.config.transactionMaxTimeoutMs || transactionTimeoutMs <= 0) {
-        return { ...fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT, `transaction timeout ${transactionTimeoutMs} ms is outside (0, transaction.max.timeout.ms=${this.config.transactionMaxTimeoutMs}]`), ...none };
-      }
-      return { ...fail(ErrorCode.INVALID_REQUEST, 'transactions are not supported by this broker yet'), ...none };
-    }
-    void producerId;
-    void producerEpoch;
+  async initProducerId(transactionalId: string | null, transactionTimeoutMs: number, producerId: number, producerEpoch: number): Promise<Failure & { producerId: number; producerEpoch: number }> {
+    if (transactionalId !== null) return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
     return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+  }
+
+  // ── transactions (what the transaction coordinator needs from the broker) ─────────────────
+
+  nextProducerId(): number {
+    return this.producerIds.next();
+  }
+
+  partitionExists(topic: string, partition: number): boolean {
+    return this.partitions.get(topic, partition) !== undefined;
+  }
+
+  /**
+   * Appends a COMMIT or ABORT marker for a producer's transaction to one partition (a single node
+   * writes its markers itself: no WriteTxnMarkers) and resolves when it is durable. The marker goes
+   * through the producer state (it ends the producer's transaction there and carries its epoch, so a
+   * fenced producer's later batches are refused) and the partition's transaction state (the last
+   * stable offset moves; an abort joins the aborted list). A partition that is gone is skipped.
+   */
+  async writeTransactionMarker(topic: string, partition: number, producerId: number, producerEpoch: number, commit: boolean): Promise<void> {
+    const log = this.partitions.get(topic, partition);
+    const transactions = this.partitions.transactions(topic, partition);
+    if (!log || !transactions) return;
+    if (log.readOnly !== null) throw log.readOnly;
+    const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
+    const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
+    transactions.markTransactional();
+    const appended = log.append(batch); // assigns the offset into `batch` synchronously
+    const view = new RecordBatchHeader(batch);
+    this.partitions.producerState(topic, partition)?.record(view, Date.now());
+    transactions.apply(view, type);
+    await appended;
+    this.partitions.wake(topic, partition);
   }
 
   get isClosed(): boolean {

@@ -10,6 +10,7 @@ import type { LogConfig } from '../storage/limits.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { Logger } from './logger.js';
 import { PartitionProducerState } from './producer-state.js';
+import { PartitionTransactions } from './transactions/partition-transactions.js';
 
 export interface FetchWaiter {
   wake(): void;
@@ -18,6 +19,7 @@ export interface FetchWaiter {
 export class PartitionSet {
   private readonly logs = new Map<string, PartitionLog[]>();
   private readonly producers = new Map<string, PartitionProducerState[]>();
+  private readonly transactionStates = new Map<string, PartitionTransactions[]>();
   private readonly waiters = new Map<string, Set<FetchWaiter>>();
 
   constructor(
@@ -37,6 +39,11 @@ export class PartitionSet {
   /** Idempotent-producer state of a partition (sequence checks, duplicates). */
   producerState(topic: string, partition: number): PartitionProducerState | undefined {
     return this.producers.get(topic)?.[partition];
+  }
+
+  /** Open transactions and aborted transactions of a partition (last stable offset, read_committed). */
+  transactions(topic: string, partition: number): PartitionTransactions | undefined {
+    return this.transactionStates.get(topic)?.[partition];
   }
 
   partitionsOf(topic: string): readonly PartitionLog[] {
@@ -61,13 +68,17 @@ export class PartitionSet {
     );
     // Producer state comes back from its snapshot plus the log tail before any produce is accepted.
     const states = await Promise.all(opened.map((log) => PartitionProducerState.recover(log, { ...this.producerOptions, nowMs: Date.now() })));
+    const transactions = await Promise.all(opened.map((log) => PartitionTransactions.recover(log)));
     const stateList = this.producers.get(topic) ?? [];
+    const transactionList = this.transactionStates.get(topic) ?? [];
     opened.forEach((log, i) => {
       list[from + i] = log;
       stateList[from + i] = states[i]!;
+      transactionList[from + i] = transactions[i]!;
     });
     this.logs.set(topic, list);
     this.producers.set(topic, stateList);
+    this.transactionStates.set(topic, transactionList);
   }
 
   /** Closes and deletes every partition of a topic, waking its fetch waiters. */
@@ -75,6 +86,7 @@ export class PartitionSet {
     const list = this.logs.get(topic) ?? [];
     this.logs.delete(topic);
     this.producers.delete(topic);
+    this.transactionStates.delete(topic);
     await Promise.all(list.map((log) => log.delete()));
     list.forEach((_, partition) => this.wake(topic, partition));
   }
@@ -89,6 +101,7 @@ export class PartitionSet {
     const all = [...this.logs.values()].flat();
     this.logs.clear();
     this.producers.clear();
+    this.transactionStates.clear();
     await Promise.all(all.map((log) => log.close()));
   }
 
@@ -99,6 +112,7 @@ export class PartitionSet {
         state.expire(nowMs);
         const log = this.logs.get(topic)?.[partition];
         if (log && log.readOnly === null && state.producerCount > 0) state.writeSnapshot(log.flushedOffset);
+        if (log) this.transactionStates.get(topic)?.[partition]?.prune(log.logStartOffset);
       });
     }
   }

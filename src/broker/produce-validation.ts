@@ -15,7 +15,9 @@
 // | compression codec other than 0-4                   | CORRUPT_MESSAGE (2)              |
 // | recordCount < 1 or lastOffsetDelta + 1 ≠ recordCount | INVALID_RECORD (87)            |
 // | control batch from a client                        | INVALID_RECORD (87)              |
-// | transactional batch (transactions not yet served)  | INVALID_TXN_STATE (48)           |
+// | transactional batch without a producer id          | INVALID_RECORD (87)              |
+// (Whether a transactional batch may go to this partition — it must be in the producer's ongoing
+// transaction — is the broker's check, against the transaction coordinator: INVALID_TXN_STATE.)
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { crc32c } from '../protocol/record-batch/crc32c.js';
 import { isKnownCompression, BATCH_HEADER_BYTES, CRC_OFFSET, CRC_START_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, ATTRIBUTE_TIMESTAMP_TYPE, RECORD_BATCH_MAGIC, RecordBatchHeader, writeInt64FromNumber } from '../protocol/record-batch/header.js';
@@ -53,7 +55,9 @@ export function validateProducedBatch(batch: Buffer | null, maxMessageBytes: num
     return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: `recordCount ${header.recordCount} does not match lastOffsetDelta ${header.lastOffsetDelta}` };
   }
   if (header.isControl) return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'clients may not produce control batches' };
-  if (header.isTransactional) return { errorCode: ErrorCode.INVALID_TXN_STATE, errorMessage: 'transactional produce is not supported by this broker yet' };
+  if (header.isTransactional && (header.producerId < 0 || header.baseSequence < 0)) {
+    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'a transactional batch needs a producer id and a base sequence' };
+  }
   return null;
 }
 

@@ -31,6 +31,7 @@ import {
   encodeGroupValue,
   encodeOffsetKey,
   encodeOffsetValue,
+  partitionForGroup,
   type CommittedOffset,
   type StoredGroup,
 } from './offsets-records.js';
@@ -128,6 +129,8 @@ function timer(ms: number, fn: () => void): NodeJS.Timeout {
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   private offsetCount = 0;
+  /** TxnOffsetCommit offsets of open transactions: producerId → groupId → topic/partition → offset. */
+  private readonly pendingTransactional = new Map<number, Map<string, Map<string, { topic: string; partition: number; value: CommittedOffset }>>>();
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -186,16 +189,18 @@ export class GroupCoordinator {
       return e;
     };
     let records = 0;
-    for await (const record of this.store.readAll()) {
-      records++;
+    // Records of transactional offset commits wait, per partition and producer, for their marker:
+    // COMMIT applies them at the marker's place in the log, ABORT drops them (Kafka does the same).
+    const pendingLoaded = new Map<string, Array<OffsetsRecord & { partition: number; offset: number }>>();
+    const apply = (record: OffsetsRecord & { partition: number; offset: number }) => {
       let key;
       try {
         key = decodeKey(record.key);
       } catch (error) {
         this.logger.warn({ component: 'groups', partition: record.partition, offset: record.offset, error: String(error) }, 'unreadable offsets record key skipped');
-        continue;
+        return;
       }
-      if (key === null) continue;
+      if (key === null) return;
       const e = entry(key.group);
       try {
         if (key.kind === 'offset') {
@@ -211,6 +216,36 @@ export class GroupCoordinator {
         }
       } catch (error) {
         this.logger.warn({ component: 'groups', partition: record.partition, offset: record.offset, error: String(error) }, 'unreadable offsets record value skipped');
+      }
+    };
+    for await (const record of this.store.readAll()) {
+      records++;
+      const producerKey = `${record.partition}:${record.transactionalProducerId}`;
+      if (record.marker !== undefined) {
+        const pending = pendingLoaded.get(producerKey) ?? [];
+        pendingLoaded.delete(producerKey);
+        if (record.marker === 'commit') for (const waiting of pending) apply(waiting);
+        continue;
+      }
+      if (record.transactionalProducerId >= 0) {
+        let pending = pendingLoaded.get(producerKey);
+        if (!pending) pendingLoaded.set(producerKey, (pending = []));
+        pending.push(record);
+        continue;
+      }
+      apply(record);
+    }
+    // Transactions still open (their coordinator completes or aborts them after it loads).
+    for (const [producerKey, pending] of pendingLoaded) {
+      const producerId = Number(producerKey.slice(producerKey.indexOf(':') + 1));
+      for (const record of pending) {
+        try {
+          const key = decodeKey(record.key);
+          if (key === null || key.kind !== 'offset' || record.value === null) continue;
+          this.addPendingTransactional(producerId, key.group, key.topic, key.partition, decodeOffsetValue(record.value));
+        } catch (error) {
+          this.logger.warn({ component: 'groups', partition: record.partition, offset: record.offset, error: String(error) }, 'unreadable transactional offsets record skipped');
+        }
       }
     }
     const now = this.clock.now();
@@ -827,6 +862,101 @@ export class GroupCoordinator {
       }
     }
     return results;
+  }
+
+  // ── transactional offsets (TxnOffsetCommit) ───────────────────────────────────────────────
+
+  /** The `__consumer_offsets` partition of a group (creating the topic if needed): AddOffsetsToTxn adds it to the transaction. */
+  async offsetsPartitionFor(groupId: string): Promise<number> {
+    return partitionForGroup(groupId, await this.store.ensureTopic());
+  }
+
+  private addPendingTransactional(producerId: number, groupId: string, topic: string, partition: number, value: CommittedOffset): void {
+    let byGroup = this.pendingTransactional.get(producerId);
+    if (!byGroup) this.pendingTransactional.set(producerId, (byGroup = new Map()));
+    let entries = byGroup.get(groupId);
+    if (!entries) byGroup.set(groupId, (entries = new Map()));
+    entries.set(`${topic}\u0000${partition}`, { topic, partition, value });
+  }
+
+  /**
+   * TxnOffsetCommit: the offsets are written to the group's partition as a transactional batch of the
+   * producer and kept aside; they become the group's committed offsets only when the transaction
+   * commits (completeTransactionalOffsets), and are dropped when it aborts. The transaction
+   * coordinator has checked the producer and that the group's partition is in the transaction.
+   * Without a generation (v0-2, or -1) the commit is not checked against the group's members, as in
+   * Kafka; with one (v3+) the member and generation must match.
+   */
+  async commitTransactionalOffsets(request: CommitRequest, producer: { producerId: number; producerEpoch: number }, partitionExists: (topic: string, partition: number) => boolean): Promise<Array<{ name: string; partitions: PartitionError[] }>> {
+    const all = (errorCode: number) => request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })) }));
+    if (this.closed) return all(ErrorCode.NOT_COORDINATOR);
+    if (request.groupId.length > GROUP_ID_LENGTH_MAX) return all(ErrorCode.INVALID_GROUP_ID);
+    let group = this.groups.get(request.groupId);
+    if (!group) {
+      if (!this.canAddGroup()) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      group = this.addGroup(request.groupId);
+    }
+    if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (request.generationId >= 0 || request.memberId !== '') {
+      if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return all(ErrorCode.FENCED_INSTANCE_ID);
+      if (!group.members.has(request.memberId)) return all(ErrorCode.UNKNOWN_MEMBER_ID);
+      if (request.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
+    }
+    const now = this.clock.now();
+    const records: OffsetsRecord[] = [];
+    const accepted: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
+    const results = request.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((p): PartitionError => {
+        if (!partitionExists(topic.name, p.partition)) return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+        const metadata = p.metadata ?? '';
+        if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        const value: CommittedOffset = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now, expireTimestamp: null };
+        records.push({ key: encodeOffsetKey(request.groupId, topic.name, p.partition), value: encodeOffsetValue(value) });
+        accepted.push({ topic: topic.name, partition: p.partition, value });
+        return { partition: p.partition, errorCode: ErrorCode.NONE };
+      }),
+    }));
+    if (records.length === 0) {
+      this.maybeRemoveEmptyGroup(group);
+      return results;
+    }
+    try {
+      await this.store.append(request.groupId, records, now, producer);
+    } catch (error) {
+      this.logger.error({ component: 'groups', groupId: request.groupId, error: String(error) }, 'transactional offset commit not stored');
+      for (const topic of results) for (const p of topic.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return results;
+    }
+    for (const { topic, partition, value } of accepted) this.addPendingTransactional(producer.producerId, request.groupId, topic, partition, value);
+    return results;
+  }
+
+  /** A COMMIT or ABORT marker of `producerId` was written to `__consumer_offsets-offsetsPartition`. */
+  completeTransactionalOffsets(producerId: number, offsetsPartition: number, commit: boolean): void {
+    const byGroup = this.pendingTransactional.get(producerId);
+    const count = this.store.partitionCount;
+    if (!byGroup || count === null) return;
+    for (const [groupId, entries] of byGroup) {
+      if (partitionForGroup(groupId, count) !== offsetsPartition) continue;
+      byGroup.delete(groupId);
+      let group = this.groups.get(groupId);
+      if (!commit) {
+        if (group) this.maybeRemoveEmptyGroup(group);
+        continue;
+      }
+      if (!group) {
+        if (!this.canAddGroup()) continue;
+        group = this.addGroup(groupId);
+      }
+      for (const { topic, partition, value } of entries.values()) {
+        let partitions = group.offsets.get(topic);
+        if (!partitions) group.offsets.set(topic, (partitions = new Map()));
+        if (!partitions.has(partition)) this.offsetCount++;
+        partitions.set(partition, value);
+      }
+    }
+    if (byGroup.size === 0) this.pendingTransactional.delete(producerId);
   }
 
   private commitGroupError(group: Group, request: CommitRequest): number {

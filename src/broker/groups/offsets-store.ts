@@ -6,6 +6,7 @@
 // partitions and cleanup.policy=compact; read back in full when the broker opens. Every write is
 // one record batch appended to one partition and awaited — under the default `sync` flush policy,
 // until fsync — before the request that caused it is answered.
+import { ControlRecordType, decodeControlRecord } from '../../protocol/record-batch/control.js';
 import { encodeRecordBatchSync, decodeRecordBatches } from '../../protocol/record-batch/records.js';
 import type { PartitionLog } from '../../storage/log.js';
 import type { Logger } from '../logger.js';
@@ -70,20 +71,28 @@ export class OffsetsStore {
     return this.creating;
   }
 
-  /** Appends `records` as one batch to the group's partition; resolves when durable. */
-  async append(groupId: string, records: OffsetsRecord[], timestamp: number): Promise<void> {
+  /**
+   * Appends `records` as one batch to the group's partition; resolves when durable. With `producer`
+   * the batch is transactional (TxnOffsetCommit): its offsets count only once a COMMIT marker of that
+   * producer follows in the partition, as in Kafka.
+   */
+  async append(groupId: string, records: OffsetsRecord[], timestamp: number, producer?: { producerId: number; producerEpoch: number }): Promise<void> {
     if (records.length === 0) return;
     const partitions = await this.ensureTopic();
     const partition = partitionForGroup(groupId, partitions);
     const log = this.host.partitions.get(OFFSETS_TOPIC, partition);
     if (!log) throw new OffsetsTopicError(`${OFFSETS_TOPIC}-${partition} is not open`);
-    const batch = encodeRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })), timestamp });
+    const transactional = producer ? { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: -1, transactional: true } : {};
+    const batch = encodeRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })), timestamp, ...transactional });
     await log.append(batch);
     this.host.partitions.wake(OFFSETS_TOPIC, partition);
   }
 
-  /** Every record of every partition, partition by partition, in log order. */
-  async *readAll(): AsyncGenerator<OffsetsRecord & { partition: number; offset: number }> {
+  /**
+   * Every record of every partition, partition by partition, in log order. Records of transactional
+   * batches carry their producer id; transaction markers come as `marker` entries (key empty).
+   */
+  async *readAll(): AsyncGenerator<OffsetsRecord & { partition: number; offset: number; transactionalProducerId: number; marker?: 'commit' | 'abort' }> {
     const count = this.partitionCount;
     if (count === null) return;
     for (let partition = 0; partition < count; partition++) {
@@ -95,10 +104,24 @@ export class OffsetsStore {
         const read = await log.read(offset, LOAD_READ_BYTES);
         if (read.records.length === 0) break;
         for (const batch of await decodeRecordBatches(read.records)) {
-          if (batch.isControl) continue;
+          const transactionalProducerId = batch.isTransactional ? batch.producerId : -1;
+          if (batch.isControl) {
+            const record = batch.records[0];
+            if (!batch.isTransactional || record === undefined || record.offset < offset) continue;
+            let type: number;
+            try {
+              type = decodeControlRecord(record.key, record.value).type;
+            } catch {
+              continue;
+            }
+            if (type === ControlRecordType.Commit || type === ControlRecordType.Abort) {
+              yield { partition, offset: record.offset, key: Buffer.alloc(0), value: null, transactionalProducerId, marker: type === ControlRecordType.Commit ? 'commit' : 'abort' };
+            }
+            continue;
+          }
           for (const record of batch.records) {
             if (record.offset < offset || record.key === null) continue;
-            yield { partition, offset: record.offset, key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value) };
+            yield { partition, offset: record.offset, key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value), transactionalProducerId };
           }
         }
         if (read.nextOffset <= offset) break;

@@ -2,12 +2,12 @@
 // which declines incremental fetch sessions (KIP-227) — clients then send full fetches. Long-poll
 // (max_wait_ms/min_bytes) is woken by appends (Broker.fetch). Records are the stored batches as
 // read from the segment, handed to the socket without a copy (ByteWriter references large buffers).
-import type { Broker } from '../../broker/broker.js';
+// isolation_level 1 (read_committed) stops at each partition's last stable offset and lists the
+// aborted transactions overlapping the records returned, so the client drops their records.
+import { READ_COMMITTED, type Broker } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchResponseInput, PartitionDataInput } from '../../protocol/generated/fetch.js';
 import type { KafkaHandler } from './handler.js';
-
-const READ_COMMITTED = 1;
 
 export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchResponseInput> {
   return {
@@ -27,8 +27,7 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
         topics.set(topic.topic, partitions);
       }
       const wanted = [...topics].flatMap(([topic, partitions]) => [...partitions].map(([partition, p]) => ({ topic, partition, ...p })));
-      const results = await broker.fetch(wanted, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes }, context.signal);
-      const abortedTransactions = request.isolationLevel === READ_COMMITTED ? [] : null;
+      const results = await broker.fetch(wanted, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, isolationLevel: request.isolationLevel === READ_COMMITTED ? READ_COMMITTED : 0 }, context.signal);
       let index = 0;
       return {
         throttleTimeMs: 0,
@@ -44,7 +43,7 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
               highWatermark: BigInt(r.highWatermark),
               lastStableOffset: BigInt(r.lastStableOffset),
               logStartOffset: BigInt(r.logStartOffset),
-              abortedTransactions,
+              abortedTransactions: r.abortedTransactions === null ? null : r.abortedTransactions.map((a) => ({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset) })),
               preferredReadReplica: -1,
               records: r.records,
             };

@@ -17,6 +17,9 @@ export function findCoordinatorHandler(broker: Broker): KafkaHandler<FindCoordin
     if (keyType === GROUP && !(await broker.groups.ensureReady())) {
       return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'the offsets topic could not be created' };
     }
+    if (keyType === TRANSACTION && !(await broker.transactions.ensureReady())) {
+      return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'the transaction state topic could not be created' };
+    }
     return { key, nodeId: broker.identity.nodeId, host: broker.config.advertisedHost, port: broker.config.advertisedPort, errorCode: ErrorCode.NONE, errorMessage: null };
   }
 

@@ -26,6 +26,12 @@ import { metadataHandler } from './metadata.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { produceHandler } from './produce.js';
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.js';
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.js';
+import { describeTransactionsHandler } from './describe-transactions.js';
+import { endTxnHandler } from './end-txn.js';
+import { listTransactionsHandler } from './list-transactions.js';
+import { txnOffsetCommitHandler } from './txn-offset-commit.js';
 
 export function kafkaHandlers(broker: Broker): KafkaHandler[] {
   return [
@@ -54,5 +60,11 @@ export function kafkaHandlers(broker: Broker): KafkaHandler[] {
     listGroupsHandler(broker),
     describeGroupsHandler(broker),
     deleteGroupsHandler(broker),
+    addPartitionsToTxnHandler(broker),
+    addOffsetsToTxnHandler(broker),
+    endTxnHandler(broker),
+    txnOffsetCommitHandler(broker),
+    describeTransactionsHandler(broker),
+    listTransactionsHandler(broker),
   ];
 }

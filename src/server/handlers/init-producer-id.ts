@@ -1,6 +1,8 @@
-// InitProducerId (key 22), versions 0-4: producer ids for idempotent producers.
+// InitProducerId (key 22), versions 0-4: producer ids for idempotent producers, and for
+// transactional ones through the transaction coordinator (epoch bump, fencing). Before v4 a client
+// does not know PRODUCER_FENCED: it gets INVALID_PRODUCER_EPOCH instead, as Kafka answers.
 import type { Broker } from '../../broker/broker.js';
-import { ApiKey } from '../../protocol/generated/index.js';
+import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../protocol/generated/init-producer-id.js';
 import type { KafkaHandler } from './handler.js';
 
@@ -9,9 +11,10 @@ export function initProducerIdHandler(broker: Broker): KafkaHandler<InitProducer
     apiKey: ApiKey.InitProducerId,
     name: 'InitProducerId',
     versions: { min: 0, max: 4 },
-    handle(request) {
-      const result = broker.initProducerId(request.transactionalId, request.transactionTimeoutMs, Number(request.producerId), request.producerEpoch);
-      return { throttleTimeMs: 0, errorCode: result.errorCode, producerId: BigInt(result.producerId), producerEpoch: result.producerEpoch };
+    async handle(request, context) {
+      const result = await broker.initProducerId(request.transactionalId, request.transactionTimeoutMs, Number(request.producerId), request.producerEpoch);
+      const errorCode = result.errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 4 ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
+      return { throttleTimeMs: 0, errorCode, producerId: BigInt(result.producerId), producerEpoch: result.producerEpoch };
     },
   };
 }
