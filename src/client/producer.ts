@@ -84,9 +84,18 @@ export interface ProducerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   valueSerializer?: Serializer<V>;
 }
 
-interface PendingRecord {
-  resolve(metadata: RecordMetadata): void;
+/** One sendBatch call: a single promise for all its messages, however many batches they land in. */
+interface SendGroup {
+  results: RecordMetadata[];
+  remaining: number;
+  settled: boolean;
+  resolve(results: RecordMetadata[]): void;
   reject(error: Error): void;
+}
+
+interface PendingRecord {
+  group: SendGroup;
+  index: number;
   timestamp: number;
 }
 
@@ -214,20 +223,35 @@ export class Producer<K = Buffer, V = Buffer> {
     await this.connect();
     const info = await this.cluster.topic(topic);
     const partitionCount = info.partitions.length;
-    const results: Array<Promise<RecordMetadata>> = [];
-    for (const message of messages) {
-      const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
-      const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
-      const headers = toRecordHeaders(message.headers);
-      const partition = this.choosePartition(topic, message, key, partitionCount);
-      const timestamp = message.timestamp ?? Date.now();
-      if (!Number.isInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
-      let bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
-      for (const header of headers) bytes += Buffer.byteLength(header.key) + (header.value?.length ?? 0) + 10;
-      await this.reserve(bytes);
-      results.push(this.append(topic, partition, { key, value, headers, timestamp }, bytes, partitionCount));
+    let group!: SendGroup;
+    const promise = new Promise<RecordMetadata[]>((resolve, reject) => {
+      group = { results: new Array<RecordMetadata>(messages.length), remaining: messages.length, settled: false, resolve, reject };
+    });
+    if (messages.length === 0) return [];
+    let index = 0;
+    try {
+      for (; index < messages.length; index++) {
+        const message = messages[index]!;
+        const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
+        const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
+        const headers = toRecordHeaders(message.headers);
+        const partition = this.choosePartition(topic, message, key, partitionCount);
+        const timestamp = message.timestamp ?? Date.now();
+        if (!Number.isInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
+        let bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
+        for (const header of headers) bytes += Buffer.byteLength(header.key) + (header.value?.length ?? 0) + 10;
+        // Awaiting only when the buffer is full keeps a microtask per message off the common path.
+        if (!this.tryReserve(bytes)) await this.reserve(bytes);
+        this.append(topic, partition, { key, value, headers, timestamp }, bytes, partitionCount, { group, index, timestamp });
+      }
+    } catch (error) {
+      // The messages appended before the bad one are still sent; the caller gets this error.
+      group.settled = true;
+      group.remaining = index;
+      promise.catch(() => undefined);
+      throw error;
     }
-    return Promise.all(results);
+    return promise;
   }
 
   private choosePartition(topic: string, message: ProducerMessage<K, V>, key: Buffer | null, partitionCount: number): number {
@@ -242,11 +266,17 @@ export class Producer<K = Buffer, V = Buffer> {
     return partition;
   }
 
-  private async reserve(bytes: number): Promise<void> {
+  private tryReserve(bytes: number): boolean {
+    if (this.bufferWaiters.length > 0) return false;
     if (this.bufferedBytes + bytes <= this.bufferBytesMax || this.bufferedBytes === 0) {
       this.bufferedBytes += bytes;
-      return;
+      return true;
     }
+    return false;
+  }
+
+  private async reserve(bytes: number): Promise<void> {
+    if (this.tryReserve(bytes)) return;
     if (this.bufferFullAction === 'fail') throw new BufferFullError(`the producer buffer is full (${this.bufferedBytes} of ${this.bufferBytesMax} bytes waiting for acknowledgement)`);
     this.flushOpenBatches();
     await new Promise<void>((resolve, reject) => {
@@ -287,7 +317,7 @@ export class Producer<K = Buffer, V = Buffer> {
     return queue;
   }
 
-  private append(topic: string, partition: number, record: RecordToEncode & { timestamp: number }, bytes: number, partitionCount: number): Promise<RecordMetadata> {
+  private append(topic: string, partition: number, record: RecordToEncode & { timestamp: number }, bytes: number, partitionCount: number, pending: PendingRecord): void {
     const queue = this.queueOf(topic, partition);
     if (queue.open && queue.open.bytes + bytes > this.batchBytes && queue.open.records.length > 0) this.closeBatch(queue, partitionCount);
     if (!queue.open) {
@@ -303,9 +333,8 @@ export class Producer<K = Buffer, V = Buffer> {
     batch.records.push(record);
     batch.bytes += bytes;
     this.outstanding++;
-    const promise = new Promise<RecordMetadata>((resolve, reject) => batch.pending.push({ resolve, reject, timestamp: record.timestamp }));
+    batch.pending.push(pending);
     if (this.lingerMs === 0 || batch.bytes >= this.batchBytes) this.closeBatch(queue, partitionCount);
-    return promise;
   }
 
   private closeBatch(queue: PartitionQueue, partitionCount?: number): void {
@@ -423,14 +452,20 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 
   private batchDone(queue: PartitionQueue, batch: Batch, baseOffset: bigint, logAppendTimeMs: number): void {
-    batch.pending.forEach((pending, index) => {
-      pending.resolve({
+    for (let index = 0; index < batch.pending.length; index++) {
+      const pending = batch.pending[index]!;
+      const group = pending.group;
+      group.results[pending.index] = {
         topic: queue.topic,
         partition: queue.partition,
         offset: baseOffset < 0n ? -1n : baseOffset + BigInt(index),
         timestamp: logAppendTimeMs >= 0 ? logAppendTimeMs : pending.timestamp,
-      });
-    });
+      };
+      if (--group.remaining === 0 && !group.settled) {
+        group.settled = true;
+        group.resolve(group.results);
+      }
+    }
     this.finished(batch);
   }
 
@@ -456,7 +491,11 @@ export class Producer<K = Buffer, V = Buffer> {
     if (this.idempotent && batch.baseSequence >= 0 && code !== undefined) {
       queue.gapAt = queue.gapAt === undefined ? batch.baseSequence : Math.min(queue.gapAt, batch.baseSequence);
     }
-    for (const pending of batch.pending) pending.reject(error);
+    for (const pending of batch.pending) {
+      if (pending.group.settled) continue;
+      pending.group.settled = true;
+      pending.group.reject(error);
+    }
     this.finished(batch);
   }
 
