@@ -457,12 +457,19 @@ export class PartitionLog {
 
   /** Deletes whole segments past `retention.ms` or beyond `retention.bytes`. Returns how many. */
   async applyRetention(): Promise<number> {
-    if (this.closed || this.readOnlyError !== null || !this.config.cleanupPolicy.delete) return 0;
-    const count = selectSegmentsToDelete(
-      this.segments.map((segment) => ({ sizeBytes: segment.sizeBytes, maxTimestamp: segment.maxTimestamp, isEmpty: segment.isEmpty() })),
-      this.config,
-      this.environment.clock.now(),
-    );
+    if (this.closed || this.readOnlyError !== null) return 0;
+    const byPolicy = !this.config.cleanupPolicy.delete
+      ? 0
+      : selectSegmentsToDelete(
+          this.segments.map((segment) => ({ sizeBytes: segment.sizeBytes, maxTimestamp: segment.maxTimestamp, isEmpty: segment.isEmpty() })),
+          this.config,
+          this.environment.clock.now(),
+        );
+    // Whatever the policy, segments wholly below the log start are deleted (as Kafka does): they
+    // are left when a crash came between moving the log start and deleting the files.
+    let belowStart = 0;
+    while (belowStart + 1 < this.segments.length && this.segments[belowStart + 1]!.baseOffset <= this.startOffset) belowStart += 1;
+    const count = Math.max(byPolicy, belowStart);
     if (count === 0) return 0;
     if (count === this.segments.length) this.roll('retention deletes the active segment');
     const doomed = this.segments.splice(0, count);
@@ -472,7 +479,7 @@ export class PartitionLog {
     }
     if (newStart > this.startOffset) this.startOffset = newStart;
     this.raiseFlushedToFirstSegment();
-    this.logger.log('info', 'retention-deleted-segments', { directory: this.directory, segments: doomed.map((segment) => segment.baseOffset), logStartOffset: this.startOffset });
+    this.logger.log('info', 'retention-deleted-segments', { directory: this.directory, segments: doomed.map((segment) => segment.baseOffset), logStartOffset: this.startOffset, belowLogStart: belowStart });
     await this.removeSegments(doomed, 'retention');
     await this.checkpoint();
     return count;

@@ -7,14 +7,16 @@
 // With `compact`, records are keyed (crashKeyedBatchFor), the partition is compacted, and a
 // background loop rolls and compacts it continuously while the appends go on; the parent then
 // checks record by record.
-//   usage: node appender.js <partition-directory> [sync|os|interval:<ms>] [compact]
+// With `retention`, a background loop applies retention.bytes continuously (segments are deleted
+// from the front while appends go on).
+//   usage: node appender.js <partition-directory> [sync|os|interval:<ms>] [compact|retention]
 
 import { parseFlushPolicy } from '../../src/storage/flush-policy.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { systemClock } from '../../src/storage/clock.js';
-import { crashBatchFor, crashCompactedLogConfig, crashKeyedBatchFor, crashLogConfig } from './crash-batches.js';
+import { crashBatchFor, crashCompactedLogConfig, crashKeyedBatchFor, crashLogConfig, crashRetentionLogConfig } from './crash-batches.js';
 
 const directory = process.argv[2];
 if (directory === undefined) {
@@ -24,7 +26,8 @@ if (directory === undefined) {
 
 const flushPolicy = parseFlushPolicy(process.argv[3] ?? 'sync');
 const compacted = process.argv[4] === 'compact';
-const config = compacted ? crashCompactedLogConfig : crashLogConfig;
+const retention = process.argv[4] === 'retention';
+const config = compacted ? crashCompactedLogConfig : retention ? crashRetentionLogConfig : crashLogConfig;
 const batchFor = compacted ? crashKeyedBatchFor : crashBatchFor;
 const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: { ...config, flushPolicy }, logger: new MemoryLogger(), backgroundWork: false });
 process.stdout.write(`ready ${log.logEndOffset}\n`);
@@ -41,6 +44,19 @@ if (compacted) {
   void compactForever().catch((error: unknown) => {
     process.stderr.write(`compaction failed: ${(error as Error).message}\n`);
     process.exit(5);
+  });
+}
+
+if (retention) {
+  const trimForever = async (): Promise<void> => {
+    for (;;) {
+      await log.applyRetention();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  void trimForever().catch((error: unknown) => {
+    process.stderr.write(`retention failed: ${(error as Error).message}\n`);
+    process.exit(6);
   });
 }
 

@@ -20,6 +20,15 @@ export function crashBatchFor(baseOffset: number): Buffer {
   return batch;
 }
 
+/** For the retention crash test: small segments, trimmed to 256 KiB as fast as they roll. */
+export const crashRetentionLogConfig: Partial<LogConfig> = {
+  ...crashLogConfig,
+  segmentBytes: 64 * 1024,
+  retentionBytes: 256 * 1024,
+  retentionMs: -1,
+  fileDeleteDelayMs: 0,
+};
+
 /** For the compaction crash test: small segments, compacted, tombstones kept for good. */
 export const crashCompactedLogConfig: Partial<LogConfig> = {
   segmentBytes: 16 * 1024,

@@ -147,3 +147,21 @@ test('retention runs in the background on the log.retention.check.interval.ms ti
   assert.equal(log.logStartOffset, 8, 'every expired segment went without anyone asking');
   await log.close();
 });
+
+test('segments wholly below the log start are deleted by the next retention pass, whatever the policy', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const directory = tempDir();
+  const config = { segmentBytes: 500, fileDeleteDelayMs: 0, cleanupPolicy: { compact: true, delete: false } };
+  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, config, logger: new MemoryLogger() });
+  for (let index = 0; index < 12; index += 1) await log.append(makeValueBatch(2, 100, index));
+  const bases = log.segmentBaseOffsets;
+  await log.close();
+  // As a crash between moving the log start and renaming the segments away leaves it.
+  writeFileSync(`${directory}/log-start-offset-checkpoint`, `0\n1\nr 0 ${bases[2]}\n`);
+  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, config, logger: new MemoryLogger() });
+  assert.equal(reopened.logStartOffset, bases[2]);
+  assert.equal(reopened.segmentBaseOffsets[0], bases[0]);
+  assert.equal(await reopened.applyRetention(), 2);
+  assert.deepEqual(reopened.segmentBaseOffsets, bases.slice(2));
+  await reopened.close();
+});
