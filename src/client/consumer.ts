@@ -489,8 +489,16 @@ export class Consumer<K = Buffer, V = Buffer> {
         }
         if (!p.records || p.records.length === 0) continue;
         const batches = await decodeRecordBatches(p.records);
-        if (state.epoch !== epoch) continue;
-        state.position = this.deliver(state, position, batches, p.abortedTransactions);
+        if (state.epoch !== epoch || batches.length === 0) continue;
+        const last = batches[batches.length - 1]!;
+        state.position = Math.max(position, last.baseOffset + last.lastOffsetDelta + 1);
+        // Hand the records over after the next fetch is on the wire, so the broker works while the
+        // handlers run (setImmediate runs after this loop's next request was written).
+        const aborted = p.abortedTransactions;
+        setImmediate(() => {
+          if (state.epoch !== epoch || this.stopping || this.partitions.get(partitionId(state.topic, state.partition)) !== state) return;
+          this.deliver(state, position, batches, aborted);
+        });
       }
     }
     if (stale) await this.cluster.refreshMetadata();
@@ -522,10 +530,12 @@ export class Consumer<K = Buffer, V = Buffer> {
           partition: state.partition,
           offset: record.offset,
           timestamp: record.timestamp,
-          // Copies: the fetch buffer is not kept alive by a message waiting in the engine.
-          key: record.key === null ? null : Buffer.from(record.key),
-          value: record.value === null ? null : Buffer.from(record.value),
-          headers: record.headers.map((h) => ({ key: h.key, value: h.value === null ? null : Buffer.from(h.value) })),
+          // Slices of the fetch response (or of the decompressed records): no copy per message. A
+          // response stays in memory until its last message is finished, which the engine bound
+          // (maxBufferedMessages) and the fetch sizes limit.
+          key: record.key,
+          value: record.value,
+          headers: record.headers,
         };
         this.engine!.push(id, record.offset, this.orderingKey(id, raw), raw);
         next = record.offset + 1;
