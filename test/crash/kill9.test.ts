@@ -5,7 +5,8 @@
 //   cycles: `npm run test:crash --cycles=<n>`, SLUICE_CRASH_CYCLES=<n>, or
 //           `node dist/test/crash/kill9.test.js --cycles <n>` (default 50)
 //   seed:   SLUICE_TEST_SEED=<n> replays the kill timings (printed on failure)
-// A second test does the same under the `interval` and `os` flush policies (a fifth as many cycles).
+// Three more tests, a fifth as many cycles each (at least 10): the same under the `interval` and `os`
+// flush policies; while a background loop compacts the partition; while retention deletes segments.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
