@@ -6,9 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
-import { ApiKey } from '../../../src/protocol/generated/index.js';
-import { decodeRecordBatches } from '../../../src/protocol/record-batch/records.js';
-import { RawClient } from '../../support/raw-client.js';
+import { readCommitted } from '../../support/read-committed.js';
 import { startTestBroker, type TestBroker } from '../../support/test-broker.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -26,34 +24,6 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** read_committed view of a partition: offsets, aborted list, and the data values a client would keep. */
-async function readCommitted(port: number, topic: string, partition = 0): Promise<{ lastStableOffset: number; highWatermark: number; visible: string[] }> {
-  const raw = await RawClient.connect(port);
-  try {
-    raw.request(ApiKey.Fetch, 11, 1, { maxWaitMs: 0, minBytes: 0, maxBytes: 10485760, isolationLevel: 1, topics: [{ topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 1048576 }] }] });
-    const [frame] = await raw.waitForFrames(1);
-    const p = RawClient.decode(ApiKey.Fetch, 11, frame!).body.responses[0].partitions[0];
-    assert.equal(p.errorCode, 0);
-    // What a client does with aborted_transactions: drop a producer's records from its first
-    // aborted offset up to its ABORT marker.
-    const aborted = (p.abortedTransactions as Array<{ producerId: bigint; firstOffset: bigint }>).map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) }));
-    const abortedProducers = new Set<number>();
-    const visible: string[] = [];
-    for (const batch of await decodeRecordBatches(p.records)) {
-      for (const a of aborted) if (a.producerId === batch.producerId && a.firstOffset <= batch.baseOffset) abortedProducers.add(a.producerId);
-      if (batch.isControl) {
-        abortedProducers.delete(batch.producerId);
-        continue;
-      }
-      if (batch.isTransactional && abortedProducers.has(batch.producerId)) continue;
-      for (const record of batch.records) visible.push(record.value?.toString() ?? '');
-    }
-    return { lastStableOffset: Number(p.lastStableOffset), highWatermark: Number(p.highWatermark), visible };
-  } finally {
-    raw.close();
   }
 }
 
