@@ -275,7 +275,13 @@ export class GroupMember {
     this.left = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.groupInstanceId !== null || this.memberId === '') return;
-    await this.cluster.coordinatorRequest<LeaveGroupResponse>(this.groupId, ApiKey.LeaveGroup, { groupId: this.groupId, memberId: this.memberId, members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'the consumer is closing' }] });
+    // LeaveGroup v0-2 names one member at the top level; v3+ lists members (KIP-345).
+    const coordinator = await this.cluster.connectionTo(await this.cluster.groupCoordinator(this.groupId));
+    const version = coordinator.versionFor(ApiKey.LeaveGroup) ?? 0;
+    const body = version < 3 ? { groupId: this.groupId, memberId: this.memberId } : { groupId: this.groupId, members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'the consumer is closing' }] };
+    await this.cluster.coordinatorRequest<LeaveGroupResponse>(this.groupId, ApiKey.LeaveGroup, body, (r) => {
+      if (r.errorCode !== 0 && r.errorCode !== ErrorCode.UNKNOWN_MEMBER_ID) throw new KafkaError(r.errorCode, null, `LeaveGroup "${this.groupId}"`);
+    });
   }
 }
 
