@@ -21,7 +21,7 @@ import { Compression } from '../protocol/record-batch/header.js';
 import { encodeRecordBatch, type RecordHeader, type RecordToEncode } from '../protocol/record-batch/records.js';
 import { backoffDelayMs } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
-import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, SluiceClientError } from './errors.js';
+import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, RequestTimeoutError, SluiceClientError } from './errors.js';
 import { booleanOption, integerOption, oneOfOption } from './options.js';
 import { keyPartition, StickyPartitions } from './partitioners.js';
 import { bufferSerde, type Serializer } from './serializers.js';
@@ -79,6 +79,8 @@ export interface ProducerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   maxInFlightPerPartition?: number;
   /** Time the broker may take to reach `acks` (default 30 000). */
   ackTimeoutMs?: number;
+  /** A message not acknowledged this long after `send` fails instead of being retried again (default 120 000). */
+  deliveryTimeoutMs?: number;
   partitioner?: PartitionSelector<K, V>;
   keySerializer?: Serializer<K>;
   valueSerializer?: Serializer<V>;
@@ -142,6 +144,7 @@ export class Producer<K = Buffer, V = Buffer> {
   private readonly bufferWaitMs: number;
   private readonly maxInFlightPerPartition: number;
   private readonly ackTimeoutMs: number;
+  private readonly deliveryTimeoutMs: number;
   private readonly partitioner: PartitionSelector<K, V> | undefined;
   private readonly keySerializer: Serializer<K>;
   private readonly valueSerializer: Serializer<V>;
@@ -172,6 +175,7 @@ export class Producer<K = Buffer, V = Buffer> {
     this.bufferWaitMs = integerOption('bufferWaitMs', options.bufferWaitMs, 60_000, 0);
     this.maxInFlightPerPartition = integerOption('maxInFlightPerPartition', options.maxInFlightPerPartition, 5, 1, this.idempotent ? 5 : 1000);
     this.ackTimeoutMs = integerOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
+    this.deliveryTimeoutMs = integerOption('deliveryTimeoutMs', options.deliveryTimeoutMs, 120_000, 1);
     if (options.partitioner !== undefined && typeof options.partitioner !== 'function') throw new ClientOptionError('option partitioner must be a function (message, partitionCount) => partition');
     this.partitioner = options.partitioner;
     this.keySerializer = options.keySerializer ?? (bufferSerde.serialize as unknown as Serializer<K>);
@@ -377,6 +381,7 @@ export class Producer<K = Buffer, V = Buffer> {
       }
       const leader = this.cluster.leaderOf(queue.topic, queue.partition);
       if (leader === undefined) {
+        this.expire(queue, now);
         needMetadata = true;
         queue.retryAtMs = now + this.cluster.retryBackoffMs;
         earliestRetryMs = Math.min(earliestRetryMs, queue.retryAtMs);
@@ -480,7 +485,8 @@ export class Producer<K = Buffer, V = Buffer> {
     const code = error instanceof KafkaError ? error.code : undefined;
     // OUT_OF_ORDER_SEQUENCE behind a batch that failed: the gap is ours and the resend fills it.
     const behindFailure = code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && queue.recovering;
-    const retriable = error instanceof SluiceClientError && (error.retriable || behindFailure);
+    const expired = Date.now() - batch.createdMs > this.deliveryTimeoutMs;
+    const retriable = error instanceof SluiceClientError && (error.retriable || behindFailure) && !expired;
     queue.recovering = true;
     if (retriable && batch.attempts <= this.cluster.retries) {
       queue.failed.push(batch);
@@ -497,6 +503,26 @@ export class Producer<K = Buffer, V = Buffer> {
       pending.group.reject(error);
     }
     this.finished(batch);
+  }
+
+  /** Fails the not-yet-sent batches of a partition that has had no leader for deliveryTimeoutMs. */
+  private expire(queue: PartitionQueue, now: number): void {
+    while (queue.ready.length > 0 && now - queue.ready[0]!.createdMs > this.deliveryTimeoutMs) {
+      const batch = queue.ready.shift()!;
+      const error = new RequestTimeoutError(`${batch.records.length} messages for ${queue.topic}/${queue.partition} were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`);
+      if (this.idempotent && batch.baseSequence >= 0) {
+        // Sent before, so its sequence is used: the batches behind it get new ones.
+        queue.gapAt = queue.gapAt === undefined ? batch.baseSequence : Math.min(queue.gapAt, batch.baseSequence);
+        queue.recovering = true;
+      }
+      for (const pending of batch.pending) {
+        if (pending.group.settled) continue;
+        pending.group.settled = true;
+        pending.group.reject(error);
+      }
+      this.finished(batch);
+    }
+    this.maybeFinishRecovery(queue);
   }
 
   private maybeFinishRecovery(queue: PartitionQueue): void {

@@ -7,7 +7,8 @@ import { readPartition } from '../support/read-partition.js';
 import { Producer, type CompressionName } from '../../src/client/producer.js';
 import { jsonSerde, stringSerde } from '../../src/client/serializers.js';
 import { keyPartition } from '../../src/client/partitioners.js';
-import { BufferFullError, ClientOptionError } from '../../src/client/errors.js';
+import { BufferFullError, ClientOptionError, KafkaError, RequestTimeoutError } from '../../src/client/errors.js';
+import { Admin } from '../../src/client/admin.js';
 
 test('send and sendBatch return partition and offset; keys, headers, timestamps and nulls arrive', async () => {
   const broker = await startTestBroker({ properties: { 'num.partitions': '4' } });
@@ -136,6 +137,24 @@ test('idempotent producer keeps per-partition order with 5 in flight, and surviv
     }
   } finally {
     await producer.close();
+    await broker.close();
+  }
+});
+
+test('a message that cannot be delivered fails after deliveryTimeoutMs', async () => {
+  const broker = await startTestBroker({ properties: { 'auto.create.topics.enable': 'false' } });
+  const producer = new Producer({ bootstrap: broker.bootstrap, deliveryTimeoutMs: 300, retries: 1000, retryBackoffMs: 20 });
+  const admin = new Admin({ bootstrap: broker.bootstrap });
+  try {
+    await admin.createTopics([{ name: 'doomed', partitions: 1 }]);
+    await producer.send('doomed', { value: Buffer.from('first') });
+    await admin.deleteTopics(['doomed']);
+    const started = Date.now();
+    await assert.rejects(producer.send('doomed', { value: Buffer.from('second'), partition: 0 }), (error: unknown) => error instanceof RequestTimeoutError || (error instanceof KafkaError && error.type === 'UNKNOWN_TOPIC_OR_PARTITION'));
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    await producer.close();
+    await admin.close();
     await broker.close();
   }
 });
