@@ -362,6 +362,11 @@ export class Consumer<K = Buffer, V = Buffer> {
         if (this.stopping) break;
         failures++;
         this.options.onError?.(error, undefined);
+        // Fenced by another member with our groupInstanceId: consuming on would process twice.
+        if (error instanceof KafkaError && error.code === ErrorCode.FENCED_INSTANCE_ID) {
+          this.stopping = true;
+          throw error;
+        }
         if (error instanceof SluiceClientError && !error.retriable && !(error instanceof KafkaError)) throw error;
         if (staleMetadata(error)) await this.cluster.refreshMetadata().catch(() => undefined);
         await sleep(Math.min(1000, this.cluster.retryBackoffMs * 2 ** Math.min(failures, 10)));
