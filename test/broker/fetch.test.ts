@@ -114,3 +114,24 @@ test('v12 (flexible) fetch works and declines fetch sessions with session_id 0',
   assert.equal(RawClient.decode(ApiKey.Fetch, 12, frames[1]!).body.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
   client.close();
 });
+
+test('KIP-74 across partitions: only the first partition with data may exceed its limit', async () => {
+  await server.broker.createTopic('wide', 4, {});
+  for (let partition = 0; partition < 4; partition++) {
+    const result = await server.broker.produce('wide', partition, await encodeRecordBatch({ records: [{ value: Buffer.alloc(3000, partition) }] }));
+    assert.equal(result.errorCode, 0);
+  }
+  const client = await RawClient.connect(server.port);
+  client.request(ApiKey.Fetch, 11, 1, {
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    topics: [{ topic: 'wide', partitions: [0, 1, 2, 3].map((partition) => ({ partition, fetchOffset: 0n, partitionMaxBytes: 1000 })) }],
+  });
+  const [frame] = await client.waitForFrames(1);
+  const partitions = RawClient.decode(ApiKey.Fetch, 11, frame!).body.responses[0].partitions;
+  assert.ok(partitions[0].records.length > 3000, 'the first partition returns its whole 3 KB batch');
+  assert.deepEqual(partitions.slice(1).map((p: { records: Buffer }) => p.records.length), [0, 0, 0], 'the others stay within their 1000-byte limit');
+  client.close();
+});
