@@ -189,3 +189,23 @@ test('de-duplication skips ids already processed', async () => {
     await broker.close();
   }
 });
+
+test('close() called from inside a handler does not wait for that handler', async () => {
+  const broker = await startTestBroker();
+  try {
+    await produce(broker, 'self-close', [{ key: null, value: 'only', partition: 0 }]);
+    const consumer = new Consumer({ bootstrap: broker.bootstrap, autoOffsetReset: 'earliest' });
+    consumer.assign([{ topic: 'self-close', partition: 0 }]);
+    let closed!: () => void;
+    const done = new Promise<void>((resolve) => (closed = resolve));
+    const started = Date.now();
+    await consumer.run(async () => {
+      await consumer.close();
+      closed();
+    });
+    await done;
+    assert.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms`);
+  } finally {
+    await broker.close();
+  }
+});
