@@ -13,6 +13,7 @@ export type { AssignorName } from './assignors.js';
 export type { RetryPolicy } from './ordered-executor.js';
 export type { BackoffPolicy } from './backoff.js';
 export { deduplicate, MemoryDedupStore, type DedupStore, type DedupOptions, type ClaimResult } from './dedup.js';
+export { RedisDedupStore, RedisReplyError, type RedisDedupStoreOptions } from './redis-dedup-store.js';
 export { DLQ_HEADERS, defaultDeadLetterTopic } from './dead-letter.js';
 export { murmur2, keyPartition } from './partitioners.js';
 export { bufferSerde, stringSerde, jsonSerde, type Serde, type Serializer, type Deserializer } from './serializers.js';
