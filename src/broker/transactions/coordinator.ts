@@ -306,6 +306,7 @@ export class TransactionCoordinator {
    */
   async initProducerId(transactionalId: string, timeoutMs: number, expectedProducerId: number, expectedEpoch: number): Promise<ProducerIdAndEpoch> {
     if (transactionalId.length === 0) return result(ErrorCode.INVALID_REQUEST, 'the transactional id is empty');
+    if ((expectedProducerId < 0) !== (expectedEpoch < 0)) return result(ErrorCode.INVALID_REQUEST, 'producer id and epoch must both be given (v3+) or both be -1');
     const maxTimeoutMs = this.host.config.transactionMaxTimeoutMs;
     if (timeoutMs > maxTimeoutMs || timeoutMs <= 0) {
       return result(ErrorCode.INVALID_TRANSACTION_TIMEOUT, `transaction timeout ${timeoutMs} ms is outside (0, transaction.max.timeout.ms=${maxTimeoutMs}]`);
@@ -325,8 +326,13 @@ export class TransactionCoordinator {
           await this.transition(undefined, created);
           return result(ErrorCode.NONE, null, created.producerId, created.producerEpoch);
         }
-        if (expectedProducerId >= 0) {
-          const isRetry = expectedProducerId === transaction.lastProducerId && expectedEpoch === transaction.lastProducerEpoch;
+        const expected = expectedProducerId >= 0;
+        if (expected) {
+          // Kafka's rules (TransactionMetadata.prepareIncrementProducerEpoch): the current id and epoch
+          // bump; the previous epoch of the current id is a retry of a bump whose answer was lost and
+          // gets the current epoch unchanged (only until another instance initialises: that resets the
+          // previous epoch to −1); anything else is a fenced producer.
+          const isRetry = expectedProducerId === transaction.producerId && expectedEpoch === transaction.lastProducerEpoch && expectedEpoch >= 0;
           const isCurrent = expectedProducerId === transaction.producerId && expectedEpoch === transaction.producerEpoch;
           if (isRetry && transaction.status === TransactionStatus.Empty) return result(ErrorCode.NONE, null, transaction.producerId, transaction.producerEpoch);
           if (!isCurrent) return result(ErrorCode.PRODUCER_FENCED, `producer ${expectedProducerId} epoch ${expectedEpoch} is not the current producer of this transactional id`);
@@ -339,7 +345,8 @@ export class TransactionCoordinator {
           producerId = this.host.nextProducerId();
           producerEpoch = 0;
         }
-        await this.transition(transaction, { ...transaction, producerId, producerEpoch, lastProducerId: transaction.producerId, lastProducerEpoch: transaction.producerEpoch, timeoutMs, status: TransactionStatus.Empty, partitions: new Map(), startMs: -1 });
+        const lastProducerEpoch = expected && producerId === transaction.producerId ? transaction.producerEpoch : -1;
+        await this.transition(transaction, { ...transaction, producerId, producerEpoch, lastProducerId: transaction.producerId, lastProducerEpoch, timeoutMs, status: TransactionStatus.Empty, partitions: new Map(), startMs: -1 });
         this.host.logger.info({ component: 'transactions', transactionalId, producerId, producerEpoch }, 'transactional producer initialised');
         return result(ErrorCode.NONE, null, producerId, producerEpoch);
       } catch (error) {

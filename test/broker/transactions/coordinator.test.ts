@@ -36,6 +36,10 @@ test('InitProducerId: a new id at epoch 0, then epoch bumps; KIP-360 expected id
   assert.deepEqual([retried.errorCode, retried.producerEpoch], [ErrorCode.NONE, 2], 'a retry with the previous id/epoch gets the current ones');
   const stale = await tc.initProducerId('coord-init', 10_000, first.producerId, 0);
   assert.equal(stale.errorCode, ErrorCode.PRODUCER_FENCED);
+  const fresh = await tc.initProducerId('coord-init', 10_000, -1, -1); // another instance: no retry of the old bump any more
+  assert.equal(fresh.producerEpoch, 3);
+  assert.equal((await tc.initProducerId('coord-init', 10_000, first.producerId, 2)).errorCode, ErrorCode.PRODUCER_FENCED);
+  assert.equal((await tc.initProducerId('coord-init', 10_000, first.producerId, -1)).errorCode, ErrorCode.INVALID_REQUEST, 'an id without an epoch');
   assert.equal((await tc.initProducerId('', 10_000, -1, -1)).errorCode, ErrorCode.INVALID_REQUEST);
   assert.equal((await tc.initProducerId('coord-init', 0, -1, -1)).errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
   assert.equal((await tc.initProducerId('coord-init', 900_001, -1, -1)).errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
