@@ -19,6 +19,7 @@ import {
   kebab,
   PLATFORMATIC_CLIENT_ID,
 } from '../../scripts/capture-fixtures.js';
+import { CAPTURE_TRANSACTIONAL_ID } from '../../scripts/capture-transaction-fixtures.js';
 
 const clientIds: Record<string, string> = { kafkajs: KAFKAJS_CLIENT_ID, kcat: KCAT_CLIENT_ID, platformatic: PLATFORMATIC_CLIENT_ID };
 const codecs: Record<string, Compression> = {
@@ -177,6 +178,30 @@ const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) 
     assert.equal(body.topics[0].replicationFactor, 1);
     assert.equal(body.validateOnly, false);
   },
+  // Transactions (scripts/capture-transaction-fixtures.ts, a real broker behind a recording proxy).
+  [ApiKey.InitProducerId](fixture, body) {
+    assert.equal(body.transactionalId, fixture.client === 'platformatic' ? `${CAPTURE_TRANSACTIONAL_ID}-platformatic` : CAPTURE_TRANSACTIONAL_ID);
+    assert.ok(body.transactionTimeoutMs > 0, 'a transaction timeout');
+    if (fixture.version >= 3) assert.deepEqual([body.producerId, body.producerEpoch], [0n, 0], 'platformatic sends 0/0, not -1/-1, for a new producer');
+  },
+  [ApiKey.AddPartitionsToTxn](fixture, body) {
+    assert.ok(body.v3AndBelowTransactionalId.startsWith(CAPTURE_TRANSACTIONAL_ID));
+    assert.ok(body.v3AndBelowProducerId >= 0n);
+    assert.deepEqual(body.v3AndBelowTopics.map((t: { name: string; partitions: number[] }) => [t.name, t.partitions]), [[CAPTURE_TOPIC, [0]]]);
+  },
+  [ApiKey.AddOffsetsToTxn](_fixture, body) {
+    assert.equal(body.transactionalId, CAPTURE_TRANSACTIONAL_ID);
+    assert.equal(body.groupId, CAPTURE_GROUP);
+  },
+  [ApiKey.TxnOffsetCommit](_fixture, body) {
+    assert.equal(body.transactionalId, CAPTURE_TRANSACTIONAL_ID);
+    assert.equal(body.groupId, CAPTURE_GROUP);
+    assert.deepEqual(body.topics.map((t: { name: string; partitions: Array<{ partitionIndex: number; committedOffset: bigint }> }) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.committedOffset])]), [[CAPTURE_TOPIC, [[0, 1n]]]]);
+  },
+  [ApiKey.EndTxn](_fixture, body) {
+    assert.ok(body.transactionalId.startsWith(CAPTURE_TRANSACTIONAL_ID));
+    assert.equal(body.committed, true);
+  },
 };
 
 test('the capture set covers the APIs and versions the broker must accept', () => {
@@ -191,6 +216,10 @@ test('the capture set covers the APIs and versions the broker must accept', () =
     'kafkajs-find-coordinator-v2', 'platformatic-find-coordinator-v4',
     'kafkajs-join-group-v5', 'kcat-join-group-v5', 'platformatic-join-group-v6',
     'kafkajs-create-topics-v3', 'platformatic-create-topics-v7',
+    'kafkajs-init-producer-id-v1', 'platformatic-init-producer-id-v4',
+    'kafkajs-add-partitions-to-txn-v1', 'platformatic-add-partitions-to-txn-v3',
+    'kafkajs-add-offsets-to-txn-v1', 'kafkajs-txn-offset-commit-v1',
+    'kafkajs-end-txn-v1', 'platformatic-end-txn-v4',
   ]) {
     assert.ok(names.has(expected), `missing fixture ${expected}.bin`);
   }
