@@ -265,6 +265,18 @@ test('transactional offsets stay invisible until commit and are dropped on abort
   await t.sendOffsets({ consumerGroupId: 'txo-group', topics: [{ topic: 'txo-in', partitions: [{ partition: 0, offset: '7' }] }] });
   const before = server.broker.groups.fetchOffsets('txo-group', [{ name: 'txo-in', partitions: [0] }]);
   assert.equal(before.topics[0]!.partitions[0]!.offset, -1, 'not visible while the transaction is open');
+  // OffsetFetch v7 with require_stable (librdkafka's read_committed consumers send it): UNSTABLE_OFFSET_COMMIT while pending.
+  const raw = await RawClient.connect(server.port);
+  try {
+    for (const [correlationId, requireStable] of [[1, true], [2, false]] as const) {
+      raw.request(ApiKey.OffsetFetch, 7, correlationId, { groupId: 'txo-group', topics: [{ name: 'txo-in', partitionIndexes: [0] }], requireStable });
+      const frames = await raw.waitForFrames(correlationId);
+      const partition = RawClient.decode(ApiKey.OffsetFetch, 7, frames[correlationId - 1]!).body.topics[0].partitions[0];
+      assert.deepEqual([partition.errorCode, partition.committedOffset], requireStable ? [88, -1n] : [0, -1n], `require_stable ${requireStable}`);
+    }
+  } finally {
+    raw.close();
+  }
   await t.commit();
   assert.equal(server.broker.groups.fetchOffsets('txo-group', [{ name: 'txo-in', partitions: [0] }]).topics[0]!.partitions[0]!.offset, 7);
   t = await producer.transaction();

@@ -932,6 +932,11 @@ export class GroupCoordinator {
     return results;
   }
 
+  private hasPendingTransactional(groupId: string, topic: string, partition: number): boolean {
+    for (const byGroup of this.pendingTransactional.values()) if (byGroup.get(groupId)?.has(`${topic}\u0000${partition}`)) return true;
+    return false;
+  }
+
   /** A COMMIT or ABORT marker of `producerId` was written to `__consumer_offsets-offsetsPartition`. */
   completeTransactionalOffsets(producerId: number, offsetsPartition: number, commit: boolean): void {
     const byGroup = this.pendingTransactional.get(producerId);
@@ -973,11 +978,19 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** OffsetFetch for one group; `topics` null means every partition the group committed. */
-  fetchOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }> | null): { errorCode: number; topics: Array<{ name: string; partitions: FetchedOffset[] }> } {
+  /**
+   * OffsetFetch for one group; `topics` null means every partition the group committed. With
+   * `requireStable` (v7+, KIP-447) a partition with a transactional offset commit still pending answers
+   * UNSTABLE_OFFSET_COMMIT (retriable) instead of the last committed offset, so a consumer taking over
+   * a partition does not start from an offset the open transaction is about to replace.
+   */
+  fetchOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }> | null, requireStable = false): { errorCode: number; topics: Array<{ name: string; partitions: FetchedOffset[] }> } {
     if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] };
     const group = this.groups.get(groupId);
     const fetched = (topic: string, partition: number): FetchedOffset => {
+      if (requireStable && this.hasPendingTransactional(groupId, topic, partition)) {
+        return { partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
+      }
       const committed = group?.offsets.get(topic)?.get(partition);
       return committed
         ? { partition, offset: committed.offset, leaderEpoch: committed.leaderEpoch, metadata: committed.metadata, errorCode: ErrorCode.NONE }
