@@ -15,7 +15,6 @@
 //
 // Offsets are `bigint` in the public API (ConsumedMessage.offset, seek, committed) — int64 on the
 // wire — and plain numbers inside, where they are safe integers.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { FetchResponse } from '../protocol/generated/fetch.js';
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
@@ -135,9 +134,6 @@ interface PartitionState {
   epoch: number;
   lastCommitted: number | undefined;
 }
-
-/** Set while a handler runs, so close() called from a handler does not wait for that handler. */
-const insideHandler = new AsyncLocalStorage<boolean>();
 
 export class Consumer<K = Buffer, V = Buffer> {
   readonly cluster: Cluster;
@@ -291,7 +287,7 @@ export class Consumer<K = Buffer, V = Buffer> {
     this.engine = new OrderedExecutor<RawMessage>({
       concurrency: this.concurrency,
       retry: this.options.retry,
-      handle: (raw, attempt) => insideHandler.run(true, () => userHandler(this.typed(raw, attempt))),
+      handle: (raw, attempt) => userHandler(this.typed(raw, attempt)),
       onError: (raw, error, attempt) => this.options.onError?.(error, this.safeTyped(raw, attempt)),
       onExhausted: deadLetter ? (raw, error, attempts) => this.sendToDeadLetter(raw, error, attempts, deadLetter === true ? {} : deadLetter) : undefined,
     });
@@ -623,7 +619,8 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   /**
    * Stops fetching, lets running handlers finish (up to `timeoutMs`, default 30 000), commits what
-   * finished, leaves the group and closes the connections.
+   * finished, leaves the group and closes the connections. From inside a handler, call it without
+   * awaiting it (`void consumer.close()`): it waits for that handler to return.
    */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return;
@@ -634,10 +631,7 @@ export class Consumer<K = Buffer, V = Buffer> {
     if (this.engine) {
       const ids = [...this.partitions.keys()];
       this.engine.dropQueued(ids);
-      // Called from a handler: that handler cannot finish before close() does, so do not wait for
-      // handlers (the unfinished ones are re-delivered to the next consumer).
-      const timeoutMs = insideHandler.getStore() === true ? 0 : (options.timeoutMs ?? 30_000);
-      const deadline = Date.now() + timeoutMs;
+      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
       while (this.engine.pendingIn(ids) > 0 && Date.now() < deadline) await sleep(10);
       this.engine.stop();
     }
