@@ -21,6 +21,7 @@ import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.j
 import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { decodeRecordBatches, type DecodedRecordBatch } from '../protocol/record-batch/records.js';
+import { BASE_OFFSET_OFFSET, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_LENGTH_PREFIX_BYTES, LAST_OFFSET_DELTA_OFFSET, readInt64AsNumber } from '../protocol/record-batch/header.js';
 import { sleep } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
 import { deadLetterHeaders, defaultDeadLetterTopic } from './dead-letter.js';
@@ -133,6 +134,8 @@ interface PartitionState {
   /** Bumped by every seek, so an answer to an older fetch is dropped. */
   epoch: number;
   lastCommitted: number | undefined;
+  /** Decoding and delivery of fetched records, chained so a partition's records arrive in order. */
+  delivering: Promise<void>;
 }
 
 export class Consumer<K = Buffer, V = Buffer> {
@@ -163,6 +166,9 @@ export class Consumer<K = Buffer, V = Buffer> {
   private commitTimer: NodeJS.Timeout | undefined;
   private readonly wakeController = { abort: new AbortController() };
   private committing: Promise<void> = Promise.resolve();
+  /** Fetch responses whose records are not yet handed to the engine. */
+  private undelivered = 0;
+  private deliveredWaiter: (() => void) | undefined;
 
   constructor(options: ConsumerOptions<K, V> = {}) {
     this.options = options;
@@ -248,7 +254,7 @@ export class Consumer<K = Buffer, V = Buffer> {
     const id = partitionId(topic, partition);
     let state = this.partitions.get(id);
     if (!state) {
-      state = { topic, partition, position: undefined, reset: undefined, paused: false, epoch: 0, lastCommitted: undefined };
+      state = { topic, partition, position: undefined, reset: undefined, paused: false, epoch: 0, lastCommitted: undefined, delivering: Promise.resolve() };
       this.partitions.set(id, state);
       this.cluster.addTopics([topic]);
     }
@@ -341,6 +347,7 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   private wake(): void {
     this.wakeController.abort.abort();
+    this.deliveredWaiter?.();
   }
 
   private async loop(): Promise<void> {
@@ -350,6 +357,8 @@ export class Consumer<K = Buffer, V = Buffer> {
         if (this.group) await this.group.poll();
         await this.resolvePositions();
         await this.engine!.waitForRoom(this.maxBufferedMessages);
+        // One response may be decoding while the next fetch is out; not more.
+        while (this.undelivered > 1 && !this.stopping) await new Promise<void>((resolve) => (this.deliveredWaiter = resolve));
         if (this.stopping) break;
         const fetched = await this.fetchOnce();
         failures = 0;
@@ -493,17 +502,32 @@ export class Consumer<K = Buffer, V = Buffer> {
           continue;
         }
         if (!p.records || p.records.length === 0) continue;
-        const batches = await decodeRecordBatches(p.records);
-        if (state.epoch !== epoch || batches.length === 0) continue;
-        const last = batches[batches.length - 1]!;
-        state.position = Math.max(position, last.baseOffset + last.lastOffsetDelta + 1);
-        // Hand the records over after the next fetch is on the wire, so the broker works while the
-        // handlers run (setImmediate runs after this loop's next request was written).
+        // The next position comes from the batch headers alone, so the next fetch goes out at once;
+        // decoding and handing over the records runs meanwhile, in order per partition.
+        const next = nextOffsetAfter(p.records);
+        if (next === undefined) continue;
+        state.position = Math.max(position, next);
+        const records = p.records;
         const aborted = p.abortedTransactions;
-        setImmediate(() => {
-          if (state.epoch !== epoch || this.stopping || this.partitions.get(partitionId(state.topic, state.partition)) !== state) return;
-          this.deliver(state, position, batches, aborted);
-        });
+        this.undelivered++;
+        state.delivering = state.delivering
+          .then(async () => {
+            const batches = await decodeRecordBatches(records);
+            if (state.epoch !== epoch || this.stopping || this.partitions.get(partitionId(state.topic, state.partition)) !== state) return;
+            this.deliver(state, position, batches, aborted);
+          })
+          .catch((error: unknown) => {
+            // Undecodable records: fetch them again from where this response started.
+            if (state.epoch === epoch) {
+              state.epoch++;
+              state.position = position;
+            }
+            this.options.onError?.(error, undefined);
+          })
+          .finally(() => {
+            this.undelivered--;
+            this.deliveredWaiter?.();
+          });
       }
     }
     if (stale) await this.cluster.refreshMetadata();
@@ -645,4 +669,17 @@ export class Consumer<K = Buffer, V = Buffer> {
 
 export function partitionId(topic: string, partition: number): string {
   return `${topic}/${partition}`;
+}
+
+/** One past the last offset of the whole batches in a Fetch `records` field, read from batch headers only. */
+function nextOffsetAfter(records: Buffer): number | undefined {
+  let next: number | undefined;
+  let position = 0;
+  while (records.length - position >= BATCH_HEADER_BYTES) {
+    const totalBytes = records.readInt32BE(position + BATCH_LENGTH_OFFSET) + BATCH_LENGTH_PREFIX_BYTES;
+    if (totalBytes < BATCH_HEADER_BYTES || position + totalBytes > records.length) break;
+    next = readInt64AsNumber(records, position + BASE_OFFSET_OFFSET) + records.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) + 1;
+    position += totalBytes;
+  }
+  return next;
 }
