@@ -256,11 +256,14 @@ export class Broker {
       // Sequence check, append and state update happen in one tick: the log assigns the offset
       // synchronously inside append(), so no other produce can slip in between.
       if (log.readOnly !== null) return result(storageFailure(log.readOnly));
-      const transactions = view.isTransactional ? this.partitions.transactions(topicName, partition) : undefined;
+      const transactions = this.partitions.transactions(topicName, partition);
       if (view.isTransactional) {
         // Only into a partition the producer added to its ongoing transaction (AddPartitionsToTxn).
         const refused = this.transactions.checkProduce(view.producerId, view.producerEpoch, topicName, partition);
         if (refused) return result(fail(refused.errorCode, refused.message));
+      } else if (transactions?.isOpen(view.producerId)) {
+        // As Kafka: a producer with a transaction open here may not also write outside it.
+        return result(fail(ErrorCode.INVALID_TXN_STATE, `producer ${view.producerId} has a transaction open in ${topicName}-${partition}; expected a transactional batch`));
       }
       const now = Date.now();
       const check = producers.check(view, now);
@@ -271,10 +274,10 @@ export class Broker {
         if (durable !== null) return result(durable);
         return { ...OK, baseOffset: check.baseOffset, logAppendTimeMs: logAppendTimeMs === -1 ? -1 : check.maxTimestamp, logStartOffset: log.logStartOffset };
       }
-      transactions?.markTransactional(); // once per partition: a durable file saying "scan me at open"
+      if (view.isTransactional) transactions?.markTransactional(); // once per partition: a durable file saying "scan me at open"
       const appended = log.append(header);
       producers.record(view, now);
-      transactions?.apply(view, null);
+      if (view.isTransactional) transactions?.apply(view, null);
       return this.finishAppend(topicName, partition, log, appended, logAppendTimeMs, result);
     }
     return this.finishAppend(topicName, partition, log, log.append(header), logAppendTimeMs, result);

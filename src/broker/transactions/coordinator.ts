@@ -37,6 +37,8 @@ import { TransactionStateStore } from './state-store.js';
 
 /** Kafka's `transaction.state.log.num.partitions`. */
 const DEFAULT_STATE_PARTITIONS = 50;
+/** Kafka's `transactional.id.expiration.ms` (7 days): an id idle this long, with no transaction open, is forgotten. */
+const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
 /** Kafka's `transaction.abort.timed.out.transaction.cleanup.interval.ms`. */
 const DEFAULT_TIMEOUT_CHECK_INTERVAL_MS = 10_000;
 /** Transactional ids kept in memory. Each costs ~0.5 KiB plus its partitions; 100 000 bound the coordinator
@@ -103,6 +105,7 @@ export interface TransactionSettings {
   statePartitions: number;
   timeoutCheckIntervalMs: number;
   transactionalIdsMax: number;
+  transactionalIdExpirationMs: number;
 }
 
 function integerSetting(properties: Record<string, string>, name: string, fallback: number, min: number): number {
@@ -118,6 +121,7 @@ export function transactionSettingsFrom(properties: Record<string, string>): Tra
     statePartitions: integerSetting(properties, 'transaction.state.log.num.partitions', DEFAULT_STATE_PARTITIONS, 1),
     timeoutCheckIntervalMs: integerSetting(properties, 'transaction.abort.timed.out.transaction.cleanup.interval.ms', DEFAULT_TIMEOUT_CHECK_INTERVAL_MS, 1),
     transactionalIdsMax: integerSetting(properties, 'sluice.transactional.ids.max', DEFAULT_TRANSACTIONAL_IDS_MAX, 1),
+    transactionalIdExpirationMs: integerSetting(properties, 'transactional.id.expiration.ms', DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS, 1),
   };
 }
 
@@ -490,12 +494,32 @@ export class TransactionCoordinator {
     return null;
   }
 
-  /** Aborts Ongoing transactions older than their timeout (fencing their producer) and retries unfinished markers. */
+  /**
+   * Aborts Ongoing transactions older than their timeout (fencing their producer), retries unfinished
+   * markers, and forgets transactional ids idle for `transactional.id.expiration.ms` with no transaction
+   * open (a tombstone in `__transaction_state`; the id starts afresh on its next InitProducerId).
+   */
   async checkTimeouts(): Promise<number> {
     if (this.closed) return 0;
     const now = this.clock.now();
     let aborted = 0;
+    const idle = (t: Transaction, at: number) =>
+      (t.status === TransactionStatus.Empty || t.status === TransactionStatus.CompleteCommit || t.status === TransactionStatus.CompleteAbort) && at - t.lastUpdateMs >= this.settings.transactionalIdExpirationMs;
     for (const transaction of [...this.transactions.values()]) {
+      if (idle(transaction, now)) {
+        await this.exclusive(transaction.transactionalId, async () => {
+          if (!idle(transaction, this.clock.now()) || this.transactions.get(transaction.transactionalId) !== transaction) return;
+          try {
+            await this.store.write(transaction.transactionalId, null, this.clock.now());
+            this.transactions.delete(transaction.transactionalId);
+            if (this.byProducerId.get(transaction.producerId) === transaction) this.byProducerId.delete(transaction.producerId);
+            this.host.logger.info({ component: 'transactions', transactionalId: transaction.transactionalId, producerId: transaction.producerId }, 'transactional id expired');
+          } catch (error) {
+            this.host.logger.error({ component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) }, 'transactional id expiry not stored; will retry');
+          }
+        });
+        continue;
+      }
       const expired = transaction.status === TransactionStatus.Ongoing && transaction.startMs >= 0 && now - transaction.startMs >= transaction.timeoutMs;
       const unfinished = transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort;
       if (!expired && !unfinished) continue;

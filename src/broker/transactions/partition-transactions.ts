@@ -86,6 +86,11 @@ export class PartitionTransactions {
     }
   }
 
+  /** Has this producer a transaction open in this partition? */
+  isOpen(producerId: number): boolean {
+    return this.open.has(producerId);
+  }
+
   /** First offset of the earliest open transaction, or null. */
   get firstUnstableOffset(): number | null {
     let first: number | null = null;

@@ -55,13 +55,13 @@ test('transactional produce only into partitions added to the ongoing transactio
   assert.deepEqual(added, [{ name: 'coord', partitions: [{ partition: 0, errorCode: ErrorCode.NONE }] }]);
   assert.equal((await server.broker.produce('coord', 0, batch(producerId, producerEpoch, 0))).errorCode, ErrorCode.NONE);
   assert.equal((await server.broker.produce('coord', 1, batch(producerId, producerEpoch, 0))).errorCode, ErrorCode.INVALID_TXN_STATE, 'partition 1 was not added');
-  assert.equal((await server.broker.produce('coord', 0, batch(producerId, producerEpoch, 1, false))).errorCode, ErrorCode.NONE, 'a non-transactional idempotent batch is not checked against the transaction');
+  assert.equal((await server.broker.produce('coord', 0, batch(producerId, producerEpoch, 1, false))).errorCode, ErrorCode.INVALID_TXN_STATE, 'not outside its open transaction in the same partition (as Kafka)');
   assert.equal((await server.broker.produce('coord', 0, batch(987_654, 0, 0))).errorCode, ErrorCode.INVALID_TXN_STATE, 'a producer id with no transactional id');
   const lso = server.broker.lastStableOffset('coord', 0, server.broker.partitions.get('coord', 0)!);
   assert.equal(lso, 0);
   const ended = await tc.endTransaction('coord-produce', producerId, producerEpoch, true);
   assert.equal(ended.errorCode, ErrorCode.NONE);
-  assert.equal((await server.broker.produce('coord', 0, batch(producerId, producerEpoch, 2))).errorCode, ErrorCode.INVALID_TXN_STATE, 'the transaction is over');
+  assert.equal((await server.broker.produce('coord', 0, batch(producerId, producerEpoch, 1))).errorCode, ErrorCode.INVALID_TXN_STATE, 'the transaction is over');
   const log = server.broker.partitions.get('coord', 0)!;
   assert.equal(server.broker.lastStableOffset('coord', 0, log), log.highWatermark);
 });
@@ -107,5 +107,24 @@ test('PRODUCER_FENCED goes to clients older than KIP-588 as INVALID_PRODUCER_EPO
     assert.equal(RawClient.decode(ApiKey.InitProducerId, 4, frames[5]!).body.errorCode, ErrorCode.PRODUCER_FENCED);
   } finally {
     raw.close();
+  }
+});
+
+test('transactional.id.expiration.ms: an idle id with no open transaction is forgotten, also across a restart', async () => {
+  const properties = { 'transaction.state.log.num.partitions': '1', 'transactional.id.expiration.ms': '300', 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '100' };
+  let expiring = await startTestBroker({ properties });
+  try {
+    const first = await expiring.broker.transactions.initProducerId('coord-expire', 10_000, -1, -1);
+    assert.equal(expiring.broker.transactions.stateOf('coord-expire'), 'Empty');
+    const deadline = Date.now() + 5000;
+    while (expiring.broker.transactions.stateOf('coord-expire') !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(expiring.broker.transactions.stateOf('coord-expire'), undefined);
+    await expiring.stop();
+    expiring = await startTestBroker({ dataDir: expiring.dataDir, properties: { ...properties, 'transactional.id.expiration.ms': '600000' } });
+    assert.equal(expiring.broker.transactions.stateOf('coord-expire'), undefined, 'the tombstone holds after a restart');
+    const again = await expiring.broker.transactions.initProducerId('coord-expire', 10_000, -1, -1);
+    assert.notEqual(again.producerId, first.producerId, 'a fresh producer id');
+  } finally {
+    await expiring.close();
   }
 });
