@@ -102,3 +102,17 @@ test('error paths: unreachable broker, unknown topic, bad flags', async () => {
   assert.match(typo.err, /unknown option --form/);
   assert.equal((await sluice(['frobnicate'])).code, 2);
 });
+
+test('bench produce, consume and e2e print throughput and latency', async () => {
+  const produce = await sluice(['bench', 'produce', 'cli-bench', '--messages', '5000', '--size', '100']);
+  assert.equal(produce.code, 0, produce.err);
+  assert.match(produce.out, /produce: 5000 messages in [\d.]+ s — [\d,]+ msgs\/s, [\d.]+ MB\/s/);
+  assert.match(produce.out, /latency ms: p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}max [\d.]+/);
+  assert.match(produce.err, /\[#+\] 5000\/5000/);
+  const consume = await sluice(['bench', 'consume', 'cli-bench', '--messages', '5000']);
+  assert.equal(consume.code, 0, consume.err);
+  assert.match(consume.out, /consume: 5000 messages/);
+  const e2e = await sluice(['bench', 'e2e', 'cli-bench-e2e', '--messages', '500', '--rate', '2000']);
+  assert.equal(e2e.code, 0, e2e.err);
+  assert.match(e2e.out, /e2e: 500 messages[\s\S]*latency ms: p50/);
+});

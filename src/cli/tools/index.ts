@@ -1,9 +1,10 @@
-// The client tools of the `sluice` command: topics, produce, consume, groups. Each returns an exit
+// The client tools of the `sluice` command: topics, produce, consume, groups, bench. Each returns an exit
 // code: 0 done, 1 failed (unreachable broker, unknown topic, a refused request), 2 bad command line.
 // Errors are one line on stderr ("sluice <tool>: <message>"); --verbose adds the stack trace.
 import { SluiceClientError } from '../../client/errors.js';
 import { ToolUsageError } from './args.js';
 import type { ToolIo } from './io.js';
+import { runBench } from './bench.js';
 import { runConsume } from './consume.js';
 import { runGroups } from './groups.js';
 import { runProduce } from './produce.js';
@@ -16,6 +17,7 @@ const tools: Record<string, (argv: readonly string[], io: ToolIo) => Promise<num
   produce: runProduce,
   consume: runConsume,
   groups: runGroups,
+  bench: runBench,
 };
 
 export const toolNames: readonly string[] = Object.keys(tools);
