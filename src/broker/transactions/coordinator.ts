@@ -275,14 +275,24 @@ export class TransactionCoordinator {
    */
   private async complete(transaction: Transaction): Promise<void> {
     const commit = transaction.status === TransactionStatus.PrepareCommit;
+    // All partitions at once: each has its own group-commit fsync, so N partitions cost one fsync of
+    // latency, not N. If any fails, the transaction stays Prepare* and every marker is written again
+    // later (a repeated marker is harmless: it ends nothing that is still open).
+    const writes: Promise<void>[] = [];
     for (const [topic, partitions] of transaction.partitions) {
       for (const partition of partitions) {
-        await this.host.writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit);
-        if (topic === OFFSETS_TOPIC) this.host.groups.completeTransactionalOffsets(transaction.producerId, partition, commit);
+        writes.push(
+          this.host.writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit).then(() => {
+            if (topic === OFFSETS_TOPIC) this.host.groups.completeTransactionalOffsets(transaction.producerId, partition, commit);
+          }),
+        );
       }
     }
+    const outcomes = await Promise.allSettled(writes);
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     await this.transition(transaction, { ...transaction, status: commit ? TransactionStatus.CompleteCommit : TransactionStatus.CompleteAbort, partitions: new Map() });
-    this.host.logger.info({ component: 'transactions', transactionalId: transaction.transactionalId, producerId: transaction.producerId, producerEpoch: transaction.producerEpoch, outcome: commit ? 'commit' : 'abort' }, 'transaction completed');
+    this.host.logger.debug({ component: 'transactions', transactionalId: transaction.transactionalId, producerId: transaction.producerId, producerEpoch: transaction.producerEpoch, outcome: commit ? 'commit' : 'abort' }, 'transaction completed');
   }
 
   private async completeQuietly(transaction: Transaction): Promise<boolean> {
@@ -351,7 +361,7 @@ export class TransactionCoordinator {
         }
         const lastProducerEpoch = expected && producerId === transaction.producerId ? transaction.producerEpoch : -1;
         await this.transition(transaction, { ...transaction, producerId, producerEpoch, lastProducerId: transaction.producerId, lastProducerEpoch, timeoutMs, status: TransactionStatus.Empty, partitions: new Map(), startMs: -1 });
-        this.host.logger.info({ component: 'transactions', transactionalId, producerId, producerEpoch }, 'transactional producer initialised');
+        this.host.logger.debug({ component: 'transactions', transactionalId, producerId, producerEpoch }, 'transactional producer initialised');
         return result(ErrorCode.NONE, null, producerId, producerEpoch);
       } catch (error) {
         this.host.logger.error({ component: 'transactions', transactionalId, error: String(error) }, 'InitProducerId failed');
