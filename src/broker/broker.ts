@@ -400,7 +400,9 @@ export class Broker {
     if (timestamp < 0) return { ...fail(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`), offset: -1, timestamp: -1 };
     try {
       const found = await log.offsetForTimestamp(timestamp);
-      return found ? { ...OK, offset: found.offset, timestamp: found.timestamp } : { ...OK, offset: -1, timestamp: -1 };
+      // As Kafka: under read_committed only an offset below the last stable offset is an answer.
+      const visible = found !== null && found !== undefined && (isolationLevel !== READ_COMMITTED || found.offset < this.lastStableOffset(topic, partition, log));
+      return visible ? { ...OK, offset: found.offset, timestamp: found.timestamp } : { ...OK, offset: -1, timestamp: -1 };
     } catch (error) {
       return { ...storageFailure(error), offset: -1, timestamp: -1 };
     }

@@ -162,22 +162,29 @@ test('abort: read_committed consumers (kafkajs) never see aborted records; read_
   assert.equal(uncommittedEnd!.high, String(raw.highWatermark));
 });
 
-test('ListOffsets latest: read_committed answers the last stable offset, read_uncommitted the high watermark', async () => {
+test('ListOffsets: read_committed answers up to the last stable offset, read_uncommitted up to the high watermark', async () => {
   await createTopic('txn-list-offsets', 1);
   const producer = kafka.producer({ transactionalId: 'tx-list-offsets', maxInFlightRequests: 1, idempotent: true });
   await producer.connect();
   const plain = kafka.producer();
   await plain.connect();
   await plain.send({ topic: 'txn-list-offsets', messages: [{ value: 'p0' }, { value: 'p1' }] });
+  await new Promise((r) => setTimeout(r, 10));
+  const openedAt = Date.now();
   const t = await producer.transaction();
-  await t.send({ topic: 'txn-list-offsets', messages: [{ value: 't0' }] });
+  await t.send({ topic: 'txn-list-offsets', messages: [{ value: 't0', timestamp: String(openedAt + 5) }] });
   const raw = await RawClient.connect(server.port);
   try {
-    for (const [isolationLevel, expected] of [[1, 2n], [0, 3n]] as const) {
-      raw.request(ApiKey.ListOffsets, 2, isolationLevel, { replicaId: -1, isolationLevel, topics: [{ name: 'txn-list-offsets', partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
-      const frames = await raw.waitForFrames(isolationLevel === 1 ? 1 : 2);
-      const body = RawClient.decode(ApiKey.ListOffsets, 2, frames[frames.length - 1]!).body;
-      assert.equal(body.topics[0].partitions[0].offset, expected, `isolation ${isolationLevel}`);
+    // latest: the last stable offset (2) under read_committed, the high watermark (3) otherwise; a time
+    // that only the open transaction's record reaches: no answer (-1) under read_committed, as Kafka.
+    const cases = [[1, -1n, 2n], [0, -1n, 3n], [1, BigInt(openedAt), -1n], [0, BigInt(openedAt), 2n]] as const;
+    let correlationId = 0;
+    for (const [isolationLevel, timestamp, expected] of cases) {
+      correlationId++;
+      raw.request(ApiKey.ListOffsets, 2, correlationId, { replicaId: -1, isolationLevel, topics: [{ name: 'txn-list-offsets', partitions: [{ partitionIndex: 0, timestamp }] }] });
+      const frames = await raw.waitForFrames(correlationId);
+      const body = RawClient.decode(ApiKey.ListOffsets, 2, frames[correlationId - 1]!).body;
+      assert.equal(body.topics[0].partitions[0].offset, expected, `isolation ${isolationLevel}, timestamp ${timestamp}`);
     }
   } finally {
     raw.close();
