@@ -128,3 +128,18 @@ test('transactional.id.expiration.ms: an idle id with no open transaction is for
     await expiring.close();
   }
 });
+
+test('epoch exhaustion: past epoch 32766 the transactional id gets a new producer id at epoch 0', async () => {
+  const tc = server.broker.transactions;
+  const first = await tc.initProducerId('coord-exhausted', 10_000, -1, -1);
+  // Reaching 32766 takes 32766 durable InitProducerIds; set it in memory instead.
+  const state = (tc as unknown as { transactions: Map<string, { producerEpoch: number }> }).transactions.get('coord-exhausted')!;
+  state.producerEpoch = 32766;
+  const next = await tc.initProducerId('coord-exhausted', 10_000, -1, -1);
+  assert.equal(next.errorCode, ErrorCode.NONE);
+  assert.notEqual(next.producerId, first.producerId);
+  assert.equal(next.producerEpoch, 0);
+  assert.equal((await tc.addPartitions('coord-exhausted', first.producerId, 32766, [{ name: 'coord', partitions: [0] }]))[0]!.partitions[0]!.errorCode, ErrorCode.INVALID_PRODUCER_ID_MAPPING, 'the old id is gone');
+  assert.equal((await tc.addPartitions('coord-exhausted', next.producerId, 0, [{ name: 'coord', partitions: [0] }]))[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  assert.equal((await tc.endTransaction('coord-exhausted', next.producerId, 0, false)).errorCode, ErrorCode.NONE);
+});
