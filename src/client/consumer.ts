@@ -313,7 +313,7 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   private typed(raw: RawMessage, attempt: number): ConsumedMessage<K, V> {
     const headers: Record<string, Buffer | null> = {};
-    for (const h of raw.headers) headers[h.key] = h.value;
+    if (raw.headers.length > 0) for (const h of raw.headers) headers[h.key] = h.value;
     return {
       topic: raw.topic,
       partition: raw.partition,
@@ -538,6 +538,8 @@ export class Consumer<K = Buffer, V = Buffer> {
     const id = partitionId(state.topic, state.partition);
     const abortedList = (aborted ?? []).map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset);
     const abortedNow = new Set<number>();
+    // One string for every null-key message of this partition (built once, hashed once per lookup).
+    const nullKeyOrdering = `${id}\u0000null`;
     let next = position;
     for (const batch of batches) {
       const batchEnd = batch.baseOffset + batch.lastOffsetDelta + 1;
@@ -566,7 +568,7 @@ export class Consumer<K = Buffer, V = Buffer> {
           value: record.value,
           headers: record.headers,
         };
-        this.engine!.push(id, record.offset, this.orderingKey(id, raw), raw);
+        this.engine!.push(id, record.offset, this.orderingKey(id, nullKeyOrdering, raw), raw);
         next = record.offset + 1;
       }
       next = Math.max(next, batchEnd);
@@ -574,9 +576,9 @@ export class Consumer<K = Buffer, V = Buffer> {
     return next;
   }
 
-  private orderingKey(id: string, raw: RawMessage): string {
+  private orderingKey(id: string, nullKeyOrdering: string, raw: RawMessage): string {
     if (this.orderBy === 'partition') return id;
-    if (raw.key === null) return this.nullKeyOrder === 'partition' ? `${id}\u0000null` : `${id}\u0000offset\u0000${raw.offset}`;
+    if (raw.key === null) return this.nullKeyOrder === 'partition' ? nullKeyOrdering : `${id}\u0000offset\u0000${raw.offset}`;
     return `${id}\u0000key\u0000${raw.key.toString('latin1')}`;
   }
 
