@@ -1,7 +1,7 @@
 // Runs one test suite with Node's built-in runner on the compiled tests in dist/.
 //   node dist/scripts/test.js unit      every test/**/*.test.ts except interop/ and crash/
 //   node dist/scripts/test.js interop   test/interop/ (real third-party clients)
-//   node dist/scripts/test.js crash     test/crash/ (kill -9, torn tails)
+//   node dist/scripts/test.js crash     test/crash/ (kill -9, torn tails); `--cycles N` for long runs
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=crc).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -10,6 +10,19 @@ import { fileURLToPath } from 'node:url';
 
 const suite = process.argv[2] ?? 'unit';
 const extra = process.argv.slice(3);
+// `--cycles N` (crash suite: how many kill -9 cycles) is ours, not node --test's: pass it on as
+// the environment variables the crash tests read.
+const cyclesAt = extra.indexOf('--cycles');
+if (cyclesAt >= 0) {
+  const cycles = extra[cyclesAt + 1];
+  if (!cycles || !/^\d+$/.test(cycles)) {
+    console.error('--cycles needs a number');
+    process.exit(2);
+  }
+  process.env.SLUICE_CRASH_CYCLES = cycles;
+  process.env.SLUICE_BROKER_CRASH_CYCLES = cycles;
+  extra.splice(cyclesAt, 2);
+}
 const testRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'test');
 const slowSuites = new Set(['interop', 'crash']);
 
