@@ -151,3 +151,32 @@ test('list offsets by time, delete records, describe and alter configs', async (
     await admin.disconnect();
   }
 });
+
+test('kafkajs consumer reads every codec back, and seek() starts at a given offset', async () => {
+  const topic = 'codecs'; // written by the codec test above: 250 messages in five codecs
+  const consume = async (seekTo: string | null, count: number) => {
+    const consumer = kafka.consumer({ groupId: `reader-${seekTo ?? 'all'}`, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const got: Array<{ offset: string; value: string; codec: string | undefined }> = [];
+    const done = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          got.push({ offset: message.offset, value: message.value!.toString(), codec: message.headers?.codec?.toString() });
+          if (got.length === count) resolve();
+        },
+      });
+    });
+    if (seekTo !== null) consumer.seek({ topic, partition: 0, offset: seekTo });
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${got.length} of ${count} messages consumed`)), 20_000))]);
+    await consumer.disconnect();
+    return got;
+  };
+  const all = await consume(null, 250);
+  assert.deepEqual(all.map((m) => m.offset), Array.from({ length: 250 }, (_, i) => String(i)));
+  assert.deepEqual([...new Set(all.map((m) => m.codec))], ['0', '1', '2', '3', '4']);
+  const fromOffset = await consume('180', 70);
+  assert.equal(fromOffset[0]!.offset, '180');
+  assert.equal(fromOffset[0]!.value, all[180]!.value);
+  assert.equal(fromOffset.at(-1)!.offset, '249');
+});
