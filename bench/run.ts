@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   crc32c: () => import('./crc32c.js'),
   broker: () => import('./broker.js'),
   storage: () => import('./storage.js'),
+  client: () => import('./client.js'),
 };
 
 async function main(): Promise<void> {

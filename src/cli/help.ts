@@ -5,6 +5,13 @@ export const usage = `Usage: sluice <command> [flags]
 
 Commands:
   start      run a broker (see sluice start --help)
+  topics     create, list, describe, alter, delete topics
+  produce    send stdin lines to a topic
+  consume    print messages of a topic (group or partitions)
+  groups     list, describe, delete consumer groups; reset their offsets
+  bench      produce/consume/end-to-end load with a summary
+
+Each command takes --help and --bootstrap (default 127.0.0.1:9092).
 
 Flags:
   -h, --help     show this help

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { startHelp, usage } from './help.js';
 import { parseStartArguments, UsageError } from './settings.js';
 import { runStart } from './start.js';
+import { processIo, runTool, toolNames } from './tools/index.js';
 
 /** The package version, from the nearest package.json above this file (src/cli or dist/src/cli). */
 function packageVersion(): string {
@@ -33,8 +34,9 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
+  if (command !== undefined && toolNames.includes(command)) return runTool(command, rest, processIo());
   if (command !== 'start') {
-    console.error(command === undefined ? usage : `sluice: unknown command "${command}" (commands: start; see sluice --help)`);
+    console.error(command === undefined ? usage : `sluice: unknown command "${command}" (commands: start, ${toolNames.join(', ')}; see sluice --help)`);
     return 2;
   }
   let args;

@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'tools', 'main.js');
+// Through the `sluice` command itself, as a user runs it.
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 let broker: TestBroker;
 before(async () => {
   broker = await startTestBroker({ properties: { 'group.initial.rebalance.delay.ms': '0' } });
