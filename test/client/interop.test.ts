@@ -2,9 +2,9 @@
 // produced by one are read by the other, with keys, headers and every compression codec.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import kafkajs from 'kafkajs';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { runKcat } from '../support/kcat.js';
 import { compressSync, decompressSync } from '../../src/protocol/record-batch/compression.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
 import { Producer, type CompressionName } from '../../src/client/producer.js';
@@ -31,23 +31,7 @@ after(async () => {
 });
 
 function kcat(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', broker.bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(input ?? '');
-  });
+  return runKcat(broker.bootstrap, args, input, 30_000);
 }
 
 async function consumeWithSluice(topic: string, count: number): Promise<Array<ConsumedMessage<string, string>>> {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readConsumerProtocolAssignment } from '../../src/protocol/generated/consumer-protocol-assignment.js';
 import { ByteReader } from '../../src/protocol/primitives/byte-reader.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { runKcat } from '../support/kcat.js';
 
 let server: TestBroker;
 
@@ -18,26 +19,8 @@ after(async () => {
   await server.close();
 });
 
-/** Runs kcat with `args`, feeding `input`; resolves with stdout, rejects on a non-zero exit or after 40 s. */
 function kcat(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', server.bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} timed out; stdout: ${stdout.length} bytes; stderr: ${stderr}`));
-    }, 40_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(input ?? '');
-  });
+  return runKcat(server.bootstrap, args, input, 40_000);
 }
 
 const groupArgs = (group: string, topic: string, count: number) => [

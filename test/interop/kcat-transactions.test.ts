@@ -3,9 +3,9 @@
 // is still open; read_uncommitted shows them all.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import kafkajs from 'kafkajs';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { runKcat } from '../support/kcat.js';
 
 const { Kafka, logLevel } = kafkajs;
 let server: TestBroker;
@@ -19,23 +19,7 @@ after(async () => {
 });
 
 function kcat(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', server.bootstrap, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-  });
+  return runKcat(server.bootstrap, args, undefined, 30_000);
 }
 
 test('kcat -X isolation.level=read_committed sees committed transactions only', async () => {

@@ -2,8 +2,8 @@
 // metadata, produce in every codec (plain and idempotent), consume by offset and by time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { runKcat } from '../support/kcat.js';
 
 let server: TestBroker;
 
@@ -14,26 +14,8 @@ after(async () => {
   await server.close();
 });
 
-/** Runs kcat with `args`, feeding `input`; resolves with stdout, rejects on a non-zero exit or after 30 s. */
 function kcat(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', server.bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(input ?? '');
-  });
+  return runKcat(server.bootstrap, args, input, 30_000);
 }
 
 test('kcat -L lists this broker, the controller and the topics', async () => {
