@@ -322,7 +322,6 @@ function primitiveMethod(elementType: string, compact: boolean, nullable: boolea
 
 function emitMessage(out: Emitter, message: Message): void {
   const possible = message.valid;
-  const apiLabel = message.raw.name;
 
   for (const struct of message.structs) {
     // Output type
@@ -345,8 +344,8 @@ function emitMessage(out: Emitter, message: Message): void {
     out.line();
   }
 
-  for (const struct of message.structs) emitReader(out, message, struct, possible, apiLabel);
-  for (const struct of message.structs) emitWriter(out, message, struct, possible, apiLabel);
+  for (const struct of message.structs) emitReader(out, message, struct, possible);
+  for (const struct of message.structs) emitWriter(out, message, struct, possible);
 }
 
 function pathOf(struct: Struct, message: Message, field: Field): string {
@@ -377,11 +376,18 @@ function emitReadValue(field: Field, message: Message, path: string, compactExpr
     const plain = primitiveMethod(type, false, false);
     const plainNullable = primitiveMethod(type, false, true);
     const p = JSON.stringify(path);
-    if (nullable === 'false') return `(${compactExpr} ? r.${compactMethod}(${p}) : r.${plain}(${p}))`;
-    if (nullable === 'true') return `(${compactExpr} ? r.${compactNullable}(${p}) : r.${plainNullable}(${p}))`;
-    return `(${nullable} ? (${compactExpr} ? r.${compactNullable}(${p}) : r.${plainNullable}(${p})) : (${compactExpr} ? r.${compactMethod}(${p}) : r.${plain}(${p})))`;
+    const notNull = choose(compactExpr, `r.${compactMethod}(${p})`, `r.${plain}(${p})`);
+    const maybeNull = choose(compactExpr, `r.${compactNullable}(${p})`, `r.${plainNullable}(${p})`);
+    return choose(nullable, maybeNull, notNull);
   }
   return `r.${type}(${JSON.stringify(path)})`;
+}
+
+/** `cond ? a : b`, folded when the condition is a literal. */
+function choose(condition: string, whenTrue: string, whenFalse: string): string {
+  if (condition === 'true') return whenTrue;
+  if (condition === 'false') return whenFalse;
+  return `(${condition} ? ${whenTrue} : ${whenFalse})`;
 }
 
 function compactExpression(field: Field): string {
@@ -389,7 +395,7 @@ function compactExpression(field: Field): string {
   return 'flexible';
 }
 
-function emitReader(out: Emitter, message: Message, struct: Struct, possible: VersionRange, apiLabel: string): void {
+function emitReader(out: Emitter, message: Message, struct: Struct, possible: VersionRange): void {
   const isRoot = struct === message.root;
   out.line(`${isRoot ? 'export ' : ''}function read${struct.typeName}(r: ByteReader, version: number, flexible: boolean): ${struct.typeName} {`);
   const structPossible = intersect(struct.versions, possible);
@@ -430,7 +436,6 @@ function emitReader(out: Emitter, message: Message, struct: Struct, possible: Ve
   out.line(`  return { ${struct.fields.map((f) => f.property).join(', ')} };`);
   out.line('}');
   out.line();
-  void apiLabel;
 }
 
 function emitWriteValue(field: Field, valueExpr: string, path: string, compactExpr: string, element: boolean, indent: string): string[] {
@@ -440,15 +445,15 @@ function emitWriteValue(field: Field, valueExpr: string, path: string, compactEx
     const inner = emitWriteValue(field, 'item', path + '[]', compactExpr, true, indent + '  ');
     return [
       `${indent}if (${valueExpr} === null) {`,
-      `${indent}  if (!(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`,
-      `${indent}  if (${compactExpr}) w.uvarint(0); else w.int32(-1);`,
+      nullable === 'true' ? null : nullable === 'false' ? `${indent}  throw new EncodeError(API, version, ${p}, 'null where not nullable');` : `${indent}  if (!(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`,
+      nullable === 'false' ? null : compactExpr === 'true' ? `${indent}  w.uvarint(0);` : `${indent}  if (${compactExpr}) w.uvarint(0); else w.int32(-1);`,
       `${indent}} else {`,
-      `${indent}  if (${compactExpr}) w.uvarint(${valueExpr}.length + 1); else w.int32(${valueExpr}.length);`,
+      compactExpr === 'true' ? `${indent}  w.uvarint(${valueExpr}.length + 1);` : `${indent}  if (${compactExpr}) w.uvarint(${valueExpr}.length + 1); else w.int32(${valueExpr}.length);`,
       `${indent}  for (const item of ${valueExpr}) {`,
       ...inner.map((l) => '  ' + l),
       `${indent}  }`,
       `${indent}}`,
-    ];
+    ].filter((line): line is string => line !== null);
   }
   if (field.struct) {
     if (!element && !isEmpty(field.nullable)) {
@@ -469,7 +474,7 @@ function emitWriteValue(field: Field, valueExpr: string, path: string, compactEx
     const nullable = element ? 'false' : isEmpty(field.nullable) ? 'false' : rangeCondition(field.nullable, field.versions);
     const lines = [];
     if (!element && !isEmpty(field.nullable)) {
-      lines.push(`${indent}if (${valueExpr} === null && !(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`);
+      if (nullable !== 'true') lines.push(`${indent}if (${valueExpr} === null && !(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`);
     } else if (!element) {
       lines.push(`${indent}if (${valueExpr} === null) throw new EncodeError(API, version, ${p}, 'null where not nullable');`);
     }
@@ -477,8 +482,10 @@ function emitWriteValue(field: Field, valueExpr: string, path: string, compactEx
     const pn = primitiveMethod(type, false, true);
     const c = primitiveMethod(type, true, false);
     const pl = primitiveMethod(type, false, false);
-    if (!element && !isEmpty(field.nullable)) lines.push(`${indent}if (${compactExpr}) w.${cn}(${valueExpr}); else w.${pn}(${valueExpr});`);
-    else lines.push(`${indent}if (${compactExpr}) w.${c}(${valueExpr}); else w.${pl}(${valueExpr});`);
+    const [compactCall, plainCall] = !element && !isEmpty(field.nullable) ? [`w.${cn}(${valueExpr});`, `w.${pn}(${valueExpr});`] : [`w.${c}(${valueExpr});`, `w.${pl}(${valueExpr});`];
+    if (compactExpr === 'true') lines.push(`${indent}${compactCall}`);
+    else if (compactExpr === 'false') lines.push(`${indent}${plainCall}`);
+    else lines.push(`${indent}if (${compactExpr}) ${compactCall} else ${plainCall}`);
     return lines;
   }
   return [`${indent}w.${type}(${valueExpr});`];
@@ -494,7 +501,7 @@ function isDefaultCheck(field: Field, valueExpr: string): string {
   return `${valueExpr} === ${def}`;
 }
 
-function emitWriter(out: Emitter, message: Message, struct: Struct, possible: VersionRange, apiLabel: string): void {
+function emitWriter(out: Emitter, message: Message, struct: Struct, possible: VersionRange): void {
   const isRoot = struct === message.root;
   out.line(`${isRoot ? 'export ' : ''}function write${struct.typeName}(w: ByteWriter, version: number, flexible: boolean, value: ${struct.typeName}Input): void {`);
   const structPossible = intersect(struct.versions, possible);
@@ -561,7 +568,6 @@ function emitWriter(out: Emitter, message: Message, struct: Struct, possible: Ve
   out.line('  }');
   out.line('}');
   out.line();
-  void apiLabel;
 }
 
 // ---------------------------------------------------------------------------------------------

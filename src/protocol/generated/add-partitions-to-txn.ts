@@ -157,8 +157,7 @@ function writeAddPartitionsToTxnTopic(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AddPartitionsToTxnTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AddPartitionsToTxnTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -182,8 +181,7 @@ function writeAddPartitionsToTxnTransaction(w: ByteWriter, version: number, flex
   w.bool(verifyOnlyValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AddPartitionsToTxnTransaction.topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AddPartitionsToTxnTransaction.topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -199,8 +197,7 @@ export function writeAddPartitionsToTxnRequest(w: ByteWriter, version: number, f
   const transactionsValue = value.transactions === undefined ? [] : value.transactions;
   if (version >= 4) {
     if (transactionsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "transactions", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "transactions", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(transactionsValue.length + 1); else w.int32(transactionsValue.length);
       for (const item of transactionsValue) {
@@ -236,8 +233,7 @@ export function writeAddPartitionsToTxnRequest(w: ByteWriter, version: number, f
   const v3AndBelowTopicsValue = value.v3AndBelowTopics === undefined ? [] : value.v3AndBelowTopics;
   if (version <= 3) {
     if (v3AndBelowTopicsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "v3AndBelowTopics", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "v3AndBelowTopics", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(v3AndBelowTopicsValue.length + 1); else w.int32(v3AndBelowTopicsValue.length);
       for (const item of v3AndBelowTopicsValue) {
@@ -451,8 +447,7 @@ function writeAddPartitionsToTxnTopicResult(w: ByteWriter, version: number, flex
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const resultsByPartitionValue = value.resultsByPartition === undefined ? [] : value.resultsByPartition;
   if (resultsByPartitionValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AddPartitionsToTxnTopicResult.resultsByPartition", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AddPartitionsToTxnTopicResult.resultsByPartition", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resultsByPartitionValue.length + 1); else w.int32(resultsByPartitionValue.length);
     for (const item of resultsByPartitionValue) {
@@ -470,8 +465,7 @@ function writeAddPartitionsToTxnResult(w: ByteWriter, version: number, flexible:
   if (flexible) w.compactString(transactionalIdValue); else w.string(transactionalIdValue);
   const topicResultsValue = value.topicResults === undefined ? [] : value.topicResults;
   if (topicResultsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AddPartitionsToTxnResult.topicResults", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AddPartitionsToTxnResult.topicResults", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicResultsValue.length + 1); else w.int32(topicResultsValue.length);
     for (const item of topicResultsValue) {
@@ -493,8 +487,7 @@ export function writeAddPartitionsToTxnResponse(w: ByteWriter, version: number, 
   const resultsByTransactionValue = value.resultsByTransaction === undefined ? [] : value.resultsByTransaction;
   if (version >= 4) {
     if (resultsByTransactionValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "resultsByTransaction", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "resultsByTransaction", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(resultsByTransactionValue.length + 1); else w.int32(resultsByTransactionValue.length);
       for (const item of resultsByTransactionValue) {
@@ -508,8 +501,7 @@ export function writeAddPartitionsToTxnResponse(w: ByteWriter, version: number, 
   const resultsByTopicV3AndBelowValue = value.resultsByTopicV3AndBelow === undefined ? [] : value.resultsByTopicV3AndBelow;
   if (version <= 3) {
     if (resultsByTopicV3AndBelowValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "resultsByTopicV3AndBelow", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "resultsByTopicV3AndBelow", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(resultsByTopicV3AndBelowValue.length + 1); else w.int32(resultsByTopicV3AndBelowValue.length);
       for (const item of resultsByTopicV3AndBelowValue) {

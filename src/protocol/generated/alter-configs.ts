@@ -131,7 +131,6 @@ function writeAlterableConfig(w: ByteWriter, version: number, flexible: boolean,
   if (nameValue === null) throw new EncodeError(API, version, "AlterableConfig.name", 'null where not nullable');
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const valueValue = value.value === undefined ? "" : value.value;
-  if (valueValue === null && !(true)) throw new EncodeError(API, version, "AlterableConfig.value", 'null where not nullable');
   if (flexible) w.compactNullableString(valueValue); else w.nullableString(valueValue);
   if (flexible) {
     w.uvarint(0);
@@ -146,8 +145,7 @@ function writeAlterConfigsResource(w: ByteWriter, version: number, flexible: boo
   if (flexible) w.compactString(resourceNameValue); else w.string(resourceNameValue);
   const configsValue = value.configs === undefined ? [] : value.configs;
   if (configsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AlterConfigsResource.configs", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AlterConfigsResource.configs", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(configsValue.length + 1); else w.int32(configsValue.length);
     for (const item of configsValue) {
@@ -162,8 +160,7 @@ function writeAlterConfigsResource(w: ByteWriter, version: number, flexible: boo
 export function writeAlterConfigsRequest(w: ByteWriter, version: number, flexible: boolean, value: AlterConfigsRequestInput): void {
   const resourcesValue = value.resources === undefined ? [] : value.resources;
   if (resourcesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "resources", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "resources", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resourcesValue.length + 1); else w.int32(resourcesValue.length);
     for (const item of resourcesValue) {
@@ -291,7 +288,6 @@ function writeAlterConfigsResourceResponse(w: ByteWriter, version: number, flexi
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "AlterConfigsResourceResponse.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const resourceTypeValue = value.resourceType === undefined ? 0 : value.resourceType;
   w.int8(resourceTypeValue);
@@ -308,8 +304,7 @@ export function writeAlterConfigsResponse(w: ByteWriter, version: number, flexib
   w.int32(throttleTimeMsValue);
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {

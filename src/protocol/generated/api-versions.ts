@@ -334,8 +334,7 @@ export function writeApiVersionsResponse(w: ByteWriter, version: number, flexibl
   w.int16(errorCodeValue);
   const apiKeysValue = value.apiKeys === undefined ? [] : value.apiKeys;
   if (apiKeysValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "apiKeys", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "apiKeys", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(apiKeysValue.length + 1); else w.int32(apiKeysValue.length);
     for (const item of apiKeysValue) {
@@ -349,8 +348,7 @@ export function writeApiVersionsResponse(w: ByteWriter, version: number, flexibl
   const supportedFeaturesValue = value.supportedFeatures === undefined ? [] : value.supportedFeatures;
   if ((version >= 3) && !(flexible && (version >= 3))) {
     if (supportedFeaturesValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "supportedFeatures", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "supportedFeatures", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(supportedFeaturesValue.length + 1); else w.int32(supportedFeaturesValue.length);
       for (const item of supportedFeaturesValue) {
@@ -365,8 +363,7 @@ export function writeApiVersionsResponse(w: ByteWriter, version: number, flexibl
   const finalizedFeaturesValue = value.finalizedFeatures === undefined ? [] : value.finalizedFeatures;
   if ((version >= 3) && !(flexible && (version >= 3))) {
     if (finalizedFeaturesValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "finalizedFeatures", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "finalizedFeatures", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(finalizedFeaturesValue.length + 1); else w.int32(finalizedFeaturesValue.length);
       for (const item of finalizedFeaturesValue) {
@@ -385,10 +382,9 @@ export function writeApiVersionsResponse(w: ByteWriter, version: number, flexibl
       const encodeTagged = (value: SupportedFeatureKeyInput[]): Buffer => {
         const w = new ByteWriter(64);
         if (value === null) {
-          if (!(false)) throw new EncodeError(API, version, "supportedFeatures", 'null where not nullable');
-          if (true) w.uvarint(0); else w.int32(-1);
+          throw new EncodeError(API, version, "supportedFeatures", 'null where not nullable');
         } else {
-          if (true) w.uvarint(value.length + 1); else w.int32(value.length);
+          w.uvarint(value.length + 1);
           for (const item of value) {
             writeSupportedFeatureKey(w, version, flexible, item as SupportedFeatureKeyInput);
           }
@@ -415,10 +411,9 @@ export function writeApiVersionsResponse(w: ByteWriter, version: number, flexibl
       const encodeTagged = (value: FinalizedFeatureKeyInput[]): Buffer => {
         const w = new ByteWriter(64);
         if (value === null) {
-          if (!(false)) throw new EncodeError(API, version, "finalizedFeatures", 'null where not nullable');
-          if (true) w.uvarint(0); else w.int32(-1);
+          throw new EncodeError(API, version, "finalizedFeatures", 'null where not nullable');
         } else {
-          if (true) w.uvarint(value.length + 1); else w.int32(value.length);
+          w.uvarint(value.length + 1);
           for (const item of value) {
             writeFinalizedFeatureKey(w, version, flexible, item as FinalizedFeatureKeyInput);
           }

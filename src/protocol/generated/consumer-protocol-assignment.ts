@@ -87,8 +87,7 @@ function writeTopicPartition(w: ByteWriter, version: number, flexible: boolean, 
   if (flexible) w.compactString(topicValue); else w.string(topicValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TopicPartition.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TopicPartition.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -103,8 +102,7 @@ function writeTopicPartition(w: ByteWriter, version: number, flexible: boolean, 
 export function writeConsumerProtocolAssignment(w: ByteWriter, version: number, flexible: boolean, value: ConsumerProtocolAssignmentInput): void {
   const assignedPartitionsValue = value.assignedPartitions === undefined ? [] : value.assignedPartitions;
   if (assignedPartitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "assignedPartitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "assignedPartitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(assignedPartitionsValue.length + 1); else w.int32(assignedPartitionsValue.length);
     for (const item of assignedPartitionsValue) {
@@ -112,7 +110,6 @@ export function writeConsumerProtocolAssignment(w: ByteWriter, version: number, 
     }
   }
   const userDataValue = value.userData === undefined ? null : value.userData;
-  if (userDataValue === null && !(true)) throw new EncodeError(API, version, "userData", 'null where not nullable');
   if (flexible) w.compactNullableBytes(userDataValue); else w.nullableBytes(userDataValue);
   if (flexible) {
     w.uvarint(0);

@@ -102,8 +102,7 @@ function writeTopicPartition(w: ByteWriter, version: number, flexible: boolean, 
   if (flexible) w.compactString(topicValue); else w.string(topicValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TopicPartition.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TopicPartition.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -118,8 +117,7 @@ function writeTopicPartition(w: ByteWriter, version: number, flexible: boolean, 
 export function writeConsumerProtocolSubscription(w: ByteWriter, version: number, flexible: boolean, value: ConsumerProtocolSubscriptionInput): void {
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -127,13 +125,11 @@ export function writeConsumerProtocolSubscription(w: ByteWriter, version: number
     }
   }
   const userDataValue = value.userData === undefined ? null : value.userData;
-  if (userDataValue === null && !(true)) throw new EncodeError(API, version, "userData", 'null where not nullable');
   if (flexible) w.compactNullableBytes(userDataValue); else w.nullableBytes(userDataValue);
   const ownedPartitionsValue = value.ownedPartitions === undefined ? [] : value.ownedPartitions;
   if (version >= 1) {
     if (ownedPartitionsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "ownedPartitions", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "ownedPartitions", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(ownedPartitionsValue.length + 1); else w.int32(ownedPartitionsValue.length);
       for (const item of ownedPartitionsValue) {
@@ -147,7 +143,6 @@ export function writeConsumerProtocolSubscription(w: ByteWriter, version: number
   }
   const rackIdValue = value.rackId === undefined ? null : value.rackId;
   if (version >= 3) {
-    if (rackIdValue === null && !(true)) throw new EncodeError(API, version, "rackId", 'null where not nullable');
     if (flexible) w.compactNullableString(rackIdValue); else w.nullableString(rackIdValue);
   }
   if (flexible) {

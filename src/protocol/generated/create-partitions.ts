@@ -129,8 +129,7 @@ export function readCreatePartitionsRequest(r: ByteReader, version: number, flex
 function writeCreatePartitionsAssignment(w: ByteWriter, version: number, flexible: boolean, value: CreatePartitionsAssignmentInput): void {
   const brokerIdsValue = value.brokerIds === undefined ? [] : value.brokerIds;
   if (brokerIdsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "CreatePartitionsAssignment.brokerIds", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "CreatePartitionsAssignment.brokerIds", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(brokerIdsValue.length + 1); else w.int32(brokerIdsValue.length);
     for (const item of brokerIdsValue) {
@@ -150,7 +149,6 @@ function writeCreatePartitionsTopic(w: ByteWriter, version: number, flexible: bo
   w.int32(countValue);
   const assignmentsValue = value.assignments === undefined ? [] : value.assignments;
   if (assignmentsValue === null) {
-    if (!(true)) throw new EncodeError(API, version, "CreatePartitionsTopic.assignments", 'null where not nullable');
     if (flexible) w.uvarint(0); else w.int32(-1);
   } else {
     if (flexible) w.uvarint(assignmentsValue.length + 1); else w.int32(assignmentsValue.length);
@@ -166,8 +164,7 @@ function writeCreatePartitionsTopic(w: ByteWriter, version: number, flexible: bo
 export function writeCreatePartitionsRequest(w: ByteWriter, version: number, flexible: boolean, value: CreatePartitionsRequestInput): void {
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -295,7 +292,6 @@ function writeCreatePartitionsTopicResult(w: ByteWriter, version: number, flexib
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "CreatePartitionsTopicResult.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   if (flexible) {
     w.uvarint(0);
@@ -307,8 +303,7 @@ export function writeCreatePartitionsResponse(w: ByteWriter, version: number, fl
   w.int32(throttleTimeMsValue);
   const resultsValue = value.results === undefined ? [] : value.results;
   if (resultsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "results", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "results", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resultsValue.length + 1); else w.int32(resultsValue.length);
     for (const item of resultsValue) {

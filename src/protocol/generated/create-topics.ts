@@ -182,8 +182,7 @@ function writeCreatableReplicaAssignment(w: ByteWriter, version: number, flexibl
   w.int32(partitionIndexValue);
   const brokerIdsValue = value.brokerIds === undefined ? [] : value.brokerIds;
   if (brokerIdsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "CreatableReplicaAssignment.brokerIds", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "CreatableReplicaAssignment.brokerIds", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(brokerIdsValue.length + 1); else w.int32(brokerIdsValue.length);
     for (const item of brokerIdsValue) {
@@ -200,7 +199,6 @@ function writeCreatableTopicConfig(w: ByteWriter, version: number, flexible: boo
   if (nameValue === null) throw new EncodeError(API, version, "CreatableTopicConfig.name", 'null where not nullable');
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const valueValue = value.value === undefined ? "" : value.value;
-  if (valueValue === null && !(true)) throw new EncodeError(API, version, "CreatableTopicConfig.value", 'null where not nullable');
   if (flexible) w.compactNullableString(valueValue); else w.nullableString(valueValue);
   if (flexible) {
     w.uvarint(0);
@@ -217,8 +215,7 @@ function writeCreatableTopic(w: ByteWriter, version: number, flexible: boolean, 
   w.int16(replicationFactorValue);
   const assignmentsValue = value.assignments === undefined ? [] : value.assignments;
   if (assignmentsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "CreatableTopic.assignments", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "CreatableTopic.assignments", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(assignmentsValue.length + 1); else w.int32(assignmentsValue.length);
     for (const item of assignmentsValue) {
@@ -227,8 +224,7 @@ function writeCreatableTopic(w: ByteWriter, version: number, flexible: boolean, 
   }
   const configsValue = value.configs === undefined ? [] : value.configs;
   if (configsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "CreatableTopic.configs", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "CreatableTopic.configs", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(configsValue.length + 1); else w.int32(configsValue.length);
     for (const item of configsValue) {
@@ -243,8 +239,7 @@ function writeCreatableTopic(w: ByteWriter, version: number, flexible: boolean, 
 export function writeCreateTopicsRequest(w: ByteWriter, version: number, flexible: boolean, value: CreateTopicsRequestInput): void {
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -451,7 +446,6 @@ function writeCreatableTopicConfigs(w: ByteWriter, version: number, flexible: bo
   if (nameValue === null) throw new EncodeError(API, version, "CreatableTopicConfigs.name", 'null where not nullable');
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const valueValue = value.value === undefined ? "" : value.value;
-  if (valueValue === null && !(true)) throw new EncodeError(API, version, "CreatableTopicConfigs.value", 'null where not nullable');
   if (flexible) w.compactNullableString(valueValue); else w.nullableString(valueValue);
   const readOnlyValue = value.readOnly === undefined ? false : value.readOnly;
   w.bool(readOnlyValue);
@@ -475,7 +469,6 @@ function writeCreatableTopicResult(w: ByteWriter, version: number, flexible: boo
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "CreatableTopicResult.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const topicConfigErrorCodeValue = value.topicConfigErrorCode === undefined ? 0 : value.topicConfigErrorCode;
   if ((version >= 5) && !(flexible && (version >= 5))) {
@@ -492,7 +485,6 @@ function writeCreatableTopicResult(w: ByteWriter, version: number, flexible: boo
   const configsValue = value.configs === undefined ? [] : value.configs;
   if (version >= 5) {
     if (configsValue === null) {
-      if (!(true)) throw new EncodeError(API, version, "CreatableTopicResult.configs", 'null where not nullable');
       if (flexible) w.uvarint(0); else w.int32(-1);
     } else {
       if (flexible) w.uvarint(configsValue.length + 1); else w.int32(configsValue.length);
@@ -528,8 +520,7 @@ export function writeCreateTopicsResponse(w: ByteWriter, version: number, flexib
   w.int32(throttleTimeMsValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {

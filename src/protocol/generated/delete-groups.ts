@@ -47,8 +47,7 @@ export function readDeleteGroupsRequest(r: ByteReader, version: number, flexible
 export function writeDeleteGroupsRequest(w: ByteWriter, version: number, flexible: boolean, value: DeleteGroupsRequestInput): void {
   const groupsNamesValue = value.groupsNames === undefined ? [] : value.groupsNames;
   if (groupsNamesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "groupsNames", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "groupsNames", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(groupsNamesValue.length + 1); else w.int32(groupsNamesValue.length);
     for (const item of groupsNamesValue) {
@@ -176,8 +175,7 @@ export function writeDeleteGroupsResponse(w: ByteWriter, version: number, flexib
   w.int32(throttleTimeMsValue);
   const resultsValue = value.results === undefined ? [] : value.results;
   if (resultsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "results", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "results", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resultsValue.length + 1); else w.int32(resultsValue.length);
     for (const item of resultsValue) {

@@ -92,7 +92,6 @@ export function readDeleteTopicsRequest(r: ByteReader, version: number, flexible
 
 function writeDeleteTopicState(w: ByteWriter, version: number, flexible: boolean, value: DeleteTopicStateInput): void {
   const nameValue = value.name === undefined ? null : value.name;
-  if (nameValue === null && !(true)) throw new EncodeError(API, version, "DeleteTopicState.name", 'null where not nullable');
   if (flexible) w.compactNullableString(nameValue); else w.nullableString(nameValue);
   const topicIdValue = value.topicId === undefined ? ZERO_UUID : value.topicId;
   w.uuid(topicIdValue);
@@ -105,8 +104,7 @@ export function writeDeleteTopicsRequest(w: ByteWriter, version: number, flexibl
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (version >= 6) {
     if (topicsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "topics", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
       for (const item of topicsValue) {
@@ -120,8 +118,7 @@ export function writeDeleteTopicsRequest(w: ByteWriter, version: number, flexibl
   const topicNamesValue = value.topicNames === undefined ? [] : value.topicNames;
   if (version <= 5) {
     if (topicNamesValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "topicNames", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "topicNames", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(topicNamesValue.length + 1); else w.int32(topicNamesValue.length);
       for (const item of topicNamesValue) {
@@ -258,7 +255,6 @@ function writeDeletableTopicResult(w: ByteWriter, version: number, flexible: boo
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
   if (version >= 5) {
-    if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "DeletableTopicResult.errorMessage", 'null where not nullable');
     if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   }
   if (flexible) {
@@ -271,8 +267,7 @@ export function writeDeleteTopicsResponse(w: ByteWriter, version: number, flexib
   w.int32(throttleTimeMsValue);
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {

@@ -230,7 +230,6 @@ function writeDescribeClusterBroker(w: ByteWriter, version: number, flexible: bo
   const portValue = value.port === undefined ? 0 : value.port;
   w.int32(portValue);
   const rackValue = value.rack === undefined ? null : value.rack;
-  if (rackValue === null && !(true)) throw new EncodeError(API, version, "DescribeClusterBroker.rack", 'null where not nullable');
   if (flexible) w.compactNullableString(rackValue); else w.nullableString(rackValue);
   const isFencedValue = value.isFenced === undefined ? false : value.isFenced;
   if (version >= 2) {
@@ -250,7 +249,6 @@ export function writeDescribeClusterResponse(w: ByteWriter, version: number, fle
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const endpointTypeValue = value.endpointType === undefined ? 1 : value.endpointType;
   if (version >= 1) {
@@ -266,8 +264,7 @@ export function writeDescribeClusterResponse(w: ByteWriter, version: number, fle
   w.int32(controllerIdValue);
   const brokersValue = value.brokers === undefined ? [] : value.brokers;
   if (brokersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "brokers", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "brokers", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(brokersValue.length + 1); else w.int32(brokersValue.length);
     for (const item of brokersValue) {

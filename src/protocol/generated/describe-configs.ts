@@ -103,7 +103,6 @@ function writeDescribeConfigsResource(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(resourceNameValue); else w.string(resourceNameValue);
   const configurationKeysValue = value.configurationKeys === undefined ? [] : value.configurationKeys;
   if (configurationKeysValue === null) {
-    if (!(true)) throw new EncodeError(API, version, "DescribeConfigsResource.configurationKeys", 'null where not nullable');
     if (flexible) w.uvarint(0); else w.int32(-1);
   } else {
     if (flexible) w.uvarint(configurationKeysValue.length + 1); else w.int32(configurationKeysValue.length);
@@ -119,8 +118,7 @@ function writeDescribeConfigsResource(w: ByteWriter, version: number, flexible: 
 export function writeDescribeConfigsRequest(w: ByteWriter, version: number, flexible: boolean, value: DescribeConfigsRequestInput): void {
   const resourcesValue = value.resources === undefined ? [] : value.resources;
   if (resourcesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "resources", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "resources", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resourcesValue.length + 1); else w.int32(resourcesValue.length);
     for (const item of resourcesValue) {
@@ -368,7 +366,6 @@ function writeDescribeConfigsSynonym(w: ByteWriter, version: number, flexible: b
   if (nameValue === null) throw new EncodeError(API, version, "DescribeConfigsSynonym.name", 'null where not nullable');
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const valueValue = value.value === undefined ? "" : value.value;
-  if (valueValue === null && !(true)) throw new EncodeError(API, version, "DescribeConfigsSynonym.value", 'null where not nullable');
   if (flexible) w.compactNullableString(valueValue); else w.nullableString(valueValue);
   const sourceValue = value.source === undefined ? 0 : value.source;
   w.int8(sourceValue);
@@ -382,7 +379,6 @@ function writeDescribeConfigsResourceResult(w: ByteWriter, version: number, flex
   if (nameValue === null) throw new EncodeError(API, version, "DescribeConfigsResourceResult.name", 'null where not nullable');
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const valueValue = value.value === undefined ? "" : value.value;
-  if (valueValue === null && !(true)) throw new EncodeError(API, version, "DescribeConfigsResourceResult.value", 'null where not nullable');
   if (flexible) w.compactNullableString(valueValue); else w.nullableString(valueValue);
   const readOnlyValue = value.readOnly === undefined ? false : value.readOnly;
   w.bool(readOnlyValue);
@@ -392,8 +388,7 @@ function writeDescribeConfigsResourceResult(w: ByteWriter, version: number, flex
   w.bool(isSensitiveValue);
   const synonymsValue = value.synonyms === undefined ? [] : value.synonyms;
   if (synonymsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "DescribeConfigsResourceResult.synonyms", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "DescribeConfigsResourceResult.synonyms", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(synonymsValue.length + 1); else w.int32(synonymsValue.length);
     for (const item of synonymsValue) {
@@ -406,7 +401,6 @@ function writeDescribeConfigsResourceResult(w: ByteWriter, version: number, flex
   }
   const documentationValue = value.documentation === undefined ? "" : value.documentation;
   if (version >= 3) {
-    if (documentationValue === null && !(true)) throw new EncodeError(API, version, "DescribeConfigsResourceResult.documentation", 'null where not nullable');
     if (flexible) w.compactNullableString(documentationValue); else w.nullableString(documentationValue);
   }
   if (flexible) {
@@ -418,7 +412,6 @@ function writeDescribeConfigsResult(w: ByteWriter, version: number, flexible: bo
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "DescribeConfigsResult.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const resourceTypeValue = value.resourceType === undefined ? 0 : value.resourceType;
   w.int8(resourceTypeValue);
@@ -427,8 +420,7 @@ function writeDescribeConfigsResult(w: ByteWriter, version: number, flexible: bo
   if (flexible) w.compactString(resourceNameValue); else w.string(resourceNameValue);
   const configsValue = value.configs === undefined ? [] : value.configs;
   if (configsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "DescribeConfigsResult.configs", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "DescribeConfigsResult.configs", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(configsValue.length + 1); else w.int32(configsValue.length);
     for (const item of configsValue) {
@@ -445,8 +437,7 @@ export function writeDescribeConfigsResponse(w: ByteWriter, version: number, fle
   w.int32(throttleTimeMsValue);
   const resultsValue = value.results === undefined ? [] : value.results;
   if (resultsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "results", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "results", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resultsValue.length + 1); else w.int32(resultsValue.length);
     for (const item of resultsValue) {

@@ -52,8 +52,7 @@ export function readDescribeGroupsRequest(r: ByteReader, version: number, flexib
 export function writeDescribeGroupsRequest(w: ByteWriter, version: number, flexible: boolean, value: DescribeGroupsRequestInput): void {
   const groupsValue = value.groups === undefined ? [] : value.groups;
   if (groupsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "groups", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "groups", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(groupsValue.length + 1); else w.int32(groupsValue.length);
     for (const item of groupsValue) {
@@ -264,7 +263,6 @@ function writeDescribedGroupMember(w: ByteWriter, version: number, flexible: boo
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 4) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "DescribedGroupMember.groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   const clientIdValue = value.clientId === undefined ? "" : value.clientId;
@@ -289,7 +287,6 @@ function writeDescribedGroup(w: ByteWriter, version: number, flexible: boolean, 
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
   if (version >= 6) {
-    if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "DescribedGroup.errorMessage", 'null where not nullable');
     if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   }
   else if (!(version >= 6) && !(errorMessageValue === null)) {
@@ -309,8 +306,7 @@ function writeDescribedGroup(w: ByteWriter, version: number, flexible: boolean, 
   if (flexible) w.compactString(protocolDataValue); else w.string(protocolDataValue);
   const membersValue = value.members === undefined ? [] : value.members;
   if (membersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "DescribedGroup.members", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "DescribedGroup.members", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(membersValue.length + 1); else w.int32(membersValue.length);
     for (const item of membersValue) {
@@ -336,8 +332,7 @@ export function writeDescribeGroupsResponse(w: ByteWriter, version: number, flex
   }
   const groupsValue = value.groups === undefined ? [] : value.groups;
   if (groupsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "groups", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "groups", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(groupsValue.length + 1); else w.int32(groupsValue.length);
     for (const item of groupsValue) {

@@ -47,8 +47,7 @@ export function readDescribeTransactionsRequest(r: ByteReader, version: number, 
 export function writeDescribeTransactionsRequest(w: ByteWriter, version: number, flexible: boolean, value: DescribeTransactionsRequestInput): void {
   const transactionalIdsValue = value.transactionalIds === undefined ? [] : value.transactionalIds;
   if (transactionalIdsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "transactionalIds", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "transactionalIds", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(transactionalIdsValue.length + 1); else w.int32(transactionalIdsValue.length);
     for (const item of transactionalIdsValue) {
@@ -232,8 +231,7 @@ function writeTopicData(w: ByteWriter, version: number, flexible: boolean, value
   if (flexible) w.compactString(topicValue); else w.string(topicValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TopicData.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TopicData.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -264,8 +262,7 @@ function writeTransactionState(w: ByteWriter, version: number, flexible: boolean
   w.int16(producerEpochValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TransactionState.topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TransactionState.topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -282,8 +279,7 @@ export function writeDescribeTransactionsResponse(w: ByteWriter, version: number
   w.int32(throttleTimeMsValue);
   const transactionStatesValue = value.transactionStates === undefined ? [] : value.transactionStates;
   if (transactionStatesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "transactionStates", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "transactionStates", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(transactionStatesValue.length + 1); else w.int32(transactionStatesValue.length);
     for (const item of transactionStatesValue) {

@@ -286,7 +286,7 @@ export function readFetchRequest(r: ByteReader, version: number, flexible: boole
       if (size > r.remaining) r.fail('<tagged field ' + tag + '>', 'tagged field of ' + size + ' bytes, ' + r.remaining + ' left');
       switch (tag) {
         case 0:
-          if (version >= 12) clusterId = (true ? r.compactNullableString("clusterId") : r.nullableString("clusterId"));
+          if (version >= 12) clusterId = r.compactNullableString("clusterId");
           break;
         case 1:
           if (version >= 15) replicaState = readReplicaState(r, version, flexible);
@@ -389,8 +389,7 @@ function writeFetchTopic(w: ByteWriter, version: number, flexible: boolean, valu
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "FetchTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "FetchTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -414,8 +413,7 @@ function writeForgottenTopic(w: ByteWriter, version: number, flexible: boolean, 
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "ForgottenTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "ForgottenTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -430,7 +428,6 @@ function writeForgottenTopic(w: ByteWriter, version: number, flexible: boolean, 
 export function writeFetchRequest(w: ByteWriter, version: number, flexible: boolean, value: FetchRequestInput): void {
   const clusterIdValue = value.clusterId === undefined ? null : value.clusterId;
   if ((version >= 12) && !(flexible && (version >= 12))) {
-    if (clusterIdValue === null && !(true)) throw new EncodeError(API, version, "clusterId", 'null where not nullable');
     if (flexible) w.compactNullableString(clusterIdValue); else w.nullableString(clusterIdValue);
   }
   const replicaIdValue = value.replicaId === undefined ? -1 : value.replicaId;
@@ -462,8 +459,7 @@ export function writeFetchRequest(w: ByteWriter, version: number, flexible: bool
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -473,8 +469,7 @@ export function writeFetchRequest(w: ByteWriter, version: number, flexible: bool
   const forgottenTopicsDataValue = value.forgottenTopicsData === undefined ? [] : value.forgottenTopicsData;
   if (version >= 7) {
     if (forgottenTopicsDataValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "forgottenTopicsData", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "forgottenTopicsData", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(forgottenTopicsDataValue.length + 1); else w.int32(forgottenTopicsDataValue.length);
       for (const item of forgottenTopicsDataValue) {
@@ -496,8 +491,7 @@ export function writeFetchRequest(w: ByteWriter, version: number, flexible: bool
     if (version >= 12) {
       const encodeTagged = (value: string | null): Buffer => {
         const w = new ByteWriter(64);
-        if (value === null && !(true)) throw new EncodeError(API, version, "clusterId", 'null where not nullable');
-        if (true) w.compactNullableString(value); else w.nullableString(value);
+        w.compactNullableString(value);
         return w.toBuffer();
       };
       const bytes = encodeTagged(clusterIdValue);
@@ -1003,7 +997,6 @@ function writePartitionData(w: ByteWriter, version: number, flexible: boolean, v
   }
   const abortedTransactionsValue = value.abortedTransactions === undefined ? [] : value.abortedTransactions;
   if (abortedTransactionsValue === null) {
-    if (!(true)) throw new EncodeError(API, version, "PartitionData.abortedTransactions", 'null where not nullable');
     if (flexible) w.uvarint(0); else w.int32(-1);
   } else {
     if (flexible) w.uvarint(abortedTransactionsValue.length + 1); else w.int32(abortedTransactionsValue.length);
@@ -1019,7 +1012,6 @@ function writePartitionData(w: ByteWriter, version: number, flexible: boolean, v
     throw new EncodeError(API, version, "PartitionData.preferredReadReplica", 'field is not supported in this version and is not ignorable');
   }
   const recordsValue = value.records === undefined ? EMPTY_BYTES : value.records;
-  if (recordsValue === null && !(true)) throw new EncodeError(API, version, "PartitionData.records", 'null where not nullable');
   if (flexible) w.compactNullableBytes(recordsValue); else w.nullableBytes(recordsValue);
   if (flexible) {
     let taggedCount = 0;
@@ -1087,8 +1079,7 @@ function writeFetchableTopicResponse(w: ByteWriter, version: number, flexible: b
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "FetchableTopicResponse.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "FetchableTopicResponse.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -1109,7 +1100,6 @@ function writeNodeEndpoint(w: ByteWriter, version: number, flexible: boolean, va
   const portValue = value.port === undefined ? 0 : value.port;
   w.int32(portValue);
   const rackValue = value.rack === undefined ? null : value.rack;
-  if (rackValue === null && !(true)) throw new EncodeError(API, version, "NodeEndpoint.rack", 'null where not nullable');
   if (flexible) w.compactNullableString(rackValue); else w.nullableString(rackValue);
   if (flexible) {
     w.uvarint(0);
@@ -1132,8 +1122,7 @@ export function writeFetchResponse(w: ByteWriter, version: number, flexible: boo
   }
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {
@@ -1143,8 +1132,7 @@ export function writeFetchResponse(w: ByteWriter, version: number, flexible: boo
   const nodeEndpointsValue = value.nodeEndpoints === undefined ? [] : value.nodeEndpoints;
   if ((version >= 16) && !(flexible && (version >= 16))) {
     if (nodeEndpointsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(nodeEndpointsValue.length + 1); else w.int32(nodeEndpointsValue.length);
       for (const item of nodeEndpointsValue) {
@@ -1159,10 +1147,9 @@ export function writeFetchResponse(w: ByteWriter, version: number, flexible: boo
       const encodeTagged = (value: NodeEndpointInput[]): Buffer => {
         const w = new ByteWriter(64);
         if (value === null) {
-          if (!(false)) throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
-          if (true) w.uvarint(0); else w.int32(-1);
+          throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
         } else {
-          if (true) w.uvarint(value.length + 1); else w.int32(value.length);
+          w.uvarint(value.length + 1);
           for (const item of value) {
             writeNodeEndpoint(w, version, flexible, item as NodeEndpointInput);
           }

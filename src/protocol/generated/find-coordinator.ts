@@ -73,8 +73,7 @@ export function writeFindCoordinatorRequest(w: ByteWriter, version: number, flex
   const coordinatorKeysValue = value.coordinatorKeys === undefined ? [] : value.coordinatorKeys;
   if (version >= 4) {
     if (coordinatorKeysValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "coordinatorKeys", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "coordinatorKeys", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(coordinatorKeysValue.length + 1); else w.int32(coordinatorKeysValue.length);
       for (const item of coordinatorKeysValue) {
@@ -249,7 +248,6 @@ function writeCoordinator(w: ByteWriter, version: number, flexible: boolean, val
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "Coordinator.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   if (flexible) {
     w.uvarint(0);
@@ -270,7 +268,6 @@ export function writeFindCoordinatorResponse(w: ByteWriter, version: number, fle
   }
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
   if (version >= 1 && version <= 3) {
-    if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "errorMessage", 'null where not nullable');
     if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   }
   const nodeIdValue = value.nodeId === undefined ? 0 : value.nodeId;
@@ -298,8 +295,7 @@ export function writeFindCoordinatorResponse(w: ByteWriter, version: number, fle
   const coordinatorsValue = value.coordinators === undefined ? [] : value.coordinators;
   if (version >= 4) {
     if (coordinatorsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "coordinators", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "coordinators", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(coordinatorsValue.length + 1); else w.int32(coordinatorsValue.length);
       for (const item of coordinatorsValue) {

@@ -70,7 +70,6 @@ export function writeHeartbeatRequest(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 3) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   else if (!(version >= 3) && !(groupInstanceIdValue === null)) {

@@ -138,7 +138,6 @@ function writeAlterableConfig(w: ByteWriter, version: number, flexible: boolean,
   const configOperationValue = value.configOperation === undefined ? 0 : value.configOperation;
   w.int8(configOperationValue);
   const valueValue = value.value === undefined ? "" : value.value;
-  if (valueValue === null && !(true)) throw new EncodeError(API, version, "AlterableConfig.value", 'null where not nullable');
   if (flexible) w.compactNullableString(valueValue); else w.nullableString(valueValue);
   if (flexible) {
     w.uvarint(0);
@@ -153,8 +152,7 @@ function writeAlterConfigsResource(w: ByteWriter, version: number, flexible: boo
   if (flexible) w.compactString(resourceNameValue); else w.string(resourceNameValue);
   const configsValue = value.configs === undefined ? [] : value.configs;
   if (configsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AlterConfigsResource.configs", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AlterConfigsResource.configs", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(configsValue.length + 1); else w.int32(configsValue.length);
     for (const item of configsValue) {
@@ -169,8 +167,7 @@ function writeAlterConfigsResource(w: ByteWriter, version: number, flexible: boo
 export function writeIncrementalAlterConfigsRequest(w: ByteWriter, version: number, flexible: boolean, value: IncrementalAlterConfigsRequestInput): void {
   const resourcesValue = value.resources === undefined ? [] : value.resources;
   if (resourcesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "resources", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "resources", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(resourcesValue.length + 1); else w.int32(resourcesValue.length);
     for (const item of resourcesValue) {
@@ -298,7 +295,6 @@ function writeAlterConfigsResourceResponse(w: ByteWriter, version: number, flexi
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "AlterConfigsResourceResponse.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const resourceTypeValue = value.resourceType === undefined ? 0 : value.resourceType;
   w.int8(resourceTypeValue);
@@ -315,8 +311,7 @@ export function writeIncrementalAlterConfigsResponse(w: ByteWriter, version: num
   w.int32(throttleTimeMsValue);
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {

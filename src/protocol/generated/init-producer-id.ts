@@ -71,7 +71,6 @@ export function readInitProducerIdRequest(r: ByteReader, version: number, flexib
 
 export function writeInitProducerIdRequest(w: ByteWriter, version: number, flexible: boolean, value: InitProducerIdRequestInput): void {
   const transactionalIdValue = value.transactionalId === undefined ? "" : value.transactionalId;
-  if (transactionalIdValue === null && !(true)) throw new EncodeError(API, version, "transactionalId", 'null where not nullable');
   if (flexible) w.compactNullableString(transactionalIdValue); else w.nullableString(transactionalIdValue);
   const transactionTimeoutMsValue = value.transactionTimeoutMs === undefined ? 0 : value.transactionTimeoutMs;
   w.int32(transactionTimeoutMsValue);

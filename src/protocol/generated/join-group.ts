@@ -142,7 +142,6 @@ export function writeJoinGroupRequest(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 5) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   else if (!(version >= 5) && !(groupInstanceIdValue === null)) {
@@ -153,8 +152,7 @@ export function writeJoinGroupRequest(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(protocolTypeValue); else w.string(protocolTypeValue);
   const protocolsValue = value.protocols === undefined ? [] : value.protocols;
   if (protocolsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "protocols", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "protocols", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(protocolsValue.length + 1); else w.int32(protocolsValue.length);
     for (const item of protocolsValue) {
@@ -163,7 +161,6 @@ export function writeJoinGroupRequest(w: ByteWriter, version: number, flexible: 
   }
   const reasonValue = value.reason === undefined ? null : value.reason;
   if (version >= 8) {
-    if (reasonValue === null && !(true)) throw new EncodeError(API, version, "reason", 'null where not nullable');
     if (flexible) w.compactNullableString(reasonValue); else w.nullableString(reasonValue);
   }
   if (flexible) {
@@ -317,7 +314,6 @@ function writeJoinGroupResponseMember(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 5) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "JoinGroupResponseMember.groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   const metadataValue = value.metadata === undefined ? EMPTY_BYTES : value.metadata;
@@ -339,7 +335,6 @@ export function writeJoinGroupResponse(w: ByteWriter, version: number, flexible:
   w.int32(generationIdValue);
   const protocolTypeValue = value.protocolType === undefined ? null : value.protocolType;
   if (version >= 7) {
-    if (protocolTypeValue === null && !(true)) throw new EncodeError(API, version, "protocolType", 'null where not nullable');
     if (flexible) w.compactNullableString(protocolTypeValue); else w.nullableString(protocolTypeValue);
   }
   const protocolNameValue = value.protocolName === undefined ? "" : value.protocolName;
@@ -360,8 +355,7 @@ export function writeJoinGroupResponse(w: ByteWriter, version: number, flexible:
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const membersValue = value.members === undefined ? [] : value.members;
   if (membersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "members", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "members", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(membersValue.length + 1); else w.int32(membersValue.length);
     for (const item of membersValue) {

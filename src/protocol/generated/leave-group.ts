@@ -100,11 +100,9 @@ function writeMemberIdentity(w: ByteWriter, version: number, flexible: boolean, 
   if (memberIdValue === null) throw new EncodeError(API, version, "MemberIdentity.memberId", 'null where not nullable');
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
-  if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "MemberIdentity.groupInstanceId", 'null where not nullable');
   if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   const reasonValue = value.reason === undefined ? null : value.reason;
   if (version >= 5) {
-    if (reasonValue === null && !(true)) throw new EncodeError(API, version, "MemberIdentity.reason", 'null where not nullable');
     if (flexible) w.compactNullableString(reasonValue); else w.nullableString(reasonValue);
   }
   if (flexible) {
@@ -127,8 +125,7 @@ export function writeLeaveGroupRequest(w: ByteWriter, version: number, flexible:
   const membersValue = value.members === undefined ? [] : value.members;
   if (version >= 3) {
     if (membersValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "members", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "members", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(membersValue.length + 1); else w.int32(membersValue.length);
       for (const item of membersValue) {
@@ -259,7 +256,6 @@ function writeMemberResponse(w: ByteWriter, version: number, flexible: boolean, 
   if (memberIdValue === null) throw new EncodeError(API, version, "MemberResponse.memberId", 'null where not nullable');
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? "" : value.groupInstanceId;
-  if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "MemberResponse.groupInstanceId", 'null where not nullable');
   if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
@@ -278,8 +274,7 @@ export function writeLeaveGroupResponse(w: ByteWriter, version: number, flexible
   const membersValue = value.members === undefined ? [] : value.members;
   if (version >= 3) {
     if (membersValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "members", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "members", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(membersValue.length + 1); else w.int32(membersValue.length);
       for (const item of membersValue) {

@@ -53,8 +53,7 @@ export function writeListGroupsRequest(w: ByteWriter, version: number, flexible:
   const statesFilterValue = value.statesFilter === undefined ? [] : value.statesFilter;
   if (version >= 4) {
     if (statesFilterValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "statesFilter", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "statesFilter", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(statesFilterValue.length + 1); else w.int32(statesFilterValue.length);
       for (const item of statesFilterValue) {
@@ -68,8 +67,7 @@ export function writeListGroupsRequest(w: ByteWriter, version: number, flexible:
   const typesFilterValue = value.typesFilter === undefined ? [] : value.typesFilter;
   if (version >= 5) {
     if (typesFilterValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "typesFilter", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "typesFilter", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(typesFilterValue.length + 1); else w.int32(typesFilterValue.length);
       for (const item of typesFilterValue) {
@@ -231,8 +229,7 @@ export function writeListGroupsResponse(w: ByteWriter, version: number, flexible
   w.int16(errorCodeValue);
   const groupsValue = value.groups === undefined ? [] : value.groups;
   if (groupsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "groups", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "groups", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(groupsValue.length + 1); else w.int32(groupsValue.length);
     for (const item of groupsValue) {

@@ -156,8 +156,7 @@ function writeListOffsetsTopic(w: ByteWriter, version: number, flexible: boolean
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "ListOffsetsTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "ListOffsetsTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -181,8 +180,7 @@ export function writeListOffsetsRequest(w: ByteWriter, version: number, flexible
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -376,8 +374,7 @@ function writeListOffsetsTopicResponse(w: ByteWriter, version: number, flexible:
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "ListOffsetsTopicResponse.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "ListOffsetsTopicResponse.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -396,8 +393,7 @@ export function writeListOffsetsResponse(w: ByteWriter, version: number, flexibl
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {

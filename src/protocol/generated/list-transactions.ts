@@ -57,8 +57,7 @@ export function readListTransactionsRequest(r: ByteReader, version: number, flex
 export function writeListTransactionsRequest(w: ByteWriter, version: number, flexible: boolean, value: ListTransactionsRequestInput): void {
   const stateFiltersValue = value.stateFilters === undefined ? [] : value.stateFilters;
   if (stateFiltersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "stateFilters", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "stateFilters", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(stateFiltersValue.length + 1); else w.int32(stateFiltersValue.length);
     for (const item of stateFiltersValue) {
@@ -67,8 +66,7 @@ export function writeListTransactionsRequest(w: ByteWriter, version: number, fle
   }
   const producerIdFiltersValue = value.producerIdFilters === undefined ? [] : value.producerIdFilters;
   if (producerIdFiltersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "producerIdFilters", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "producerIdFilters", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(producerIdFiltersValue.length + 1); else w.int32(producerIdFiltersValue.length);
     for (const item of producerIdFiltersValue) {
@@ -223,8 +221,7 @@ export function writeListTransactionsResponse(w: ByteWriter, version: number, fl
   w.int16(errorCodeValue);
   const unknownStateFiltersValue = value.unknownStateFilters === undefined ? [] : value.unknownStateFilters;
   if (unknownStateFiltersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "unknownStateFilters", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "unknownStateFilters", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(unknownStateFiltersValue.length + 1); else w.int32(unknownStateFiltersValue.length);
     for (const item of unknownStateFiltersValue) {
@@ -233,8 +230,7 @@ export function writeListTransactionsResponse(w: ByteWriter, version: number, fl
   }
   const transactionStatesValue = value.transactionStates === undefined ? [] : value.transactionStates;
   if (transactionStatesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "transactionStates", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "transactionStates", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(transactionStatesValue.length + 1); else w.int32(transactionStatesValue.length);
     for (const item of transactionStatesValue) {

@@ -407,7 +407,6 @@ function writeMetadataResponseBroker(w: ByteWriter, version: number, flexible: b
   w.int32(portValue);
   const rackValue = value.rack === undefined ? null : value.rack;
   if (version >= 1) {
-    if (rackValue === null && !(true)) throw new EncodeError(API, version, "MetadataResponseBroker.rack", 'null where not nullable');
     if (flexible) w.compactNullableString(rackValue); else w.nullableString(rackValue);
   }
   if (flexible) {
@@ -428,8 +427,7 @@ function writeMetadataResponsePartition(w: ByteWriter, version: number, flexible
   }
   const replicaNodesValue = value.replicaNodes === undefined ? [] : value.replicaNodes;
   if (replicaNodesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "MetadataResponsePartition.replicaNodes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "MetadataResponsePartition.replicaNodes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(replicaNodesValue.length + 1); else w.int32(replicaNodesValue.length);
     for (const item of replicaNodesValue) {
@@ -438,8 +436,7 @@ function writeMetadataResponsePartition(w: ByteWriter, version: number, flexible
   }
   const isrNodesValue = value.isrNodes === undefined ? [] : value.isrNodes;
   if (isrNodesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "MetadataResponsePartition.isrNodes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "MetadataResponsePartition.isrNodes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(isrNodesValue.length + 1); else w.int32(isrNodesValue.length);
     for (const item of isrNodesValue) {
@@ -449,8 +446,7 @@ function writeMetadataResponsePartition(w: ByteWriter, version: number, flexible
   const offlineReplicasValue = value.offlineReplicas === undefined ? [] : value.offlineReplicas;
   if (version >= 5) {
     if (offlineReplicasValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "MetadataResponsePartition.offlineReplicas", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "MetadataResponsePartition.offlineReplicas", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(offlineReplicasValue.length + 1); else w.int32(offlineReplicasValue.length);
       for (const item of offlineReplicasValue) {
@@ -479,8 +475,7 @@ function writeMetadataResponseTopic(w: ByteWriter, version: number, flexible: bo
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "MetadataResponseTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "MetadataResponseTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -506,8 +501,7 @@ export function writeMetadataResponse(w: ByteWriter, version: number, flexible: 
   }
   const brokersValue = value.brokers === undefined ? [] : value.brokers;
   if (brokersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "brokers", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "brokers", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(brokersValue.length + 1); else w.int32(brokersValue.length);
     for (const item of brokersValue) {
@@ -516,7 +510,6 @@ export function writeMetadataResponse(w: ByteWriter, version: number, flexible: 
   }
   const clusterIdValue = value.clusterId === undefined ? null : value.clusterId;
   if (version >= 2) {
-    if (clusterIdValue === null && !(true)) throw new EncodeError(API, version, "clusterId", 'null where not nullable');
     if (flexible) w.compactNullableString(clusterIdValue); else w.nullableString(clusterIdValue);
   }
   const controllerIdValue = value.controllerId === undefined ? -1 : value.controllerId;
@@ -525,8 +518,7 @@ export function writeMetadataResponse(w: ByteWriter, version: number, flexible: 
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {

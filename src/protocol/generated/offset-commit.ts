@@ -166,7 +166,6 @@ function writeOffsetCommitRequestPartition(w: ByteWriter, version: number, flexi
     w.int32(committedLeaderEpochValue);
   }
   const committedMetadataValue = value.committedMetadata === undefined ? "" : value.committedMetadata;
-  if (committedMetadataValue === null && !(true)) throw new EncodeError(API, version, "OffsetCommitRequestPartition.committedMetadata", 'null where not nullable');
   if (flexible) w.compactNullableString(committedMetadataValue); else w.nullableString(committedMetadataValue);
   if (flexible) {
     w.uvarint(0);
@@ -185,8 +184,7 @@ function writeOffsetCommitRequestTopic(w: ByteWriter, version: number, flexible:
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetCommitRequestTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetCommitRequestTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -209,7 +207,6 @@ export function writeOffsetCommitRequest(w: ByteWriter, version: number, flexibl
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 7) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   else if (!(version >= 7) && !(groupInstanceIdValue === null)) {
@@ -221,8 +218,7 @@ export function writeOffsetCommitRequest(w: ByteWriter, version: number, flexibl
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -397,8 +393,7 @@ function writeOffsetCommitResponseTopic(w: ByteWriter, version: number, flexible
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetCommitResponseTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetCommitResponseTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -417,8 +412,7 @@ export function writeOffsetCommitResponse(w: ByteWriter, version: number, flexib
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {

@@ -130,8 +130,7 @@ function writeOffsetDeleteRequestTopic(w: ByteWriter, version: number, flexible:
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetDeleteRequestTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetDeleteRequestTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -149,8 +148,7 @@ export function writeOffsetDeleteRequest(w: ByteWriter, version: number, flexibl
   if (flexible) w.compactString(groupIdValue); else w.string(groupIdValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -319,8 +317,7 @@ function writeOffsetDeleteResponseTopic(w: ByteWriter, version: number, flexible
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetDeleteResponseTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetDeleteResponseTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -339,8 +336,7 @@ export function writeOffsetDeleteResponse(w: ByteWriter, version: number, flexib
   w.int32(throttleTimeMsValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {

@@ -188,8 +188,7 @@ function writeOffsetFetchRequestTopic(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionIndexesValue = value.partitionIndexes === undefined ? [] : value.partitionIndexes;
   if (partitionIndexesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetFetchRequestTopic.partitionIndexes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetFetchRequestTopic.partitionIndexes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionIndexesValue.length + 1); else w.int32(partitionIndexesValue.length);
     for (const item of partitionIndexesValue) {
@@ -213,8 +212,7 @@ function writeOffsetFetchRequestTopics(w: ByteWriter, version: number, flexible:
   }
   const partitionIndexesValue = value.partitionIndexes === undefined ? [] : value.partitionIndexes;
   if (partitionIndexesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetFetchRequestTopics.partitionIndexes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetFetchRequestTopics.partitionIndexes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionIndexesValue.length + 1); else w.int32(partitionIndexesValue.length);
     for (const item of partitionIndexesValue) {
@@ -232,7 +230,6 @@ function writeOffsetFetchRequestGroup(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(groupIdValue); else w.string(groupIdValue);
   const memberIdValue = value.memberId === undefined ? null : value.memberId;
   if (version >= 9) {
-    if (memberIdValue === null && !(true)) throw new EncodeError(API, version, "OffsetFetchRequestGroup.memberId", 'null where not nullable');
     if (flexible) w.compactNullableString(memberIdValue); else w.nullableString(memberIdValue);
   }
   const memberEpochValue = value.memberEpoch === undefined ? -1 : value.memberEpoch;
@@ -241,7 +238,6 @@ function writeOffsetFetchRequestGroup(w: ByteWriter, version: number, flexible: 
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(true)) throw new EncodeError(API, version, "OffsetFetchRequestGroup.topics", 'null where not nullable');
     if (flexible) w.uvarint(0); else w.int32(-1);
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
@@ -281,8 +277,7 @@ export function writeOffsetFetchRequest(w: ByteWriter, version: number, flexible
   const groupsValue = value.groups === undefined ? [] : value.groups;
   if (version >= 8) {
     if (groupsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "groups", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "groups", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(groupsValue.length + 1); else w.int32(groupsValue.length);
       for (const item of groupsValue) {
@@ -609,7 +604,6 @@ function writeOffsetFetchResponsePartition(w: ByteWriter, version: number, flexi
     w.int32(committedLeaderEpochValue);
   }
   const metadataValue = value.metadata === undefined ? "" : value.metadata;
-  if (metadataValue === null && !(true)) throw new EncodeError(API, version, "OffsetFetchResponsePartition.metadata", 'null where not nullable');
   if (flexible) w.compactNullableString(metadataValue); else w.nullableString(metadataValue);
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
@@ -624,8 +618,7 @@ function writeOffsetFetchResponseTopic(w: ByteWriter, version: number, flexible:
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetFetchResponseTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetFetchResponseTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -645,7 +638,6 @@ function writeOffsetFetchResponsePartitions(w: ByteWriter, version: number, flex
   const committedLeaderEpochValue = value.committedLeaderEpoch === undefined ? -1 : value.committedLeaderEpoch;
   w.int32(committedLeaderEpochValue);
   const metadataValue = value.metadata === undefined ? "" : value.metadata;
-  if (metadataValue === null && !(true)) throw new EncodeError(API, version, "OffsetFetchResponsePartitions.metadata", 'null where not nullable');
   if (flexible) w.compactNullableString(metadataValue); else w.nullableString(metadataValue);
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
@@ -666,8 +658,7 @@ function writeOffsetFetchResponseTopics(w: ByteWriter, version: number, flexible
   }
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetFetchResponseTopics.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetFetchResponseTopics.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -685,8 +676,7 @@ function writeOffsetFetchResponseGroup(w: ByteWriter, version: number, flexible:
   if (flexible) w.compactString(groupIdValue); else w.string(groupIdValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "OffsetFetchResponseGroup.topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "OffsetFetchResponseGroup.topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -708,8 +698,7 @@ export function writeOffsetFetchResponse(w: ByteWriter, version: number, flexibl
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (version <= 7) {
     if (topicsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "topics", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
       for (const item of topicsValue) {
@@ -727,8 +716,7 @@ export function writeOffsetFetchResponse(w: ByteWriter, version: number, flexibl
   const groupsValue = value.groups === undefined ? [] : value.groups;
   if (version >= 8) {
     if (groupsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "groups", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "groups", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(groupsValue.length + 1); else w.int32(groupsValue.length);
       for (const item of groupsValue) {

@@ -140,7 +140,6 @@ function writePartitionProduceData(w: ByteWriter, version: number, flexible: boo
   const indexValue = value.index === undefined ? 0 : value.index;
   w.int32(indexValue);
   const recordsValue = value.records === undefined ? EMPTY_BYTES : value.records;
-  if (recordsValue === null && !(true)) throw new EncodeError(API, version, "PartitionProduceData.records", 'null where not nullable');
   if (flexible) w.compactNullableBytes(recordsValue); else w.nullableBytes(recordsValue);
   if (flexible) {
     w.uvarint(0);
@@ -159,8 +158,7 @@ function writeTopicProduceData(w: ByteWriter, version: number, flexible: boolean
   }
   const partitionDataValue = value.partitionData === undefined ? [] : value.partitionData;
   if (partitionDataValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TopicProduceData.partitionData", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TopicProduceData.partitionData", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionDataValue.length + 1); else w.int32(partitionDataValue.length);
     for (const item of partitionDataValue) {
@@ -174,7 +172,6 @@ function writeTopicProduceData(w: ByteWriter, version: number, flexible: boolean
 
 export function writeProduceRequest(w: ByteWriter, version: number, flexible: boolean, value: ProduceRequestInput): void {
   const transactionalIdValue = value.transactionalId === undefined ? null : value.transactionalId;
-  if (transactionalIdValue === null && !(true)) throw new EncodeError(API, version, "transactionalId", 'null where not nullable');
   if (flexible) w.compactNullableString(transactionalIdValue); else w.nullableString(transactionalIdValue);
   const acksValue = value.acks === undefined ? 0 : value.acks;
   w.int16(acksValue);
@@ -182,8 +179,7 @@ export function writeProduceRequest(w: ByteWriter, version: number, flexible: bo
   w.int32(timeoutMsValue);
   const topicDataValue = value.topicData === undefined ? [] : value.topicData;
   if (topicDataValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topicData", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topicData", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicDataValue.length + 1); else w.int32(topicDataValue.length);
     for (const item of topicDataValue) {
@@ -503,7 +499,6 @@ function writeBatchIndexAndErrorMessage(w: ByteWriter, version: number, flexible
   const batchIndexValue = value.batchIndex === undefined ? 0 : value.batchIndex;
   w.int32(batchIndexValue);
   const batchIndexErrorMessageValue = value.batchIndexErrorMessage === undefined ? null : value.batchIndexErrorMessage;
-  if (batchIndexErrorMessageValue === null && !(true)) throw new EncodeError(API, version, "BatchIndexAndErrorMessage.batchIndexErrorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(batchIndexErrorMessageValue); else w.nullableString(batchIndexErrorMessageValue);
   if (flexible) {
     w.uvarint(0);
@@ -536,8 +531,7 @@ function writePartitionProduceResponse(w: ByteWriter, version: number, flexible:
   const recordErrorsValue = value.recordErrors === undefined ? [] : value.recordErrors;
   if (version >= 8) {
     if (recordErrorsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "PartitionProduceResponse.recordErrors", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "PartitionProduceResponse.recordErrors", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(recordErrorsValue.length + 1); else w.int32(recordErrorsValue.length);
       for (const item of recordErrorsValue) {
@@ -547,7 +541,6 @@ function writePartitionProduceResponse(w: ByteWriter, version: number, flexible:
   }
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
   if (version >= 8) {
-    if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "PartitionProduceResponse.errorMessage", 'null where not nullable');
     if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   }
   const currentLeaderValue = value.currentLeader === undefined ? createLeaderIdAndEpoch() : value.currentLeader;
@@ -588,8 +581,7 @@ function writeTopicProduceResponse(w: ByteWriter, version: number, flexible: boo
   }
   const partitionResponsesValue = value.partitionResponses === undefined ? [] : value.partitionResponses;
   if (partitionResponsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TopicProduceResponse.partitionResponses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TopicProduceResponse.partitionResponses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionResponsesValue.length + 1); else w.int32(partitionResponsesValue.length);
     for (const item of partitionResponsesValue) {
@@ -610,7 +602,6 @@ function writeNodeEndpoint(w: ByteWriter, version: number, flexible: boolean, va
   const portValue = value.port === undefined ? 0 : value.port;
   w.int32(portValue);
   const rackValue = value.rack === undefined ? null : value.rack;
-  if (rackValue === null && !(true)) throw new EncodeError(API, version, "NodeEndpoint.rack", 'null where not nullable');
   if (flexible) w.compactNullableString(rackValue); else w.nullableString(rackValue);
   if (flexible) {
     w.uvarint(0);
@@ -620,8 +611,7 @@ function writeNodeEndpoint(w: ByteWriter, version: number, flexible: boolean, va
 export function writeProduceResponse(w: ByteWriter, version: number, flexible: boolean, value: ProduceResponseInput): void {
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {
@@ -633,8 +623,7 @@ export function writeProduceResponse(w: ByteWriter, version: number, flexible: b
   const nodeEndpointsValue = value.nodeEndpoints === undefined ? [] : value.nodeEndpoints;
   if ((version >= 10) && !(flexible && (version >= 10))) {
     if (nodeEndpointsValue === null) {
-      if (!(false)) throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
-      if (flexible) w.uvarint(0); else w.int32(-1);
+      throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
     } else {
       if (flexible) w.uvarint(nodeEndpointsValue.length + 1); else w.int32(nodeEndpointsValue.length);
       for (const item of nodeEndpointsValue) {
@@ -649,10 +638,9 @@ export function writeProduceResponse(w: ByteWriter, version: number, flexible: b
       const encodeTagged = (value: NodeEndpointInput[]): Buffer => {
         const w = new ByteWriter(64);
         if (value === null) {
-          if (!(false)) throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
-          if (true) w.uvarint(0); else w.int32(-1);
+          throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
         } else {
-          if (true) w.uvarint(value.length + 1); else w.int32(value.length);
+          w.uvarint(value.length + 1);
           for (const item of value) {
             writeNodeEndpoint(w, version, flexible, item as NodeEndpointInput);
           }

@@ -40,7 +40,7 @@ export function readRequestHeader(r: ByteReader, version: number, flexible: bool
   let requestApiKey: number = r.int16("requestApiKey");
   let requestApiVersion: number = r.int16("requestApiVersion");
   let correlationId: number = r.int32("correlationId");
-  let clientId: string | null = (false ? r.compactNullableString("clientId") : r.nullableString("clientId"));
+  let clientId: string | null = r.nullableString("clientId");
   if (flexible) {
     const count = r.uvarint("<tagged fields>");
     for (let i = 0; i < count; i++) {
@@ -63,8 +63,7 @@ export function writeRequestHeader(w: ByteWriter, version: number, flexible: boo
   const correlationIdValue = value.correlationId === undefined ? 0 : value.correlationId;
   w.int32(correlationIdValue);
   const clientIdValue = value.clientId === undefined ? "" : value.clientId;
-  if (clientIdValue === null && !(true)) throw new EncodeError(API, version, "clientId", 'null where not nullable');
-  if (false) w.compactNullableString(clientIdValue); else w.nullableString(clientIdValue);
+  w.nullableString(clientIdValue);
   if (flexible) {
     w.uvarint(0);
   }

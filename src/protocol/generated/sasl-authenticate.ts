@@ -131,7 +131,6 @@ export function writeSaslAuthenticateResponse(w: ByteWriter, version: number, fl
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? "" : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const authBytesValue = value.authBytes === undefined ? EMPTY_BYTES : value.authBytes;
   if (authBytesValue === null) throw new EncodeError(API, version, "authBytes", 'null where not nullable');

@@ -122,8 +122,7 @@ export function writeSaslHandshakeResponse(w: ByteWriter, version: number, flexi
   w.int16(errorCodeValue);
   const mechanismsValue = value.mechanisms === undefined ? [] : value.mechanisms;
   if (mechanismsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "mechanisms", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "mechanisms", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(mechanismsValue.length + 1); else w.int32(mechanismsValue.length);
     for (const item of mechanismsValue) {

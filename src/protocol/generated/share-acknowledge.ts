@@ -179,8 +179,7 @@ function writeAcknowledgementBatch(w: ByteWriter, version: number, flexible: boo
   w.int64(lastOffsetValue);
   const acknowledgeTypesValue = value.acknowledgeTypes === undefined ? [] : value.acknowledgeTypes;
   if (acknowledgeTypesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AcknowledgementBatch.acknowledgeTypes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AcknowledgementBatch.acknowledgeTypes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(acknowledgeTypesValue.length + 1); else w.int32(acknowledgeTypesValue.length);
     for (const item of acknowledgeTypesValue) {
@@ -197,8 +196,7 @@ function writeAcknowledgePartition(w: ByteWriter, version: number, flexible: boo
   w.int32(partitionIndexValue);
   const acknowledgementBatchesValue = value.acknowledgementBatches === undefined ? [] : value.acknowledgementBatches;
   if (acknowledgementBatchesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AcknowledgePartition.acknowledgementBatches", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AcknowledgePartition.acknowledgementBatches", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(acknowledgementBatchesValue.length + 1); else w.int32(acknowledgementBatchesValue.length);
     for (const item of acknowledgementBatchesValue) {
@@ -215,8 +213,7 @@ function writeAcknowledgeTopic(w: ByteWriter, version: number, flexible: boolean
   w.uuid(topicIdValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AcknowledgeTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AcknowledgeTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -230,17 +227,14 @@ function writeAcknowledgeTopic(w: ByteWriter, version: number, flexible: boolean
 
 export function writeShareAcknowledgeRequest(w: ByteWriter, version: number, flexible: boolean, value: ShareAcknowledgeRequestInput): void {
   const groupIdValue = value.groupId === undefined ? null : value.groupId;
-  if (groupIdValue === null && !(true)) throw new EncodeError(API, version, "groupId", 'null where not nullable');
   if (flexible) w.compactNullableString(groupIdValue); else w.nullableString(groupIdValue);
   const memberIdValue = value.memberId === undefined ? "" : value.memberId;
-  if (memberIdValue === null && !(true)) throw new EncodeError(API, version, "memberId", 'null where not nullable');
   if (flexible) w.compactNullableString(memberIdValue); else w.nullableString(memberIdValue);
   const shareSessionEpochValue = value.shareSessionEpoch === undefined ? 0 : value.shareSessionEpoch;
   w.int32(shareSessionEpochValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -511,7 +505,6 @@ function writePartitionData(w: ByteWriter, version: number, flexible: boolean, v
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "PartitionData.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const currentLeaderValue = value.currentLeader === undefined ? createLeaderIdAndEpoch() : value.currentLeader;
   writeLeaderIdAndEpoch(w, version, flexible, currentLeaderValue as LeaderIdAndEpochInput);
@@ -525,8 +518,7 @@ function writeShareAcknowledgeTopicResponse(w: ByteWriter, version: number, flex
   w.uuid(topicIdValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "ShareAcknowledgeTopicResponse.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "ShareAcknowledgeTopicResponse.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -547,7 +539,6 @@ function writeNodeEndpoint(w: ByteWriter, version: number, flexible: boolean, va
   const portValue = value.port === undefined ? 0 : value.port;
   w.int32(portValue);
   const rackValue = value.rack === undefined ? null : value.rack;
-  if (rackValue === null && !(true)) throw new EncodeError(API, version, "NodeEndpoint.rack", 'null where not nullable');
   if (flexible) w.compactNullableString(rackValue); else w.nullableString(rackValue);
   if (flexible) {
     w.uvarint(0);
@@ -560,12 +551,10 @@ export function writeShareAcknowledgeResponse(w: ByteWriter, version: number, fl
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {
@@ -574,8 +563,7 @@ export function writeShareAcknowledgeResponse(w: ByteWriter, version: number, fl
   }
   const nodeEndpointsValue = value.nodeEndpoints === undefined ? [] : value.nodeEndpoints;
   if (nodeEndpointsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(nodeEndpointsValue.length + 1); else w.int32(nodeEndpointsValue.length);
     for (const item of nodeEndpointsValue) {

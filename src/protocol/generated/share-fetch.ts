@@ -240,8 +240,7 @@ function writeAcknowledgementBatch(w: ByteWriter, version: number, flexible: boo
   w.int64(lastOffsetValue);
   const acknowledgeTypesValue = value.acknowledgeTypes === undefined ? [] : value.acknowledgeTypes;
   if (acknowledgeTypesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "AcknowledgementBatch.acknowledgeTypes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "AcknowledgementBatch.acknowledgeTypes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(acknowledgeTypesValue.length + 1); else w.int32(acknowledgeTypesValue.length);
     for (const item of acknowledgeTypesValue) {
@@ -260,8 +259,7 @@ function writeFetchPartition(w: ByteWriter, version: number, flexible: boolean, 
   w.int32(partitionMaxBytesValue);
   const acknowledgementBatchesValue = value.acknowledgementBatches === undefined ? [] : value.acknowledgementBatches;
   if (acknowledgementBatchesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "FetchPartition.acknowledgementBatches", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "FetchPartition.acknowledgementBatches", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(acknowledgementBatchesValue.length + 1); else w.int32(acknowledgementBatchesValue.length);
     for (const item of acknowledgementBatchesValue) {
@@ -278,8 +276,7 @@ function writeFetchTopic(w: ByteWriter, version: number, flexible: boolean, valu
   w.uuid(topicIdValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "FetchTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "FetchTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -296,8 +293,7 @@ function writeForgottenTopic(w: ByteWriter, version: number, flexible: boolean, 
   w.uuid(topicIdValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "ForgottenTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "ForgottenTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -311,10 +307,8 @@ function writeForgottenTopic(w: ByteWriter, version: number, flexible: boolean, 
 
 export function writeShareFetchRequest(w: ByteWriter, version: number, flexible: boolean, value: ShareFetchRequestInput): void {
   const groupIdValue = value.groupId === undefined ? null : value.groupId;
-  if (groupIdValue === null && !(true)) throw new EncodeError(API, version, "groupId", 'null where not nullable');
   if (flexible) w.compactNullableString(groupIdValue); else w.nullableString(groupIdValue);
   const memberIdValue = value.memberId === undefined ? "" : value.memberId;
-  if (memberIdValue === null && !(true)) throw new EncodeError(API, version, "memberId", 'null where not nullable');
   if (flexible) w.compactNullableString(memberIdValue); else w.nullableString(memberIdValue);
   const shareSessionEpochValue = value.shareSessionEpoch === undefined ? 0 : value.shareSessionEpoch;
   w.int32(shareSessionEpochValue);
@@ -326,8 +320,7 @@ export function writeShareFetchRequest(w: ByteWriter, version: number, flexible:
   w.int32(maxBytesValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -336,8 +329,7 @@ export function writeShareFetchRequest(w: ByteWriter, version: number, flexible:
   }
   const forgottenTopicsDataValue = value.forgottenTopicsData === undefined ? [] : value.forgottenTopicsData;
   if (forgottenTopicsDataValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "forgottenTopicsData", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "forgottenTopicsData", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(forgottenTopicsDataValue.length + 1); else w.int32(forgottenTopicsDataValue.length);
     for (const item of forgottenTopicsDataValue) {
@@ -681,22 +673,18 @@ function writePartitionData(w: ByteWriter, version: number, flexible: boolean, v
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "PartitionData.errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const acknowledgeErrorCodeValue = value.acknowledgeErrorCode === undefined ? 0 : value.acknowledgeErrorCode;
   w.int16(acknowledgeErrorCodeValue);
   const acknowledgeErrorMessageValue = value.acknowledgeErrorMessage === undefined ? null : value.acknowledgeErrorMessage;
-  if (acknowledgeErrorMessageValue === null && !(true)) throw new EncodeError(API, version, "PartitionData.acknowledgeErrorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(acknowledgeErrorMessageValue); else w.nullableString(acknowledgeErrorMessageValue);
   const currentLeaderValue = value.currentLeader === undefined ? createLeaderIdAndEpoch() : value.currentLeader;
   writeLeaderIdAndEpoch(w, version, flexible, currentLeaderValue as LeaderIdAndEpochInput);
   const recordsValue = value.records === undefined ? EMPTY_BYTES : value.records;
-  if (recordsValue === null && !(true)) throw new EncodeError(API, version, "PartitionData.records", 'null where not nullable');
   if (flexible) w.compactNullableBytes(recordsValue); else w.nullableBytes(recordsValue);
   const acquiredRecordsValue = value.acquiredRecords === undefined ? [] : value.acquiredRecords;
   if (acquiredRecordsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "PartitionData.acquiredRecords", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "PartitionData.acquiredRecords", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(acquiredRecordsValue.length + 1); else w.int32(acquiredRecordsValue.length);
     for (const item of acquiredRecordsValue) {
@@ -713,8 +701,7 @@ function writeShareFetchableTopicResponse(w: ByteWriter, version: number, flexib
   w.uuid(topicIdValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "ShareFetchableTopicResponse.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "ShareFetchableTopicResponse.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -735,7 +722,6 @@ function writeNodeEndpoint(w: ByteWriter, version: number, flexible: boolean, va
   const portValue = value.port === undefined ? 0 : value.port;
   w.int32(portValue);
   const rackValue = value.rack === undefined ? null : value.rack;
-  if (rackValue === null && !(true)) throw new EncodeError(API, version, "NodeEndpoint.rack", 'null where not nullable');
   if (flexible) w.compactNullableString(rackValue); else w.nullableString(rackValue);
   if (flexible) {
     w.uvarint(0);
@@ -748,12 +734,10 @@ export function writeShareFetchResponse(w: ByteWriter, version: number, flexible
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const responsesValue = value.responses === undefined ? [] : value.responses;
   if (responsesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "responses", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "responses", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(responsesValue.length + 1); else w.int32(responsesValue.length);
     for (const item of responsesValue) {
@@ -762,8 +746,7 @@ export function writeShareFetchResponse(w: ByteWriter, version: number, flexible
   }
   const nodeEndpointsValue = value.nodeEndpoints === undefined ? [] : value.nodeEndpoints;
   if (nodeEndpointsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "nodeEndpoints", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(nodeEndpointsValue.length + 1); else w.int32(nodeEndpointsValue.length);
     for (const item of nodeEndpointsValue) {

@@ -74,11 +74,9 @@ export function writeShareGroupHeartbeatRequest(w: ByteWriter, version: number, 
   const memberEpochValue = value.memberEpoch === undefined ? 0 : value.memberEpoch;
   w.int32(memberEpochValue);
   const rackIdValue = value.rackId === undefined ? null : value.rackId;
-  if (rackIdValue === null && !(true)) throw new EncodeError(API, version, "rackId", 'null where not nullable');
   if (flexible) w.compactNullableString(rackIdValue); else w.nullableString(rackIdValue);
   const subscribedTopicNamesValue = value.subscribedTopicNames === undefined ? null : value.subscribedTopicNames;
   if (subscribedTopicNamesValue === null) {
-    if (!(true)) throw new EncodeError(API, version, "subscribedTopicNames", 'null where not nullable');
     if (flexible) w.uvarint(0); else w.int32(-1);
   } else {
     if (flexible) w.uvarint(subscribedTopicNamesValue.length + 1); else w.int32(subscribedTopicNamesValue.length);
@@ -252,8 +250,7 @@ function writeTopicPartitions(w: ByteWriter, version: number, flexible: boolean,
   w.uuid(topicIdValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TopicPartitions.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TopicPartitions.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -268,8 +265,7 @@ function writeTopicPartitions(w: ByteWriter, version: number, flexible: boolean,
 function writeAssignment(w: ByteWriter, version: number, flexible: boolean, value: AssignmentInput): void {
   const topicPartitionsValue = value.topicPartitions === undefined ? [] : value.topicPartitions;
   if (topicPartitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "Assignment.topicPartitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "Assignment.topicPartitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicPartitionsValue.length + 1); else w.int32(topicPartitionsValue.length);
     for (const item of topicPartitionsValue) {
@@ -287,10 +283,8 @@ export function writeShareGroupHeartbeatResponse(w: ByteWriter, version: number,
   const errorCodeValue = value.errorCode === undefined ? 0 : value.errorCode;
   w.int16(errorCodeValue);
   const errorMessageValue = value.errorMessage === undefined ? null : value.errorMessage;
-  if (errorMessageValue === null && !(true)) throw new EncodeError(API, version, "errorMessage", 'null where not nullable');
   if (flexible) w.compactNullableString(errorMessageValue); else w.nullableString(errorMessageValue);
   const memberIdValue = value.memberId === undefined ? null : value.memberId;
-  if (memberIdValue === null && !(true)) throw new EncodeError(API, version, "memberId", 'null where not nullable');
   if (flexible) w.compactNullableString(memberIdValue); else w.nullableString(memberIdValue);
   const memberEpochValue = value.memberEpoch === undefined ? 0 : value.memberEpoch;
   w.int32(memberEpochValue);

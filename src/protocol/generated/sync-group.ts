@@ -133,7 +133,6 @@ export function writeSyncGroupRequest(w: ByteWriter, version: number, flexible: 
   if (flexible) w.compactString(memberIdValue); else w.string(memberIdValue);
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 3) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   else if (!(version >= 3) && !(groupInstanceIdValue === null)) {
@@ -141,18 +140,15 @@ export function writeSyncGroupRequest(w: ByteWriter, version: number, flexible: 
   }
   const protocolTypeValue = value.protocolType === undefined ? null : value.protocolType;
   if (version >= 5) {
-    if (protocolTypeValue === null && !(true)) throw new EncodeError(API, version, "protocolType", 'null where not nullable');
     if (flexible) w.compactNullableString(protocolTypeValue); else w.nullableString(protocolTypeValue);
   }
   const protocolNameValue = value.protocolName === undefined ? null : value.protocolName;
   if (version >= 5) {
-    if (protocolNameValue === null && !(true)) throw new EncodeError(API, version, "protocolName", 'null where not nullable');
     if (flexible) w.compactNullableString(protocolNameValue); else w.nullableString(protocolNameValue);
   }
   const assignmentsValue = value.assignments === undefined ? [] : value.assignments;
   if (assignmentsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "assignments", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "assignments", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(assignmentsValue.length + 1); else w.int32(assignmentsValue.length);
     for (const item of assignmentsValue) {
@@ -252,12 +248,10 @@ export function writeSyncGroupResponse(w: ByteWriter, version: number, flexible:
   w.int16(errorCodeValue);
   const protocolTypeValue = value.protocolType === undefined ? null : value.protocolType;
   if (version >= 5) {
-    if (protocolTypeValue === null && !(true)) throw new EncodeError(API, version, "protocolType", 'null where not nullable');
     if (flexible) w.compactNullableString(protocolTypeValue); else w.nullableString(protocolTypeValue);
   }
   const protocolNameValue = value.protocolName === undefined ? null : value.protocolName;
   if (version >= 5) {
-    if (protocolNameValue === null && !(true)) throw new EncodeError(API, version, "protocolName", 'null where not nullable');
     if (flexible) w.compactNullableString(protocolNameValue); else w.nullableString(protocolNameValue);
   }
   const assignmentValue = value.assignment === undefined ? EMPTY_BYTES : value.assignment;

@@ -171,7 +171,6 @@ function writeTxnOffsetCommitRequestPartition(w: ByteWriter, version: number, fl
     w.int32(committedLeaderEpochValue);
   }
   const committedMetadataValue = value.committedMetadata === undefined ? "" : value.committedMetadata;
-  if (committedMetadataValue === null && !(true)) throw new EncodeError(API, version, "TxnOffsetCommitRequestPartition.committedMetadata", 'null where not nullable');
   if (flexible) w.compactNullableString(committedMetadataValue); else w.nullableString(committedMetadataValue);
   if (flexible) {
     w.uvarint(0);
@@ -184,8 +183,7 @@ function writeTxnOffsetCommitRequestTopic(w: ByteWriter, version: number, flexib
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TxnOffsetCommitRequestTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TxnOffsetCommitRequestTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -225,7 +223,6 @@ export function writeTxnOffsetCommitRequest(w: ByteWriter, version: number, flex
   }
   const groupInstanceIdValue = value.groupInstanceId === undefined ? null : value.groupInstanceId;
   if (version >= 3) {
-    if (groupInstanceIdValue === null && !(true)) throw new EncodeError(API, version, "groupInstanceId", 'null where not nullable');
     if (flexible) w.compactNullableString(groupInstanceIdValue); else w.nullableString(groupInstanceIdValue);
   }
   else if (!(version >= 3) && !(groupInstanceIdValue === null)) {
@@ -233,8 +230,7 @@ export function writeTxnOffsetCommitRequest(w: ByteWriter, version: number, flex
   }
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -398,8 +394,7 @@ function writeTxnOffsetCommitResponseTopic(w: ByteWriter, version: number, flexi
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "TxnOffsetCommitResponseTopic.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "TxnOffsetCommitResponseTopic.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -416,8 +411,7 @@ export function writeTxnOffsetCommitResponse(w: ByteWriter, version: number, fle
   w.int32(throttleTimeMsValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {

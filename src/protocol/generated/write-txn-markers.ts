@@ -142,8 +142,7 @@ function writeWritableTxnMarkerTopic(w: ByteWriter, version: number, flexible: b
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionIndexesValue = value.partitionIndexes === undefined ? [] : value.partitionIndexes;
   if (partitionIndexesValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "WritableTxnMarkerTopic.partitionIndexes", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "WritableTxnMarkerTopic.partitionIndexes", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionIndexesValue.length + 1); else w.int32(partitionIndexesValue.length);
     for (const item of partitionIndexesValue) {
@@ -164,8 +163,7 @@ function writeWritableTxnMarker(w: ByteWriter, version: number, flexible: boolea
   w.bool(transactionResultValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "WritableTxnMarker.topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "WritableTxnMarker.topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -186,8 +184,7 @@ function writeWritableTxnMarker(w: ByteWriter, version: number, flexible: boolea
 export function writeWriteTxnMarkersRequest(w: ByteWriter, version: number, flexible: boolean, value: WriteTxnMarkersRequestInput): void {
   const markersValue = value.markers === undefined ? [] : value.markers;
   if (markersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "markers", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "markers", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(markersValue.length + 1); else w.int32(markersValue.length);
     for (const item of markersValue) {
@@ -382,8 +379,7 @@ function writeWritableTxnMarkerTopicResult(w: ByteWriter, version: number, flexi
   if (flexible) w.compactString(nameValue); else w.string(nameValue);
   const partitionsValue = value.partitions === undefined ? [] : value.partitions;
   if (partitionsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "WritableTxnMarkerTopicResult.partitions", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "WritableTxnMarkerTopicResult.partitions", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(partitionsValue.length + 1); else w.int32(partitionsValue.length);
     for (const item of partitionsValue) {
@@ -400,8 +396,7 @@ function writeWritableTxnMarkerResult(w: ByteWriter, version: number, flexible: 
   w.int64(producerIdValue);
   const topicsValue = value.topics === undefined ? [] : value.topics;
   if (topicsValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "WritableTxnMarkerResult.topics", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "WritableTxnMarkerResult.topics", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(topicsValue.length + 1); else w.int32(topicsValue.length);
     for (const item of topicsValue) {
@@ -416,8 +411,7 @@ function writeWritableTxnMarkerResult(w: ByteWriter, version: number, flexible: 
 export function writeWriteTxnMarkersResponse(w: ByteWriter, version: number, flexible: boolean, value: WriteTxnMarkersResponseInput): void {
   const markersValue = value.markers === undefined ? [] : value.markers;
   if (markersValue === null) {
-    if (!(false)) throw new EncodeError(API, version, "markers", 'null where not nullable');
-    if (flexible) w.uvarint(0); else w.int32(-1);
+    throw new EncodeError(API, version, "markers", 'null where not nullable');
   } else {
     if (flexible) w.uvarint(markersValue.length + 1); else w.int32(markersValue.length);
     for (const item of markersValue) {
