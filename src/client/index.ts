@@ -18,3 +18,4 @@ export { DLQ_HEADERS, defaultDeadLetterTopic } from './dead-letter.js';
 export { murmur2, keyPartition } from './partitioners.js';
 export { bufferSerde, stringSerde, jsonSerde, type Serde, type Serializer, type Deserializer } from './serializers.js';
 export { SluiceClientError, KafkaError, ConnectionError, RequestTimeoutError, ClientOptionError, ClientClosedError, BufferFullError } from './errors.js';
+export { consumeTransformProduce, ProducerFencedError, type TransformOptions, type Transaction, type TransactionOffsets } from './transform.js';

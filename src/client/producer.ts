@@ -13,6 +13,8 @@
 // has answered, puts the failed batches back at the head of its queue in sequence order, waits the
 // backoff and resumes. A batch the broker rejects for good leaves a gap: the batches behind it are
 // given new sequences starting at the rejected one, so the broker accepts them.
+//
+// Transactions (`transactionalId`, `transaction(fn)`): the coordinator side is in transaction.ts.
 import { ApiKey } from '../protocol/generated/index.js';
 import type { ProduceResponse } from '../protocol/generated/produce.js';
 import type { InitProducerIdResponse } from '../protocol/generated/init-producer-id.js';
@@ -25,6 +27,7 @@ import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, Requ
 import { booleanOption, integerOption, oneOfOption } from './options.js';
 import { keyPartition, StickyPartitions } from './partitioners.js';
 import { bufferSerde, type Serializer } from './serializers.js';
+import { isFencingCode, TransactionCoordinator, type Transaction, type TransactionOffsets } from './transaction.js';
 
 export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 const compressionCodes: Record<CompressionName, Compression> = {
@@ -84,6 +87,10 @@ export interface ProducerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   partitioner?: PartitionSelector<K, V>;
   keySerializer?: Serializer<K>;
   valueSerializer?: Serializer<V>;
+  /** Makes the producer transactional (needs idempotence): sends happen inside `transaction(fn)`. */
+  transactionalId?: string;
+  /** The coordinator aborts a transaction open longer than this (default 60 000). */
+  transactionTimeoutMs?: number;
 }
 
 /** One sendBatch call: a single promise for all its messages, however many batches they land in. */
@@ -161,6 +168,10 @@ export class Producer<K = Buffer, V = Buffer> {
   private drainScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Set for a producer with `transactionalId` (transaction.ts). */
+  private readonly txn: TransactionCoordinator | undefined;
+  private inTransaction = false;
+  private transactionChain: Promise<unknown> = Promise.resolve();
 
   constructor(options: ProducerOptions<K, V> = {}) {
     this.cluster = new Cluster(options);
@@ -180,6 +191,11 @@ export class Producer<K = Buffer, V = Buffer> {
     this.partitioner = options.partitioner;
     this.keySerializer = options.keySerializer ?? (bufferSerde.serialize as unknown as Serializer<K>);
     this.valueSerializer = options.valueSerializer ?? (bufferSerde.serialize as unknown as Serializer<V>);
+    if (options.transactionalId !== undefined) {
+      if (typeof options.transactionalId !== 'string' || options.transactionalId.length === 0) throw new ClientOptionError('option transactionalId must be a non-empty string');
+      if (!this.idempotent) throw new ClientOptionError('a transactional producer must be idempotent');
+      this.txn = new TransactionCoordinator(this.cluster, options.transactionalId, integerOption('transactionTimeoutMs', options.transactionTimeoutMs, 60_000, 1));
+    }
   }
 
   /** Connects to the cluster (and gets a producer id). Optional: the first send connects too. */
@@ -197,12 +213,13 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 
   private initProducerId(): Promise<void> {
-    this.initializing ??= this.cluster
+    const txn = this.txn;
+    this.initializing ??= (txn ? txn.initProducerId() : this.cluster
       .withRetries('InitProducerId', async () => {
         const response = await this.cluster.request<InitProducerIdResponse>(-1, ApiKey.InitProducerId, { transactionalId: null, transactionTimeoutMs: 60_000 });
         if (response.errorCode !== 0) throw new KafkaError(response.errorCode, null, 'InitProducerId');
         return response;
-      })
+      }))
       .then((response) => {
         this.producerId = Number(response.producerId);
         this.producerEpoch = response.producerEpoch;
@@ -223,6 +240,8 @@ export class Producer<K = Buffer, V = Buffer> {
   /** Sends messages to one topic; resolves with partition and offset for each, in order. */
   async sendBatch(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
     if (this.closed) throw new ClientClosedError('the producer');
+    if (this.txn?.fenced) throw this.txn.fenced;
+    if (this.txn && !this.inTransaction) throw new ClientOptionError('a transactional producer sends inside producer.transaction(async (tx) => ...)');
     if (typeof topic !== 'string' || topic.length === 0) throw new ClientOptionError('topic must be a non-empty string');
     await this.connect();
     const info = await this.cluster.topic(topic);
@@ -244,6 +263,9 @@ export class Producer<K = Buffer, V = Buffer> {
         if (!Number.isInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
         let bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
         for (const header of headers) bytes += Buffer.byteLength(header.key) + (header.value?.length ?? 0) + 10;
+        // A partition joins the transaction before its first batch exists.
+        const adding = this.txn?.addPartition(topic, partition);
+        if (adding) await adding;
         // Awaiting only when the buffer is full keeps a microtask per message off the common path.
         if (!this.tryReserve(bytes)) await this.reserve(bytes);
         this.append(topic, partition, { key, value, headers, timestamp }, bytes, partitionCount, { group, index, timestamp });
@@ -415,6 +437,7 @@ export class Producer<K = Buffer, V = Buffer> {
       producerId: this.idempotent ? this.producerId : -1,
       producerEpoch: this.idempotent ? this.producerEpoch : -1,
       baseSequence: this.idempotent ? batch.baseSequence : -1,
+      transactional: this.txn !== undefined,
       compression: this.compression,
     });
     return batch.encoded;
@@ -431,7 +454,7 @@ export class Producer<K = Buffer, V = Buffer> {
         if (!list) topics.set(queue.topic, (list = []));
         list.push({ index: queue.partition, records });
       }
-      const body = { transactionalId: null, acks: this.acks, timeoutMs: this.ackTimeoutMs, topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })) };
+      const body = { transactionalId: this.txn?.transactionalId ?? null, acks: this.acks, timeoutMs: this.ackTimeoutMs, topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })) };
       response = await this.cluster.request<ProduceResponse>(leader, ApiKey.Produce, body, { expectResponse: this.acks !== 0, timeoutMs: this.cluster.requestTimeoutMs + this.ackTimeoutMs });
     } catch (error) {
       requestError = error as Error;
@@ -450,6 +473,7 @@ export class Producer<K = Buffer, V = Buffer> {
       if (!answer) this.batchFailed(queue, batch, new SluiceClientError(`the broker did not answer for ${queue.topic}/${queue.partition}`, true));
       else if (answer.errorCode === ErrorCode.NONE) this.batchDone(queue, batch, answer.baseOffset, Number(answer.logAppendTimeMs));
       else if (answer.errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) this.batchDone(queue, batch, -1n, -1);
+      else if (this.txn && isFencingCode(answer.errorCode)) this.batchFailed(queue, batch, this.txn.fence(new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`)));
       else this.batchFailed(queue, batch, new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`));
     }
     for (const { queue } of entries) this.maybeFinishRecovery(queue);
@@ -545,6 +569,73 @@ export class Producer<K = Buffer, V = Buffer> {
     queue.recovering = false;
     const attempts = Math.max(1, ...failed.map((b) => b.attempts));
     queue.retryAtMs = failed.length > 0 ? Date.now() + backoffDelayMs({ initialMs: this.cluster.retryBackoffMs, maxMs: 1000 }, attempts) : 0;
+  }
+
+  /**
+   * Runs `fn` in a transaction (needs `transactionalId`): its sends and `tx.sendOffsets` are committed
+   * together once `fn` returns and every send is acknowledged; if `fn` throws or a send fails the
+   * transaction is aborted and the error rethrown. Transactions of one producer run one at a time.
+   * A fenced producer (another one took the transactional id) throws ProducerFencedError from then on.
+   */
+  transaction<T>(fn: (tx: Transaction<K, V>) => Promise<T>): Promise<T> {
+    const run = this.transactionChain.then(() => this.runTransaction(fn));
+    this.transactionChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runTransaction<T>(fn: (tx: Transaction<K, V>) => Promise<T>): Promise<T> {
+    const txn = this.txn;
+    if (!txn) throw new ClientOptionError('transaction() needs the transactionalId option');
+    if (this.closed) throw new ClientClosedError('the producer');
+    if (txn.fenced) throw txn.fenced;
+    await this.connect();
+    if (this.producerId < 0) await this.initProducerId();
+    txn.reset();
+    this.inTransaction = true;
+    let sendError: unknown;
+    const pending: Array<Promise<unknown>> = [];
+    const track = <R>(promise: Promise<R>): Promise<R> => {
+      pending.push(promise);
+      promise.catch((error: unknown) => {
+        sendError ??= error;
+      });
+      return promise;
+    };
+    let open = true;
+    const tx: Transaction<K, V> = {
+      send: (topic, message) => (open ? track(this.send(topic, message)) : Promise.reject(new ClientOptionError('the transaction is over'))),
+      sendBatch: (topic, messages) => (open ? track(this.sendBatch(topic, messages)) : Promise.reject(new ClientOptionError('the transaction is over'))),
+      sendOffsets: (offsets: TransactionOffsets) => (open ? track(txn.sendOffsets(offsets)) : Promise.reject(new ClientOptionError('the transaction is over'))),
+    };
+    try {
+      let result: T;
+      try {
+        result = await fn(tx);
+      } finally {
+        open = false;
+        // Sends `fn` did not await may still be waiting for metadata: they belong to this transaction.
+        await Promise.allSettled(pending);
+        await this.flush();
+      }
+      if (sendError !== undefined) throw sendError;
+      if (txn.touched) await txn.endTxn(true);
+      return result;
+    } catch (error) {
+      if (txn.fenced) throw txn.fenced;
+      try {
+        if (txn.touched) await txn.endTxn(false);
+        // A new epoch: sequence numbers restart whatever the failed batches left behind.
+        this.producerId = -1;
+        await this.initProducerId();
+      } catch (abortError) {
+        if (txn.fenced) throw txn.fenced;
+        throw new AggregateError([error, abortError], `the transaction failed (${(error as Error)?.message}) and could not be aborted (${(abortError as Error)?.message})`);
+      }
+      throw error;
+    } finally {
+      this.inTransaction = false;
+      txn.reset();
+    }
   }
 
   /** Sends every buffered message now and waits until all are acknowledged (or failed). */
