@@ -20,8 +20,8 @@ import type { FetchResponse } from '../protocol/generated/fetch.js';
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
 import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { decodeRecordBatches, type DecodedRecordBatch } from '../protocol/record-batch/records.js';
-import { BASE_OFFSET_OFFSET, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_LENGTH_PREFIX_BYTES, LAST_OFFSET_DELTA_OFFSET, readInt64AsNumber } from '../protocol/record-batch/header.js';
+import { locateRecordBatches, newRecordLayout, readRecordLayout, recordHeaders, recordKey, recordValue, type LocatedRecordBatch, type RecordHeader, type RecordLayout } from '../protocol/record-batch/records.js';
+import { BASE_OFFSET_OFFSET, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_LENGTH_PREFIX_BYTES, LAST_OFFSET_DELTA_OFFSET, readInt64AsNumber, TIMESTAMP_TYPE_LOG_APPEND_TIME } from '../protocol/record-batch/header.js';
 import { sleep } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
 import { deadLetterHeaders, defaultDeadLetterTopic } from './dead-letter.js';
@@ -113,6 +113,19 @@ export interface ConsumerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   valueDeserializer?: Deserializer<V>;
 }
 
+/**
+ * A fetched record waiting in the engine: where it lies, not its fields. It becomes objects (key,
+ * value, headers, the message) only when its handler runs, so the messages buffered in the engine
+ * hold one small object each instead of a decoded record — the young generation stays small.
+ */
+interface FetchedRecord {
+  source: PartitionState;
+  batch: LocatedRecordBatch;
+  /** Where the record starts in batch.recordBytes. */
+  position: number;
+}
+
+/** A fetched record's fields, decoded (for the dead-letter topic). */
 interface RawMessage {
   topic: string;
   partition: number;
@@ -120,7 +133,7 @@ interface RawMessage {
   timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
-  headers: Array<{ key: string; value: Buffer | null }>;
+  headers: RecordHeader[];
 }
 
 interface PartitionState {
@@ -157,7 +170,7 @@ export class Consumer<K = Buffer, V = Buffer> {
   private readonly keyDeserializer: Deserializer<K>;
   private readonly valueDeserializer: Deserializer<V>;
   private readonly partitions = new Map<string, PartitionState>();
-  private engine: OrderedExecutor<RawMessage> | undefined;
+  private engine: OrderedExecutor<FetchedRecord> | undefined;
   private group: GroupMember | undefined;
   private deadLetterProducer: Producer | undefined;
   private running: Promise<void> | undefined;
@@ -169,6 +182,8 @@ export class Consumer<K = Buffer, V = Buffer> {
   /** Fetch responses whose records are not yet handed to the engine. */
   private undelivered = 0;
   private deliveredWaiter: (() => void) | undefined;
+  /** Reused for every record read on the (synchronous) delivery and handler paths. */
+  private readonly layout = newRecordLayout();
 
   constructor(options: ConsumerOptions<K, V> = {}) {
     this.options = options;
@@ -290,7 +305,7 @@ export class Consumer<K = Buffer, V = Buffer> {
     await this.cluster.connect();
     const userHandler = this.options.dedup ? deduplicate(handler, this.options.dedup) : handler;
     const deadLetter = this.options.deadLetter;
-    this.engine = new OrderedExecutor<RawMessage>({
+    this.engine = new OrderedExecutor<FetchedRecord>({
       concurrency: this.concurrency,
       retry: this.options.retry,
       handle: (raw, attempt) => userHandler(this.typed(raw, attempt)),
@@ -311,7 +326,25 @@ export class Consumer<K = Buffer, V = Buffer> {
     this.running = this.loop();
   }
 
-  private typed(raw: RawMessage, attempt: number): ConsumedMessage<K, V> {
+  /** The record's fields, read from its bytes (checked when the response was located). */
+  private raw(record: FetchedRecord): RawMessage {
+    const { batch, position } = record;
+    const bytes = batch.recordBytes;
+    const layout = this.layout;
+    readRecordLayout(bytes, position, bytes.length, layout);
+    return {
+      topic: record.source.topic,
+      partition: record.source.partition,
+      offset: batch.baseOffset + layout.offsetDelta,
+      timestamp: batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + layout.timestampDelta,
+      key: recordKey(bytes, layout),
+      value: recordValue(bytes, layout),
+      headers: layout.headerCount === 0 ? [] : recordHeaders(bytes, layout),
+    };
+  }
+
+  private typed(record: FetchedRecord, attempt: number): ConsumedMessage<K, V> {
+    const raw = this.raw(record);
     const headers: Record<string, Buffer | null> = {};
     if (raw.headers.length > 0) for (const h of raw.headers) headers[h.key] = h.value;
     return {
@@ -329,16 +362,17 @@ export class Consumer<K = Buffer, V = Buffer> {
     };
   }
 
-  private safeTyped(raw: RawMessage, attempt: number): ConsumedMessage<K, V> | undefined {
+  private safeTyped(record: FetchedRecord, attempt: number): ConsumedMessage<K, V> | undefined {
     try {
-      return this.typed(raw, attempt);
+      return this.typed(record, attempt);
     } catch {
       return undefined;
     }
   }
 
-  private async sendToDeadLetter(raw: RawMessage, error: unknown, attempts: number, options: DeadLetterOptions): Promise<void> {
+  private async sendToDeadLetter(record: FetchedRecord, error: unknown, attempts: number, options: DeadLetterOptions): Promise<void> {
     this.deadLetterProducer ??= new Producer({ bootstrap: this.options.bootstrap, clientId: this.cluster.clientId, ...options.producer });
+    const raw = this.raw(record);
     const topic = (options.topic ?? defaultDeadLetterTopic)(raw.topic);
     const headers: Array<[string, Buffer | string | null]> = raw.headers.map((h) => [h.key, h.value]);
     headers.push(...deadLetterHeaders({ topic: raw.topic, partition: raw.partition, offset: BigInt(raw.offset), timestamp: raw.timestamp }, attempts, error));
@@ -512,7 +546,7 @@ export class Consumer<K = Buffer, V = Buffer> {
         this.undelivered++;
         state.delivering = state.delivering
           .then(async () => {
-            const batches = await decodeRecordBatches(records);
+            const batches = await locateRecordBatches(records);
             if (state.epoch !== epoch || this.stopping || this.partitions.get(partitionId(state.topic, state.partition)) !== state) return;
             this.deliver(state, position, batches, aborted);
           })
@@ -534,7 +568,7 @@ export class Consumer<K = Buffer, V = Buffer> {
   }
 
   /** Hands the records at/after `position` to the engine; returns the next position. */
-  private deliver(state: PartitionState, position: number, batches: DecodedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
+  private deliver(state: PartitionState, position: number, batches: LocatedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
     const id = partitionId(state.topic, state.partition);
     const abortedList = (aborted ?? []).map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset);
     const abortedNow = new Set<number>();
@@ -554,32 +588,28 @@ export class Consumer<K = Buffer, V = Buffer> {
         next = Math.max(next, batchEnd);
         continue;
       }
-      for (const record of batch.records) {
-        if (record.offset < next) continue;
-        const raw: RawMessage = {
-          topic: state.topic,
-          partition: state.partition,
-          offset: record.offset,
-          timestamp: record.timestamp,
-          // Slices of the fetch response (or of the decompressed records): no copy per message. A
-          // response stays in memory until its last message is finished, which the engine bound
-          // (maxBufferedMessages) and the fetch sizes limit.
-          key: record.key,
-          value: record.value,
-          headers: record.headers,
-        };
-        this.engine!.push(id, record.offset, this.orderingKey(id, nullKeyOrdering, raw), raw);
-        next = record.offset + 1;
+      // The records stay in the fetch response (or the decompressed block) until their handlers run:
+      // no copy per message. A response stays in memory until its last message is finished, which
+      // the engine bound (maxBufferedMessages) and the fetch sizes limit.
+      const bytes = batch.recordBytes;
+      const positions = batch.recordPositions;
+      const layout = this.layout;
+      for (let index = 0; index < positions.length; index++) {
+        readRecordLayout(bytes, positions[index]!, bytes.length, layout);
+        const offset = batch.baseOffset + layout.offsetDelta;
+        if (offset < next) continue;
+        this.engine!.push(id, offset, this.orderingKey(id, nullKeyOrdering, bytes, layout, offset), { source: state, batch, position: positions[index]! });
+        next = offset + 1;
       }
       next = Math.max(next, batchEnd);
     }
     return next;
   }
 
-  private orderingKey(id: string, nullKeyOrdering: string, raw: RawMessage): string {
+  private orderingKey(id: string, nullKeyOrdering: string, bytes: Buffer, layout: RecordLayout, offset: number): string {
     if (this.orderBy === 'partition') return id;
-    if (raw.key === null) return this.nullKeyOrder === 'partition' ? nullKeyOrdering : `${id}\u0000offset\u0000${raw.offset}`;
-    return `${id}\u0000key\u0000${raw.key.toString('latin1')}`;
+    if (layout.keyLength < 0) return this.nullKeyOrder === 'partition' ? nullKeyOrdering : `${id}\u0000offset\u0000${offset}`;
+    return `${id}\u0000key\u0000${bytes.toString('latin1', layout.keyAt, layout.keyAt + layout.keyLength)}`;
   }
 
   /** Commits every partition's finished position (the lowest unfinished offset). Needs groupId. */

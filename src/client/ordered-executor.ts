@@ -38,34 +38,184 @@ export interface OrderedExecutorOptions<M> {
   random?: () => number;
 }
 
-interface Task<M> {
-  message: M;
-  partitionId: string;
-  progress: PartitionProgress;
-  offset: number;
-  /** The run about to happen: handler attempts first, then onExhausted runs. */
-  attempt: number;
-  exhausted: boolean;
-  handlerAttempts: number;
-  lastError: unknown;
-}
-
-interface KeyQueue<M> {
+/**
+ * The messages of one ordering key, oldest first: a ring of parallel arrays (message, offset,
+ * partition), so a push stores three values and allocates nothing once the ring is big enough. Only
+ * the front message can be running or waiting for a retry (the key's order), so the attempt state
+ * lives here, not in an object per message.
+ */
+class KeyQueue<M> {
   key: string;
-  /** A deque: the live tasks are tasks[head..]; a key may hold a whole partition's backlog. */
-  tasks: Task<M>[];
-  head: number;
+  private messages: Array<M | undefined>;
+  private offsets: number[];
+  private partitions: Array<PartitionProgress | undefined>;
+  /** Capacity − 1; the capacity is a power of two. */
+  private mask = KEY_QUEUE_INITIAL_CAPACITY - 1;
+  private head = 0;
+  length = 0;
   /** Running, or waiting for a retry. */
-  busy: boolean;
-  running: boolean;
+  busy = false;
+  running = false;
+  /** The front message's next run: handler attempts first, then onExhausted runs. */
+  attempt = 1;
+  exhausted = false;
+  handlerAttempts = 0;
+  lastError: unknown = undefined;
+
+  constructor(key: string) {
+    this.key = key;
+    this.messages = new Array<M | undefined>(KEY_QUEUE_INITIAL_CAPACITY);
+    this.offsets = new Array<number>(KEY_QUEUE_INITIAL_CAPACITY).fill(0);
+    this.partitions = new Array<PartitionProgress | undefined>(KEY_QUEUE_INITIAL_CAPACITY);
+  }
+
+  push(message: M, offset: number, partition: PartitionProgress): void {
+    if (this.length > this.mask) this.grow();
+    const at = (this.head + this.length) & this.mask;
+    this.messages[at] = message;
+    this.offsets[at] = offset;
+    this.partitions[at] = partition;
+    this.length++;
+  }
+
+  /** The `index`-th message from the front (0 = the front). */
+  message(index: number): M {
+    return this.messages[(this.head + index) & this.mask]!;
+  }
+  offset(index: number): number {
+    return this.offsets[(this.head + index) & this.mask]!;
+  }
+  partition(index: number): PartitionProgress {
+    return this.partitions[(this.head + index) & this.mask]!;
+  }
+
+  /** Removes the front message; the next one starts at attempt 1. */
+  shift(): void {
+    this.messages[this.head] = undefined;
+    this.partitions[this.head] = undefined;
+    this.head = (this.head + 1) & this.mask;
+    this.length--;
+    this.resetAttempts();
+  }
+
+  /** Makes an empty queue the queue of another key, keeping its grown arrays. */
+  reuseFor(key: string): void {
+    this.key = key;
+    this.head = 0;
+    this.busy = false;
+    this.running = false;
+    this.resetAttempts();
+  }
+
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  resetAttempts(): void {
+    this.attempt = 1;
+    this.exhausted = false;
+    this.handlerAttempts = 0;
+    this.lastError = undefined;
+  }
+
+  /** Keeps only the messages for which `keep(index)` is true, in order. */
+  filter(keep: (index: number) => boolean): void {
+    const messages: M[] = [];
+    const offsets: number[] = [];
+    const partitions: PartitionProgress[] = [];
+    for (let index = 0; index < this.length; index++) {
+      if (!keep(index)) continue;
+      messages.push(this.message(index));
+      offsets.push(this.offset(index));
+      partitions.push(this.partition(index));
+    }
+    this.messages.fill(undefined);
+    this.partitions.fill(undefined);
+    this.head = 0;
+    this.length = 0;
+    for (let index = 0; index < messages.length; index++) this.push(messages[index]!, offsets[index]!, partitions[index]!);
+  }
+
+  private grow(): void {
+    const capacity = (this.mask + 1) * 2;
+    const messages = new Array<M | undefined>(capacity);
+    const offsets = new Array<number>(capacity).fill(0);
+    const partitions = new Array<PartitionProgress | undefined>(capacity);
+    for (let index = 0; index < this.length; index++) {
+      messages[index] = this.message(index);
+      offsets[index] = this.offset(index);
+      partitions[index] = this.partition(index);
+    }
+    this.messages = messages;
+    this.offsets = offsets;
+    this.partitions = partitions;
+    this.mask = capacity - 1;
+    this.head = 0;
+  }
 }
 
-interface PartitionProgress {
-  /** Offsets pushed and not yet popped from the front, in push (= offset) order. */
-  offsets: number[];
-  head: number;
-  finished: Set<number>;
-  nextOffset: number;
+/** Small: most keys hold a few messages at a time; a key holding a partition's backlog doubles up to it. */
+const KEY_QUEUE_INITIAL_CAPACITY = 8;
+
+/**
+ * A partition's pushed offsets that are not yet finished in order. They are kept as runs of
+ * consecutive offsets — one run unless compaction, transaction markers or aborted records left gaps
+ * — so a push allocates nothing. `finished` holds the offsets that finished while a lower one had not.
+ */
+class PartitionProgress {
+  readonly id: string;
+  /** Run i is [runStarts[i], runEnds[i]); runs before runHead are popped. */
+  private runStarts: number[] = [];
+  private runEnds: number[] = [];
+  private runHead = 0;
+  private readonly finished = new Set<number>();
+  /** One past the last pushed offset. */
+  private nextOffset: number;
+
+  constructor(id: string, offset: number) {
+    this.id = id;
+    this.nextOffset = offset;
+  }
+
+  push(offset: number): void {
+    const last = this.runStarts.length - 1;
+    if (last >= this.runHead && this.runEnds[last] === offset) this.runEnds[last] = offset + 1;
+    else {
+      this.runStarts.push(offset);
+      this.runEnds.push(offset + 1);
+    }
+    this.nextOffset = offset + 1;
+  }
+
+  /** The offset to commit: the lowest unfinished one, else one past the last pushed. */
+  committable(): number {
+    return this.runHead < this.runStarts.length ? this.runStarts[this.runHead]! : this.nextOffset;
+  }
+
+  finish(offset: number): void {
+    if (this.runHead < this.runStarts.length && this.runStarts[this.runHead] === offset) {
+      // The oldest unfinished message finished: move the commit position at once (keeps `finished` small).
+      this.popFront();
+      while (this.runHead < this.runStarts.length && this.finished.delete(this.runStarts[this.runHead]!)) this.popFront();
+    } else {
+      this.finished.add(offset);
+    }
+  }
+
+  private popFront(): void {
+    const start = ++this.runStarts[this.runHead]!;
+    if (start < this.runEnds[this.runHead]!) return;
+    this.runHead++;
+    if (this.runHead === this.runStarts.length) {
+      this.runStarts = [];
+      this.runEnds = [];
+      this.runHead = 0;
+    } else if (this.runHead > 1024 && this.runHead * 2 > this.runStarts.length) {
+      this.runStarts = this.runStarts.slice(this.runHead);
+      this.runEnds = this.runEnds.slice(this.runHead);
+      this.runHead = 0;
+    }
+  }
 }
 
 export class OrderedExecutor<M> {
@@ -76,6 +226,12 @@ export class OrderedExecutor<M> {
   /** Keys with work and no handler running, in the order they became ready. */
   private readonly ready: KeyQueue<M>[] = [];
   private readonly partitions = new Map<string, PartitionProgress>();
+  /**
+   * The last grown queue that emptied, for the next new key: a key holding a partition's backlog
+   * empties whenever handling catches up with fetching, and growing a new ring back to the backlog's
+   * size each time cost a tenth of the consume time.
+   */
+  private spare: KeyQueue<M> | undefined;
   private running = 0;
   private queued = 0;
   private idleWaiters: Array<() => void> = [];
@@ -103,109 +259,115 @@ export class OrderedExecutor<M> {
   push(partitionId: string, offset: number, orderingKey: string, message: M): void {
     let progress = this.partitions.get(partitionId);
     if (!progress) {
-      progress = { offsets: [], head: 0, finished: new Set(), nextOffset: offset };
+      progress = new PartitionProgress(partitionId, offset);
       this.partitions.set(partitionId, progress);
     }
-    progress.offsets.push(offset);
-    progress.nextOffset = offset + 1;
+    progress.push(offset);
     let queue = this.keys.get(orderingKey);
     if (!queue) {
-      queue = { key: orderingKey, tasks: [], head: 0, busy: false, running: false };
+      queue = this.spare ?? new KeyQueue<M>(orderingKey);
+      if (queue === this.spare) {
+        queue.reuseFor(orderingKey);
+        this.spare = undefined;
+      }
       this.keys.set(orderingKey, queue);
     }
-    queue.tasks.push({ message, partitionId, progress, offset, attempt: 1, exhausted: false, handlerAttempts: 0, lastError: undefined });
+    queue.push(message, offset, progress);
     this.queued++;
-    if (!queue.busy && size(queue) === 1) this.ready.push(queue);
-    this.pump();
+    if (!queue.busy && queue.length === 1) {
+      this.ready.push(queue);
+      this.pump();
+    }
   }
 
   /** The offset to commit for a partition: the lowest unfinished one, else one past the last pushed. */
   committable(partitionId: string): number | undefined {
-    const progress = this.partitions.get(partitionId);
-    if (!progress) return undefined;
-    this.advance(progress);
-    return progress.head < progress.offsets.length ? progress.offsets[progress.head]! : progress.nextOffset;
+    return this.partitions.get(partitionId)?.committable();
   }
 
   /** Every partition's commit position. */
   committableAll(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const id of this.partitions.keys()) out.set(id, this.committable(id)!);
+    for (const [id, progress] of this.partitions) out.set(id, progress.committable());
     return out;
-  }
-
-  private advance(progress: PartitionProgress): void {
-    while (progress.head < progress.offsets.length && progress.finished.has(progress.offsets[progress.head]!)) {
-      progress.finished.delete(progress.offsets[progress.head]!);
-      progress.head++;
-    }
-    if (progress.head > 1024 && progress.head * 2 > progress.offsets.length) {
-      progress.offsets = progress.offsets.slice(progress.head);
-      progress.head = 0;
-    }
   }
 
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.ready.length > 0) {
       const queue = this.ready.shift()!;
-      if (queue.busy || size(queue) === 0) continue;
+      if (queue.busy || queue.length === 0) continue;
+      void this.drive(queue);
+    }
+  }
+
+  /**
+   * Runs the key's front message, and after it the next one of the same key for as long as no other
+   * key is waiting for a slot — what pump() would pick anyway — without going back through it.
+   */
+  private async drive(queue: KeyQueue<M>): Promise<void> {
+    for (;;) {
       queue.busy = true;
       queue.running = true;
       this.running++;
       if (this.running > this.peakRunning) this.peakRunning = this.running;
-      void this.run(queue, queue.tasks[queue.head]!);
-    }
-  }
-
-  private async run(queue: KeyQueue<M>, task: Task<M>): Promise<void> {
-    try {
-      if (task.exhausted) await this.options.onExhausted!(task.message, task.lastError, task.handlerAttempts);
-      else await this.options.handle(task.message, task.attempt);
-      this.running--;
-      queue.running = false;
-      this.finish(queue, task);
-    } catch (error) {
-      this.running--;
-      queue.running = false;
-      this.options.onError?.(task.message, error, task.attempt);
-      if (!task.exhausted) {
-        task.lastError = error;
-        task.handlerAttempts = task.attempt;
-        if (task.attempt >= this.maxAttempts && this.options.onExhausted) {
-          // The handler is done trying: hand the message to onExhausted at once.
-          task.exhausted = true;
-          task.attempt++;
-          queue.busy = false;
-          this.ready.unshift(queue);
-          this.pump();
-          return;
-        }
+      const message = queue.message(0);
+      const offset = queue.offset(0);
+      const progress = queue.partition(0);
+      try {
+        if (queue.exhausted) await this.options.onExhausted!(message, queue.lastError, queue.handlerAttempts);
+        else await this.options.handle(message, queue.attempt);
+      } catch (error) {
+        this.running--;
+        queue.running = false;
+        this.failed(queue, message, error);
+        return;
       }
-      this.retryLater(queue, task.attempt);
-      task.attempt++;
-      this.pump();
+      this.running--;
+      queue.running = false;
+      this.finish(queue, message, offset, progress);
+      if (this.stopped || queue.length === 0 || this.running >= this.concurrency || this.ready.length > 0) {
+        if (queue.length > 0) this.ready.push(queue);
+        else {
+          this.keys.delete(queue.key);
+          // Nothing refers to an emptied queue once it has run (not in `ready`, no retry timer).
+          if (queue.capacity > KEY_QUEUE_INITIAL_CAPACITY && (this.spare === undefined || this.spare.capacity < queue.capacity)) this.spare = queue;
+        }
+        this.pump();
+        return;
+      }
     }
   }
 
-  private finish(queue: KeyQueue<M>, task: Task<M>): void {
-    if (queue.tasks[queue.head] === task) {
-      shiftTask(queue);
+  private failed(queue: KeyQueue<M>, message: M, error: unknown): void {
+    this.options.onError?.(message, error, queue.attempt);
+    if (!queue.exhausted) {
+      queue.lastError = error;
+      queue.handlerAttempts = queue.attempt;
+      if (queue.attempt >= this.maxAttempts && this.options.onExhausted) {
+        // The handler is done trying: hand the message to onExhausted at once.
+        queue.exhausted = true;
+        queue.attempt++;
+        queue.busy = false;
+        this.ready.unshift(queue);
+        this.pump();
+        return;
+      }
+    }
+    this.retryLater(queue, queue.attempt);
+    queue.attempt++;
+    this.pump();
+  }
+
+  /** The front message finished: pop it, move the commit position, wake waiters. The caller re-queues the key. */
+  private finish(queue: KeyQueue<M>, message: M, offset: number, progress: PartitionProgress): void {
+    if (queue.length > 0 && queue.message(0) === message && queue.offset(0) === offset && queue.partition(0) === progress) {
+      queue.shift();
       this.queued--;
     }
     queue.busy = false;
     // A partition dropped (revoked, seeked) while this ran has a new progress object, or none.
-    const progress = task.progress;
-    if (progress.offsets[progress.head] === task.offset) {
-      // The oldest unfinished message finished: move the commit position at once (keeps `finished` small).
-      progress.head++;
-      this.advance(progress);
-    } else {
-      progress.finished.add(task.offset);
-    }
-    if (size(queue) > 0) this.ready.push(queue);
-    else this.keys.delete(queue.key);
+    progress.finish(offset);
     this.wakeWaiters();
-    this.pump();
   }
 
   private retryLater(queue: KeyQueue<M>, attempt: number): void {
@@ -213,7 +375,7 @@ export class OrderedExecutor<M> {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       queue.busy = false;
-      if (size(queue) === 0) {
+      if (queue.length === 0) {
         this.keys.delete(queue.key);
         return;
       }
@@ -255,14 +417,16 @@ export class OrderedExecutor<M> {
   dropQueued(partitionIds: Iterable<string>): void {
     const drop = new Set(partitionIds);
     for (const queue of this.keys.values()) {
-      const live = queue.tasks.slice(queue.head);
-      const keep = live.filter((task, index) => !drop.has(task.partitionId) || (index === 0 && queue.running));
-      this.queued -= live.length - keep.length;
-      queue.tasks = keep;
-      queue.head = 0;
-      if (keep.length === 0 && !queue.busy) this.keys.delete(queue.key);
+      const before = queue.length;
+      const front = before > 0 ? queue.message(0) : undefined;
+      const frontPartition = before > 0 ? queue.partition(0) : undefined;
+      queue.filter((index) => !drop.has(queue.partition(index).id) || (index === 0 && queue.running));
+      this.queued -= before - queue.length;
+      // The front message (waiting for a retry) was dropped: the next one starts at attempt 1.
+      if (before > 0 && (queue.length === 0 || queue.message(0) !== front || queue.partition(0) !== frontPartition)) queue.resetAttempts();
+      if (queue.length === 0 && !queue.busy) this.keys.delete(queue.key);
     }
-    for (let i = this.ready.length - 1; i >= 0; i--) if (size(this.ready[i]!) === 0) this.ready.splice(i, 1);
+    for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i]!.length === 0) this.ready.splice(i, 1);
     this.wakeWaiters();
   }
 
@@ -270,7 +434,7 @@ export class OrderedExecutor<M> {
   pendingIn(partitionIds: Iterable<string>): number {
     const ids = new Set(partitionIds);
     let count = 0;
-    for (const queue of this.keys.values()) for (let i = queue.head; i < queue.tasks.length; i++) if (ids.has(queue.tasks[i]!.partitionId)) count++;
+    for (const queue of this.keys.values()) for (let index = 0; index < queue.length; index++) if (ids.has(queue.partition(index).id)) count++;
     return count;
   }
 
@@ -289,21 +453,5 @@ export class OrderedExecutor<M> {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-  }
-}
-
-function size<M>(queue: KeyQueue<M>): number {
-  return queue.tasks.length - queue.head;
-}
-
-function shiftTask<M>(queue: KeyQueue<M>): void {
-  queue.tasks[queue.head] = undefined as unknown as Task<M>;
-  queue.head++;
-  if (queue.head === queue.tasks.length) {
-    queue.tasks = [];
-    queue.head = 0;
-  } else if (queue.head > 1024 && queue.head * 2 > queue.tasks.length) {
-    queue.tasks = queue.tasks.slice(queue.head);
-    queue.head = 0;
   }
 }

@@ -1,6 +1,8 @@
 // Encoding and decoding whole RecordBatch v2 batches with their records (docs/record-batch.md §3).
-// This is the slow path — producers, consumers, and broker features that must see records
-// (compaction, key index, delay). The produce/fetch hot path only uses header.ts.
+// This is the slow path — producers, and broker features that must see records (compaction, key
+// index, delay). The broker's produce/fetch hot path only uses header.ts. The consumer locates the
+// records of a fetch without building objects (locateRecordBatches) and reads each one when its
+// handler runs (readRecordLayout into a reused RecordLayout, then recordKey/recordValue/recordHeaders).
 //
 // Record := length varint                  bytes after this field
 //           attributes int8                unused, 0
@@ -99,7 +101,8 @@ export interface DecodedRecord {
   headers: RecordHeader[];
 }
 
-export interface DecodedRecordBatch {
+/** A batch's header, as numbers. */
+export interface RecordBatchFields {
   baseOffset: number;
   batchLength: number;
   /** Size of the whole batch, length prefix included. */
@@ -119,7 +122,18 @@ export interface DecodedRecordBatch {
   producerEpoch: number;
   baseSequence: number;
   recordCount: number;
+}
+
+export interface DecodedRecordBatch extends RecordBatchFields {
   records: DecodedRecord[];
+}
+
+/** A batch whose records are checked and located but not built (see locateRecordBatch). */
+export interface LocatedRecordBatch extends RecordBatchFields {
+  /** The records region, inflated when the batch is compressed; keys and values are slices of it. */
+  recordBytes: Buffer;
+  /** Where each record starts in `recordBytes`, for readRecordLayout. */
+  recordPositions: Int32Array;
 }
 
 export interface DecodeLimits {
@@ -344,15 +358,14 @@ function isCompactedCount(buffer: Buffer): boolean {
   return header.recordCount >= 0 && header.recordCount <= header.lastOffsetDelta + 1;
 }
 
-function finish(header: RecordBatchHeader, records: Buffer, recordsOffsetInBatch: number): DecodedRecordBatch {
+function readBatchFields(header: RecordBatchHeader): RecordBatchFields {
   let baseOffset: number;
   try {
     baseOffset = header.baseOffset;
   } catch (error) {
     throw new RecordDecodeError((error as Error).message, BASE_OFFSET_OFFSET);
   }
-  const timestampType = header.timestampType;
-  const batch: DecodedRecordBatch = {
+  return {
     baseOffset,
     batchLength: header.batchLength,
     totalBytes: header.totalBytes,
@@ -361,7 +374,7 @@ function finish(header: RecordBatchHeader, records: Buffer, recordsOffsetInBatch
     crc: header.crc,
     attributes: header.attributes,
     compression: header.compression,
-    timestampType,
+    timestampType: header.timestampType,
     isTransactional: header.isTransactional,
     isControl: header.isControl,
     lastOffsetDelta: header.lastOffsetDelta,
@@ -371,95 +384,197 @@ function finish(header: RecordBatchHeader, records: Buffer, recordsOffsetInBatch
     producerEpoch: header.producerEpoch,
     baseSequence: header.baseSequence,
     recordCount: header.recordCount,
-    records: [],
   };
-  batch.records = decodeRecords(records, batch, recordsOffsetInBatch);
-  return batch;
-}
-
-/**
- * Decodes `recordCount` records from `bytes`. Error positions are reported relative to the
- * batch when the records are not compressed (`base` = 61), relative to the inflated block otherwise.
- */
-function decodeRecords(bytes: Buffer, batch: DecodedRecordBatch, base: number): DecodedRecord[] {
-  try {
-    return decodeRecordsAt(bytes, batch);
-  } catch (error) {
-    if (error instanceof RecordDecodeError && base !== 0) throw new RecordDecodeError(error.reason, base + error.position);
-    throw error;
-  }
 }
 
 function fail(reason: string, position: number): never {
   throw new RecordDecodeError(reason, position);
 }
 
-function decodeRecordsAt(bytes: Buffer, batch: DecodedRecordBatch): DecodedRecord[] {
-  const count = batch.recordCount;
-  // An empty compressed batch may still carry a (never inflated) compressed empty stream, as Kafka allows.
-  if (count === 0 && batch.compression !== Compression.None) return [];
-  const end = bytes.length;
-  if (count * SMALLEST_RECORD_BYTES > end) fail(`${count} records cannot fit in ${end} bytes`, 0);
-  const logAppendTime = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME;
-  const records: DecodedRecord[] = new Array<DecodedRecord>(count);
-  const cursor: Cursor = { position: 0 };
-  let previousOffsetDelta = -1;
-  for (let index = 0; index < count; index++) {
-    const lengthAt = cursor.position;
-    const bodyBytes = readVarint(bytes, cursor, end);
-    if (bodyBytes < SMALLEST_RECORD_BYTES - 1 || bodyBytes > end - cursor.position) {
-      fail(`record length ${bodyBytes} does not fit in the ${end - cursor.position} bytes left`, lengthAt);
-    }
-    const recordEnd = cursor.position + bodyBytes;
-    const attributes = bytes[cursor.position++]!;
-    const timestampDelta = readVarlong(bytes, cursor, recordEnd);
-    const offsetDelta = readVarint(bytes, cursor, recordEnd);
-    if (offsetDelta <= previousOffsetDelta || offsetDelta > batch.lastOffsetDelta) {
-      fail(`offsetDelta ${offsetDelta} is out of order or past lastOffsetDelta ${batch.lastOffsetDelta}`, lengthAt);
-    }
-    previousOffsetDelta = offsetDelta;
-    const key = readNullableBytes(bytes, cursor, recordEnd, 'key');
-    const value = readNullableBytes(bytes, cursor, recordEnd, 'value');
-    const headerCountAt = cursor.position;
-    const headerCount = readVarint(bytes, cursor, recordEnd);
-    if (headerCount < 0 || headerCount * SMALLEST_HEADER_BYTES > recordEnd - cursor.position) {
-      fail(`header count ${headerCount} cannot fit in the record`, headerCountAt);
-    }
-    const headers: RecordHeader[] = new Array<RecordHeader>(headerCount);
-    for (let h = 0; h < headerCount; h++) {
-      const keyAt = cursor.position;
-      const keyBytes = readVarint(bytes, cursor, recordEnd);
-      if (keyBytes < 0 || keyBytes > recordEnd - cursor.position) fail(`header key length ${keyBytes} is invalid`, keyAt);
-      const headerKey = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
-      cursor.position += keyBytes;
-      headers[h] = { key: headerKey, value: readNullableBytes(bytes, cursor, recordEnd, 'header value') };
-    }
-    if (cursor.position !== recordEnd) {
-      fail(`record declares ${bodyBytes} bytes but its fields end at ${cursor.position - (recordEnd - bodyBytes)}`, lengthAt);
-    }
-    records[index] = {
-      offset: batch.baseOffset + offsetDelta,
-      offsetDelta,
-      timestamp: logAppendTime ? batch.maxTimestamp : batch.baseTimestamp + timestampDelta,
-      timestampDelta,
-      attributes,
-      key,
-      value,
-      headers,
-    };
+/**
+ * Where one record's fields lie in the record bytes. readRecordLayout fills it in place, so walking
+ * a batch allocates nothing; the fields become objects only when someone asks (recordKey, …).
+ */
+export interface RecordLayout {
+  /** The read position while reading; afterwards the first byte after the record. */
+  position: number;
+  attributes: number;
+  timestampDelta: number;
+  offsetDelta: number;
+  /** Start and length of the key in the record bytes; length −1 for a null key. */
+  keyAt: number;
+  keyLength: number;
+  valueAt: number;
+  valueLength: number;
+  headerCount: number;
+  /** Where the first header starts. */
+  headersAt: number;
+}
+
+export function newRecordLayout(): RecordLayout {
+  return { position: 0, attributes: 0, timestampDelta: 0, offsetDelta: 0, keyAt: 0, keyLength: -1, valueAt: 0, valueLength: -1, headerCount: 0, headersAt: 0 };
+}
+
+/**
+ * Reads the record starting at `position` (its length varint) within `bytes[..end]` into `layout`,
+ * checking every length against the bytes present. The offsetDelta order needs the batch and is
+ * checked by the caller.
+ */
+export function readRecordLayout(bytes: Buffer, position: number, end: number, layout: RecordLayout): void {
+  layout.position = position;
+  const bodyBytes = readVarint(bytes, layout, end);
+  if (bodyBytes < SMALLEST_RECORD_BYTES - 1 || bodyBytes > end - layout.position) {
+    fail(`record length ${bodyBytes} does not fit in the ${end - layout.position} bytes left`, position);
   }
-  if (cursor.position !== end) fail(`${end - cursor.position} bytes left after ${count} records`, cursor.position);
+  const recordEnd = layout.position + bodyBytes;
+  layout.attributes = bytes[layout.position++]!;
+  layout.timestampDelta = readTimestampDelta(bytes, layout, recordEnd);
+  layout.offsetDelta = readVarint(bytes, layout, recordEnd);
+  layout.keyLength = readNullableLength(bytes, layout, recordEnd, 'key');
+  layout.keyAt = layout.position;
+  if (layout.keyLength > 0) layout.position += layout.keyLength;
+  layout.valueLength = readNullableLength(bytes, layout, recordEnd, 'value');
+  layout.valueAt = layout.position;
+  if (layout.valueLength > 0) layout.position += layout.valueLength;
+  const headerCountAt = layout.position;
+  const headerCount = readVarint(bytes, layout, recordEnd);
+  if (headerCount < 0 || headerCount * SMALLEST_HEADER_BYTES > recordEnd - layout.position) {
+    fail(`header count ${headerCount} cannot fit in the record`, headerCountAt);
+  }
+  layout.headerCount = headerCount;
+  layout.headersAt = layout.position;
+  for (let h = 0; h < headerCount; h++) {
+    const keyAt = layout.position;
+    const keyBytes = readVarint(bytes, layout, recordEnd);
+    if (keyBytes < 0 || keyBytes > recordEnd - layout.position) fail(`header key length ${keyBytes} is invalid`, keyAt);
+    layout.position += keyBytes;
+    const valueLength = readNullableLength(bytes, layout, recordEnd, 'header value');
+    if (valueLength > 0) layout.position += valueLength;
+  }
+  if (layout.position !== recordEnd) {
+    fail(`record declares ${bodyBytes} bytes but its fields end at ${layout.position - (recordEnd - bodyBytes)}`, position);
+  }
+}
+
+/**
+ * readVarlong for the usual timestamp delta, under 2^27 ms (1.5 days) from the batch's first record:
+ * integer arithmetic for up to four bytes. readVarlong's floating-point arithmetic took a third of
+ * the time of reading a record. Longer or truncated deltas go to readVarlong (and its errors).
+ */
+function readTimestampDelta(bytes: Buffer, cursor: Cursor, end: number): number {
+  let position = cursor.position;
+  let zigzag = 0;
+  for (let shift = 0; shift < 28 && position < end; shift += 7) {
+    const byte = bytes[position++]!;
+    zigzag |= (byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      cursor.position = position;
+      return (zigzag >>> 1) ^ -(zigzag & 1);
+    }
+  }
+  return readVarlong(bytes, cursor, end);
+}
+
+/** Reads a nullable length (−1 = null) and checks that many bytes follow before `end`. */
+function readNullableLength(bytes: Buffer, cursor: Cursor, end: number, what: string): number {
+  const at = cursor.position;
+  const length = readVarint(bytes, cursor, end);
+  if (length === -1) return -1;
+  if (length < 0 || length > end - cursor.position) fail(`${what} length ${length} does not fit in the record`, at);
+  return length;
+}
+
+/** The key of the record in `layout`: a slice of `bytes` (no copy), or null. */
+export function recordKey(bytes: Buffer, layout: RecordLayout): Buffer | null {
+  return layout.keyLength < 0 ? null : bytes.subarray(layout.keyAt, layout.keyAt + layout.keyLength);
+}
+
+/** The value of the record in `layout`: a slice of `bytes` (no copy), or null. */
+export function recordValue(bytes: Buffer, layout: RecordLayout): Buffer | null {
+  return layout.valueLength < 0 ? null : bytes.subarray(layout.valueAt, layout.valueAt + layout.valueLength);
+}
+
+/** The headers of the record in `layout` (already checked by readRecordLayout): keys as UTF-8, values sliced. */
+export function recordHeaders(bytes: Buffer, layout: RecordLayout): RecordHeader[] {
+  const headers = new Array<RecordHeader>(layout.headerCount);
+  const cursor: Cursor = { position: layout.headersAt };
+  for (let h = 0; h < layout.headerCount; h++) {
+    const keyBytes = readVarint(bytes, cursor, layout.position);
+    const key = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
+    cursor.position += keyBytes;
+    const valueLength = readVarint(bytes, cursor, layout.position);
+    headers[h] = { key, value: valueLength < 0 ? null : bytes.subarray(cursor.position, cursor.position + valueLength) };
+    if (valueLength > 0) cursor.position += valueLength;
+  }
+  return headers;
+}
+
+/**
+ * The number of records to read: recordCount, checked against the bytes present before anything is
+ * allocated for them. Error positions are reported relative to the batch when the records are not
+ * compressed (`base` = 61), relative to the inflated block otherwise.
+ */
+function countRecords(bytes: Buffer, batch: RecordBatchFields, base: number): number {
+  const count = batch.recordCount;
+  if (count === 0 && batch.compression !== Compression.None) return 0;
+  if (count * SMALLEST_RECORD_BYTES > bytes.length) throw new RecordDecodeError(`${count} records cannot fit in ${bytes.length} bytes`, base);
+  return count;
+}
+
+/**
+ * Reads and checks `count` records in `bytes` in order, calling `visit` with each one's index, start
+ * and layout (one layout object, reused). Error positions as in countRecords.
+ */
+function walkRecords(bytes: Buffer, batch: RecordBatchFields, count: number, base: number, visit: (index: number, at: number, layout: RecordLayout) => void): void {
+  // An empty compressed batch may still carry a (never inflated) compressed empty stream, as Kafka allows.
+  if (count === 0 && batch.compression !== Compression.None) return;
+  try {
+    const end = bytes.length;
+    const layout = newRecordLayout();
+    let previousOffsetDelta = -1;
+    for (let index = 0; index < count; index++) {
+      const at = layout.position;
+      readRecordLayout(bytes, at, end, layout);
+      const offsetDelta = layout.offsetDelta;
+      if (offsetDelta <= previousOffsetDelta || offsetDelta > batch.lastOffsetDelta) {
+        fail(`offsetDelta ${offsetDelta} is out of order or past lastOffsetDelta ${batch.lastOffsetDelta}`, at);
+      }
+      previousOffsetDelta = offsetDelta;
+      visit(index, at, layout);
+    }
+    if (layout.position !== end) fail(`${end - layout.position} bytes left after ${count} records`, layout.position);
+  } catch (error) {
+    if (error instanceof RecordDecodeError && base !== 0) throw new RecordDecodeError(error.reason, base + error.position);
+    throw error;
+  }
+}
+
+function decodeRecords(bytes: Buffer, batch: RecordBatchFields, base: number): DecodedRecord[] {
+  const count = countRecords(bytes, batch, base);
+  const records: DecodedRecord[] = new Array<DecodedRecord>(count);
+  const logAppendTime = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME;
+  walkRecords(bytes, batch, count, base, (index, _at, layout) => {
+    records[index] = {
+      offset: batch.baseOffset + layout.offsetDelta,
+      offsetDelta: layout.offsetDelta,
+      timestamp: logAppendTime ? batch.maxTimestamp : batch.baseTimestamp + layout.timestampDelta,
+      timestampDelta: layout.timestampDelta,
+      attributes: layout.attributes,
+      key: recordKey(bytes, layout),
+      value: recordValue(bytes, layout),
+      headers: layout.headerCount === 0 ? [] : recordHeaders(bytes, layout),
+    };
+  });
   return records;
 }
 
-function readNullableBytes(bytes: Buffer, cursor: Cursor, end: number, what: string): Buffer | null {
-  const at = cursor.position;
-  const length = readVarint(bytes, cursor, end);
-  if (length === -1) return null;
-  if (length < 0 || length > end - cursor.position) fail(`${what} length ${length} does not fit in the record`, at);
-  const slice = bytes.subarray(cursor.position, cursor.position + length);
-  cursor.position += length;
-  return slice;
+function locateRecords(bytes: Buffer, batch: RecordBatchFields, base: number): Int32Array {
+  const count = countRecords(bytes, batch, base);
+  const positions = new Int32Array(count);
+  walkRecords(bytes, batch, count, base, (index, at) => {
+    positions[index] = at;
+  });
+  return positions;
 }
 
 /**
@@ -469,19 +584,33 @@ function readNullableBytes(bytes: Buffer, cursor: Cursor, end: number, what: str
  */
 export function decodeRecordBatchSync(buffer: Buffer, limits: DecodeLimits = {}): DecodedRecordBatch {
   const { header, records } = openBatch(buffer);
-  const compression = header.compression;
-  if (compression === Compression.None || header.recordCount === 0) return finish(header, records, RECORDS_OFFSET);
+  const fields = readBatchFields(header);
+  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, records: decodeRecords(records, fields, RECORDS_OFFSET) };
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
-  return finish(header, decompressSync(compression, records, limit), 0);
+  return { ...fields, records: decodeRecords(decompressSync(fields.compression, records, limit), fields, 0) };
 }
 
 /** As decodeRecordBatchSync; gzip inflates on the thread pool. */
 export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch> {
   const { header, records } = openBatch(buffer);
-  const compression = header.compression;
-  if (compression === Compression.None || header.recordCount === 0) return finish(header, records, RECORDS_OFFSET);
+  const fields = readBatchFields(header);
+  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, records: decodeRecords(records, fields, RECORDS_OFFSET) };
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
-  return finish(header, await decompress(compression, records, limit), 0);
+  return { ...fields, records: decodeRecords(await decompress(fields.compression, records, limit), fields, 0) };
+}
+
+/**
+ * As decodeRecordBatch, but the records are only checked and located, not built: the consumer's
+ * fetch path, which turns a record into objects only when its handler runs (readRecordLayout at
+ * one of `recordPositions`, then recordKey, recordValue, recordHeaders).
+ */
+export async function locateRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<LocatedRecordBatch> {
+  const { header, records } = openBatch(buffer);
+  const fields = readBatchFields(header);
+  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, recordBytes: records, recordPositions: locateRecords(records, fields, RECORDS_OFFSET) };
+  const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  const inflated = await decompress(fields.compression, records, limit);
+  return { ...fields, recordBytes: inflated, recordPositions: locateRecords(inflated, fields, 0) };
 }
 
 /**
@@ -490,13 +619,25 @@ export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {
  */
 export async function decodeRecordBatches(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch[]> {
   const batches: DecodedRecordBatch[] = [];
-  let position = 0;
-  while (buffer.length - position >= BATCH_HEADER_BYTES) {
-    const totalBytes = buffer.readInt32BE(position + BATCH_LENGTH_OFFSET) + BATCH_LENGTH_PREFIX_BYTES;
-    if (totalBytes < BATCH_HEADER_BYTES) throw new RecordDecodeError(`batchLength ${totalBytes - 12} is too short`, position);
-    if (position + totalBytes > buffer.length) break;
-    batches.push(await decodeRecordBatch(buffer.subarray(position, position + totalBytes), limits));
-    position += totalBytes;
+  for (let position = 0, end = wholeBatchEnd(buffer, position); end > position; position = end, end = wholeBatchEnd(buffer, position)) {
+    batches.push(await decodeRecordBatch(buffer.subarray(position, end), limits));
   }
   return batches;
+}
+
+/** As decodeRecordBatches with locateRecordBatch. */
+export async function locateRecordBatches(buffer: Buffer, limits: DecodeLimits = {}): Promise<LocatedRecordBatch[]> {
+  const batches: LocatedRecordBatch[] = [];
+  for (let position = 0, end = wholeBatchEnd(buffer, position); end > position; position = end, end = wholeBatchEnd(buffer, position)) {
+    batches.push(await locateRecordBatch(buffer.subarray(position, end), limits));
+  }
+  return batches;
+}
+
+/** The end of the whole batch starting at `position`, or `position` when no whole batch starts there. */
+function wholeBatchEnd(buffer: Buffer, position: number): number {
+  if (buffer.length - position < BATCH_HEADER_BYTES) return position;
+  const totalBytes = buffer.readInt32BE(position + BATCH_LENGTH_OFFSET) + BATCH_LENGTH_PREFIX_BYTES;
+  if (totalBytes < BATCH_HEADER_BYTES) throw new RecordDecodeError(`batchLength ${totalBytes - 12} is too short`, position);
+  return position + totalBytes > buffer.length ? position : position + totalBytes;
 }
