@@ -343,22 +343,33 @@ export class Consumer<K = Buffer, V = Buffer> {
     };
   }
 
+  /** The message for the handler, read straight from the record's bytes (no RawMessage in between). */
   private typed(record: FetchedRecord, attempt: number): ConsumedMessage<K, V> {
-    const raw = this.raw(record);
+    const { batch, position } = record;
+    const { topic, partition } = record.source;
+    const bytes = batch.recordBytes;
+    const layout = this.layout;
+    readRecordLayout(bytes, position, bytes.length, layout);
+    const offset = batch.baseOffset + layout.offsetDelta;
+    const timestamp = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + layout.timestampDelta;
+    const rawKey = recordKey(bytes, layout);
+    const rawValue = recordValue(bytes, layout);
+    const headerList = layout.headerCount === 0 ? [] : recordHeaders(bytes, layout);
+    // The layout is not read past this point: the deserializers below may run anything.
     const headers: Record<string, Buffer | null> = {};
-    if (raw.headers.length > 0) for (const h of raw.headers) headers[h.key] = h.value;
+    for (let index = 0; index < headerList.length; index++) headers[headerList[index]!.key] = headerList[index]!.value;
     return {
-      topic: raw.topic,
-      partition: raw.partition,
-      offset: BigInt(raw.offset),
-      timestamp: raw.timestamp,
-      key: raw.key === null ? null : this.keyDeserializer(raw.key, raw.topic),
-      value: raw.value === null ? null : this.valueDeserializer(raw.value, raw.topic),
+      topic,
+      partition,
+      offset: BigInt(offset),
+      timestamp,
+      key: rawKey === null ? null : this.keyDeserializer(rawKey, topic),
+      value: rawValue === null ? null : this.valueDeserializer(rawValue, topic),
       headers,
-      headerList: raw.headers,
+      headerList,
       attempt,
-      rawKey: raw.key,
-      rawValue: raw.value,
+      rawKey,
+      rawValue,
     };
   }
 
