@@ -6,7 +6,7 @@ import type { CreatableTopicResultInput, CreateTopicsRequest, CreateTopicsRespon
 import { ConfigSource } from './admin-common.js';
 import type { KafkaHandler } from './handler.js';
 
-const ZERO_UUID = Buffer.alloc(16);
+import { ZERO_UUID } from '../../protocol/primitives/helpers.js';
 
 export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRequest, CreateTopicsResponseInput> {
   return {

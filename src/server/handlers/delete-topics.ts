@@ -4,7 +4,7 @@ import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { DeletableTopicResultInput, DeleteTopicsRequest, DeleteTopicsResponseInput } from '../../protocol/generated/delete-topics.js';
 import type { KafkaHandler } from './handler.js';
 
-const ZERO_UUID = Buffer.alloc(16);
+import { ZERO_UUID } from '../../protocol/primitives/helpers.js';
 
 export function deleteTopicsHandler(broker: Broker): KafkaHandler<DeleteTopicsRequest, DeleteTopicsResponseInput> {
   return {

@@ -10,7 +10,7 @@ import type { KafkaHandler } from './handler.js';
 
 /** "Not requested" for authorized-operations fields. */
 const OPERATIONS_NOT_REQUESTED = -2147483648;
-const ZERO_UUID = Buffer.alloc(16);
+import { ZERO_UUID } from '../../protocol/primitives/helpers.js';
 
 function describeTopic(broker: Broker, topic: Topic): MetadataResponseTopicInput {
   const node = broker.identity.nodeId;
