@@ -3,61 +3,17 @@
 // and a kafkajs consumer group resumes from those offsets without losing a message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
 import { RawClient } from '../support/raw-client.js';
+import { freePort, killed, spawnSluice, untilConnected as connected, waitFor } from '../support/sluice-process.js';
 
 const { Kafka, logLevel } = kafkajs;
-/** dist/test/crash/x.js -> dist/src/cli/main.js */
-const mainScript = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function startBroker(port: number, dataDir: string): ChildProcess {
-  const overrides = ['group.initial.rebalance.delay.ms=100', 'group.min.session.timeout.ms=1000', 'offsets.topic.num.partitions=2'];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SLUICE_')));
-  return spawn(process.execPath, [mainScript, 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...overrides.flatMap((o) => ['--override', o])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-async function connected(port: number): Promise<RawClient> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await RawClient.connect(port);
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const overrides = ['group.initial.rebalance.delay.ms=100', 'group.min.session.timeout.ms=1000', 'offsets.topic.num.partitions=2'];
+const startBroker = (port: number, dataDir: string) => spawnSluice(port, dataDir, { overrides });
 
 test('kill -9 during offset commits: every acknowledged commit survives; the group resumes without loss', { timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-groups-kill9-'));

@@ -4,69 +4,23 @@
 // and aborted by its transaction timeout. Nothing aborted or open is ever visible.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { RawClient } from '../support/raw-client.js';
+import { freePort, killed, spawnSluice, untilConnected as connected, waitFor } from '../support/sluice-process.js';
 import { readCommitted } from '../support/read-committed.js';
 
 const { Kafka, logLevel } = kafkajs;
-/** dist/test/crash/x.js -> dist/src/cli/main.js */
-const mainScript = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function startBroker(port: number, dataDir: string): ChildProcess {
-  const overrides = ['offsets.topic.num.partitions=2', 'transaction.state.log.num.partitions=2', 'transaction.abort.timed.out.transaction.cleanup.interval.ms=200'];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SLUICE_')));
-  return spawn(process.execPath, [mainScript, 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...overrides.flatMap((o) => ['--override', o])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-async function connected(port: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      (await RawClient.connect(port)).close();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const overrides = ['offsets.topic.num.partitions=2', 'transaction.state.log.num.partitions=2', 'transaction.abort.timed.out.transaction.cleanup.interval.ms=200'];
+const startBroker = (port: number, dataDir: string) => spawnSluice(port, dataDir, { overrides });
 
 test('kill -9 between AddPartitions and EndTxn: after restart one transaction commits, the abandoned one times out', { timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-txn-kill9-'));
   const port = await freePort();
   let broker = startBroker(port, dataDir);
   try {
-    await connected(port);
+    (await connected(port)).close();
     const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'txn-kill9', logLevel: logLevel.NOTHING, retry: { retries: 12, initialRetryTime: 100, maxRetryTime: 1000 } });
     const admin = kafka.admin();
     await admin.connect();
@@ -89,7 +43,7 @@ test('kill -9 between AddPartitions and EndTxn: after restart one transaction co
 
     await killed(broker);
     broker = startBroker(port, dataDir);
-    await connected(port);
+    (await connected(port)).close();
 
     const p0 = await readCommitted(port, 'k9-txn', 0);
     assert.deepEqual(p0.visible, ['before-0'], 'open transactions stay hidden after the crash');
