@@ -19,3 +19,4 @@ export { murmur2, keyPartition } from './partitioners.js';
 export { bufferSerde, stringSerde, jsonSerde, type Serde, type Serializer, type Deserializer } from './serializers.js';
 export { SluiceClientError, KafkaError, ConnectionError, RequestTimeoutError, ClientOptionError, ClientClosedError, BufferFullError } from './errors.js';
 export { consumeTransformProduce, ProducerFencedError, type TransformOptions, type Transaction, type TransactionOffsets } from './transform.js';
+export { HalfMessageProducer, checkTopicOf, HALF_TOPIC, HALF_OP_TOPIC, HALF_ABANDONED_TOPIC, HALF_HEADERS, type HalfMessageProducerOptions, type HalfMessageHandle, type HalfMessageInfo, type HalfMessageCheck, type HalfMessageChecker, type HalfDecision, type HalfTransactionResult, type HalfMessageLogger } from './half-producer.js';
