@@ -63,7 +63,8 @@ export class Cluster {
   private readonly bootstrap: Array<{ host: string; port: number }>;
   private readonly connectTimeoutMs: number;
   private readonly maxInFlightRequests: number;
-  private readonly metadataMaxAgeMs: number;
+  /** Metadata older than this is refreshed (the timer here; the group's checks, see group.ts). */
+  readonly metadataMaxAgeMs: number;
   private readonly allowAutoTopicCreation: boolean;
   readonly brokers = new Map<number, BrokerInfo>();
   readonly topics = new Map<string, TopicInfo>();
@@ -99,6 +100,11 @@ export class Cluster {
       }, Math.min(this.metadataMaxAgeMs, 60_000));
       this.refreshTimer.unref();
     }
+  }
+
+  /** How old the metadata view is (Infinity before the first answer). */
+  metadataAgeMs(): number {
+    return this.lastRefreshMs === 0 ? Infinity : Date.now() - this.lastRefreshMs;
   }
 
   /** Adds topics to those kept in the metadata view. */

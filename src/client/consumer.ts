@@ -665,7 +665,13 @@ export class Consumer<K = Buffer, V = Buffer> {
   private async revoke(partitions: TopicPartition[]): Promise<void> {
     const ids = partitions.map((p) => partitionId(p.topic, p.partition)).filter((id) => this.partitions.has(id));
     if (ids.length === 0) return;
-    for (const id of ids) this.partitions.get(id)!.paused = true;
+    for (const id of ids) {
+      const state = this.partitions.get(id)!;
+      state.paused = true;
+      // A fetch answer still out or decoding would hand the engine records after the offset committed
+      // below, and the new owner would consume them too: the new epoch drops it.
+      state.epoch++;
+    }
     this.engine?.dropQueued(ids);
     const deadline = Date.now() + (this.options.rebalanceTimeoutMs ?? 60_000) / 2;
     while (this.engine && this.engine.pendingIn(ids) > 0 && Date.now() < deadline) await sleep(10);

@@ -11,6 +11,15 @@
 //            ILLEGAL_GENERATION mean the partitions are lost (rejoin as new), FENCED_INSTANCE_ID is fatal.
 //   static   with groupInstanceId the member keeps its identity across restarts and does not send
 //            LeaveGroup on close, so a quick restart does not rebalance (KIP-345).
+//   metadata the rejoin triggers of Kafka's ConsumerCoordinator (rejoinNeededOrPending), checked on
+//            every poll with metadata at most metadataMaxAgeMs old:
+//              pattern  every metadataMaxAgeMs the member lists all topics; when the topics matching
+//                       its pattern change (a new topic, a deleted one), it rejoins with the new list
+//              leader   when the partition count of a topic in the group's subscription differs from
+//                       the count it assigned (CreatePartitions, a topic created or deleted), it
+//                       rejoins, so the next assignment covers the new partitions; the others follow
+//                       through REBALANCE_IN_PROGRESS. Only the leader compares counts: it alone
+//                       knows every member's topics, and one rejoin is enough.
 import { ApiKey } from '../protocol/generated/index.js';
 import { ByteReader } from '../protocol/primitives/byte-reader.js';
 import { ByteWriter } from '../protocol/primitives/byte-writer.js';
@@ -46,8 +55,6 @@ export interface GroupMemberOptions {
 /** Consumer protocol version written in subscriptions (v1 adds owned partitions, v2 the generation). */
 const SUBSCRIPTION_VERSION = 2;
 const ASSIGNMENT_VERSION = 1;
-/** How often a pattern subscription looks for new matching topics. */
-const PATTERN_REFRESH_MS = 10_000;
 
 export class GroupMember {
   readonly groupId: string;
@@ -66,6 +73,11 @@ export class GroupMember {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private rebalancing = false;
   private lastPatternCheckMs = 0;
+  /**
+   * Leader only: partition count of every topic of the group's subscription when it computed the
+   * assignment, 0 for a topic it did not find (Kafka's assignmentSnapshot). Undefined on the others.
+   */
+  private assignmentSnapshot: Map<string, number> | undefined;
   private left = false;
   onRebalance: { revoke(partitions: GroupTopicPartition[]): Promise<void>; assign(partitions: GroupTopicPartition[]): Promise<void> } | undefined;
 
@@ -102,11 +114,7 @@ export class GroupMember {
   /** Rebalances when needed (called from the consumer's fetch loop). */
   async poll(): Promise<void> {
     if (this.fatal) throw this.fatal;
-    if (this.options.topics instanceof RegExp && Date.now() - this.lastPatternCheckMs > PATTERN_REFRESH_MS) {
-      this.lastPatternCheckMs = Date.now();
-      const matching = await this.matchingTopics();
-      if (matching.join('\u0000') !== this.subscribedTopics.join('\u0000')) this.needsRejoin = true;
-    }
+    if (!this.needsRejoin && !this.left && this.generationId >= 0) await this.checkMetadata();
     while (this.needsRejoin && !this.left) {
       this.needsRejoin = false;
       this.rebalancing = true;
@@ -122,6 +130,26 @@ export class GroupMember {
     }
   }
 
+  /** Marks a rejoin when the metadata says the assignment no longer covers the subscription (see the header). */
+  private async checkMetadata(): Promise<void> {
+    const maxAgeMs = this.cluster.metadataMaxAgeMs;
+    if (this.options.topics instanceof RegExp && Date.now() - this.lastPatternCheckMs >= maxAgeMs) {
+      // Set first: a failed listing is tried again after maxAgeMs, not on every poll.
+      this.lastPatternCheckMs = Date.now();
+      const matching = await this.matchingTopics();
+      if (matching.join('\u0000') !== this.subscribedTopics.join('\u0000')) this.needsRejoin = true;
+    }
+    const snapshot = this.assignmentSnapshot;
+    if (!snapshot) return;
+    if (this.cluster.metadataAgeMs() >= maxAgeMs) await this.cluster.refreshMetadata(snapshot.keys());
+    for (const [topic, count] of snapshot) {
+      if ((this.cluster.topics.get(topic)?.partitions.length ?? 0) !== count) {
+        this.needsRejoin = true;
+        return;
+      }
+    }
+  }
+
   private async matchingTopics(): Promise<string[]> {
     const topics = this.options.topics;
     if (!(topics instanceof RegExp)) return [...topics].sort();
@@ -130,6 +158,8 @@ export class GroupMember {
   }
 
   private async rebalance(): Promise<void> {
+    this.assignmentSnapshot = undefined;
+    this.lastPatternCheckMs = Date.now();
     this.subscribedTopics = await this.matchingTopics();
     this.cluster.addTopics(this.subscribedTopics);
     const cooperative = this.protocol !== undefined && assignors[this.protocol].cooperative;
@@ -217,10 +247,13 @@ export class GroupMember {
     const topics = new Set(members.flatMap((m) => m.topics));
     await this.cluster.refreshMetadata(topics);
     const partitionCounts = new Map<string, number>();
+    const snapshot = new Map<string, number>();
     for (const topic of topics) {
       const info = this.cluster.topics.get(topic);
       if (info) partitionCounts.set(topic, info.partitions.length);
+      snapshot.set(topic, info?.partitions.length ?? 0);
     }
+    this.assignmentSnapshot = snapshot;
     const result = assignors[join.protocolName as AssignorName].assign(members, partitionCounts);
     return [...result].map(([memberId, topicMap]) => {
       const w = new ByteWriter();
