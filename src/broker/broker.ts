@@ -13,6 +13,8 @@ import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { acceptsClientProduce } from './half-messages/records.js';
+import { HalfMessageService } from './half-messages/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { PartitionSet, type FetchWaiter } from './partition-set.js';
 import { ProducerIdAllocator } from './producer-ids.js';
@@ -85,6 +87,8 @@ export class Broker {
   groups!: GroupCoordinator;
   /** The transaction coordinator (transactions/): loaded from `__transaction_state` in open(), after the groups. */
   transactions!: TransactionCoordinator;
+  /** Half messages with check-back (half-messages/): rebuilt from `__sluice_half`/`__sluice_half_op` in open(), after the transactions. */
+  halfMessages!: HalfMessageService;
   private maintenance: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -109,6 +113,7 @@ export class Broker {
       for (const topic of topics.all()) await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
       broker.groups = await GroupCoordinator.open(broker);
       broker.transactions = await TransactionCoordinator.open(broker);
+      broker.halfMessages = await HalfMessageService.open(broker);
       broker.maintenance = setInterval(() => partitions.maintainProducers(Date.now()), PRODUCER_MAINTENANCE_INTERVAL_MS).unref();
       logger.info({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: identity.nodeId, topics: topics.all().length }, 'broker opened');
       return broker;
@@ -123,6 +128,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     if (this.maintenance) clearInterval(this.maintenance);
+    await this.halfMessages?.close(); // its pass in progress may still append to the logs
     this.partitions.wakeAll(); // parked fetches answer now instead of holding the process open
     this.transactions?.close();
     this.groups?.close();
@@ -238,7 +244,8 @@ export class Broker {
    */
   async produce(topicName: string, partition: number, batch: Buffer | null): Promise<ProduceResult> {
     const result = (failure: Failure): ProduceResult => ({ ...failure, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 });
-    if (isInternalTopic(topicName)) return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`));
+    // The half-message channel is written by producers (docs/half-messages.md); other internal topics are the broker's.
+    if (isInternalTopic(topicName) && !acceptsClientProduce(topicName)) return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`));
     const topic = this.topics.get(topicName);
     const log = this.partitions.get(topicName, partition);
     if (!topic || !log) return result(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`));
