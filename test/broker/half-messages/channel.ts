@@ -72,6 +72,12 @@ export class ChannelProducer {
     await this.producer.send({ topic: '__sluice_half_op', acks: -1, messages: [{ partition: p, key: id, value: typeof value === 'string' ? value : JSON.stringify(value) }] });
   }
 
+  /** Several op records for one half id in one batch: the broker reads them in one pass. */
+  async ops(id: string, values: object[]): Promise<void> {
+    const p = Number(id.split(':')[0]);
+    await this.producer.send({ topic: '__sluice_half_op', acks: -1, messages: values.map((value) => ({ partition: p, key: id, value: JSON.stringify(value) })) });
+  }
+
   commit(id: string): Promise<void> {
     return this.op(id, { op: 'commit' });
   }

@@ -72,11 +72,9 @@ test('rollback: the message never reaches the target', async () => {
 test('the first decision wins: commit then rollback commits, rollback then commit drops', async () => {
   const committed = await producer.sendHalf({ topic: 'first-wins', partition: 0, group: 'g', value: 'committed' });
   const dropped = await producer.sendHalf({ topic: 'first-wins', partition: 0, group: 'g', value: 'dropped' });
-  await producer.commit(committed);
-  await producer.rollback(committed);
-  await producer.rollback(dropped);
-  await producer.commit(dropped);
-  await producer.commit(committed); // a repeated commit changes nothing either
+  // Each pair in one batch, so the broker reads both decisions before it acts on either.
+  await producer.ops(committed, [{ op: 'commit' }, { op: 'rollback' }, { op: 'commit' }]);
+  await producer.ops(dropped, [{ op: 'rollback' }, { op: 'commit' }]);
   await waitFor('both decided', () => server.broker.halfMessages.checksOf(committed) === undefined && server.broker.halfMessages.checksOf(dropped) === undefined);
   await sleep(300);
   const records = await read(server, 'first-wins', 0);

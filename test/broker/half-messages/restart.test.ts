@@ -139,3 +139,28 @@ test('a commit read at open without "moving" is moved after the restart, once', 
     await server.close();
   }
 });
+
+test('replayed at open: an "abandoned" the broker wrote after a commit it had not read yet loses to the commit; one after "moving" ends it', async () => {
+  let server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': '60000' } });
+  try {
+    await server.broker.createTopic('replayed', 1, {});
+    const producer = await ChannelProducer.connect(server);
+    const raced = await producer.sendHalf({ topic: 'replayed', partition: 0, group: 'g', value: 'raced' });
+    const givenUp = await producer.sendHalf({ topic: 'replayed', partition: 0, group: 'g', value: 'given up' });
+    await waitFor('both pending', () => server.broker.halfMessages.pendingCount === 2);
+    await producer.close();
+    await server.broker.halfMessages.close();
+    await appendDirectly(server, '__sluice_half_op', 0, op(raced, { op: 'commit' }));
+    await appendDirectly(server, '__sluice_half_op', 0, op(raced, { op: 'abandoned', reason: 'no decision after 3 checks' }));
+    await appendDirectly(server, '__sluice_half_op', 0, op(givenUp, { op: 'commit' }));
+    await appendDirectly(server, '__sluice_half_op', 0, op(givenUp, { op: 'moving', offset: 0 }));
+    await appendDirectly(server, '__sluice_half_op', 0, op(givenUp, { op: 'abandoned', reason: 'cannot append' }));
+    server = await restart(server, { 'transaction.check.delay.ms': '60000' });
+    await waitFor('the raced commit moved', async () => (await read(server, 'replayed')).length === 1);
+    await sleep(300);
+    assert.deepEqual((await read(server, 'replayed')).map((r) => r.value), ['raced']);
+    assert.equal(server.broker.halfMessages.pendingCount, 0);
+  } finally {
+    await server.close();
+  }
+});
