@@ -40,6 +40,17 @@ const overrides = [
 ];
 const startBroker = (port: number, dataDir: string) => spawnSluice(port, dataDir, { overrides });
 
+/** Waits until the broker accepts connections; if it does not, fails with what it wrote to stderr. */
+async function brokerUp(broker: ChildProcess, port: number): Promise<void> {
+  let stderr = '';
+  broker.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  try {
+    await brokerUp(broker, port);
+  } catch (error) {
+    throw new Error(`the broker did not start (exit ${broker.exitCode ?? broker.signalCode}): ${stderr}`, { cause: error });
+  }
+}
+
 interface ServiceRun {
   child: ChildProcess;
   output(): string;
@@ -109,7 +120,7 @@ test('kill -9 of the order service after its database commit: a second instance 
   const broker = startBroker(port, join(dataDir, 'broker'));
   let server: ServiceRun | undefined;
   try {
-    (await untilConnected(port)).close();
+    await brokerUp(broker, port);
 
     const committed = orderService(port, dbPath, ['create', '--order', 'o-commit', '--cents', '4200']);
     assert.equal(await committed.exited, '0', committed.output());
@@ -119,20 +130,22 @@ test('kill -9 of the order service after its database commit: a second instance 
     assert.equal(await rolledBack.exited, '1', rolledBack.output());
     assert.match(rolledBack.output(), /order o-rollback: local transaction failed .* rolled back/);
 
-    const crashed = orderService(port, dbPath, ['create', '--order', 'o-crash', '--customer', 'bob', '--cents', '1500', '--crash-after-db-commit']);
-    assert.equal(await crashed.exited, 'SIGKILL', crashed.output());
-
     // SIGKILL from outside at a random moment after the half message was stored: before, during or
     // after the local transaction, before or after the decision. Whatever it hit, the database decides.
     const killedRun = orderService(port, dbPath, ['create', '--order', 'o-killed', '--cents', '700']);
     await waitFor('the half message of o-killed', () => /order o-killed: half message/.test(killedRun.output()), 30_000, 5);
-    const delayMs = Math.floor(Math.random() * 30);
+    const delayMs = Math.floor(Math.random() * 150);
     await new Promise((r) => setTimeout(r, delayMs));
     await killed(killedRun.child);
+
+    // The last instance alive dies after its database commit, before deciding.
+    const crashed = orderService(port, dbPath, ['create', '--order', 'o-crash', '--customer', 'bob', '--cents', '1500', '--crash-after-db-commit']);
+    assert.equal(await crashed.exited, 'SIGKILL', crashed.output());
+
     const inDatabase = await ordersInDatabase(dbPath);
     assert.deepEqual(inDatabase.filter((id) => id !== 'o-killed'), ['o-commit', 'o-crash'], 'the rolled-back order is not in the database');
     const expected = inDatabase; // o-killed appears if and only if its row was committed
-    console.log(`# o-killed killed ${delayMs} ms after its half message; in the database: ${inDatabase.includes('o-killed')}; output: ${JSON.stringify(killedRun.output())}`);
+    console.log(`o-killed killed ${delayMs} ms after its half message; in the database: ${inDatabase.includes('o-killed')}; output: ${JSON.stringify(killedRun.output())}`);
 
     // Checks are sent but nobody alive answers them: the crashed order stays invisible.
     await new Promise((r) => setTimeout(r, 1500));
@@ -160,7 +173,7 @@ test('kill -9 of the broker with a pending half message: after the restart the c
   let broker = startBroker(port, join(dataDir, 'broker'));
   let server: ServiceRun | undefined;
   try {
-    (await untilConnected(port)).close();
+    await brokerUp(broker, port);
     const before = orderService(port, dbPath, ['create', '--order', 'o-before', '--cents', '100']);
     assert.equal(await before.exited, '0', before.output());
     const rolledBack = orderService(port, dbPath, ['create', '--order', 'o-rollback', '--fail-local-tx']);
@@ -171,7 +184,7 @@ test('kill -9 of the broker with a pending half message: after the restart the c
 
     await killed(broker);
     broker = startBroker(port, join(dataDir, 'broker'));
-    (await untilConnected(port)).close();
+    await brokerUp(broker, port);
     const afterRestart = await kcatKeys(port, 'read_uncommitted');
     assert.deepEqual(afterRestart, ['o-before'], 'after the restart: the committed order once, the pending one still invisible');
 
