@@ -45,7 +45,7 @@ async function brokerUp(broker: ChildProcess, port: number): Promise<void> {
   let stderr = '';
   broker.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   try {
-    await brokerUp(broker, port);
+    (await untilConnected(port)).close();
   } catch (error) {
     throw new Error(`the broker did not start (exit ${broker.exitCode ?? broker.signalCode}): ${stderr}`, { cause: error });
   }
