@@ -23,6 +23,11 @@ async function until(condition: () => boolean, what: () => string, timeoutMs = 2
 const groupProperties = { 'group.initial.rebalance.delay.ms': '0', 'group.min.session.timeout.ms': '500' };
 const METADATA_MAX_AGE_MS = 200;
 const MESSAGES_PER_PARTITION = 50;
+/**
+ * How long the group may take to cover a change: many metadata ages, yet well below a slower fixed
+ * check (the old 10 s pattern refresh), so a group that ignores metadataMaxAgeMs fails.
+ */
+const SETTLE_MS = 5000;
 
 /** Every consumed message by `topic/partition/offset`, with how often it was consumed, across the group. */
 type Deliveries = Map<string, number>;
@@ -93,7 +98,7 @@ function describe(members: Array<{ owned: Set<string> }>, produced: string[], de
 
 /** Every produced message consumed exactly once, nothing else consumed; checked again after a pause for late duplicates. */
 async function assertConsumedExactlyOnce(members: Array<{ owned: Set<string> }>, expected: TopicPartition[], produced: string[], deliveries: Deliveries): Promise<void> {
-  await until(() => produced.every((id) => deliveries.has(id)) && assignedExactlyOnce(members, expected), () => describe(members, produced, deliveries));
+  await until(() => produced.every((id) => deliveries.has(id)) && assignedExactlyOnce(members, expected), () => describe(members, produced, deliveries), SETTLE_MS);
   await delay(5 * METADATA_MAX_AGE_MS);
   const twice = [...deliveries].filter(([, times]) => times !== 1).map(([id, times]) => `${id}×${times}`);
   assert.deepEqual(twice, [], 'no message is consumed twice');
@@ -163,9 +168,82 @@ for (const assignor of ['range', 'cooperative-sticky'] as AssignorName[]) {
   });
 }
 
-test('partitions added while the group is idle are found after metadataMaxAgeMs, not before a refresh', async () => {
-  // The same group with a metadata age far beyond the test: the new partitions stay unowned, which
-  // shows the rejoin above comes from the periodic metadata check.
+test('the leader rejoins for partitions added to a topic only another member subscribes; a non-leader rejoins for its own pattern', async () => {
+  const broker = await startTestBroker({ properties: groupProperties });
+  const admin = new Admin({ bootstrap: broker.bootstrap });
+  const deliveries: Deliveries = new Map();
+  const leader = member(broker, 'mixed', 'range', deliveries);
+  const follower = member(broker, 'mixed', 'range', deliveries);
+  try {
+    await admin.createTopics([{ name: 'mine', partitions: 2 }, { name: 'theirs-1', partitions: 1 }]);
+    // The first member to join leads while it stays.
+    await leader.start(['mine']);
+    await until(() => leader.owned.size === 2, () => describe([leader], [], deliveries));
+    await follower.start(/^theirs-/);
+    await until(() => follower.owned.size === 1, () => describe([leader, follower], [], deliveries));
+
+    // theirs-1 is in the group's subscription through the follower only; the follower never compares counts.
+    await admin.createPartitions('theirs-1', 3);
+    const grown = await produceToEvery(broker, partitionsOf([['mine', 2], ['theirs-1', 3]]), MESSAGES_PER_PARTITION);
+    await assertConsumedExactlyOnce([leader, follower], partitionsOf([['mine', 2], ['theirs-1', 3]]), grown, deliveries);
+
+    // A new topic matches the follower's pattern only; the leader has no reason to rejoin.
+    await admin.createTopics([{ name: 'theirs-2', partitions: 2 }]);
+    const created = await produceToEvery(broker, partitionsOf([['theirs-2', 2]]), MESSAGES_PER_PARTITION);
+    await assertConsumedExactlyOnce([leader, follower], partitionsOf([['mine', 2], ['theirs-1', 3], ['theirs-2', 2]]), [...grown, ...created], deliveries);
+    assert.deepEqual([...leader.owned].sort(), ['mine/0', 'mine/1']);
+  } finally {
+    await Promise.all([leader.consumer.close(), follower.consumer.close()]);
+    await admin.close();
+    await broker.close();
+  }
+});
+
+test('rebalances for added partitions while compressed answers are being decoded consume nothing twice (range)', async () => {
+  // An eager rebalance revokes every partition and commits; a fetch answer still being decompressed
+  // at that moment must not reach the handler afterwards, or the same messages are consumed again
+  // from the committed offset once the partitions come back.
+  const broker = await startTestBroker({ properties: groupProperties });
+  const admin = new Admin({ bootstrap: broker.bootstrap });
+  const deliveries: Deliveries = new Map();
+  const a = member(broker, 'busy', 'range', deliveries);
+  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, compression: 'gzip', // gunzip runs on the thread pool: decoding overlaps the rebalance
+    // One batch in flight per partition keeps order without sequence numbers: an idempotent producer with
+    // gzip can fail with OUT_OF_ORDER_SEQUENCE_NUMBER (batches compressed out of order), not what this tests.
+    idempotent: false,
+    maxInFlightPerPartition: 1,
+    lingerMs: 1, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
+  const produced: string[] = [];
+  let producing = true;
+  try {
+    await admin.createTopics([{ name: 'busy', partitions: 1 }]);
+    await a.start(['busy']);
+    await until(() => a.owned.size === 1, () => describe([a], [], deliveries));
+    const background = (async () => {
+      for (let round = 0; producing; round++) {
+        const results = await producer.sendBatch('busy', Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `${round}/${i}`.padEnd(200, '.') })));
+        for (const r of results) produced.push(`busy/${r.partition}/${r.offset}`);
+      }
+    })();
+    for (let count = 2; count <= 8; count++) {
+      await delay(3 * METADATA_MAX_AGE_MS);
+      await admin.createPartitions('busy', count);
+    }
+    producing = false;
+    await background;
+    await assertConsumedExactlyOnce([a], partitionsOf([['busy', 8]]), produced, deliveries);
+  } finally {
+    producing = false;
+    await producer.close();
+    await a.consumer.close();
+    await admin.close();
+    await broker.close();
+  }
+});
+
+test('with a metadataMaxAgeMs longer than the test, added partitions stay unassigned', async () => {
+  // The control for the tests above: their rejoins come from the metadata check every metadataMaxAgeMs,
+  // not from something else that happens to rebalance the group.
   const broker = await startTestBroker({ properties: groupProperties });
   const admin = new Admin({ bootstrap: broker.bootstrap });
   const consumer = new Consumer({ bootstrap: broker.bootstrap, groupId: 'slow', metadataMaxAgeMs: 600_000, maxWaitMs: 50, heartbeatIntervalMs: 50, sessionTimeoutMs: 3000, autoOffsetReset: 'earliest' });
