@@ -70,6 +70,9 @@ import {
 /** The fallback timer: due checks and retries after a failure start a pass at most this late. Appends
  *  to the channel wake the service at once, so a commit does not wait for it. */
 export const HALF_POLL_INTERVAL_MS = 100;
+/** After a failed step (an append refused, a disk error), the same half message is retried this much
+ *  later: soon enough for a passing problem, without a log line per message every poll. */
+const RETRY_DELAY_MS = 1000;
 /** Bytes read per step from a channel partition or a target; a larger batch still comes back whole. */
 const READ_BYTES = 1024 * 1024;
 /** Half messages acted on at once: their appends share fsyncs (group commit) without a burst of
@@ -123,6 +126,8 @@ interface PendingHalf {
   abandonReason: string | null;
   abandonCopied: boolean;
   abandonWritten: boolean;
+  /** Not acted on again before this time (a step failed). */
+  retryAtMs: number;
 }
 
 /** Errors of a produce into T that retrying cannot fix: the commit is abandoned. */
@@ -354,6 +359,7 @@ export class HalfMessageService {
       abandonReason: 'problem' in found ? found.problem : this.targetProblem(found),
       abandonCopied: false,
       abandonWritten: false,
+      retryAtMs: 0,
     };
     if (entry.abandonReason === null && this.pending.size >= this.settings.pendingMax) {
       entry.abandonReason = `too many pending half messages (sluice.half.pending.max=${this.settings.pendingMax})`;
@@ -433,12 +439,12 @@ export class HalfMessageService {
 
   private async act(): Promise<void> {
     const now = Date.now();
-    const due = new Set(this.urgent);
+    const due = new Set([...this.urgent].filter((entry) => entry.retryAtMs <= now));
     if (now >= this.nextDueAtMs) {
       let next = Infinity;
       for (const entry of this.pending.values()) {
         if (entry.decision !== 'undecided' || entry.abandonReason !== null) continue;
-        if (entry.dueAtMs <= now) due.add(entry);
+        if (entry.dueAtMs <= now && entry.retryAtMs <= now) due.add(entry);
         else next = Math.min(next, entry.dueAtMs);
       }
       this.nextDueAtMs = next;
@@ -469,6 +475,7 @@ export class HalfMessageService {
     } catch (error) {
       // Left (or put) in `urgent`: the next pass retries.
       if (this.pending.get(entry.id) === entry) this.urgent.add(entry);
+      entry.retryAtMs = Date.now() + RETRY_DELAY_MS;
       this.host.logger.warn({ component: 'half-messages', id: entry.id, error: String(error) }, 'half message step failed; retrying');
     }
   }

@@ -11,8 +11,12 @@ import { ChannelProducer, opsOf, read, sleep, startHalfBroker, waitFor } from '.
 let server: TestBroker;
 let producer: ChannelProducer;
 
+// Checks 400 ms after the half message, then 400, 800 and 800 ms apart: room for the test's checker
+// (which polls) to answer before the next one on a busy machine.
+const CHECK_DELAY_MS = 400;
+
 before(async () => {
-  server = await startHalfBroker();
+  server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': String(CHECK_DELAY_MS), 'sluice.transaction.check.backoff.max.ms': String(2 * CHECK_DELAY_MS) } });
   for (const topic of ['checked', 'silent']) await server.broker.createTopic(topic, 1, {});
   producer = await ChannelProducer.connect(server);
 });
@@ -65,7 +69,7 @@ test('an undecided half message is checked after the delay; the checker answers 
     const sentAt = Date.now();
     const id = await producer.sendHalf({ topic: 'checked', partition: 0, group: 'checked-commit', key: 'k1', value: 'please commit', headers: { app: 'x' } });
     await waitFor('the committed message', async () => (await read(server, 'checked')).some((r) => r.value === 'please commit'));
-    assert.ok(Date.now() - sentAt >= 200, 'not before transaction.check.delay.ms');
+    assert.ok(Date.now() - sentAt >= CHECK_DELAY_MS, 'not before transaction.check.delay.ms');
     const [request] = checker.answered.filter((r) => r.headers['sluice.half.id'] === id);
     assert.ok(request, 'a check request arrived');
     assert.equal(request.key, 'k1');
@@ -75,7 +79,8 @@ test('an undecided half message is checked after the delay; the checker answers 
     assert.equal(request.headers['sluice.half.topic'], 'checked');
     assert.equal(request.headers['sluice.half.group'], 'checked-commit');
     const ops = (await opsOf(server, id)).map((op) => op['op']);
-    assert.deepEqual(ops, ['check', 'commit', 'moving', 'moved']);
+    assert.equal(ops[0], 'check');
+    assert.deepEqual(ops.filter((op) => op !== 'check'), ['commit', 'moving', 'moved']);
     await sleep(500);
     assert.equal((await read(server, 'checked')).filter((r) => r.value === 'please commit').length, 1, 'exactly once');
   } finally {
@@ -88,8 +93,10 @@ test('the checker answers rollback: never in the target, no more checks', async 
   try {
     const id = await producer.sendHalf({ topic: 'checked', partition: 0, group: 'checked-rollback', value: 'please drop' });
     await waitFor('the rollback', () => checker.answered.length > 0 && server.broker.halfMessages.checksOf(id) === undefined);
+    const checksAtRollback = (await checksFor('checked-rollback', id)).length;
+    assert.ok(checksAtRollback >= 1);
     await sleep(1000);
-    assert.equal((await checksFor('checked-rollback', id)).length, 1, 'one check only');
+    assert.equal((await checksFor('checked-rollback', id)).length, checksAtRollback, 'no check after the rollback');
     assert.ok(!(await read(server, 'checked')).some((r) => r.value === 'please drop'));
     assert.deepEqual(await abandonedCopies(id), []);
   } finally {
@@ -103,8 +110,8 @@ test('"unknown" answers: exactly transaction.check.max checks with backoff, then
     const sentAt = Date.now();
     const id = await producer.sendHalf({ topic: 'silent', partition: 0, group: 'checked-unknown', key: 'k', value: 'undecided', headers: { app: 'y' } });
     await waitFor('the abandoned copy', async () => (await abandonedCopies(id)).length > 0);
-    // 200 ms to the first check, then waits of 200, 400 and 400 ms (capped) after checks 1, 2 and 3.
-    assert.ok(Date.now() - sentAt >= 1200 - 50, `abandoned after ${Date.now() - sentAt} ms`);
+    // The delay to the first check, then waits of delay, 2 × delay and 2 × delay (capped) after checks 1, 2 and 3.
+    assert.ok(Date.now() - sentAt >= 6 * CHECK_DELAY_MS - 50, `abandoned after ${Date.now() - sentAt} ms`);
     await sleep(800);
     const requests = await checksFor('checked-unknown', id);
     assert.deepEqual(requests.map((r) => r.headers['sluice.half.check']), ['1', '2', '3']);
@@ -117,7 +124,8 @@ test('"unknown" answers: exactly transaction.check.max checks with backoff, then
     assert.equal(copy!.headers['sluice.half.checks'], '3');
     assert.match(copy!.headers['sluice.half.reason']!, /no decision after 3 checks/);
     const ops = (await opsOf(server, id)).map((op) => op['op']);
-    assert.deepEqual(ops, ['check', 'unknown', 'check', 'unknown', 'check', 'unknown', 'abandoned']);
+    assert.deepEqual(ops.filter((op) => op !== 'unknown'), ['check', 'check', 'check', 'abandoned']);
+    assert.equal(ops.filter((op) => op === 'unknown').length, 3, 'each check answered "unknown"');
     assert.deepEqual(await read(server, 'silent'), []);
     assert.ok(server.logger.lines.some((line) => line.level === 'warn' && line.message === 'half message abandoned' && line.fields['id'] === id));
 
