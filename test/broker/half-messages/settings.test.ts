@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brokerConfigFrom, ConfigError } from '../../../src/broker/config.js';
 import { waitAfterCheckMs, type HalfMessageSettings } from '../../../src/broker/half-messages/service.js';
-import { settingOfVariable } from '../../../src/cli/settings.js';
+import { gatherSettings, parseStartArguments, settingOfVariable } from '../../../src/cli/settings.js';
 import { startBroker } from '../../../src/server/start-broker.js';
 import type { ReadRecord } from '../../support/read-partition.js';
 import { ChannelProducer, read, startHalfBroker, waitFor } from './channel.js';
@@ -34,6 +34,21 @@ test('SLUICE_* variables name the settings', () => {
   assert.equal(settingOfVariable('SLUICE_SLUICE_TRANSACTION_CHECK_BACKOFF_MAX_MS'), 'sluice.transaction.check.backoff.max.ms');
   assert.equal(settingOfVariable('SLUICE_SLUICE_HALF_LOG_NUM_PARTITIONS'), 'sluice.half.log.num.partitions');
   assert.equal(settingOfVariable('SLUICE_SLUICE_HALF_PENDING_MAX'), 'sluice.half.pending.max');
+});
+
+test('a --config file, SLUICE_* variables and --override flags reach the broker config, flags winning', () => {
+  const file = 'transaction.check.delay.ms=1000\ntransaction.check.max=5\nsluice.half.pending.max=50\n';
+  const gathered = gatherSettings(
+    parseStartArguments(['--config', 'broker.properties', '--override', 'transaction.check.max=7']),
+    { SLUICE_TRANSACTION_CHECK_DELAY_MS: '2000', SLUICE_SLUICE_TRANSACTION_CHECK_BACKOFF_MAX_MS: '9000' },
+    () => file,
+  );
+  const config = brokerConfigFrom(gathered.properties, advertised);
+  assert.equal(config.transactionCheckDelayMs, 2000, 'the environment over the file');
+  assert.equal(config.transactionCheckMax, 7, 'the flag over the file');
+  assert.equal(config.transactionCheckBackoffMaxMs, 9000);
+  assert.equal(config.halfPendingMax, 50, 'from the file');
+  assert.equal(gathered.sources['transaction.check.max'], 'flag');
 });
 
 test('bad values are refused with ConfigError, also by startBroker before anything touches the disk', async () => {
