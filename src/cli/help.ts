@@ -37,6 +37,8 @@ const mainSettingLines = [
   row('socket.request.max.bytes=104857600', 'largest request'),
   row('max.connections=4096', 'open client connections'),
   row('connections.max.idle.ms=600000', 'close connections idle this long'),
+  row('transaction.check.delay.ms=6000', 'check back a half message undecided this long'),
+  row('transaction.check.max=15', 'checks before an undecided half message is abandoned'),
 ].join('\n');
 const variableLines = namedFlags.map(({ environment, setting }) => row(environment, setting)).join('\n');
 

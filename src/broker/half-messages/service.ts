@@ -313,6 +313,8 @@ export class HalfMessageService {
           const id = parseHalfId(record.key);
           if (id !== null && id.partition === p && id.offset < halfEnd) {
             if (id.offset >= this.halfReadOffsets[p]!) await this.readHalves(p, halfLog, id.offset + 1, halfEnd);
+            // Never apply (and so lose) a decision before its half message is known: stop here, retry later.
+            if (id.offset >= this.halfReadOffsets[p]!) throw new Error(`${HALF_TOPIC}-${p} could not be read up to offset ${id.offset}`);
             this.applyOp(formatHalfId(p, id.offset), parseOp(record.value), record.timestamp);
           }
           this.opReadOffsets[p] = record.offset + 1;
