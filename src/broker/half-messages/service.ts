@@ -48,6 +48,7 @@ import { decodeRecordBatches, encodeRecordBatchSync, type DecodedRecord, type Re
 import type { PartitionLog } from '../../storage/log.js';
 import type { Logger } from '../logger.js';
 import type { FetchWaiter } from '../partition-set.js';
+import { DueQueue } from './due-queue.js';
 import { isInternalTopic } from '../topic-names.js';
 import {
   abandonedRecord,
@@ -170,8 +171,8 @@ export class HalfMessageService {
   private readonly pending = new Map<string, PendingHalf>();
   /** Pending messages with something to do now (a commit to move, an abandonment, an owed request). */
   private readonly urgent = new Set<PendingHalf>();
-  /** The earliest `dueAtMs` of the undecided messages not in `urgent`, as of the last look. */
-  private nextDueAtMs = 0;
+  /** Undecided messages by when their next check (or abandonment) is due. */
+  private readonly dueQueue = new DueQueue<PendingHalf>();
   private halfReadOffsets: number[] = [];
   private opReadOffsets: number[] = [];
   private partitionCount = 0;
@@ -247,7 +248,7 @@ export class HalfMessageService {
   // ── the loop ──────────────────────────────────────────────────────────────────────────────
 
   private tick(): void {
-    if (this.urgent.size > 0 || Date.now() >= this.nextDueAtMs || this.channelAdvanced()) this.schedule();
+    if (this.urgent.size > 0 || Date.now() >= this.dueQueue.nextAtMs || this.channelAdvanced()) this.schedule();
   }
 
   private channelAdvanced(): boolean {
@@ -372,7 +373,7 @@ export class HalfMessageService {
     }
     this.pending.set(id, entry);
     if (entry.abandonReason !== null) this.urgent.add(entry);
-    else this.nextDueAtMs = Math.min(this.nextDueAtMs, entry.dueAtMs);
+    else this.dueQueue.push(entry.dueAtMs, entry);
   }
 
   /** Why a well-formed target cannot take the message now, or null. */
@@ -429,7 +430,7 @@ export class HalfMessageService {
     if (attempt < entry.checks) return;
     entry.checks = attempt;
     entry.dueAtMs = atMs + waitAfterCheckMs(this.settings, attempt);
-    this.nextDueAtMs = Math.min(this.nextDueAtMs, entry.dueAtMs);
+    this.dueQueue.push(entry.dueAtMs, entry);
   }
 
   private forget(entry: PendingHalf): void {
@@ -442,15 +443,10 @@ export class HalfMessageService {
   private async act(): Promise<void> {
     const now = Date.now();
     const due = new Set([...this.urgent].filter((entry) => entry.retryAtMs <= now));
-    if (now >= this.nextDueAtMs) {
-      let next = Infinity;
-      for (const entry of this.pending.values()) {
-        if (entry.decision !== 'undecided' || entry.abandonReason !== null) continue;
-        if (entry.dueAtMs <= now && entry.retryAtMs <= now) due.add(entry);
-        else next = Math.min(next, entry.dueAtMs);
-      }
-      this.nextDueAtMs = next;
-    }
+    // A failed check stays in `urgent` (retried from there); a queue entry is current while the
+    // message is undecided and its due time has not moved since.
+    const isCurrent = (entry: PendingHalf, atMs: number) => this.pending.get(entry.id) === entry && entry.decision === 'undecided' && entry.abandonReason === null && entry.dueAtMs === atMs;
+    for (const entry of this.dueQueue.takeDue(now, isCurrent)) due.add(entry);
     await forEachLimited([...due], ACTIONS_IN_FLIGHT_MAX, (entry) => this.actOn(entry));
   }
 
@@ -470,10 +466,7 @@ export class HalfMessageService {
           }
         }
       }
-      if (entry.decision === 'undecided' && entry.abandonReason === null && entry.checkRequestOwed === 0) {
-        this.urgent.delete(entry);
-        this.nextDueAtMs = Math.min(this.nextDueAtMs, entry.dueAtMs);
-      }
+      if (entry.decision === 'undecided' && entry.abandonReason === null && entry.checkRequestOwed === 0) this.urgent.delete(entry);
     } catch (error) {
       // Left (or put) in `urgent`: the next pass retries.
       if (this.pending.get(entry.id) === entry) this.urgent.add(entry);
