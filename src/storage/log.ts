@@ -25,10 +25,11 @@ import { resolveLogConfig, storageLimits, type LogConfig } from './limits.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
 import { decodeRecordBatch } from '../protocol/record-batch/records.js';
 import { compactLog } from './compaction.js';
-import { rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
+import { loadTransactionIndex, rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
 import { Segment, noTimestamp, type SegmentEnvironment } from './segment.js';
 import { deletedSuffix } from './segment-files.js';
+import type { AbortedTransactionEntry } from './transaction-index.js';
 
 export interface PartitionLogOptions {
   /** The partition directory, `<data-dir>/<topic>-<partition>`. */
@@ -73,6 +74,17 @@ export interface ReadResult {
   highWatermark: number;
 }
 
+/** What readTransactionIndexes found. */
+export interface TransactionIndexRead {
+  /** The entries of every segment from the log start on, in marker order. */
+  entries: AbortedTransactionEntry[];
+  /** Offset ranges, one per segment, whose aborted transactions are not known (a `.txnindex` missing,
+   *  corrupt, or a recovered tail with control batches no entry names). The caller finds the aborted
+   *  transactions whose marker lies there and hands them to completeTransactionIndex — every range,
+   *  even with none found. Oldest first. */
+  unindexed: { baseOffset: number; fromOffset: number; endOffset: number }[];
+}
+
 export class PartitionLog {
   readonly directory: string;
   readonly topic: string;
@@ -97,6 +109,8 @@ export class PartitionLog {
   private loadedIndexes: Segment[] = [];
   /** Segments renamed `.deleted`, waiting for `file.delete.delay.ms` before their files go. */
   private readonly deletingSegments = new Set<Segment>();
+  /** Every segment gets a `.txnindex`, empty or not (see keepTransactionIndexes). */
+  private keepingTransactionIndexes = false;
 
   private constructor(
     private readonly environment: SegmentEnvironment,
@@ -278,6 +292,7 @@ export class PartitionLog {
       (error: unknown) => this.markReadOnly('seal', error),
     );
     const segment = Segment.create(this.environment, this.directory, previous.nextOffset);
+    segment.transactionIndex.required = this.keepingTransactionIndexes;
     segment.startAppending(this.config.flushPolicy.kind === 'sync', previous, this.appenderHooks(segment));
     this.segments.push(segment);
     this.logger.log('info', 'segment-rolled', { directory: this.directory, baseOffset: segment.baseOffset, reason, previousBytes: previous.sizeBytes });
@@ -492,7 +507,7 @@ export class PartitionLog {
     for (const segment of doomed) segment.retire();
     try {
       for (const segment of doomed) {
-        for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+        for (const path of segment.filePaths) {
           await fileSystem.rename(path, `${path}${deletedSuffix}`).catch((error: NodeJS.ErrnoException) => {
             if (error.code !== 'ENOENT') throw error;
           });
@@ -515,7 +530,7 @@ export class PartitionLog {
   private async finishDeleting(segment: Segment): Promise<void> {
     if (!this.deletingSegments.delete(segment)) return;
     await segment.close();
-    for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+    for (const path of segment.filePaths) {
       await this.environment.fileSystem.unlink(`${path}${deletedSuffix}`).catch(() => undefined);
     }
   }
@@ -543,6 +558,7 @@ export class PartitionLog {
         const doomed = this.segments.splice(0);
         await this.removeSegments(doomed, 'truncate');
         const fresh = Segment.create(this.environment, this.directory, resetAt);
+        fresh.transactionIndex.required = this.keepingTransactionIndexes;
         await fresh.fileDescriptor();
         this.segments.push(fresh);
         this.startOffset = resetAt;
@@ -551,7 +567,7 @@ export class PartitionLog {
         for (const segment of doomed) {
           segment.retire();
           await segment.close();
-          for (const path of [segment.logPath, segment.offsetIndexPath, segment.timeIndexPath]) {
+          for (const path of segment.filePaths) {
             await fileSystem.unlink(path).catch(() => undefined);
           }
         }
@@ -575,6 +591,111 @@ export class PartitionLog {
     } finally {
       this.truncating = false;
     }
+  }
+
+  // ── aborted-transaction indexes ─────────────────────────────────────────────────────────────
+
+  /**
+   * From now on every segment keeps a `.txnindex`, written empty when it has no entry, so that a
+   * missing one means "never built" and is rebuilt. The broker calls this for partitions that hold
+   * transactional batches (others never pay for the files). `existingAreEmpty`: the segments there
+   * are now hold no transactional batch (the partition is becoming transactional), so their empty
+   * files are written now, in the background, instead of being rebuilt by a scan at the next open.
+   */
+  keepTransactionIndexes(existingAreEmpty: boolean): void {
+    if (this.keepingTransactionIndexes) return;
+    this.keepingTransactionIndexes = true;
+    for (const segment of this.segments) segment.transactionIndex.required = true;
+    if (!existingAreEmpty) return;
+    const sealed = this.segments.slice(0, -1).filter((segment) => !segment.transactionIndex.fileExists);
+    void (async () => {
+      for (const segment of sealed) if (this.segments.includes(segment)) await segment.persistIndexes(true);
+    })().catch((error: unknown) => this.markReadOnly('transaction index', error));
+  }
+
+  /**
+   * Records an aborted transaction whose ABORT marker was just appended (the broker decides what an
+   * aborted transaction is; storage keeps it with the marker's segment). Written to the `.txnindex`
+   * at once, fsync'ed with the segment's other indexes. False, and nothing recorded, if the marker
+   * is not in the active segment after the last entry (its append failed) or the log is closed.
+   */
+  appendAbortedTransaction(entry: AbortedTransactionEntry): boolean {
+    const segment = this.active;
+    const index = segment.transactionIndex;
+    if (this.closed || this.readOnlyError !== null || entry.lastOffset < segment.baseOffset || entry.lastOffset >= segment.nextOffset || entry.lastOffset <= index.lastOffset) return false;
+    segment.appendAbortedTransaction(entry).catch((error: unknown) => this.markReadOnly('transaction index', error));
+    return true;
+  }
+
+  /**
+   * The aborted transactions of the whole log, from the `.txnindex` files (checked; recovery table
+   * rows `txnindex-*`), and the ranges whose entries must be rebuilt. Call once at open, before any
+   * append, then completeTransactionIndex for every unindexed range.
+   */
+  async readTransactionIndexes(): Promise<TransactionIndexRead> {
+    const read: TransactionIndexRead = { entries: [], unindexed: [] };
+    for (const segment of [...this.segments]) {
+      const index = segment.transactionIndex;
+      if (segment.nextOffset <= this.startOffset && !segment.isEmpty()) {
+        index.recovered = null; // wholly below the log start: nothing there is served
+        continue;
+      }
+      const recovered = index.recovered;
+      let entries: AbortedTransactionEntry[] | null;
+      let unindexedFrom: number | null;
+      if (recovered !== null) {
+        entries = recovered.entries;
+        unindexedFrom = recovered.unverifiedFrom;
+      } else {
+        entries = await loadTransactionIndex(this.environment, segment, this.logger, this.recovery);
+        unindexedFrom = entries === null ? segment.baseOffset : null;
+      }
+      for (const entry of entries ?? []) if (entry.lastOffset >= this.startOffset) read.entries.push(entry);
+      const fromOffset = unindexedFrom === null ? null : Math.max(unindexedFrom, this.startOffset);
+      if (fromOffset !== null && fromOffset < segment.nextOffset) {
+        read.unindexed.push({ baseOffset: segment.baseOffset, fromOffset, endOffset: segment.nextOffset });
+      } else {
+        // Complete: drop what recovery kept for the broker, and write the file a kept log needs.
+        index.recovered = null;
+        if (unindexedFrom !== null) await segment.replaceTransactionIndex(entries ?? []);
+        else if (index.needsWrite()) await segment.persistIndexes(true);
+      }
+    }
+    return read;
+  }
+
+  /** Completes the `.txnindex` of one unindexed range with the aborted transactions whose marker lies
+   *  there (those not already listed by readTransactionIndexes), writing the file durably. Once no
+   *  range is left, the recovery point may be checkpointed past them. */
+  async completeTransactionIndex(baseOffset: number, found: readonly AbortedTransactionEntry[]): Promise<void> {
+    const segment = this.segments.find((candidate) => candidate.baseOffset === baseOffset);
+    if (segment === undefined) return; // deleted meanwhile
+    const index = segment.transactionIndex;
+    const byMarker = new Map<number, AbortedTransactionEntry>();
+    for (const entry of found) {
+      invariant(entry.lastOffset >= segment.baseOffset && entry.lastOffset < segment.nextOffset, () => `aborted transaction at ${entry.lastOffset} outside segment ${segment.baseOffset}`);
+      byMarker.set(entry.lastOffset, entry);
+    }
+    for (const entry of index.recovered?.entries ?? []) byMarker.set(entry.lastOffset, entry); // written before the crash: exact
+    const entries = [...byMarker.values()].sort((left, right) => left.lastOffset - right.lastOffset);
+    try {
+      await segment.replaceTransactionIndex(entries);
+    } catch (error) {
+      this.markReadOnly('transaction index', error);
+      throw this.toStorageError(error);
+    }
+    index.recovered = null;
+    this.requestCheckpoint();
+  }
+
+  /** The recovery point may not pass a control batch whose `.txnindex` entry is not settled yet. */
+  private transactionIndexHold(): number {
+    let hold = Number.POSITIVE_INFINITY;
+    for (const segment of this.segments) {
+      const from = segment.transactionIndex.recovered?.unverifiedFrom;
+      if (from !== undefined && from !== null && from < hold) hold = from;
+    }
+    return hold;
   }
 
   // ── compaction support ──────────────────────────────────────────────────────────────────────
@@ -605,6 +726,9 @@ export class PartitionLog {
       for (const path of [segment.offsetIndexPath, segment.timeIndexPath]) await fileSystem.unlink(path).catch(() => undefined);
       await fileSystem.syncDirectory(this.directory);
       const fresh = await Segment.open(this.environment, this.directory, segment.baseOffset);
+      // The `.txnindex` stays as it is: compaction keeps control batches and offsets.
+      fresh.transactionIndex.fileExists = segment.transactionIndex.fileExists;
+      fresh.transactionIndex.required = segment.transactionIndex.required;
       const cut = await rebuildSegment(this.environment, fresh, this.logger);
       invariant(cut === null, () => `compaction wrote an invalid segment: ${JSON.stringify(cut)}`);
       this.segments[this.segments.indexOf(segment)] = fresh;
@@ -640,7 +764,7 @@ export class PartitionLog {
     const { fileSystem } = this.environment;
     if (epochsChanged) await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
     const name = { topic: this.topic, partition: this.partition };
-    const recoveryPoint = this.flushed;
+    const recoveryPoint = Math.min(this.flushed, this.transactionIndexHold());
     if (recoveryPoint !== this.checkpointedRecoveryPoint) {
       for (const segment of this.segments) if (segment.appender !== null) await segment.persistIndexes(true);
       await writeOffsetCheckpoint(fileSystem, this.directory, recoveryPointFileName, name, recoveryPoint);

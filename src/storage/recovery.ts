@@ -9,6 +9,15 @@
 // logged with file, byte range and offsets. A clean shutdown checkpoints the log end, so the next
 // open scans nothing.
 //
+// The aborted-transaction index (`.txnindex`) of a scanned segment is trusted only below the
+// recovery point (its entries are fsync'ed before the checkpoint moves past their markers): above
+// it, entries past the recovered end or without their control batch are dropped, and the control
+// batches without an entry are listed for the broker, which alone can tell an ABORT marker and its
+// transaction's first offset (PartitionLog.readTransactionIndexes / completeTransactionIndex). Until
+// it has completed them, the recovery point is not checkpointed past them, so a second crash finds
+// them again. The `.txnindex` of a trusted segment is checked when the broker reads it (only logs
+// that keep transaction indexes do), with the same table.
+//
 // Every situation recovery can meet is a row of `recoveryCases`; test/storage/recovery.test.ts
 // fails unless each row is exercised.
 
@@ -37,16 +46,18 @@ import {
   swapSuffix,
   temporarySuffix,
   timeIndexSuffix,
+  transactionIndexSuffix,
 } from './segment-files.js';
 import { ChunkReader } from './segment-reader.js';
 import { TimeIndex } from './time-index.js';
+import { TransactionIndexCorruptError, decodeTransactionIndex, transactionIndexEntryBytes, type AbortedTransactionEntry } from './transaction-index.js';
 
 /** The table of cases. `action` is what recovery does; every id must be covered by a test. */
 export const recoveryCases = [
   // Files in the directory
   { id: 'leftover-file', when: 'a *.tmp, *.deleted or *.cleaned file left by an interrupted checkpoint, deletion or compaction', action: 'delete it' },
   { id: 'swap-file', when: 'a *.log.swap: compaction finished writing a replacement segment but crashed before renaming it', action: 'rename it over the .log and rebuild its indexes' },
-  { id: 'orphan-index', when: 'an .index or .timeindex without its .log', action: 'delete it' },
+  { id: 'orphan-index', when: 'an .index, .timeindex or .txnindex without its .log', action: 'delete it' },
   { id: 'no-segments', when: 'no .log file at all (new partition, or everything was deleted)', action: 'create an empty segment at the log start offset' },
   { id: 'no-recovery-point', when: 'no recovery-point checkpoint (never checkpointed) or an unreadable one', action: 'scan every segment' },
   { id: 'recovery-point-beyond-end', when: 'the recovery point is past the end of the data on disk', action: 'warn, treat the last segment as unflushed and scan it' },
@@ -68,6 +79,13 @@ export const recoveryCases = [
   { id: 'offset-mismatch', when: 'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if it starts below', action: 'cut the file there' },
   { id: 'segment-gap', when: 'the next segment does not start where this one ends (this one lost its tail in a crash during a roll); with compaction, only if it starts below', action: 'treat as a cut: delete the segments after it' },
   { id: 'segment-after-cut', when: 'a segment after one that was cut', action: 'delete it' },
+  // Aborted-transaction indexes (.txnindex)
+  { id: 'txnindex-loaded', when: 'a trusted segment\'s .txnindex passes its checks (whole entries, version 0, markers increasing inside the segment)', action: 'use its entries' },
+  { id: 'txnindex-missing', when: 'a trusted segment without .txnindex in a log that keeps them (written before .txnindex existed, or lost)', action: 'list the segment as unindexed: the broker rebuilds its entries by scanning it, and the file is written' },
+  { id: 'txnindex-corrupt', when: 'a .txnindex that fails its checks (garbage; in a trusted segment, also a torn size)', action: 'delete it and treat it as missing (a scanned segment: as empty, every control batch unverified)' },
+  { id: 'txnindex-torn', when: 'a scanned segment\'s .txnindex ends inside an entry (a crash during its write)', action: 'cut it to whole entries' },
+  { id: 'txnindex-past-end', when: 'a scanned segment\'s .txnindex has entries at or past the recovered end, or above the recovery point without a control batch at their marker offset', action: 'drop them (the file is rewritten)' },
+  { id: 'txnindex-unverified', when: 'a scanned segment has control batches at or past the recovery point (or anywhere, without a .txnindex) that no entry names', action: 'list them for the broker to complete; the recovery point stays below the first until it has' },
 ] as const;
 
 export type RecoveryCaseId = (typeof recoveryCases)[number]['id'];
@@ -122,8 +140,9 @@ async function readCheckpointOrNull<T>(context: RecoveryContext, name: string, r
   }
 }
 
-/** Deletes leftovers, completes swaps, deletes orphan indexes; returns the base offsets of segments. */
-async function tidyDirectory(context: RecoveryContext): Promise<number[]> {
+/** Deletes leftovers, completes swaps, deletes orphan indexes; returns the base offsets of segments
+ *  and of those with a `.txnindex`. */
+async function tidyDirectory(context: RecoveryContext): Promise<{ baseOffsets: number[]; withTransactionIndex: Set<number> }> {
   const { fileSystem } = context.environment;
   const { directory, logger } = context;
   const names = await fileSystem.readdir(directory);
@@ -142,6 +161,7 @@ async function tidyDirectory(context: RecoveryContext): Promise<number[]> {
     const target = segmentFileName(parsed.baseOffset, logSuffix);
     logger.log('warn', 'recovery-completed-swap', { directory, file: name, segment: target });
     await fileSystem.rename(`${directory}/${name}`, `${directory}/${target}`);
+    // The .txnindex stays: compaction keeps control batches and offsets, so its entries still hold.
     for (const suffix of [offsetIndexSuffix, timeIndexSuffix]) {
       await fileSystem.unlink(`${directory}/${segmentFileName(parsed.baseOffset, suffix)}`).catch(() => undefined);
     }
@@ -153,15 +173,19 @@ async function tidyDirectory(context: RecoveryContext): Promise<number[]> {
     const parsed = parseSegmentFileName(name);
     if (parsed?.suffix === logSuffix) logs.add(parsed.baseOffset);
   }
+  const withTransactionIndex = new Set<number>();
   for (const name of current) {
     const parsed = parseSegmentFileName(name);
-    if (parsed !== null && (parsed.suffix === offsetIndexSuffix || parsed.suffix === timeIndexSuffix) && !logs.has(parsed.baseOffset)) {
+    if (parsed === null || (parsed.suffix !== offsetIndexSuffix && parsed.suffix !== timeIndexSuffix && parsed.suffix !== transactionIndexSuffix)) continue;
+    if (!logs.has(parsed.baseOffset)) {
       note(context, 'orphan-index');
       logger.log('warn', 'recovery-deleted-orphan-index', { directory, file: name });
       await fileSystem.unlink(`${directory}/${name}`);
+    } else if (parsed.suffix === transactionIndexSuffix) {
+      withTransactionIndex.add(parsed.baseOffset);
     }
   }
-  return [...logs].sort((a, b) => a - b);
+  return { baseOffsets: [...logs].sort((a, b) => a - b), withTransactionIndex };
 }
 
 /** Loads a trusted segment's indexes and tail. Returns the case that forces a scan, or null. */
@@ -203,7 +227,7 @@ async function loadTrustedSegment(context: RecoveryContext, segment: Segment): P
  * Scans a whole segment, validating each batch and rebuilding its indexes. Returns the cut made,
  * or null when the file ended cleanly.
  */
-async function scanSegment(context: RecoveryContext, segment: Segment, previousNextOffset: number): Promise<RecoveryCut | null> {
+async function scanSegment(context: RecoveryContext, segment: Segment, previousNextOffset: number, controlOffsets: number[] = []): Promise<RecoveryCut | null> {
   const { fileSystem } = context.environment;
   const fd = await segment.fileDescriptor();
   const fileBytes = (await fileSystem.fstat(fd)).size;
@@ -259,6 +283,7 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
       break;
     }
     note(context, 'batch-valid');
+    if (header.isControl) controlOffsets.push(baseOffset);
     segment.track(header, position);
     expectedOffset = header.lastOffset + 1;
     position += totalBytes;
@@ -282,10 +307,88 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
 }
 
 async function deleteSegmentFiles(fileSystem: FileSystem, directory: string, baseOffset: number): Promise<void> {
-  for (const suffix of [logSuffix, offsetIndexSuffix, timeIndexSuffix]) {
+  for (const suffix of [logSuffix, offsetIndexSuffix, timeIndexSuffix, transactionIndexSuffix]) {
     await fileSystem.unlink(`${directory}/${segmentFileName(baseOffset, suffix)}`).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
+  }
+}
+
+/**
+ * The `.txnindex` of a segment recovery scanned (its batches now validated, `controlOffsets` the
+ * offsets of its control batches). Entries below the recovery point are trusted; above it only
+ * those naming a control batch that survived. Control batches above it (all of them, when there is
+ * no usable file) without an entry are left for the broker: `recovered.unverifiedFrom`.
+ */
+async function recoverScannedTransactionIndex(context: RecoveryContext, segment: Segment, recoveryPoint: number, controlOffsets: readonly number[]): Promise<void> {
+  const index = segment.transactionIndex;
+  const path = segment.transactionIndexPath;
+  let trustedBelow = index.fileExists ? Math.max(segment.baseOffset, recoveryPoint) : segment.baseOffset;
+  let entries: AbortedTransactionEntry[] = [];
+  let rewrite = false;
+  const content = index.fileExists ? await context.environment.fileSystem.readFile(path) : null;
+  if (content !== null) {
+    let whole = content;
+    if (content.length % transactionIndexEntryBytes !== 0) {
+      note(context, 'txnindex-torn');
+      whole = content.subarray(0, content.length - (content.length % transactionIndexEntryBytes));
+      context.logger.log('warn', 'recovery-txnindex-torn', { file: path, fromByte: whole.length, toByte: content.length });
+      rewrite = true;
+    }
+    try {
+      // Bounds are checked below, entry by entry: past the end is a row of its own.
+      entries = decodeTransactionIndex(path, segment.baseOffset, whole, Number.MAX_SAFE_INTEGER);
+    } catch (error) {
+      if (!(error instanceof TransactionIndexCorruptError)) throw error;
+      note(context, 'txnindex-corrupt');
+      context.logger.log('warn', 'recovery-txnindex-corrupt', { file: path, detail: error.message });
+      entries = [];
+      trustedBelow = segment.baseOffset;
+      rewrite = true;
+    }
+  } else {
+    trustedBelow = segment.baseOffset;
+  }
+  const controls = new Set(controlOffsets);
+  const kept = entries.filter((entry) => entry.lastOffset < segment.nextOffset && (entry.lastOffset < trustedBelow || controls.has(entry.lastOffset)));
+  if (kept.length < entries.length) {
+    note(context, 'txnindex-past-end');
+    context.logger.log('warn', 'recovery-txnindex-dropped', { file: path, entries: entries.length - kept.length, logEndOffset: segment.nextOffset });
+    rewrite = true;
+  }
+  const named = new Set(kept.map((entry) => entry.lastOffset));
+  const unverified = controlOffsets.filter((offset) => offset >= trustedBelow && !named.has(offset));
+  if (unverified.length > 0) note(context, 'txnindex-unverified');
+  if (rewrite) await segment.replaceTransactionIndex(kept);
+  else if (index.fileExists) index.replaced(kept);
+  index.recovered = { entries: kept, unverifiedFrom: unverified.length > 0 ? unverified[0]! : null };
+}
+
+/** The `.txnindex` entries of a segment recovery trusted (checked now), or null if the segment has
+ *  none usable (missing, or corrupt and deleted): its entries must then be rebuilt. */
+export async function loadTransactionIndex(environment: SegmentEnvironment, segment: Segment, logger: StorageLogger, report: RecoveryReport): Promise<AbortedTransactionEntry[] | null> {
+  const context: RecoveryContext = { environment, directory: segment.directory, logger, report };
+  const content = segment.transactionIndex.fileExists ? await segment.readTransactionIndexFile() : null;
+  if (content === null) {
+    note(context, 'txnindex-missing');
+    logger.log('info', 'txnindex-missing', { file: segment.transactionIndexPath });
+    segment.transactionIndex.fileExists = false;
+    return null;
+  }
+  try {
+    const entries = decodeTransactionIndex(segment.transactionIndexPath, segment.baseOffset, content, segment.nextOffset);
+    note(context, 'txnindex-loaded');
+    segment.transactionIndex.fileEntries = entries.length;
+    segment.transactionIndex.lastOffset = entries.at(-1)?.lastOffset ?? -1;
+    return entries;
+  } catch (error) {
+    if (!(error instanceof TransactionIndexCorruptError)) throw error;
+    note(context, 'txnindex-corrupt');
+    logger.log('warn', 'recovery-txnindex-corrupt', { file: segment.transactionIndexPath, detail: error.message });
+    await environment.fileSystem.unlink(segment.transactionIndexPath).catch(() => undefined);
+    segment.transactionIndex.fileExists = false;
+    segment.transactionIndex.fileEntries = -1;
+    return null;
   }
 }
 
@@ -300,7 +403,7 @@ export async function recoverPartition(environment: SegmentEnvironment, director
   const report: RecoveryReport = { cases: new Map(), cuts: [], scannedSegments: 0, scannedBytes: 0 };
   const context: RecoveryContext = { environment, directory, logger, report };
   await fileSystem.mkdir(directory);
-  const baseOffsets = await tidyDirectory(context);
+  const { baseOffsets, withTransactionIndex } = await tidyDirectory(context);
 
   const checkpointedStart = await readCheckpointOrNull(context, logStartOffsetFileName, () => readOffsetCheckpoint(fileSystem, directory, logStartOffsetFileName));
   let recoveryPoint = await readCheckpointOrNull(context, recoveryPointFileName, () => readOffsetCheckpoint(fileSystem, directory, recoveryPointFileName));
@@ -335,6 +438,7 @@ export async function recoverPartition(environment: SegmentEnvironment, director
       continue;
     }
     const segment = await Segment.open(environment, directory, baseOffset);
+    segment.transactionIndex.fileExists = withTransactionIndex.has(baseOffset);
     segments.push(segment);
     const nextBase = baseOffsets[index + 1];
     const isLast = nextBase === undefined;
@@ -357,7 +461,11 @@ export async function recoverPartition(environment: SegmentEnvironment, director
         }
       }
     }
-    if (mustScan) cutAt = await scanSegment(context, segment, previousNextOffset);
+    if (mustScan) {
+      const controlOffsets: number[] = [];
+      cutAt = await scanSegment(context, segment, previousNextOffset, controlOffsets);
+      await recoverScannedTransactionIndex(context, segment, recoveryPoint, controlOffsets);
+    }
     previousNextOffset = segment.nextOffset;
     // Acknowledgements wait for the previous segment to be sealed, so a later segment that does not
     // continue this one holds nothing acknowledged.

@@ -1,4 +1,5 @@
-// One segment: a `.log` file of whole batches plus its two sparse indexes.
+// One segment: a `.log` file of whole batches plus its two sparse indexes and, in a log that holds
+// transactions, its aborted-transaction index (`.txnindex`).
 //
 // Offsets inside a segment, and how they relate (asserted where they change):
 //   baseOffset ≤ readableNextOffset ≤ nextOffset          (written ≤ appended)
@@ -13,9 +14,10 @@ import { readFully, type FileSystem } from './file-system.js';
 import { storageLimits, type LogConfig } from './limits.js';
 import { IndexCorruptError, OffsetIndex } from './offset-index.js';
 import { SegmentAppender, type AppenderHooks } from './segment-appender.js';
-import { logSuffix, offsetIndexSuffix, segmentFileName, timeIndexSuffix } from './segment-files.js';
+import { logSuffix, offsetIndexSuffix, segmentFileName, temporarySuffix, timeIndexSuffix, transactionIndexSuffix } from './segment-files.js';
 import { ChunkReader } from './segment-reader.js';
 import { TimeIndex } from './time-index.js';
+import { TransactionIndex, encodeTransactionIndexEntries, transactionIndexEntryBytes, type AbortedTransactionEntry } from './transaction-index.js';
 
 export interface SegmentEnvironment {
   fileSystem: FileSystem;
@@ -79,6 +81,8 @@ export class Segment {
   appender: SegmentAppender | null = null;
   /** Resolves once the segment is sealed (rolled) and durable. */
   sealed: Promise<void> | null = null;
+  /** What is on disk of the `.txnindex` (its entries live with the broker). */
+  readonly transactionIndex: TransactionIndex;
 
   // The indexes of a sealed segment may be dropped from memory (the files hold them) and loaded
   // again on the next lookup; see PartitionLog's index cache.
@@ -111,6 +115,7 @@ export class Segment {
     this.offsetOfMaxTimestamp = baseOffset;
     this.offsetIndexValue = new OffsetIndex(baseOffset, environment.config.segmentIndexBytes);
     this.timeIndexValue = new TimeIndex(baseOffset, environment.config.segmentIndexBytes);
+    this.transactionIndex = new TransactionIndex(baseOffset);
     this.opened = opened.then((fd) => (this.fd = fd));
     this.opened.catch(() => undefined);
   }
@@ -211,6 +216,13 @@ export class Segment {
   }
   get timeIndexPath(): string {
     return `${this.directory}/${segmentFileName(this.baseOffset, timeIndexSuffix)}`;
+  }
+  get transactionIndexPath(): string {
+    return `${this.directory}/${segmentFileName(this.baseOffset, transactionIndexSuffix)}`;
+  }
+  /** Every file of the segment, for deletion. */
+  get filePaths(): string[] {
+    return [this.logPath, this.offsetIndexPath, this.timeIndexPath, this.transactionIndexPath];
   }
 
   /** A new, empty segment. The file is created (and its directory entry made durable) in the
@@ -427,7 +439,9 @@ export class Segment {
   persistIndexes(sync: boolean): Promise<void> {
     const run = async (): Promise<void> => {
       const { fileSystem } = this.environment;
-      if (!this.indexesLoaded || this.retired) return; // nothing pending / the files are not ours any more
+      if (this.retired) return; // the files are not ours any more
+      await this.writeTransactionIndex(sync);
+      if (!this.indexesLoaded) return; // nothing pending
       for (const [index, path] of [
         [this.offsetIndex, this.offsetIndexPath],
         [this.timeIndex, this.timeIndexPath],
@@ -455,6 +469,114 @@ export class Segment {
     return this.indexWrites;
   }
 
+  /** Writes the `.txnindex` entries appended since the last write now (page cache), without waiting
+   *  for the next checkpoint: a process crash then loses none. Serialized with persistIndexes. */
+  persistTransactionIndex(): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (!this.retired) await this.writeTransactionIndex(false);
+    };
+    this.indexWrites = this.indexWrites.then(run, run);
+    return this.indexWrites;
+  }
+
+  /** Appends the pending `.txnindex` entries (creating the file if needed); fsyncs if `sync` and
+   *  anything was written since the last fsync. */
+  private async writeTransactionIndex(sync: boolean): Promise<void> {
+    const index = this.transactionIndex;
+    if (!index.needsWrite() && !(sync && index.unsynced)) return;
+    const { fileSystem } = this.environment;
+    const path = this.transactionIndexPath;
+    const fd = await fileSystem.open(path, 'r+').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return fileSystem.open(path, 'w+');
+      throw error;
+    });
+    if (!index.fileExists) index.directoryUnsynced = true;
+    const created = !index.fileExists;
+    try {
+      const pending = index.pending.slice();
+      if (pending.length > 0 || created) {
+        // Entries go after the whole entries already there (a sealed segment's count is learned from the size).
+        const fileBytes = (await fileSystem.fstat(fd)).size;
+        const entries = index.fileEntries >= 0 ? index.fileEntries : Math.floor(fileBytes / transactionIndexEntryBytes);
+        const position = entries * transactionIndexEntryBytes;
+        await fileSystem.writeAll(fd, [encodeTransactionIndexEntries(pending)], position);
+        const end = position + pending.length * transactionIndexEntryBytes;
+        if (fileBytes > end) await fileSystem.ftruncate(fd, end);
+        index.fileEntries = entries + pending.length;
+        index.pending = index.pending.slice(pending.length);
+        index.fileExists = true;
+        index.unsynced = true;
+      }
+      if (sync) {
+        await fileSystem.fsync(fd);
+        index.unsynced = false;
+      }
+    } finally {
+      await fileSystem.close(fd);
+    }
+    if (sync && index.directoryUnsynced) {
+      await fileSystem.syncDirectory(this.directory);
+      index.directoryUnsynced = false;
+    }
+  }
+
+  /** Records an aborted transaction whose marker this (active) segment holds, and writes it. */
+  appendAbortedTransaction(entry: AbortedTransactionEntry): Promise<void> {
+    this.transactionIndex.append(entry);
+    return this.persistTransactionIndex();
+  }
+
+  /** The entries in the `.txnindex` file now (written ones only), or null when there is none. */
+  async readTransactionIndexFile(): Promise<Buffer | null> {
+    await this.indexWrites.catch(() => undefined);
+    return this.environment.fileSystem.readFile(this.transactionIndexPath);
+  }
+
+  /** Replaces the `.txnindex` with exactly `entries`, atomically (temporary file, fsync, rename):
+   *  a crash leaves either the old file or the new one. For recovery and its completion. */
+  replaceTransactionIndex(entries: readonly AbortedTransactionEntry[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.retired) return;
+      invariant(this.transactionIndex.pending.length === 0, 'transaction index replaced while entries are pending');
+      const { fileSystem } = this.environment;
+      const temporary = `${this.transactionIndexPath}${temporarySuffix}`;
+      const fd = await fileSystem.open(temporary, 'w');
+      try {
+        await fileSystem.writeAll(fd, [encodeTransactionIndexEntries(entries)], 0);
+        await fileSystem.fsync(fd);
+      } finally {
+        await fileSystem.close(fd);
+      }
+      await fileSystem.rename(temporary, this.transactionIndexPath);
+      await fileSystem.syncDirectory(this.directory);
+      this.transactionIndex.replaced(entries);
+    };
+    this.indexWrites = this.indexWrites.then(run, run);
+    return this.indexWrites;
+  }
+
+  /** Drops the `.txnindex` entries whose marker is at or after `endOffset` (truncation). */
+  private async truncateTransactionIndex(endOffset: number): Promise<void> {
+    const index = this.transactionIndex;
+    index.pending = index.pending.filter((entry) => entry.lastOffset < endOffset);
+    const content = await this.readTransactionIndexFile();
+    if (content === null) return;
+    let keep = 0;
+    while ((keep + 1) * transactionIndexEntryBytes <= content.length && Number(content.readBigInt64BE(keep * transactionIndexEntryBytes + 18)) < endOffset) keep += 1;
+    const { fileSystem } = this.environment;
+    if (keep * transactionIndexEntryBytes < content.length) {
+      const fd = await fileSystem.open(this.transactionIndexPath, 'r+');
+      try {
+        await fileSystem.ftruncate(fd, keep * transactionIndexEntryBytes);
+        await fileSystem.fsync(fd);
+      } finally {
+        await fileSystem.close(fd);
+      }
+    }
+    index.fileEntries = keep;
+    index.lastOffset = index.pending.at(-1)?.lastOffset ?? (keep === 0 ? -1 : Number(content.readBigInt64BE((keep - 1) * transactionIndexEntryBytes + 18)));
+  }
+
   /** Rolls: waits for pending appends, records the final largest timestamp, makes log and indexes durable. */
   seal(): Promise<void> {
     if (this.sealed === null) {
@@ -480,6 +602,7 @@ export class Segment {
     this.readableBytes = position;
     this.offsetIndex.truncateToPosition(position);
     this.timeIndex.truncateToOffset(nextOffset);
+    await this.truncateTransactionIndex(nextOffset);
     this.nextOffset = nextOffset;
     this.readableNextOffset = nextOffset;
     this.maxTimestamp = noTimestamp;

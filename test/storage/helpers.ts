@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ControlRecordType, encodeControlBatch } from '../../src/protocol/record-batch/control.js';
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
+import { encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 
 export interface TestRecord {
@@ -136,4 +138,21 @@ export function failingFileSystem(code = 'EIO'): { fileSystem: FileSystem; arm: 
     arm: (operations) => (failing = new Set(operations)),
     disarm: () => (failing = new Set()),
   };
+}
+
+/** A transactional data batch of `count` records (optionally keyed) of producer `producerId`. */
+export function makeTransactionalBatch(producerId: number, count = 1, key: (index: number) => Buffer | null = () => null): Buffer {
+  return encodeRecordBatchSync({
+    baseOffset: 0,
+    producerId,
+    producerEpoch: 0,
+    baseSequence: 0,
+    transactional: true,
+    records: Array.from({ length: count }, (_, index) => ({ key: key(index), value: Buffer.from(`value ${index}`) })),
+  });
+}
+
+/** A transaction marker (control batch) of producer `producerId`. */
+export function makeMarker(producerId: number, abort: boolean): Buffer {
+  return encodeControlBatch({ producerId, producerEpoch: 0, coordinatorEpoch: 0, type: abort ? ControlRecordType.Abort : ControlRecordType.Commit });
 }

@@ -9,7 +9,8 @@ import { validateBatch } from '../../src/protocol/record-batch/header.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery.js';
-import { makeValueBatch, seededRandom, splitBatches, temporaryDirectory } from './helpers.js';
+import { decodeTransactionIndex, type AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
+import { makeMarker, makeTransactionalBatch, makeValueBatch, seededRandom, splitBatches, temporaryDirectory } from './helpers.js';
 
 const directories: { remove: () => void }[] = [];
 after(() => directories.forEach((directory) => directory.remove()));
@@ -282,6 +283,138 @@ test('case segment-gap: a segment that does not continue the previous one (lost 
   assert.deepEqual(recovered, stored.slice(0, recovered.length));
   assert.equal(log.logEndOffset, recovered.length * 3);
   await log.close();
+});
+
+// ── aborted-transaction indexes (.txnindex) ─────────────────────────────────────────────────────
+
+/** Transactions of producers 1, 2, 3, … (two data batches each, every third committed, the others
+ *  aborted and handed to the index as the broker does). Returns the index entries. */
+async function writeTransactions(log: PartitionLog, count: number): Promise<AbortedTransactionEntry[]> {
+  log.keepTransactionIndexes(true);
+  const entries: AbortedTransactionEntry[] = [];
+  for (let round = 0; round < count; round += 1) {
+    const producerId = round + 1;
+    const { baseOffset: firstOffset } = await log.append(makeTransactionalBatch(producerId, 2));
+    await log.append(makeTransactionalBatch(producerId, 1));
+    const abort = round % 3 !== 2;
+    const { baseOffset: lastOffset } = await log.append(makeMarker(producerId, abort));
+    if (!abort) continue;
+    const entry = { producerId, firstOffset, lastOffset, lastStableOffset: lastOffset + 1 };
+    assert.equal(log.appendAbortedTransaction(entry), true);
+    entries.push(entry);
+  }
+  return entries;
+}
+
+async function readTransactionIndexes(log: PartitionLog) {
+  log.keepTransactionIndexes(false);
+  const read = await log.readTransactionIndexes();
+  for (const id of log.recovery.cases.keys()) seen.add(id);
+  return read;
+}
+
+function recoveryPointOnDisk(directory: string): number {
+  return Number(readFileSync(`${directory}/recovery-point-offset-checkpoint`, 'utf8').trim().split('\n').at(-1)!.split(' ').at(-1));
+}
+
+test('case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments\' indexes are checked; missing or bad ones are listed for a rebuild', async () => {
+  const directory = tempDir();
+  const config = { segmentBytes: 500 };
+  const log = await open(directory, config);
+  const entries = await writeTransactions(log, 9);
+  await log.close();
+  const bases = log.segmentBaseOffsets;
+  assert.ok(bases.length >= 4, `segments ${bases}`);
+  const ends = [...bases.slice(1), log.logEndOffset];
+  // Segment 0: no file (written before .txnindex existed); 1: garbage; 2: torn (below the recovery point, so corrupt too).
+  unlinkSync(segmentPath(directory, bases[0]!, '.txnindex'));
+  writeFileSync(segmentPath(directory, bases[1]!, '.txnindex'), Buffer.alloc(34, 0x7f));
+  const torn = readFileSync(segmentPath(directory, bases[2]!, '.txnindex'));
+  writeFileSync(segmentPath(directory, bases[2]!, '.txnindex'), Buffer.concat([torn, Buffer.alloc(5)]));
+  // An index without its segment goes.
+  writeFileSync(segmentPath(directory, 999_999, '.txnindex'), Buffer.alloc(34));
+
+  const reopened = await open(directory, config);
+  assert.ok(!existsSync(segmentPath(directory, 999_999, '.txnindex')));
+  const read = await readTransactionIndexes(reopened);
+  assert.equal(reopened.recovery.cases.get('txnindex-missing'), 1);
+  assert.equal(reopened.recovery.cases.get('txnindex-corrupt'), 2);
+  assert.equal(reopened.recovery.cases.get('txnindex-loaded'), bases.length - 3);
+  assert.deepEqual(read.unindexed, [0, 1, 2].map((index) => ({ baseOffset: bases[index]!, fromOffset: bases[index]!, endOffset: ends[index]! })));
+  const inRange = (index: number) => entries.filter((entry) => entry.lastOffset >= bases[index]! && entry.lastOffset < ends[index]!);
+  assert.deepEqual(read.entries, entries.filter((entry) => entry.lastOffset >= bases[3]!));
+  assert.ok(!existsSync(segmentPath(directory, bases[1]!, '.txnindex')), 'a corrupt index is deleted');
+  // The broker finds the aborts there and completes each range; the files are written.
+  for (const index of [0, 1, 2]) await reopened.completeTransactionIndex(bases[index]!, inRange(index));
+  await reopened.close();
+  const again = await open(directory, config);
+  const complete = await readTransactionIndexes(again);
+  assert.deepEqual(complete.entries, entries);
+  assert.deepEqual(complete.unindexed, []);
+  await again.close();
+});
+
+test('case txnindex-torn, txnindex-past-end, txnindex-unverified: a crashed tail\'s index is cut to what the log kept; control batches without an entry are listed', async () => {
+  const directory = tempDir();
+  const log = await open(directory);
+  const entries = await writeTransactions(log, 6); // markers: abort, abort, commit, abort, abort, commit
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the entries' writes (page cache)
+  await log.abandon();
+  const indexPath = segmentPath(directory, 0, '.txnindex');
+  assert.equal(readFileSync(indexPath).length, entries.length * 34);
+  // A torn last write, and the log cut before the last abort marker (a lost tail).
+  writeFileSync(indexPath, Buffer.concat([readFileSync(indexPath), Buffer.alloc(20, 0x01)]));
+  const lastAbort = entries.at(-1)!;
+  const logBytes = readFileSync(segmentPath(directory, 0));
+  const batches = splitBatches(logBytes);
+  const cutAt = batches.find((batch) => batch.bytes.readBigInt64BE(0) === BigInt(lastAbort.lastOffset))!;
+  truncateSync(segmentPath(directory, 0), cutAt.bytes.byteOffset - logBytes.byteOffset + 30);
+
+  const reopened = await open(directory);
+  assert.ok(reopened.recovery.cases.get('txnindex-torn'));
+  assert.ok(reopened.recovery.cases.get('txnindex-past-end'));
+  assert.ok(reopened.recovery.cases.get('txnindex-unverified'));
+  assert.equal(reopened.logEndOffset, lastAbort.lastOffset);
+  assert.deepEqual(decodeTransactionIndex('t', 0, readFileSync(indexPath), Number.MAX_SAFE_INTEGER), entries.slice(0, -1), 'cut to whole entries the log still holds');
+  const read = await readTransactionIndexes(reopened);
+  assert.deepEqual(read.entries, entries.slice(0, -1));
+  // Above the recovery point (0: never checkpointed) the commit markers have no entry: the broker checks them.
+  const firstCommit = entries[1]!.lastOffset + 4;
+  assert.deepEqual(read.unindexed, [{ baseOffset: 0, fromOffset: firstCommit, endOffset: reopened.logEndOffset }]);
+  assert.ok(recoveryPointOnDisk(directory) <= firstCommit, 'the recovery point waits for the completion');
+  await reopened.completeTransactionIndex(0, []);
+  await reopened.checkpoint();
+  assert.equal(recoveryPointOnDisk(directory), reopened.logEndOffset);
+  await reopened.close();
+});
+
+test('case txnindex-unverified: a lost tail index is relisted after a second crash, then completed', async () => {
+  const directory = tempDir();
+  const log = await open(directory);
+  await log.append(makeValueBatch(2, 10));
+  await log.checkpoint(); // the recovery point is now 2
+  const entries = await writeTransactions(log, 2);
+  await log.abandon();
+  unlinkSync(segmentPath(directory, 0, '.txnindex')); // lost: never fsync'ed before the crash
+  for (let crash = 0; crash < 2; crash += 1) {
+    const reopened = await open(directory);
+    const read = await readTransactionIndexes(reopened);
+    assert.deepEqual(read.entries, []);
+    assert.deepEqual(read.unindexed, [{ baseOffset: 0, fromOffset: entries[0]!.lastOffset, endOffset: reopened.logEndOffset }], `crash ${crash}`);
+    assert.ok(recoveryPointOnDisk(directory) <= entries[0]!.lastOffset);
+    if (crash === 0) {
+      await reopened.abandon(); // crashes again before the broker completed the index
+      continue;
+    }
+    await reopened.completeTransactionIndex(0, entries);
+    await reopened.close();
+  }
+  const last = await open(directory);
+  assert.equal(last.recovery.scannedSegments, 0);
+  const read = await readTransactionIndexes(last);
+  assert.deepEqual(read.entries, entries);
+  assert.deepEqual(read.unindexed, []);
+  await last.close();
 });
 
 test('torn tail: cutting the last segment at every byte inside its last batch keeps all earlier batches', async () => {
