@@ -76,6 +76,8 @@ export const HALF_POLL_INTERVAL_MS = 100;
 const RETRY_DELAY_MS = 1000;
 /** Bytes read per step from a channel partition or a target; a larger batch still comes back whole. */
 const READ_BYTES = 1024 * 1024;
+/** Decoded `__sluice_half` batches kept for reading half messages back (a batch is ≤ message.max.bytes). */
+const RECENT_HALF_BATCHES = 8;
 /** Half messages acted on at once: their appends share fsyncs (group commit) without a burst of
  *  100 000 due checks becoming 200 000 concurrent promises. */
 const ACTIONS_IN_FLIGHT_MAX = 64;
@@ -176,6 +178,7 @@ export class HalfMessageService {
   private halfReadOffsets: number[] = [];
   private opReadOffsets: number[] = [];
   private partitionCount = 0;
+  private readonly recentHalfBatches: Array<{ partition: number; baseOffset: number; lastOffset: number; records: DecodedRecord[] }> = [];
   private readonly creatingCheckTopics = new Map<string, Promise<void>>();
   private readonly waiter: FetchWaiter = { wake: () => this.schedule() };
   private timer: NodeJS.Timeout | null = null;
@@ -585,15 +588,23 @@ export class HalfMessageService {
 
   // ── reading and writing records ───────────────────────────────────────────────────────────
 
-  /** The half message's record, read back from `__sluice_half`; null when retention removed it. */
+  /** The half message's record, read back from `__sluice_half`; null when retention removed it.
+   *  Producers send half messages in batches, and the messages of one batch tend to be decided
+   *  together: the last few decoded batches are kept (`recentHalfBatches`). */
   private async readHalf(entry: PendingHalf): Promise<DecodedRecord | null> {
     const log = this.host.partitions.get(HALF_TOPIC, entry.partition);
     if (!log || entry.offset < log.logStartOffset) return null;
-    const read = await log.read(entry.offset, READ_BYTES, { maxOffset: entry.offset + 1 });
-    for (const batch of await decodeRecordBatches(read.records)) {
-      for (const record of batch.records) if (record.offset === entry.offset) return record;
+    let batch = this.recentHalfBatches.find((b) => b.partition === entry.partition && b.baseOffset <= entry.offset && entry.offset <= b.lastOffset);
+    if (batch === undefined) {
+      // One byte asked: storage returns the whole batch holding the offset, and nothing more.
+      const read = await log.read(entry.offset, 1, { maxOffset: entry.offset + 1 });
+      const [decoded] = await decodeRecordBatches(read.records);
+      if (decoded === undefined) return null;
+      batch = { partition: entry.partition, baseOffset: decoded.baseOffset, lastOffset: decoded.baseOffset + decoded.lastOffsetDelta, records: decoded.records };
+      this.recentHalfBatches.unshift(batch);
+      if (this.recentHalfBatches.length > RECENT_HALF_BATCHES) this.recentHalfBatches.pop();
     }
-    return null;
+    return batch.records.find((record) => record.offset === entry.offset) ?? null;
   }
 
   private appendOp(entry: PendingHalf, op: Op): Promise<number> {
