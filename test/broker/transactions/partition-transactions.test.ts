@@ -2,13 +2,16 @@
 // and the aborted transactions a read_committed Fetch lists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PartitionProducerState } from '../../../src/broker/producer-state.js';
 import { PartitionTransactions, TRANSACTIONS_MARKER_FILE } from '../../../src/broker/transactions/partition-transactions.js';
 import { ControlRecordType, encodeControlBatch } from '../../../src/protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../../../src/protocol/record-batch/header.js';
 import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { PartitionLog } from '../../../src/storage/log.js';
+import { MemoryLogger } from '../../../src/storage/logger.js';
 
 function data(producerId: number, baseOffset: number, count: number): RecordBatchHeader {
   const batch = encodeRecordBatchSync({ baseOffset, producerId, producerEpoch: 0, baseSequence: 0, transactional: true, records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`v${i}`) })) });
@@ -49,7 +52,7 @@ test('open transactions give the first unstable offset; markers close them; abor
   }
 });
 
-test('the marker file is written once, durably, and makes the next open scan the log', () => {
+test('the marker file is written once, durably, and makes the next open read the aborted list', () => {
   const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
   try {
     const state = new PartitionTransactions(directory);
@@ -57,6 +60,131 @@ test('the marker file is written once, durably, and makes the next open scan the
     state.markTransactional();
     state.markTransactional();
     assert.equal(existsSync(join(directory, TRANSACTIONS_MARKER_FILE)), true);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+// ── with a partition log: the aborted list from the .txnindex, open transactions from the producer state ──
+
+/** Appends as the broker does: the batch, then the producer state and the transaction state. */
+async function appendAs(log: PartitionLog, state: PartitionTransactions, producers: PartitionProducerState, batch: Buffer, controlType: number | null): Promise<number> {
+  state.markTransactional();
+  const appended = log.append(batch);
+  const header = new RecordBatchHeader(batch);
+  producers.record(header, Date.now());
+  state.apply(header, controlType);
+  return (await appended).baseOffset;
+}
+
+function dataBatch(producerId: number, sequence: number): Buffer {
+  return encodeRecordBatchSync({ baseOffset: 0, producerId, producerEpoch: 0, baseSequence: sequence, transactional: true, records: [{ value: Buffer.alloc(120, 0x61) }, { value: Buffer.alloc(120, 0x62) }] });
+}
+
+function markerBatch(producerId: number, type: number): Buffer {
+  return encodeControlBatch({ producerId, producerEpoch: 0, coordinatorEpoch: 0, type });
+}
+
+async function openLog(directory: string): Promise<PartitionLog> {
+  return PartitionLog.open({ directory, topic: 'ptx', partition: 0, config: { segmentBytes: 700 }, logger: new MemoryLogger() });
+}
+
+/** Producer 1's transaction spans several segments (aborted at the end); producer 2 commits and
+ *  aborts short ones meanwhile; producer 3 leaves one open. */
+async function writeHistory(directory: string): Promise<{ aborted: ReturnType<PartitionTransactions['abortedOverlapping']>; firstUnstable: number | null; crash: () => Promise<void>; log: PartitionLog }> {
+  const log = await openLog(directory);
+  const state = new PartitionTransactions(directory, log);
+  const producers = new PartitionProducerState(directory);
+  const sequences = new Map<number, number>();
+  const data = (producerId: number) => {
+    const sequence = sequences.get(producerId) ?? 0;
+    sequences.set(producerId, sequence + 1);
+    return appendAs(log, state, producers, dataBatch(producerId, sequence), null);
+  };
+  await data(1);
+  for (let round = 0; round < 6; round += 1) {
+    await data(2);
+    await data(1);
+    await appendAs(log, state, producers, markerBatch(2, round % 2 === 0 ? ControlRecordType.Abort : ControlRecordType.Commit), round % 2 === 0 ? ControlRecordType.Abort : ControlRecordType.Commit);
+  }
+  await data(3);
+  await appendAs(log, state, producers, markerBatch(1, ControlRecordType.Abort), ControlRecordType.Abort);
+  assert.ok(log.segmentCount >= 4, `producer 1's transaction crosses segments (${log.segmentCount})`);
+  const crash = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the index entries' writes
+    await log.abandon();
+  };
+  producers.writeSnapshot(log.logEndOffset);
+  return { aborted: state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), firstUnstable: state.firstUnstableOffset, crash, log };
+}
+
+async function reopen(directory: string): Promise<{ log: PartitionLog; state: PartitionTransactions }> {
+  const log = await openLog(directory);
+  const producers = await PartitionProducerState.recover(log, { nowMs: Date.now() });
+  return { log, state: await PartitionTransactions.recover(log, producers) };
+}
+
+test('recover: the aborted list comes from the .txnindex and the open transactions from the producer state', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
+  try {
+    const before = await writeHistory(directory);
+    assert.equal(before.aborted.length, 4);
+    assert.ok(before.firstUnstable !== null);
+    await before.log.close();
+    const { log, state } = await reopen(directory);
+    assert.deepEqual(state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted);
+    assert.equal(state.firstUnstableOffset, before.firstUnstable);
+    assert.equal(log.recovery.cases.get('txnindex-loaded'), log.segmentCount, 'read from the files');
+    await log.close();
+    // Without a producer state the open transactions are found by reading the log, with the same result.
+    const again = await openLog(directory);
+    const fallback = await PartitionTransactions.recover(again);
+    assert.equal(fallback.firstUnstableOffset, before.firstUnstable);
+    assert.deepEqual(fallback.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted);
+    await again.close();
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('recover after a crash that lost the tail\'s .txnindex: a transaction begun segments earlier gets its exact first offset', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
+  try {
+    const before = await writeHistory(directory);
+    const last = before.log.segmentBaseOffsets.at(-1)!;
+    await before.crash();
+    const tail = join(directory, `${String(last).padStart(20, '0')}.txnindex`);
+    if (existsSync(tail)) unlinkSync(tail);
+    writeFileSync(join(directory, 'recovery-point-offset-checkpoint'), `0\n1\nptx 0 ${last}\n`); // the crash came before a checkpoint past it
+    const { log, state } = await reopen(directory);
+    assert.ok(log.recovery.cases.get('txnindex-unverified'), 'the tail was rescanned');
+    assert.deepEqual(state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted);
+    const producer1 = before.aborted.find((aborted) => aborted.producerId === 1)!;
+    assert.ok(producer1.firstOffset < last, 'its first offset lies in an earlier segment');
+    await log.close();
+    const { log: clean, state: cleanState } = await reopen(directory);
+    assert.equal(clean.recovery.scannedSegments, 0);
+    assert.deepEqual(cleanState.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted, 'and written back');
+    await clean.close();
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('recover: segments written before .txnindex existed are rebuilt once and their files written', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
+  try {
+    const before = await writeHistory(directory);
+    await before.log.close();
+    for (const name of readdirSync(directory)) if (name.endsWith('.txnindex')) unlinkSync(join(directory, name));
+    const { log, state } = await reopen(directory);
+    assert.equal(log.recovery.cases.get('txnindex-missing'), log.segmentCount);
+    assert.deepEqual(state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted);
+    await log.close();
+    const { log: again, state: againState } = await reopen(directory);
+    assert.equal(again.recovery.cases.get('txnindex-missing'), undefined, 'rebuilt only once');
+    assert.deepEqual(againState.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted);
+    await again.close();
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
