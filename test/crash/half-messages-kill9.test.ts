@@ -154,7 +154,9 @@ test('kill -9 of the order service after its database commit: a second instance 
     assert.ok(!beforeSecondInstance.includes('o-rollback'));
 
     server = orderService(port, dbPath, ['serve']);
-    await waitFor('the second instance to commit o-crash', async () => (await kcatKeys(port, 'read_uncommitted')).includes('o-crash'), 60_000, 200);
+    await waitFor('the second instance to commit o-crash', async () => (await kcatKeys(port, 'read_uncommitted')).includes('o-crash'), 60_000, 200).catch((error: Error) => {
+      throw new Error(`${error.message}; crashed instance: ${crashed.output()}; second instance: ${server?.output()}`, { cause: error });
+    });
     await waitFor('every pending order decided', async () => (await kcatKeys(port, 'read_uncommitted')).length >= expected.length, 30_000, 200);
     await new Promise((r) => setTimeout(r, 2000)); // later checks (if any) must not add a copy
     await assertEveryReaderSees(port, expected, 'after the check-back');
@@ -189,7 +191,9 @@ test('kill -9 of the broker with a pending half message: after the restart the c
     assert.deepEqual(afterRestart, ['o-before'], 'after the restart: the committed order once, the pending one still invisible');
 
     server = orderService(port, dbPath, ['serve']);
-    await waitFor('the check-back to commit o-pending', async () => (await kcatKeys(port, 'read_uncommitted')).includes('o-pending'), 60_000, 200);
+    await waitFor('the check-back to commit o-pending', async () => (await kcatKeys(port, 'read_uncommitted')).includes('o-pending'), 60_000, 200).catch((error: Error) => {
+      throw new Error(`${error.message}; crashed instance: ${pending.output()}; second instance: ${server?.output()}`, { cause: error });
+    });
     await new Promise((r) => setTimeout(r, 2000));
     await assertEveryReaderSees(port, ['o-before', 'o-pending'], 'after the broker restart and the check-back');
     assert.match(server.output(), /check \d+ of order o-pending \(half message \d+:\d+\): commit/);
