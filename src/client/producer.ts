@@ -20,12 +20,12 @@ import type { ProduceResponse } from '../protocol/generated/produce.js';
 import type { InitProducerIdResponse } from '../protocol/generated/init-producer-id.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { Compression } from '../protocol/record-batch/header.js';
-import { encodeRecordBatch, type RecordHeader, type RecordToEncode } from '../protocol/record-batch/records.js';
 import { backoffDelayMs } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
 import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, RequestTimeoutError, SluiceClientError } from './errors.js';
 import { booleanOption, integerOption, oneOfOption } from './options.js';
 import { keyPartition, StickyPartitions } from './partitioners.js';
+import { RecordBatchBuilder, type HeaderEntry } from './record-batch-builder.js';
 import { bufferSerde, type Serializer } from './serializers.js';
 import { isFencingCode, TransactionCoordinator, type Transaction, type TransactionOffsets } from './transaction.js';
 
@@ -102,19 +102,27 @@ interface SendGroup {
   reject(error: Error): void;
 }
 
-interface PendingRecord {
+/**
+ * Consecutive records of a batch from one sendBatch call with one create time: their results go to
+ * results[firstIndex …]. Messages without a timestamp share the call's, so a call is usually one run.
+ */
+interface SendRun {
   group: SendGroup;
-  index: number;
+  firstIndex: number;
+  count: number;
   timestamp: number;
 }
 
 interface Batch {
-  records: RecordToEncode[];
-  pending: PendingRecord[];
+  /** The records, encoded as they are appended. */
+  builder: RecordBatchBuilder;
+  /** Whose records these are and their create times, in record order: runs, not an object per message. */
+  runs: SendRun[];
+  /** Header plus what the records reserved from the buffer memory (the estimate, not the encoding). */
   bytes: number;
   createdMs: number;
   /** Set when first sent; kept through retries. */
-  encoded?: Buffer;
+  encoded: Buffer | undefined;
   baseSequence: number;
   attempts: number;
 }
@@ -133,11 +141,15 @@ interface PartitionQueue {
   /** Lowest sequence rejected for good during this recovery (batches after it are re-sequenced). */
   gapAt: number | undefined;
   retryAtMs: number;
+  /** Encoded size of the last batch closed, to size the next one's first allocation. */
+  lastBatchBytes: number;
 }
 
 /** Record overhead beyond key, value and headers (length, attributes, deltas, varints), upper bound. */
 const RECORD_OVERHEAD_BYTES = 22;
 const BATCH_HEADER_BYTES = 61;
+/** The smallest first allocation of a batch; it grows by doubling. */
+const BATCH_CAPACITY_MIN_BYTES = 256;
 
 export class Producer<K = Buffer, V = Buffer> {
   readonly cluster: Cluster;
@@ -157,6 +169,8 @@ export class Producer<K = Buffer, V = Buffer> {
   private readonly valueSerializer: Serializer<V>;
   private readonly sticky = new StickyPartitions();
   private readonly queues = new Map<string, PartitionQueue>();
+  /** The same queues by topic, indexed by partition: the lookup per message builds no string. */
+  private readonly queuesByTopic = new Map<string, PartitionQueue[]>();
   private bufferedBytes = 0;
   private readonly bufferWaiters: Array<{ bytes: number; wake(): void }> = [];
   private outstanding = 0;
@@ -252,23 +266,35 @@ export class Producer<K = Buffer, V = Buffer> {
     });
     if (messages.length === 0) return [];
     let index = 0;
+    let queue: PartitionQueue | undefined;
+    // "Now" for the messages without a timestamp: read once per call, and again after any wait.
+    let now = Date.now();
     try {
       for (; index < messages.length; index++) {
         const message = messages[index]!;
         const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
         const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
-        const headers = toRecordHeaders(message.headers);
+        const headers = message.headers === undefined || message.headers === null ? undefined : headerEntries(message.headers);
         const partition = this.choosePartition(topic, message, key, partitionCount);
-        const timestamp = message.timestamp ?? Date.now();
-        if (!Number.isInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
-        let bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
-        for (const header of headers) bytes += Buffer.byteLength(header.key) + (header.value?.length ?? 0) + 10;
-        // A partition joins the transaction before its first batch exists.
-        const adding = this.txn?.addPartition(topic, partition);
-        if (adding) await adding;
+        const timestamp = message.timestamp ?? now;
+        if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
+        let bytes = RECORD_OVERHEAD_BYTES + (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
+        if (headers !== undefined) bytes += headersEstimateBytes(headers);
+        if (this.txn) {
+          // A partition joins the transaction before its first batch exists.
+          const adding = this.txn.addPartition(topic, partition);
+          if (adding) {
+            await adding;
+            now = Date.now();
+          }
+        }
         // Awaiting only when the buffer is full keeps a microtask per message off the common path.
-        if (!this.tryReserve(bytes)) await this.reserve(bytes);
-        this.append(topic, partition, { key, value, headers, timestamp }, bytes, partitionCount, { group, index, timestamp });
+        if (!this.tryReserve(bytes)) {
+          await this.reserve(bytes);
+          now = Date.now();
+        }
+        if (queue === undefined || queue.partition !== partition) queue = this.queueOf(topic, partition);
+        this.append(queue, key, value, headers, timestamp, bytes, partitionCount, group, index);
       }
     } catch (error) {
       // The messages appended before the bad one are still sent; the caller gets this error.
@@ -334,33 +360,49 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 
   private queueOf(topic: string, partition: number): PartitionQueue {
-    const id = `${topic}\u0000${partition}`;
-    let queue = this.queues.get(id);
+    let byPartition = this.queuesByTopic.get(topic);
+    if (!byPartition) this.queuesByTopic.set(topic, (byPartition = []));
+    let queue = byPartition[partition];
     if (!queue) {
-      queue = { topic, partition, open: undefined, lingerTimer: undefined, ready: [], inFlight: new Set(), nextSequence: 0, recovering: false, failed: [], gapAt: undefined, retryAtMs: 0 };
-      this.queues.set(id, queue);
+      queue = { topic, partition, open: undefined, lingerTimer: undefined, ready: [], inFlight: new Set(), nextSequence: 0, recovering: false, failed: [], gapAt: undefined, retryAtMs: 0, lastBatchBytes: 0 };
+      byPartition[partition] = queue;
+      this.queues.set(`${topic}\u0000${partition}`, queue);
     }
     return queue;
   }
 
-  private append(topic: string, partition: number, record: RecordToEncode & { timestamp: number }, bytes: number, partitionCount: number, pending: PendingRecord): void {
-    const queue = this.queueOf(topic, partition);
-    if (queue.open && queue.open.bytes + bytes > this.batchBytes && queue.open.records.length > 0) this.closeBatch(queue, partitionCount);
-    if (!queue.open) {
-      queue.open = { records: [], pending: [], bytes: BATCH_HEADER_BYTES, createdMs: Date.now(), baseSequence: -1, attempts: 0 };
-      if (this.lingerMs > 0) {
-        queue.lingerTimer = setTimeout(() => {
-          queue.lingerTimer = undefined;
-          this.closeBatch(queue, partitionCount);
-        }, this.lingerMs);
-      }
+  private append(queue: PartitionQueue, key: Buffer | null, value: Buffer | null, headers: ReadonlyArray<HeaderEntry> | undefined, timestamp: number, bytes: number, partitionCount: number, group: SendGroup, index: number): void {
+    let batch = queue.open;
+    if (batch !== undefined && batch.bytes + bytes > this.batchBytes && batch.builder.count > 0) {
+      this.closeBatch(queue, partitionCount);
+      batch = undefined;
     }
-    const batch = queue.open;
-    batch.records.push(record);
+    if (batch === undefined) batch = this.openBatch(queue, partitionCount, { group, firstIndex: index, count: 1, timestamp });
+    else {
+      const runs = batch.runs;
+      const last = runs[runs.length - 1]!;
+      if (last.group === group && last.firstIndex + last.count === index && last.timestamp === timestamp) last.count++;
+      else runs.push({ group, firstIndex: index, count: 1, timestamp });
+    }
+    batch.builder.append(key, value, headers, timestamp);
     batch.bytes += bytes;
     this.outstanding++;
-    batch.pending.push(pending);
     if (this.lingerMs === 0 || batch.bytes >= this.batchBytes) this.closeBatch(queue, partitionCount);
+  }
+
+  /** Opens the partition's batch with the run of its first record (an array that never held anything but runs). */
+  private openBatch(queue: PartitionQueue, partitionCount: number, firstRun: SendRun): Batch {
+    // A partition's batches tend to be alike: start at about the size of the last one.
+    const capacityBytes = Math.min(BATCH_HEADER_BYTES + this.batchBytes, Math.max(BATCH_CAPACITY_MIN_BYTES, Math.ceil(queue.lastBatchBytes * 1.25)));
+    const batch: Batch = { builder: new RecordBatchBuilder(capacityBytes), runs: [firstRun], bytes: BATCH_HEADER_BYTES, createdMs: Date.now(), encoded: undefined, baseSequence: -1, attempts: 0 };
+    queue.open = batch;
+    if (this.lingerMs > 0) {
+      queue.lingerTimer = setTimeout(() => {
+        queue.lingerTimer = undefined;
+        this.closeBatch(queue, partitionCount);
+      }, this.lingerMs);
+    }
+    return batch;
   }
 
   private closeBatch(queue: PartitionQueue, partitionCount?: number): void {
@@ -369,6 +411,8 @@ export class Producer<K = Buffer, V = Buffer> {
     const batch = queue.open;
     if (!batch) return;
     queue.open = undefined;
+    queue.lastBatchBytes = batch.builder.size;
+    batch.builder.trim();
     queue.ready.push(batch);
     this.sticky.batchClosed(queue.topic, queue.partition, partitionCount ?? this.cluster.topics.get(queue.topic)?.partitions.length ?? 1);
     this.scheduleDrain();
@@ -430,10 +474,9 @@ export class Producer<K = Buffer, V = Buffer> {
     if (this.idempotent) {
       if (this.producerId < 0) await this.initProducerId();
       batch.baseSequence = queue.nextSequence;
-      queue.nextSequence = (queue.nextSequence + batch.records.length) % 0x80000000;
+      queue.nextSequence = (queue.nextSequence + batch.builder.count) % 0x80000000;
     }
-    batch.encoded = await encodeRecordBatch({
-      records: batch.records,
+    batch.encoded = await batch.builder.finish({
       producerId: this.idempotent ? this.producerId : -1,
       producerEpoch: this.idempotent ? this.producerEpoch : -1,
       baseSequence: this.idempotent ? batch.baseSequence : -1,
@@ -481,16 +524,20 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 
   private batchDone(queue: PartitionQueue, batch: Batch, baseOffset: bigint, logAppendTimeMs: number): void {
-    for (let index = 0; index < batch.pending.length; index++) {
-      const pending = batch.pending[index]!;
-      const group = pending.group;
-      group.results[pending.index] = {
-        topic: queue.topic,
-        partition: queue.partition,
-        offset: baseOffset < 0n ? -1n : baseOffset + BigInt(index),
-        timestamp: logAppendTimeMs >= 0 ? logAppendTimeMs : pending.timestamp,
-      };
-      if (--group.remaining === 0 && !group.settled) {
+    const { topic, partition } = queue;
+    const known = baseOffset >= 0n;
+    let offset = known ? baseOffset : -1n;
+    for (const run of batch.runs) {
+      const results = run.group.results;
+      const timestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : run.timestamp;
+      const end = run.firstIndex + run.count;
+      for (let index = run.firstIndex; index < end; index++) {
+        results[index] = { topic, partition, offset, timestamp };
+        if (known) offset += 1n;
+      }
+      const group = run.group;
+      group.remaining -= run.count;
+      if (group.remaining === 0 && !group.settled) {
         group.settled = true;
         group.resolve(group.results);
       }
@@ -498,9 +545,18 @@ export class Producer<K = Buffer, V = Buffer> {
     this.finished(batch);
   }
 
+  /** Fails every message of `batch` (each sendBatch call once, with the first error it meets). */
+  private rejectBatch(batch: Batch, error: Error): void {
+    for (const run of batch.runs) {
+      if (run.group.settled) continue;
+      run.group.settled = true;
+      run.group.reject(error);
+    }
+  }
+
   private finished(batch: Batch): void {
     this.release(batch.bytes - BATCH_HEADER_BYTES);
-    this.outstanding -= batch.records.length;
+    this.outstanding -= batch.builder.count;
     if (this.outstanding === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
@@ -521,11 +577,7 @@ export class Producer<K = Buffer, V = Buffer> {
     if (this.idempotent && batch.baseSequence >= 0 && code !== undefined) {
       queue.gapAt = queue.gapAt === undefined ? batch.baseSequence : Math.min(queue.gapAt, batch.baseSequence);
     }
-    for (const pending of batch.pending) {
-      if (pending.group.settled) continue;
-      pending.group.settled = true;
-      pending.group.reject(error);
-    }
+    this.rejectBatch(batch, error);
     this.finished(batch);
   }
 
@@ -533,17 +585,13 @@ export class Producer<K = Buffer, V = Buffer> {
   private expire(queue: PartitionQueue, now: number): void {
     while (queue.ready.length > 0 && now - queue.ready[0]!.createdMs > this.deliveryTimeoutMs) {
       const batch = queue.ready.shift()!;
-      const error = new RequestTimeoutError(`${batch.records.length} messages for ${queue.topic}/${queue.partition} were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`);
+      const error = new RequestTimeoutError(`${batch.builder.count} messages for ${queue.topic}/${queue.partition} were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`);
       if (this.idempotent && batch.baseSequence >= 0) {
         // Sent before, so its sequence is used: the batches behind it get new ones.
         queue.gapAt = queue.gapAt === undefined ? batch.baseSequence : Math.min(queue.gapAt, batch.baseSequence);
         queue.recovering = true;
       }
-      for (const pending of batch.pending) {
-        if (pending.group.settled) continue;
-        pending.group.settled = true;
-        pending.group.reject(error);
-      }
+      this.rejectBatch(batch, error);
       this.finished(batch);
     }
     this.maybeFinishRecovery(queue);
@@ -656,8 +704,17 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 }
 
-function toRecordHeaders(headers: MessageHeaders | undefined): RecordHeader[] {
-  if (!headers) return [];
-  const entries = Array.isArray(headers) ? (headers as ReadonlyArray<readonly [string, string | Buffer | null]>) : Object.entries(headers as Record<string, string | Buffer | null>);
-  return entries.map(([key, value]) => ({ key, value: value === null ? null : typeof value === 'string' ? Buffer.from(value, 'utf8') : value }));
+function headerEntries(headers: MessageHeaders): ReadonlyArray<HeaderEntry> {
+  return Array.isArray(headers) ? (headers as ReadonlyArray<HeaderEntry>) : Object.entries(headers as Record<string, string | Buffer | null>);
+}
+
+/** What headers reserve from the buffer memory; checks their types, as the encoder trusts them. */
+function headersEstimateBytes(headers: ReadonlyArray<HeaderEntry>): number {
+  let bytes = 0;
+  for (const [key, value] of headers) {
+    if (typeof key !== 'string') throw new ClientOptionError(`a header key must be a string, got ${typeof key}`);
+    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) throw new ClientOptionError(`header "${key}" must be a string, a Buffer or null`);
+    bytes += Buffer.byteLength(key) + (value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length) + 10;
+  }
+  return bytes;
 }
