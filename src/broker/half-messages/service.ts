@@ -456,8 +456,9 @@ export class HalfMessageService {
   private async actOn(entry: PendingHalf): Promise<void> {
     if (this.pending.get(entry.id) !== entry) return;
     try {
-      if (entry.decision === 'committed') await this.move(entry);
-      else if (entry.abandonReason !== null) await this.abandon(entry);
+      // A committed message has an abandon reason only when its move failed for good (after `moving`).
+      if (entry.abandonReason !== null) await this.abandon(entry);
+      else if (entry.decision === 'committed') await this.move(entry);
       else {
         if (entry.checkRequestOwed > 0) await this.sendCheckRequest(entry);
         if (entry.dueAtMs <= Date.now()) {

@@ -14,7 +14,7 @@ let producer: ChannelProducer;
 before(async () => {
   // Checks late enough that none happens during these tests.
   server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': '60000' } });
-  for (const topic of ['orders', 'dropped', 'first-wins', 'unknown-op']) await server.broker.createTopic(topic, 2, {});
+  for (const topic of ['orders', 'dropped', 'first-wins', 'unknown-op', 'doomed']) await server.broker.createTopic(topic, 2, {});
   producer = await ChannelProducer.connect(server);
 });
 after(async () => {
@@ -99,4 +99,16 @@ test('client produce into other internal topics is still refused', async () => {
   const batch = encodeRecordBatchSync({ records: [{ value: Buffer.from('x') }] });
   assert.equal((await server.broker.produce('__sluice_half_abandoned', 0, batch)).errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
   assert.equal((await server.broker.produce('__sluice_half', 0, encodeRecordBatchSync({ records: [{ value: Buffer.from('x') }] }))).errorCode, ErrorCode.NONE);
+});
+
+test('a commit whose target was deleted meanwhile is abandoned after its "moving", with the reason', async () => {
+  const id = await producer.sendHalf({ topic: 'doomed', partition: 1, group: 'g', value: 'homeless' });
+  await waitFor('the half message to be pending', () => server.broker.halfMessages.checksOf(id) !== undefined);
+  await server.broker.deleteTopic('doomed');
+  await producer.commit(id);
+  await waitFor('the abandonment', async () => (await read(server, '__sluice_half_abandoned')).some((r) => r.headers['sluice.half.id'] === id));
+  const copy = (await read(server, '__sluice_half_abandoned')).find((r) => r.headers['sluice.half.id'] === id)!;
+  assert.match(copy.headers['sluice.half.reason']!, /target doomed-1 does not exist/);
+  await waitFor('no longer pending', () => server.broker.halfMessages.checksOf(id) === undefined);
+  assert.deepEqual((await opsOf(server, id)).map((op) => op['op']), ['commit', 'moving', 'abandoned']);
 });
