@@ -86,6 +86,7 @@ test('commit: the message appears in its topic once, on the chosen partition, wi
   const seen = await watch('half-commit');
   try {
     await producer.connect();
+    assert.ok((await admin.listTopics({ includeInternal: true })).includes('__sluice_check.half-commit-service'), 'connect() creates the check topic of the group');
     const half = await producer.sendHalf('half-commit', { key: 'order-1', value: '{"cents":100}', headers: { source: 'web' }, timestamp: 1_700_000_000_000 });
     assert.match(half.id, /^\d+:\d+$/);
     assert.equal(half.topic, 'half-commit');
