@@ -144,12 +144,12 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     this.valueDeserializer = options.valueDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<V>);
     this.partitioner = options.partitioner;
     this.logger = options.logger ?? console;
-    const { producerGroup: _group, checker: _checker, keySerializer: _ks, valueSerializer: _vs, keyDeserializer: _kd, valueDeserializer: _vd, partitioner: _p, compression, ackTimeoutMs, checkConsumer, logger: _logger, ...cluster } = options;
+    const { bootstrap, clientId, connectTimeoutMs, requestTimeoutMs, maxInFlightRequests, metadataMaxAgeMs, allowAutoTopicCreation, retries, retryBackoffMs } = options;
     // A half message for a topic that does not exist would only be abandoned by the broker: looking
     // the target up must not create it.
-    this.clusterOptions = { ...cluster, allowAutoTopicCreation: cluster.allowAutoTopicCreation ?? false };
+    this.clusterOptions = { bootstrap, clientId, connectTimeoutMs, requestTimeoutMs, maxInFlightRequests, metadataMaxAgeMs, allowAutoTopicCreation: allowAutoTopicCreation ?? false, retries, retryBackoffMs };
     // Idempotent, so acks=all: a half message or decision is durable when its send resolves.
-    this.producer = new Producer({ ...this.clusterOptions, lingerMs: 0, compression, ackTimeoutMs });
+    this.producer = new Producer({ ...this.clusterOptions, lingerMs: 0, compression: options.compression, ackTimeoutMs: options.ackTimeoutMs });
     const checkGroup = checkTopicOf(this.producerGroup);
     this.consumer = new Consumer({
       ...this.clusterOptions,
@@ -159,7 +159,7 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       sessionTimeoutMs: 10_000,
       heartbeatIntervalMs: 1000,
       concurrency: 8,
-      ...checkConsumer,
+      ...options.checkConsumer,
       onError: (error) => this.logger.warn(`half messages (${this.producerGroup}): the check consumer failed`, error),
     });
   }
