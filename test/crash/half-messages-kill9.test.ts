@@ -58,8 +58,17 @@ interface ServiceRun {
   exited: Promise<string>;
 }
 
+/** Every order service started, so a failing test leaves none behind. */
+const services = new Set<ChildProcess>();
+
+async function killServices(): Promise<void> {
+  for (const child of services) await killed(child);
+  services.clear();
+}
+
 function orderService(port: number, dbPath: string, args: string[]): ServiceRun {
   const child = spawn(process.execPath, [orderServiceScript, ...args, '--bootstrap', `127.0.0.1:${port}`, '--db', dbPath, '--session-timeout-ms', '2000'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  services.add(child);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -118,7 +127,6 @@ test('kill -9 of the order service after its database commit: a second instance 
   const dbPath = join(dataDir, 'orders.sqlite');
   const port = await freePort();
   const broker = startBroker(port, join(dataDir, 'broker'));
-  let server: ServiceRun | undefined;
   try {
     await brokerUp(broker, port);
 
@@ -153,16 +161,16 @@ test('kill -9 of the order service after its database commit: a second instance 
     assert.ok(!beforeSecondInstance.includes('o-crash'), `o-crash is undecided and invisible: ${beforeSecondInstance}`);
     assert.ok(!beforeSecondInstance.includes('o-rollback'));
 
-    server = orderService(port, dbPath, ['serve']);
+    const server = orderService(port, dbPath, ['serve']);
     await waitFor('the second instance to commit o-crash', async () => (await kcatKeys(port, 'read_uncommitted')).includes('o-crash'), 60_000, 200).catch((error: Error) => {
-      throw new Error(`${error.message}; crashed instance: ${crashed.output()}; second instance: ${server?.output()}`, { cause: error });
+      throw new Error(`${error.message}; crashed instance: ${crashed.output()}; second instance: ${server.output()}`, { cause: error });
     });
     await waitFor('every pending order decided', async () => (await kcatKeys(port, 'read_uncommitted')).length >= expected.length, 30_000, 200);
     await new Promise((r) => setTimeout(r, 2000)); // later checks (if any) must not add a copy
     await assertEveryReaderSees(port, expected, 'after the check-back');
     assert.match(server.output(), /check \d+ of order o-crash \(half message \d+:\d+\): commit/);
   } finally {
-    if (server) await killed(server.child);
+    await killServices();
     await killed(broker);
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -173,7 +181,6 @@ test('kill -9 of the broker with a pending half message: after the restart the c
   const dbPath = join(dataDir, 'orders.sqlite');
   const port = await freePort();
   let broker = startBroker(port, join(dataDir, 'broker'));
-  let server: ServiceRun | undefined;
   try {
     await brokerUp(broker, port);
     const before = orderService(port, dbPath, ['create', '--order', 'o-before', '--cents', '100']);
@@ -190,15 +197,15 @@ test('kill -9 of the broker with a pending half message: after the restart the c
     const afterRestart = await kcatKeys(port, 'read_uncommitted');
     assert.deepEqual(afterRestart, ['o-before'], 'after the restart: the committed order once, the pending one still invisible');
 
-    server = orderService(port, dbPath, ['serve']);
+    const server = orderService(port, dbPath, ['serve']);
     await waitFor('the check-back to commit o-pending', async () => (await kcatKeys(port, 'read_uncommitted')).includes('o-pending'), 60_000, 200).catch((error: Error) => {
-      throw new Error(`${error.message}; crashed instance: ${pending.output()}; second instance: ${server?.output()}`, { cause: error });
+      throw new Error(`${error.message}; crashed instance: ${pending.output()}; second instance: ${server.output()}`, { cause: error });
     });
     await new Promise((r) => setTimeout(r, 2000));
     await assertEveryReaderSees(port, ['o-before', 'o-pending'], 'after the broker restart and the check-back');
     assert.match(server.output(), /check \d+ of order o-pending \(half message \d+:\d+\): commit/);
   } finally {
-    if (server) await killed(server.child);
+    await killServices();
     await killed(broker);
     rmSync(dataDir, { recursive: true, force: true });
   }
