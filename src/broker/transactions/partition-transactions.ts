@@ -180,6 +180,8 @@ async function rebuildAbortedTransactions(log: PartitionLog, ranges: Transaction
       producers = new Map();
       passStart = Math.max(range.fromOffset, log.logStartOffset);
     }
+    // A rebuilt entry's lastStableOffset (the LSO when the transaction completed) is not known any
+    // more: the transaction's own first offset stands in for it. Sluice never reads the field.
     const found: AbortedTransactionEntry[] = [];
     const traced: { producerId: number; lastOffset: number; candidate: number | undefined }[] = [];
     await forEachTransactionalBatch(log, range.fromOffset, range.endOffset, (header, batch) => {
@@ -203,7 +205,6 @@ async function rebuildAbortedTransactions(log: PartitionLog, ranges: Transaction
     });
     for (const { producerId, lastOffset, candidate } of traced) {
       const firstOffset = await firstOffsetBefore(log, passStart, producerId, candidate);
-      // lastStableOffset is not known any more; the transaction's first offset bounds it (Sluice does not read it).
       if (firstOffset !== undefined) found.push({ producerId, firstOffset, lastOffset, lastStableOffset: firstOffset });
     }
     found.sort((left, right) => left.lastOffset - right.lastOffset);
