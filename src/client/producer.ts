@@ -93,9 +93,17 @@ export interface ProducerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   transactionTimeoutMs?: number;
 }
 
-/** One sendBatch call: a single promise for all its messages, however many batches they land in. */
+/**
+ * One sendBatch call: a single promise for all its messages, however many batches they land in. Its
+ * RecordMetadata are built when the last message is acknowledged, not batch by batch: objects made
+ * just before the caller gets them are mostly dead by the next garbage collection, while objects
+ * waiting for a later batch would be copied by it.
+ */
 interface SendGroup {
-  results: RecordMetadata[];
+  topic: string;
+  size: number;
+  /** Where its messages went, in message order. */
+  runs: SendRun[];
   remaining: number;
   settled: boolean;
   resolve(results: RecordMetadata[]): void;
@@ -103,14 +111,30 @@ interface SendGroup {
 }
 
 /**
- * Consecutive records of a batch from one sendBatch call with one create time: their results go to
- * results[firstIndex …]. Messages without a timestamp share the call's, so a call is usually one run.
+ * Consecutive records of a batch from one sendBatch call with one create time: messages
+ * firstIndex … of the call. Messages without a timestamp share the call's, so a call is usually one
+ * run per batch it lands in.
  */
 interface SendRun {
   group: SendGroup;
   firstIndex: number;
   count: number;
+  partition: number;
+  /** The create time; once acknowledged, the log append time when the topic uses it. */
   timestamp: number;
+  /** Once acknowledged: the offset of the run's first message (−1n when the broker did not say). */
+  baseOffset: bigint;
+}
+
+/** A message serialised by appendMessages that has to wait before it is appended. */
+interface StalledMessage {
+  index: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: ReadonlyArray<HeaderEntry> | undefined;
+  partition: number;
+  timestamp: number;
+  bytes: number;
 }
 
 interface Batch {
@@ -262,48 +286,62 @@ export class Producer<K = Buffer, V = Buffer> {
     const partitionCount = info.partitions.length;
     let group!: SendGroup;
     const promise = new Promise<RecordMetadata[]>((resolve, reject) => {
-      group = { results: new Array<RecordMetadata>(messages.length), remaining: messages.length, settled: false, resolve, reject };
+      group = { topic, size: messages.length, runs: [], remaining: messages.length, settled: false, resolve, reject };
     });
     if (messages.length === 0) return [];
-    let index = 0;
-    let queue: PartitionQueue | undefined;
-    // "Now" for the messages without a timestamp: read once per call, and again after any wait.
-    let now = Date.now();
     try {
-      for (; index < messages.length; index++) {
-        const message = messages[index]!;
-        const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
-        const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
-        const headers = message.headers === undefined || message.headers === null ? undefined : headerEntries(message.headers);
-        const partition = this.choosePartition(topic, message, key, partitionCount);
-        const timestamp = message.timestamp ?? now;
-        if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
-        let bytes = RECORD_OVERHEAD_BYTES + (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
-        if (headers !== undefined) bytes += headersEstimateBytes(headers);
+      // The messages are appended by a plain loop (appendMessages); this function only waits, when
+      // a message has to: for buffer room, or for its partition to join the transaction.
+      let stalled = this.appendMessages(topic, messages, 0, group, partitionCount, Date.now());
+      while (stalled !== undefined) {
         if (this.txn) {
           // A partition joins the transaction before its first batch exists.
-          const adding = this.txn.addPartition(topic, partition);
-          if (adding) {
-            await adding;
-            now = Date.now();
-          }
+          const adding = this.txn.addPartition(topic, stalled.partition);
+          if (adding) await adding;
         }
-        // Awaiting only when the buffer is full keeps a microtask per message off the common path.
-        if (!this.tryReserve(bytes)) {
-          await this.reserve(bytes);
-          now = Date.now();
-        }
-        if (queue === undefined || queue.partition !== partition) queue = this.queueOf(topic, partition);
-        this.append(queue, key, value, headers, timestamp, bytes, partitionCount, group, index);
+        if (!this.tryReserve(stalled.bytes)) await this.reserve(stalled.bytes);
+        this.append(this.queueOf(topic, stalled.partition), stalled.key, stalled.value, stalled.headers, stalled.timestamp, stalled.bytes, partitionCount, group, stalled.index);
+        stalled = this.appendMessages(topic, messages, stalled.index + 1, group, partitionCount, Date.now());
       }
     } catch (error) {
-      // The messages appended before the bad one are still sent; the caller gets this error.
+      // The messages appended before the bad one are still sent; the caller gets this error (and
+      // the call's promise, settled here, is never resolved).
       group.settled = true;
-      group.remaining = index;
       promise.catch(() => undefined);
       throw error;
     }
     return promise;
+  }
+
+  /**
+   * Serialises, checks and appends messages[from …] until one has to wait for buffer room or for its
+   * partition to join the transaction; returns that one, serialised but not appended (undefined when
+   * all are appended). `now`: the create time of the messages without one.
+   */
+  private appendMessages(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>, from: number, group: SendGroup, partitionCount: number, now: number): StalledMessage | undefined {
+    let queue: PartitionQueue | undefined;
+    // Within one call a partition, once in the transaction, stays in it: ask the coordinator side once.
+    let joinedPartition = -1;
+    for (let index = from; index < messages.length; index++) {
+      const message = messages[index]!;
+      const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
+      const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
+      const headers = message.headers === undefined || message.headers === null ? undefined : headerEntries(message.headers);
+      const partition = this.choosePartition(topic, message, key, partitionCount);
+      const timestamp = message.timestamp ?? now;
+      if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
+      let bytes = RECORD_OVERHEAD_BYTES + (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
+      if (headers !== undefined) bytes += headersEstimateBytes(headers);
+      if (this.txn !== undefined && partition !== joinedPartition) {
+        if (this.txn.addPartition(topic, partition) !== undefined) return { index, key, value, headers, partition, timestamp, bytes };
+        joinedPartition = partition;
+      }
+      // Awaiting only when the buffer is full keeps a microtask per message off the common path.
+      if (!this.tryReserve(bytes)) return { index, key, value, headers, partition, timestamp, bytes };
+      if (queue === undefined || queue.partition !== partition) queue = this.queueOf(topic, partition);
+      this.append(queue, key, value, headers, timestamp, bytes, partitionCount, group, index);
+    }
+    return undefined;
   }
 
   private choosePartition(topic: string, message: ProducerMessage<K, V>, key: Buffer | null, partitionCount: number): number {
@@ -377,12 +415,11 @@ export class Producer<K = Buffer, V = Buffer> {
       this.closeBatch(queue, partitionCount);
       batch = undefined;
     }
-    if (batch === undefined) batch = this.openBatch(queue, partitionCount, { group, firstIndex: index, count: 1, timestamp });
+    if (batch === undefined) batch = this.openBatch(queue, partitionCount, newRun(group, index, queue.partition, timestamp));
     else {
-      const runs = batch.runs;
-      const last = runs[runs.length - 1]!;
+      const last = batch.runs[batch.runs.length - 1]!;
       if (last.group === group && last.firstIndex + last.count === index && last.timestamp === timestamp) last.count++;
-      else runs.push({ group, firstIndex: index, count: 1, timestamp });
+      else batch.runs.push(newRun(group, index, queue.partition, timestamp));
     }
     batch.builder.append(key, value, headers, timestamp);
     batch.bytes += bytes;
@@ -509,13 +546,13 @@ export class Producer<K = Buffer, V = Buffer> {
         continue;
       }
       if (this.acks === 0) {
-        this.batchDone(queue, batch, -1n, -1);
+        this.batchDone(batch, -1n, -1);
         continue;
       }
       const answer = response!.responses.find((t) => t.name === queue.topic)?.partitionResponses.find((p) => p.index === queue.partition);
       if (!answer) this.batchFailed(queue, batch, new SluiceClientError(`the broker did not answer for ${queue.topic}/${queue.partition}`, true));
-      else if (answer.errorCode === ErrorCode.NONE) this.batchDone(queue, batch, answer.baseOffset, Number(answer.logAppendTimeMs));
-      else if (answer.errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) this.batchDone(queue, batch, -1n, -1);
+      else if (answer.errorCode === ErrorCode.NONE) this.batchDone(batch, answer.baseOffset, Number(answer.logAppendTimeMs));
+      else if (answer.errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) this.batchDone(batch, -1n, -1);
       else if (this.txn && isFencingCode(answer.errorCode)) this.batchFailed(queue, batch, this.txn.fence(new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`)));
       else this.batchFailed(queue, batch, new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`));
     }
@@ -523,23 +560,17 @@ export class Producer<K = Buffer, V = Buffer> {
     this.drain();
   }
 
-  private batchDone(queue: PartitionQueue, batch: Batch, baseOffset: bigint, logAppendTimeMs: number): void {
-    const { topic, partition } = queue;
-    const known = baseOffset >= 0n;
-    let offset = known ? baseOffset : -1n;
+  private batchDone(batch: Batch, baseOffset: bigint, logAppendTimeMs: number): void {
+    let position = 0;
     for (const run of batch.runs) {
-      const results = run.group.results;
-      const timestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : run.timestamp;
-      const end = run.firstIndex + run.count;
-      for (let index = run.firstIndex; index < end; index++) {
-        results[index] = { topic, partition, offset, timestamp };
-        if (known) offset += 1n;
-      }
+      if (baseOffset >= 0n) run.baseOffset = position === 0 ? baseOffset : baseOffset + BigInt(position);
+      position += run.count;
+      if (logAppendTimeMs >= 0) run.timestamp = logAppendTimeMs;
       const group = run.group;
       group.remaining -= run.count;
       if (group.remaining === 0 && !group.settled) {
         group.settled = true;
-        group.resolve(group.results);
+        group.resolve(results(group));
       }
     }
     this.finished(batch);
@@ -702,6 +733,30 @@ export class Producer<K = Buffer, V = Buffer> {
     for (const waiter of this.bufferWaiters.splice(0)) waiter.wake();
     await this.cluster.close();
   }
+}
+
+/** A run starting at message `index` of `group`'s call, listed in the group too. */
+function newRun(group: SendGroup, index: number, partition: number, timestamp: number): SendRun {
+  const run: SendRun = { group, firstIndex: index, count: 1, partition, timestamp, baseOffset: -1n };
+  group.runs.push(run);
+  return run;
+}
+
+/** The RecordMetadata of every message of an acknowledged sendBatch call, in message order. */
+function results(group: SendGroup): RecordMetadata[] {
+  const all = new Array<RecordMetadata>(group.size);
+  const topic = group.topic;
+  for (const run of group.runs) {
+    const { partition, timestamp } = run;
+    const known = run.baseOffset >= 0n;
+    let offset = run.baseOffset;
+    const end = run.firstIndex + run.count;
+    for (let index = run.firstIndex; index < end; index++) {
+      all[index] = { topic, partition, offset, timestamp };
+      if (known) offset += 1n;
+    }
+  }
+  return all;
 }
 
 function headerEntries(headers: MessageHeaders): ReadonlyArray<HeaderEntry> {
