@@ -2,14 +2,14 @@
 // and the aborted transactions a read_committed Fetch lists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionProducerState } from '../../../src/broker/producer-state.js';
 import { PartitionTransactions, TRANSACTIONS_MARKER_FILE } from '../../../src/broker/transactions/partition-transactions.js';
-import { ControlRecordType, encodeControlBatch } from '../../../src/protocol/record-batch/control.js';
+import { ControlRecordType, decodeControlRecord, encodeControlBatch } from '../../../src/protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../../../src/protocol/record-batch/header.js';
-import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches, encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
 import { PartitionLog } from '../../../src/storage/log.js';
 import { MemoryLogger } from '../../../src/storage/logger.js';
 
@@ -187,5 +187,93 @@ test('recover: segments written before .txnindex existed are rebuilt once and th
     await again.close();
   } finally {
     rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+/** The old way, as the oracle: read every batch from the log start. */
+async function scanWholeLog(log: PartitionLog): Promise<{ aborted: { producerId: number; firstOffset: number; lastOffset: number }[]; firstUnstable: number | null }> {
+  const open = new Map<number, number>();
+  const aborted: { producerId: number; firstOffset: number; lastOffset: number }[] = [];
+  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+    const read = await log.read(offset, 1 << 20, { maxOffset: log.logEndOffset });
+    if (read.records.length === 0) break;
+    for (const batch of await decodeRecordBatches(read.records)) {
+      if (!batch.isTransactional) continue;
+      if (!batch.isControl) {
+        if (!open.has(batch.producerId)) open.set(batch.producerId, batch.baseOffset);
+        continue;
+      }
+      const first = open.get(batch.producerId);
+      open.delete(batch.producerId);
+      const record = batch.records[0]!;
+      if (decodeControlRecord(record.key, record.value).type === ControlRecordType.Abort && first !== undefined) aborted.push({ producerId: batch.producerId, firstOffset: first, lastOffset: batch.baseOffset });
+    }
+    offset = read.nextOffset;
+  }
+  return { aborted, firstUnstable: open.size === 0 ? null : Math.min(...open.values()) };
+}
+
+test('randomized crashes: the recovered aborted list and last stable offset equal a full read of what the log kept', async () => {
+  const seed = Number(process.env.SLUICE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  let state = seed >>> 0;
+  const random = (below: number) => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return Math.floor((((value ^ (value >>> 14)) >>> 0) / 4294967296) * below);
+  };
+  for (let round = 0; round < 12; round += 1) {
+    const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
+    const context = `seed ${seed} round ${round}`;
+    try {
+      const log = await openLog(directory);
+      const transactions = new PartitionTransactions(directory, log);
+      const producers = new PartitionProducerState(directory);
+      const sequences = new Map<number, number>();
+      const steps = 20 + random(60);
+      for (let step = 0; step < steps; step += 1) {
+        const producerId = 1 + random(4);
+        const choice = random(10);
+        if (choice < 6) {
+          const sequence = sequences.get(producerId) ?? 0;
+          sequences.set(producerId, sequence + 1);
+          await appendAs(log, transactions, producers, dataBatch(producerId, sequence), null);
+        } else if (transactions.isOpen(producerId)) {
+          const type = choice < 8 ? ControlRecordType.Abort : ControlRecordType.Commit;
+          await appendAs(log, transactions, producers, markerBatch(producerId, type), type);
+        }
+        if (random(25) === 0) producers.writeSnapshot(log.logEndOffset);
+        if (random(30) === 0) await log.checkpoint();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await log.abandon();
+      // Damage what a crash may: the tail segment's end, its .txnindex, an older recovery point.
+      const bases = log.segmentBaseOffsets;
+      const last = bases.at(-1)!;
+      const name = (base: number, suffix: string) => join(directory, `${String(base).padStart(20, '0')}${suffix}`);
+      const recoveryPoint = bases[random(bases.length)]!;
+      writeFileSync(join(directory, 'recovery-point-offset-checkpoint'), `0\n1\nptx 0 ${recoveryPoint}\n`);
+      const lastLog = readFileSync(name(last, '.log'));
+      if (random(2) === 0 && lastLog.length > 0) writeFileSync(name(last, '.log'), lastLog.subarray(0, random(lastLog.length)));
+      for (const base of bases.filter((candidate) => candidate >= recoveryPoint)) {
+        const path = name(base, '.txnindex');
+        const damage = random(4);
+        if (damage === 0 && existsSync(path)) unlinkSync(path);
+        if (damage === 1 && existsSync(path)) writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.alloc(1 + random(40), random(256))]));
+        if (damage === 2) writeFileSync(path, Buffer.alloc(34 * (1 + random(3)), random(256)));
+      }
+      const { log: reopened, state: recovered } = await reopen(directory);
+      const expected = await scanWholeLog(reopened);
+      assert.deepEqual(recovered.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), expected.aborted, context);
+      assert.equal(recovered.firstUnstableOffset, expected.firstUnstable, context);
+      await reopened.close();
+      const { log: again, state: cleanly } = await reopen(directory);
+      assert.equal(again.recovery.scannedSegments, 0, context);
+      assert.deepEqual(cleanly.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), expected.aborted, `${context}, clean reopen`);
+      await again.close();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   }
 });
