@@ -173,9 +173,12 @@ test('case swap-file: a finished compaction output is renamed over its segment',
   const firstLog = segmentPath(directory, 0);
   copyFileSync(firstLog, `${firstLog}.swap`);
   writeFileSync(firstLog, Buffer.alloc(50, 0xee)); // the pre-compaction file, now obsolete
+  const txnindex = Buffer.alloc(34); // an (empty-producer) entry for marker offset 0: compaction keeps it
+  writeFileSync(segmentPath(directory, 0, '.txnindex'), txnindex);
   const log = await open(directory, { segmentBytes: 1000, indexIntervalBytes: 100 });
   assert.ok(log.recovery.cases.get('swap-file'));
   assert.ok(!existsSync(`${firstLog}.swap`));
+  assert.deepEqual(readFileSync(segmentPath(directory, 0, '.txnindex')), txnindex, 'the .txnindex stays with the compacted segment');
   assert.deepEqual(await readAll(log), stored);
   await log.close();
 });
