@@ -632,6 +632,7 @@ export class Segment {
     if (this.closed === null) {
       this.closed = (async () => {
         if (this.appender !== null) await this.appender.idle();
+        await this.indexWrites.catch(() => undefined); // nothing of this segment is written after close
         if (this.references > 0) await new Promise<void>((resolve) => (this.closeRequested = resolve));
         const fd = await this.opened.catch(() => -1);
         if (fd >= 0) await this.environment.fileSystem.close(fd);
