@@ -165,8 +165,8 @@ interface PartitionQueue {
   /** Lowest sequence rejected for good during this recovery (batches after it are re-sequenced). */
   gapAt: number | undefined;
   retryAtMs: number;
-  /** Encoded size of the last batch closed, to size the next one's first allocation. */
-  lastBatchBytes: number;
+  /** The first allocation of the partition's next batch: full size after a full batch, else about the last one's size. */
+  nextBatchCapacity: number;
 }
 
 /** Record overhead beyond key, value and headers (length, attributes, deltas, varints), upper bound. */
@@ -174,6 +174,12 @@ const RECORD_OVERHEAD_BYTES = 22;
 const BATCH_HEADER_BYTES = 61;
 /** The smallest first allocation of a batch; it grows by doubling. */
 const BATCH_CAPACITY_MIN_BYTES = 256;
+/**
+ * Full-size batch buffers kept for reuse once their batch is acknowledged: a new 1 MiB buffer per
+ * batch costs an allocation, fresh pages and garbage-collector pressure from the external memory.
+ * Memory outside bufferBytesMax, hence few.
+ */
+const BATCH_BUFFERS_KEPT_MAX = 4;
 
 export class Producer<K = Buffer, V = Buffer> {
   readonly cluster: Cluster;
@@ -195,6 +201,10 @@ export class Producer<K = Buffer, V = Buffer> {
   private readonly queues = new Map<string, PartitionQueue>();
   /** The same queues by topic, indexed by partition: the lookup per message builds no string. */
   private readonly queuesByTopic = new Map<string, PartitionQueue[]>();
+  /** What a full batch takes, header included. */
+  private readonly fullBatchCapacity: number;
+  /** Buffers of fullBatchCapacity bytes from acknowledged batches (at most BATCH_BUFFERS_KEPT_MAX). */
+  private readonly freeBatchBuffers: Buffer[] = [];
   private bufferedBytes = 0;
   private readonly bufferWaiters: Array<{ bytes: number; wake(): void }> = [];
   private outstanding = 0;
@@ -218,6 +228,7 @@ export class Producer<K = Buffer, V = Buffer> {
     if (this.idempotent && this.acks !== -1) throw new ClientOptionError('an idempotent producer needs acks=-1 (all); set idempotent: false to use acks 0 or 1');
     this.lingerMs = integerOption('lingerMs', options.lingerMs, 5, 0);
     this.batchBytes = integerOption('batchBytes', options.batchBytes, 16_384, 1);
+    this.fullBatchCapacity = BATCH_HEADER_BYTES + this.batchBytes;
     this.compression = compressionCodes[oneOfOption('compression', options.compression, 'none', Object.keys(compressionCodes) as CompressionName[])];
     this.bufferBytesMax = integerOption('bufferBytesMax', options.bufferBytesMax, 32 * 1024 * 1024, 1);
     this.bufferFullAction = oneOfOption('bufferFullAction', options.bufferFullAction, 'wait', ['wait', 'fail'] as const);
@@ -402,7 +413,7 @@ export class Producer<K = Buffer, V = Buffer> {
     if (!byPartition) this.queuesByTopic.set(topic, (byPartition = []));
     let queue = byPartition[partition];
     if (!queue) {
-      queue = { topic, partition, open: undefined, lingerTimer: undefined, ready: [], inFlight: new Set(), nextSequence: 0, recovering: false, failed: [], gapAt: undefined, retryAtMs: 0, lastBatchBytes: 0 };
+      queue = { topic, partition, open: undefined, lingerTimer: undefined, ready: [], inFlight: new Set(), nextSequence: 0, recovering: false, failed: [], gapAt: undefined, retryAtMs: 0, nextBatchCapacity: BATCH_CAPACITY_MIN_BYTES };
       byPartition[partition] = queue;
       this.queues.set(`${topic}\u0000${partition}`, queue);
     }
@@ -412,7 +423,7 @@ export class Producer<K = Buffer, V = Buffer> {
   private append(queue: PartitionQueue, key: Buffer | null, value: Buffer | null, headers: ReadonlyArray<HeaderEntry> | undefined, timestamp: number, bytes: number, partitionCount: number, group: SendGroup, index: number): void {
     let batch = queue.open;
     if (batch !== undefined && batch.bytes + bytes > this.batchBytes && batch.builder.count > 0) {
-      this.closeBatch(queue, partitionCount);
+      this.closeBatch(queue, partitionCount, true);
       batch = undefined;
     }
     if (batch === undefined) batch = this.openBatch(queue, partitionCount, newRun(group, index, queue.partition, timestamp));
@@ -424,14 +435,14 @@ export class Producer<K = Buffer, V = Buffer> {
     batch.builder.append(key, value, headers, timestamp);
     batch.bytes += bytes;
     this.outstanding++;
-    if (this.lingerMs === 0 || batch.bytes >= this.batchBytes) this.closeBatch(queue, partitionCount);
+    if (this.lingerMs === 0 || batch.bytes >= this.batchBytes) this.closeBatch(queue, partitionCount, batch.bytes >= this.batchBytes);
   }
 
   /** Opens the partition's batch with the run of its first record (an array that never held anything but runs). */
   private openBatch(queue: PartitionQueue, partitionCount: number, firstRun: SendRun): Batch {
-    // A partition's batches tend to be alike: start at about the size of the last one.
-    const capacityBytes = Math.min(BATCH_HEADER_BYTES + this.batchBytes, Math.max(BATCH_CAPACITY_MIN_BYTES, Math.ceil(queue.lastBatchBytes * 1.25)));
-    const batch: Batch = { builder: new RecordBatchBuilder(capacityBytes), runs: [firstRun], bytes: BATCH_HEADER_BYTES, createdMs: Date.now(), encoded: undefined, baseSequence: -1, attempts: 0 };
+    const capacity = queue.nextBatchCapacity;
+    const bytes = capacity === this.fullBatchCapacity && this.freeBatchBuffers.length > 0 ? this.freeBatchBuffers.pop()! : Buffer.allocUnsafe(capacity);
+    const batch: Batch = { builder: new RecordBatchBuilder(bytes, this.fullBatchCapacity), runs: [firstRun], bytes: BATCH_HEADER_BYTES, createdMs: Date.now(), encoded: undefined, baseSequence: -1, attempts: 0 };
     queue.open = batch;
     if (this.lingerMs > 0) {
       queue.lingerTimer = setTimeout(() => {
@@ -442,13 +453,15 @@ export class Producer<K = Buffer, V = Buffer> {
     return batch;
   }
 
-  private closeBatch(queue: PartitionQueue, partitionCount?: number): void {
+  /** `full`: closed for size, not by linger or flush. */
+  private closeBatch(queue: PartitionQueue, partitionCount?: number, full = false): void {
     if (queue.lingerTimer) clearTimeout(queue.lingerTimer);
     queue.lingerTimer = undefined;
     const batch = queue.open;
     if (!batch) return;
     queue.open = undefined;
-    queue.lastBatchBytes = batch.builder.size;
+    // A partition's batches tend to be alike: the next one starts at about this one's size.
+    queue.nextBatchCapacity = full ? this.fullBatchCapacity : Math.min(this.fullBatchCapacity, Math.max(BATCH_CAPACITY_MIN_BYTES, Math.ceil(batch.builder.size * 1.25)));
     batch.builder.trim();
     queue.ready.push(batch);
     this.sticky.batchClosed(queue.topic, queue.partition, partitionCount ?? this.cluster.topics.get(queue.topic)?.partitions.length ?? 1);
@@ -573,6 +586,10 @@ export class Producer<K = Buffer, V = Buffer> {
         group.resolve(results(group));
       }
     }
+    // Answered at the first attempt, its bytes are written and read: the buffer may serve again.
+    // (With acks=0 nothing says the socket is done with them; a retried batch went out more than once.)
+    const storage = batch.builder.storage;
+    if (this.acks !== 0 && batch.attempts === 0 && storage.length === this.fullBatchCapacity && this.freeBatchBuffers.length < BATCH_BUFFERS_KEPT_MAX) this.freeBatchBuffers.push(storage);
     this.finished(batch);
   }
 

@@ -68,9 +68,22 @@ export class RecordBatchBuilder {
   baseTimestamp = Number.NaN;
   maxTimestamp = Number.NaN;
 
-  /** `capacityBytes`: the first allocation, header included; it doubles from there when records need more. */
-  constructor(capacityBytes: number) {
-    this.bytes = Buffer.allocUnsafe(Math.max(BATCH_HEADER_BYTES, capacityBytes));
+  /**
+   * `bytes`: where to write the batch (the caller may reuse the buffer of a finished batch);
+   * when records need more room it doubles, but not past `growthLimitBytes` (the size a full batch
+   * takes) unless one record needs it.
+   */
+  constructor(
+    bytes: Buffer,
+    private readonly growthLimitBytes: number,
+  ) {
+    if (bytes.length < BATCH_HEADER_BYTES) throw new RangeError(`a batch buffer needs at least ${BATCH_HEADER_BYTES} bytes`);
+    this.bytes = bytes;
+  }
+
+  /** The buffer written in: the caller may reuse it once the batch and its encoding are no longer needed. */
+  get storage(): Buffer {
+    return this.bytes;
   }
 
   /** Encoded size so far, header included. */
@@ -185,7 +198,7 @@ export class RecordBatchBuilder {
     const needed = this.position + bytes;
     if (needed <= this.bytes.length) return;
     // Doubling keeps the copies to about the batch's size in total.
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.bytes.length * 2));
+    const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(this.bytes.length * 2, this.growthLimitBytes)));
     this.bytes.copy(grown, 0, 0, this.position);
     this.bytes = grown;
   }

@@ -44,7 +44,8 @@ const fields = { producerId: 4242, producerEpoch: 3, baseSequence: 17, transacti
 test('the builder writes what encodeRecordBatch writes, uncompressed', async () => {
   for (const seed of [1, 2, 3, 4, 5, Date.now() >>> 0]) {
     const messages = randomMessages(seed, 1 + (seed % 300));
-    const builder = new RecordBatchBuilder(256);
+    // A reused buffer holds an earlier batch's bytes: fill it with garbage to check nothing stale is left.
+    const builder = new RecordBatchBuilder(Buffer.alloc(256, 0xa5), 100_000);
     for (const m of messages) builder.append(m.key, m.value, m.headers, m.timestamp);
     builder.trim();
     const built = await builder.finish({ ...fields, compression: Compression.None });
@@ -59,7 +60,7 @@ test('the builder writes what encodeRecordBatch writes, uncompressed', async () 
 test('compressed batches decode to the same records', async () => {
   const messages = randomMessages(7, 120);
   for (const compression of [Compression.Gzip, Compression.Snappy, Compression.Lz4, Compression.Zstd]) {
-    const builder = new RecordBatchBuilder(100);
+    const builder = new RecordBatchBuilder(Buffer.allocUnsafe(100), 4096);
     for (const m of messages) builder.append(m.key, m.value, m.headers, m.timestamp);
     const decoded = decodeRecordBatchSync(await builder.finish({ ...fields, compression }));
     const reference = decodeRecordBatchSync(encodeRecordBatchSync({ records: messages.map(toRecord), ...fields, compression }));
