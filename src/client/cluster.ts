@@ -73,6 +73,8 @@ export class Cluster {
   /** Topics the users of this cluster care about; refreshes ask for these. */
   private readonly interesting = new Set<string>();
   private readonly connections = new Map<string, Promise<Connection>>();
+  /** The same connections once open, by address, for callers that must not wait (openConnectionTo). */
+  private readonly openConnections = new Map<string, Connection>();
   private refreshing: Promise<void> | undefined;
   private lastRefreshMs = 0;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -160,13 +162,19 @@ export class Cluster {
     }
   }
 
+  /** The topic's metadata when it is known and kept fresh already (topic() would answer it at once), else undefined. */
+  knownTopic(name: string): TopicInfo | undefined {
+    const known = this.topics.get(name);
+    return known && this.interesting.has(name) ? known : undefined;
+  }
+
   /**
    * The metadata of `topic`, fetching it when unknown. Throws KafkaError(UNKNOWN_TOPIC_OR_PARTITION)
    * when the topic does not exist (and is not auto-created) after the retries.
    */
   async topic(name: string): Promise<TopicInfo> {
-    const known = this.topics.get(name);
-    if (known && this.interesting.has(name)) return known;
+    const known = this.knownTopic(name);
+    if (known) return known;
     for (let attempt = 0; ; attempt++) {
       await this.refreshMetadata([name]);
       const topic = this.topics.get(name);
@@ -196,6 +204,15 @@ export class Cluster {
     return this.connectionToAddress(broker.host, broker.port);
   }
 
+  /**
+   * The connection to `nodeId` when it is open already, else undefined (then use connectionTo). For
+   * a caller that must not yield: the producer writes a full batch before returning to its caller.
+   */
+  openConnectionTo(nodeId: number): Connection | undefined {
+    const broker = this.brokers.get(nodeId);
+    return broker === undefined ? undefined : this.openConnections.get(`${broker.host}:${broker.port}`);
+  }
+
   private connectionToAddress(host: string, port: number): Promise<Connection> {
     if (this.closed) return Promise.reject(new ClientClosedError('the client'));
     const key = `${host}:${port}`;
@@ -210,8 +227,10 @@ export class Cluster {
       maxInFlightRequests: this.maxInFlightRequests,
     }).then(
       (connection) => {
+        this.openConnections.set(key, connection);
         connection.onClose(() => {
           if (this.connections.get(key) === opening) this.connections.delete(key);
+          if (this.openConnections.get(key) === connection) this.openConnections.delete(key);
         });
         if (this.closed) connection.close();
         return connection;

@@ -21,7 +21,7 @@ import type { InitProducerIdResponse } from '../protocol/generated/init-producer
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { Compression } from '../protocol/record-batch/header.js';
 import { backoffDelayMs } from './backoff.js';
-import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
+import { Cluster, staleMetadata, type ClusterOptions, type TopicInfo } from './cluster.js';
 import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, RequestTimeoutError, SluiceClientError } from './errors.js';
 import { booleanOption, integerOption, oneOfOption } from './options.js';
 import { keyPartition, StickyPartitions } from './partitioners.js';
@@ -213,7 +213,13 @@ export class Producer<K = Buffer, V = Buffer> {
   private producerEpoch = -1;
   private initializing: Promise<void> | undefined;
   private connected: Promise<void> | undefined;
+  /** connect() has completed: a send to a topic whose metadata is known appends before returning. */
+  private ready = false;
+  /** sendBatch calls still waiting for connect() or metadata: later calls queue behind them, to keep call order. */
+  private sendsWaiting = 0;
   private drainScheduled = false;
+  /** Produce requests on the slow path (requestLater) not yet written: none may be overtaken. */
+  private requestsPreparing = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Set for a producer with `transactionalId` (transaction.ts). */
@@ -252,6 +258,7 @@ export class Producer<K = Buffer, V = Buffer> {
     this.connected ??= (async () => {
       await this.cluster.connect();
       if (this.idempotent) await this.initProducerId();
+      this.ready = true;
     })();
     try {
       await this.connected;
@@ -286,24 +293,57 @@ export class Producer<K = Buffer, V = Buffer> {
     return result!;
   }
 
-  /** Sends messages to one topic; resolves with partition and offset for each, in order. */
-  async sendBatch(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
-    if (this.closed) throw new ClientClosedError('the producer');
-    if (this.txn?.fenced) throw this.txn.fenced;
-    if (this.txn && !this.inTransaction) throw new ClientOptionError('a transactional producer sends inside producer.transaction(async (tx) => ...)');
-    if (typeof topic !== 'string' || topic.length === 0) throw new ClientOptionError('topic must be a non-empty string');
-    await this.connect();
-    const info = await this.cluster.topic(topic);
-    const partitionCount = info.partitions.length;
+  /**
+   * Sends messages to one topic; resolves with partition and offset for each, in order. Once connected
+   * and with the topic's metadata at hand, the messages are appended (and full batches written)
+   * before this returns, so the caller's array and message objects need not outlive the call.
+   */
+  sendBatch(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
+    try {
+      if (this.closed) throw new ClientClosedError('the producer');
+      if (this.txn?.fenced) throw this.txn.fenced;
+      if (this.txn && !this.inTransaction) throw new ClientOptionError('a transactional producer sends inside producer.transaction(async (tx) => ...)');
+      if (typeof topic !== 'string' || topic.length === 0) throw new ClientOptionError('topic must be a non-empty string');
+      const info = this.ready && this.sendsWaiting === 0 ? this.cluster.knownTopic(topic) : undefined;
+      if (info !== undefined) return this.sendToTopic(topic, info.partitions.length, messages);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.sendWhenReady(topic, messages);
+  }
+
+  private async sendWhenReady(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
+    let info: TopicInfo;
+    this.sendsWaiting++;
+    try {
+      await this.connect();
+      info = await this.cluster.topic(topic);
+    } finally {
+      this.sendsWaiting--;
+    }
+    return this.sendToTopic(topic, info.partitions.length, messages);
+  }
+
+  /** Appends the messages now, waiting only when one must (see appendMessages); settles when all are acknowledged. */
+  private sendToTopic(topic: string, partitionCount: number, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
+    if (messages.length === 0) return Promise.resolve([]);
     let group!: SendGroup;
     const promise = new Promise<RecordMetadata[]>((resolve, reject) => {
       group = { topic, size: messages.length, runs: [], remaining: messages.length, settled: false, resolve, reject };
     });
-    if (messages.length === 0) return [];
+    let stalled: StalledMessage | undefined;
     try {
-      // The messages are appended by a plain loop (appendMessages); this function only waits, when
-      // a message has to: for buffer room, or for its partition to join the transaction.
-      let stalled = this.appendMessages(topic, messages, 0, group, partitionCount, Date.now());
+      stalled = this.appendMessages(topic, messages, 0, group, partitionCount, Date.now());
+    } catch (error) {
+      return this.abandon(group, promise, error);
+    }
+    return stalled === undefined ? promise : this.appendAfterWaiting(topic, messages, group, promise, partitionCount, stalled);
+  }
+
+  /** Goes on with a call whose message `stalled` has to wait for buffer room or for its partition to join the transaction. */
+  private async appendAfterWaiting(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>, group: SendGroup, promise: Promise<RecordMetadata[]>, partitionCount: number, first: StalledMessage): Promise<RecordMetadata[]> {
+    let stalled: StalledMessage | undefined = first;
+    try {
       while (stalled !== undefined) {
         if (this.txn) {
           // A partition joins the transaction before its first batch exists.
@@ -315,13 +355,19 @@ export class Producer<K = Buffer, V = Buffer> {
         stalled = this.appendMessages(topic, messages, stalled.index + 1, group, partitionCount, Date.now());
       }
     } catch (error) {
-      // The messages appended before the bad one are still sent; the caller gets this error (and
-      // the call's promise, settled here, is never resolved).
-      group.settled = true;
-      promise.catch(() => undefined);
-      throw error;
+      return this.abandon(group, promise, error);
     }
     return promise;
+  }
+
+  /**
+   * A message of the call was refused (or could not wait): the ones appended before it are still
+   * sent, the caller gets the error, and the call's promise, settled here, is never resolved.
+   */
+  private abandon(group: SendGroup, promise: Promise<RecordMetadata[]>, error: unknown): Promise<never> {
+    group.settled = true;
+    promise.catch(() => undefined);
+    return Promise.reject(error);
   }
 
   /**
@@ -465,7 +511,10 @@ export class Producer<K = Buffer, V = Buffer> {
     batch.builder.trim();
     queue.ready.push(batch);
     this.sticky.batchClosed(queue.topic, queue.partition, partitionCount ?? this.cluster.topics.get(queue.topic)?.partitions.length ?? 1);
-    this.scheduleDrain();
+    // A full batch goes now, while its sender goes on appending; batches closed by linger or flush
+    // wait for the end of the tick, to share requests with the others closed in it.
+    if (full) this.drain();
+    else this.scheduleDrain();
   }
 
   private flushOpenBatches(): void {
@@ -510,7 +559,7 @@ export class Producer<K = Buffer, V = Buffer> {
       list.push({ queue, batch });
     }
     if (needMetadata) this.cluster.refreshMetadata().catch(() => undefined);
-    for (const [leader, entries] of byLeader) void this.sendRequest(leader, entries);
+    for (const [leader, entries] of byLeader) this.sendRequest(leader, entries);
     if (earliestRetryMs !== Infinity && !this.retryTimer) {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
@@ -519,39 +568,106 @@ export class Producer<K = Buffer, V = Buffer> {
     }
   }
 
-  private async encode(queue: PartitionQueue, batch: Batch): Promise<Buffer> {
-    if (batch.encoded) return batch.encoded;
-    if (this.idempotent) {
-      if (this.producerId < 0) await this.initProducerId();
-      batch.baseSequence = queue.nextSequence;
-      queue.nextSequence = (queue.nextSequence + batch.builder.count) % 0x80000000;
-    }
-    batch.encoded = await batch.builder.finish({
+  /** The header fields of a batch about to be encoded (the sequence is assigned first, see encode). */
+  private batchFields(batch: Batch) {
+    return {
       producerId: this.idempotent ? this.producerId : -1,
       producerEpoch: this.idempotent ? this.producerEpoch : -1,
       baseSequence: this.idempotent ? batch.baseSequence : -1,
       transactional: this.txn !== undefined,
       compression: this.compression,
-    });
+    };
+  }
+
+  /** Gives a batch its sequence numbers when first sent; kept through retries, renumbered after a gap. */
+  private assignSequence(queue: PartitionQueue, batch: Batch): void {
+    if (!this.idempotent) return;
+    batch.baseSequence = queue.nextSequence;
+    queue.nextSequence = (queue.nextSequence + batch.builder.count) % 0x80000000;
+  }
+
+  private async encode(queue: PartitionQueue, batch: Batch): Promise<Buffer> {
+    if (batch.encoded) return batch.encoded;
+    if (this.idempotent && this.producerId < 0) await this.initProducerId();
+    this.assignSequence(queue, batch);
+    batch.encoded = await batch.builder.finish(this.batchFields(batch));
     return batch.encoded;
   }
 
-  private async sendRequest(leader: number, entries: Array<{ queue: PartitionQueue; batch: Batch }>): Promise<void> {
-    let response: ProduceResponse | undefined;
-    let requestError: Error | undefined;
-    try {
-      const topics = new Map<string, Array<{ index: number; records: Buffer }>>();
-      for (const { queue, batch } of entries) {
-        const records = await this.encode(queue, batch);
-        let list = topics.get(queue.topic);
-        if (!list) topics.set(queue.topic, (list = []));
-        list.push({ index: queue.partition, records });
-      }
-      const body = { transactionalId: this.txn?.transactionalId ?? null, acks: this.acks, timeoutMs: this.ackTimeoutMs, topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })) };
-      response = await this.cluster.request<ProduceResponse>(leader, ApiKey.Produce, body, { expectResponse: this.acks !== 0, timeoutMs: this.cluster.requestTimeoutMs + this.ackTimeoutMs });
-    } catch (error) {
-      requestError = error as Error;
+  /** Can every batch be encoded without waiting: no compression, and the producer id known? */
+  private canEncodeNow(entries: ReadonlyArray<{ batch: Batch }>): boolean {
+    if (this.compression === Compression.None && (!this.idempotent || this.producerId >= 0)) return true;
+    for (const { batch } of entries) if (batch.encoded === undefined) return false;
+    return true;
+  }
+
+  private encodeNow(queue: PartitionQueue, batch: Batch): Buffer {
+    if (batch.encoded) return batch.encoded;
+    this.assignSequence(queue, batch);
+    batch.encoded = batch.builder.finishUncompressed(this.batchFields(batch));
+    return batch.encoded;
+  }
+
+  private produceRequest(entries: ReadonlyArray<{ queue: PartitionQueue }>, records: Buffer[]): object {
+    const topics = new Map<string, Array<{ index: number; records: Buffer }>>();
+    for (let i = 0; i < entries.length; i++) {
+      const queue = entries[i]!.queue;
+      let list = topics.get(queue.topic);
+      if (!list) topics.set(queue.topic, (list = []));
+      list.push({ index: queue.partition, records: records[i]! });
     }
+    return { transactionalId: this.txn?.transactionalId ?? null, acks: this.acks, timeoutMs: this.ackTimeoutMs, topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })) };
+  }
+
+  /** Sends one Produce request carrying one batch of each entry's partition. */
+  private sendRequest(leader: number, entries: Array<{ queue: PartitionQueue; batch: Batch }>): void {
+    const answer = this.requestNow(leader, entries) ?? this.requestLater(leader, entries);
+    answer.then(
+      (response) => this.answered(entries, response, undefined),
+      (error: unknown) => this.answered(entries, undefined, error as Error),
+    );
+  }
+
+  /**
+   * Writes the request before returning, when nothing has to be waited for: the batches can be
+   * encoded now, the leader's connection is open, and no request taking the slow path is still to
+   * be written — it must not be overtaken, as a partition's batches go out in sequence order.
+   * A full batch is so on the wire while its sender goes on appending (closeBatch).
+   */
+  private requestNow(leader: number, entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>): Promise<ProduceResponse | undefined> | undefined {
+    if (this.requestsPreparing > 0 || !this.canEncodeNow(entries)) return undefined;
+    const connection = this.cluster.openConnectionTo(leader);
+    if (connection === undefined) return undefined;
+    try {
+      const records = entries.map(({ queue, batch }) => this.encodeNow(queue, batch));
+      return connection.request<ProduceResponse | undefined>(ApiKey.Produce, this.produceRequest(entries, records), this.produceOptions());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The slow path: waits for the producer id, compression or a connection, then writes the request. */
+  private async requestLater(leader: number, entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>): Promise<ProduceResponse | undefined> {
+    this.requestsPreparing++;
+    let preparing = true;
+    try {
+      const records: Buffer[] = [];
+      for (const { queue, batch } of entries) records.push(await this.encode(queue, batch));
+      const connection = await this.cluster.connectionTo(leader);
+      this.requestsPreparing--;
+      preparing = false;
+      return await connection.request<ProduceResponse | undefined>(ApiKey.Produce, this.produceRequest(entries, records), this.produceOptions());
+    } finally {
+      if (preparing) this.requestsPreparing--;
+    }
+  }
+
+  private produceOptions(): { expectResponse: boolean; timeoutMs: number } {
+    return { expectResponse: this.acks !== 0, timeoutMs: this.cluster.requestTimeoutMs + this.ackTimeoutMs };
+  }
+
+  /** Settles the batches of a Produce request with its answer (or the error that stood for one). */
+  private answered(entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>, response: ProduceResponse | undefined, requestError: Error | undefined): void {
     for (const { queue, batch } of entries) {
       queue.inFlight.delete(batch);
       if (requestError) {

@@ -173,11 +173,7 @@ export class RecordBatchBuilder {
    * renumbered batch gets a new sequence); the records are not touched, only the header is rewritten.
    */
   async finish(fields: BatchProducerFields): Promise<Buffer> {
-    if (fields.compression === Compression.None) {
-      const batch = this.bytes.subarray(0, this.position);
-      writeHeader(batch, this, fields);
-      return batch;
-    }
+    if (fields.compression === Compression.None) return this.finishUncompressed(fields);
     const compressed = await compress(fields.compression, this.bytes.subarray(RECORDS_OFFSET, this.position));
     const batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + compressed.length);
     compressed.copy(batch, RECORDS_OFFSET);
@@ -192,6 +188,14 @@ export class RecordBatchBuilder {
     const exact = Buffer.allocUnsafe(this.position);
     this.bytes.copy(exact, 0, 0, this.position);
     this.bytes = exact;
+  }
+
+  /** As finish, for a batch without compression: the header and CRC go over the records in place, now. */
+  finishUncompressed(fields: BatchProducerFields): Buffer {
+    if (fields.compression !== Compression.None) throw new Error('finishUncompressed is for batches without compression');
+    const batch = this.bytes.subarray(0, this.position);
+    writeHeader(batch, this, fields);
+    return batch;
   }
 
   private ensure(bytes: number): void {

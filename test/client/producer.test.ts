@@ -105,6 +105,27 @@ test('a full buffer fails or waits, by option', async () => {
   }
 });
 
+test('sendBatch calls not awaited land in call order, whether they waited for metadata or appended at once', async () => {
+  const broker = await startTestBroker();
+  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, lingerMs: 2, batchBytes: 3000, valueSerializer: stringSerde.serialize });
+  try {
+    await producer.connect();
+    const calls: Array<Promise<Array<{ offset: bigint }>>> = [];
+    const call = (n: number) => calls.push(producer.sendBatch('in-order', Array.from({ length: 100 }, (_, i) => ({ value: `${n}:${i}`, partition: 0 }))));
+    // The first calls wait for the topic's metadata; the later ones, made once it is known, append at once.
+    for (let n = 0; n < 10; n++) call(n);
+    await calls[0];
+    for (let n = 10; n < 20; n++) call(n);
+    const results = await Promise.all(calls);
+    results.forEach((offsets, n) => assert.deepEqual(offsets.map((r) => r.offset), Array.from({ length: 100 }, (_, i) => BigInt(n * 100 + i)), `call ${n}`));
+    const values = (await readPartition(broker.port, 'in-order', 0)).map((r) => r.value);
+    assert.deepEqual(values, Array.from({ length: 2000 }, (_, k) => `${Math.floor(k / 100)}:${k % 100}`));
+  } finally {
+    await producer.close();
+    await broker.close();
+  }
+});
+
 test('options are validated with clear messages', () => {
   assert.throws(() => new Producer({ acks: 1 }), /idempotent producer needs acks=-1/);
   assert.throws(() => new Producer({ lingerMs: -1 }), /lingerMs must be an integer/);
