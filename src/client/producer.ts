@@ -221,6 +221,8 @@ export class Producer<K = Buffer, V = Buffer> {
   /** Produce requests on the slow path (requestLater) not yet written: none may be overtaken. */
   private requestsPreparing = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Settles when the last slow-path Produce request (requestLater) has been written. */
+  private slowPathTail: Promise<void> = Promise.resolve();
   private closed = false;
   /** Set for a producer with `transactionalId` (transaction.ts). */
   private readonly txn: TransactionCoordinator | undefined;
@@ -650,15 +652,24 @@ export class Producer<K = Buffer, V = Buffer> {
   private async requestLater(leader: number, entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>): Promise<ProduceResponse | undefined> {
     this.requestsPreparing++;
     let preparing = true;
+    // Slow-path requests prepare one at a time, in the order drain() made them: they take sequence
+    // numbers when encoded, and a small request must not be written before a larger one still compressing.
+    const previous = this.slowPathTail;
+    let written!: () => void;
+    this.slowPathTail = new Promise<void>((resolve) => (written = resolve));
     try {
+      await previous;
       const records: Buffer[] = [];
       for (const { queue, batch } of entries) records.push(await this.encode(queue, batch));
       const connection = await this.cluster.connectionTo(leader);
       this.requestsPreparing--;
       preparing = false;
-      return await connection.request<ProduceResponse | undefined>(ApiKey.Produce, this.produceRequest(entries, records), this.produceOptions());
+      const answer = connection.request<ProduceResponse | undefined>(ApiKey.Produce, this.produceRequest(entries, records), this.produceOptions());
+      written();
+      return await answer;
     } finally {
       if (preparing) this.requestsPreparing--;
+      written();
     }
   }
 
