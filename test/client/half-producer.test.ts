@@ -240,6 +240,41 @@ test('check-back: a second instance of the group commits what the first sent and
   }
 });
 
+test('check-back with two live instances: each check request reaches one of them, and the message appears once', { timeout: 60_000 }, async () => {
+  await admin.createTopics([{ name: 'half-two-live', partitions: 1 }]);
+  // Both instances answer 'unknown' to the first check they get and 'commit' after: a check
+  // delivered to both would show as two answers to the same attempt.
+  const answers: Array<{ instance: string; halfId: string; attempt: number }> = [];
+  const checker = (instance: string) => (m: HalfMessageCheck<string, string>) => {
+    answers.push({ instance, halfId: m.halfId, attempt: m.attempt });
+    return m.attempt >= 2 ? 'commit' : 'unknown';
+  };
+  const a = halfProducer('two-live', checker('a'));
+  const b = halfProducer('two-live', checker('b'));
+  const sender = halfProducer('two-live', checker('sender'));
+  const seen = await watch('half-two-live');
+  try {
+    await a.connect();
+    await b.connect();
+    await sender.connect();
+    const half = await sender.sendHalf('half-two-live', { key: 'k', value: 'v' });
+    await sender.close(); // the sender goes away undecided; a and b stay
+    await waitFor('the check-back commit', () => seen.messages.length >= 1);
+    await sleep(500);
+    assert.equal(seen.messages.length, 1, 'exactly once');
+    const forHalf = answers.filter((answer) => answer.halfId === half.id);
+    const attempts = forHalf.map((answer) => answer.attempt);
+    assert.deepEqual(attempts, [...new Set(attempts)], `each check attempt answered by one instance only: ${JSON.stringify(forHalf)}`);
+    assert.ok(attempts.includes(1) && attempts.includes(2), `checks 1 and 2 were answered: ${JSON.stringify(forHalf)}`);
+    assert.ok(forHalf.every((answer) => answer.instance !== 'sender'), 'the closed sender was not asked');
+  } finally {
+    await seen.close();
+    await sender.close();
+    await a.close();
+    await b.close();
+  }
+});
+
 test('check-back: a checker answering rollback drops the message; one that throws counts as unknown and is logged', { timeout: 60_000 }, async () => {
   await admin.createTopics([{ name: 'half-checked', partitions: 1 }]);
   const warnings: string[] = [];
