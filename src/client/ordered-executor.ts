@@ -25,16 +25,20 @@ export interface RetryPolicy {
 
 export interface OrderedExecutorOptions<M> {
   concurrency: number;
-  handle(message: M, attempt: number): Promise<void>;
+  /**
+   * Runs a message. `offset` is the one it was pushed with: a caller can push one object for many
+   * messages (the consumer pushes a fetched batch once per record) and tell them apart by it.
+   */
+  handle(message: M, attempt: number, offset: number): Promise<void>;
   retry?: RetryPolicy;
   /**
    * Runs after the last failed attempt (e.g. publish to a dead-letter topic); resolving marks the
    * message finished. Without it a failing message is retried with backoff until it succeeds: it is
    * never skipped.
    */
-  onExhausted?(message: M, error: unknown, attempts: number): Promise<void>;
+  onExhausted?(message: M, error: unknown, attempts: number, offset: number): Promise<void>;
   /** Every handler failure (for logging). */
-  onError?(message: M, error: unknown, attempt: number): void;
+  onError?(message: M, error: unknown, attempt: number, offset: number): void;
   random?: () => number;
 }
 
@@ -314,12 +318,12 @@ export class OrderedExecutor<M> {
       const offset = queue.offset(0);
       const progress = queue.partition(0);
       try {
-        if (queue.exhausted) await this.options.onExhausted!(message, queue.lastError, queue.handlerAttempts);
-        else await this.options.handle(message, queue.attempt);
+        if (queue.exhausted) await this.options.onExhausted!(message, queue.lastError, queue.handlerAttempts, offset);
+        else await this.options.handle(message, queue.attempt, offset);
       } catch (error) {
         this.running--;
         queue.running = false;
-        this.failed(queue, message, error);
+        this.failed(queue, message, offset, error);
         return;
       }
       this.running--;
@@ -338,8 +342,8 @@ export class OrderedExecutor<M> {
     }
   }
 
-  private failed(queue: KeyQueue<M>, message: M, error: unknown): void {
-    this.options.onError?.(message, error, queue.attempt);
+  private failed(queue: KeyQueue<M>, message: M, offset: number, error: unknown): void {
+    this.options.onError?.(message, error, queue.attempt, offset);
     if (!queue.exhausted) {
       queue.lastError = error;
       queue.handlerAttempts = queue.attempt;
@@ -419,11 +423,13 @@ export class OrderedExecutor<M> {
     for (const queue of this.keys.values()) {
       const before = queue.length;
       const front = before > 0 ? queue.message(0) : undefined;
+      const frontOffset = before > 0 ? queue.offset(0) : undefined;
       const frontPartition = before > 0 ? queue.partition(0) : undefined;
       queue.filter((index) => !drop.has(queue.partition(index).id) || (index === 0 && queue.running));
       this.queued -= before - queue.length;
-      // The front message (waiting for a retry) was dropped: the next one starts at attempt 1.
-      if (before > 0 && (queue.length === 0 || queue.message(0) !== front || queue.partition(0) !== frontPartition)) queue.resetAttempts();
+      // The front message (waiting for a retry) was dropped: the next one starts at attempt 1. One
+      // object may stand for several messages (see `handle`), so the offset tells them apart.
+      if (before > 0 && (queue.length === 0 || queue.message(0) !== front || queue.offset(0) !== frontOffset || queue.partition(0) !== frontPartition)) queue.resetAttempts();
       if (queue.length === 0 && !queue.busy) this.keys.delete(queue.key);
     }
     for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i]!.length === 0) this.ready.splice(i, 1);

@@ -457,6 +457,46 @@ export function readRecordLayout(bytes: Buffer, position: number, end: number, l
 }
 
 /**
+ * As readRecordLayout, for a record that readRecordLayout already checked (one of a located batch's
+ * `recordPositions`, bytes unchanged since): no length is checked again and the headers are not
+ * walked (`headersAt` and `headerCount` are set, `position` is the record's end). The consumer reads
+ * each record this way when it hands it over and again when its handler runs; the checks made that
+ * a fifth of the consume time.
+ */
+export function readCheckedRecordLayout(bytes: Buffer, position: number, layout: RecordLayout): void {
+  layout.position = position;
+  const bodyBytes = readCheckedVarint(bytes, layout);
+  const recordEnd = layout.position + bodyBytes;
+  layout.attributes = bytes[layout.position++]!;
+  layout.timestampDelta = readTimestampDelta(bytes, layout, recordEnd);
+  layout.offsetDelta = readCheckedVarint(bytes, layout);
+  const keyLength = readCheckedVarint(bytes, layout);
+  layout.keyLength = keyLength;
+  layout.keyAt = layout.position;
+  if (keyLength > 0) layout.position += keyLength;
+  const valueLength = readCheckedVarint(bytes, layout);
+  layout.valueLength = valueLength;
+  layout.valueAt = layout.position;
+  if (valueLength > 0) layout.position += valueLength;
+  layout.headerCount = readCheckedVarint(bytes, layout);
+  layout.headersAt = layout.position;
+  layout.position = recordEnd;
+}
+
+/** A varint known to be well formed (at most 5 bytes, within the buffer): integer arithmetic only. */
+function readCheckedVarint(bytes: Buffer, cursor: Cursor): number {
+  let position = cursor.position;
+  let byte = bytes[position++]!;
+  let zigzag = byte & 0x7f;
+  for (let shift = 7; byte >= 0x80; shift += 7) {
+    byte = bytes[position++]!;
+    zigzag |= (byte & 0x7f) << shift;
+  }
+  cursor.position = position;
+  return (zigzag >>> 1) ^ -(zigzag & 1);
+}
+
+/**
  * readVarlong for the usual timestamp delta, under 2^27 ms (1.5 days) from the batch's first record:
  * integer arithmetic for up to four bytes. readVarlong's floating-point arithmetic took a third of
  * the time of reading a record. Longer or truncated deltas go to readVarlong (and its errors).
