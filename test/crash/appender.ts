@@ -4,7 +4,8 @@
 //
 // A batch's content is a pure function of its base offset (crashBatchFor), so the parent can check
 // every batch that survives, acknowledged or not, byte for byte.
-// With `compact`, records are keyed (crashKeyedBatchFor), the partition is compacted, and a
+// With `compact`, records are keyed (crashKeyedBatchFor; some batches are transactions, committed
+// or aborted, with their markers), the partition is compacted, and a
 // background loop rolls and compacts it continuously while the appends go on; the parent then
 // checks record by record.
 // With `retention`, a background loop applies retention.bytes continuously (segments are deleted

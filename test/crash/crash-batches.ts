@@ -1,7 +1,8 @@
 // What the kill -9 child writes, shared with the parent that checks it.
 
 import type { LogConfig } from '../../src/storage/limits.js';
-import { makeBatch, makeValueBatch } from '../storage/helpers.js';
+import { encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
+import { makeBatch, makeMarker, makeValueBatch } from '../storage/helpers.js';
 
 /** Small segments so crashes also land in rolls; `sync`, the policy under test. */
 export const crashLogConfig: Partial<LogConfig> = {
@@ -44,11 +45,36 @@ export function crashRecordAt(offset: number): { key: string; value: string | nu
   return { key: `key-${offset % 13}`, value: offset % 11 === 0 ? null : `value-${offset}-${'x'.repeat(offset % 200)}` };
 }
 
-/** A keyed batch of 1–4 records whose content is a pure function of its offsets. */
+/**
+ * Transactions in the compaction crash test, a pure function of a batch's base offset. In each
+ * window of 50 offsets, a batch starting at 30–44 is transactional (producer 1 + window % 3) and a
+ * batch starting at 45–49 is that producer's marker — ABORT in even windows, COMMIT in odd ones.
+ * Batches hold at most 4 records, so a batch always starts in 45–49 (the first marker ends the
+ * transaction; any later one ends nothing), and a kill may land with the transaction open.
+ */
+export function crashTransactionAt(baseOffset: number): { kind: 'plain' } | { kind: 'data'; producerId: number } | { kind: 'marker'; producerId: number; abort: boolean } {
+  const window = Math.floor(baseOffset / 50);
+  const at = baseOffset % 50;
+  const producerId = 1 + (window % 3);
+  if (at >= 45) return { kind: 'marker', producerId, abort: window % 2 === 0 };
+  if (at >= 30) return { kind: 'data', producerId };
+  return { kind: 'plain' };
+}
+
+/** Is the record at `offset` (written as a data record, see crashTransactionAt) one of an aborted
+ *  (or, while its window's marker is not written, to-be-aborted) transaction? */
+export function crashRecordAborted(offset: number, transactional: boolean): boolean {
+  return transactional && Math.floor(offset / 50) % 2 === 0;
+}
+
+/** A keyed batch of 1–4 records whose content is a pure function of its offsets (or a marker). */
 export function crashKeyedBatchFor(baseOffset: number): Buffer {
+  const transaction = crashTransactionAt(baseOffset);
+  if (transaction.kind === 'marker') return makeMarker(transaction.producerId, transaction.abort);
   const records = Array.from({ length: 1 + (baseOffset % 4) }, (_, index) => {
     const record = crashRecordAt(baseOffset + index);
     return { key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value) };
   });
-  return makeBatch(records, { baseTimestamp: Date.now() });
+  if (transaction.kind === 'plain') return makeBatch(records, { baseTimestamp: Date.now() });
+  return encodeRecordBatchSync({ baseOffset: 0, producerId: transaction.producerId, producerEpoch: 0, baseSequence: 0, transactional: true, timestamp: Date.now(), records });
 }

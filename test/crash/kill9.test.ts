@@ -17,7 +17,9 @@ import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { seededRandom, splitBatches, temporaryDirectory } from '../storage/helpers.js';
 import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
-import { crashBatchFor, crashCompactedLogConfig, crashLogConfig, crashRecordAt, crashRetentionLogConfig } from './crash-batches.js';
+import { systemClock } from '../../src/storage/clock.js';
+import { compactLog } from '../../src/storage/compaction.js';
+import { crashBatchFor, crashCompactedLogConfig, crashKeyedBatchFor, crashLogConfig, crashRecordAborted, crashRecordAt, crashRetentionLogConfig, crashTransactionAt } from './crash-batches.js';
 
 const cyclesFlag = process.argv.indexOf('--cycles');
 // npm turns `npm run test:crash --cycles=500` into npm_config_cycles.
@@ -132,9 +134,12 @@ test(`kill -9 during interval:50 and os appends, ${otherCycles} cycles each (see
 });
 
 // Compaction rewrites sealed segments (.cleaned → .swap → rename over the .log) while appends go
-// on; kill -9 may land anywhere in that. After each kill: every record served is the one written
-// at its offset, offsets increase, and for every key the newest acknowledged record — or a newer
-// record of that key — is still there.
+// on; kill -9 may land anywhere in that. Some batches are transactions, committed or aborted
+// (crashTransactionAt), and a kill may leave one open. After each kill: every record served is the
+// one written at its offset, offsets increase, every marker is where it was written, and for every
+// key the newest acknowledged record not of an aborted transaction — or a newer such record of that
+// key — is still there. At the end, a roll and one more compaction leave no record of an aborted
+// transaction whose marker was written.
 test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout: 30 * 60_000 }, async () => {
   const random = seededRandom(seed + 1);
   const directory = `${temporary.path}/crash-compact-0`;
@@ -147,7 +152,10 @@ test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout
     const killAfterMs = duringStartup ? random.integer(300) : random.integer(400);
     const result = await runAndKill(directory, killAfterMs, duringStartup, ['sync', 'compact']);
     for (const ack of result.acks) {
+      const transaction = crashTransactionAt(ack.baseOffset);
+      if (transaction.kind === 'marker') continue;
       for (let offset = ack.baseOffset; offset <= ack.lastOffset; offset += 1) {
+        if (crashRecordAborted(offset, transaction.kind === 'data')) continue;
         const { key } = crashRecordAt(offset);
         newestAcknowledged.set(key, Math.max(newestAcknowledged.get(key) ?? -1, offset));
       }
@@ -164,13 +172,20 @@ test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout
         assert.equal(validateBatch(batch.bytes, 0, batch.bytes.length), null, `${where}: corrupt batch served at ${batch.baseOffset}`);
       }
       for (const batch of await decodeRecordBatches(read.records)) {
+        if (batch.isControl) {
+          const expected = crashTransactionAt(batch.baseOffset);
+          assert.ok(batch.baseOffset > previous, `${where}: offsets go back at ${batch.baseOffset}`);
+          previous = batch.baseOffset;
+          assert.ok(expected.kind === 'marker' && expected.producerId === batch.producerId, `${where}: a marker at ${batch.baseOffset} where none was written`);
+          continue;
+        }
         for (const record of batch.records) {
           assert.ok(record.offset > previous, `${where}: offsets go back at ${record.offset}`);
           previous = record.offset;
           const expected = crashRecordAt(record.offset);
           assert.equal(record.key?.toString(), expected.key, `${where}: key at ${record.offset}`);
           assert.equal(record.value?.toString() ?? null, expected.value, `${where}: value at ${record.offset}`);
-          newestServed.set(expected.key, record.offset);
+          if (!crashRecordAborted(record.offset, batch.isTransactional)) newestServed.set(expected.key, record.offset);
           if (cycle === otherCycles - 1) servedRecords += 1;
         }
       }
@@ -180,6 +195,26 @@ test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout
       assert.ok((newestServed.get(key) ?? -1) >= offset, `${where}: newest acknowledged record of ${key} (offset ${offset}) is gone`);
     }
     logOffsets = log.logEndOffset - log.logStartOffset;
+    if (cycle === otherCycles - 1) {
+      // Finish the last transaction (the appender's next batches), seal every marker, compact once
+      // more: no record of an aborted transaction is left.
+      while (log.logEndOffset % 50 !== 0) await log.append(crashKeyedBatchFor(log.logEndOffset));
+      log.roll();
+      for (let waited = 0; log.segmentsForCompaction().sealed.length < log.segmentCount - 1 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      await compactLog(log, { clock: systemClock, logger: new MemoryLogger() });
+      const decidedBelow = log.logEndOffset; // every window is wholly written: each has its marker
+      let abortedLeft = 0;
+      for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+        const read = await log.read(offset, 1 << 20);
+        if (read.records.length === 0) break;
+        for (const batch of await decodeRecordBatches(read.records)) {
+          for (const record of batch.records) if (!batch.isControl && record.offset < decidedBelow && crashRecordAborted(record.offset, batch.isTransactional)) abortedLeft += 1;
+        }
+        offset = read.nextOffset;
+      }
+      assert.equal(abortedLeft, 0, `seed ${seed}: records of aborted transactions left after the final compaction`);
+      assert.ok(decidedBelow >= 100, 'the test wrote aborted transactions');
+    }
     await log.abandon();
   }
   console.log(`kill -9 (compacting): ${otherCycles} cycles, ${totalAcks} acknowledged batches, ${servedRecords} of ${logOffsets} offsets still hold a record, seed ${seed}`);
