@@ -1,132 +1,15 @@
-// `__consumer_offsets`: an ordinary partitioned, compacted topic of the log that holds committed
-// offsets and group metadata (offsets-records.ts). A group's records all go to one partition,
-// Kafka's abs(hashCode(groupId)) % partitions, so its history is read back in order.
-//
-// Created on first use (FindCoordinator, a join or a commit) with `offsets.topic.num.partitions`
-// partitions and cleanup.policy=compact; read back in full when the broker opens. Every write is
-// one record batch appended to one partition and awaited — under the default `sync` flush policy,
-// until fsync — before the request that caused it is answered.
-import { ControlRecordType, decodeControlRecord } from '../../protocol/record-batch/control.js';
-import { encodeRecordBatchSync, decodeRecordBatches } from '../../protocol/record-batch/records.js';
-import type { PartitionLog } from '../../storage/log.js';
-import type { Logger } from '../logger.js';
-import { partitionForGroup } from './offsets-records.js';
+// `__consumer_offsets`: the internal topic (internal-topic.ts) that holds committed offsets and group
+// metadata (offsets-records.ts). Created on first use (FindCoordinator, a join or a commit) with
+// `offsets.topic.num.partitions` partitions.
+import { InternalTopicStore, type InternalRecord, type InternalTopicHost } from '../internal-topic.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
-/** Kafka's `offsets.topic.segment.bytes` (100 MiB): offsets topics roll less often than data topics. */
-const OFFSETS_SEGMENT_BYTES = 100 * 1024 * 1024;
-/** Bytes read per step when loading; a batch larger than this still comes back whole (KIP-74). */
-const LOAD_READ_BYTES = 1024 * 1024;
+export type OffsetsTopicHost = InternalTopicHost;
+export type OffsetsRecord = InternalRecord;
 
-/** What the store needs from the broker. */
-export interface OffsetsTopicHost {
-  readonly logger: Logger;
-  readonly topics: { get(name: string): { partitions: number } | undefined };
-  readonly partitions: { get(topic: string, partition: number): PartitionLog | undefined; wake(topic: string, partition: number): void };
-  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<{ errorCode: number; errorMessage: string | null }>;
-}
-
-export interface OffsetsRecord {
-  key: Buffer;
-  /** null: tombstone. */
-  value: Buffer | null;
-}
-
-export class OffsetsTopicError extends Error {
-  override readonly name = 'OffsetsTopicError';
-}
-
-export class OffsetsStore {
-  private creating: Promise<number> | null = null;
-
-  constructor(
-    private readonly host: OffsetsTopicHost,
-    private readonly partitionsWhenCreated: number,
-  ) {}
-
-  /** Partition count of the topic, or null when it does not exist yet. */
-  get partitionCount(): number | null {
-    return this.host.topics.get(OFFSETS_TOPIC)?.partitions ?? null;
-  }
-
-  /** Creates the topic if it does not exist; resolves with its partition count. */
-  ensureTopic(): Promise<number> {
-    // While the topic is being created it is already registered but its logs are not all open yet:
-    // everyone waits for the creation to finish.
-    if (this.creating !== null) return this.creating;
-    const existing = this.partitionCount;
-    if (existing !== null) return Promise.resolve(existing);
-    this.creating ??= (async () => {
-      try {
-        const created = await this.host.createTopic(OFFSETS_TOPIC, this.partitionsWhenCreated, { 'cleanup.policy': 'compact', 'segment.bytes': String(OFFSETS_SEGMENT_BYTES) });
-        const count = this.partitionCount;
-        if (count === null) throw new OffsetsTopicError(`cannot create ${OFFSETS_TOPIC}: ${created.errorMessage ?? created.errorCode}`);
-        this.host.logger.info({ component: 'groups', topic: OFFSETS_TOPIC, partitions: count }, 'offsets topic created');
-        return count;
-      } finally {
-        this.creating = null;
-      }
-    })();
-    return this.creating;
-  }
-
-  /**
-   * Appends `records` as one batch to the group's partition; resolves when durable. With `producer`
-   * the batch is transactional (TxnOffsetCommit): its offsets count only once a COMMIT marker of that
-   * producer follows in the partition, as in Kafka.
-   */
-  async append(groupId: string, records: OffsetsRecord[], timestamp: number, producer?: { producerId: number; producerEpoch: number }): Promise<void> {
-    if (records.length === 0) return;
-    const partitions = await this.ensureTopic();
-    const partition = partitionForGroup(groupId, partitions);
-    const log = this.host.partitions.get(OFFSETS_TOPIC, partition);
-    if (!log) throw new OffsetsTopicError(`${OFFSETS_TOPIC}-${partition} is not open`);
-    const transactional = producer ? { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: -1, transactional: true } : {};
-    const batch = encodeRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })), timestamp, ...transactional });
-    await log.append(batch);
-    this.host.partitions.wake(OFFSETS_TOPIC, partition);
-  }
-
-  /**
-   * Every record of every partition, partition by partition, in log order. Records of transactional
-   * batches carry their producer id; transaction markers come as `marker` entries (key empty).
-   */
-  async *readAll(): AsyncGenerator<OffsetsRecord & { partition: number; offset: number; transactionalProducerId: number; marker?: 'commit' | 'abort' }> {
-    const count = this.partitionCount;
-    if (count === null) return;
-    for (let partition = 0; partition < count; partition++) {
-      const log = this.host.partitions.get(OFFSETS_TOPIC, partition);
-      if (!log) continue;
-      let offset = log.logStartOffset;
-      const end = log.highWatermark;
-      while (offset < end) {
-        const read = await log.read(offset, LOAD_READ_BYTES);
-        if (read.records.length === 0) break;
-        for (const batch of await decodeRecordBatches(read.records)) {
-          const transactionalProducerId = batch.isTransactional ? batch.producerId : -1;
-          if (batch.isControl) {
-            const record = batch.records[0];
-            if (!batch.isTransactional || record === undefined || record.offset < offset) continue;
-            let type: number;
-            try {
-              type = decodeControlRecord(record.key, record.value).type;
-            } catch {
-              continue;
-            }
-            if (type === ControlRecordType.Commit || type === ControlRecordType.Abort) {
-              yield { partition, offset: record.offset, key: Buffer.alloc(0), value: null, transactionalProducerId, marker: type === ControlRecordType.Commit ? 'commit' : 'abort' };
-            }
-            continue;
-          }
-          for (const record of batch.records) {
-            if (record.offset < offset || record.key === null) continue;
-            yield { partition, offset: record.offset, key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value), transactionalProducerId };
-          }
-        }
-        if (read.nextOffset <= offset) break;
-        offset = read.nextOffset;
-      }
-    }
+export class OffsetsStore extends InternalTopicStore {
+  constructor(host: OffsetsTopicHost, partitionsWhenCreated: number) {
+    super(host, OFFSETS_TOPIC, partitionsWhenCreated, 'groups');
   }
 }
