@@ -22,27 +22,9 @@ import { keyPartition } from './partitioners.js';
 import { Producer, type CompressionName, type MessageHeaders, type PartitionSelector, type ProducerMessage } from './producer.js';
 import { bufferSerde, type Deserializer, type Serializer } from './serializers.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { HALF_HEADER_PREFIX as RESERVED_HEADER_PREFIX, HALF_HEADERS, HALF_OP_TOPIC, HALF_TOPIC, PRODUCER_GROUP_PATTERN, checkTopicOf } from '../protocol/half-messages.js';
 
-/** Topics and headers of the channel (docs/half-messages.md). */
-export const HALF_TOPIC = '__sluice_half';
-export const HALF_OP_TOPIC = '__sluice_half_op';
-export const HALF_ABANDONED_TOPIC = '__sluice_half_abandoned';
-export const HALF_HEADERS = {
-  topic: 'sluice.half.topic',
-  partition: 'sluice.half.partition',
-  group: 'sluice.half.group',
-  id: 'sluice.half.id',
-  check: 'sluice.half.check',
-  checks: 'sluice.half.checks',
-  reason: 'sluice.half.reason',
-} as const;
-const RESERVED_HEADER_PREFIX = 'sluice.half.';
-const PRODUCER_GROUP_PATTERN = /^[A-Za-z0-9._-]{1,200}$/;
-
-/** The check topic, and the consumer group reading it, of a producer group. */
-export function checkTopicOf(producerGroup: string): string {
-  return `__sluice_check.${producerGroup}`;
-}
+export { HALF_TOPIC, HALF_OP_TOPIC, HALF_ABANDONED_TOPIC, HALF_HEADERS, checkTopicOf } from '../protocol/half-messages.js';
 
 export type HalfDecision = 'commit' | 'rollback' | 'unknown';
 

@@ -11,22 +11,19 @@
 //   __sluice_half_abandoned the half record with its headers, plus sluice.half.id, .checks, .reason
 //   T                      the message with sluice.half.* replaced by sluice.half.id
 import type { DecodedRecord, RecordHeader, RecordToEncode } from '../../protocol/record-batch/records.js';
+import { HALF_HEADER_PREFIX, HALF_HEADERS, HALF_OP_TOPIC, HALF_TOPIC, PRODUCER_GROUP_PATTERN } from '../../protocol/half-messages.js';
 
-export const HALF_TOPIC = '__sluice_half';
-export const HALF_OP_TOPIC = '__sluice_half_op';
-export const HALF_ABANDONED_TOPIC = '__sluice_half_abandoned';
-export const CHECK_TOPIC_PREFIX = '__sluice_check.';
+export { HALF_TOPIC, HALF_OP_TOPIC, HALF_ABANDONED_TOPIC, CHECK_TOPIC_PREFIX, checkTopicOf } from '../../protocol/half-messages.js';
 
-export const TOPIC_HEADER = 'sluice.half.topic';
-export const PARTITION_HEADER = 'sluice.half.partition';
-export const GROUP_HEADER = 'sluice.half.group';
-export const ID_HEADER = 'sluice.half.id';
-export const CHECK_HEADER = 'sluice.half.check';
-export const CHECKS_HEADER = 'sluice.half.checks';
-export const REASON_HEADER = 'sluice.half.reason';
-const HALF_HEADER_PREFIX = 'sluice.half.';
+export const TOPIC_HEADER = HALF_HEADERS.topic;
+export const PARTITION_HEADER = HALF_HEADERS.partition;
+export const GROUP_HEADER = HALF_HEADERS.group;
+export const ID_HEADER = HALF_HEADERS.id;
+export const CHECK_HEADER = HALF_HEADERS.check;
+export const CHECKS_HEADER = HALF_HEADERS.checks;
+export const REASON_HEADER = HALF_HEADERS.reason;
 
-const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,200}$/;
+const GROUP_PATTERN = PRODUCER_GROUP_PATTERN;
 /** Kafka's partition numbers are int32; more digits than this cannot name one. */
 const PARTITION_PATTERN = /^(0|[1-9][0-9]{0,9})$/;
 const HALF_ID_PATTERN = /^(0|[1-9][0-9]{0,9}):(0|[1-9][0-9]{0,15})$/;
@@ -34,10 +31,6 @@ const HALF_ID_PATTERN = /^(0|[1-9][0-9]{0,9}):(0|[1-9][0-9]{0,15})$/;
 /** The topics producers write to directly; the broker's other internal topics refuse client produce. */
 export function acceptsClientProduce(topic: string): boolean {
   return topic === HALF_TOPIC || topic === HALF_OP_TOPIC;
-}
-
-export function checkTopicOf(group: string): string {
-  return CHECK_TOPIC_PREFIX + group;
 }
 
 export interface HalfId {
