@@ -20,7 +20,7 @@ import type { FetchResponse } from '../protocol/generated/fetch.js';
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
 import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { locateRecordBatches, newRecordLayout, readCheckedRecordLayout, recordHeaders, recordKey, recordValue, type LocatedRecordBatch, type RecordHeader, type RecordLayout } from '../protocol/record-batch/records.js';
+import { locatedRecordCount, locateRecordBatches, RECORD_SLOTS, recordHeadersAt, recordKeyAt, recordValueAt, SLOT_HEADER_COUNT, SLOT_KEY_AT, SLOT_KEY_LENGTH, SLOT_OFFSET_DELTA, type LocatedRecordBatch, type RecordHeader } from '../protocol/record-batch/records.js';
 import { BASE_OFFSET_OFFSET, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_LENGTH_PREFIX_BYTES, LAST_OFFSET_DELTA_OFFSET, readInt64AsNumber, TIMESTAMP_TYPE_LOG_APPEND_TIME } from '../protocol/record-batch/header.js';
 import { sleep } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
@@ -123,27 +123,31 @@ interface FetchedBatch {
   source: PartitionState;
   batch: LocatedRecordBatch;
   /**
-   * Each record's offsetDelta, in order, when the batch has gaps (compaction, aborted records
-   * removed); undefined when the batch is dense — offsetDelta i at recordPositions[i], as validation
-   * guarantees when recordCount = lastOffsetDelta + 1.
+   * True when record i has offset baseOffset + i (as validation guarantees when recordCount =
+   * lastOffsetDelta + 1); false when the batch has gaps (compaction, aborted records removed).
    */
-  offsetDeltas: Int32Array | undefined;
+  dense: boolean;
 }
 
-/** Where the record at `offset` starts in the batch's recordBytes. */
-function recordPosition(fetched: FetchedBatch, offset: number): number {
-  const { batch, offsetDeltas } = fetched;
+/** The index in the batch's record table of the record at `offset`. */
+function recordIndex(fetched: FetchedBatch, offset: number): number {
+  const { batch } = fetched;
   const delta = offset - batch.baseOffset;
-  if (offsetDeltas === undefined) return batch.recordPositions[delta]!;
+  if (fetched.dense) return delta;
+  const table = batch.recordTable;
   let low = 0;
-  let high = offsetDeltas.length - 1;
+  let high = locatedRecordCount(batch) - 1;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (offsetDeltas[middle]! < delta) low = middle + 1;
+    if (table[middle * RECORD_SLOTS + SLOT_OFFSET_DELTA]! < delta) low = middle + 1;
     else high = middle;
   }
-  return batch.recordPositions[low]!;
+  return low;
 }
+
+/** For records without headers: one shared, frozen pair instead of two new objects per message. */
+const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({});
+const NO_HEADER_LIST: Array<{ key: string; value: Buffer | null }> = Object.freeze([]) as unknown as Array<{ key: string; value: Buffer | null }>;
 
 /** A fetched record's fields, decoded (for the dead-letter topic). */
 interface RawMessage {
@@ -202,8 +206,6 @@ export class Consumer<K = Buffer, V = Buffer> {
   /** Fetch responses whose records are not yet handed to the engine. */
   private undelivered = 0;
   private deliveredWaiter: (() => void) | undefined;
-  /** Reused for every record read on the (synchronous) delivery and handler paths. */
-  private readonly layout = newRecordLayout();
 
   constructor(options: ConsumerOptions<K, V> = {}) {
     this.options = options;
@@ -346,37 +348,36 @@ export class Consumer<K = Buffer, V = Buffer> {
     this.running = this.loop();
   }
 
-  /** The record's fields, read from its bytes (checked when the response was located). */
+  /** The record's fields, from the batch's record table (checked when the response was located). */
   private raw(fetched: FetchedBatch, offset: number): RawMessage {
     const { batch } = fetched;
-    const bytes = batch.recordBytes;
-    const layout = this.layout;
-    readCheckedRecordLayout(bytes, recordPosition(fetched, offset), layout);
+    const index = recordIndex(fetched, offset);
     return {
       topic: fetched.source.topic,
       partition: fetched.source.partition,
-      offset: batch.baseOffset + layout.offsetDelta,
-      timestamp: batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + layout.timestampDelta,
-      key: recordKey(bytes, layout),
-      value: recordValue(bytes, layout),
-      headers: layout.headerCount === 0 ? [] : recordHeaders(bytes, layout),
+      offset,
+      timestamp: batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + batch.timestampDeltas[index]!,
+      key: recordKeyAt(batch, index),
+      value: recordValueAt(batch, index),
+      headers: recordHeadersAt(batch, index),
     };
   }
 
-  /** The message for the handler, read straight from the record's bytes (no RawMessage in between). */
+  /** The message for the handler, built straight from the batch's record table (no RawMessage in between). */
   private typed(fetched: FetchedBatch, offset: number, attempt: number): ConsumedMessage<K, V> {
     const { batch } = fetched;
     const { topic, partition } = fetched.source;
-    const bytes = batch.recordBytes;
-    const layout = this.layout;
-    readCheckedRecordLayout(bytes, recordPosition(fetched, offset), layout);
-    const timestamp = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + layout.timestampDelta;
-    const rawKey = recordKey(bytes, layout);
-    const rawValue = recordValue(bytes, layout);
-    const headerList = layout.headerCount === 0 ? [] : recordHeaders(bytes, layout);
-    // The layout is not read past this point: the deserializers below may run anything.
-    const headers: Record<string, Buffer | null> = {};
-    for (let index = 0; index < headerList.length; index++) headers[headerList[index]!.key] = headerList[index]!.value;
+    const index = recordIndex(fetched, offset);
+    const timestamp = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + batch.timestampDeltas[index]!;
+    const rawKey = recordKeyAt(batch, index);
+    const rawValue = recordValueAt(batch, index);
+    let headers = NO_HEADERS;
+    let headerList = NO_HEADER_LIST;
+    if (batch.recordTable[index * RECORD_SLOTS + SLOT_HEADER_COUNT]! > 0) {
+      headerList = recordHeadersAt(batch, index);
+      headers = {};
+      for (let h = 0; h < headerList.length; h++) headers[headerList[h]!.key] = headerList[h]!.value;
+    }
     return {
       topic,
       partition,
@@ -578,7 +579,7 @@ export class Consumer<K = Buffer, V = Buffer> {
           .then(async () => {
             const batches = await locateRecordBatches(records);
             if (state.epoch !== epoch || this.stopping || this.partitions.get(partitionId(state.topic, state.partition)) !== state) return;
-            this.deliver(state, position, batches, aborted);
+            this.deliver(state, epoch, position, batches, aborted);
           })
           .catch((error: unknown) => {
             // Undecodable records: fetch them again from where this response started.
@@ -597,8 +598,12 @@ export class Consumer<K = Buffer, V = Buffer> {
     if (stale) await this.cluster.refreshMetadata();
   }
 
-  /** Hands the records at/after `position` to the engine; returns the next position. */
-  private deliver(state: PartitionState, position: number, batches: LocatedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
+  /**
+   * Hands the records at/after `position` to the engine; returns the next position. A push can run
+   * a handler at once (up to its first await), and that handler may seek: the partition's epoch
+   * then moved and the rest of these records are dropped.
+   */
+  private deliver(state: PartitionState, epoch: number, position: number, batches: LocatedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
     const id = partitionId(state.topic, state.partition);
     const abortedList = (aborted ?? []).map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset);
     const abortedNow = new Set<number>();
@@ -621,40 +626,44 @@ export class Consumer<K = Buffer, V = Buffer> {
       // The records stay in the fetch response (or the decompressed block) until their handlers run:
       // no copy per message. A response stays in memory until its last message is finished, which
       // the engine bound (maxBufferedMessages) and the fetch sizes limit.
-      const bytes = batch.recordBytes;
-      const positions = batch.recordPositions;
-      const layout = this.layout;
+      const table = batch.recordTable;
+      const count = locatedRecordCount(batch);
       const engine = this.engine!;
-      // The record's key is read only to order by it; a dense batch's offsets need no reading.
       const byKey = this.orderBy === 'key';
-      if (positions.length === batch.lastOffsetDelta + 1) {
-        const fetched: FetchedBatch = { source: state, batch, offsetDeltas: undefined };
-        for (let index = Math.max(0, next - batch.baseOffset); index < positions.length; index++) {
-          const offset = batch.baseOffset + index;
-          if (byKey) readCheckedRecordLayout(bytes, positions[index]!, layout);
-          engine.push(id, offset, byKey ? this.orderingKey(id, nullKeyOrdering, bytes, layout, offset) : id, fetched);
+      const fetched: FetchedBatch = { source: state, batch, dense: count === batch.lastOffsetDelta + 1 };
+      // Records of one key at consecutive offsets go to the engine as one run (one push for a batch
+      // of null keys, or ordered by partition).
+      let runKey = '';
+      let runStart = 0;
+      let runCount = 0;
+      for (let index = fetched.dense ? Math.max(0, next - batch.baseOffset) : 0; index < count; index++) {
+        const offset = batch.baseOffset + table[index * RECORD_SLOTS + SLOT_OFFSET_DELTA]!;
+        if (offset < next) continue;
+        const key = byKey ? this.orderingKey(id, nullKeyOrdering, batch, index, offset) : id;
+        if (runCount > 0 && key === runKey && offset === runStart + runCount) {
+          runCount++;
+          continue;
         }
-      } else {
-        const offsetDeltas = new Int32Array(positions.length);
-        const fetched: FetchedBatch = { source: state, batch, offsetDeltas };
-        for (let index = 0; index < positions.length; index++) {
-          readCheckedRecordLayout(bytes, positions[index]!, layout);
-          offsetDeltas[index] = layout.offsetDelta;
-          const offset = batch.baseOffset + layout.offsetDelta;
-          if (offset < next) continue;
-          engine.push(id, offset, this.orderingKey(id, nullKeyOrdering, bytes, layout, offset), fetched);
-          next = offset + 1;
+        if (runCount > 0) {
+          engine.push(id, runStart, runKey, fetched, runCount);
+          if (state.epoch !== epoch) return next;
         }
+        runKey = key;
+        runStart = offset;
+        runCount = 1;
       }
+      if (runCount > 0) engine.push(id, runStart, runKey, fetched, runCount);
+      if (state.epoch !== epoch) return next;
       next = Math.max(next, batchEnd);
     }
     return next;
   }
 
-  private orderingKey(id: string, nullKeyOrdering: string, bytes: Buffer, layout: RecordLayout, offset: number): string {
-    if (this.orderBy === 'partition') return id;
-    if (layout.keyLength < 0) return this.nullKeyOrder === 'partition' ? nullKeyOrdering : `${id}\u0000offset\u0000${offset}`;
-    return `${id}\u0000key\u0000${bytes.toString('latin1', layout.keyAt, layout.keyAt + layout.keyLength)}`;
+  private orderingKey(id: string, nullKeyOrdering: string, batch: LocatedRecordBatch, index: number, offset: number): string {
+    const keyLength = batch.recordTable[index * RECORD_SLOTS + SLOT_KEY_LENGTH]!;
+    if (keyLength < 0) return this.nullKeyOrder === 'partition' ? nullKeyOrdering : `${id}\u0000offset\u0000${offset}`;
+    const keyAt = batch.recordTable[index * RECORD_SLOTS + SLOT_KEY_AT]!;
+    return `${id}\u0000key\u0000${batch.recordBytes.toString('latin1', keyAt, keyAt + keyLength)}`;
   }
 
   /** Commits every partition's finished position (the lowest unfinished offset). Needs groupId. */

@@ -43,19 +43,27 @@ export interface OrderedExecutorOptions<M> {
 }
 
 /**
- * The messages of one ordering key, oldest first: a ring of parallel arrays (message, offset,
- * partition), so a push stores three values and allocates nothing once the ring is big enough. Only
- * the front message can be running or waiting for a retry (the key's order), so the attempt state
- * lives here, not in an object per message.
+ * The messages of one ordering key, oldest first, as runs: a run is `count` messages with
+ * consecutive offsets that share one message object (the consumer pushes a fetched batch's records
+ * of one key as one run), so a batch of a single key costs one entry, not one per record. The runs
+ * are a ring of parallel arrays (message, first offset, count, partition): a push stores four values
+ * and allocates nothing once the ring is big enough. Only the front message can be running or
+ * waiting for a retry (the key's order), so the attempt state lives here, not in an object per message.
  */
 class KeyQueue<M> {
   key: string;
   private messages: Array<M | undefined>;
   private offsets: number[];
+  private counts: number[];
   private partitions: Array<PartitionProgress | undefined>;
   /** Capacity − 1; the capacity is a power of two. */
   private mask = KEY_QUEUE_INITIAL_CAPACITY - 1;
   private head = 0;
+  /** Runs in the ring. */
+  private runs = 0;
+  /** Messages of the front run already finished. */
+  private frontDone = 0;
+  /** Messages not yet finished (the running one included). */
   length = 0;
   /** Running, or waiting for a retry. */
   busy = false;
@@ -70,35 +78,51 @@ class KeyQueue<M> {
     this.key = key;
     this.messages = new Array<M | undefined>(KEY_QUEUE_INITIAL_CAPACITY);
     this.offsets = new Array<number>(KEY_QUEUE_INITIAL_CAPACITY).fill(0);
+    this.counts = new Array<number>(KEY_QUEUE_INITIAL_CAPACITY).fill(0);
     this.partitions = new Array<PartitionProgress | undefined>(KEY_QUEUE_INITIAL_CAPACITY);
   }
 
-  push(message: M, offset: number, partition: PartitionProgress): void {
-    if (this.length > this.mask) this.grow();
-    const at = (this.head + this.length) & this.mask;
+  /** Adds `count` messages at offsets offset … offset + count − 1; extends the last run when they continue it. */
+  push(message: M, offset: number, count: number, partition: PartitionProgress): void {
+    if (this.runs > 0) {
+      const last = (this.head + this.runs - 1) & this.mask;
+      if (this.messages[last] === message && this.partitions[last] === partition && this.offsets[last]! + this.counts[last]! === offset) {
+        this.counts[last]! += count;
+        this.length += count;
+        return;
+      }
+    }
+    if (this.runs > this.mask) this.grow();
+    const at = (this.head + this.runs) & this.mask;
     this.messages[at] = message;
     this.offsets[at] = offset;
+    this.counts[at] = count;
     this.partitions[at] = partition;
-    this.length++;
+    this.runs++;
+    this.length += count;
   }
 
-  /** The `index`-th message from the front (0 = the front). */
-  message(index: number): M {
-    return this.messages[(this.head + index) & this.mask]!;
+  /** The front message (the next to run, or running). */
+  frontMessage(): M {
+    return this.messages[this.head]!;
   }
-  offset(index: number): number {
-    return this.offsets[(this.head + index) & this.mask]!;
+  frontOffset(): number {
+    return this.offsets[this.head]! + this.frontDone;
   }
-  partition(index: number): PartitionProgress {
-    return this.partitions[(this.head + index) & this.mask]!;
+  frontPartition(): PartitionProgress {
+    return this.partitions[this.head]!;
   }
 
   /** Removes the front message; the next one starts at attempt 1. */
   shift(): void {
-    this.messages[this.head] = undefined;
-    this.partitions[this.head] = undefined;
-    this.head = (this.head + 1) & this.mask;
     this.length--;
+    if (++this.frontDone === this.counts[this.head]) {
+      this.messages[this.head] = undefined;
+      this.partitions[this.head] = undefined;
+      this.head = (this.head + 1) & this.mask;
+      this.runs--;
+      this.frontDone = 0;
+    }
     this.resetAttempts();
   }
 
@@ -106,6 +130,9 @@ class KeyQueue<M> {
   reuseFor(key: string): void {
     this.key = key;
     this.head = 0;
+    this.runs = 0;
+    this.frontDone = 0;
+    this.length = 0;
     this.busy = false;
     this.running = false;
     this.resetAttempts();
@@ -122,36 +149,68 @@ class KeyQueue<M> {
     this.lastError = undefined;
   }
 
-  /** Keeps only the messages for which `keep(index)` is true, in order. */
-  filter(keep: (index: number) => boolean): void {
+  /** Messages not finished whose partition is one of `ids`. */
+  countIn(ids: Set<string>): number {
+    let count = 0;
+    for (let run = 0; run < this.runs; run++) {
+      const at = (this.head + run) & this.mask;
+      if (ids.has(this.partitions[at]!.id)) count += this.counts[at]! - (run === 0 ? this.frontDone : 0);
+    }
+    return count;
+  }
+
+  /**
+   * Drops the messages of the partitions in `drop`, except the front message while it runs (it
+   * finishes; its result is then ignored by the caller). Order is kept.
+   */
+  drop(ids: Set<string>): void {
     const messages: M[] = [];
     const offsets: number[] = [];
+    const counts: number[] = [];
     const partitions: PartitionProgress[] = [];
-    for (let index = 0; index < this.length; index++) {
-      if (!keep(index)) continue;
-      messages.push(this.message(index));
-      offsets.push(this.offset(index));
-      partitions.push(this.partition(index));
+    for (let run = 0; run < this.runs; run++) {
+      const at = (this.head + run) & this.mask;
+      const partition = this.partitions[at]!;
+      let offset = this.offsets[at]!;
+      let count = this.counts[at]!;
+      if (run === 0) {
+        offset += this.frontDone;
+        count -= this.frontDone;
+      }
+      if (ids.has(partition.id)) {
+        if (run !== 0 || !this.running) continue;
+        count = 1;
+      }
+      messages.push(this.messages[at]!);
+      offsets.push(offset);
+      counts.push(count);
+      partitions.push(partition);
     }
     this.messages.fill(undefined);
     this.partitions.fill(undefined);
     this.head = 0;
+    this.runs = 0;
+    this.frontDone = 0;
     this.length = 0;
-    for (let index = 0; index < messages.length; index++) this.push(messages[index]!, offsets[index]!, partitions[index]!);
+    for (let index = 0; index < messages.length; index++) this.push(messages[index]!, offsets[index]!, counts[index]!, partitions[index]!);
   }
 
   private grow(): void {
     const capacity = (this.mask + 1) * 2;
     const messages = new Array<M | undefined>(capacity);
     const offsets = new Array<number>(capacity).fill(0);
+    const counts = new Array<number>(capacity).fill(0);
     const partitions = new Array<PartitionProgress | undefined>(capacity);
-    for (let index = 0; index < this.length; index++) {
-      messages[index] = this.message(index);
-      offsets[index] = this.offset(index);
-      partitions[index] = this.partition(index);
+    for (let run = 0; run < this.runs; run++) {
+      const at = (this.head + run) & this.mask;
+      messages[run] = this.messages[at];
+      offsets[run] = this.offsets[at]!;
+      counts[run] = this.counts[at]!;
+      partitions[run] = this.partitions[at];
     }
     this.messages = messages;
     this.offsets = offsets;
+    this.counts = counts;
     this.partitions = partitions;
     this.mask = capacity - 1;
     this.head = 0;
@@ -188,14 +247,15 @@ class PartitionProgress {
     this.nextOffset = offset;
   }
 
-  push(offset: number): void {
+  /** Adds offsets offset … offset + count − 1. */
+  push(offset: number, count: number): void {
     const last = this.runStarts.length - 1;
-    if (last >= this.runHead && this.runEnds[last] === offset) this.runEnds[last] = offset + 1;
+    if (last >= this.runHead && this.runEnds[last] === offset) this.runEnds[last] = offset + count;
     else {
       this.runStarts.push(offset);
-      this.runEnds.push(offset + 1);
+      this.runEnds.push(offset + count);
     }
-    this.nextOffset = offset + 1;
+    this.nextOffset = offset + count;
   }
 
   /** The offset to commit: the lowest unfinished one, else one past the last pushed. */
@@ -269,15 +329,17 @@ export class OrderedExecutor<M> {
 
   /**
    * Adds a message. `partitionId` names its partition ("topic/partition"), `offset` must increase per
-   * partition, `orderingKey` groups the messages that must run in order.
+   * partition, `orderingKey` groups the messages that must run in order. With `count` > 1 it adds that
+   * many messages at consecutive offsets from `offset`, all of this key and this one object (the
+   * handler tells them apart by offset) — a fetched batch's records of one key in one call.
    */
-  push(partitionId: string, offset: number, orderingKey: string, message: M): void {
+  push(partitionId: string, offset: number, orderingKey: string, message: M, count = 1): void {
     let progress = this.partitions.get(partitionId);
     if (!progress) {
       progress = new PartitionProgress(partitionId, offset);
       this.partitions.set(partitionId, progress);
     }
-    progress.push(offset);
+    progress.push(offset, count);
     let queue = this.keys.get(orderingKey);
     if (!queue) {
       queue = this.spare ?? new KeyQueue<M>(orderingKey);
@@ -287,9 +349,10 @@ export class OrderedExecutor<M> {
       }
       this.keys.set(orderingKey, queue);
     }
-    queue.push(message, offset, progress);
-    this.queued++;
-    if (!queue.busy && queue.length === 1) {
+    const wasEmpty = queue.length === 0;
+    queue.push(message, offset, count, progress);
+    this.queued += count;
+    if (!queue.busy && wasEmpty) {
       this.ready.push(queue);
       this.pump();
     }
@@ -325,9 +388,9 @@ export class OrderedExecutor<M> {
       queue.running = true;
       this.running++;
       if (this.running > this.peakRunning) this.peakRunning = this.running;
-      const message = queue.message(0);
-      const offset = queue.offset(0);
-      const progress = queue.partition(0);
+      const message = queue.frontMessage();
+      const offset = queue.frontOffset();
+      const progress = queue.frontPartition();
       try {
         if (queue.exhausted) await this.options.onExhausted!(message, queue.lastError, queue.handlerAttempts, offset);
         else await this.options.handle(message, queue.attempt, offset);
@@ -391,7 +454,7 @@ export class OrderedExecutor<M> {
 
   /** The front message finished: pop it, move the commit position, wake waiters. The caller re-queues the key. */
   private finish(queue: KeyQueue<M>, message: M, offset: number, progress: PartitionProgress): void {
-    if (queue.length > 0 && queue.message(0) === message && queue.offset(0) === offset && queue.partition(0) === progress) {
+    if (queue.length > 0 && queue.frontMessage() === message && queue.frontOffset() === offset && queue.frontPartition() === progress) {
       queue.shift();
       this.queued--;
     }
@@ -449,14 +512,15 @@ export class OrderedExecutor<M> {
     const drop = new Set(partitionIds);
     for (const queue of this.keys.values()) {
       const before = queue.length;
-      const front = before > 0 ? queue.message(0) : undefined;
-      const frontOffset = before > 0 ? queue.offset(0) : undefined;
-      const frontPartition = before > 0 ? queue.partition(0) : undefined;
-      queue.filter((index) => !drop.has(queue.partition(index).id) || (index === 0 && queue.running));
+      if (before === 0 || queue.countIn(drop) === 0) continue;
+      const front = queue.frontMessage();
+      const frontOffset = queue.frontOffset();
+      const frontPartition = queue.frontPartition();
+      queue.drop(drop);
       this.queued -= before - queue.length;
       // The front message (waiting for a retry) was dropped: the next one starts at attempt 1. One
       // object may stand for several messages (see `handle`), so the offset tells them apart.
-      if (before > 0 && (queue.length === 0 || queue.message(0) !== front || queue.offset(0) !== frontOffset || queue.partition(0) !== frontPartition)) queue.resetAttempts();
+      if (queue.length === 0 || queue.frontMessage() !== front || queue.frontOffset() !== frontOffset || queue.frontPartition() !== frontPartition) queue.resetAttempts();
       if (queue.length === 0 && !queue.busy) this.keys.delete(queue.key);
     }
     for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i]!.length === 0) this.ready.splice(i, 1);
@@ -467,7 +531,7 @@ export class OrderedExecutor<M> {
   pendingIn(partitionIds: Iterable<string>): number {
     const ids = new Set(partitionIds);
     let count = 0;
-    for (const queue of this.keys.values()) for (let index = 0; index < queue.length; index++) if (ids.has(queue.partition(index).id)) count++;
+    for (const queue of this.keys.values()) count += queue.countIn(ids);
     return count;
   }
 

@@ -1,13 +1,16 @@
 // Connection and Cluster against the real in-process broker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { startTestBroker } from '../support/test-broker.js';
-import { Connection } from '../../src/client/connection.js';
+import { Connection, FrameReader } from '../../src/client/connection.js';
 import { Cluster } from '../../src/client/cluster.js';
 import { ConnectionError, KafkaError, RequestTimeoutError } from '../../src/client/errors.js';
 import { ApiKey } from '../../src/protocol/generated/index.js';
 import type { MetadataResponse } from '../../src/protocol/generated/metadata.js';
+import type { FetchResponse } from '../../src/protocol/generated/fetch.js';
+import { Producer } from '../../src/client/producer.js';
+import { Random, withSeed } from '../support/random.js';
 
 test('connection negotiates versions and pipelines requests', async () => {
   const broker = await startTestBroker();
@@ -57,4 +60,118 @@ test('cluster bootstraps, finds leaders, auto-creates and reports unknown topics
     await cluster.close();
     await broker.close();
   }
+});
+
+/**
+ * A proxy that re-cuts the broker's byte stream: pieces of 1, 2 and 3 bytes, pieces that end inside
+ * a size prefix, and big pieces holding several frames, written with event-loop turns between them.
+ */
+async function rechunkingProxy(brokerPort: number, random: () => number): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect({ host: '127.0.0.1', port: brokerPort });
+    sockets.add(client).add(upstream);
+    client.setNoDelay(true);
+    client.pipe(upstream);
+    let pending = Buffer.alloc(0);
+    let writing = false;
+    const drain = async (): Promise<void> => {
+      writing = true;
+      while (pending.length > 0) {
+        const choice = random();
+        const size = choice < 0.3 ? 1 + Math.floor(random() * 3) : choice < 0.6 ? 1 + Math.floor(random() * 100) : 1 + Math.floor(random() * 300_000);
+        const piece = pending.subarray(0, size);
+        pending = pending.subarray(piece.length);
+        client.write(piece);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      writing = false;
+    };
+    upstream.on('data', (data: Buffer) => {
+      pending = Buffer.concat([pending, data]);
+      if (!writing) void drain();
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+test('connection reads frames however the stream is cut: split size prefixes, byte-sized pieces, several frames per read, large frames', async () => {
+  const broker = await startTestBroker();
+  const random = new Random(7);
+  const proxy = await rechunkingProxy(broker.port, () => random.next() / 2 ** 32);
+  const producer = new Producer({ bootstrap: broker.bootstrap, lingerMs: 0 });
+  try {
+    // ≈ 1.5 MB in the partition, so one Fetch answer is many times the reader's 64 KiB scratch buffer.
+    const values = Array.from({ length: 1500 }, (_, i) => Buffer.alloc(1000, i % 251));
+    await producer.sendBatch('rechunked', values.map((value) => ({ value, partition: 0 })));
+    const direct = await Connection.connect({ host: '127.0.0.1', port: broker.port });
+    const cut = await Connection.connect({ host: '127.0.0.1', port: proxy.port, maxInFlightRequests: 16 });
+    const fetch = { replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 4 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 'rechunked', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 4 << 20 }] }] };
+    const expected = await direct.request<FetchResponse>(ApiKey.Fetch, fetch);
+    const expectedRecords = expected.responses[0]!.partitions[0]!.records!;
+    assert.ok(expectedRecords.length > 1_400_000);
+    // Small and large answers interleaved and pipelined, so pieces hold the ends and starts of several.
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? cut.request<FetchResponse>(ApiKey.Fetch, fetch) : cut.request<MetadataResponse>(ApiKey.Metadata, { topics: [] }))));
+    for (let i = 0; i < answers.length; i++) {
+      if (i % 3 === 0) assert.ok((answers[i] as FetchResponse).responses[0]!.partitions[0]!.records!.equals(expectedRecords), `fetch answer ${i}`);
+      else assert.equal((answers[i] as MetadataResponse).brokers.length, 1);
+    }
+    direct.close();
+    cut.close();
+  } finally {
+    await producer.close();
+    proxy.close();
+    await broker.close();
+  }
+});
+
+test('a frame size outside 4 … maxResponseBytes closes the connection with a clear error', async () => {
+  for (const size of [0, 3, -5, 2_000_000]) {
+    // A server that answers anything with a bare size prefix.
+    const liar = createServer((socket) => socket.once('data', () => socket.write(Buffer.from([size >>> 24, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff]))));
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+    const port = (liar.address() as { port: number }).port;
+    try {
+      await assert.rejects(Connection.connect({ host: '127.0.0.1', port, maxResponseBytes: 1_000_000 }), (error: unknown) => error instanceof ConnectionError && error.message.includes(`sent a frame of ${size} bytes`));
+    } finally {
+      liar.close();
+    }
+  }
+});
+
+test('frame reader: any cut of a stream of frames gives back the same frames (seeded)', () => {
+  withSeed('frame reader cuts', (random) => {
+    for (let round = 0; round < 200; round++) {
+      // Frames of 4 bytes up to several times the 64 KiB scratch buffer, back to back.
+      const frames = Array.from({ length: random.int(1, 12) }, () => random.bytes(random.pick([4, 5, random.int(4, 200), random.int(60_000, 70_000), random.int(4, 300_000)])));
+      const stream = Buffer.concat(frames.flatMap((frame) => [Buffer.from([frame.length >>> 24, (frame.length >>> 16) & 0xff, (frame.length >>> 8) & 0xff, frame.length & 0xff]), frame]));
+      const reader = new FrameReader(1 << 20);
+      const got: Buffer[] = [];
+      reader.onFrame = (frame) => got.push(frame);
+      reader.onBadSize = (size) => assert.fail(`bad size ${size}`);
+      // What the socket does: read at most as many bytes as the offered buffer holds.
+      for (let at = 0; at < stream.length; ) {
+        const target = reader.nextReadBuffer();
+        assert.ok(target.length > 0, 'the reader always offers room');
+        const wanted = random.pick([1, 2, 3, random.int(1, 100), random.int(1, 200_000), stream.length]);
+        const bytes = Math.min(wanted, target.length, stream.length - at);
+        stream.copy(target, 0, at, at + bytes);
+        reader.onRead(bytes);
+        at += bytes;
+      }
+      // Checked after the whole stream: a frame handed out is never written by a later read.
+      assert.equal(got.length, frames.length, `round ${round}`);
+      for (let i = 0; i < frames.length; i++) assert.ok(got[i]!.equals(frames[i]!), `round ${round} frame ${i}`);
+    }
+  });
 });

@@ -170,3 +170,47 @@ test('dedup: completed ids are skipped, concurrent duplicates run once, ids expi
   for (let i = 0; i < 500; i++) await store.complete(`id-${i}`, 'o', 1000);
   assert.equal(store.size, 100);
 });
+
+test('runs: one push stands for consecutive offsets of one key; retries, drops and counts go per message', async () => {
+  // One object for offsets 10…19 of key "a" (as the consumer pushes a fetched batch), pushed in two
+  // parts that join up, then a run of key "b" and a single message of "a" at a gap.
+  const batch = { name: 'batch' };
+  const handled: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const failedOnce = new Set<number>();
+  const engine = new OrderedExecutor<{ name: string }>({
+    concurrency: 2,
+    retry: { maxAttempts: 2, backoff: { delaysMs: [5] } },
+    handle: async (message, attempt, offset) => {
+      handled.push(`${message.name}:${offset}:${attempt}`);
+      if (offset === 12 && !failedOnce.has(offset)) {
+        failedOnce.add(offset);
+        throw new Error('once');
+      }
+      if (offset === 15) await held;
+    },
+  });
+  engine.push('t/0', 10, 'a', batch, 4);
+  engine.push('t/0', 14, 'a', batch, 6);
+  engine.push('t/1', 0, 'b', batch, 3);
+  engine.push('t/0', 30, 'a', { name: 'other' });
+  assert.equal(engine.pending, 14);
+  await delay(30);
+  // "a" stops at 15 (held); everything before it ran in order, 12 twice (attempt 1 failed).
+  assert.deepEqual(
+    handled.filter((h) => h.startsWith('batch') && Number(h.split(':')[1]) >= 10),
+    ['batch:10:1', 'batch:11:1', 'batch:12:1', 'batch:12:2', 'batch:13:1', 'batch:14:1', 'batch:15:1'],
+  );
+  assert.equal(engine.committable('t/0'), 15);
+  assert.equal(engine.committable('t/1'), 3);
+  assert.equal(engine.pendingIn(['t/0']), 6, '15 (running), 16…19 and 30');
+  // Dropping t/0 keeps only the running message; the rest of the run and 30 are gone.
+  engine.dropQueued(['t/0']);
+  assert.equal(engine.pendingIn(['t/0']), 1);
+  release();
+  await engine.idle();
+  assert.equal(engine.pending, 0);
+  assert.ok(!handled.some((h) => /:(1[6-9]|30):/.test(h) && h.startsWith('batch')) && !handled.includes('other:30:1'));
+  assert.equal(engine.committable('t/0'), 16, 'the dropped offsets were never finished');
+});

@@ -1,8 +1,9 @@
 // Encoding and decoding whole RecordBatch v2 batches with their records (docs/record-batch.md §3).
 // This is the slow path — producers, and broker features that must see records (compaction, key
 // index, delay). The broker's produce/fetch hot path only uses header.ts. The consumer locates the
-// records of a fetch without building objects (locateRecordBatches) and reads each one when its
-// handler runs (readRecordLayout into a reused RecordLayout, then recordKey/recordValue/recordHeaders).
+// records of a fetch without building objects (locateRecordBatches: each record read and checked
+// once, its fields' places kept in a table) and builds a record's key, value and headers from the
+// table when its handler runs (recordKeyAt, recordValueAt, recordHeadersAt).
 //
 // Record := length varint                  bytes after this field
 //           attributes int8                unused, 0
@@ -132,8 +133,67 @@ export interface DecodedRecordBatch extends RecordBatchFields {
 export interface LocatedRecordBatch extends RecordBatchFields {
   /** The records region, inflated when the batch is compressed; keys and values are slices of it. */
   recordBytes: Buffer;
-  /** Where each record starts in `recordBytes`, for readRecordLayout. */
-  recordPositions: Int32Array;
+  /**
+   * Record i's fields are at `recordTable[i * RECORD_SLOTS + SLOT_…]`: where its key,
+   * value and headers lie in `recordBytes`, and its offsetDelta. One table per batch, so locating
+   * allocates nothing per record and nothing needs to read the record's varints again.
+   */
+  recordTable: Int32Array;
+  /** Record i's timestampDelta (a varlong on the wire). */
+  timestampDeltas: Float64Array;
+}
+
+// The numbers kept per located record (see LocatedRecordBatch.recordTable): its offsetDelta; start
+// and length of its key and value in recordBytes (length −1 for null); where its first header starts
+// and how many there are.
+export const SLOT_OFFSET_DELTA = 0;
+export const SLOT_KEY_AT = 1;
+export const SLOT_KEY_LENGTH = 2;
+export const SLOT_VALUE_AT = 3;
+export const SLOT_VALUE_LENGTH = 4;
+export const SLOT_HEADERS_AT = 5;
+export const SLOT_HEADER_COUNT = 6;
+export const RECORD_SLOTS = 7;
+
+/** The number of records in a located batch (recordCount, or 0 for an empty compressed batch). */
+export function locatedRecordCount(batch: LocatedRecordBatch): number {
+  return batch.timestampDeltas.length;
+}
+
+/** A located record's key: a slice of recordBytes (no copy), or null. */
+export function recordKeyAt(batch: LocatedRecordBatch, index: number): Buffer | null {
+  const table = batch.recordTable;
+  const length = table[index * RECORD_SLOTS + SLOT_KEY_LENGTH]!;
+  if (length < 0) return null;
+  const at = table[index * RECORD_SLOTS + SLOT_KEY_AT]!;
+  return batch.recordBytes.subarray(at, at + length);
+}
+
+/** A located record's value: a slice of recordBytes (no copy), or null. */
+export function recordValueAt(batch: LocatedRecordBatch, index: number): Buffer | null {
+  const table = batch.recordTable;
+  const length = table[index * RECORD_SLOTS + SLOT_VALUE_LENGTH]!;
+  if (length < 0) return null;
+  const at = table[index * RECORD_SLOTS + SLOT_VALUE_AT]!;
+  return batch.recordBytes.subarray(at, at + length);
+}
+
+/** A located record's headers (checked when located): keys as UTF-8, values sliced. */
+export function recordHeadersAt(batch: LocatedRecordBatch, index: number): RecordHeader[] {
+  const table = batch.recordTable;
+  const count = table[index * RECORD_SLOTS + SLOT_HEADER_COUNT]!;
+  const bytes = batch.recordBytes;
+  const headers = new Array<RecordHeader>(count);
+  const cursor: Cursor = { position: table[index * RECORD_SLOTS + SLOT_HEADERS_AT]! };
+  for (let h = 0; h < count; h++) {
+    const keyBytes = readCheckedVarint(bytes, cursor);
+    const key = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
+    cursor.position += keyBytes;
+    const valueLength = readCheckedVarint(bytes, cursor);
+    headers[h] = { key, value: valueLength < 0 ? null : bytes.subarray(cursor.position, cursor.position + valueLength) };
+    if (valueLength > 0) cursor.position += valueLength;
+  }
+  return headers;
 }
 
 export interface DecodeLimits {
@@ -456,33 +516,6 @@ export function readRecordLayout(bytes: Buffer, position: number, end: number, l
   }
 }
 
-/**
- * As readRecordLayout, for a record that readRecordLayout already checked (one of a located batch's
- * `recordPositions`, bytes unchanged since): no length is checked again and the headers are not
- * walked (`headersAt` and `headerCount` are set, `position` is the record's end). The consumer reads
- * each record this way when it hands it over and again when its handler runs; the checks made that
- * a fifth of the consume time.
- */
-export function readCheckedRecordLayout(bytes: Buffer, position: number, layout: RecordLayout): void {
-  layout.position = position;
-  const bodyBytes = readCheckedVarint(bytes, layout);
-  const recordEnd = layout.position + bodyBytes;
-  layout.attributes = bytes[layout.position++]!;
-  layout.timestampDelta = readTimestampDelta(bytes, layout, recordEnd);
-  layout.offsetDelta = readCheckedVarint(bytes, layout);
-  const keyLength = readCheckedVarint(bytes, layout);
-  layout.keyLength = keyLength;
-  layout.keyAt = layout.position;
-  if (keyLength > 0) layout.position += keyLength;
-  const valueLength = readCheckedVarint(bytes, layout);
-  layout.valueLength = valueLength;
-  layout.valueAt = layout.position;
-  if (valueLength > 0) layout.position += valueLength;
-  layout.headerCount = readCheckedVarint(bytes, layout);
-  layout.headersAt = layout.position;
-  layout.position = recordEnd;
-}
-
 /** A varint known to be well formed (at most 5 bytes, within the buffer): integer arithmetic only. */
 function readCheckedVarint(bytes: Buffer, cursor: Cursor): number {
   let position = cursor.position;
@@ -608,13 +641,22 @@ function decodeRecords(bytes: Buffer, batch: RecordBatchFields, base: number): D
   return records;
 }
 
-function locateRecords(bytes: Buffer, batch: RecordBatchFields, base: number): Int32Array {
+function locateRecords(bytes: Buffer, batch: RecordBatchFields, base: number): { recordTable: Int32Array; timestampDeltas: Float64Array } {
   const count = countRecords(bytes, batch, base);
-  const positions = new Int32Array(count);
-  walkRecords(bytes, batch, count, base, (index, at) => {
-    positions[index] = at;
+  const table = new Int32Array(count * RECORD_SLOTS);
+  const timestampDeltas = new Float64Array(count);
+  walkRecords(bytes, batch, count, base, (index, _at, layout) => {
+    const slot = index * RECORD_SLOTS;
+    table[slot + SLOT_OFFSET_DELTA] = layout.offsetDelta;
+    table[slot + SLOT_KEY_AT] = layout.keyAt;
+    table[slot + SLOT_KEY_LENGTH] = layout.keyLength;
+    table[slot + SLOT_VALUE_AT] = layout.valueAt;
+    table[slot + SLOT_VALUE_LENGTH] = layout.valueLength;
+    table[slot + SLOT_HEADERS_AT] = layout.headersAt;
+    table[slot + SLOT_HEADER_COUNT] = layout.headerCount;
+    timestampDeltas[index] = layout.timestampDelta;
   });
-  return positions;
+  return { recordTable: table, timestampDeltas };
 }
 
 /**
@@ -641,16 +683,16 @@ export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {
 
 /**
  * As decodeRecordBatch, but the records are only checked and located, not built: the consumer's
- * fetch path, which turns a record into objects only when its handler runs (readRecordLayout at
- * one of `recordPositions`, then recordKey, recordValue, recordHeaders).
+ * fetch path, which turns a record into objects only when its handler runs (recordKeyAt,
+ * recordValueAt, recordHeadersAt).
  */
 export async function locateRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<LocatedRecordBatch> {
   const { header, records } = openBatch(buffer);
   const fields = readBatchFields(header);
-  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, recordBytes: records, recordPositions: locateRecords(records, fields, RECORDS_OFFSET) };
+  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, recordBytes: records, ...locateRecords(records, fields, RECORDS_OFFSET) };
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   const inflated = await decompress(fields.compression, records, limit);
-  return { ...fields, recordBytes: inflated, recordPositions: locateRecords(inflated, fields, 0) };
+  return { ...fields, recordBytes: inflated, ...locateRecords(inflated, fields, 0) };
 }
 
 /**
