@@ -605,14 +605,16 @@ export class Consumer<K = Buffer, V = Buffer> {
    */
   private deliver(state: PartitionState, epoch: number, position: number, batches: LocatedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
     const id = partitionId(state.topic, state.partition);
-    const abortedList = (aborted ?? []).map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset);
+    // Usually there are none: then no list at all (an empty array of another shape than a full one
+    // would send this function back to the interpreter when the first aborted transaction shows up).
+    const abortedList = aborted !== null && aborted.length > 0 ? aborted.map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset) : undefined;
     const abortedNow = new Set<number>();
     // One string for every null-key message of this partition (built once, hashed once per lookup).
     const nullKeyOrdering = `${id}\u0000null`;
     let next = position;
     for (const batch of batches) {
       const batchEnd = batch.baseOffset + batch.lastOffsetDelta + 1;
-      while (abortedList.length > 0 && abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta) abortedNow.add(abortedList.shift()!.producerId);
+      while (abortedList !== undefined && abortedList.length > 0 && abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta) abortedNow.add(abortedList.shift()!.producerId);
       if (batch.isControl) {
         // An abort (or commit) marker ends the producer's transaction.
         abortedNow.delete(batch.producerId);

@@ -306,7 +306,7 @@ export class OrderedExecutor<M> {
   private running = 0;
   private queued = 0;
   private idleWaiters: Array<() => void> = [];
-  private roomWaiters: Array<{ below: number; wake(): void }> = [];
+  private readonly roomWaiters: Array<{ below: number; wake(): void }> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
   /** Handler runs since the engine last let the event loop run (see RUNS_BETWEEN_YIELDS). */
@@ -483,12 +483,14 @@ export class OrderedExecutor<M> {
   private wakeWaiters(): void {
     if (this.queued === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     if (this.roomWaiters.length > 0) {
-      const still: Array<{ below: number; wake(): void }> = [];
-      for (const waiter of this.roomWaiters) {
+      // Filtered in place: one array for the engine's life keeps this path's shapes steady.
+      let kept = 0;
+      for (let index = 0; index < this.roomWaiters.length; index++) {
+        const waiter = this.roomWaiters[index]!;
         if (this.queued < waiter.below) waiter.wake();
-        else still.push(waiter);
+        else this.roomWaiters[kept++] = waiter;
       }
-      this.roomWaiters = still;
+      this.roomWaiters.length = kept;
     }
   }
 

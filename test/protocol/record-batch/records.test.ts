@@ -6,6 +6,15 @@ import {
   decodeRecordBatchSync,
   encodeRecordBatch,
   encodeRecordBatchSync,
+  locatedRecordCount,
+  locateRecordBatch,
+  RECORD_SLOTS,
+  recordHeadersAt,
+  recordKeyAt,
+  recordValueAt,
+  SLOT_OFFSET_DELTA,
+  type LocatedRecordBatch,
+  type RecordHeader,
   type RecordToEncode,
 } from '../../../src/protocol/record-batch/records.js';
 import { Compression, RecordBatchHeader, validateBatch } from '../../../src/protocol/record-batch/header.js';
@@ -325,4 +334,63 @@ test('records: a compressed bomb inside a batch stops at the decode limit', asyn
     await assert.rejects(decodeRecordBatch(batch, { maxDecompressedBytes: 1024 * 1024 }), DecompressionLimitError);
     assert.throws(() => decodeRecordBatchSync(batch, { maxDecompressedBytes: 1024 * 1024 }), DecompressionLimitError);
   }
+});
+
+/** A located batch's records, built from its table the way the consumer builds them. */
+function recordsOfLocated(batch: LocatedRecordBatch): Array<{ offsetDelta: number; timestampDelta: number; key: Buffer | null; value: Buffer | null; headers: RecordHeader[] }> {
+  return Array.from({ length: locatedRecordCount(batch) }, (_, index) => ({
+    offsetDelta: batch.recordTable[index * RECORD_SLOTS + SLOT_OFFSET_DELTA]!,
+    timestampDelta: batch.timestampDeltas[index]!,
+    key: recordKeyAt(batch, index),
+    value: recordValueAt(batch, index),
+    headers: recordHeadersAt(batch, index),
+  }));
+}
+
+async function outcome<T>(run: () => Promise<T>): Promise<{ value?: T; error?: string }> {
+  try {
+    return { value: await run() };
+  } catch (error) {
+    return { error: `${(error as Error).name}: ${(error as Error).message} @${(error as RecordDecodeError).position ?? ''}` };
+  }
+}
+
+test('records: locating agrees with decoding — same records from the table, the same error for damaged bytes', async () => {
+  await withSeed(testSeed(), async (random) => {
+    for (let round = 0; round < 3000; round++) {
+      const codec = random() < 0.7 ? Compression.None : CODECS[(random() * CODECS.length) | 0]!;
+      // Now and then a timestamp spread past 2^27 ms (a varlong of five bytes or more), or gaps in the offsets.
+      const spread = random() < 0.2 ? 10 ** 10 : 10_000;
+      // Mostly few, short records, so a damaged byte often lands in a length or a count.
+      const records = randomRecords(random, random() < 0.8 ? (random() * 4) | 0 : (random() * 40) | 0, 1e12).map((r, i) => ({ ...r, timestamp: 1e12 + Math.floor(random() * spread), offsetDelta: i * (random() < 0.2 ? 3 : 1) }));
+      for (let i = 1; i < records.length; i++) records[i]!.offsetDelta = Math.max(records[i]!.offsetDelta!, records[i - 1]!.offsetDelta! + 1);
+      const batch = encodeRecordBatchSync({ compression: codec, records, lastOffsetDelta: records.length > 0 ? records[records.length - 1]!.offsetDelta! + ((random() * 3) | 0) : 0 });
+      if (round % 2 === 1) {
+        const flips = 1 + ((random() * 3) | 0);
+        for (let f = 0; f < flips; f++) batch[61 + ((random() * (batch.length - 61)) | 0)] = (random() * 256) | 0;
+        fixCrc(batch);
+      }
+      const decoded = await outcome(() => decodeRecordBatch(batch, { maxDecompressedBytes: 1 << 20 }));
+      const located = await outcome(() => locateRecordBatch(batch, { maxDecompressedBytes: 1 << 20 }));
+      assert.equal(located.error, decoded.error, `round ${round}`);
+      if (decoded.value === undefined) continue;
+      const expected = decoded.value.records.map((r) => ({ offsetDelta: r.offsetDelta, timestampDelta: r.timestampDelta, key: r.key, value: r.value, headers: r.headers }));
+      assert.deepEqual(recordsOfLocated(located.value!), expected, `round ${round}`);
+    }
+    // The record count's low byte and every early byte of the records region (lengths, counts,
+    // deltas of the first records) set to values around it: shorter, longer, continued, negative.
+    for (let round = 0; round < 20; round++) {
+      const pristine = encodeRecordBatchSync({ records: randomRecords(random, 1 + ((random() * 3) | 0), 1e12) });
+      for (let at = 60; at < Math.min(pristine.length, 61 + 40); at++) {
+        for (const value of [pristine[at]! - 1, pristine[at]! + 1, pristine[at]! - 2, pristine[at]! + 2, pristine[at]! | 0x80, 0x01, 0x00, 0x7f, 0xff]) {
+          const batch = Buffer.from(pristine);
+          batch[at] = value & 0xff;
+          fixCrc(batch);
+          const decoded = await outcome(() => decodeRecordBatch(batch));
+          const located = await outcome(() => locateRecordBatch(batch));
+          assert.equal(located.error, decoded.error, `byte ${at} set to ${value & 0xff}`);
+        }
+      }
+    }
+  });
 });
