@@ -149,6 +149,21 @@ function recordIndex(fetched: FetchedBatch, offset: number): number {
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({});
 const NO_HEADER_LIST: Array<{ key: string; value: Buffer | null }> = Object.freeze([]) as unknown as Array<{ key: string; value: Buffer | null }>;
 
+/** One fetch response's records on their way to the engine, a batch at a time (see deliverBatch). */
+interface Delivery {
+  state: PartitionState;
+  /** The partition's epoch when the fetch was made: a seek or revoke since drops the rest. */
+  epoch: number;
+  id: string;
+  nullKeyOrdering: string;
+  /** The first offset not yet handed over (or skipped: control batches, aborted transactions). */
+  next: number;
+  /** Aborted transactions of the response not yet reached, by first offset (read_committed). */
+  abortedList: Array<{ producerId: number; firstOffset: number }> | undefined;
+  /** Producers whose aborted transaction is open at the current batch. */
+  abortedNow: Set<number>;
+}
+
 /** A fetched record's fields, decoded (for the dead-letter topic). */
 interface RawMessage {
   topic: string;
@@ -168,6 +183,8 @@ interface PartitionState {
   /** Reset target when the position is unknown or out of range. */
   reset: OffsetSpec | undefined;
   paused: boolean;
+  /** After records that could not be decoded: not fetched again before this time (ms, Date.now()). */
+  retryAt: number;
   /** Bumped by every seek, so an answer to an older fetch is dropped. */
   epoch: number;
   lastCommitted: number | undefined;
@@ -291,7 +308,7 @@ export class Consumer<K = Buffer, V = Buffer> {
     const id = partitionId(topic, partition);
     let state = this.partitions.get(id);
     if (!state) {
-      state = { topic, partition, position: undefined, reset: undefined, paused: false, epoch: 0, lastCommitted: undefined, delivering: Promise.resolve() };
+      state = { topic, partition, position: undefined, reset: undefined, paused: false, retryAt: 0, epoch: 0, lastCommitted: undefined, delivering: Promise.resolve() };
       this.partitions.set(id, state);
       this.cluster.addTopics([topic]);
     }
@@ -511,7 +528,7 @@ export class Consumer<K = Buffer, V = Buffer> {
   private async fetchOnce(): Promise<boolean> {
     const byLeader = new Map<number, PartitionState[]>();
     for (const state of this.partitions.values()) {
-      if (state.paused || state.position === undefined) continue;
+      if (state.paused || state.position === undefined || (state.retryAt !== 0 && state.retryAt > Date.now())) continue;
       if (!this.cluster.topics.has(state.topic)) await this.cluster.topic(state.topic);
       const leader = this.cluster.leaderOf(state.topic, state.partition);
       if (leader === undefined) {
@@ -577,18 +594,23 @@ export class Consumer<K = Buffer, V = Buffer> {
         this.undelivered++;
         state.delivering = state.delivering
           .then(async () => {
-            const batches = await locateRecordBatches(records);
-            if (state.epoch !== epoch || this.stopping || this.partitions.get(partitionId(state.topic, state.partition)) !== state) return;
-            this.deliver(state, epoch, position, batches, aborted);
-          })
-          .catch((error: unknown) => {
-            // Undecodable records: fetch them again from where this response started.
-            if (state.epoch === epoch) {
-              state.epoch++;
-              state.position = position;
+            if (!this.current(state, epoch)) return;
+            // Each batch goes to the engine as soon as it is located, so handlers start after the
+            // first batch of a response, not after all of them.
+            const delivery = this.startDelivery(state, epoch, position, aborted);
+            try {
+              await locateRecordBatches(records, {}, (batch) => this.current(state, epoch) && this.deliverBatch(delivery, batch));
+            } catch (error) {
+              // Undecodable records: fetch them again from the first one not handed over.
+              if (state.epoch === epoch) {
+                state.epoch++;
+                state.position = delivery.next;
+                state.retryAt = Date.now() + this.cluster.retryBackoffMs;
+              }
+              throw error;
             }
-            this.options.onError?.(error, undefined);
           })
+          .catch((error: unknown) => this.options.onError?.(error, undefined))
           .finally(() => {
             this.undelivered--;
             this.deliveredWaiter?.();
@@ -598,67 +620,80 @@ export class Consumer<K = Buffer, V = Buffer> {
     if (stale) await this.cluster.refreshMetadata();
   }
 
-  /**
-   * Hands the records at/after `position` to the engine; returns the next position. A push can run
-   * a handler at once (up to its first await), and that handler may seek: the partition's epoch
-   * then moved and the rest of these records are dropped.
-   */
-  private deliver(state: PartitionState, epoch: number, position: number, batches: LocatedRecordBatch[], aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): number {
+  /** Whether `state` is still consumed from the position a fetch asked with `epoch` (no seek, revoke or close since). */
+  private current(state: PartitionState, epoch: number): boolean {
+    return state.epoch === epoch && !this.stopping && this.partitions.get(partitionId(state.topic, state.partition)) === state;
+  }
+
+  private startDelivery(state: PartitionState, epoch: number, position: number, aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): Delivery {
     const id = partitionId(state.topic, state.partition);
-    // Usually there are none: then no list at all (an empty array of another shape than a full one
-    // would send this function back to the interpreter when the first aborted transaction shows up).
-    const abortedList = aborted !== null && aborted.length > 0 ? aborted.map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset) : undefined;
-    const abortedNow = new Set<number>();
-    // One string for every null-key message of this partition (built once, hashed once per lookup).
-    const nullKeyOrdering = `${id}\u0000null`;
-    let next = position;
-    for (const batch of batches) {
-      const batchEnd = batch.baseOffset + batch.lastOffsetDelta + 1;
-      while (abortedList !== undefined && abortedList.length > 0 && abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta) abortedNow.add(abortedList.shift()!.producerId);
-      if (batch.isControl) {
-        // An abort (or commit) marker ends the producer's transaction.
-        abortedNow.delete(batch.producerId);
-        next = Math.max(next, batchEnd);
-        continue;
-      }
-      if (batch.isTransactional && this.isolationLevel === 1 && abortedNow.has(batch.producerId)) {
-        next = Math.max(next, batchEnd);
-        continue;
-      }
-      // The records stay in the fetch response (or the decompressed block) until their handlers run:
-      // no copy per message. A response stays in memory until its last message is finished, which
-      // the engine bound (maxBufferedMessages) and the fetch sizes limit.
-      const table = batch.recordTable;
-      const count = locatedRecordCount(batch);
-      const engine = this.engine!;
-      const byKey = this.orderBy === 'key';
-      const fetched: FetchedBatch = { source: state, batch, dense: count === batch.lastOffsetDelta + 1 };
-      // Records of one key at consecutive offsets go to the engine as one run (one push for a batch
-      // of null keys, or ordered by partition).
-      let runKey = '';
-      let runStart = 0;
-      let runCount = 0;
-      for (let index = fetched.dense ? Math.max(0, next - batch.baseOffset) : 0; index < count; index++) {
-        const offset = batch.baseOffset + table[index * RECORD_SLOTS + SLOT_OFFSET_DELTA]!;
-        if (offset < next) continue;
-        const key = byKey ? this.orderingKey(id, nullKeyOrdering, batch, index, offset) : id;
-        if (runCount > 0 && key === runKey && offset === runStart + runCount) {
-          runCount++;
-          continue;
-        }
-        if (runCount > 0) {
-          engine.push(id, runStart, runKey, fetched, runCount);
-          if (state.epoch !== epoch) return next;
-        }
-        runKey = key;
-        runStart = offset;
-        runCount = 1;
-      }
-      if (runCount > 0) engine.push(id, runStart, runKey, fetched, runCount);
-      if (state.epoch !== epoch) return next;
-      next = Math.max(next, batchEnd);
+    return {
+      state,
+      epoch,
+      id,
+      // One string for every null-key message of this partition (built once, hashed once per lookup).
+      nullKeyOrdering: `${id}\u0000null`,
+      next: position,
+      // Usually there are none: then no list at all (an empty array of another shape than a full one
+      // would send the delivery code back to the interpreter when the first aborted transaction shows up).
+      abortedList: aborted !== null && aborted.length > 0 ? aborted.map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset) : undefined,
+      abortedNow: new Set<number>(),
+    };
+  }
+
+  /**
+   * Hands the batch's records at/after `delivery.next` to the engine. A push can run a handler at
+   * once (up to its first await), and that handler may seek: the partition's epoch then moved, the
+   * rest is dropped and this returns false.
+   */
+  private deliverBatch(delivery: Delivery, batch: LocatedRecordBatch): boolean {
+    const { state, epoch, id, abortedList, abortedNow } = delivery;
+    const batchEnd = batch.baseOffset + batch.lastOffsetDelta + 1;
+    while (abortedList !== undefined && abortedList.length > 0 && abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta) abortedNow.add(abortedList.shift()!.producerId);
+    if (batch.isControl) {
+      // An abort (or commit) marker ends the producer's transaction.
+      abortedNow.delete(batch.producerId);
+      delivery.next = Math.max(delivery.next, batchEnd);
+      return true;
     }
-    return next;
+    if (batch.isTransactional && this.isolationLevel === 1 && abortedNow.has(batch.producerId)) {
+      delivery.next = Math.max(delivery.next, batchEnd);
+      return true;
+    }
+    // The records stay in the fetch response (or the decompressed block) until their handlers run:
+    // no copy per message. A response stays in memory until its last message is finished, which
+    // the engine bound (maxBufferedMessages) and the fetch sizes limit.
+    const next = delivery.next;
+    const table = batch.recordTable;
+    const count = locatedRecordCount(batch);
+    const engine = this.engine!;
+    const byKey = this.orderBy === 'key';
+    const fetched: FetchedBatch = { source: state, batch, dense: count === batch.lastOffsetDelta + 1 };
+    // Records of one key at consecutive offsets go to the engine as one run (one push for a batch
+    // of null keys, or ordered by partition).
+    let runKey = '';
+    let runStart = 0;
+    let runCount = 0;
+    for (let index = fetched.dense ? Math.max(0, next - batch.baseOffset) : 0; index < count; index++) {
+      const offset = batch.baseOffset + table[index * RECORD_SLOTS + SLOT_OFFSET_DELTA]!;
+      if (offset < next) continue;
+      const key = byKey ? this.orderingKey(id, delivery.nullKeyOrdering, batch, index, offset) : id;
+      if (runCount > 0 && key === runKey && offset === runStart + runCount) {
+        runCount++;
+        continue;
+      }
+      if (runCount > 0) {
+        engine.push(id, runStart, runKey, fetched, runCount);
+        if (state.epoch !== epoch) return false;
+      }
+      runKey = key;
+      runStart = offset;
+      runCount = 1;
+    }
+    if (runCount > 0) engine.push(id, runStart, runKey, fetched, runCount);
+    if (state.epoch !== epoch) return false;
+    delivery.next = Math.max(next, batchEnd);
+    return true;
   }
 
   private orderingKey(id: string, nullKeyOrdering: string, batch: LocatedRecordBatch, index: number, offset: number): string {

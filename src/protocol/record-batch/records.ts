@@ -836,11 +836,16 @@ export async function decodeRecordBatches(buffer: Buffer, limits: DecodeLimits =
   return batches;
 }
 
-/** As decodeRecordBatches with locateRecordBatch. */
-export async function locateRecordBatches(buffer: Buffer, limits: DecodeLimits = {}): Promise<LocatedRecordBatch[]> {
+/**
+ * As decodeRecordBatches with locateRecordBatch. With `each`, every batch goes to it as soon as it is
+ * located (and is not collected); `each` returning false stops there.
+ */
+export async function locateRecordBatches(buffer: Buffer, limits: DecodeLimits = {}, each?: (batch: LocatedRecordBatch) => boolean): Promise<LocatedRecordBatch[]> {
   const batches: LocatedRecordBatch[] = [];
   for (let position = 0, end = wholeBatchEnd(buffer, position); end > position; position = end, end = wholeBatchEnd(buffer, position)) {
-    batches.push(await locateRecordBatch(buffer.subarray(position, end), limits));
+    const batch = await locateRecordBatch(buffer.subarray(position, end), limits);
+    if (each === undefined) batches.push(batch);
+    else if (!each(batch)) break;
   }
   return batches;
 }

@@ -1,0 +1,86 @@
+// How a fetch response reaches the handler: batch by batch as each is located, and what happens
+// when one of them is damaged on the way (the broker is real; a proxy in front of it damages one
+// batch of every Fetch answer it forwards).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, createServer, type Socket } from 'node:net';
+import { startTestBroker } from '../support/test-broker.js';
+import { Producer } from '../../src/client/producer.js';
+import { Consumer } from '../../src/client/consumer.js';
+import { Admin } from '../../src/client/admin.js';
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Forwards both ways; in the broker's answers, whole frame by whole frame, `find` becomes `replace`. */
+async function damagingProxy(brokerPort: number, find: Buffer, replace: Buffer): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect({ host: '127.0.0.1', port: brokerPort });
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (data: Buffer) => {
+      pending = Buffer.concat([pending, data]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+        const frame = Buffer.from(pending.subarray(0, 4 + pending.readInt32BE(0)));
+        pending = pending.subarray(frame.length);
+        for (let at = frame.indexOf(find); at >= 0; at = frame.indexOf(find, at + 1)) replace.copy(frame, at);
+        client.write(frame);
+      }
+    });
+    for (const socket of [client, upstream]) socket.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+test('a damaged batch: the batches before it in the same answer are handled once, it and the rest never; the error is reported on each try, one try per retryBackoffMs', async () => {
+  const broker = await startTestBroker();
+  const admin = new Admin({ bootstrap: broker.bootstrap });
+  const producer = new Producer({ bootstrap: broker.bootstrap, lingerMs: 20 });
+  const proxy = await damagingProxy(broker.port, Buffer.from('poison-pill'), Buffer.from('POISON-PILL'));
+  try {
+    await admin.createTopics([{ name: 'damaged', partitions: 1 }]);
+    // Three batches (one sendBatch each): good, one carrying the poison value, good.
+    for (const [name, values] of [
+      ['a', ['a-0', 'a-1', 'a-2', 'a-3']],
+      ['b', ['poison-pill', 'b-1', 'b-2']],
+      ['c', ['c-0', 'c-1']],
+    ] as const) {
+      const results = await producer.sendBatch('damaged', values.map((value) => ({ value: Buffer.from(value), partition: 0 })));
+      assert.equal(results.length, values.length, name);
+    }
+    // Clients learn the broker's address from Metadata: point it at the proxy.
+    broker.broker.config.advertisedPort = proxy.port;
+    const handled: string[] = [];
+    const errors: unknown[] = [];
+    const consumer = new Consumer({ bootstrap: `127.0.0.1:${proxy.port}`, maxWaitMs: 20, retryBackoffMs: 20, onError: (error) => errors.push(error) });
+    consumer.assign([{ topic: 'damaged', partition: 0, offset: 0n }]);
+    await consumer.run(async (message) => {
+      handled.push(message.value!.toString());
+    });
+    const deadline = Date.now() + 5000;
+    while (errors.length === 0 && Date.now() < deadline) await delay(5);
+    // The partition is fetched again after retryBackoffMs (20 ms), not in a tight loop.
+    await delay(400);
+    const errorsIn400Ms = errors.length;
+    await consumer.close();
+    assert.ok(errorsIn400Ms >= 3 && errorsIn400Ms <= 400 / 20 + 2, `one try per backoff: ${errorsIn400Ms} errors in 400 ms`);
+    // All three batches come in one answer; the first is handed over before the second is located.
+    assert.deepEqual(handled, ['a-0', 'a-1', 'a-2', 'a-3']);
+    assert.match(String(errors[0]), /crc|CRC/);
+  } finally {
+    proxy.close();
+    await producer.close();
+    await admin.close();
+    await broker.close();
+  }
+});
