@@ -1,7 +1,7 @@
 // Connection and Cluster against the real in-process broker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { startTestBroker } from '../support/test-broker.js';
 import { Connection, FrameReader } from '../../src/client/connection.js';
 import { Cluster } from '../../src/client/cluster.js';
@@ -11,6 +11,7 @@ import type { MetadataResponse } from '../../src/protocol/generated/metadata.js'
 import type { FetchResponse } from '../../src/protocol/generated/fetch.js';
 import { Producer } from '../../src/client/producer.js';
 import { Random, withSeed } from '../support/random.js';
+import { startProxy, type Proxy } from '../support/proxy.js';
 
 test('connection negotiates versions and pipelines requests', async () => {
   const broker = await startTestBroker();
@@ -66,13 +67,8 @@ test('cluster bootstraps, finds leaders, auto-creates and reports unknown topics
  * A proxy that re-cuts the broker's byte stream: pieces of 1, 2 and 3 bytes, pieces that end inside
  * a size prefix, and big pieces holding several frames, written with event-loop turns between them.
  */
-async function rechunkingProxy(brokerPort: number, random: () => number): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: brokerPort });
-    sockets.add(client).add(upstream);
-    client.setNoDelay(true);
-    client.pipe(upstream);
+function rechunkingProxy(brokerPort: number, random: () => number): Promise<Proxy> {
+  return startProxy(brokerPort, (client) => {
     let pending = Buffer.alloc(0);
     let writing = false;
     const drain = async (): Promise<void> => {
@@ -87,22 +83,11 @@ async function rechunkingProxy(brokerPort: number, random: () => number): Promis
       }
       writing = false;
     };
-    upstream.on('data', (data: Buffer) => {
+    return (data) => {
       pending = Buffer.concat([pending, data]);
       if (!writing) void drain();
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
 }
 
 test('connection reads frames however the stream is cut: split size prefixes, byte-sized pieces, several frames per read, large frames', async () => {

@@ -3,23 +3,19 @@
 // batch of every Fetch answer it forwards).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
 import { startTestBroker } from '../support/test-broker.js';
 import { Producer } from '../../src/client/producer.js';
 import { Consumer } from '../../src/client/consumer.js';
 import { Admin } from '../../src/client/admin.js';
+import { startProxy, type Proxy } from '../support/proxy.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Forwards both ways; in the broker's answers, whole frame by whole frame, `find` becomes `replace`. */
-async function damagingProxy(brokerPort: number, find: Buffer, replace: Buffer): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: brokerPort });
-    sockets.add(client).add(upstream);
-    client.pipe(upstream);
+/** In the broker's answers, whole frame by whole frame, `find` becomes `replace`. */
+function damagingProxy(brokerPort: number, find: Buffer, replace: Buffer): Promise<Proxy> {
+  return startProxy(brokerPort, (client) => {
     let pending = Buffer.alloc(0);
-    upstream.on('data', (data: Buffer) => {
+    return (data) => {
       pending = Buffer.concat([pending, data]);
       while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
         const frame = Buffer.from(pending.subarray(0, 4 + pending.readInt32BE(0)));
@@ -27,19 +23,8 @@ async function damagingProxy(brokerPort: number, find: Buffer, replace: Buffer):
         for (let at = frame.indexOf(find); at >= 0; at = frame.indexOf(find, at + 1)) replace.copy(frame, at);
         client.write(frame);
       }
-    });
-    for (const socket of [client, upstream]) socket.on('error', () => undefined);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
 }
 
 test('a damaged batch: the batches before it in the same answer are handled once, it and the rest never; the error is reported on each try, one try per retryBackoffMs', async () => {
