@@ -47,9 +47,12 @@ export interface ConsumedMessage<K = Buffer, V = Buffer> {
   timestamp: number;
   key: K | null;
   value: V | null;
-  /** Header values by key (the last one wins when a key repeats; all of them in `headerList`). */
-  headers: Record<string, Buffer | null>;
-  headerList: Array<{ key: string; value: Buffer | null }>;
+  /**
+   * Header values by key (the last one wins when a key repeats; all of them in `headerList`). Both are
+   * read-only: a record without headers gets one shared, frozen pair.
+   */
+  headers: Readonly<Record<string, Buffer | null>>;
+  headerList: ReadonlyArray<{ key: string; value: Buffer | null }>;
   /** 1 on the first run of the handler for this message, 2 on the first retry, … */
   attempt: number;
   /** The raw key and value bytes. */
@@ -146,8 +149,8 @@ function recordIndex(fetched: FetchedBatch, offset: number): number {
 }
 
 /** For records without headers: one shared, frozen pair instead of two new objects per message. */
-const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({});
-const NO_HEADER_LIST: Array<{ key: string; value: Buffer | null }> = Object.freeze([]) as unknown as Array<{ key: string; value: Buffer | null }>;
+const NO_HEADERS: Readonly<Record<string, Buffer | null>> = Object.freeze({});
+const NO_HEADER_LIST: ReadonlyArray<{ key: string; value: Buffer | null }> = Object.freeze([]);
 
 /** One fetch response's records on their way to the engine, a batch at a time (see deliverBatch). */
 interface Delivery {
@@ -391,9 +394,11 @@ export class Consumer<K = Buffer, V = Buffer> {
     let headers = NO_HEADERS;
     let headerList = NO_HEADER_LIST;
     if (batch.recordTable[index * RECORD_SLOTS + SLOT_HEADER_COUNT]! > 0) {
-      headerList = recordHeadersAt(batch, index);
-      headers = {};
-      for (let h = 0; h < headerList.length; h++) headers[headerList[h]!.key] = headerList[h]!.value;
+      const list = recordHeadersAt(batch, index);
+      const byKey: Record<string, Buffer | null> = {};
+      for (let h = 0; h < list.length; h++) byKey[list[h]!.key] = list[h]!.value;
+      headers = byKey;
+      headerList = list;
     }
     return {
       topic,

@@ -69,3 +69,40 @@ test('a damaged batch: the batches before it in the same answer are handled once
     await broker.close();
   }
 });
+
+test('headers: a record with headers gets its own by-key view and list; one without shares a frozen empty pair', async () => {
+  const broker = await startTestBroker();
+  const producer = new Producer({ bootstrap: broker.bootstrap });
+  try {
+    await producer.sendBatch('headers', [
+      { value: Buffer.from('plain'), partition: 0 },
+      { value: Buffer.from('tagged'), partition: 0, headers: [['trace', 'abc'], ['tag', 'x'], ['tag', 'y'], ['empty', null]] },
+      { value: Buffer.from('plain-2'), partition: 0 },
+    ]);
+    const consumer = new Consumer({ bootstrap: broker.bootstrap, maxWaitMs: 20 });
+    consumer.assign([{ topic: 'headers', partition: 0, offset: 0n }]);
+    const messages: Array<{ value: string; headers: Readonly<Record<string, Buffer | null>>; headerList: ReadonlyArray<{ key: string; value: Buffer | null }> }> = [];
+    await consumer.run(async (message) => {
+      messages.push({ value: message.value!.toString(), headers: message.headers, headerList: message.headerList });
+    });
+    const deadline = Date.now() + 5000;
+    while (messages.length < 3 && Date.now() < deadline) await delay(10);
+    await consumer.close();
+    const [plain, tagged, plain2] = messages;
+    assert.deepEqual(messages.map((m) => m.value), ['plain', 'tagged', 'plain-2']);
+    assert.deepEqual(
+      tagged!.headerList.map((h) => [h.key, h.value?.toString() ?? null]),
+      [['trace', 'abc'], ['tag', 'x'], ['tag', 'y'], ['empty', null]],
+    );
+    assert.equal(tagged!.headers['trace']!.toString(), 'abc');
+    assert.equal(tagged!.headers['tag']!.toString(), 'y', 'the last value of a repeated key');
+    assert.equal(tagged!.headers['empty'], null);
+    assert.ok(!Object.isFrozen(tagged!.headers));
+    assert.deepEqual([plain!.headerList.length, Object.keys(plain!.headers).length], [0, 0]);
+    assert.ok(Object.isFrozen(plain!.headers) && Object.isFrozen(plain!.headerList));
+    assert.equal(plain!.headers, plain2!.headers, 'one shared empty pair');
+  } finally {
+    await producer.close();
+    await broker.close();
+  }
+});
