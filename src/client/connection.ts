@@ -318,6 +318,8 @@ export class FrameReader {
         return;
       }
       const available = this.scratchBytes - at - SIZE_PREFIX_BYTES;
+      // Allocated from the size prefix alone, before the bytes arrive: maxFrameBytes (the
+      // connection's maxResponseBytes) bounds what one answer can make the client hold.
       const frame = Buffer.allocUnsafe(size);
       const copied = this.scratch.copy(frame, 0, at + SIZE_PREFIX_BYTES, at + SIZE_PREFIX_BYTES + Math.min(size, available));
       at += SIZE_PREFIX_BYTES + copied;

@@ -47,12 +47,9 @@ export interface ConsumedMessage<K = Buffer, V = Buffer> {
   timestamp: number;
   key: K | null;
   value: V | null;
-  /**
-   * Header values by key (the last one wins when a key repeats; all of them in `headerList`). Both are
-   * read-only: a record without headers gets one shared, frozen pair.
-   */
-  headers: Readonly<Record<string, Buffer | null>>;
-  headerList: ReadonlyArray<{ key: string; value: Buffer | null }>;
+  /** Header values by key (the last one wins when a key repeats; all of them in `headerList`). */
+  headers: Record<string, Buffer | null>;
+  headerList: Array<{ key: string; value: Buffer | null }>;
   /** 1 on the first run of the handler for this message, 2 on the first retry, … */
   attempt: number;
   /** The raw key and value bytes. */
@@ -147,10 +144,6 @@ function recordIndex(fetched: FetchedBatch, offset: number): number {
   }
   return low;
 }
-
-/** For records without headers: one shared, frozen pair instead of two new objects per message. */
-const NO_HEADERS: Readonly<Record<string, Buffer | null>> = Object.freeze({});
-const NO_HEADER_LIST: ReadonlyArray<{ key: string; value: Buffer | null }> = Object.freeze([]);
 
 /** One fetch response's records on their way to the engine, a batch at a time (see deliverBatch). */
 interface Delivery {
@@ -320,6 +313,7 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   private setPosition(state: PartitionState, to: bigint | OffsetSpec): void {
     state.epoch++;
+    state.retryAt = 0;
     if (typeof to === 'bigint') {
       if (to < 0n) throw new ClientOptionError(`offset must be ≥ 0, got ${to}`);
       state.position = Number(to);
@@ -391,15 +385,9 @@ export class Consumer<K = Buffer, V = Buffer> {
     const timestamp = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + batch.timestampDeltas[index]!;
     const rawKey = recordKeyAt(batch, index);
     const rawValue = recordValueAt(batch, index);
-    let headers = NO_HEADERS;
-    let headerList = NO_HEADER_LIST;
-    if (batch.recordTable[index * RECORD_SLOTS + SLOT_HEADER_COUNT]! > 0) {
-      const list = recordHeadersAt(batch, index);
-      const byKey: Record<string, Buffer | null> = {};
-      for (let h = 0; h < list.length; h++) byKey[list[h]!.key] = list[h]!.value;
-      headers = byKey;
-      headerList = list;
-    }
+    const headers: Record<string, Buffer | null> = {};
+    const headerList = batch.recordTable[index * RECORD_SLOTS + SLOT_HEADER_COUNT]! > 0 ? recordHeadersAt(batch, index) : [];
+    for (let h = 0; h < headerList.length; h++) headers[headerList[h]!.key] = headerList[h]!.value;
     return {
       topic,
       partition,
@@ -450,9 +438,10 @@ export class Consumer<K = Buffer, V = Buffer> {
         const fetched = await this.fetchOnce();
         failures = 0;
         if (!fetched) {
-          // Nothing to fetch (no partitions, all paused): wait to be woken or a short while.
+          // Nothing to fetch (no partitions, all paused or waiting to retry): wait to be woken, for
+          // the next retry, or a short while.
           this.wakeController.abort = new AbortController();
-          await sleep(100, this.wakeController.abort.signal);
+          await sleep(Math.min(100, this.nextRetryInMs()), this.wakeController.abort.signal);
         }
       } catch (error) {
         if (this.stopping) break;
@@ -468,6 +457,13 @@ export class Consumer<K = Buffer, V = Buffer> {
         await sleep(Math.min(1000, this.cluster.retryBackoffMs * 2 ** Math.min(failures, 10)));
       }
     }
+  }
+
+  /** Milliseconds until the earliest partition waiting after a damaged batch may be fetched again (Infinity: none waits). */
+  private nextRetryInMs(): number {
+    let earliest = Infinity;
+    for (const state of this.partitions.values()) if (state.retryAt !== 0 && !state.paused) earliest = Math.min(earliest, state.retryAt);
+    return Math.max(0, earliest - Date.now());
   }
 
   /** Gives every partition without a position one: committed offset, else its reset target. */

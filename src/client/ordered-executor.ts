@@ -334,6 +334,8 @@ export class OrderedExecutor<M> {
    * handler tells them apart by offset) — a fetched batch's records of one key in one call.
    */
   push(partitionId: string, offset: number, orderingKey: string, message: M, count = 1): void {
+    // A run of zero would never be popped from its key's queue.
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`push count must be a positive integer, got ${count}`);
     let progress = this.partitions.get(partitionId);
     if (!progress) {
       progress = new PartitionProgress(partitionId, offset);
