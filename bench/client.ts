@@ -48,6 +48,13 @@ function printSteadyState(small: { messages: number; rows: Row[] }, large: { mes
     const sluice = rate(`${side} sluice`);
     console.log(`  ${side.padEnd(8)} kcat ${Math.round(kcat).toLocaleString('en').padStart(10)} msgs/s   sluice ${Math.round(sluice).toLocaleString('en').padStart(10)} msgs/s   sluice/kcat ${((sluice / kcat) * 100).toFixed(0)}%`);
   }
+  const ratio = (rows: Row[], side: string) => rows.find((r) => r.what === `${side} kcat`)!.seconds / rows.find((r) => r.what === `${side} sluice`)!.seconds;
+  const verdict = ['produce', 'consume'].map((side) => {
+    const whole = ratio(large.rows, side);
+    const steady = rate(`${side} sluice`) / rate(`${side} kcat`);
+    return `${side} ${(whole * 100).toFixed(0)}% / ${(steady * 100).toFixed(0)}%${Math.min(whole, steady) >= 0.5 ? '' : ' (below)'}`;
+  });
+  console.log(`\ngoal: ≥ 50% of kcat's msgs/s — throughput, i.e. the ${large.messages} run / the steady state: ${verdict.join(', ')}`);
 }
 
 async function measure(messages: number): Promise<Row[]> {
@@ -102,7 +109,11 @@ async function measure(messages: number): Promise<Row[]> {
   console.log(`\n${messages} messages of ${VALUE_BYTES} bytes, one partition, acks=all, no compression`);
   const rate = (what: string) => messages / rows.find((r) => r.what === what)!.seconds;
   for (const row of rows) console.log(`  ${row.what.padEnd(16)} ${row.seconds.toFixed(2).padStart(7)} s  ${Math.round(messages / row.seconds).toLocaleString('en').padStart(10)} msgs/s  ${((messages * VALUE_BYTES) / row.seconds / 1e6).toFixed(1).padStart(6)} MB/s`);
-  console.log(`  sluice/kcat: produce ${((rate('produce sluice') / rate('produce kcat')) * 100).toFixed(0)}%, consume ${((rate('consume sluice') / rate('consume kcat')) * 100).toFixed(0)}% (goal ≥ 50%)`);
+  // At 200 000 messages kcat's whole run takes about 0.1 s, much of it starting a process and
+  // connecting, and Sluice's includes the JIT warming up the consume loop: mostly start-up, not
+  // throughput (see the steady state after the larger run).
+  const note = messages < 1_000_000 ? ' (start-up weighs heavily at this size)' : '';
+  console.log(`  sluice/kcat: produce ${((rate('produce sluice') / rate('produce kcat')) * 100).toFixed(0)}%, consume ${((rate('consume sluice') / rate('consume kcat')) * 100).toFixed(0)}%${note}`);
   return rows;
 }
 
