@@ -43,16 +43,20 @@ function printSteadyState(small: { messages: number; rows: Row[] }, large: { mes
   const extra = large.messages - small.messages;
   const rate = (what: string) => extra / (large.rows.find((r) => r.what === what)!.seconds - small.rows.find((r) => r.what === what)!.seconds);
   console.log(`\nsteady state: the ${extra} messages the ${large.messages} run has beyond the ${small.messages} run`);
+  // A side whose smaller run took as long as its larger one had an outlier (a stall in one run): no
+  // steady rate can be read from that pair.
+  const measurable = (side: string) => rate(`${side} kcat`) > 0 && rate(`${side} sluice`) > 0;
   for (const side of ['produce', 'consume']) {
     const kcat = rate(`${side} kcat`);
     const sluice = rate(`${side} sluice`);
-    console.log(`  ${side.padEnd(8)} kcat ${Math.round(kcat).toLocaleString('en').padStart(10)} msgs/s   sluice ${Math.round(sluice).toLocaleString('en').padStart(10)} msgs/s   sluice/kcat ${((sluice / kcat) * 100).toFixed(0)}%`);
+    if (!measurable(side)) console.log(`  ${side.padEnd(8)} not measurable: one side's ${small.messages} run was not faster than its ${large.messages} run (an outlier; run again)`);
+    else console.log(`  ${side.padEnd(8)} kcat ${Math.round(kcat).toLocaleString('en').padStart(10)} msgs/s   sluice ${Math.round(sluice).toLocaleString('en').padStart(10)} msgs/s   sluice/kcat ${((sluice / kcat) * 100).toFixed(0)}%`);
   }
   const ratio = (rows: Row[], side: string) => rows.find((r) => r.what === `${side} kcat`)!.seconds / rows.find((r) => r.what === `${side} sluice`)!.seconds;
   const verdict = ['produce', 'consume'].map((side) => {
     const whole = ratio(large.rows, side);
-    const steady = rate(`${side} sluice`) / rate(`${side} kcat`);
-    return `${side} ${(whole * 100).toFixed(0)}% / ${(steady * 100).toFixed(0)}%${Math.min(whole, steady) >= 0.5 ? '' : ' (below)'}`;
+    const steady = measurable(side) ? rate(`${side} sluice`) / rate(`${side} kcat`) : undefined;
+    return `${side} ${(whole * 100).toFixed(0)}% / ${steady === undefined ? 'n/a' : `${(steady * 100).toFixed(0)}%`}${Math.min(whole, steady ?? whole) >= 0.5 ? '' : ' (below)'}`;
   });
   console.log(`\ngoal: ≥ 50% of kcat's msgs/s — throughput, i.e. the ${large.messages} run / the steady state: ${verdict.join(', ')}`);
 }
