@@ -214,3 +214,27 @@ test('runs: one push stands for consecutive offsets of one key; retries, drops a
   assert.ok(!handled.some((h) => /:(1[6-9]|30):/.test(h) && h.startsWith('batch')) && !handled.includes('other:30:1'));
   assert.equal(engine.committable('t/0'), 16, 'the dropped offsets were never finished');
 });
+
+test('handlers that resolve at once still let the event loop turn (timers and sockets are not starved)', async () => {
+  let handled = 0;
+  const engine = new OrderedExecutor<{ name: string }>({
+    concurrency: 4,
+    handle: async () => {
+      handled++;
+    },
+  });
+  // Scheduled before any handler runs: without the engine's yields it would fire only after all
+  // 20 000 handlers, which run back to back in microtasks.
+  const seenAt: number[] = [];
+  const tick = (): void => {
+    seenAt.push(handled);
+    if (handled < 20_000) setImmediate(tick);
+  };
+  setImmediate(tick);
+  engine.push('t/0', 0, 'a', { name: 'a' }, 10_000);
+  engine.push('t/1', 0, 'b', { name: 'b' }, 10_000);
+  await engine.idle();
+  assert.equal(handled, 20_000);
+  assert.ok(seenAt.length >= 10, `the event loop turned ${seenAt.length} times while 20 000 handlers ran`);
+  assert.ok(seenAt[0]! < 20_000, `the first turn came after ${seenAt[0]} handlers`);
+});
