@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { encodeRecordBatchSync, decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
 import { ManualClock } from '../../src/storage/clock.js';
 import { compactLog } from '../../src/storage/compaction.js';
@@ -14,15 +14,9 @@ import type { LogConfig } from '../../src/storage/limits.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import type { AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
-import { makeBatch, makeMarker, seededRandom, temporaryDirectory } from './helpers.js';
+import { makeBatch, makeMarker, seededRandom, partitionDirectories, appendTransaction } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/compacted-0`;
-}
+const tempDir = partitionDirectories('compacted-0');
 
 const config: Partial<LogConfig> = {
   segmentBytes: 400,
@@ -93,17 +87,8 @@ const values = (served: Served[], key: string) => served.filter((record) => !rec
 const dataOf = (served: Served[], producerId: number) => served.filter((record) => !record.control && record.producerId === producerId);
 
 /** A transaction of `producerId` over `batches`, then its marker; an abort is indexed as the broker does. */
-async function transaction(log: PartitionLog, clock: ManualClock, producerId: number, batches: Pair[][], abort: boolean): Promise<AbortedTransactionEntry | null> {
-  let firstOffset = -1;
-  for (const records of batches) {
-    const { baseOffset } = await log.append(transactional(producerId, records, clock));
-    if (firstOffset < 0) firstOffset = baseOffset;
-  }
-  const { baseOffset: lastOffset } = await log.append(makeMarker(producerId, abort));
-  if (!abort) return null;
-  const entry = { producerId, firstOffset, lastOffset, lastStableOffset: lastOffset + 1 };
-  assert.equal(log.appendAbortedTransaction(entry), true);
-  return entry;
+function transaction(log: PartitionLog, clock: ManualClock, producerId: number, batches: Pair[][], abort: boolean): Promise<AbortedTransactionEntry | null> {
+  return appendTransaction(log, producerId, batches.map((records) => transactional(producerId, records, clock)), abort);
 }
 
 function txnindexFiles(directory: string): Map<string, Buffer> {

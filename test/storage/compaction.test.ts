@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
 import { ManualClock } from '../../src/storage/clock.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogConfig } from '../../src/storage/limits.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { makeBatch, temporaryDirectory } from './helpers.js';
+import { makeBatch, partitionDirectories } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/__consumer_offsets-0`;
-}
+const tempDir = partitionDirectories('__consumer_offsets-0');
 
 const config: Partial<LogConfig> = {
   segmentBytes: 600,

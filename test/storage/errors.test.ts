@@ -1,19 +1,13 @@
 // Disk errors turn one partition read-only; others go on.
 
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { StorageError, isDiskError } from '../../src/storage/errors.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { failingFileSystem, makeValueBatch, temporaryDirectory } from './helpers.js';
+import { failingFileSystem, makeValueBatch, partitionDirectories } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(name: string): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/${name}`;
-}
+const tempDir = partitionDirectories();
 
 for (const [code, operations] of [
   ['EIO', ['writeAll']],

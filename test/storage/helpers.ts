@@ -2,6 +2,8 @@
 // with the project's crc32c, temp directories, a seeded random source, and a file system that fails
 // on demand.
 
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +11,8 @@ import { ControlRecordType, encodeControlBatch } from '../../src/protocol/record
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
 import { encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
+import type { PartitionLog } from '../../src/storage/log.js';
+import type { AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
 
 export interface TestRecord {
   key: Buffer | null;
@@ -104,6 +108,20 @@ export function temporaryDirectory(prefix = 'sluice-storage-'): { path: string; 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * For a test file: a function giving a fresh partition directory (`<new temp dir>/<name>`) on each
+ * call; every one is removed after the file's tests.
+ */
+export function partitionDirectories(defaultName = 'p-0'): (name?: string) => string {
+  const made: Array<{ remove: () => void }> = [];
+  after(() => made.forEach((directory) => directory.remove()));
+  return (name = defaultName) => {
+    const directory = temporaryDirectory();
+    made.push(directory);
+    return `${directory.path}/${name}`;
+  };
+}
+
 /** mulberry32: small, fast, seedable. */
 export function seededRandom(seed: number): { next: () => number; integer: (below: number) => number } {
   let state = seed >>> 0;
@@ -155,4 +173,21 @@ export function makeTransactionalBatch(producerId: number, count = 1, key: (inde
 /** A transaction marker (control batch) of producer `producerId`. */
 export function makeMarker(producerId: number, abort: boolean): Buffer {
   return encodeControlBatch({ producerId, producerEpoch: 0, coordinatorEpoch: 0, type: abort ? ControlRecordType.Abort : ControlRecordType.Commit });
+}
+
+/**
+ * Appends one transaction of `producerId`: its data batches, then its marker; an abort is handed to
+ * the log's aborted-transaction index as the broker does. Returns the index entry (null for a commit).
+ */
+export async function appendTransaction(log: PartitionLog, producerId: number, batches: Buffer[], abort: boolean): Promise<AbortedTransactionEntry | null> {
+  let firstOffset = -1;
+  for (const batch of batches) {
+    const { baseOffset } = await log.append(batch);
+    if (firstOffset < 0) firstOffset = baseOffset;
+  }
+  const { baseOffset: lastOffset } = await log.append(makeMarker(producerId, abort));
+  if (!abort) return null;
+  const entry = { producerId, firstOffset, lastOffset, lastStableOffset: lastOffset + 1 };
+  assert.equal(log.appendAbortedTransaction(entry), true);
+  return entry;
 }

@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ManualClock } from '../../src/storage/clock.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { makeBatch, makeValueBatch, splitBatches, temporaryDirectory } from './helpers.js';
+import { makeBatch, makeValueBatch, splitBatches, partitionDirectories } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/orders-0`;
-}
+const tempDir = partitionDirectories('orders-0');
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 

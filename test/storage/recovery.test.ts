@@ -3,24 +3,18 @@
 
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
 import { validateBatch } from '../../src/protocol/record-batch/header.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery.js';
 import { decodeTransactionIndex, type AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
-import { makeMarker, makeTransactionalBatch, makeValueBatch, seededRandom, splitBatches, temporaryDirectory } from './helpers.js';
+import { makeMarker, makeTransactionalBatch, makeValueBatch, seededRandom, splitBatches, partitionDirectories } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
 const seen = new Set<RecoveryCaseId>();
 
-function tempDir(): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/events-3`;
-}
+const tempDir = partitionDirectories('events-3');
 
 async function open(directory: string, config: PartitionLogOptions['config'] = {}): Promise<PartitionLog> {
   const log = await PartitionLog.open({ directory, topic: 'events', partition: 3, config, logger: new MemoryLogger() });

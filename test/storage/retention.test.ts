@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ManualClock } from '../../src/storage/clock.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { selectSegmentsToDelete } from '../../src/storage/retention.js';
-import { makeValueBatch, temporaryDirectory } from './helpers.js';
+import { makeValueBatch, partitionDirectories } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/r-0`;
-}
+const tempDir = partitionDirectories('r-0');
 
 test('selectSegmentsToDelete: by time stops at the first young segment; by size keeps at least retention.bytes', () => {
   const segments = [

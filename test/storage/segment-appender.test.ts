@@ -1,20 +1,14 @@
 // Flush policies and group commit, observed through a file system that counts (and can hold) fdatasync.
 
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { parseFlushPolicy } from '../../src/storage/flush-policy.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { makeValueBatch, temporaryDirectory } from './helpers.js';
+import { makeValueBatch, partitionDirectories } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(name = 'p-0'): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/${name}`;
-}
+const tempDir = partitionDirectories('p-0');
 
 /** Counts fdatasync calls; while `held`, fdatasync waits until release(). */
 function gatedFileSystem() {

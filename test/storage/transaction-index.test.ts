@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogConfig } from '../../src/storage/limits.js';
 import { PartitionLog } from '../../src/storage/log.js';
@@ -16,15 +16,9 @@ import {
   transactionIndexEntryBytes,
   type AbortedTransactionEntry,
 } from '../../src/storage/transaction-index.js';
-import { makeMarker, makeTransactionalBatch, makeValueBatch, temporaryDirectory } from './helpers.js';
+import { makeMarker, makeTransactionalBatch, makeValueBatch, partitionDirectories, appendTransaction } from './helpers.js';
 
-const directories: { remove: () => void }[] = [];
-after(() => directories.forEach((directory) => directory.remove()));
-function tempDir(): string {
-  const directory = temporaryDirectory();
-  directories.push(directory);
-  return `${directory.path}/orders-0`;
-}
+const tempDir = partitionDirectories('orders-0');
 
 function open(directory: string, config: Partial<LogConfig> = {}): Promise<PartitionLog> {
   return PartitionLog.open({ directory, topic: 'orders', partition: 0, config, logger: new MemoryLogger() });
@@ -48,17 +42,8 @@ async function waitFor(what: string, condition: () => boolean): Promise<void> {
 
 /** One transaction of `producerId`: `batches` data batches, then its marker; an abort is handed to
  *  the log's index as the broker does. Returns the index entry (or null for a commit). */
-async function transaction(log: PartitionLog, producerId: number, abort: boolean, batches = 1, key?: (index: number) => Buffer | null): Promise<AbortedTransactionEntry | null> {
-  let firstOffset = -1;
-  for (let index = 0; index < batches; index += 1) {
-    const { baseOffset } = await log.append(makeTransactionalBatch(producerId, 2, key));
-    if (firstOffset < 0) firstOffset = baseOffset;
-  }
-  const { baseOffset: lastOffset } = await log.append(makeMarker(producerId, abort));
-  if (!abort) return null;
-  const entry = { producerId, firstOffset, lastOffset, lastStableOffset: lastOffset + 1 };
-  assert.equal(log.appendAbortedTransaction(entry), true);
-  return entry;
+function transaction(log: PartitionLog, producerId: number, abort: boolean, batches = 1, key?: (index: number) => Buffer | null): Promise<AbortedTransactionEntry | null> {
+  return appendTransaction(log, producerId, Array.from({ length: batches }, () => makeTransactionalBatch(producerId, 2, key)), abort);
 }
 
 test('format: 34-byte entries as Kafka (version int16, producerId, firstOffset, lastOffset, lastStableOffset)', () => {

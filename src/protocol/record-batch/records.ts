@@ -226,19 +226,7 @@ export function recordValueAt(batch: LocatedRecordBatch, index: number): Buffer 
 /** A located record's headers (checked when located): keys as UTF-8, values sliced. */
 export function recordHeadersAt(batch: LocatedRecordBatch, index: number): RecordHeader[] {
   const table = batch.recordTable;
-  const count = table[index * RECORD_SLOTS + SLOT_HEADER_COUNT]!;
-  const bytes = batch.recordBytes;
-  const headers = new Array<RecordHeader>(count);
-  const cursor: Cursor = { position: table[index * RECORD_SLOTS + SLOT_HEADERS_AT]! };
-  for (let h = 0; h < count; h++) {
-    const keyBytes = readCheckedVarint(bytes, cursor);
-    const key = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
-    cursor.position += keyBytes;
-    const valueLength = readCheckedVarint(bytes, cursor);
-    headers[h] = { key, value: valueLength < 0 ? null : bytes.subarray(cursor.position, cursor.position + valueLength) };
-    if (valueLength > 0) cursor.position += valueLength;
-  }
-  return headers;
+  return readCheckedHeaders(batch.recordBytes, table[index * RECORD_SLOTS + SLOT_HEADERS_AT]!, table[index * RECORD_SLOTS + SLOT_HEADER_COUNT]!);
 }
 
 export interface DecodeLimits {
@@ -614,13 +602,18 @@ export function recordValue(bytes: Buffer, layout: RecordLayout): Buffer | null 
 
 /** The headers of the record in `layout` (already checked by readRecordLayout): keys as UTF-8, values sliced. */
 export function recordHeaders(bytes: Buffer, layout: RecordLayout): RecordHeader[] {
-  const headers = new Array<RecordHeader>(layout.headerCount);
-  const cursor: Cursor = { position: layout.headersAt };
-  for (let h = 0; h < layout.headerCount; h++) {
-    const keyBytes = readVarint(bytes, cursor, layout.position);
+  return readCheckedHeaders(bytes, layout.headersAt, layout.headerCount);
+}
+
+/** `count` headers from `position`, whose lengths were checked when the record was read or located. */
+function readCheckedHeaders(bytes: Buffer, position: number, count: number): RecordHeader[] {
+  const headers = new Array<RecordHeader>(count);
+  const cursor: Cursor = { position };
+  for (let h = 0; h < count; h++) {
+    const keyBytes = readCheckedVarint(bytes, cursor);
     const key = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
     cursor.position += keyBytes;
-    const valueLength = readVarint(bytes, cursor, layout.position);
+    const valueLength = readCheckedVarint(bytes, cursor);
     headers[h] = { key, value: valueLength < 0 ? null : bytes.subarray(cursor.position, cursor.position + valueLength) };
     if (valueLength > 0) cursor.position += valueLength;
   }
