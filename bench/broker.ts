@@ -37,7 +37,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCpuProfile, summarizeProfile, profileBounds, type ProfileSummary } from './cpu-profile.js';
 import { fixedRateLatency, type LatencyResult } from './latency.js';
-import { diskWriteSync, fsyncProbe, KCAT_MISSING, loadAverage, loopbackTcp, machineBusyCpuSeconds, machineFacts, timerLateness, type DiskResult } from './machine-limits.js';
+import {
+  diskWriteSync,
+  fsyncProbe,
+  KCAT_MISSING,
+  loadAverage,
+  loopbackTcp,
+  machineBusyCpuSeconds,
+  machineFacts,
+  timerLateness,
+  type DiskResult,
+} from './machine-limits.js';
 import { runKcat, startBrokerProcess, type BrokerProcess, type KcatRun, type ThreadCpu } from './processes.js';
 import { produceFlood } from './produce-flood.js';
 import { WireClient } from './wire-client.js';
@@ -59,8 +69,24 @@ interface Scale {
   latencyWarmupMs: number;
 }
 
-const FULL: Scale = { name: 'full', messages: { 100: 2_000_000, 1024: 500_000 }, floodMessages: { 100: 4_000_000, 1024: 600_000 }, diskMsPerMode: 700, loopbackMs: 2000, latencyMs: 10_000, latencyWarmupMs: 1000 };
-const QUICK: Scale = { name: 'quick', messages: { 100: 300_000, 1024: 100_000 }, floodMessages: { 100: 600_000, 1024: 100_000 }, diskMsPerMode: 250, loopbackMs: 1000, latencyMs: 3000, latencyWarmupMs: 500 };
+const FULL: Scale = {
+  name: 'full',
+  messages: { 100: 2_000_000, 1024: 500_000 },
+  floodMessages: { 100: 4_000_000, 1024: 600_000 },
+  diskMsPerMode: 700,
+  loopbackMs: 2000,
+  latencyMs: 10_000,
+  latencyWarmupMs: 1000,
+};
+const QUICK: Scale = {
+  name: 'quick',
+  messages: { 100: 300_000, 1024: 100_000 },
+  floodMessages: { 100: 600_000, 1024: 100_000 },
+  diskMsPerMode: 250,
+  loopbackMs: 1000,
+  latencyMs: 3000,
+  latencyWarmupMs: 500,
+};
 
 const VALUE_SIZES = [100, 1024] as const;
 const PARTITION_COUNTS = [1, 8] as const;
@@ -115,7 +141,10 @@ async function measured(broker: BrokerProcess, args: string[]): Promise<{ run: K
  * Runs `work` (a kcat child, or a client inside this process) and accounts the CPU of the broker (by
  * thread), of the client, and of the rest of the machine, plus the broker's GC pauses, while it ran.
  */
-async function measuredWork<T>(broker: BrokerProcess, work: () => Promise<{ run: T; clientCpuSeconds: number | null }>): Promise<{ run: T; usage: Usage }> {
+async function measuredWork<T>(
+  broker: BrokerProcess,
+  work: () => Promise<{ run: T; clientCpuSeconds: number | null }>,
+): Promise<{ run: T; usage: Usage }> {
   const brokerBefore = broker.cpuSeconds();
   const threadsBefore = broker.cpuByThread();
   const gcBefore = broker.gcPauseMs();
@@ -173,13 +202,30 @@ function logBytesOf(dataDir: string, topic: string): number {
   let total = 0;
   for (const entry of readdirSync(dataDir)) {
     if (!entry.startsWith(`${topic}-`) || !/^\d+$/.test(entry.slice(topic.length + 1))) continue;
-    for (const file of readdirSync(join(dataDir, entry))) if (file.endsWith('.log')) total += statSync(join(dataDir, entry, file)).size;
+    for (const file of readdirSync(join(dataDir, entry)))
+      if (file.endsWith('.log')) total += statSync(join(dataDir, entry, file)).size;
   }
   return total;
 }
 
 function producerArgs(bootstrap: string, topic: string, file: string, partitions: number): string[] {
-  const args = ['-P', '-b', bootstrap, '-t', topic, '-X', 'acks=all', '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', '-z', 'none', '-l', file];
+  const args = [
+    '-P',
+    '-b',
+    bootstrap,
+    '-t',
+    topic,
+    '-X',
+    'acks=all',
+    '-X',
+    'linger.ms=5',
+    '-X',
+    'batch.num.messages=10000',
+    '-z',
+    'none',
+    '-l',
+    file,
+  ];
   if (partitions > 1) args.push('-p', '-1');
   return args;
 }
@@ -188,7 +234,12 @@ function consumerArgs(bootstrap: string, topic: string, messages: number): strin
   return ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-c', String(messages), '-e', '-q'];
 }
 
-async function throughputRuns(broker: BrokerProcess, dataDir: string, files: Map<number, string>, scale: Scale): Promise<ThroughputRow[]> {
+async function throughputRuns(
+  broker: BrokerProcess,
+  dataDir: string,
+  files: Map<number, string>,
+  scale: Scale,
+): Promise<ThroughputRow[]> {
   const admin = await WireClient.connect(broker.host, broker.port);
   const rows: ThroughputRow[] = [];
   try {
@@ -196,25 +247,52 @@ async function throughputRuns(broker: BrokerProcess, dataDir: string, files: Map
       for (const partitions of PARTITION_COUNTS) {
         const messages = scale.messages[valueBytes]!;
         // Two produce runs into two topics; the faster one is reported (the machine may be shared).
-        const runs: { topic: string; produced: { run: KcatRun; usage: Usage }; spread: number[]; logBytes: number }[] = [];
+        const runs: { topic: string; produced: { run: KcatRun; usage: Usage }; spread: number[]; logBytes: number }[] =
+          [];
         for (const attempt of ['a', 'b']) {
           const topic = `bench-${valueBytes}b-${partitions}p-${attempt}`;
           await admin.createTopic(topic, partitions);
-          const produced = await measured(broker, producerArgs(broker.bootstrap, topic, files.get(valueBytes)!, partitions));
+          const produced = await measured(
+            broker,
+            producerArgs(broker.bootstrap, topic, files.get(valueBytes)!, partitions),
+          );
           const spread = await admin.highWatermarks(topic, partitions);
           const stored = spread.reduce((a, b) => a + b, 0);
-          if (stored !== messages) throw new Error(`${topic}: kcat produced ${messages} messages but the high watermarks add up to ${stored}`);
+          if (stored !== messages)
+            throw new Error(`${topic}: kcat produced ${messages} messages but the high watermarks add up to ${stored}`);
           runs.push({ topic, produced, spread, logBytes: logBytesOf(dataDir, topic) });
         }
-        const [fast, slow] = runs[0]!.produced.run.seconds <= runs[1]!.produced.run.seconds ? [runs[0]!, runs[1]!] : [runs[1]!, runs[0]!];
+        const [fast, slow] =
+          runs[0]!.produced.run.seconds <= runs[1]!.produced.run.seconds ? [runs[0]!, runs[1]!] : [runs[1]!, runs[0]!];
         const { topic, logBytes } = fast;
-        rows.push({ kind: 'produce', client: 'kcat', valueBytes, partitions, messages, seconds: fast.produced.run.seconds, logBytes, usage: fast.produced.usage, spread: fast.spread, otherSeconds: slow.produced.run.seconds });
+        rows.push({
+          kind: 'produce',
+          client: 'kcat',
+          valueBytes,
+          partitions,
+          messages,
+          seconds: fast.produced.run.seconds,
+          logBytes,
+          usage: fast.produced.usage,
+          spread: fast.spread,
+          otherSeconds: slow.produced.run.seconds,
+        });
         printThroughput(rows.at(-1)!);
 
         const first = await measured(broker, consumerArgs(broker.bootstrap, topic, messages));
         const second = await measured(broker, consumerArgs(broker.bootstrap, topic, messages));
         const [best, other] = first.run.seconds <= second.run.seconds ? [first, second] : [second, first];
-        rows.push({ kind: 'consume', client: 'kcat', valueBytes, partitions, messages, seconds: best.run.seconds, logBytes, usage: best.usage, otherSeconds: other.run.seconds });
+        rows.push({
+          kind: 'consume',
+          client: 'kcat',
+          valueBytes,
+          partitions,
+          messages,
+          seconds: best.run.seconds,
+          logBytes,
+          usage: best.usage,
+          otherSeconds: other.run.seconds,
+        });
         printThroughput(rows.at(-1)!);
       }
     }
@@ -234,10 +312,24 @@ async function floodRuns(broker: BrokerProcess, dataDir: string, scale: Scale): 
         const topic = `bench-flood-${valueBytes}b-${partitions}p`;
         await admin.createTopic(topic, partitions);
         const { run, usage } = await measuredWork(broker, async () => ({
-          run: await produceFlood(broker.host, broker.port, topic, partitions, { valueBytes, messages: scale.floodMessages[valueBytes]!, inFlight: FLOOD_IN_FLIGHT, timeoutMs: KCAT_TIMEOUT_MS }),
+          run: await produceFlood(broker.host, broker.port, topic, partitions, {
+            valueBytes,
+            messages: scale.floodMessages[valueBytes]!,
+            inFlight: FLOOD_IN_FLIGHT,
+            timeoutMs: KCAT_TIMEOUT_MS,
+          }),
           clientCpuSeconds: null,
         }));
-        rows.push({ kind: 'produce', client: 'node', valueBytes, partitions, messages: run.messages, seconds: run.seconds, logBytes: logBytesOf(dataDir, topic), usage });
+        rows.push({
+          kind: 'produce',
+          client: 'node',
+          valueBytes,
+          partitions,
+          messages: run.messages,
+          seconds: run.seconds,
+          logBytes: logBytesOf(dataDir, topic),
+          usage,
+        });
         printThroughput(rows.at(-1)!);
       }
     }
@@ -275,10 +367,14 @@ function printThroughput(row: ThroughputRow): void {
 
 function printProfile(title: string, summary: ProfileSummary): void {
   console.log(`\n${title}`);
-  console.log(`  wall ${fixed(summary.wallMs)} ms, broker main thread busy ${fixed(summary.busyMs)} ms (${fixed((summary.busyMs / summary.wallMs) * 100)}%)`);
+  console.log(
+    `  wall ${fixed(summary.wallMs)} ms, broker main thread busy ${fixed(summary.busyMs)} ms (${fixed((summary.busyMs / summary.wallMs) * 100)}%)`,
+  );
   console.log('  self ms   % busy  function                                  location');
   for (const entry of summary.top) {
-    console.log(`  ${fixed(entry.selfMs).padStart(7)}  ${fixed((entry.selfMs / summary.busyMs) * 100, 1).padStart(6)}  ${entry.functionName.slice(0, 40).padEnd(40)}  ${entry.location}`);
+    console.log(
+      `  ${fixed(entry.selfMs).padStart(7)}  ${fixed((entry.selfMs / summary.busyMs) * 100, 1).padStart(6)}  ${entry.functionName.slice(0, 40).padEnd(40)}  ${entry.location}`,
+    );
   }
   const areas = [...summary.areas.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10);
   console.log(`  by area: ${areas.map(([area, ms]) => `${area} ${fixed((ms / summary.busyMs) * 100)}%`).join(', ')}`);
@@ -294,13 +390,20 @@ export async function run(): Promise<void> {
     // ── machine facts and limits ───────────────────────────────────────────────────────────
     const facts = machineFacts(workDir);
     console.log(`scale: ${scale.name}${scale === FULL ? ' (--quick for a ~30 s run)' : ''}`);
-    console.log(`machine: ${facts.cpuModel}, ${facts.cores} cores, ${fixed(facts.memoryGiB, 1)} GiB memory, ${fixed(facts.diskFreeGiB, 1)} GiB free at ${tmpdir()}`);
+    console.log(
+      `machine: ${facts.cpuModel}, ${facts.cores} cores, ${fixed(facts.memoryGiB, 1)} GiB memory, ${fixed(facts.diskFreeGiB, 1)} GiB free at ${tmpdir()}`,
+    );
     console.log(`software: node ${facts.node}, ${facts.kcat}`);
     console.log(`load average at start: ${loadAverage()}`);
 
     console.log('\nmachine limits (measured now; disk = a new file in the same directory as the broker data)');
     const disk: DiskResult[] = [];
-    for (const [writeBytes, writesPerSync] of [[16 * 1024, 1], [256 * 1024, 1], [1024 * 1024, 1], [64 * 1024, 16]] as const) {
+    for (const [writeBytes, writesPerSync] of [
+      [16 * 1024, 1],
+      [256 * 1024, 1],
+      [1024 * 1024, 1],
+      [64 * 1024, 16],
+    ] as const) {
       const result = diskWriteSync(workDir, writeBytes, writesPerSync, scale.diskMsPerMode, 2 * 1024 ** 3);
       disk.push(result);
       console.log(
@@ -313,8 +416,12 @@ export async function run(): Promise<void> {
     const loopback = await loopbackTcp(scale.loopbackMs);
     console.log(`  loopback TCP, 64 KiB writes, sender and reader on two threads: ${fixed(loopback.mbPerSecond)} MB/s`);
     const jitter = await timerLateness(1000);
-    console.log(`  scheduling noise: a 1 ms timer in an idle event loop fires late by p50 ${fixed(jitter.p50Ms, 2)} p99 ${fixed(jitter.p99Ms, 2)} max ${fixed(jitter.maxMs, 2)} ms`);
-    console.log(`  for the ratios below: disk ${fixed(diskBest.mbPerSecond)} MB/s (best mode: ${diskBest.label}), loopback ${fixed(loopback.mbPerSecond)} MB/s, 16 KiB write+fdatasync p99 ${fixed(fsync.roundP99Ms, 2)} ms`);
+    console.log(
+      `  scheduling noise: a 1 ms timer in an idle event loop fires late by p50 ${fixed(jitter.p50Ms, 2)} p99 ${fixed(jitter.p99Ms, 2)} max ${fixed(jitter.maxMs, 2)} ms`,
+    );
+    console.log(
+      `  for the ratios below: disk ${fixed(diskBest.mbPerSecond)} MB/s (best mode: ${diskBest.label}), loopback ${fixed(loopback.mbPerSecond)} MB/s, 16 KiB write+fdatasync p99 ${fixed(fsync.roundP99Ms, 2)} ms`,
+    );
 
     const files = new Map<number, string>();
     for (const valueBytes of VALUE_SIZES) {
@@ -328,11 +435,21 @@ export async function run(): Promise<void> {
     broker = await startBrokerProcess(dataDir, ['--trace-gc']);
 
     // ── latency at a fixed rate (first, on a quiet disk) ───────────────────────────────────
-    console.log(`\nlatency: ${LATENCY_RATE} msg/s x ${LATENCY_VALUE_BYTES} B for ${scale.latencyMs / 1000} s (first ${scale.latencyWarmupMs} ms not counted), 1 partition, fresh broker pid ${broker.pid}`);
-    console.log('  method: Node producer on our codecs sends the messages due every ~1 ms timer tick as one record batch in one');
-    console.log('          Produce v7 (acks=-1, pipelined); each value starts with its send time. A Node long-poll Fetch v11');
-    console.log('          consumer (max_wait_ms 500, min_bytes 1) on another connection takes arrival − send time per record.');
-    console.log('          One process, one clock. Includes fsync (the high watermark moves after fdatasync) and the Fetch wake-up.');
+    console.log(
+      `\nlatency: ${LATENCY_RATE} msg/s x ${LATENCY_VALUE_BYTES} B for ${scale.latencyMs / 1000} s (first ${scale.latencyWarmupMs} ms not counted), 1 partition, fresh broker pid ${broker.pid}`,
+    );
+    console.log(
+      '  method: Node producer on our codecs sends the messages due every ~1 ms timer tick as one record batch in one',
+    );
+    console.log(
+      '          Produce v7 (acks=-1, pipelined); each value starts with its send time. A Node long-poll Fetch v11',
+    );
+    console.log(
+      '          consumer (max_wait_ms 500, min_bytes 1) on another connection takes arrival − send time per record.',
+    );
+    console.log(
+      '          One process, one clock. Includes fsync (the high watermark moves after fdatasync) and the Fetch wake-up.',
+    );
     const admin = await WireClient.connect(broker.host, broker.port);
     await admin.createTopic('bench-latency', 1);
     admin.close();
@@ -340,7 +457,12 @@ export async function run(): Promise<void> {
     const brokerCpuBefore = broker.cpuSeconds();
     const latencyStart = performance.now();
     const probe = fsyncProbe(workDir, scale.latencyMs);
-    const latency: LatencyResult = await fixedRateLatency(broker.host, broker.port, 'bench-latency', { rate: LATENCY_RATE, valueBytes: LATENCY_VALUE_BYTES, durationMs: scale.latencyMs, warmupMs: scale.latencyWarmupMs });
+    const latency: LatencyResult = await fixedRateLatency(broker.host, broker.port, 'bench-latency', {
+      rate: LATENCY_RATE,
+      valueBytes: LATENCY_VALUE_BYTES,
+      durationMs: scale.latencyMs,
+      warmupMs: scale.latencyWarmupMs,
+    });
     const latencySeconds = scale.latencyMs / 1000;
     const brokerLatencyCpu = broker.cpuSeconds() - brokerCpuBefore;
     const machineLatencyCpu = machineBusyCpuSeconds() - busyBefore;
@@ -348,44 +470,76 @@ export async function run(): Promise<void> {
     const ack = latency.produceAck;
     const gcPauses = broker.gcPausesSince(latencyStart);
     const diskMeanwhile = await probe;
-    console.log(`  produce→consume: p50 ${fixed(e2e.p50, 2)} ms, p99 ${fixed(e2e.p99, 2)} ms, p999 ${fixed(e2e.p999, 2)} ms, max ${fixed(e2e.max, 2)} ms, mean ${fixed(e2e.mean, 2)} ms (${thousands(e2e.count)} messages)`);
-    console.log(`  produce ack (acks=-1): p50 ${fixed(ack.p50, 2)} ms, p99 ${fixed(ack.p99, 2)} ms, p999 ${fixed(ack.p999, 2)} ms (${thousands(ack.count)} requests)`);
+    console.log(
+      `  produce→consume: p50 ${fixed(e2e.p50, 2)} ms, p99 ${fixed(e2e.p99, 2)} ms, p999 ${fixed(e2e.p999, 2)} ms, max ${fixed(e2e.max, 2)} ms, mean ${fixed(e2e.mean, 2)} ms (${thousands(e2e.count)} messages)`,
+    );
+    console.log(
+      `  produce ack (acks=-1): p50 ${fixed(ack.p50, 2)} ms, p99 ${fixed(ack.p99, 2)} ms, p999 ${fixed(ack.p999, 2)} ms (${thousands(ack.count)} requests)`,
+    );
     console.log(
       `  sent ${thousands(latency.sent)}, received ${thousands(latency.received)} in ${thousands(latency.produceRequests)} produce requests; producer tick lag mean ${fixed(latency.sendLagMeanMs, 2)} ms, ` +
         `max ${fixed(latency.sendLagMaxMs, 2)} ms`,
     );
     console.log(
       `  cpu: broker ${fixed((brokerLatencyCpu / latencySeconds) * 100)}%, whole machine ${fixed((machineLatencyCpu / latencySeconds) * 100)}% (of one core); ` +
-        `broker GC: ${gcPauses.length} collections, ${fixed(gcPauses.reduce((sum, gc) => sum + gc.pauseMs + gc.stepsMs, 0), 1)} ms of main thread in all, ` +
+        `broker GC: ${gcPauses.length} collections, ${fixed(
+          gcPauses.reduce((sum, gc) => sum + gc.pauseMs + gc.stepsMs, 0),
+          1,
+        )} ms of main thread in all, ` +
         `longest pause ${fixed(Math.max(0, ...gcPauses.map((gc) => gc.pauseMs)), 2)} ms`,
     );
-    console.log(`  control: the disk meanwhile (4 KiB write + fdatasync every 10 ms, another file, a worker thread): p50 ${fixed(diskMeanwhile.p50Ms, 2)} p99 ${fixed(diskMeanwhile.p99Ms, 2)} max ${fixed(diskMeanwhile.maxMs, 2)} ms`);
+    console.log(
+      `  control: the disk meanwhile (4 KiB write + fdatasync every 10 ms, another file, a worker thread): p50 ${fixed(diskMeanwhile.p50Ms, 2)} p99 ${fixed(diskMeanwhile.p99Ms, 2)} max ${fixed(diskMeanwhile.maxMs, 2)} ms`,
+    );
 
     // ── throughput with kcat ───────────────────────────────────────────────────────────────
-    console.log(`\nthroughput: same broker (log.flush.policy=sync, --trace-gc); kcat -P -X acks=all -X linger.ms=5 -X batch.num.messages=10000 -z none -l <file>`);
-    console.log('  (8 partitions: -p -1, random sticky partitioner); kcat -C -o beginning -c <N> -e -q >/dev/null; each run twice, the faster shown;');
+    console.log(
+      `\nthroughput: same broker (log.flush.policy=sync, --trace-gc); kcat -P -X acks=all -X linger.ms=5 -X batch.num.messages=10000 -z none -l <file>`,
+    );
+    console.log(
+      '  (8 partitions: -p -1, random sticky partitioner); kcat -C -o beginning -c <N> -e -q >/dev/null; each run twice, the faster shown;',
+    );
     console.log('  cpu in % of one core; "others" = the rest of the machine (other users, the kernel) during the run');
     const haveKcat = facts.kcat !== KCAT_MISSING;
-    if (!haveKcat) console.log('  kcat is not installed (Debian: apt-get install kcat): skipping the kcat runs and the profile');
+    if (!haveKcat)
+      console.log('  kcat is not installed (Debian: apt-get install kcat): skipping the kcat runs and the profile');
     const rows = haveKcat ? await throughputRuns(broker, dataDir, files, scale) : [];
-    console.log(`\nbroker produce ceiling: Node generator on our codecs, one pre-encoded ~1 MB batch re-sent, ${FLOOD_IN_FLIGHT} Produce v7 in flight, acks=-1,`);
-    console.log('  one partition per request round-robin: the client does no per-message work, so this is what the broker ingests');
+    console.log(
+      `\nbroker produce ceiling: Node generator on our codecs, one pre-encoded ~1 MB batch re-sent, ${FLOOD_IN_FLIGHT} Produce v7 in flight, acks=-1,`,
+    );
+    console.log(
+      '  one partition per request round-robin: the client does no per-message work, so this is what the broker ingests',
+    );
     rows.push(...(await floodRuns(broker, dataDir, scale)));
     await broker.stop();
     broker = null;
     rmSync(dataDir, { recursive: true, force: true });
 
     // ── figures beside the limits ──────────────────────────────────────────────────────────
-    console.log('\nsummary: each figure beside its machine limit (produce: batch MB/s ÷ disk write+fdatasync MB/s; consume: batch MB/s ÷ loopback MB/s)');
-    console.log('  broker cpu = CPU time of the broker process (all threads) per message and per MB of batches: it varies less');
+    console.log(
+      '\nsummary: each figure beside its machine limit (produce: batch MB/s ÷ disk write+fdatasync MB/s; consume: batch MB/s ÷ loopback MB/s)',
+    );
+    console.log(
+      '  broker cpu = CPU time of the broker process (all threads) per message and per MB of batches: it varies less',
+    );
     console.log('  than wall time when the machine is shared');
-    console.log('  run                             msg/s  MB/s values  MB/s batches  ÷ limit  broker cpu µs/msg  ms/MB  issue target');
+    console.log(
+      '  run                             msg/s  MB/s values  MB/s batches  ÷ limit  broker cpu µs/msg  ms/MB  issue target',
+    );
     for (const row of rows) {
       const rate = row.messages / row.seconds;
       const batchMb = mb(row.logBytes, row.seconds);
       const limit = row.kind === 'produce' ? diskBest.mbPerSecond : loopback.mbPerSecond;
-      const target = row.valueBytes === 100 && row.client === 'kcat' ? (row.kind === 'produce' ? TARGET_PRODUCE_MSG_PER_S : TARGET_CONSUME_MSG_PER_S) : null;
-      const verdict = target === null ? '-' : `≥ ${thousands(target)} msg/s: ${rate >= target ? 'met' : `not met (${fixed((rate / target) * 100)}%)`}`;
+      const target =
+        row.valueBytes === 100 && row.client === 'kcat'
+          ? row.kind === 'produce'
+            ? TARGET_PRODUCE_MSG_PER_S
+            : TARGET_CONSUME_MSG_PER_S
+          : null;
+      const verdict =
+        target === null
+          ? '-'
+          : `≥ ${thousands(target)} msg/s: ${rate >= target ? 'met' : `not met (${fixed((rate / target) * 100)}%)`}`;
       const cpuPerMessageUs = (row.usage.brokerCpuSeconds / row.messages) * 1e6;
       const cpuPerMbMs = (row.usage.brokerCpuSeconds / (row.logBytes / 1e6)) * 1000;
       console.log(
@@ -406,7 +560,12 @@ export async function run(): Promise<void> {
     // The 100-byte message file of the throughput runs, produced once more.
     const profileFile = files.get(100)!;
     const profileMessages = scale.messages[100]!;
-    broker = await startBrokerProcess(profileDataDir, ['--cpu-prof', '--cpu-prof-dir', profileDir, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]);
+    broker = await startBrokerProcess(profileDataDir, [
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      profileDir,
+      `--cpu-prof-interval=${PROFILE_INTERVAL_US}`,
+    ]);
     const profileAdmin = await WireClient.connect(broker.host, broker.port);
     await profileAdmin.createTopic('bench-profile', 1);
     profileAdmin.close();
@@ -422,19 +581,35 @@ export async function run(): Promise<void> {
     const profile = readCpuProfile(join(profileDir, profiles[0]!));
     const bounds = profileBounds(profile);
     const windowsFit = produceFromUs >= bounds.startUs && consumeToUs <= bounds.endUs;
-    console.log(`\nwhere the time goes: a second broker under node --cpu-prof (sampled every ${PROFILE_INTERVAL_US} µs), kcat produce then consume`);
-    console.log(`  ${thousands(profileMessages)} x 100 B on 1 partition: produce ${fixed(produced.seconds, 2)} s (${thousands(profileMessages / produced.seconds)} msg/s under the profiler), consume ${fixed(consumed.seconds, 2)} s`);
-    console.log('  caveats: main thread only (fdatasync and writes run on the libuv pool); samples are wall-clock, so a native call');
-    console.log('  also collects time the thread sat preempted on this 2-core machine; the profiler itself adds GC (compare the');
+    console.log(
+      `\nwhere the time goes: a second broker under node --cpu-prof (sampled every ${PROFILE_INTERVAL_US} µs), kcat produce then consume`,
+    );
+    console.log(
+      `  ${thousands(profileMessages)} x 100 B on 1 partition: produce ${fixed(produced.seconds, 2)} s (${thousands(profileMessages / produced.seconds)} msg/s under the profiler), consume ${fixed(consumed.seconds, 2)} s`,
+    );
+    console.log(
+      '  caveats: main thread only (fdatasync and writes run on the libuv pool); samples are wall-clock, so a native call',
+    );
+    console.log(
+      '  also collects time the thread sat preempted on this 2-core machine; the profiler itself adds GC (compare the',
+    );
     console.log('  --trace-gc figures in the throughput rows above)');
     if (windowsFit) {
-      printProfile('top self time during the produce run', summarizeProfile(profile, repositoryRoot, PROFILE_TOP, produceFromUs, produceToUs));
-      printProfile('top self time during the consume run', summarizeProfile(profile, repositoryRoot, 10, produceToUs, consumeToUs));
+      printProfile(
+        'top self time during the produce run',
+        summarizeProfile(profile, repositoryRoot, PROFILE_TOP, produceFromUs, produceToUs),
+      );
+      printProfile(
+        'top self time during the consume run',
+        summarizeProfile(profile, repositoryRoot, 10, produceToUs, consumeToUs),
+      );
     } else {
       console.log('  (the profile clock does not line up with process.hrtime here; showing the whole profile)');
       printProfile('top self time, whole broker run', summarizeProfile(profile, repositoryRoot, PROFILE_TOP));
     }
-    console.log(`\nload average at end: ${loadAverage()}; bench took ${fixed((performance.now() - benchStart) / 1000, 1)} s`);
+    console.log(
+      `\nload average at end: ${loadAverage()}; bench took ${fixed((performance.now() - benchStart) / 1000, 1)} s`,
+    );
   } finally {
     if (broker !== null) await broker.stop();
     rmSync(workDir, { recursive: true, force: true });

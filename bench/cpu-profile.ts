@@ -53,7 +53,8 @@ function shorten(url: string, root: string): string {
 /** A coarse bucket for a location, so the reader sees which layer the time is spent in. */
 export function areaOf(functionName: string, location: string): string {
   if (location.startsWith('src/')) return location.split('/').slice(0, 2).join('/');
-  if (location.includes('node_modules/')) return `dependency ${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(location)?.[1] ?? '?'}`;
+  if (location.includes('node_modules/'))
+    return `dependency ${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(location)?.[1] ?? '?'}`;
   if (location.startsWith('node:')) return 'node internals';
   if (functionName === '(garbage collector)') return 'garbage collector';
   if (functionName === '(program)') return 'native, outside JS (program)';
@@ -61,7 +62,13 @@ export function areaOf(functionName: string, location: string): string {
 }
 
 /** Sums self time by function+location within [fromUs, toUs] (the whole profile when omitted). */
-export function summarizeProfile(profile: CpuProfile, repositoryRoot: string, topCount: number, fromUs = -Infinity, toUs = Infinity): ProfileSummary {
+export function summarizeProfile(
+  profile: CpuProfile,
+  repositoryRoot: string,
+  topCount: number,
+  fromUs = -Infinity,
+  toUs = Infinity,
+): ProfileSummary {
   const nodes = new Map<number, ProfileNode>();
   for (const node of profile.nodes) nodes.set(node.id, node);
   const root = repositoryRoot.endsWith('/') ? repositoryRoot : `${repositoryRoot}/`;
@@ -83,7 +90,11 @@ export function summarizeProfile(profile: CpuProfile, repositoryRoot: string, to
     const location = shorten(url, root);
     const name = functionName === '' ? '(anonymous)' : functionName;
     const key = `${name}\u0000${location}\u0000${lineNumber}`;
-    const entry = byFunction.get(key) ?? { functionName: name, location: location === '' ? '' : `${location}:${lineNumber + 1}`, selfMs: 0 };
+    const entry = byFunction.get(key) ?? {
+      functionName: name,
+      location: location === '' ? '' : `${location}:${lineNumber + 1}`,
+      selfMs: 0,
+    };
     entry.selfMs += durationUs / 1000;
     byFunction.set(key, entry);
     const area = areaOf(name, location);

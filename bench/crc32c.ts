@@ -28,7 +28,14 @@ const SLICE_TABLES = (() => {
 
 export function crc32cSliceBy8(data: Uint8Array, initial = 0): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = SLICE_TABLES as [
-    Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
   ];
   let crc = ~initial;
   let i = 0;
@@ -70,7 +77,9 @@ function throughput(bytes: number, work: () => void): number {
 
 export async function run(): Promise<void> {
   const cpu = cpus();
-  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(
+    `machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, node ${process.version}, ${process.platform}/${process.arch}`,
+  );
   console.log('size      crc32c (native)   Buffer.copy     crc/copy   slice-by-8 (TS)   native/TS');
   for (const size of SIZES) {
     const data = Buffer.alloc(size);

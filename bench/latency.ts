@@ -59,10 +59,22 @@ export function percentiles(values: number[]): Percentiles {
   const at = (q: number): number => (n === 0 ? NaN : sorted[Math.min(n - 1, Math.floor(q * n))]!);
   let sum = 0;
   for (const value of sorted) sum += value;
-  return { count: n, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: n === 0 ? NaN : sorted[n - 1]!, mean: n === 0 ? NaN : sum / n };
+  return {
+    count: n,
+    p50: at(0.5),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: n === 0 ? NaN : sorted[n - 1]!,
+    mean: n === 0 ? NaN : sum / n,
+  };
 }
 
-export async function fixedRateLatency(host: string, port: number, topic: string, options: { rate: number; valueBytes: number; durationMs: number; warmupMs: number }): Promise<LatencyResult> {
+export async function fixedRateLatency(
+  host: string,
+  port: number,
+  topic: string,
+  options: { rate: number; valueBytes: number; durationMs: number; warmupMs: number },
+): Promise<LatencyResult> {
   const { rate, valueBytes, durationMs, warmupMs } = options;
   const total = Math.round((rate * durationMs) / 1000);
   const producer = await WireClient.connect(host, port);
@@ -117,7 +129,8 @@ export async function fixedRateLatency(host: string, port: number, topic: string
               inFlight--;
               produceAck.push(performance.now() - stamp);
               const partition = response.responses[0]?.partitionResponses[0];
-              if (partition === undefined || partition.errorCode !== ErrorCode.NONE) producerError = new Error(`produce failed: error ${partition?.errorCode}`);
+              if (partition === undefined || partition.errorCode !== ErrorCode.NONE)
+                producerError = new Error(`produce failed: error ${partition?.errorCode}`);
             },
             (error: Error) => {
               inFlight--;
@@ -142,13 +155,27 @@ export async function fixedRateLatency(host: string, port: number, topic: string
         isolationLevel: 0,
         sessionId: 0,
         sessionEpoch: -1,
-        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: BigInt(fetchOffset), logStartOffset: -1n, partitionMaxBytes: 8 * 1024 * 1024 }] }],
+        topics: [
+          {
+            topic,
+            partitions: [
+              {
+                partition: 0,
+                currentLeaderEpoch: -1,
+                fetchOffset: BigInt(fetchOffset),
+                logStartOffset: -1n,
+                partitionMaxBytes: 8 * 1024 * 1024,
+              },
+            ],
+          },
+        ],
         forgottenTopicsData: [],
         rackId: '',
       });
       const arrival = performance.now();
       const partition = response.responses[0]?.partitions[0];
-      if (partition === undefined || partition.errorCode !== ErrorCode.NONE) throw new Error(`fetch failed: error ${partition?.errorCode ?? response.errorCode}`);
+      if (partition === undefined || partition.errorCode !== ErrorCode.NONE)
+        throw new Error(`fetch failed: error ${partition?.errorCode ?? response.errorCode}`);
       const records = partition.records ?? Buffer.alloc(0);
       let position = 0;
       while (position + BATCH_PREFIX_BYTES <= records.length) {

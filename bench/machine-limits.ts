@@ -66,7 +66,13 @@ export interface DiskResult {
  * folding several writes into one sync). Synchronous calls, so the figure is the disk's, not the
  * thread pool's. Bounded by time and by bytes.
  */
-export function diskWriteSync(directory: string, writeBytes: number, writesPerSync: number, durationMs: number, bytesMax: number): DiskResult {
+export function diskWriteSync(
+  directory: string,
+  writeBytes: number,
+  writesPerSync: number,
+  durationMs: number,
+  bytesMax: number,
+): DiskResult {
   const path = join(directory, `disk-bench-${writeBytes}-${writesPerSync}.tmp`);
   const buffer = Buffer.alloc(writeBytes, 0x61);
   const fd = openSync(path, 'w');
@@ -110,7 +116,9 @@ export function diskWriteSync(directory: string, writeBytes: number, writesPerSy
 }
 
 /** Loopback TCP: a worker thread writes 64 KiB buffers for `durationMs`; this thread reads and counts. */
-export async function loopbackTcp(durationMs: number): Promise<{ mbPerSecond: number; bytes: number; seconds: number }> {
+export async function loopbackTcp(
+  durationMs: number,
+): Promise<{ mbPerSecond: number; bytes: number; seconds: number }> {
   let received = 0;
   let first = 0;
   let last = 0;
@@ -124,7 +132,9 @@ export async function loopbackTcp(durationMs: number): Promise<{ mbPerSecond: nu
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   try {
-    const worker = new Worker(new URL('./loopback-sender.js', import.meta.url), { workerData: { port, durationMs, chunkBytes: 64 * 1024 } });
+    const worker = new Worker(new URL('./loopback-sender.js', import.meta.url), {
+      workerData: { port, durationMs, chunkBytes: 64 * 1024 },
+    });
     const outcome = await new Promise<{ sent?: number; error?: string }>((resolve, reject) => {
       const guard = setTimeout(() => reject(new Error('loopback sender did not finish')), durationMs + 10_000);
       worker.once('message', (message: { sent?: number; error?: string }) => {
@@ -168,7 +178,11 @@ export async function timerLateness(durationMs: number): Promise<{ p50Ms: number
     setTimeout(tick, 1);
   });
   const sorted = Float64Array.from(lateness).sort();
-  return { p50Ms: sorted[Math.floor(sorted.length * 0.5)]!, p99Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!, maxMs: sorted[sorted.length - 1]! };
+  return {
+    p50Ms: sorted[Math.floor(sorted.length * 0.5)]!,
+    p99Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!,
+    maxMs: sorted[sorted.length - 1]!,
+  };
 }
 
 /** Busy CPU seconds of the whole machine so far, all cores (/proc/stat: everything but idle and iowait). */
@@ -185,8 +199,13 @@ export function loadAverage(): string {
 }
 
 /** Starts the fdatasync probe (fsync-probe.ts) for `durationMs`; resolves with its round-time percentiles. */
-export function fsyncProbe(directory: string, durationMs: number): Promise<{ count: number; p50Ms: number; p99Ms: number; maxMs: number }> {
-  const worker = new Worker(new URL('./fsync-probe.js', import.meta.url), { workerData: { path: join(directory, 'fsync-probe.tmp'), durationMs, intervalMs: 10 } });
+export function fsyncProbe(
+  directory: string,
+  durationMs: number,
+): Promise<{ count: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+  const worker = new Worker(new URL('./fsync-probe.js', import.meta.url), {
+    workerData: { path: join(directory, 'fsync-probe.tmp'), durationMs, intervalMs: 10 },
+  });
   return new Promise((resolve, reject) => {
     worker.once('message', (rounds: number[]) => {
       const sorted = Float64Array.from(rounds).sort();

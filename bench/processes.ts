@@ -89,9 +89,22 @@ export interface BrokerProcess {
 }
 
 /** Starts `sluice start` on a free loopback port; resolves once the listener's log line names the port. */
-export async function startBrokerProcess(dataDir: string, nodeArguments: string[] = [], overrides: string[] = []): Promise<BrokerProcess> {
+export async function startBrokerProcess(
+  dataDir: string,
+  nodeArguments: string[] = [],
+  overrides: string[] = [],
+): Promise<BrokerProcess> {
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const args = [...nodeArguments, main, 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...overrides.flatMap((o) => ['--override', o])];
+  const args = [
+    ...nodeArguments,
+    main,
+    'start',
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    dataDir,
+    ...overrides.flatMap((o) => ['--override', o]),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (line: string): void => {
@@ -106,7 +119,9 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
   let onPort: (port: number) => void = () => {};
   createInterface({ input: child.stdout! }).on('line', (line) => {
     // --trace-gc: "[pid:0x...]  1234 ms: Scavenge 8.4 (16.7) -> 7.8 (16.7) MB, 0.46 / 0.00 ms  (...)".
-    const gc = /ms: (?:Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep|Mark-sweep)[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+    const gc = /ms: (?:Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep|Mark-sweep)[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(
+      line,
+    );
     if (gc !== null) {
       // A mark-compact also ran incremental marking steps on the main thread before its final pause:
       // "(+ 13.7 ms in 57 steps since start of marking, ...)". Both are main-thread time.
@@ -134,7 +149,11 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
   });
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not report its port within ${BROKER_START_TIMEOUT_MS} ms:\n${output.join('\n')}`)), BROKER_START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`broker did not report its port within ${BROKER_START_TIMEOUT_MS} ms:\n${output.join('\n')}`)),
+      BROKER_START_TIMEOUT_MS,
+    );
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`broker exited with ${code} before listening:\n${output.join('\n')}`));
@@ -153,7 +172,8 @@ export async function startBrokerProcess(dataDir: string, nodeArguments: string[
     cpuSeconds: () => processCpuSeconds(pid),
     cpuByThread: () => processCpuByThread(pid),
     gcPauseMs: () => gcPauseMs,
-    gcPausesSince: (since) => gcPauses.filter(([at]) => at >= since).map(([, pauseMs, stepsMs]) => ({ pauseMs, stepsMs })),
+    gcPausesSince: (since) =>
+      gcPauses.filter(([at]) => at >= since).map(([, pauseMs, stepsMs]) => ({ pauseMs, stepsMs })),
     stop: () => stopChild(child, exited, output),
   };
 }
@@ -182,12 +202,17 @@ export async function runKcat(args: string[], timeoutMs: number): Promise<KcatRu
     if (stderr.length < 4000) stderr += data.toString('utf8');
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
-  });
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
+    },
+  );
   const seconds = (performance.now() - start) / 1000;
   clearTimeout(timer);
-  if (code !== 0) throw new Error(`kcat ${args.join(' ')} ${signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exited with ${code}`}:\n${stderr}`);
+  if (code !== 0)
+    throw new Error(
+      `kcat ${args.join(' ')} ${signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exited with ${code}`}:\n${stderr}`,
+    );
   return { seconds, cpuSeconds: reapedChildrenCpuSeconds() - cpuBefore };
 }

@@ -19,11 +19,20 @@ export interface FloodResult {
   recordsPerBatch: number;
 }
 
-export async function produceFlood(host: string, port: number, topic: string, partitions: number, options: { valueBytes: number; messages: number; inFlight: number; timeoutMs: number }): Promise<FloodResult> {
+export async function produceFlood(
+  host: string,
+  port: number,
+  topic: string,
+  partitions: number,
+  options: { valueBytes: number; messages: number; inFlight: number; timeoutMs: number },
+): Promise<FloodResult> {
   const value = Buffer.alloc(options.valueBytes, 0x66);
   // A record of a v-byte value with no key or headers takes v + about 8 bytes.
   const recordsPerBatch = Math.max(1, Math.floor(BATCH_BYTES_TARGET / (options.valueBytes + 8)));
-  const batch = encodeRecordBatchSync({ records: Array.from({ length: recordsPerBatch }, () => ({ value })), timestamp: Date.now() });
+  const batch = encodeRecordBatchSync({
+    records: Array.from({ length: recordsPerBatch }, () => ({ value })),
+    timestamp: Date.now(),
+  });
   const requests = Math.ceil(options.messages / recordsPerBatch);
   const client = await WireClient.connect(host, port);
   const deadline = performance.now() + options.timeoutMs;
@@ -45,10 +54,12 @@ export async function produceFlood(host: string, port: number, topic: string, pa
             })
             .then((response) => {
               const result = response.responses[0]?.partitionResponses[0];
-              if (result === undefined || result.errorCode !== ErrorCode.NONE) return reject(new Error(`produce to ${topic}-${partition}: error ${result?.errorCode}`));
+              if (result === undefined || result.errorCode !== ErrorCode.NONE)
+                return reject(new Error(`produce to ${topic}-${partition}: error ${result?.errorCode}`));
               answered++;
               if (answered === requests) return resolve();
-              if (performance.now() > deadline) return reject(new Error(`produce flood did not finish in ${options.timeoutMs} ms`));
+              if (performance.now() > deadline)
+                return reject(new Error(`produce flood did not finish in ${options.timeoutMs} ms`));
               sendMore();
             }, reject);
         }
@@ -58,5 +69,10 @@ export async function produceFlood(host: string, port: number, topic: string, pa
   } finally {
     client.close();
   }
-  return { messages: requests * recordsPerBatch, requests, seconds: (performance.now() - start) / 1000, recordsPerBatch };
+  return {
+    messages: requests * recordsPerBatch,
+    requests,
+    seconds: (performance.now() - start) / 1000,
+    recordsPerBatch,
+  };
 }

@@ -26,7 +26,8 @@ function makeBatch(recordBytes: number): Buffer {
   const value = Buffer.alloc(recordBytes, 0x61);
   const records = [];
   // Fill up to ~16 KiB including per-record overhead.
-  for (let total = 61; total + recordBytes + 10 <= batchBytesTarget; total += recordBytes + 10) records.push({ key: null, value });
+  for (let total = 61; total + recordBytes + 10 <= batchBytesTarget; total += recordBytes + 10)
+    records.push({ key: null, value });
   return encodeRecordBatchSync({ records, timestamp: Date.now() });
 }
 
@@ -35,7 +36,11 @@ function megabytesPerSecond(bytes: number, ms: number): number {
 }
 
 /** N files in parallel, each: write 16 KiB at the end, fdatasync, repeat. */
-async function rawWriteSync(directory: string, files: number, writeBytes: number): Promise<{ mbps: number; syncs: number }> {
+async function rawWriteSync(
+  directory: string,
+  files: number,
+  writeBytes: number,
+): Promise<{ mbps: number; syncs: number }> {
   const block = Buffer.alloc(writeBytes, 0x62);
   const deadline = Date.now() + secondsPerCase * 1000;
   let bytes = 0;
@@ -58,10 +63,21 @@ async function rawWriteSync(directory: string, files: number, writeBytes: number
   return { mbps: megabytesPerSecond(bytes, Date.now() - started), syncs };
 }
 
-async function logAppends(directory: string, partitions: number, recordBytes: number): Promise<{ mbps: number; appends: number; logs: PartitionLog[] }> {
+async function logAppends(
+  directory: string,
+  partitions: number,
+  recordBytes: number,
+): Promise<{ mbps: number; appends: number; logs: PartitionLog[] }> {
   const logs = await Promise.all(
     Array.from({ length: partitions }, (_, partition) =>
-      PartitionLog.open({ directory: join(directory, `bench-${partition}`), topic: 'bench', partition, config: { flushPolicy: { kind: 'sync' } }, logger: new MemoryLogger(), trustAppendedBatches: true }),
+      PartitionLog.open({
+        directory: join(directory, `bench-${partition}`),
+        topic: 'bench',
+        partition,
+        config: { flushPolicy: { kind: 'sync' } },
+        logger: new MemoryLogger(),
+        trustAppendedBatches: true,
+      }),
     ),
   );
   const template = makeBatch(recordBytes);
@@ -88,7 +104,7 @@ async function readAll(logs: PartitionLog[]): Promise<number> {
   const started = Date.now();
   await Promise.all(
     logs.map(async (log) => {
-      for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+      for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
         const read = await log.read(offset, 1024 * 1024);
         if (read.records.length === 0) break;
         bytes += read.records.length;
@@ -119,7 +135,9 @@ export async function run(): Promise<void> {
   const base = fs.mkdtempSync(join(process.env.SLUICE_BENCH_DIR ?? tmpdir(), 'sluice-bench-storage-'));
   try {
     console.log(machineFacts(base));
-    console.log(`${secondsPerCase} s per case, 16 KiB batches, ${appendersInFlight} appenders in flight, log.flush.policy=sync\n`);
+    console.log(
+      `${secondsPerCase} s per case, 16 KiB batches, ${appendersInFlight} appenders in flight, log.flush.policy=sync\n`,
+    );
     console.log('records  partitions  raw write+fdatasync MB/s  log MB/s  log/raw  read MB/s (page cache)');
     for (const recordBytes of [100, 1024]) {
       for (const partitions of [1, 8, 64]) {

@@ -59,7 +59,13 @@ export class WireClient {
         this.waiting.delete(correlationId);
         reject(new Error(`request ${apiKey} v${apiVersion} timed out after ${REQUEST_TIMEOUT_MS} ms`));
       }, REQUEST_TIMEOUT_MS);
-      this.waiting.set(correlationId, { apiKey, apiVersion, resolve: resolve as (response: unknown) => void, reject, timer });
+      this.waiting.set(correlationId, {
+        apiKey,
+        apiVersion,
+        resolve: resolve as (response: unknown) => void,
+        reject,
+        timer,
+      });
       this.socket.cork();
       for (const chunk of chunks) this.socket.write(chunk);
       this.socket.uncork();
@@ -124,7 +130,10 @@ export class WireClient {
       validateOnly: false,
     });
     const result = response.topics[0];
-    if (result === undefined || (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)) {
+    if (
+      result === undefined ||
+      (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)
+    ) {
       throw new Error(`CreateTopics ${name}: error ${result?.errorCode} ${result?.errorMessage ?? ''}`);
     }
   }
@@ -134,12 +143,18 @@ export class WireClient {
     const response = await this.request<ListOffsetsResponse>(ApiKey.ListOffsets, 2, {
       replicaId: -1,
       isolationLevel: 0,
-      topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })) }],
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })),
+        },
+      ],
     });
     const found = response.topics[0]?.partitions ?? [];
     return Array.from({ length: partitions }, (_, index) => {
       const partition = found.find((p) => p.partitionIndex === index);
-      if (partition === undefined || partition.errorCode !== ErrorCode.NONE) throw new Error(`ListOffsets ${topic}-${index}: error ${partition?.errorCode}`);
+      if (partition === undefined || partition.errorCode !== ErrorCode.NONE)
+        throw new Error(`ListOffsets ${topic}-${index}: error ${partition?.errorCode}`);
       return Number(partition.offset);
     });
   }

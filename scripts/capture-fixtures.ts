@@ -44,10 +44,37 @@ export const capturesDir = join(repositoryRoot, 'test', 'fixtures', 'captures');
 
 /** docs/api-versions.md, Table B: what Sluice advertises in phase 1. */
 const ADVERTISED: ReadonlyArray<readonly [apiKey: number, min: number, max: number]> = [
-  [0, 0, 7], [1, 4, 12], [2, 1, 5], [3, 0, 9], [8, 2, 8], [9, 1, 8], [10, 0, 4], [11, 0, 6], [12, 0, 4],
-  [13, 0, 4], [14, 0, 4], [15, 0, 5], [16, 0, 4], [17, 0, 1], [18, 0, 4], [19, 2, 7], [20, 1, 6], [21, 0, 2],
-  [22, 0, 4], [23, 2, 4], [24, 0, 3], [25, 0, 3], [26, 0, 4], [28, 0, 3], [32, 1, 2], [33, 0, 2], [36, 0, 2],
-  [37, 0, 3], [42, 0, 2], [44, 0, 1], [60, 0, 1],
+  [0, 0, 7],
+  [1, 4, 12],
+  [2, 1, 5],
+  [3, 0, 9],
+  [8, 2, 8],
+  [9, 1, 8],
+  [10, 0, 4],
+  [11, 0, 6],
+  [12, 0, 4],
+  [13, 0, 4],
+  [14, 0, 4],
+  [15, 0, 5],
+  [16, 0, 4],
+  [17, 0, 1],
+  [18, 0, 4],
+  [19, 2, 7],
+  [20, 1, 6],
+  [21, 0, 2],
+  [22, 0, 4],
+  [23, 2, 4],
+  [24, 0, 3],
+  [25, 0, 3],
+  [26, 0, 4],
+  [28, 0, 3],
+  [32, 1, 2],
+  [33, 0, 2],
+  [36, 0, 2],
+  [37, 0, 3],
+  [42, 0, 2],
+  [44, 0, 1],
+  [60, 0, 1],
 ];
 
 export function kebab(name: string): string {
@@ -117,10 +144,12 @@ class CaptureBroker {
       while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
         const frame = buffered.subarray(0, 4 + buffered.readInt32BE(0));
         buffered = buffered.subarray(frame.length);
-        queue = queue.then(() => this.handle(socket, Buffer.from(frame))).catch((error: unknown) => {
-          console.error(`  ! ${error instanceof Error ? error.message : String(error)}; closing the connection`);
-          socket.destroy();
-        });
+        queue = queue
+          .then(() => this.handle(socket, Buffer.from(frame)))
+          .catch((error: unknown) => {
+            console.error(`  ! ${error instanceof Error ? error.message : String(error)}; closing the connection`);
+            socket.destroy();
+          });
       }
     });
     socket.on('error', () => undefined);
@@ -171,7 +200,15 @@ class CaptureBroker {
   }
 
   private partitionMetadata(): object {
-    return { errorCode: 0, partitionIndex: 0, leaderId: NODE_ID, leaderEpoch: 0, replicaNodes: [NODE_ID], isrNodes: [NODE_ID], offlineReplicas: [] };
+    return {
+      errorCode: 0,
+      partitionIndex: 0,
+      leaderId: NODE_ID,
+      leaderEpoch: 0,
+      replicaNodes: [NODE_ID],
+      isrNodes: [NODE_ID],
+      offlineReplicas: [],
+    };
   }
 
   // The bodies below are typed loosely (`any`): each API has its own generated types, and this
@@ -181,9 +218,10 @@ class CaptureBroker {
       case ApiKey.ApiVersions:
         return { errorCode: 0, apiKeys: this.apiKeys(), throttleTimeMs: 0 };
       case ApiKey.Metadata: {
-        const names: string[] = request.topics === null || request.topics.length === 0
-          ? [CAPTURE_TOPIC]
-          : request.topics.map((t: { name: string | null }) => t.name ?? CAPTURE_TOPIC);
+        const names: string[] =
+          request.topics === null || request.topics.length === 0
+            ? [CAPTURE_TOPIC]
+            : request.topics.map((t: { name: string | null }) => t.name ?? CAPTURE_TOPIC);
         return {
           brokers: [{ nodeId: NODE_ID, host: HOST, port: this.port, rack: null }],
           clusterId: CLUSTER_ID,
@@ -201,18 +239,20 @@ class CaptureBroker {
       case ApiKey.Produce: {
         if (request.acks === 0) return undefined;
         return {
-          responses: request.topicData.map((topic: { name: string; partitionData: Array<{ index: number; records: Buffer | null }> }) => ({
-            name: topic.name,
-            partitionResponses: topic.partitionData.map((partition) => {
-              const key = `${topic.name}/${partition.index}`;
-              const baseOffset = this.nextOffset.get(key) ?? 0n;
-              // RecordBatch v2: recordCount is the int32 at byte 57.
-              const records = partition.records;
-              const count = records && records.length >= 61 ? BigInt(records.readInt32BE(57)) : 0n;
-              this.nextOffset.set(key, baseOffset + count);
-              return { index: partition.index, errorCode: 0, baseOffset, logAppendTimeMs: -1n, logStartOffset: 0n };
+          responses: request.topicData.map(
+            (topic: { name: string; partitionData: Array<{ index: number; records: Buffer | null }> }) => ({
+              name: topic.name,
+              partitionResponses: topic.partitionData.map((partition) => {
+                const key = `${topic.name}/${partition.index}`;
+                const baseOffset = this.nextOffset.get(key) ?? 0n;
+                // RecordBatch v2: recordCount is the int32 at byte 57.
+                const records = partition.records;
+                const count = records && records.length >= 61 ? BigInt(records.readInt32BE(57)) : 0n;
+                this.nextOffset.set(key, baseOffset + count);
+                return { index: partition.index, errorCode: 0, baseOffset, logAppendTimeMs: -1n, logStartOffset: 0n };
+              }),
             }),
-          })),
+          ),
         };
       }
       case ApiKey.Fetch: {
@@ -221,32 +261,48 @@ class CaptureBroker {
         return {
           errorCode: 0,
           sessionId: 0,
-          responses: request.topics.map((topic: { topic: string; topicId: Buffer; partitions: Array<{ partition: number }> }) => ({
-            topic: topic.topic,
-            topicId: topic.topicId,
-            partitions: topic.partitions.map((p) => ({
-              partitionIndex: p.partition,
-              errorCode: 0,
-              highWatermark: 0n,
-              lastStableOffset: 0n,
-              logStartOffset: 0n,
-              abortedTransactions: [],
-              preferredReadReplica: -1,
-              records: Buffer.alloc(0),
-            })),
-          })),
+          responses: request.topics.map(
+            (topic: { topic: string; topicId: Buffer; partitions: Array<{ partition: number }> }) => ({
+              topic: topic.topic,
+              topicId: topic.topicId,
+              partitions: topic.partitions.map((p) => ({
+                partitionIndex: p.partition,
+                errorCode: 0,
+                highWatermark: 0n,
+                lastStableOffset: 0n,
+                logStartOffset: 0n,
+                abortedTransactions: [],
+                preferredReadReplica: -1,
+                records: Buffer.alloc(0),
+              })),
+            }),
+          ),
         };
       }
       case ApiKey.ListOffsets:
         return {
           topics: request.topics.map((topic: { name: string; partitions: Array<{ partitionIndex: number }> }) => ({
             name: topic.name,
-            partitions: topic.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: 0, timestamp: -1n, offset: 0n, ...(version >= 4 ? { leaderEpoch: 0 } : {}) })),
+            partitions: topic.partitions.map((p) => ({
+              partitionIndex: p.partitionIndex,
+              errorCode: 0,
+              timestamp: -1n,
+              offset: 0n,
+              ...(version >= 4 ? { leaderEpoch: 0 } : {}),
+            })),
           })),
         };
       case ApiKey.FindCoordinator:
         if (version >= 4) {
-          return { coordinators: request.coordinatorKeys.map((key: string) => ({ key, nodeId: NODE_ID, host: HOST, port: this.port, errorCode: 0 })) };
+          return {
+            coordinators: request.coordinatorKeys.map((key: string) => ({
+              key,
+              nodeId: NODE_ID,
+              host: HOST,
+              port: this.port,
+              errorCode: 0,
+            })),
+          };
         }
         return { errorCode: 0, nodeId: NODE_ID, host: HOST, port: this.port };
       case ApiKey.JoinGroup: {
@@ -264,36 +320,64 @@ class CaptureBroker {
         };
       }
       case ApiKey.SyncGroup: {
-        const own = (request.assignments as Array<{ memberId: string; assignment: Buffer }>).find((a) => a.memberId === request.memberId);
+        const own = (request.assignments as Array<{ memberId: string; assignment: Buffer }>).find(
+          (a) => a.memberId === request.memberId,
+        );
         return version >= 5
-          ? { errorCode: 0, protocolType: request.protocolType, protocolName: request.protocolName, assignment: own?.assignment ?? Buffer.alloc(0) }
+          ? {
+              errorCode: 0,
+              protocolType: request.protocolType,
+              protocolName: request.protocolName,
+              assignment: own?.assignment ?? Buffer.alloc(0),
+            }
           : { errorCode: 0, assignment: own?.assignment ?? Buffer.alloc(0) };
       }
       case ApiKey.OffsetFetch: {
-        const noOffset = (partitionIndex: number) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: 0 });
+        const noOffset = (partitionIndex: number) => ({
+          partitionIndex,
+          committedOffset: -1n,
+          committedLeaderEpoch: -1,
+          metadata: '',
+          errorCode: 0,
+        });
         if (version >= 8) {
           return {
-            groups: request.groups.map((group: { groupId: string; topics: Array<{ name: string; partitionIndexes: number[] }> | null }) => ({
-              groupId: group.groupId,
-              errorCode: 0,
-              topics: (group.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })),
-            })),
+            groups: request.groups.map(
+              (group: { groupId: string; topics: Array<{ name: string; partitionIndexes: number[] }> | null }) => ({
+                groupId: group.groupId,
+                errorCode: 0,
+                topics: (group.topics ?? []).map((t) => ({
+                  name: t.name,
+                  partitions: t.partitionIndexes.map(noOffset),
+                })),
+              }),
+            ),
           };
         }
         return {
           errorCode: 0,
-          topics: ((request.topics ?? []) as Array<{ name: string; partitionIndexes: number[] }>).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })),
+          topics: ((request.topics ?? []) as Array<{ name: string; partitionIndexes: number[] }>).map((t) => ({
+            name: t.name,
+            partitions: t.partitionIndexes.map(noOffset),
+          })),
         };
       }
       case ApiKey.InitProducerId:
         return { errorCode: 0, producerId: 1000n, producerEpoch: 0 };
       case ApiKey.CreateTopics:
         return {
-          topics: request.topics.map((t: { name: string; numPartitions: number; replicationFactor: number }) => (
+          topics: request.topics.map((t: { name: string; numPartitions: number; replicationFactor: number }) =>
             version >= 5
-              ? { name: t.name, errorCode: 0, errorMessage: null, numPartitions: Math.max(t.numPartitions, 1), replicationFactor: Math.max(t.replicationFactor, 1), configs: [] }
-              : { name: t.name, errorCode: 0, errorMessage: null }
-          )),
+              ? {
+                  name: t.name,
+                  errorCode: 0,
+                  errorMessage: null,
+                  numPartitions: Math.max(t.numPartitions, 1),
+                  replicationFactor: Math.max(t.replicationFactor, 1),
+                  configs: [],
+                }
+              : { name: t.name, errorCode: 0, errorMessage: null },
+          ),
         };
       default:
         // Heartbeat, OffsetCommit, LeaveGroup, …: every field at its default means "no error".
@@ -306,7 +390,10 @@ class CaptureBroker {
 // Scenarios
 
 const thisFile = fileURLToPath(import.meta.url);
-const compressible = Array.from({ length: 20 }, (_, i) => `sluice capture message ${i % 4}: the quick brown fox jumps over the lazy dog`);
+const compressible = Array.from(
+  { length: 20 },
+  (_, i) => `sluice capture message ${i % 4}: the quick brown fox jumps over the lazy dog`,
+);
 
 function driver(name: string, port: number): { command: string; args: string[] } {
   return { command: process.execPath, args: [...process.execArgv, thisFile, '--drive', name, String(port)] };
@@ -316,33 +403,64 @@ function scenarios(port: number): Scenario[] {
   const broker = `${HOST}:${port}`;
   const list: Scenario[] = [];
   const kcat = (name: string, args: string[], awaitApiKeys: number[], extra: Partial<Scenario> = {}): void => {
-    list.push({ name, client: 'kcat', clientId: KCAT_CLIENT_ID, awaitApiKeys, command: 'kcat', args: ['-b', broker, '-X', 'socket.timeout.ms=3000', ...args], ...extra });
+    list.push({
+      name,
+      client: 'kcat',
+      clientId: KCAT_CLIENT_ID,
+      awaitApiKeys,
+      command: 'kcat',
+      args: ['-b', broker, '-X', 'socket.timeout.ms=3000', ...args],
+      ...extra,
+    });
   };
-  const node = (name: string, client: string, clientId: string, awaitApiKeys: number[], extra: Partial<Scenario> = {}): void => {
+  const node = (
+    name: string,
+    client: string,
+    clientId: string,
+    awaitApiKeys: number[],
+    extra: Partial<Scenario> = {},
+  ): void => {
     list.push({ name, client, clientId, awaitApiKeys, ...driver(name, port), ...extra });
   };
 
   for (const codec of ['none', 'gzip']) {
-    node(`kafkajs-produce-${codec}`, 'kafkajs', KAFKAJS_CLIENT_ID, [ApiKey.Produce], { labels: { [ApiKey.Produce]: codec } });
+    node(`kafkajs-produce-${codec}`, 'kafkajs', KAFKAJS_CLIENT_ID, [ApiKey.Produce], {
+      labels: { [ApiKey.Produce]: codec },
+    });
   }
   node('kafkajs-create-topics', 'kafkajs', KAFKAJS_CLIENT_ID, [ApiKey.CreateTopics]);
   node('kafkajs-consume', 'kafkajs', KAFKAJS_CLIENT_ID, [ApiKey.JoinGroup, ApiKey.SyncGroup, ApiKey.Fetch]);
 
   kcat('kcat-metadata', ['-L'], [ApiKey.Metadata]);
   for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-    kcat(`kcat-produce-${codec}`, ['-P', '-t', CAPTURE_TOPIC, '-p', '0', '-z', codec, '-X', 'linger.ms=50'], [ApiKey.Produce], {
-      labels: { [ApiKey.Produce]: codec },
-      stdin: compressible.join('\n') + '\n',
-    });
+    kcat(
+      `kcat-produce-${codec}`,
+      ['-P', '-t', CAPTURE_TOPIC, '-p', '0', '-z', codec, '-X', 'linger.ms=50'],
+      [ApiKey.Produce],
+      {
+        labels: { [ApiKey.Produce]: codec },
+        stdin: compressible.join('\n') + '\n',
+      },
+    );
   }
-  kcat('kcat-consume', ['-C', '-t', CAPTURE_TOPIC, '-p', '0', '-o', 'beginning', '-e'], [ApiKey.ListOffsets, ApiKey.Fetch]);
+  kcat(
+    'kcat-consume',
+    ['-C', '-t', CAPTURE_TOPIC, '-p', '0', '-o', 'beginning', '-e'],
+    [ApiKey.ListOffsets, ApiKey.Fetch],
+  );
   kcat('kcat-group', ['-G', CAPTURE_GROUP, CAPTURE_TOPIC], [ApiKey.JoinGroup, ApiKey.SyncGroup, ApiKey.Fetch]);
 
   for (const codec of ['none', 'gzip', 'snappy', 'lz4']) {
-    node(`platformatic-produce-${codec}`, 'platformatic', PLATFORMATIC_CLIENT_ID, [ApiKey.Produce], { labels: { [ApiKey.Produce]: codec } });
+    node(`platformatic-produce-${codec}`, 'platformatic', PLATFORMATIC_CLIENT_ID, [ApiKey.Produce], {
+      labels: { [ApiKey.Produce]: codec },
+    });
   }
   node('platformatic-create-topics', 'platformatic', PLATFORMATIC_CLIENT_ID, [ApiKey.CreateTopics]);
-  node('platformatic-consume', 'platformatic', PLATFORMATIC_CLIENT_ID, [ApiKey.JoinGroup, ApiKey.SyncGroup, ApiKey.Fetch]);
+  node('platformatic-consume', 'platformatic', PLATFORMATIC_CLIENT_ID, [
+    ApiKey.JoinGroup,
+    ApiKey.SyncGroup,
+    ApiKey.Fetch,
+  ]);
   return list;
 }
 
@@ -350,10 +468,17 @@ function runScenario(brokerState: CaptureBroker, scenario: Scenario): Promise<vo
   return new Promise((resolve) => {
     brokerState.scenario = scenario;
     brokerState.seen = new Set();
-    console.log(`- ${scenario.name}: ${scenario.command === 'kcat' ? 'kcat ' + scenario.args.join(' ') : 'driver ' + scenario.name}`);
-    const child: ChildProcess = spawn(scenario.command, scenario.args, { detached: true, stdio: ['pipe', 'ignore', 'pipe'] });
+    console.log(
+      `- ${scenario.name}: ${scenario.command === 'kcat' ? 'kcat ' + scenario.args.join(' ') : 'driver ' + scenario.name}`,
+    );
+    const child: ChildProcess = spawn(scenario.command, scenario.args, {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr?.on('data', (data: Buffer) => { stderr += data.toString(); });
+    child.stderr?.on('data', (data: Buffer) => {
+      stderr += data.toString();
+    });
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(scenario.stdin ?? '');
     let finished = false;
@@ -365,7 +490,11 @@ function runScenario(brokerState: CaptureBroker, scenario: Scenario): Promise<vo
       clearTimeout(graceTimer);
       brokerState.onCapture = () => undefined;
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
       const missing = scenario.awaitApiKeys.filter((key) => !brokerState.seen.has(key));
       if (missing.length > 0) {
@@ -429,7 +558,10 @@ async function driveKafkajs(name: string, port: number): Promise<void> {
   } else if (name === 'kafkajs-create-topics') {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: CREATED_TOPIC, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false });
+    await admin.createTopics({
+      topics: [{ topic: CREATED_TOPIC, numPartitions: 1, replicationFactor: 1 }],
+      waitForLeaders: false,
+    });
     await admin.disconnect();
   } else if (name === 'kafkajs-consume') {
     const consumer = kafka.consumer({ groupId: CAPTURE_GROUP, maxWaitTimeInMs: 200 });
@@ -442,18 +574,31 @@ async function driveKafkajs(name: string, port: number): Promise<void> {
 
 async function drivePlatformatic(name: string, port: number): Promise<void> {
   const { Admin, Consumer, Producer, stringDeserializers, stringSerializers } = await import('@platformatic/kafka');
-  const common = { clientId: PLATFORMATIC_CLIENT_ID, bootstrapBrokers: [`${HOST}:${port}`], retries: 1, retryDelay: 100, timeout: 5000 };
+  const common = {
+    clientId: PLATFORMATIC_CLIENT_ID,
+    bootstrapBrokers: [`${HOST}:${port}`],
+    retries: 1,
+    retryDelay: 100,
+    timeout: 5000,
+  };
   if (name.startsWith('platformatic-produce-')) {
     const codec = name.slice('platformatic-produce-'.length) as 'none' | 'gzip' | 'snappy' | 'lz4';
     const producer = new Producer({ ...common, serializers: stringSerializers, compression: codec }); // acks: the client's default for send(), 1 (leader)
-    await producer.send({ messages: compressible.map((value, i) => ({ topic: CAPTURE_TOPIC, key: `key-${i % 4}`, value, partition: 0 })) });
+    await producer.send({
+      messages: compressible.map((value, i) => ({ topic: CAPTURE_TOPIC, key: `key-${i % 4}`, value, partition: 0 })),
+    });
     await producer.close();
   } else if (name === 'platformatic-create-topics') {
     const admin = new Admin(common);
     await admin.createTopics({ topics: [CREATED_TOPIC], partitions: 1, replicas: 1 });
     await admin.close();
   } else if (name === 'platformatic-consume') {
-    const consumer = new Consumer({ ...common, groupId: CAPTURE_GROUP, deserializers: stringDeserializers, maxWaitTime: 200 });
+    const consumer = new Consumer({
+      ...common,
+      groupId: CAPTURE_GROUP,
+      deserializers: stringDeserializers,
+      maxWaitTime: 200,
+    });
     const stream = await consumer.consume({ topics: [CAPTURE_TOPIC], mode: 'earliest' });
     stream.on('data', () => undefined);
     await new Promise(() => undefined); // killed by the parent
@@ -466,7 +611,10 @@ async function drive(name: string, port: number): Promise<void> {
   else throw new Error(`no driver for ${name}`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url).replace(/\.(ts|js)$/, '') === resolve(process.argv[1]).replace(/\.(ts|js)$/, '')) {
+if (
+  process.argv[1] &&
+  fileURLToPath(import.meta.url).replace(/\.(ts|js)$/, '') === resolve(process.argv[1]).replace(/\.(ts|js)$/, '')
+) {
   const args = process.argv.slice(2);
   if (args[0] === '--drive') {
     drive(args[1]!, Number(args[2])).then(

@@ -16,10 +16,23 @@ import { fileURLToPath } from 'node:url';
 import { decodeRequestHeader } from '../src/protocol/frame.js';
 import { apiCodecs, ApiKey } from '../src/protocol/generated/index.js';
 import { startBroker } from '../src/server/start-broker.js';
-import { CAPTURE_GROUP, CAPTURE_TOPIC, capturesDir, fixtureName, KAFKAJS_CLIENT_ID, PLATFORMATIC_CLIENT_ID } from './capture-fixtures.js';
+import {
+  CAPTURE_GROUP,
+  CAPTURE_TOPIC,
+  capturesDir,
+  fixtureName,
+  KAFKAJS_CLIENT_ID,
+  PLATFORMATIC_CLIENT_ID,
+} from './capture-fixtures.js';
 
 export const CAPTURE_TRANSACTIONAL_ID = 'sluice-capture-txn';
-const CAPTURED_KEYS = new Set<number>([ApiKey.InitProducerId, ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.TxnOffsetCommit, ApiKey.EndTxn]);
+const CAPTURED_KEYS = new Set<number>([
+  ApiKey.InitProducerId,
+  ApiKey.AddPartitionsToTxn,
+  ApiKey.AddOffsetsToTxn,
+  ApiKey.TxnOffsetCommit,
+  ApiKey.EndTxn,
+]);
 const HOST = '127.0.0.1';
 
 function clientOf(clientId: string | null): string | null {
@@ -35,7 +48,9 @@ function capture(frame: Buffer): void {
   const client = clientOf(header.clientId);
   if (client === null || !CAPTURED_KEYS.has(header.requestApiKey)) return;
   if (header.requestApiKey === ApiKey.InitProducerId) {
-    const body = apiCodecs.get(ApiKey.InitProducerId)!.decodeRequest(header.requestApiVersion, frame, bodyOffset) as { transactionalId: string | null };
+    const body = apiCodecs.get(ApiKey.InitProducerId)!.decodeRequest(header.requestApiVersion, frame, bodyOffset) as {
+      transactionalId: string | null;
+    };
     if (body.transactionalId === null) return; // only the transactional form
   }
   const name = fixtureName(client, header.requestApiKey, header.requestApiVersion);
@@ -71,20 +86,38 @@ function proxy(client: Socket, brokerPort: number): void {
 async function driveKafkajs(bootstrap: string): Promise<void> {
   const { Kafka, logLevel } = await import('kafkajs');
   const kafka = new Kafka({ clientId: KAFKAJS_CLIENT_ID, brokers: [bootstrap], logLevel: logLevel.NOTHING });
-  const producer = kafka.producer({ transactionalId: CAPTURE_TRANSACTIONAL_ID, maxInFlightRequests: 1, idempotent: true });
+  const producer = kafka.producer({
+    transactionalId: CAPTURE_TRANSACTIONAL_ID,
+    maxInFlightRequests: 1,
+    idempotent: true,
+  });
   await producer.connect();
   const transaction = await producer.transaction();
-  await transaction.send({ topic: CAPTURE_TOPIC, messages: [{ key: 'key-0', value: 'sluice capture transactional message', partition: 0 }] });
-  await transaction.sendOffsets({ consumerGroupId: CAPTURE_GROUP, topics: [{ topic: CAPTURE_TOPIC, partitions: [{ partition: 0, offset: '1' }] }] });
+  await transaction.send({
+    topic: CAPTURE_TOPIC,
+    messages: [{ key: 'key-0', value: 'sluice capture transactional message', partition: 0 }],
+  });
+  await transaction.sendOffsets({
+    consumerGroupId: CAPTURE_GROUP,
+    topics: [{ topic: CAPTURE_TOPIC, partitions: [{ partition: 0, offset: '1' }] }],
+  });
   await transaction.commit();
   await producer.disconnect();
 }
 
 async function drivePlatformatic(bootstrap: string): Promise<void> {
   const { Producer, stringSerializers } = await import('@platformatic/kafka');
-  const producer = new Producer({ clientId: PLATFORMATIC_CLIENT_ID, bootstrapBrokers: [bootstrap], serializers: stringSerializers, idempotent: true, transactionalId: `${CAPTURE_TRANSACTIONAL_ID}-platformatic` });
+  const producer = new Producer({
+    clientId: PLATFORMATIC_CLIENT_ID,
+    bootstrapBrokers: [bootstrap],
+    serializers: stringSerializers,
+    idempotent: true,
+    transactionalId: `${CAPTURE_TRANSACTIONAL_ID}-platformatic`,
+  });
   const transaction = await producer.beginTransaction();
-  await transaction.send({ messages: [{ topic: CAPTURE_TOPIC, key: 'key-0', value: 'sluice capture transactional message', partition: 0 }] });
+  await transaction.send({
+    messages: [{ topic: CAPTURE_TOPIC, key: 'key-0', value: 'sluice capture transactional message', partition: 0 }],
+  });
   await transaction.commit();
   await producer.close();
 }
@@ -93,7 +126,15 @@ async function main(): Promise<void> {
   const proxyServer = createServer();
   await new Promise<void>((resolve) => proxyServer.listen(0, HOST, resolve));
   const proxyPort = (proxyServer.address() as { port: number }).port;
-  const broker = await startBroker({ host: HOST, port: 0, properties: { 'advertised.listeners': `PLAINTEXT://${HOST}:${proxyPort}`, 'transaction.state.log.num.partitions': '1', 'offsets.topic.num.partitions': '1' } });
+  const broker = await startBroker({
+    host: HOST,
+    port: 0,
+    properties: {
+      'advertised.listeners': `PLAINTEXT://${HOST}:${proxyPort}`,
+      'transaction.state.log.num.partitions': '1',
+      'offsets.topic.num.partitions': '1',
+    },
+  });
   proxyServer.on('connection', (socket) => proxy(socket, broker.port));
   try {
     await broker.broker.createTopic(CAPTURE_TOPIC, 1, {});
@@ -107,7 +148,10 @@ async function main(): Promise<void> {
   console.log(`saved ${saved.length} fixtures in ${capturesDir}`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url).replace(/\.(ts|js)$/, '') === resolve(process.argv[1]).replace(/\.(ts|js)$/, '')) {
+if (
+  process.argv[1] &&
+  fileURLToPath(import.meta.url).replace(/\.(ts|js)$/, '') === resolve(process.argv[1]).replace(/\.(ts|js)$/, '')
+) {
   main().catch((error: unknown) => {
     console.error(error);
     process.exit(1);

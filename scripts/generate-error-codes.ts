@@ -28,7 +28,9 @@ export function parseErrorCodes(tsv: string): ErrorCodeRow[] {
   const lines = tsv.replace(/\r\n/g, '\n').split('\n');
   const header = lines.shift();
   if (header === undefined || header.split('\t').join(',') !== HEADER_COLUMNS.join(',')) {
-    throw new Error(`kafka-error-codes.tsv: header must be "${HEADER_COLUMNS.join('\\t')}", got ${JSON.stringify(header)}`);
+    throw new Error(
+      `kafka-error-codes.tsv: header must be "${HEADER_COLUMNS.join('\\t')}", got ${JSON.stringify(header)}`,
+    );
   }
   const rows: ErrorCodeRow[] = [];
   const byCode = new Set<number>();
@@ -38,15 +40,22 @@ export function parseErrorCodes(tsv: string): ErrorCodeRow[] {
     if (line.trim() === '') return;
     const cells = line.split('\t');
     if (cells.length !== HEADER_COLUMNS.length) {
-      throw new Error(`kafka-error-codes.tsv:${lineNumber}: expected ${HEADER_COLUMNS.length} tab-separated cells, got ${cells.length}`);
+      throw new Error(
+        `kafka-error-codes.tsv:${lineNumber}: expected ${HEADER_COLUMNS.length} tab-separated cells, got ${cells.length}`,
+      );
     }
     const [codeText, name, retriableText, message] = cells as [string, string, string, string];
-    if (!/^-?\d+$/.test(codeText)) throw new Error(`kafka-error-codes.tsv:${lineNumber}: code ${JSON.stringify(codeText)} is not an integer`);
+    if (!/^-?\d+$/.test(codeText))
+      throw new Error(`kafka-error-codes.tsv:${lineNumber}: code ${JSON.stringify(codeText)} is not an integer`);
     const code = Number(codeText);
-    if (code < CODE_MIN || code > CODE_MAX) throw new Error(`kafka-error-codes.tsv:${lineNumber}: code ${code} does not fit in an int16`);
-    if (!NAME_PATTERN.test(name)) throw new Error(`kafka-error-codes.tsv:${lineNumber}: name ${JSON.stringify(name)} is not UPPER_SNAKE`);
+    if (code < CODE_MIN || code > CODE_MAX)
+      throw new Error(`kafka-error-codes.tsv:${lineNumber}: code ${code} does not fit in an int16`);
+    if (!NAME_PATTERN.test(name))
+      throw new Error(`kafka-error-codes.tsv:${lineNumber}: name ${JSON.stringify(name)} is not UPPER_SNAKE`);
     if (retriableText !== 'true' && retriableText !== 'false') {
-      throw new Error(`kafka-error-codes.tsv:${lineNumber}: retriable must be true or false, got ${JSON.stringify(retriableText)}`);
+      throw new Error(
+        `kafka-error-codes.tsv:${lineNumber}: retriable must be true or false, got ${JSON.stringify(retriableText)}`,
+      );
     }
     if (message.trim() === '' || message !== message.trim()) {
       throw new Error(`kafka-error-codes.tsv:${lineNumber}: message must be non-empty without surrounding spaces`);
@@ -57,7 +66,8 @@ export function parseErrorCodes(tsv: string): ErrorCodeRow[] {
     byName.add(name);
     rows.push({ code, name, retriable: retriableText === 'true', message });
   });
-  if (!byCode.has(0) || !byCode.has(-1)) throw new Error('kafka-error-codes.tsv: must define NONE (0) and UNKNOWN_SERVER_ERROR (-1)');
+  if (!byCode.has(0) || !byCode.has(-1))
+    throw new Error('kafka-error-codes.tsv: must define NONE (0) and UNKNOWN_SERVER_ERROR (-1)');
   return rows.sort((a, b) => a.code - b.code);
 }
 
@@ -78,7 +88,9 @@ export function renderErrorCodes(tsv: string): string {
   out.push('export interface ErrorCodeInfo {');
   out.push('  code: number;');
   out.push('  name: ErrorCodeName;');
-  out.push('  /** True when Kafka clients retry this error by themselves (the Java exception is a RetriableException). */');
+  out.push(
+    '  /** True when Kafka clients retry this error by themselves (the Java exception is a RetriableException). */',
+  );
   out.push('  retriable: boolean;');
   out.push('  /** A short default message for responses whose version carries an error message. */');
   out.push('  message: string;');
@@ -87,7 +99,9 @@ export function renderErrorCodes(tsv: string): string {
   out.push('/** Every known error code with its name, retriable flag and default message. */');
   out.push('export const errorCodeInfo: ReadonlyMap<number, ErrorCodeInfo> = new Map<number, ErrorCodeInfo>([');
   for (const row of rows) {
-    out.push(`  [${row.code}, { code: ${row.code}, name: ${JSON.stringify(row.name)}, retriable: ${row.retriable}, message: ${JSON.stringify(row.message)} }],`);
+    out.push(
+      `  [${row.code}, { code: ${row.code}, name: ${JSON.stringify(row.name)}, retriable: ${row.retriable}, message: ${JSON.stringify(row.message)} }],`,
+    );
   }
   out.push(']);');
   out.push('');

@@ -47,7 +47,19 @@ export interface RawMessage {
   commonStructs?: Array<{ name: string; versions?: string; fields: RawField[] }>;
 }
 
-const PRIMITIVES = new Set(['bool', 'int8', 'int16', 'uint16', 'int32', 'int64', 'float64', 'string', 'bytes', 'records', 'uuid']);
+const PRIMITIVES = new Set([
+  'bool',
+  'int8',
+  'int16',
+  'uint16',
+  'int32',
+  'int64',
+  'float64',
+  'string',
+  'bytes',
+  'records',
+  'uuid',
+]);
 
 function parseRange(text: string | undefined, what: string): VersionRange {
   if (text === undefined) throw new Error(`${what}: missing versions`);
@@ -140,7 +152,10 @@ function resolveMessage(raw: RawMessage, file: string, typePrefix: (structName: 
   function structFor(name: string, fields: RawField[], versions: VersionRange): Struct {
     const existing = byName.get(name);
     if (existing) {
-      existing.versions = { min: Math.min(existing.versions.min, versions.min), max: Math.max(existing.versions.max, versions.max) };
+      existing.versions = {
+        min: Math.min(existing.versions.min, versions.min),
+        max: Math.max(existing.versions.max, versions.max),
+      };
       return existing;
     }
     const struct: Struct = { typeName: typePrefix(name), fields: [], versions };
@@ -291,7 +306,8 @@ function minimumBytes(field: Field, flexible: boolean): number {
 }
 
 function elementMinimumBytes(field: Field, message: Message): number {
-  if (!field.struct) return minimumBytes({ ...field, isArray: false }, !isEmpty(intersect(message.flexible, field.versions)));
+  if (!field.struct)
+    return minimumBytes({ ...field, isArray: false }, !isEmpty(intersect(message.flexible, field.versions)));
   // a struct element: smallest over the versions it can appear in
   let smallest = Infinity;
   const possible = intersect(field.versions, message.valid);
@@ -327,7 +343,9 @@ function emitMessage(out: Emitter, message: Message): void {
     // Output type
     out.line(`export interface ${struct.typeName} {`);
     for (const f of struct.fields) {
-      out.line(`  /** ${f.about.replace(/\*\//g, '* /')} (versions ${f.versions.min}${f.versions.max === Infinity ? '+' : `-${f.versions.max}`}) */`);
+      out.line(
+        `  /** ${f.about.replace(/\*\//g, '* /')} (versions ${f.versions.min}${f.versions.max === Infinity ? '+' : `-${f.versions.max}`}) */`,
+      );
       out.line(`  ${f.property}: ${tsType(f, false)};`);
     }
     out.line('}');
@@ -370,7 +388,8 @@ function emitReadValue(field: Field, message: Message, path: string, compactExpr
   }
   const type = field.elementType;
   if (type === 'string' || type === 'bytes' || type === 'records') {
-    const nullable = nullableExpr ?? (isEmpty(field.nullable) ? 'false' : rangeCondition(field.nullable, field.versions));
+    const nullable =
+      nullableExpr ?? (isEmpty(field.nullable) ? 'false' : rangeCondition(field.nullable, field.versions));
     const compactMethod = primitiveMethod(type, true, false);
     const compactNullable = primitiveMethod(type, true, true);
     const plain = primitiveMethod(type, false, false);
@@ -391,13 +410,18 @@ function choose(condition: string, whenTrue: string, whenFalse: string): string 
 }
 
 function compactExpression(field: Field): string {
-  if (field.flexibleOverride) return isEmpty(field.flexibleOverride) ? 'false' : `(flexible && ${rangeCondition(field.flexibleOverride, { min: 0, max: Infinity })})`;
+  if (field.flexibleOverride)
+    return isEmpty(field.flexibleOverride)
+      ? 'false'
+      : `(flexible && ${rangeCondition(field.flexibleOverride, { min: 0, max: Infinity })})`;
   return 'flexible';
 }
 
 function emitReader(out: Emitter, message: Message, struct: Struct, possible: VersionRange): void {
   const isRoot = struct === message.root;
-  out.line(`${isRoot ? 'export ' : ''}function read${struct.typeName}(r: ByteReader, version: number, flexible: boolean): ${struct.typeName} {`);
+  out.line(
+    `${isRoot ? 'export ' : ''}function read${struct.typeName}(r: ByteReader, version: number, flexible: boolean): ${struct.typeName} {`,
+  );
   const structPossible = intersect(struct.versions, possible);
   for (const f of struct.fields) {
     const path = pathOf(struct, message, f);
@@ -413,18 +437,24 @@ function emitReader(out: Emitter, message: Message, struct: Struct, possible: Ve
   }
   const tagged = struct.fields.filter((f) => !isEmpty(f.tagged));
   out.line('  if (flexible) {');
-  out.line(`    const count = r.uvarint(${JSON.stringify(isRoot ? '<tagged fields>' : `${struct.typeName}.<tagged fields>`)});`);
+  out.line(
+    `    const count = r.uvarint(${JSON.stringify(isRoot ? '<tagged fields>' : `${struct.typeName}.<tagged fields>`)});`,
+  );
   out.line('    for (let i = 0; i < count; i++) {');
   out.line(`      const tag = r.uvarint('<tag>');`);
   out.line(`      const size = r.uvarint('<tag size>');`);
   out.line('      const end = r.offset + size;');
-  out.line(`      if (size > r.remaining) r.fail('<tagged field ' + tag + '>', 'tagged field of ' + size + ' bytes, ' + r.remaining + ' left');`);
+  out.line(
+    `      if (size > r.remaining) r.fail('<tagged field ' + tag + '>', 'tagged field of ' + size + ' bytes, ' + r.remaining + ' left');`,
+  );
   if (tagged.length > 0) {
     out.line('      switch (tag) {');
     for (const f of tagged) {
       const path = pathOf(struct, message, f);
       out.line(`        case ${f.tag}:`);
-      out.line(`          if (${rangeCondition(intersect(f.tagged, f.versions), structPossible)}) ${f.property} = ${emitReadValue(f, message, path, 'true', false)};`);
+      out.line(
+        `          if (${rangeCondition(intersect(f.tagged, f.versions), structPossible)}) ${f.property} = ${emitReadValue(f, message, path, 'true', false)};`,
+      );
       out.line('          break;');
     }
     out.line('      }');
@@ -438,17 +468,34 @@ function emitReader(out: Emitter, message: Message, struct: Struct, possible: Ve
   out.line();
 }
 
-function emitWriteValue(field: Field, valueExpr: string, path: string, compactExpr: string, element: boolean, indent: string): string[] {
+function emitWriteValue(
+  field: Field,
+  valueExpr: string,
+  path: string,
+  compactExpr: string,
+  element: boolean,
+  indent: string,
+): string[] {
   const p = JSON.stringify(path);
   if (!element && field.isArray) {
     const nullable = isEmpty(field.nullable) ? 'false' : rangeCondition(field.nullable, field.versions);
     const inner = emitWriteValue(field, 'item', path + '[]', compactExpr, true, indent + '  ');
     return [
       `${indent}if (${valueExpr} === null) {`,
-      nullable === 'true' ? null : nullable === 'false' ? `${indent}  throw new EncodeError(API, version, ${p}, 'null where not nullable');` : `${indent}  if (!(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`,
-      nullable === 'false' ? null : compactExpr === 'true' ? `${indent}  w.uvarint(0);` : `${indent}  if (${compactExpr}) w.uvarint(0); else w.int32(-1);`,
+      nullable === 'true'
+        ? null
+        : nullable === 'false'
+          ? `${indent}  throw new EncodeError(API, version, ${p}, 'null where not nullable');`
+          : `${indent}  if (!(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`,
+      nullable === 'false'
+        ? null
+        : compactExpr === 'true'
+          ? `${indent}  w.uvarint(0);`
+          : `${indent}  if (${compactExpr}) w.uvarint(0); else w.int32(-1);`,
       `${indent}} else {`,
-      compactExpr === 'true' ? `${indent}  w.uvarint(${valueExpr}.length + 1);` : `${indent}  if (${compactExpr}) w.uvarint(${valueExpr}.length + 1); else w.int32(${valueExpr}.length);`,
+      compactExpr === 'true'
+        ? `${indent}  w.uvarint(${valueExpr}.length + 1);`
+        : `${indent}  if (${compactExpr}) w.uvarint(${valueExpr}.length + 1); else w.int32(${valueExpr}.length);`,
       `${indent}  for (const item of ${valueExpr}) {`,
       ...inner.map((l) => '  ' + l),
       `${indent}  }`,
@@ -467,22 +514,36 @@ function emitWriteValue(field: Field, valueExpr: string, path: string, compactEx
         `${indent}}`,
       ];
     }
-    return [`${indent}write${field.struct.typeName}(w, version, flexible, ${valueExpr} as ${field.struct.typeName}Input);`];
+    return [
+      `${indent}write${field.struct.typeName}(w, version, flexible, ${valueExpr} as ${field.struct.typeName}Input);`,
+    ];
   }
   const type = field.elementType;
   if (type === 'string' || type === 'bytes' || type === 'records') {
-    const nullable = element ? 'false' : isEmpty(field.nullable) ? 'false' : rangeCondition(field.nullable, field.versions);
+    const nullable = element
+      ? 'false'
+      : isEmpty(field.nullable)
+        ? 'false'
+        : rangeCondition(field.nullable, field.versions);
     const lines = [];
     if (!element && !isEmpty(field.nullable)) {
-      if (nullable !== 'true') lines.push(`${indent}if (${valueExpr} === null && !(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`);
+      if (nullable !== 'true')
+        lines.push(
+          `${indent}if (${valueExpr} === null && !(${nullable})) throw new EncodeError(API, version, ${p}, 'null where not nullable');`,
+        );
     } else if (!element) {
-      lines.push(`${indent}if (${valueExpr} === null) throw new EncodeError(API, version, ${p}, 'null where not nullable');`);
+      lines.push(
+        `${indent}if (${valueExpr} === null) throw new EncodeError(API, version, ${p}, 'null where not nullable');`,
+      );
     }
     const cn = primitiveMethod(type, true, true);
     const pn = primitiveMethod(type, false, true);
     const c = primitiveMethod(type, true, false);
     const pl = primitiveMethod(type, false, false);
-    const [compactCall, plainCall] = !element && !isEmpty(field.nullable) ? [`w.${cn}(${valueExpr});`, `w.${pn}(${valueExpr});`] : [`w.${c}(${valueExpr});`, `w.${pl}(${valueExpr});`];
+    const [compactCall, plainCall] =
+      !element && !isEmpty(field.nullable)
+        ? [`w.${cn}(${valueExpr});`, `w.${pn}(${valueExpr});`]
+        : [`w.${c}(${valueExpr});`, `w.${pl}(${valueExpr});`];
     if (compactExpr === 'true') lines.push(`${indent}${compactCall}`);
     else if (compactExpr === 'false') lines.push(`${indent}${plainCall}`);
     else lines.push(`${indent}if (${compactExpr}) ${compactCall} else ${plainCall}`);
@@ -494,7 +555,8 @@ function emitWriteValue(field: Field, valueExpr: string, path: string, compactEx
 function isDefaultCheck(field: Field, valueExpr: string): string {
   // true when the value equals the field's default (so it may be dropped silently)
   const def = defaultExpression(field);
-  if (field.isArray) return def === 'null' ? `${valueExpr} === null` : `(${valueExpr} !== null && ${valueExpr}.length === 0)`;
+  if (field.isArray)
+    return def === 'null' ? `${valueExpr} === null` : `(${valueExpr} !== null && ${valueExpr}.length === 0)`;
   if (field.struct) return def === 'null' ? `${valueExpr} === null` : 'true';
   if (def === 'EMPTY_BYTES') return `(${valueExpr} !== null && ${valueExpr}.length === 0)`;
   if (def === 'ZERO_UUID') return `ZERO_UUID.equals(${valueExpr})`;
@@ -503,7 +565,9 @@ function isDefaultCheck(field: Field, valueExpr: string): string {
 
 function emitWriter(out: Emitter, message: Message, struct: Struct, possible: VersionRange): void {
   const isRoot = struct === message.root;
-  out.line(`${isRoot ? 'export ' : ''}function write${struct.typeName}(w: ByteWriter, version: number, flexible: boolean, value: ${struct.typeName}Input): void {`);
+  out.line(
+    `${isRoot ? 'export ' : ''}function write${struct.typeName}(w: ByteWriter, version: number, flexible: boolean, value: ${struct.typeName}Input): void {`,
+  );
   const structPossible = intersect(struct.versions, possible);
   const taggedFields = struct.fields.filter((f) => !isEmpty(f.tagged)).sort((a, b) => (a.tag ?? 0) - (b.tag ?? 0));
   for (const f of struct.fields) {
@@ -529,7 +593,9 @@ function emitWriter(out: Emitter, message: Message, struct: Struct, possible: Ve
       if (!f.ignorable && taggedCond === 'false') {
         const notIn = cond === 'false' ? 'true' : `!(${cond})`;
         out.line(`  ${cond === 'false' ? '' : 'else '}if (${notIn} && !(${isDefaultCheck(f, local)})) {`);
-        out.line(`    throw new EncodeError(API, version, ${JSON.stringify(path)}, 'field is not supported in this version and is not ignorable');`);
+        out.line(
+          `    throw new EncodeError(API, version, ${JSON.stringify(path)}, 'field is not supported in this version and is not ignorable');`,
+        );
         out.line('  }');
       }
     }
@@ -551,7 +617,8 @@ function emitWriter(out: Emitter, message: Message, struct: Struct, possible: Ve
       out.line('      };');
       out.line(`      const bytes = encodeTagged(${local});`);
       // Kafka writes a tagged field only when it differs from its default.
-      if (f.struct && !f.isArray && defaultExpression(f) !== 'null') out.line(`      if (!bytes.equals(encodeTagged(${defaultExpression(f)}))) ${f.property}Tagged = bytes;`);
+      if (f.struct && !f.isArray && defaultExpression(f) !== 'null')
+        out.line(`      if (!bytes.equals(encodeTagged(${defaultExpression(f)}))) ${f.property}Tagged = bytes;`);
       else out.line(`      if (!(${isDefaultCheck(f, local)})) ${f.property}Tagged = bytes;`);
       out.line(`      if (${f.property}Tagged !== null) taggedCount++;`);
       out.line('    }');
@@ -608,7 +675,9 @@ function structNames(raw: RawMessage): Set<string> {
 }
 
 function rangeText(range: VersionRange): string {
-  return isEmpty(range) ? '{ min: 1, max: 0 }' : `{ min: ${range.min}, max: ${range.max === Infinity ? 'Infinity' : range.max} }`;
+  return isEmpty(range)
+    ? '{ min: 1, max: 0 }'
+    : `{ min: ${range.min}, max: ${range.max === Infinity ? 'Infinity' : range.max} }`;
 }
 
 function emitCodecExports(out: Emitter, message: Message, kind: 'Request' | 'Response' | '', exportName: string): void {
@@ -619,12 +688,16 @@ function emitCodecExports(out: Emitter, message: Message, kind: 'Request' | 'Res
   out.line(`export const ${camel(exportName)}FlexibleVersions = ${rangeText(message.flexible)};`);
   out.line();
   out.line(`export function isFlexible${fn}(version: number): boolean {`);
-  out.line(`  return version >= ${message.flexible.min} && version <= ${message.flexible.max === Infinity ? 'Infinity' : message.flexible.max};`);
+  out.line(
+    `  return version >= ${message.flexible.min} && version <= ${message.flexible.max === Infinity ? 'Infinity' : message.flexible.max};`,
+  );
   out.line('}');
   out.line();
   out.line(`/** Encodes a ${name} body (no size prefix, no header) in the given version. */`);
   out.line(`export function encode${fn}(version: number, value: ${name}Input, w = new ByteWriter()): ByteWriter {`);
-  out.line(`  if (!(version >= ${message.valid.min} && version <= ${message.valid.max})) throw new EncodeError(API, version, '', 'unsupported version of ${name}');`);
+  out.line(
+    `  if (!(version >= ${message.valid.min} && version <= ${message.valid.max})) throw new EncodeError(API, version, '', 'unsupported version of ${name}');`,
+  );
   out.line(`  write${name}(w, version, isFlexible${fn}(version), value);`);
   out.line('  return w;');
   out.line('}');
@@ -634,11 +707,17 @@ function emitCodecExports(out: Emitter, message: Message, kind: 'Request' | 'Res
   out.line(` * The body must fill the range exactly unless \`allowTrailingBytes\` (Kafka's broker ignores bytes`);
   out.line(` * after a request, and some clients send a field one version early).`);
   out.line(` */`);
-  out.line(`export function decode${fn}(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ${name} {`);
+  out.line(
+    `export function decode${fn}(version: number, buffer: Buffer, offset = 0, end = buffer.length, options: DecodeOptions = {}): ${name} {`,
+  );
   out.line(`  const r = new ByteReader(buffer, offset, end, ${JSON.stringify(name)}, version);`);
-  out.line(`  if (!(version >= ${message.valid.min} && version <= ${message.valid.max})) r.fail('', 'unsupported version of ${name}');`);
+  out.line(
+    `  if (!(version >= ${message.valid.min} && version <= ${message.valid.max})) r.fail('', 'unsupported version of ${name}');`,
+  );
   out.line(`  const value = read${name}(r, version, isFlexible${fn}(version));`);
-  out.line(`  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');`);
+  out.line(
+    `  if (r.remaining !== 0 && options.allowTrailingBytes !== true) r.fail('', r.remaining + ' unexpected bytes after the message');`,
+  );
   out.line('  return value;');
   out.line('}');
   out.line();
@@ -656,7 +735,9 @@ function importsFor(): string {
 function renderApiModule(api: ApiPair): string {
   const out = new Emitter();
   out.line(HEADER);
-  out.line(`// ${api.name}: API key ${api.apiKey}, request versions ${api.request.raw.validVersions} (flexible ${api.request.raw.flexibleVersions}).`);
+  out.line(
+    `// ${api.name}: API key ${api.apiKey}, request versions ${api.request.raw.validVersions} (flexible ${api.request.raw.flexibleVersions}).`,
+  );
   out.line(importsFor());
   out.line();
   out.line(`const API = ${JSON.stringify(api.name)};`);
@@ -669,20 +750,32 @@ function renderApiModule(api: ApiPair): string {
   emitCodecExports(out, api.request, 'Request', 'request');
   emitMessage(out, api.response);
   emitCodecExports(out, api.response, 'Response', 'response');
-  return out.text().replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .text()
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 function renderStandalone(message: Message): string {
   const out = new Emitter();
   out.line(HEADER);
-  out.line(`// ${message.raw.name} (${message.raw.type}), versions ${message.raw.validVersions} (flexible ${message.raw.flexibleVersions}).`);
+  out.line(
+    `// ${message.raw.name} (${message.raw.type}), versions ${message.raw.validVersions} (flexible ${message.raw.flexibleVersions}).`,
+  );
   out.line(importsFor());
   out.line();
   out.line(`const API = ${JSON.stringify(message.raw.name)};`);
   out.line();
   emitMessage(out, message);
   emitCodecExports(out, message, '', 'message');
-  return out.text().replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .text()
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 function renderIndex(apis: ApiPair[], standalone: Array<{ message: Message; file: string }>): string {
@@ -693,7 +786,9 @@ function renderIndex(apis: ApiPair[], standalone: Array<{ message: Message; file
   for (const api of apis) out.line(`import * as ${camel(api.name)} from './${api.file}.js';`);
   for (const s of standalone) out.line(`import * as ${camel(s.message.raw.name)} from './${s.file}.js';`);
   out.line();
-  out.line(`export { ${[...apis.map((a) => camel(a.name)), ...standalone.map((s) => camel(s.message.raw.name))].join(', ')} };`);
+  out.line(
+    `export { ${[...apis.map((a) => camel(a.name)), ...standalone.map((s) => camel(s.message.raw.name))].join(', ')} };`,
+  );
   out.line(`export * from './error-codes.js';`);
   out.line();
   out.line('/** What every generated API module offers, seen through one interface. */');
@@ -708,9 +803,13 @@ function renderIndex(apis: ApiPair[], standalone: Array<{ message: Message; file
   out.line('  isFlexibleRequest(version: number): boolean;');
   out.line('  isFlexibleResponse(version: number): boolean;');
   out.line('  encodeRequest(version: number, value: any, w?: ByteWriter): ByteWriter;');
-  out.line('  decodeRequest(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;');
+  out.line(
+    '  decodeRequest(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;',
+  );
   out.line('  encodeResponse(version: number, value: any, w?: ByteWriter): ByteWriter;');
-  out.line('  decodeResponse(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;');
+  out.line(
+    '  decodeResponse(version: number, buffer: Buffer, offset?: number, end?: number, options?: DecodeOptions): any;',
+  );
   out.line('}');
   out.line();
   out.line('/** Every API with a generated codec, by API key. */');
@@ -726,10 +825,17 @@ function renderIndex(apis: ApiPair[], standalone: Array<{ message: Message; file
 }
 
 /** The schemas of `schemaDir`, resolved: request/response pairs by API, and standalone messages (headers, data). */
-export function loadSchemas(schemaDir: string): { apis: ApiPair[]; standalone: Array<{ message: Message; file: string }> } {
+export function loadSchemas(schemaDir: string): {
+  apis: ApiPair[];
+  standalone: Array<{ message: Message; file: string }>;
+} {
   const paths = [
-    ...readdirSync(schemaDir).filter((f) => f.endsWith('.json')).map((f) => join(schemaDir, f)),
-    ...readdirSync(join(schemaDir, 'share-groups')).filter((f) => f.endsWith('.json')).map((f) => join(schemaDir, 'share-groups', f)),
+    ...readdirSync(schemaDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => join(schemaDir, f)),
+    ...readdirSync(join(schemaDir, 'share-groups'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => join(schemaDir, 'share-groups', f)),
   ].sort((a, b) => basename(a).localeCompare(basename(b)));
 
   const raws = paths.map((p) => ({ raw: readSchema(p), path: p }));
@@ -752,7 +858,14 @@ export function loadSchemas(schemaDir: string): { apis: ApiPair[]; standalone: A
     const file = kebab(name);
     const request = resolveMessage(requestRaw, file, typePrefixer(requestRaw.name, collisions));
     const response = resolveMessage(responseRaw, file, typePrefixer(responseRaw.name, collisions));
-    apis.push({ name, apiKey: requestRaw.apiKey!, request, response, file, unstableMax: requestRaw.latestVersionUnstable === true });
+    apis.push({
+      name,
+      apiKey: requestRaw.apiKey!,
+      request,
+      response,
+      file,
+      unstableMax: requestRaw.latestVersionUnstable === true,
+    });
   }
 
   const standalone = standaloneRaw
@@ -775,7 +888,11 @@ export function generateProtocol(schemaDir: string, errorCodesTsv: string): Map<
   return files;
 }
 
-export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', ...(basename(dirname(dirname(fileURLToPath(import.meta.url)))) === 'dist' ? ['..'] : []));
+export const repositoryRoot = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  ...(basename(dirname(dirname(fileURLToPath(import.meta.url)))) === 'dist' ? ['..'] : []),
+);
 
 export function defaultPaths(): { schemaDir: string; errorCodes: string; outputDir: string } {
   return {
@@ -794,6 +911,9 @@ function main(): void {
   console.log(`wrote ${files.size} files to ${paths.outputDir}`);
 }
 
-if (process.argv[1] && resolve(process.argv[1]).replace(/\.(ts|js)$/, '') === fileURLToPath(import.meta.url).replace(/\.(ts|js)$/, '')) {
+if (
+  process.argv[1] &&
+  resolve(process.argv[1]).replace(/\.(ts|js)$/, '') === fileURLToPath(import.meta.url).replace(/\.(ts|js)$/, '')
+) {
   main();
 }

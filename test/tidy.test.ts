@@ -18,7 +18,20 @@ const allowedImports: Record<string, readonly string[]> = {
   cluster: ['broker', 'storage', 'protocol'],
 };
 /** Node modules that do I/O; `protocol/` is pure and may use none of them. */
-const ioModules = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:dgram', 'node:worker_threads', 'fs', 'net', 'http', 'child_process'];
+const ioModules = [
+  'node:fs',
+  'node:fs/promises',
+  'node:net',
+  'node:http',
+  'node:https',
+  'node:child_process',
+  'node:dgram',
+  'node:worker_threads',
+  'fs',
+  'net',
+  'http',
+  'child_process',
+];
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -32,7 +45,8 @@ function sourceFiles(dir: string): string[] {
 
 function importsOf(text: string): string[] {
   const found: string[] = [];
-  const pattern = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
+  const pattern =
+    /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
   for (const match of text.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3])!);
   return found;
 }
@@ -50,7 +64,9 @@ function layerViolations(root: string): string[] {
         const target = resolve(dirname(file), specifier);
         const targetLayer = relative(root, target).split(sep)[0]!;
         if (targetLayer !== layer && !allowedImports[layer]!.includes(targetLayer)) {
-          problems.push(`${relative(repositoryRoot, file)} imports ${specifier}: ${layer}/ may not import ${targetLayer}/`);
+          problems.push(
+            `${relative(repositoryRoot, file)} imports ${specifier}: ${layer}/ may not import ${targetLayer}/`,
+          );
         }
       } else if (layer === 'protocol' && ioModules.includes(specifier)) {
         problems.push(`${relative(repositoryRoot, file)} imports ${specifier}: protocol/ is pure and does no I/O`);
@@ -89,7 +105,10 @@ test('generated codecs match what the generator makes from the schemas', () => {
     assert.deepEqual(committed, [...expected.keys()].sort(), 'generated file list is stale: run `npm run generate`');
     for (const name of committed) {
       const actual = readFileSync(join(paths.outputDir, name), 'utf8');
-      assert.ok(actual === readFileSync(join(scratch, name), 'utf8'), `src/protocol/generated/${name} is stale: run \`npm run generate\``);
+      assert.ok(
+        actual === readFileSync(join(scratch, name), 'utf8'),
+        `src/protocol/generated/${name} is stale: run \`npm run generate\``,
+      );
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });

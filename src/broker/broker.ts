@@ -108,14 +108,37 @@ export class Broker {
     try {
       const identity = loadIdentity(config.dataDir, config.nodeId);
       const topics = new TopicRegistry(config.dataDir);
-      const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger), { producerIdExpirationMs: config.producerIdExpirationMs, logger });
-      const broker = new Broker(config, identity, topics, partitions, logger, ProducerIdAllocator.open(config.dataDir), () => lock.release());
-      for (const topic of topics.all()) await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
+      const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger), {
+        producerIdExpirationMs: config.producerIdExpirationMs,
+        logger,
+      });
+      const broker = new Broker(
+        config,
+        identity,
+        topics,
+        partitions,
+        logger,
+        ProducerIdAllocator.open(config.dataDir),
+        () => lock.release(),
+      );
+      for (const topic of topics.all())
+        await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
       broker.groups = await GroupCoordinator.open(broker);
       broker.transactions = await TransactionCoordinator.open(broker);
       broker.halfMessages = await HalfMessageService.open(broker);
-      broker.maintenance = setInterval(() => partitions.maintainProducers(Date.now()), PRODUCER_MAINTENANCE_INTERVAL_MS).unref();
-      logger.info({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: identity.nodeId, topics: topics.all().length }, 'broker opened');
+      broker.maintenance = setInterval(
+        () => partitions.maintainProducers(Date.now()),
+        PRODUCER_MAINTENANCE_INTERVAL_MS,
+      ).unref();
+      logger.info(
+        {
+          dataDir: config.dataDir,
+          clusterId: identity.clusterId,
+          nodeId: identity.nodeId,
+          topics: topics.all().length,
+        },
+        'broker opened',
+      );
       return broker;
     } catch (error) {
       lock.release();
@@ -147,14 +170,26 @@ export class Broker {
   // ── topics ────────────────────────────────────────────────────────────────────────────────
 
   /** Creates a topic (or only checks that it could be, with `validateOnly`). */
-  async createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Promise<Failure & { topic?: Topic }> {
+  async createTopic(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+    validateOnly = false,
+  ): Promise<Failure & { topic?: Topic }> {
     const nameProblem = topicNameProblem(name);
     if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
     if (this.topics.get(name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
     const colliding = this.topics.collidingWith(name);
-    if (colliding) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic '${colliding}' ('.' and '_' are interchangeable in metric names)`);
+    if (colliding)
+      return fail(
+        ErrorCode.INVALID_TOPIC_EXCEPTION,
+        `Topic '${name}' collides with existing topic '${colliding}' ('.' and '_' are interchangeable in metric names)`,
+      );
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > PARTITIONS_PER_TOPIC_MAX) {
-      return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be between 1 and ${PARTITIONS_PER_TOPIC_MAX}, got ${partitions}`);
+      return fail(
+        ErrorCode.INVALID_PARTITIONS,
+        `Number of partitions must be between 1 and ${PARTITIONS_PER_TOPIC_MAX}, got ${partitions}`,
+      );
     }
     const configProblem = topicConfigProblem(configs);
     if (configProblem) return fail(ErrorCode.INVALID_CONFIG, configProblem);
@@ -199,9 +234,13 @@ export class Broker {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
     if (!Number.isInteger(count) || count <= topic.partitions) {
-      return fail(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${topic.partitions} partitions, which is higher than or equal to the requested ${count}.`);
+      return fail(
+        ErrorCode.INVALID_PARTITIONS,
+        `Topic currently has ${topic.partitions} partitions, which is higher than or equal to the requested ${count}.`,
+      );
     }
-    if (count > PARTITIONS_PER_TOPIC_MAX) return fail(ErrorCode.INVALID_PARTITIONS, `at most ${PARTITIONS_PER_TOPIC_MAX} partitions per topic`);
+    if (count > PARTITIONS_PER_TOPIC_MAX)
+      return fail(ErrorCode.INVALID_PARTITIONS, `at most ${PARTITIONS_PER_TOPIC_MAX} partitions per topic`);
     if (validateOnly) return OK;
     const from = topic.partitions;
     await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
@@ -226,7 +265,8 @@ export class Broker {
     // Applies at once: the logs read their settings (segment size, retention, max message size) when
     // they use them. The flush policy is broker-wide and never changes at run time.
     const updated = this.logConfigOf(topic);
-    for (const log of this.partitions.partitionsOf(name)) Object.assign(log.config, { ...updated, flushPolicy: log.config.flushPolicy });
+    for (const log of this.partitions.partitionsOf(name))
+      Object.assign(log.config, { ...updated, flushPolicy: log.config.flushPolicy });
     this.logger.info({ topic: name, configs: overrides }, 'topic configs altered');
     return OK;
   }
@@ -243,17 +283,28 @@ export class Broker {
    * Resolves when the batch is as durable as the flush policy promises (after fsync under `sync`).
    */
   async produce(topicName: string, partition: number, batch: Buffer | null): Promise<ProduceResult> {
-    const result = (failure: Failure): ProduceResult => ({ ...failure, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 });
+    const result = (failure: Failure): ProduceResult => ({
+      ...failure,
+      baseOffset: -1,
+      logAppendTimeMs: -1,
+      logStartOffset: -1,
+    });
     // The half-message channel is written by producers (docs/half-messages.md); other internal topics are the broker's.
-    if (isInternalTopic(topicName) && !acceptsClientProduce(topicName)) return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`));
+    if (isInternalTopic(topicName) && !acceptsClientProduce(topicName))
+      return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`));
     const topic = this.topics.get(topicName);
     const log = this.partitions.get(topicName, partition);
-    if (!topic || !log) return result(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`));
+    if (!topic || !log)
+      return result(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`));
     const problem = validateProducedBatch(batch, log.config.maxMessageBytes);
     if (problem) return result(problem);
     const header = batch!;
     let logAppendTimeMs = -1;
-    if (topic.configs['message.timestamp.type'] === 'LogAppendTime' || (topic.configs['message.timestamp.type'] === undefined && this.config.properties['log.message.timestamp.type'] === 'LogAppendTime')) {
+    if (
+      topic.configs['message.timestamp.type'] === 'LogAppendTime' ||
+      (topic.configs['message.timestamp.type'] === undefined &&
+        this.config.properties['log.message.timestamp.type'] === 'LogAppendTime')
+    ) {
       logAppendTimeMs = Date.now();
       stampLogAppendTime(header, logAppendTimeMs);
     }
@@ -270,7 +321,12 @@ export class Broker {
         if (refused) return result(fail(refused.errorCode, refused.message));
       } else if (transactions?.isOpen(view.producerId)) {
         // As Kafka: a producer with a transaction open here may not also write outside it.
-        return result(fail(ErrorCode.INVALID_TXN_STATE, `producer ${view.producerId} has a transaction open in ${topicName}-${partition}; expected a transactional batch`));
+        return result(
+          fail(
+            ErrorCode.INVALID_TXN_STATE,
+            `producer ${view.producerId} has a transaction open in ${topicName}-${partition}; expected a transactional batch`,
+          ),
+        );
       }
       const now = Date.now();
       const check = producers.check(view, now);
@@ -279,7 +335,12 @@ export class Broker {
         // A retry of a batch we already have: answer with its original offset, once it is durable.
         const durable = await this.awaitHighWatermark(topicName, partition, log, check.lastOffset + 1);
         if (durable !== null) return result(durable);
-        return { ...OK, baseOffset: check.baseOffset, logAppendTimeMs: logAppendTimeMs === -1 ? -1 : check.maxTimestamp, logStartOffset: log.logStartOffset };
+        return {
+          ...OK,
+          baseOffset: check.baseOffset,
+          logAppendTimeMs: logAppendTimeMs === -1 ? -1 : check.maxTimestamp,
+          logStartOffset: log.logStartOffset,
+        };
       }
       if (view.isTransactional) transactions?.markTransactional(); // once per partition: a durable file saying "scan me at open"
       const appended = log.append(header);
@@ -290,7 +351,14 @@ export class Broker {
     return this.finishAppend(topicName, partition, log, log.append(header), logAppendTimeMs, result);
   }
 
-  private async finishAppend(topicName: string, partition: number, log: PartitionLog, appended: Promise<{ baseOffset: number }>, logAppendTimeMs: number, result: (failure: Failure) => ProduceResult): Promise<ProduceResult> {
+  private async finishAppend(
+    topicName: string,
+    partition: number,
+    log: PartitionLog,
+    appended: Promise<{ baseOffset: number }>,
+    logAppendTimeMs: number,
+    result: (failure: Failure) => ProduceResult,
+  ): Promise<ProduceResult> {
     try {
       const { baseOffset } = await appended;
       this.partitions.wake(topicName, partition);
@@ -301,10 +369,16 @@ export class Broker {
   }
 
   /** Waits until the high watermark reaches `offset`; a failure if the partition turns read-only or goes away. */
-  private async awaitHighWatermark(topic: string, partition: number, log: PartitionLog, offset: number): Promise<Failure | null> {
+  private async awaitHighWatermark(
+    topic: string,
+    partition: number,
+    log: PartitionLog,
+    offset: number,
+  ): Promise<Failure | null> {
     while (log.highWatermark < offset) {
       if (log.readOnly !== null) return storageFailure(log.readOnly);
-      if (this.closed || this.partitions.get(topic, partition) !== log) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is no longer served');
+      if (this.closed || this.partitions.get(topic, partition) !== log)
+        return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is no longer served');
       await this.waitForAppend([{ topic, partition, fetchOffset: 0, partitionMaxBytes: 0 }], 50);
     }
     return null;
@@ -322,23 +396,51 @@ export class Broker {
     return firstUnstable === null ? highWatermark : Math.min(firstUnstable, highWatermark);
   }
 
-  private async readPartition(request: FetchPartitionRequest, maxBytes: number, isolationLevel: IsolationLevel): Promise<FetchPartitionResult> {
+  private async readPartition(
+    request: FetchPartitionRequest,
+    maxBytes: number,
+    isolationLevel: IsolationLevel,
+  ): Promise<FetchPartitionResult> {
     const readCommitted = isolationLevel === READ_COMMITTED;
-    const base = { topic: request.topic, partition: request.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY, abortedTransactions: readCommitted ? [] : null };
+    const base = {
+      topic: request.topic,
+      partition: request.partition,
+      highWatermark: -1,
+      lastStableOffset: -1,
+      logStartOffset: -1,
+      records: EMPTY,
+      abortedTransactions: readCommitted ? [] : null,
+    };
     const log = this.partitions.get(request.topic, request.partition);
-    if (!log) return { ...base, ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.') };
+    if (!log)
+      return {
+        ...base,
+        ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'),
+      };
     const highWatermark = log.highWatermark;
     const lastStableOffset = this.lastStableOffset(request.topic, request.partition, log);
     const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
     if (request.fetchOffset < log.logStartOffset || request.fetchOffset > highWatermark) {
-      return { ...base, ...offsets, ...fail(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${request.fetchOffset} is outside [${log.logStartOffset}, ${highWatermark}]`) };
+      return {
+        ...base,
+        ...offsets,
+        ...fail(
+          ErrorCode.OFFSET_OUT_OF_RANGE,
+          `offset ${request.fetchOffset} is outside [${log.logStartOffset}, ${highWatermark}]`,
+        ),
+      };
     }
     // read_committed stops at the last stable offset: records of open transactions stay hidden.
     const limit = readCommitted ? lastStableOffset : highWatermark;
     if (maxBytes <= 0 || request.fetchOffset >= limit) return { ...base, ...offsets, ...OK };
     try {
       const read = await log.read(request.fetchOffset, maxBytes, { maxOffset: limit });
-      const aborted = readCommitted && read.records.length > 0 ? (this.partitions.transactions(request.topic, request.partition)?.abortedOverlapping(Math.min(request.fetchOffset, read.firstOffset), read.nextOffset) ?? []) : base.abortedTransactions;
+      const aborted =
+        readCommitted && read.records.length > 0
+          ? (this.partitions
+              .transactions(request.topic, request.partition)
+              ?.abortedOverlapping(Math.min(request.fetchOffset, read.firstOffset), read.nextOffset) ?? [])
+          : base.abortedTransactions;
       return { ...base, ...offsets, ...OK, records: read.records, abortedTransactions: aborted };
     } catch (error) {
       return { ...base, ...offsets, ...storageFailure(error) };
@@ -350,7 +452,11 @@ export class Broker {
    * for an append to one of them and reads again. `maxBytes` bounds the response, except that the
    * first partition with data returns at least one whole batch (KIP-74).
    */
-  async fetch(requests: readonly FetchPartitionRequest[], limits: { maxWaitMs: number; minBytes: number; maxBytes: number; isolationLevel?: IsolationLevel }, signal?: AbortSignal): Promise<FetchPartitionResult[]> {
+  async fetch(
+    requests: readonly FetchPartitionRequest[],
+    limits: { maxWaitMs: number; minBytes: number; maxBytes: number; isolationLevel?: IsolationLevel },
+    signal?: AbortSignal,
+  ): Promise<FetchPartitionResult[]> {
     const deadline = Date.now() + Math.max(0, limits.maxWaitMs);
     limits = { ...limits, maxBytes: Math.min(limits.maxBytes, this.config.fetchMaxBytes) };
     for (;;) {
@@ -358,7 +464,10 @@ export class Broker {
       let remaining = limits.maxBytes;
       let total = 0;
       for (const request of requests) {
-        const budget = total === 0 ? Math.max(1, Math.min(request.partitionMaxBytes, remaining)) : Math.min(request.partitionMaxBytes, remaining);
+        const budget =
+          total === 0
+            ? Math.max(1, Math.min(request.partitionMaxBytes, remaining))
+            : Math.min(request.partitionMaxBytes, remaining);
         const result = await this.readPartition(request, budget, limits.isolationLevel ?? 0);
         // KIP-74: only the first partition with data may exceed its limits (by one whole batch);
         // storage returns at least one batch, so a later partition's oversized batch is dropped here.
@@ -375,7 +484,11 @@ export class Broker {
   }
 
   /** Resolves on the next append to one of `requests`' partitions, after `waitMs`, on abort, or on close. */
-  private waitForAppend(requests: readonly FetchPartitionRequest[], waitMs: number, signal?: AbortSignal): Promise<void> {
+  private waitForAppend(
+    requests: readonly FetchPartitionRequest[],
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     return new Promise((resolve) => {
       const waiter: FetchWaiter = {
         wake: () => {
@@ -395,21 +508,48 @@ export class Broker {
 
   /** ListOffsets: -2 earliest, -1 latest (the last stable offset under read_committed), -3 max timestamp,
    *  otherwise the first offset at or after a time. */
-  async listOffset(topic: string, partition: number, timestamp: number, isolationLevel: IsolationLevel = 0): Promise<Failure & { offset: number; timestamp: number }> {
+  async listOffset(
+    topic: string,
+    partition: number,
+    timestamp: number,
+    isolationLevel: IsolationLevel = 0,
+  ): Promise<Failure & { offset: number; timestamp: number }> {
     const log = this.partitions.get(topic, partition);
-    if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), offset: -1, timestamp: -1 };
+    if (!log)
+      return {
+        ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'),
+        offset: -1,
+        timestamp: -1,
+      };
     if (timestamp === -2) return { ...OK, offset: log.logStartOffset, timestamp: -1 };
-    if (timestamp === -1) return { ...OK, offset: isolationLevel === READ_COMMITTED ? this.lastStableOffset(topic, partition, log) : log.highWatermark, timestamp: -1 };
+    if (timestamp === -1)
+      return {
+        ...OK,
+        offset: isolationLevel === READ_COMMITTED ? this.lastStableOffset(topic, partition, log) : log.highWatermark,
+        timestamp: -1,
+      };
     if (timestamp === -3) {
       const max = log.maxTimestamp();
-      return max.offset < 0 ? { ...OK, offset: -1, timestamp: -1 } : { ...OK, offset: max.offset, timestamp: max.timestamp };
+      return max.offset < 0
+        ? { ...OK, offset: -1, timestamp: -1 }
+        : { ...OK, offset: max.offset, timestamp: max.timestamp };
     }
-    if (timestamp < 0) return { ...fail(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`), offset: -1, timestamp: -1 };
+    if (timestamp < 0)
+      return {
+        ...fail(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`),
+        offset: -1,
+        timestamp: -1,
+      };
     try {
       const found = await log.offsetForTimestamp(timestamp);
       // As Kafka: under read_committed only an offset below the last stable offset is an answer.
-      const visible = found !== null && found !== undefined && (isolationLevel !== READ_COMMITTED || found.offset < this.lastStableOffset(topic, partition, log));
-      return visible ? { ...OK, offset: found.offset, timestamp: found.timestamp } : { ...OK, offset: -1, timestamp: -1 };
+      const visible =
+        found !== null &&
+        found !== undefined &&
+        (isolationLevel !== READ_COMMITTED || found.offset < this.lastStableOffset(topic, partition, log));
+      return visible
+        ? { ...OK, offset: found.offset, timestamp: found.timestamp }
+        : { ...OK, offset: -1, timestamp: -1 };
     } catch (error) {
       return { ...storageFailure(error), offset: -1, timestamp: -1 };
     }
@@ -418,9 +558,17 @@ export class Broker {
   /** DeleteRecords: offset -1 means the high watermark. Returns the new low watermark. */
   async deleteRecords(topic: string, partition: number, offset: number): Promise<Failure & { lowWatermark: number }> {
     const log = this.partitions.get(topic, partition);
-    if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), lowWatermark: -1 };
+    if (!log)
+      return {
+        ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'),
+        lowWatermark: -1,
+      };
     const target = offset === -1 ? log.highWatermark : offset;
-    if (target < 0 || target > log.highWatermark) return { ...fail(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is above the high watermark ${log.highWatermark}`), lowWatermark: -1 };
+    if (target < 0 || target > log.highWatermark)
+      return {
+        ...fail(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is above the high watermark ${log.highWatermark}`),
+        lowWatermark: -1,
+      };
     try {
       return { ...OK, lowWatermark: await log.deleteRecordsBefore(target) };
     } catch (error) {
@@ -429,9 +577,18 @@ export class Broker {
   }
 
   /** OffsetForLeaderEpoch: the end offset of the largest epoch ≤ the one asked for. */
-  endOffsetForEpoch(topic: string, partition: number, leaderEpoch: number): Failure & { leaderEpoch: number; endOffset: number } {
+  endOffsetForEpoch(
+    topic: string,
+    partition: number,
+    leaderEpoch: number,
+  ): Failure & { leaderEpoch: number; endOffset: number } {
     const log = this.partitions.get(topic, partition);
-    if (!log) return { ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'), leaderEpoch: -1, endOffset: -1 };
+    if (!log)
+      return {
+        ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'),
+        leaderEpoch: -1,
+        endOffset: -1,
+      };
     return { ...OK, ...endOffsetForEpoch(log, leaderEpoch) };
   }
 
@@ -445,8 +602,14 @@ export class Broker {
    * without being stored.) With one: the transaction coordinator (new id, or epoch bump that fences
    * the previous instance and aborts its open transaction).
    */
-  async initProducerId(transactionalId: string | null, transactionTimeoutMs: number, producerId: number, producerEpoch: number): Promise<Failure & { producerId: number; producerEpoch: number }> {
-    if (transactionalId !== null) return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
+  async initProducerId(
+    transactionalId: string | null,
+    transactionTimeoutMs: number,
+    producerId: number,
+    producerEpoch: number,
+  ): Promise<Failure & { producerId: number; producerEpoch: number }> {
+    if (transactionalId !== null)
+      return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
     return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
   }
 
@@ -467,7 +630,13 @@ export class Broker {
    * fenced producer's later batches are refused) and the partition's transaction state (the last
    * stable offset moves; an abort joins the aborted list). A partition that is gone is skipped.
    */
-  async writeTransactionMarker(topic: string, partition: number, producerId: number, producerEpoch: number, commit: boolean): Promise<void> {
+  async writeTransactionMarker(
+    topic: string,
+    partition: number,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<void> {
     const log = this.partitions.get(topic, partition);
     const transactions = this.partitions.transactions(topic, partition);
     if (!log || !transactions) return;

@@ -55,11 +55,20 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-function integer(properties: Record<string, string>, name: keyof typeof brokerConfigDefaults, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function integer(
+  properties: Record<string, string>,
+  name: keyof typeof brokerConfigDefaults,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = properties[name] ?? brokerConfigDefaults[name];
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(max === Number.MAX_SAFE_INTEGER ? `${name} must be an integer >= ${min}, got "${raw}"` : `${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+    throw new ConfigError(
+      max === Number.MAX_SAFE_INTEGER
+        ? `${name} must be an integer >= ${min}, got "${raw}"`
+        : `${name} must be an integer in [${min}, ${max}], got "${raw}"`,
+    );
   }
   return value;
 }
@@ -71,7 +80,10 @@ function boolean(properties: Record<string, string>, name: keyof typeof brokerCo
 }
 
 /** Reads and checks the broker settings; the advertised address is filled in by the server. */
-export function brokerConfigFrom(properties: Record<string, string>, advertised: { host: string; port: number }): BrokerConfig {
+export function brokerConfigFrom(
+  properties: Record<string, string>,
+  advertised: { host: string; port: number },
+): BrokerConfig {
   return {
     nodeId: integer(properties, 'node.id', 0),
     dataDir: properties['log.dirs'] ?? properties['log.dir'] ?? brokerConfigDefaults['log.dirs'],

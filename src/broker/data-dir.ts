@@ -3,7 +3,17 @@
 //   .lock             the pid of the broker using the directory; a second broker refuses to start
 //   topics.json       topic ids, partition counts and config overrides (atomically replaced)
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export class DataDirError extends Error {
@@ -62,15 +72,22 @@ export function loadIdentity(dataDir: string, nodeId: number): BrokerIdentity {
   }
   if (text === null) {
     const identity = { clusterId: newClusterId(), nodeId };
-    writeFileDurably(dataDir, 'meta.properties', `# written by sluice on first start; do not edit\nversion=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`);
+    writeFileDurably(
+      dataDir,
+      'meta.properties',
+      `# written by sluice on first start; do not edit\nversion=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`,
+    );
     return identity;
   }
   const properties = parseProperties(text);
   const clusterId = properties['cluster.id'];
   const storedNode = Number(properties['node.id']);
-  if (!clusterId || !Number.isInteger(storedNode)) throw new DataDirError(`${join(dataDir, 'meta.properties')} lacks cluster.id or node.id`);
+  if (!clusterId || !Number.isInteger(storedNode))
+    throw new DataDirError(`${join(dataDir, 'meta.properties')} lacks cluster.id or node.id`);
   if (storedNode !== nodeId) {
-    throw new DataDirError(`data directory ${dataDir} belongs to node.id=${storedNode}, but this broker is node.id=${nodeId}`);
+    throw new DataDirError(
+      `data directory ${dataDir} belongs to node.id=${storedNode}, but this broker is node.id=${nodeId}`,
+    );
   }
   return { clusterId, nodeId };
 }
@@ -81,7 +98,8 @@ const lockedInThisProcess = new Set<string>();
 export function lockDataDir(dataDir: string): { release(): void } {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, '.lock');
-  if (lockedInThisProcess.has(path)) throw new DataDirError(`data directory ${dataDir} is in use by another broker in this process`);
+  if (lockedInThisProcess.has(path))
+    throw new DataDirError(`data directory ${dataDir} is in use by another broker in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
@@ -105,7 +123,9 @@ export function lockDataDir(dataDir: string): { release(): void } {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(path, 'utf8').trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw new DataDirError(`data directory ${dataDir} is in use by another broker (pid ${holder}); stop it or choose another --data-dir`);
+        throw new DataDirError(
+          `data directory ${dataDir} is in use by another broker (pid ${holder}); stop it or choose another --data-dir`,
+        );
       }
       // A lock left by a process that no longer runs (kill -9): take it over.
       unlinkSync(path);

@@ -22,8 +22,15 @@ const LOAD_READ_BYTES = 1024 * 1024;
 export interface InternalTopicHost {
   readonly logger: Logger;
   readonly topics: { get(name: string): { partitions: number } | undefined };
-  readonly partitions: { get(topic: string, partition: number): PartitionLog | undefined; wake(topic: string, partition: number): void };
-  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<{ errorCode: number; errorMessage: string | null }>;
+  readonly partitions: {
+    get(topic: string, partition: number): PartitionLog | undefined;
+    wake(topic: string, partition: number): void;
+  };
+  createTopic(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+  ): Promise<{ errorCode: number; errorMessage: string | null }>;
 }
 
 export interface InternalRecord {
@@ -62,10 +69,17 @@ export class InternalTopicStore {
     if (existing !== null) return Promise.resolve(existing);
     this.creating ??= (async () => {
       try {
-        const created = await this.host.createTopic(this.topic, this.partitionsWhenCreated, { 'cleanup.policy': 'compact', 'segment.bytes': String(INTERNAL_SEGMENT_BYTES) });
+        const created = await this.host.createTopic(this.topic, this.partitionsWhenCreated, {
+          'cleanup.policy': 'compact',
+          'segment.bytes': String(INTERNAL_SEGMENT_BYTES),
+        });
         const count = this.partitionCount;
-        if (count === null) throw new InternalTopicError(`cannot create ${this.topic}: ${created.errorMessage ?? created.errorCode}`);
-        this.host.logger.info({ component: this.component, topic: this.topic, partitions: count }, 'internal topic created');
+        if (count === null)
+          throw new InternalTopicError(`cannot create ${this.topic}: ${created.errorMessage ?? created.errorCode}`);
+        this.host.logger.info(
+          { component: this.component, topic: this.topic, partitions: count },
+          'internal topic created',
+        );
         return count;
       } finally {
         this.creating = null;
@@ -80,14 +94,30 @@ export class InternalTopicStore {
    * the batch is transactional (TxnOffsetCommit): its offsets count only once a COMMIT marker of that
    * producer follows in the partition, as in Kafka.
    */
-  async append(partitionKey: string, records: InternalRecord[], timestamp: number, producer?: { producerId: number; producerEpoch: number }): Promise<void> {
+  async append(
+    partitionKey: string,
+    records: InternalRecord[],
+    timestamp: number,
+    producer?: { producerId: number; producerEpoch: number },
+  ): Promise<void> {
     if (records.length === 0) return;
     const partitions = await this.ensureTopic();
     const partition = partitionForGroup(partitionKey, partitions);
     const log = this.host.partitions.get(this.topic, partition);
     if (!log) throw new InternalTopicError(`${this.topic}-${partition} is not open`);
-    const transactional = producer ? { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: -1, transactional: true } : {};
-    const batch = encodeRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })), timestamp, ...transactional });
+    const transactional = producer
+      ? {
+          producerId: producer.producerId,
+          producerEpoch: producer.producerEpoch,
+          baseSequence: -1,
+          transactional: true,
+        }
+      : {};
+    const batch = encodeRecordBatchSync({
+      records: records.map((r) => ({ key: r.key, value: r.value })),
+      timestamp,
+      ...transactional,
+    });
     await log.append(batch);
     this.host.partitions.wake(this.topic, partition);
   }
@@ -96,7 +126,9 @@ export class InternalTopicStore {
    * Every record of every partition, partition by partition, in log order. Records of transactional
    * batches carry their producer id; transaction markers come as `marker` entries (key empty).
    */
-  async *readAll(): AsyncGenerator<InternalRecord & { partition: number; offset: number; transactionalProducerId: number; marker?: 'commit' | 'abort' }> {
+  async *readAll(): AsyncGenerator<
+    InternalRecord & { partition: number; offset: number; transactionalProducerId: number; marker?: 'commit' | 'abort' }
+  > {
     const count = this.partitionCount;
     if (count === null) return;
     for (let partition = 0; partition < count; partition++) {
@@ -119,13 +151,26 @@ export class InternalTopicStore {
               continue;
             }
             if (type === ControlRecordType.Commit || type === ControlRecordType.Abort) {
-              yield { partition, offset: record.offset, key: Buffer.alloc(0), value: null, transactionalProducerId, marker: type === ControlRecordType.Commit ? 'commit' : 'abort' };
+              yield {
+                partition,
+                offset: record.offset,
+                key: Buffer.alloc(0),
+                value: null,
+                transactionalProducerId,
+                marker: type === ControlRecordType.Commit ? 'commit' : 'abort',
+              };
             }
             continue;
           }
           for (const record of batch.records) {
             if (record.offset < offset || record.key === null) continue;
-            yield { partition, offset: record.offset, key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value), transactionalProducerId };
+            yield {
+              partition,
+              offset: record.offset,
+              key: Buffer.from(record.key),
+              value: record.value === null ? null : Buffer.from(record.value),
+              transactionalProducerId,
+            };
           }
         }
         if (read.nextOffset <= offset) break;

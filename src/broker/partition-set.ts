@@ -67,7 +67,9 @@ export class PartitionSet {
       ),
     );
     // Producer state comes back from its snapshot plus the log tail before any produce is accepted.
-    const states = await Promise.all(opened.map((log) => PartitionProducerState.recover(log, { ...this.producerOptions, nowMs: Date.now() })));
+    const states = await Promise.all(
+      opened.map((log) => PartitionProducerState.recover(log, { ...this.producerOptions, nowMs: Date.now() })),
+    );
     const transactions = await Promise.all(opened.map((log, i) => PartitionTransactions.recover(log, states[i])));
     const stateList = this.producers.get(topic) ?? [];
     const transactionList = this.transactionStates.get(topic) ?? [];

@@ -20,7 +20,18 @@
 // transaction — is the broker's check, against the transaction coordinator: INVALID_TXN_STATE.)
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { crc32c } from '../protocol/record-batch/crc32c.js';
-import { isKnownCompression, BATCH_HEADER_BYTES, CRC_OFFSET, CRC_START_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, ATTRIBUTE_TIMESTAMP_TYPE, RECORD_BATCH_MAGIC, RecordBatchHeader, writeInt64FromNumber } from '../protocol/record-batch/header.js';
+import {
+  isKnownCompression,
+  BATCH_HEADER_BYTES,
+  CRC_OFFSET,
+  CRC_START_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  ATTRIBUTES_OFFSET,
+  ATTRIBUTE_TIMESTAMP_TYPE,
+  RECORD_BATCH_MAGIC,
+  RecordBatchHeader,
+  writeInt64FromNumber,
+} from '../protocol/record-batch/header.js';
 
 export interface BatchProblem {
   errorCode: number;
@@ -29,21 +40,36 @@ export interface BatchProblem {
 
 export function validateProducedBatch(batch: Buffer | null, maxMessageBytes: number): BatchProblem | null {
   if (batch === null || batch.length < BATCH_HEADER_BYTES) {
-    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `record set of ${batch?.length ?? 0} bytes is shorter than a batch header` };
+    return {
+      errorCode: ErrorCode.CORRUPT_MESSAGE,
+      errorMessage: `record set of ${batch?.length ?? 0} bytes is shorter than a batch header`,
+    };
   }
   const header = new RecordBatchHeader(batch);
   if (header.magic !== RECORD_BATCH_MAGIC) {
-    return { errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, errorMessage: `message format v${header.magic} is not supported; produce v3+ requires magic 2` };
+    return {
+      errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+      errorMessage: `message format v${header.magic} is not supported; produce v3+ requires magic 2`,
+    };
   }
   const total = header.batchLength + 12;
   if (total < BATCH_HEADER_BYTES || total > batch.length) {
-    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `batch length ${total} does not match the ${batch.length} bytes sent` };
+    return {
+      errorCode: ErrorCode.CORRUPT_MESSAGE,
+      errorMessage: `batch length ${total} does not match the ${batch.length} bytes sent`,
+    };
   }
   if (total < batch.length) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'produce requests v3+ must carry exactly one record batch per partition' };
+    return {
+      errorCode: ErrorCode.INVALID_RECORD,
+      errorMessage: 'produce requests v3+ must carry exactly one record batch per partition',
+    };
   }
   if (total > maxMessageBytes) {
-    return { errorCode: ErrorCode.MESSAGE_TOO_LARGE, errorMessage: `batch of ${total} bytes is larger than max.message.bytes ${maxMessageBytes}` };
+    return {
+      errorCode: ErrorCode.MESSAGE_TOO_LARGE,
+      errorMessage: `batch of ${total} bytes is larger than max.message.bytes ${maxMessageBytes}`,
+    };
   }
   if (crc32c(batch.subarray(CRC_START_OFFSET)) !== header.crc) {
     return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: 'batch CRC32C does not match its contents' };
@@ -52,11 +78,18 @@ export function validateProducedBatch(batch: Buffer | null, maxMessageBytes: num
     return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `unknown compression codec ${header.compression}` };
   }
   if (header.recordCount < 1 || header.lastOffsetDelta + 1 !== header.recordCount) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: `recordCount ${header.recordCount} does not match lastOffsetDelta ${header.lastOffsetDelta}` };
+    return {
+      errorCode: ErrorCode.INVALID_RECORD,
+      errorMessage: `recordCount ${header.recordCount} does not match lastOffsetDelta ${header.lastOffsetDelta}`,
+    };
   }
-  if (header.isControl) return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'clients may not produce control batches' };
+  if (header.isControl)
+    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'clients may not produce control batches' };
   if (header.isTransactional && (header.producerId < 0 || header.baseSequence < 0)) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'a transactional batch needs a producer id and a base sequence' };
+    return {
+      errorCode: ErrorCode.INVALID_RECORD,
+      errorMessage: 'a transactional batch needs a producer id and a base sequence',
+    };
   }
   return null;
 }

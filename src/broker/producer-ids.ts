@@ -44,7 +44,8 @@ export class ProducerIdAllocator {
    *  rather than guessing, since a guess could hand an id out twice. */
   static open(dataDir: string, options: ProducerIdAllocatorOptions = {}): ProducerIdAllocator {
     const blockSize = options.blockSize ?? PRODUCER_ID_BLOCK_SIZE;
-    if (!Number.isSafeInteger(blockSize) || blockSize < 1) throw new RangeError(`producer id block size must be a positive integer, got ${blockSize}`);
+    if (!Number.isSafeInteger(blockSize) || blockSize < 1)
+      throw new RangeError(`producer id block size must be a positive integer, got ${blockSize}`);
     const path = join(dataDir, PRODUCER_IDS_FILE_NAME);
     let text: string | null = null;
     try {
@@ -56,7 +57,9 @@ export class ProducerIdAllocator {
     const value = parseProperties(text)[NEXT_BLOCK_KEY];
     const start = value !== undefined && /^\d+$/.test(value) ? Number(value) : Number.NaN;
     if (!Number.isSafeInteger(start)) {
-      throw new DataDirError(`${path} does not hold a valid ${NEXT_BLOCK_KEY}; refusing to allocate producer ids that might repeat`);
+      throw new DataDirError(
+        `${path} does not hold a valid ${NEXT_BLOCK_KEY}; refusing to allocate producer ids that might repeat`,
+      );
     }
     return new ProducerIdAllocator(dataDir, start, blockSize);
   }
@@ -76,7 +79,8 @@ export class ProducerIdAllocator {
 
   private reserveBlock(): void {
     const end = this.nextId + this.blockSize;
-    if (!Number.isSafeInteger(end)) throw new DataDirError('producer ids exhausted: the next block would pass 2^53 - 1');
+    if (!Number.isSafeInteger(end))
+      throw new DataDirError('producer ids exhausted: the next block would pass 2^53 - 1');
     writeFileDurably(
       this.dataDir,
       PRODUCER_IDS_FILE_NAME,

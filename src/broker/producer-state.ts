@@ -161,8 +161,10 @@ export class PartitionProducerState {
     this.producerIdExpirationMs = options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.maxProducers = options.maxProducers ?? MAX_PRODUCERS_PER_PARTITION;
     this.logger = options.logger ?? silentLogger;
-    if (!(this.producerIdExpirationMs > 0)) throw new RangeError(`producerIdExpirationMs must be positive, got ${this.producerIdExpirationMs}`);
-    if (!Number.isSafeInteger(this.maxProducers) || this.maxProducers < 1) throw new RangeError(`maxProducers must be a positive integer, got ${this.maxProducers}`);
+    if (!(this.producerIdExpirationMs > 0))
+      throw new RangeError(`producerIdExpirationMs must be positive, got ${this.producerIdExpirationMs}`);
+    if (!Number.isSafeInteger(this.maxProducers) || this.maxProducers < 1)
+      throw new RangeError(`maxProducers must be a positive integer, got ${this.maxProducers}`);
   }
 
   // ── produce path ──────────────────────────────────────────────────────────────────────────────
@@ -177,7 +179,11 @@ export class PartitionProducerState {
     const epoch = header.producerEpoch;
     const firstSequence = header.baseSequence;
     if (producerId < 0 || firstSequence < 0 || header.isControl) {
-      return { kind: 'error', errorCode: ErrorCode.INVALID_RECORD, message: `batch of producer ${producerId} with base sequence ${firstSequence} is not an idempotent data batch` };
+      return {
+        kind: 'error',
+        errorCode: ErrorCode.INVALID_RECORD,
+        message: `batch of producer ${producerId} with base sequence ${firstSequence} is not an idempotent data batch`,
+      };
     }
     const entry = this.entries.get(producerId);
     // Unknown producer, or one known without an epoch: any sequence goes (KIP-360; see the file header).
@@ -200,7 +206,12 @@ export class PartitionProducerState {
     const lastSequence = incrementSequence(firstSequence, header.lastOffsetDelta);
     for (const batch of entry.batches) {
       if (batch.baseSequence === firstSequence && batch.lastSequence === lastSequence) {
-        return { kind: 'duplicate', baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, maxTimestamp: batch.maxTimestamp };
+        return {
+          kind: 'duplicate',
+          baseOffset: batch.baseOffset,
+          lastOffset: batch.lastOffset,
+          maxTimestamp: batch.maxTimestamp,
+        };
       }
     }
     const last = entry.batches.length === 0 ? -1 : entry.batches[entry.batches.length - 1]!.lastSequence;
@@ -266,7 +277,8 @@ export class PartitionProducerState {
         removed += 1;
       }
     }
-    if (removed > 0) this.logger.debug({ directory: this.directory, removed, remaining: this.entries.size }, 'producer ids expired');
+    if (removed > 0)
+      this.logger.debug({ directory: this.directory, removed, remaining: this.entries.size }, 'producer ids expired');
     return removed;
   }
 
@@ -274,7 +286,10 @@ export class PartitionProducerState {
     while (this.entries.size > this.maxProducers) {
       const oldest = this.entries.keys().next().value as number;
       this.entries.delete(oldest);
-      this.logger.warn({ directory: this.directory, producerId: oldest, maxProducers: this.maxProducers }, 'producer state full: least recently used producer id dropped');
+      this.logger.warn(
+        { directory: this.directory, producerId: oldest, maxProducers: this.maxProducers },
+        'producer state full: least recently used producer id dropped',
+      );
     }
   }
 
@@ -309,7 +324,10 @@ export class PartitionProducerState {
    * fsyncs, so call it at segment roll and shutdown, not per request.
    */
   writeSnapshot(offset: number): void {
-    invariant(Number.isSafeInteger(offset) && offset >= this.mapEndOffset, () => `producer snapshot at ${offset} would miss batches recorded up to ${this.mapEndOffset}`);
+    invariant(
+      Number.isSafeInteger(offset) && offset >= this.mapEndOffset,
+      () => `producer snapshot at ${offset} would miss batches recorded up to ${this.mapEndOffset}`,
+    );
     const producers: unknown[] = [];
     for (const entry of this.entries.values()) {
       producers.push([
@@ -317,12 +335,22 @@ export class PartitionProducerState {
         entry.producerEpoch,
         entry.lastActivityMs,
         entry.transactionFirstOffset,
-        entry.batches.map((batch) => [batch.baseSequence, batch.lastSequence, batch.baseOffset, batch.lastOffset, batch.maxTimestamp]),
+        entry.batches.map((batch) => [
+          batch.baseSequence,
+          batch.lastSequence,
+          batch.baseOffset,
+          batch.lastOffset,
+          batch.maxTimestamp,
+        ]),
       ]);
     }
     const body = JSON.stringify({ offset, producers });
     const name = snapshotFileName(offset);
-    writeFileDurably(this.directory, name, `${SNAPSHOT_MAGIC} ${SNAPSHOT_VERSION} ${hex32(crc32c(Buffer.from(body, 'utf8')))}\n${body}\n`);
+    writeFileDurably(
+      this.directory,
+      name,
+      `${SNAPSHOT_MAGIC} ${SNAPSHOT_VERSION} ${hex32(crc32c(Buffer.from(body, 'utf8')))}\n${body}\n`,
+    );
     this.mapEndOffset = offset;
     const existing = listSnapshots(this.directory);
     const kept = existing.filter((snapshot) => snapshot.offset <= offset).slice(-SNAPSHOTS_KEPT);
@@ -400,18 +428,27 @@ export class PartitionProducerState {
     state.mapEndOffset = logEndOffset;
     report.expiredProducers = state.expire(options.nowMs);
     state.recovery = report;
-    state.logger.info({ directory: log.directory, ...report, producers: state.entries.size }, 'producer state recovered');
+    state.logger.info(
+      { directory: log.directory, ...report, producers: state.entries.size },
+      'producer state recovered',
+    );
     return state;
   }
 
-  private async replay(log: PartitionLog, from: number, fromSnapshot: boolean, to: number, nowMs: number): Promise<number> {
+  private async replay(
+    log: PartitionLog,
+    from: number,
+    fromSnapshot: boolean,
+    to: number,
+    nowMs: number,
+  ): Promise<number> {
     let replayed = 0;
     let offset = from;
     while (offset < to) {
       const read = await log.read(offset, REPLAY_READ_BYTES, { maxOffset: to });
       if (read.records.length === 0 || read.nextOffset <= offset) break;
       const records = read.records;
-      for (let position = 0; position + BATCH_HEADER_BYTES <= records.length; ) {
+      for (let position = 0; position + BATCH_HEADER_BYTES <= records.length;) {
         const header = new RecordBatchHeader(records, position);
         position += header.totalBytes;
         if (position > records.length) break;
@@ -451,13 +488,20 @@ export class PartitionProducerState {
     for (const item of root.producers) {
       if (!Array.isArray(item) || item.length !== 5) throw new SnapshotFormatError('malformed producer entry');
       const [producerId, producerEpoch, lastActivityMs, transactionFirstOffset, batches] = item as unknown[];
-      if (!isInteger(producerId, 0) || !isInteger(producerEpoch, NO_EPOCH, 0x7fff) || !isInteger(lastActivityMs) || !isInteger(transactionFirstOffset, -1)) {
+      if (
+        !isInteger(producerId, 0) ||
+        !isInteger(producerEpoch, NO_EPOCH, 0x7fff) ||
+        !isInteger(lastActivityMs) ||
+        !isInteger(transactionFirstOffset, -1)
+      ) {
         throw new SnapshotFormatError(`malformed producer entry ${JSON.stringify(item).slice(0, 100)}`);
       }
-      if (!Array.isArray(batches) || batches.length > BATCHES_KEPT_PER_PRODUCER) throw new SnapshotFormatError(`malformed batches of producer ${producerId}`);
+      if (!Array.isArray(batches) || batches.length > BATCHES_KEPT_PER_PRODUCER)
+        throw new SnapshotFormatError(`malformed batches of producer ${producerId}`);
       const entry: ProducerEntry = { producerId, producerEpoch, lastActivityMs, transactionFirstOffset, batches: [] };
       for (const batch of batches as unknown[]) {
-        if (!Array.isArray(batch) || batch.length !== 5) throw new SnapshotFormatError(`malformed batch of producer ${producerId}`);
+        if (!Array.isArray(batch) || batch.length !== 5)
+          throw new SnapshotFormatError(`malformed batch of producer ${producerId}`);
         const [baseSequence, lastSequence, baseOffset, lastOffset, maxTimestamp] = batch as unknown[];
         if (
           !isInteger(baseSequence, 0, MAX_SEQUENCE) ||
@@ -515,7 +559,11 @@ function removeFile(path: string): void {
   }
 }
 
-function isInteger(value: unknown, minimum = Number.MIN_SAFE_INTEGER, maximum = Number.MAX_SAFE_INTEGER): value is number {
+function isInteger(
+  value: unknown,
+  minimum = Number.MIN_SAFE_INTEGER,
+  maximum = Number.MAX_SAFE_INTEGER,
+): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= minimum && value <= maximum;
 }
 

@@ -8,7 +8,8 @@ export function topicNameProblem(name: string | null): string | null {
   if (name === null || name.length === 0) return 'topic name is empty';
   if (name === '.' || name === '..') return `topic name cannot be "${name}"`;
   if (name.length > TOPIC_NAME_LENGTH_MAX) return `topic name is longer than ${TOPIC_NAME_LENGTH_MAX} characters`;
-  if (!legal.test(name)) return `topic name "${name}" contains characters other than ASCII letters, digits, '.', '_' and '-'`;
+  if (!legal.test(name))
+    return `topic name "${name}" contains characters other than ASCII letters, digits, '.', '_' and '-'`;
   return null;
 }
 

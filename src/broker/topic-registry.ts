@@ -47,7 +47,13 @@ export class TopicRegistry {
     }
     if (text !== null) {
       const stored = JSON.parse(text) as { topics: StoredTopic[] };
-      for (const t of stored.topics) this.remember({ name: t.name, id: Buffer.from(t.id, 'base64url'), partitions: t.partitions, configs: t.configs });
+      for (const t of stored.topics)
+        this.remember({
+          name: t.name,
+          id: Buffer.from(t.id, 'base64url'),
+          partitions: t.partitions,
+          configs: t.configs,
+        });
     }
   }
 

@@ -6,7 +6,14 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './settings.js';
 
-const levelNames: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const levelNames: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const levelColours: Record<number, string> = { 10: '90', 20: '90', 30: '32', 40: '33', 50: '31', 60: '35' };
 /** Fields every line has, not repeated in the readable form. */
 const envelope = new Set(['level', 'time', 'msg', 'pid', 'hostname']);

@@ -13,7 +13,10 @@ function packageVersion(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
     try {
-      const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (manifest.name === 'sluice' && manifest.version) return manifest.version;
     } catch {
       // not here; look one level up
@@ -36,7 +39,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (command !== undefined && toolNames.includes(command)) return runTool(command, rest, processIo());
   if (command !== 'start') {
-    console.error(command === undefined ? usage : `sluice: unknown command "${command}" (commands: start, ${toolNames.join(', ')}; see sluice --help)`);
+    console.error(
+      command === undefined
+        ? usage
+        : `sluice: unknown command "${command}" (commands: start, ${toolNames.join(', ')}; see sluice --help)`,
+    );
     return 2;
   }
   let args;

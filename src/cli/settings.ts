@@ -26,10 +26,34 @@ export type LogLevel = (typeof logLevels)[number];
 
 /** Flags and variables with a name of their own, and the Kafka setting each one sets. */
 export const namedFlags = [
-  { flag: 'listen', environment: 'SLUICE_LISTEN', setting: 'listeners', value: 'host:port', description: 'address to listen on (default 127.0.0.1:9092; port 0 picks a free one)' },
-  { flag: 'advertised-listener', environment: 'SLUICE_ADVERTISED_LISTENER', setting: 'advertised.listeners', value: 'host:port', description: 'address clients are told to connect to (default: the listen address)' },
-  { flag: 'data-dir', environment: 'SLUICE_DATA_DIR', setting: 'log.dirs', value: 'path', description: 'data directory (default ./data)' },
-  { flag: 'node-id', environment: 'SLUICE_NODE_ID', setting: 'node.id', value: 'n', description: 'broker id shown to clients (default 0; fixed at first start)' },
+  {
+    flag: 'listen',
+    environment: 'SLUICE_LISTEN',
+    setting: 'listeners',
+    value: 'host:port',
+    description: 'address to listen on (default 127.0.0.1:9092; port 0 picks a free one)',
+  },
+  {
+    flag: 'advertised-listener',
+    environment: 'SLUICE_ADVERTISED_LISTENER',
+    setting: 'advertised.listeners',
+    value: 'host:port',
+    description: 'address clients are told to connect to (default: the listen address)',
+  },
+  {
+    flag: 'data-dir',
+    environment: 'SLUICE_DATA_DIR',
+    setting: 'log.dirs',
+    value: 'path',
+    description: 'data directory (default ./data)',
+  },
+  {
+    flag: 'node-id',
+    environment: 'SLUICE_NODE_ID',
+    setting: 'node.id',
+    value: 'n',
+    description: 'broker id shown to clients (default 0; fixed at first start)',
+  },
 ] as const;
 
 /** Sluice variables that are not settings. */
@@ -87,7 +111,10 @@ export function parseStartArguments(args: readonly string[]): StartArguments {
   for (const override of values.override ?? []) {
     const at = override.indexOf('=');
     const name = at < 0 ? '' : override.slice(0, at).trim();
-    if (name === '') throw new UsageError(`--override takes name=value (a Kafka setting such as log.retention.ms=60000), got "${override}"`);
+    if (name === '')
+      throw new UsageError(
+        `--override takes name=value (a Kafka setting such as log.retention.ms=60000), got "${override}"`,
+      );
     settings[name] = override.slice(at + 1).trim();
   }
   for (const { flag, setting } of namedFlags) {
@@ -124,7 +151,11 @@ export function logLevelOf(args: StartArguments, environment: NodeJS.ProcessEnv)
 }
 
 /** Merges defaults < config file < environment < flags. Throws ConfigError for an unreadable config file. */
-export function gatherSettings(args: StartArguments, environment: NodeJS.ProcessEnv, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): GatheredSettings {
+export function gatherSettings(
+  args: StartArguments,
+  environment: NodeJS.ProcessEnv,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): GatheredSettings {
   const properties: Record<string, string> = {};
   const sources: Record<string, SettingSource> = {};
   const apply = (settings: Record<string, string>, source: SettingSource) => {
@@ -144,7 +175,9 @@ export function gatherSettings(args: StartArguments, environment: NodeJS.Process
       text = readFile(configFile);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new ConfigError(`cannot read config file ${configFile}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      throw new ConfigError(
+        `cannot read config file ${configFile}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      );
     }
     apply(parseProperties(text), 'config');
   }

@@ -13,7 +13,11 @@ const repeatedSignalWindowMs = 1000;
 /** Errors whose message says all an operator needs; anything else also gets its stack logged. */
 const expectedErrors = [ConfigError, DataDirError, ListenError];
 
-export async function runStart(args: StartArguments, version: string, environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runStart(
+  args: StartArguments,
+  version: string,
+  environment: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const logger = createLogger(logLevelOf(args, environment));
   // Signal handlers go in first: a supervisor may send SIGTERM the moment it sees "listening", or
   // while the broker is still opening; either way the answer is a clean stop, never the default kill.
@@ -39,7 +43,13 @@ export async function runStart(args: StartArguments, version: string, environmen
         node: process.version,
         ...(settings.configFile !== null ? { configFile: settings.configFile } : {}),
         dataDir,
-        ...(given.length > 0 ? { settings: Object.fromEntries(given.map(([name, source]) => [name, `${settings.properties[name]} (${source})`])) } : {}),
+        ...(given.length > 0
+          ? {
+              settings: Object.fromEntries(
+                given.map(([name, source]) => [name, `${settings.properties[name]} (${source})`]),
+              ),
+            }
+          : {}),
       },
       `sluice ${version} starting`,
     );

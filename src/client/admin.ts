@@ -71,7 +71,10 @@ export class Admin {
   }
 
   /** Creates topics; with `ignoreExisting`, a topic that already exists is not an error. */
-  async createTopics(topics: NewTopic[], options: { validateOnly?: boolean; timeoutMs?: number; ignoreExisting?: boolean } = {}): Promise<void> {
+  async createTopics(
+    topics: NewTopic[],
+    options: { validateOnly?: boolean; timeoutMs?: number; ignoreExisting?: boolean } = {},
+  ): Promise<void> {
     for (const topic of topics) if (!topic.name) throw new ClientOptionError('every topic needs a name');
     const body = {
       topics: topics.map((t) => ({
@@ -84,7 +87,11 @@ export class Admin {
       timeoutMs: options.timeoutMs ?? 30_000,
       validateOnly: options.validateOnly ?? false,
     };
-    const response = await this.cluster.request<CreateTopicsResponse>(await this.controller(), ApiKey.CreateTopics, body);
+    const response = await this.cluster.request<CreateTopicsResponse>(
+      await this.controller(),
+      ApiKey.CreateTopics,
+      body,
+    );
     for (const result of response.topics) {
       if (result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS && options.ignoreExisting) continue;
       throwIfError(result.errorCode, result.errorMessage, `create topic "${result.name}"`);
@@ -94,8 +101,13 @@ export class Admin {
 
   async deleteTopics(names: string[], options: { timeoutMs?: number } = {}): Promise<void> {
     const body = { topicNames: names, topics: names.map((name) => ({ name })), timeoutMs: options.timeoutMs ?? 30_000 };
-    const response = await this.cluster.request<DeleteTopicsResponse>(await this.controller(), ApiKey.DeleteTopics, body);
-    for (const result of response.responses) throwIfError(result.errorCode, result.errorMessage, `delete topic "${result.name}"`);
+    const response = await this.cluster.request<DeleteTopicsResponse>(
+      await this.controller(),
+      ApiKey.DeleteTopics,
+      body,
+    );
+    for (const result of response.responses)
+      throwIfError(result.errorCode, result.errorMessage, `delete topic "${result.name}"`);
     for (const name of names) this.cluster.topics.delete(name);
   }
 
@@ -103,7 +115,10 @@ export class Admin {
   async listTopics(options: { includeInternal?: boolean } = {}): Promise<string[]> {
     await this.connect();
     const topics = await this.cluster.fetchAllTopics();
-    return topics.filter((t) => options.includeInternal || !t.isInternal).map((t) => t.name).sort();
+    return topics
+      .filter((t) => options.includeInternal || !t.isInternal)
+      .map((t) => t.name)
+      .sort();
   }
 
   async describeTopics(names: string[]): Promise<TopicInfo[]> {
@@ -114,61 +129,120 @@ export class Admin {
   }
 
   /** Grows a topic to `count` partitions in total. */
-  async createPartitions(topic: string, count: number, options: { validateOnly?: boolean; timeoutMs?: number } = {}): Promise<void> {
-    const body = { topics: [{ name: topic, count, assignments: null }], timeoutMs: options.timeoutMs ?? 30_000, validateOnly: options.validateOnly ?? false };
-    const response = await this.cluster.request<CreatePartitionsResponse>(await this.controller(), ApiKey.CreatePartitions, body);
-    for (const result of response.results) throwIfError(result.errorCode, result.errorMessage, `create partitions of "${result.name}"`);
+  async createPartitions(
+    topic: string,
+    count: number,
+    options: { validateOnly?: boolean; timeoutMs?: number } = {},
+  ): Promise<void> {
+    const body = {
+      topics: [{ name: topic, count, assignments: null }],
+      timeoutMs: options.timeoutMs ?? 30_000,
+      validateOnly: options.validateOnly ?? false,
+    };
+    const response = await this.cluster.request<CreatePartitionsResponse>(
+      await this.controller(),
+      ApiKey.CreatePartitions,
+      body,
+    );
+    for (const result of response.results)
+      throwIfError(result.errorCode, result.errorMessage, `create partitions of "${result.name}"`);
     await this.cluster.refreshMetadata([topic]);
   }
 
   /** The configs of a topic or broker (all of them, or just `keys`). */
   async describeConfigs(type: ConfigResourceType, name: string, keys?: string[]): Promise<Record<string, ConfigEntry>> {
     await this.connect();
-    const body = { resources: [{ resourceType: resourceTypeCodes[type], resourceName: name, configurationKeys: keys ?? null }], includeSynonyms: false, includeDocumentation: false };
+    const body = {
+      resources: [{ resourceType: resourceTypeCodes[type], resourceName: name, configurationKeys: keys ?? null }],
+      includeSynonyms: false,
+      includeDocumentation: false,
+    };
     const nodeId = type === 'broker' && /^\d+$/.test(name) ? Number(name) : -1;
     const response = await this.cluster.request<DescribeConfigsResponse>(nodeId, ApiKey.DescribeConfigs, body);
     const result = response.results[0]!;
     throwIfError(result.errorCode, result.errorMessage, `describe configs of ${type} "${name}"`);
     const out: Record<string, ConfigEntry> = {};
     // configSource 5 = DEFAULT_CONFIG (DescribeConfigs v1+).
-    for (const c of result.configs) out[c.name] = { value: c.value, readOnly: c.readOnly, isDefault: c.configSource === 5, isSensitive: c.isSensitive };
+    for (const c of result.configs)
+      out[c.name] = {
+        value: c.value,
+        readOnly: c.readOnly,
+        isDefault: c.configSource === 5,
+        isSensitive: c.isSensitive,
+      };
     return out;
   }
 
   /** Sets configs (a null value removes the override), leaving the others as they are. */
-  async alterConfigs(type: ConfigResourceType, name: string, configs: Record<string, string | null>, options: { validateOnly?: boolean } = {}): Promise<void> {
+  async alterConfigs(
+    type: ConfigResourceType,
+    name: string,
+    configs: Record<string, string | null>,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<void> {
     await this.connect();
     const body = {
-      resources: [{ resourceType: resourceTypeCodes[type], resourceName: name, configs: Object.entries(configs).map(([key, value]) => ({ name: key, configOperation: value === null ? 1 : 0, value })) }],
+      resources: [
+        {
+          resourceType: resourceTypeCodes[type],
+          resourceName: name,
+          configs: Object.entries(configs).map(([key, value]) => ({
+            name: key,
+            configOperation: value === null ? 1 : 0,
+            value,
+          })),
+        },
+      ],
       validateOnly: options.validateOnly ?? false,
     };
     const nodeId = type === 'broker' && /^\d+$/.test(name) ? Number(name) : -1;
-    const response = await this.cluster.request<IncrementalAlterConfigsResponse>(nodeId, ApiKey.IncrementalAlterConfigs, body);
+    const response = await this.cluster.request<IncrementalAlterConfigsResponse>(
+      nodeId,
+      ApiKey.IncrementalAlterConfigs,
+      body,
+    );
     for (const r of response.responses) throwIfError(r.errorCode, r.errorMessage, `alter configs of ${type} "${name}"`);
   }
 
   /** Per partition of `topic`: the offset at the start, the end, or the first message at/after a time (ms). */
-  async listOffsets(topic: string, spec: OffsetSpec, options: { isolationLevel?: 'read_committed' | 'read_uncommitted' } = {}): Promise<PartitionOffset[]> {
+  async listOffsets(
+    topic: string,
+    spec: OffsetSpec,
+    options: { isolationLevel?: 'read_committed' | 'read_uncommitted' } = {},
+  ): Promise<PartitionOffset[]> {
     await this.connect();
     const info = await this.cluster.topic(topic);
-    return listOffsets(this.cluster, info.partitions.map((p) => ({ topic, partition: p.partition })), spec, options.isolationLevel === 'read_uncommitted' ? 0 : 1);
+    return listOffsets(
+      this.cluster,
+      info.partitions.map((p) => ({ topic, partition: p.partition })),
+      spec,
+      options.isolationLevel === 'read_uncommitted' ? 0 : 1,
+    );
   }
 
   /** Deletes the records before `offset` in each given partition; returns the new log start offsets. */
-  async deleteRecords(topic: string, partitions: Array<{ partition: number; offset: bigint }>, options: { timeoutMs?: number } = {}): Promise<Array<{ partition: number; lowWatermark: bigint }>> {
+  async deleteRecords(
+    topic: string,
+    partitions: Array<{ partition: number; offset: bigint }>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Array<{ partition: number; lowWatermark: bigint }>> {
     await this.connect();
     await this.cluster.topic(topic);
     const byLeader = new Map<number, Array<{ partitionIndex: number; offset: bigint }>>();
     for (const { partition, offset } of partitions) {
       const leader = this.cluster.leaderOf(topic, partition);
-      if (leader === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, `${topic}/${partition}`);
+      if (leader === undefined)
+        throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, `${topic}/${partition}`);
       let list = byLeader.get(leader);
       if (!list) byLeader.set(leader, (list = []));
       list.push({ partitionIndex: partition, offset });
     }
     const out: Array<{ partition: number; lowWatermark: bigint }> = [];
     for (const [leader, list] of byLeader) {
-      const response = await this.cluster.request<DeleteRecordsResponse>(leader, ApiKey.DeleteRecords, { topics: [{ name: topic, partitions: list }], timeoutMs: options.timeoutMs ?? 30_000 });
+      const response = await this.cluster.request<DeleteRecordsResponse>(leader, ApiKey.DeleteRecords, {
+        topics: [{ name: topic, partitions: list }],
+        timeoutMs: options.timeoutMs ?? 30_000,
+      });
       for (const p of response.topics[0]!.partitions) {
         throwIfError(p.errorCode, null, `delete records of ${topic}/${p.partitionIndex}`);
         out.push({ partition: p.partitionIndex, lowWatermark: p.lowWatermark });
@@ -177,11 +251,21 @@ export class Admin {
     return out.sort((a, b) => a.partition - b.partition);
   }
 
-  async describeCluster(): Promise<{ clusterId: string; controllerId: number; brokers: Array<{ nodeId: number; host: string; port: number; rack: string | null }> }> {
+  async describeCluster(): Promise<{
+    clusterId: string;
+    controllerId: number;
+    brokers: Array<{ nodeId: number; host: string; port: number; rack: string | null }>;
+  }> {
     await this.connect();
-    const response = await this.cluster.request<DescribeClusterResponse>(-1, ApiKey.DescribeCluster, { includeClusterAuthorizedOperations: false });
+    const response = await this.cluster.request<DescribeClusterResponse>(-1, ApiKey.DescribeCluster, {
+      includeClusterAuthorizedOperations: false,
+    });
     throwIfError(response.errorCode, response.errorMessage, 'DescribeCluster');
-    return { clusterId: response.clusterId, controllerId: response.controllerId, brokers: response.brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })) };
+    return {
+      clusterId: response.clusterId,
+      controllerId: response.controllerId,
+      brokers: response.brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+    };
   }
 
   /** Consumer groups known to the brokers. */
@@ -191,7 +275,8 @@ export class Admin {
     for (const nodeId of this.cluster.brokers.keys()) {
       const response = await this.cluster.request<ListGroupsResponse>(nodeId, ApiKey.ListGroups, {});
       throwIfError(response.errorCode, null, 'ListGroups');
-      for (const g of response.groups) out.push({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState });
+      for (const g of response.groups)
+        out.push({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState });
     }
     return out.sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
   }
@@ -200,9 +285,25 @@ export class Admin {
     await this.connect();
     const out: GroupDescription[] = [];
     for (const groupId of groupIds) {
-      const response = await this.cluster.coordinatorRequest<DescribeGroupsResponse>(groupId, ApiKey.DescribeGroups, { groups: [groupId] }, (r) => throwIfError(r.groups[0]!.errorCode, r.groups[0]!.errorMessage, `describe group "${groupId}"`));
+      const response = await this.cluster.coordinatorRequest<DescribeGroupsResponse>(
+        groupId,
+        ApiKey.DescribeGroups,
+        { groups: [groupId] },
+        (r) => throwIfError(r.groups[0]!.errorCode, r.groups[0]!.errorMessage, `describe group "${groupId}"`),
+      );
       const g = response.groups[0]!;
-      out.push({ groupId: g.groupId, state: g.groupState, protocolType: g.protocolType, protocol: g.protocolData, members: g.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost })) });
+      out.push({
+        groupId: g.groupId,
+        state: g.groupState,
+        protocolType: g.protocolType,
+        protocol: g.protocolData,
+        members: g.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+        })),
+      });
     }
     return out;
   }
@@ -210,19 +311,33 @@ export class Admin {
   async deleteGroups(groupIds: string[]): Promise<void> {
     await this.connect();
     for (const groupId of groupIds) {
-      await this.cluster.coordinatorRequest<DeleteGroupsResponse>(groupId, ApiKey.DeleteGroups, { groupsNames: [groupId] }, (r) => throwIfError(r.results[0]!.errorCode, null, `delete group "${groupId}"`));
+      await this.cluster.coordinatorRequest<DeleteGroupsResponse>(
+        groupId,
+        ApiKey.DeleteGroups,
+        { groupsNames: [groupId] },
+        (r) => throwIfError(r.results[0]!.errorCode, null, `delete group "${groupId}"`),
+      );
     }
   }
 
   /** Committed offsets of a group (all its topics, or `topics`). -1n means none committed. */
-  async fetchOffsets(groupId: string, topics?: string[]): Promise<Array<{ topic: string; partition: number; offset: bigint; metadata: string | null }>> {
+  async fetchOffsets(
+    groupId: string,
+    topics?: string[],
+  ): Promise<Array<{ topic: string; partition: number; offset: bigint; metadata: string | null }>> {
     await this.connect();
     let request: Array<{ name: string; partitionIndexes: number[] }> | null = null;
     if (topics) {
       request = [];
-      for (const name of topics) request.push({ name, partitionIndexes: (await this.cluster.topic(name)).partitions.map((p) => p.partition) });
+      for (const name of topics)
+        request.push({ name, partitionIndexes: (await this.cluster.topic(name)).partitions.map((p) => p.partition) });
     }
-    const response = await this.cluster.coordinatorRequest<OffsetFetchResponse>(groupId, ApiKey.OffsetFetch, { groupId, topics: request, requireStable: true }, (r) => throwIfError(r.errorCode, null, `fetch offsets of group "${groupId}"`));
+    const response = await this.cluster.coordinatorRequest<OffsetFetchResponse>(
+      groupId,
+      ApiKey.OffsetFetch,
+      { groupId, topics: request, requireStable: true },
+      (r) => throwIfError(r.errorCode, null, `fetch offsets of group "${groupId}"`),
+    );
     const out: Array<{ topic: string; partition: number; offset: bigint; metadata: string | null }> = [];
     for (const t of response.topics) {
       for (const p of t.partitions) {
@@ -237,12 +352,19 @@ export class Admin {
    * Sets a group's committed offsets (the group must have no active members): to explicit offsets,
    * or to 'earliest' / 'latest' / a timestamp for every partition of `topic`.
    */
-  async resetOffsets(groupId: string, topic: string, to: OffsetSpec | Array<{ partition: number; offset: bigint }>): Promise<Array<{ partition: number; offset: bigint }>> {
-    const targets = Array.isArray(to) ? to : (await this.listOffsets(topic, to)).map((p) => ({ partition: p.partition, offset: p.offset }));
+  async resetOffsets(
+    groupId: string,
+    topic: string,
+    to: OffsetSpec | Array<{ partition: number; offset: bigint }>,
+  ): Promise<Array<{ partition: number; offset: bigint }>> {
+    const targets = Array.isArray(to)
+      ? to
+      : (await this.listOffsets(topic, to)).map((p) => ({ partition: p.partition, offset: p.offset }));
     if (!Array.isArray(to)) {
       // A timestamp after the last message has no offset: such partitions go to the end.
       const ends = await this.listOffsets(topic, 'latest');
-      for (const target of targets) if (target.offset < 0n) target.offset = ends.find((e) => e.partition === target.partition)!.offset;
+      for (const target of targets)
+        if (target.offset < 0n) target.offset = ends.find((e) => e.partition === target.partition)!.offset;
     }
     const body = {
       groupId,
@@ -250,10 +372,22 @@ export class Admin {
       memberId: '',
       groupInstanceId: null,
       retentionTimeMs: -1n,
-      topics: [{ name: topic, partitions: targets.map((t) => ({ partitionIndex: t.partition, committedOffset: t.offset, committedLeaderEpoch: -1, committedMetadata: null })) }],
+      topics: [
+        {
+          name: topic,
+          partitions: targets.map((t) => ({
+            partitionIndex: t.partition,
+            committedOffset: t.offset,
+            committedLeaderEpoch: -1,
+            committedMetadata: null,
+          })),
+        },
+      ],
     };
     await this.cluster.coordinatorRequest<OffsetCommitResponse>(groupId, ApiKey.OffsetCommit, body, (r) => {
-      for (const t of r.topics) for (const p of t.partitions) throwIfError(p.errorCode, null, `reset offset of group "${groupId}" on ${t.name}/${p.partitionIndex}`);
+      for (const t of r.topics)
+        for (const p of t.partitions)
+          throwIfError(p.errorCode, null, `reset offset of group "${groupId}" on ${t.name}/${p.partitionIndex}`);
     });
     return targets;
   }

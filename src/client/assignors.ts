@@ -71,7 +71,8 @@ export const cooperativeStickyAssignor: Assignor = {
   assign(members, partitionCounts) {
     const assignment = emptyAssignment(members);
     const all: Array<{ topic: string; partition: number }> = [];
-    for (const [topic, count] of [...partitionCounts].sort()) for (let p = 0; p < count; p++) all.push({ topic, partition: p });
+    for (const [topic, count] of [...partitionCounts].sort())
+      for (let p = 0; p < count; p++) all.push({ topic, partition: p });
     const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
     // Current owner of each partition; when two members claim one, the higher generation wins.
     const owner = new Map<string, MemberSubscription>();
@@ -113,7 +114,9 @@ export const cooperativeStickyAssignor: Assignor = {
     // 2. The rest to the least loaded eligible member.
     for (const { topic, partition } of all) {
       if (assigned.has(keyOf(topic, partition))) continue;
-      const candidates = eligible(topic).sort((a, b) => counts.get(a.memberId)! - counts.get(b.memberId)! || memberOrder(a, b));
+      const candidates = eligible(topic).sort(
+        (a, b) => counts.get(a.memberId)! - counts.get(b.memberId)! || memberOrder(a, b),
+      );
       if (candidates.length > 0) give(candidates[0]!.memberId, topic, partition);
     }
     // 3. A partition changing hands waits one round, until its previous owner has revoked it.

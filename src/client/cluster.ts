@@ -97,9 +97,12 @@ export class Cluster {
   async connect(): Promise<void> {
     await this.refreshMetadata();
     if (!this.refreshTimer) {
-      this.refreshTimer = setInterval(() => {
-        if (Date.now() - this.lastRefreshMs >= this.metadataMaxAgeMs) this.refreshMetadata().catch(() => undefined);
-      }, Math.min(this.metadataMaxAgeMs, 60_000));
+      this.refreshTimer = setInterval(
+        () => {
+          if (Date.now() - this.lastRefreshMs >= this.metadataMaxAgeMs) this.refreshMetadata().catch(() => undefined);
+        },
+        Math.min(this.metadataMaxAgeMs, 60_000),
+      );
       this.refreshTimer.unref();
     }
   }
@@ -128,7 +131,10 @@ export class Cluster {
     const response = await this.withRetries('Metadata', async () => {
       const connection = await this.anyConnection();
       const topics = this.interesting.size === 0 ? [] : [...this.interesting].map((name) => ({ name }));
-      return connection.request<MetadataResponse>(ApiKey.Metadata, { topics, allowAutoTopicCreation: this.allowAutoTopicCreation });
+      return connection.request<MetadataResponse>(ApiKey.Metadata, {
+        topics,
+        allowAutoTopicCreation: this.allowAutoTopicCreation,
+      });
     });
     this.applyMetadata(response);
   }
@@ -140,7 +146,9 @@ export class Cluster {
       return connection.request<MetadataResponse>(ApiKey.Metadata, { topics: null, allowAutoTopicCreation: false });
     });
     this.applyMetadata(response);
-    return response.topics.filter((topic) => topic.errorCode === 0 && topic.name !== null).map((topic) => this.topics.get(topic.name!)!);
+    return response.topics
+      .filter((topic) => topic.errorCode === 0 && topic.name !== null)
+      .map((topic) => this.topics.get(topic.name!)!);
   }
 
   private applyMetadata(response: MetadataResponse): void {
@@ -148,7 +156,13 @@ export class Cluster {
     this.clusterId = response.clusterId;
     this.controllerId = response.controllerId;
     this.brokers.clear();
-    for (const broker of response.brokers) this.brokers.set(broker.nodeId, { nodeId: broker.nodeId, host: broker.host, port: broker.port, rack: broker.rack });
+    for (const broker of response.brokers)
+      this.brokers.set(broker.nodeId, {
+        nodeId: broker.nodeId,
+        host: broker.host,
+        port: broker.port,
+        rack: broker.rack,
+      });
     for (const topic of response.topics) {
       if (topic.name === null) continue;
       if (topic.errorCode !== 0) {
@@ -156,9 +170,21 @@ export class Cluster {
         continue;
       }
       const partitions = topic.partitions
-        .map((p) => ({ partition: p.partitionIndex, leader: p.leaderId, leaderEpoch: p.leaderEpoch, replicas: p.replicaNodes, isr: p.isrNodes, errorCode: p.errorCode }))
+        .map((p) => ({
+          partition: p.partitionIndex,
+          leader: p.leaderId,
+          leaderEpoch: p.leaderEpoch,
+          replicas: p.replicaNodes,
+          isr: p.isrNodes,
+          errorCode: p.errorCode,
+        }))
         .sort((a, b) => a.partition - b.partition);
-      this.topics.set(topic.name, { name: topic.name, topicId: topic.topicId, isInternal: topic.isInternal, partitions });
+      this.topics.set(topic.name, {
+        name: topic.name,
+        topicId: topic.topicId,
+        isInternal: topic.isInternal,
+        partitions,
+      });
     }
   }
 
@@ -290,11 +316,21 @@ export class Cluster {
     const known = this.coordinators.get(groupId);
     if (known !== undefined && !refresh) return known;
     const response = await this.withRetries('FindCoordinator', async () => {
-      const answer = await this.request<FindCoordinatorResponse>(-1, ApiKey.FindCoordinator, { key: groupId, keyType: 0 });
-      if (answer.errorCode !== 0) throw new KafkaError(answer.errorCode, answer.errorMessage, `FindCoordinator for group "${groupId}"`);
+      const answer = await this.request<FindCoordinatorResponse>(-1, ApiKey.FindCoordinator, {
+        key: groupId,
+        keyType: 0,
+      });
+      if (answer.errorCode !== 0)
+        throw new KafkaError(answer.errorCode, answer.errorMessage, `FindCoordinator for group "${groupId}"`);
       return answer;
     });
-    if (!this.brokers.has(response.nodeId)) this.brokers.set(response.nodeId, { nodeId: response.nodeId, host: response.host, port: response.port, rack: null });
+    if (!this.brokers.has(response.nodeId))
+      this.brokers.set(response.nodeId, {
+        nodeId: response.nodeId,
+        host: response.host,
+        port: response.port,
+        rack: null,
+      });
     this.coordinators.set(groupId, response.nodeId);
     return response.nodeId;
   }
@@ -303,7 +339,13 @@ export class Cluster {
    * Sends a request to the coordinator of `groupId`; `check` throws the response's error. A moved or
    * loading coordinator is looked up again and the request retried.
    */
-  async coordinatorRequest<Response>(groupId: string, apiKey: number, body: object, check: (response: Response) => void = () => undefined, options?: RequestOptions): Promise<Response> {
+  async coordinatorRequest<Response>(
+    groupId: string,
+    apiKey: number,
+    body: object,
+    check: (response: Response) => void = () => undefined,
+    options?: RequestOptions,
+  ): Promise<Response> {
     return this.withRetries('coordinator', async () => {
       const nodeId = await this.groupCoordinator(groupId);
       try {
@@ -311,7 +353,11 @@ export class Cluster {
         check(response);
         return response;
       } catch (error) {
-        if (error instanceof ConnectionError || (error instanceof KafkaError && (error.code === ErrorCode.NOT_COORDINATOR || error.code === ErrorCode.COORDINATOR_NOT_AVAILABLE))) {
+        if (
+          error instanceof ConnectionError ||
+          (error instanceof KafkaError &&
+            (error.code === ErrorCode.NOT_COORDINATOR || error.code === ErrorCode.COORDINATOR_NOT_AVAILABLE))
+        ) {
           this.coordinators.delete(groupId);
         }
         throw error;

@@ -79,8 +79,11 @@ export class Connection {
     this.maxInFlight = options.maxInFlightRequests ?? 16;
     socket.setNoDelay(true);
     reader.onFrame = (frame) => this.onFrame(frame);
-    reader.onBadSize = (size) => this.fail(new ConnectionError(`broker at ${this.address} sent a frame of ${size} bytes`));
-    socket.on('error', (error) => this.fail(new ConnectionError(`connection to ${this.address} failed: ${error.message}`, { cause: error })));
+    reader.onBadSize = (size) =>
+      this.fail(new ConnectionError(`broker at ${this.address} sent a frame of ${size} bytes`));
+    socket.on('error', (error) =>
+      this.fail(new ConnectionError(`connection to ${this.address} failed: ${error.message}`, { cause: error })),
+    );
     socket.on('close', () => this.fail(new ConnectionError(`connection to ${this.address} closed`)));
   }
 
@@ -120,7 +123,9 @@ export class Connection {
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ConnectionError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+        reject(
+          new ConnectionError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, { cause: error }),
+        );
       });
     });
     const connection = new Connection(socket, reader, options);
@@ -139,7 +144,11 @@ export class Connection {
     let version = clientVersionRange(ApiKey.ApiVersions)!.max;
     let response: apiVersions.ApiVersionsResponse;
     for (;;) {
-      response = (await this.send(ApiKey.ApiVersions, { clientSoftwareName: 'sluice', clientSoftwareVersion: '0.1.0' }, version)) as apiVersions.ApiVersionsResponse;
+      response = (await this.send(
+        ApiKey.ApiVersions,
+        { clientSoftwareName: 'sluice', clientSoftwareVersion: '0.1.0' },
+        version,
+      )) as apiVersions.ApiVersionsResponse;
       if (response.errorCode === ErrorCode.UNSUPPORTED_VERSION && version > 0) {
         const theirs = response.apiKeys.find((entry) => entry.apiKey === ApiKey.ApiVersions);
         version = theirs ? Math.min(theirs.maxVersion, version - 1) : 0;
@@ -167,12 +176,21 @@ export class Connection {
     const version = options.version ?? this.negotiated.get(apiKey);
     if (version === undefined) {
       const codec = apiCodecs.get(apiKey);
-      throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `the broker at ${this.address} and this client share no version of ${codec?.apiName ?? 'API ' + apiKey}`);
+      throw new KafkaError(
+        ErrorCode.UNSUPPORTED_VERSION,
+        `the broker at ${this.address} and this client share no version of ${codec?.apiName ?? 'API ' + apiKey}`,
+      );
     }
     return (await this.send(apiKey, body, version, options.timeoutMs, options.expectResponse ?? true)) as Response;
   }
 
-  private async send(apiKey: number, body: object, version: number, timeoutMs = this.requestTimeoutMs, expectResponse = true): Promise<unknown> {
+  private async send(
+    apiKey: number,
+    body: object,
+    version: number,
+    timeoutMs = this.requestTimeoutMs,
+    expectResponse = true,
+  ): Promise<unknown> {
     while (this.inFlight >= this.maxInFlight && !this.closedError) {
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     }
@@ -190,7 +208,11 @@ export class Connection {
     this.inFlight++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new RequestTimeoutError(`${codec.apiName} v${version} to ${this.address} got no answer within ${timeoutMs} ms`));
+        this.fail(
+          new RequestTimeoutError(
+            `${codec.apiName} v${version} to ${this.address} got no answer within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(correlationId, { apiKey, version, resolve, reject, timer });
       this.write(chunks);
@@ -258,7 +280,8 @@ export class Connection {
     this.pending.clear();
     this.inFlight = 0;
     for (const waiter of this.slotWaiters.splice(0)) waiter();
-    for (const listener of this.closeListeners.splice(0)) listener(error instanceof SluiceClientError ? error : undefined);
+    for (const listener of this.closeListeners.splice(0))
+      listener(error instanceof SluiceClientError ? error : undefined);
   }
 
   /** Closes the socket; requests still in flight fail with ConnectionError. */
@@ -321,7 +344,12 @@ export class FrameReader {
       // Allocated from the size prefix alone, before the bytes arrive: maxFrameBytes (the
       // connection's maxResponseBytes) bounds what one answer can make the client hold.
       const frame = Buffer.allocUnsafe(size);
-      const copied = this.scratch.copy(frame, 0, at + SIZE_PREFIX_BYTES, at + SIZE_PREFIX_BYTES + Math.min(size, available));
+      const copied = this.scratch.copy(
+        frame,
+        0,
+        at + SIZE_PREFIX_BYTES,
+        at + SIZE_PREFIX_BYTES + Math.min(size, available),
+      );
       at += SIZE_PREFIX_BYTES + copied;
       if (copied < size) {
         // The rest of this frame is read straight into it; scratch is empty (this frame's bytes were its last).

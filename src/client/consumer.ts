@@ -20,8 +20,29 @@ import type { FetchResponse } from '../protocol/generated/fetch.js';
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
 import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { locatedRecordCount, locateRecordBatches, RECORD_SLOTS, recordHeadersAt, recordKeyAt, recordValueAt, SLOT_HEADER_COUNT, SLOT_KEY_AT, SLOT_KEY_LENGTH, SLOT_OFFSET_DELTA, type LocatedRecordBatch, type RecordHeader } from '../protocol/record-batch/records.js';
-import { BASE_OFFSET_OFFSET, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_LENGTH_PREFIX_BYTES, LAST_OFFSET_DELTA_OFFSET, readInt64AsNumber, TIMESTAMP_TYPE_LOG_APPEND_TIME } from '../protocol/record-batch/header.js';
+import {
+  locatedRecordCount,
+  locateRecordBatches,
+  RECORD_SLOTS,
+  recordHeadersAt,
+  recordKeyAt,
+  recordValueAt,
+  SLOT_HEADER_COUNT,
+  SLOT_KEY_AT,
+  SLOT_KEY_LENGTH,
+  SLOT_OFFSET_DELTA,
+  type LocatedRecordBatch,
+  type RecordHeader,
+} from '../protocol/record-batch/records.js';
+import {
+  BASE_OFFSET_OFFSET,
+  BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  BATCH_LENGTH_PREFIX_BYTES,
+  LAST_OFFSET_DELTA_OFFSET,
+  readInt64AsNumber,
+  TIMESTAMP_TYPE_LOG_APPEND_TIME,
+} from '../protocol/record-batch/header.js';
 import { sleep } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions } from './cluster.js';
 import { deadLetterHeaders, defaultDeadLetterTopic } from './dead-letter.js';
@@ -224,9 +245,19 @@ export class Consumer<K = Buffer, V = Buffer> {
     this.options = options;
     this.cluster = new Cluster({ allowAutoTopicCreation: false, ...options });
     this.groupId = options.groupId;
-    if (this.groupId !== undefined && (typeof this.groupId !== 'string' || this.groupId.length === 0)) throw new ClientOptionError('option groupId must be a non-empty string');
-    this.isolationLevel = oneOfOption('isolationLevel', options.isolationLevel, 'read_committed', ['read_committed', 'read_uncommitted'] as const) === 'read_committed' ? 1 : 0;
-    this.autoOffsetReset = oneOfOption('autoOffsetReset', options.autoOffsetReset, 'latest', ['earliest', 'latest'] as const);
+    if (this.groupId !== undefined && (typeof this.groupId !== 'string' || this.groupId.length === 0))
+      throw new ClientOptionError('option groupId must be a non-empty string');
+    this.isolationLevel =
+      oneOfOption('isolationLevel', options.isolationLevel, 'read_committed', [
+        'read_committed',
+        'read_uncommitted',
+      ] as const) === 'read_committed'
+        ? 1
+        : 0;
+    this.autoOffsetReset = oneOfOption('autoOffsetReset', options.autoOffsetReset, 'latest', [
+      'earliest',
+      'latest',
+    ] as const);
     this.maxWaitMs = integerOption('maxWaitMs', options.maxWaitMs, 500, 0);
     this.minBytes = integerOption('minBytes', options.minBytes, 1, 0);
     this.maxBytes = integerOption('maxBytes', options.maxBytes, 50 * 1024 * 1024, 1);
@@ -238,7 +269,8 @@ export class Consumer<K = Buffer, V = Buffer> {
     this.nullKeyOrder = oneOfOption('nullKeyOrder', options.nullKeyOrder, 'partition', ['partition', 'none'] as const);
     this.concurrency = integerOption('concurrency', options.concurrency, 1, 1, 10_000);
     integerOption('retry.maxAttempts', options.retry?.maxAttempts, 1, 1);
-    if (options.deadLetter && !options.retry) throw new ClientOptionError('option deadLetter needs retry (at least { maxAttempts: 1 })');
+    if (options.deadLetter && !options.retry)
+      throw new ClientOptionError('option deadLetter needs retry (at least { maxAttempts: 1 })');
     this.keyDeserializer = options.keyDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<K>);
     this.valueDeserializer = options.valueDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<V>);
   }
@@ -258,7 +290,8 @@ export class Consumer<K = Buffer, V = Buffer> {
   /** Joins the consumer group for these topics (names or a pattern matched against the cluster's topics). */
   subscribe(topics: string[] | RegExp): void {
     if (!this.groupId) throw new ClientOptionError('subscribe() needs the groupId option');
-    if (this.partitions.size > 0 && !this.group) throw new ClientOptionError('subscribe() cannot be used after assign()');
+    if (this.partitions.size > 0 && !this.group)
+      throw new ClientOptionError('subscribe() cannot be used after assign()');
     this.group = new GroupMember(this.cluster, {
       groupId: this.groupId,
       topics,
@@ -304,7 +337,17 @@ export class Consumer<K = Buffer, V = Buffer> {
     const id = partitionId(topic, partition);
     let state = this.partitions.get(id);
     if (!state) {
-      state = { topic, partition, position: undefined, reset: undefined, paused: false, retryAt: 0, epoch: 0, lastCommitted: undefined, delivering: Promise.resolve() };
+      state = {
+        topic,
+        partition,
+        position: undefined,
+        reset: undefined,
+        paused: false,
+        retryAt: 0,
+        epoch: 0,
+        lastCommitted: undefined,
+        delivering: Promise.resolve(),
+      };
       this.partitions.set(id, state);
       this.cluster.addTopics([topic]);
     }
@@ -345,8 +388,12 @@ export class Consumer<K = Buffer, V = Buffer> {
       concurrency: this.concurrency,
       retry: this.options.retry,
       handle: (fetched, attempt, offset) => userHandler(this.typed(fetched, offset, attempt)),
-      onError: (fetched, error, attempt, offset) => this.options.onError?.(error, this.safeTyped(fetched, offset, attempt)),
-      onExhausted: deadLetter ? (fetched, error, attempts, offset) => this.sendToDeadLetter(fetched, offset, error, attempts, deadLetter === true ? {} : deadLetter) : undefined,
+      onError: (fetched, error, attempt, offset) =>
+        this.options.onError?.(error, this.safeTyped(fetched, offset, attempt)),
+      onExhausted: deadLetter
+        ? (fetched, error, attempts, offset) =>
+            this.sendToDeadLetter(fetched, offset, error, attempts, deadLetter === true ? {} : deadLetter)
+        : undefined,
     });
     if (this.group) {
       this.group.onRebalance = {
@@ -356,7 +403,10 @@ export class Consumer<K = Buffer, V = Buffer> {
       await this.group.join();
     }
     if (this.autoCommit && this.groupId) {
-      this.commitTimer = setInterval(() => void this.commit().catch((error: unknown) => this.options.onError?.(error, undefined)), this.autoCommitIntervalMs);
+      this.commitTimer = setInterval(
+        () => void this.commit().catch((error: unknown) => this.options.onError?.(error, undefined)),
+        this.autoCommitIntervalMs,
+      );
       this.commitTimer.unref();
     }
     this.running = this.loop();
@@ -370,7 +420,10 @@ export class Consumer<K = Buffer, V = Buffer> {
       topic: fetched.source.topic,
       partition: fetched.source.partition,
       offset,
-      timestamp: batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + batch.timestampDeltas[index]!,
+      timestamp:
+        batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME
+          ? batch.maxTimestamp
+          : batch.baseTimestamp + batch.timestampDeltas[index]!,
       key: recordKeyAt(batch, index),
       value: recordValueAt(batch, index),
       headers: recordHeadersAt(batch, index),
@@ -382,11 +435,15 @@ export class Consumer<K = Buffer, V = Buffer> {
     const { batch } = fetched;
     const { topic, partition } = fetched.source;
     const index = recordIndex(fetched, offset);
-    const timestamp = batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? batch.maxTimestamp : batch.baseTimestamp + batch.timestampDeltas[index]!;
+    const timestamp =
+      batch.timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME
+        ? batch.maxTimestamp
+        : batch.baseTimestamp + batch.timestampDeltas[index]!;
     const rawKey = recordKeyAt(batch, index);
     const rawValue = recordValueAt(batch, index);
     const headers: Record<string, Buffer | null> = {};
-    const headerList = batch.recordTable[index * RECORD_SLOTS + SLOT_HEADER_COUNT]! > 0 ? recordHeadersAt(batch, index) : [];
+    const headerList =
+      batch.recordTable[index * RECORD_SLOTS + SLOT_HEADER_COUNT]! > 0 ? recordHeadersAt(batch, index) : [];
     for (let h = 0; h < headerList.length; h++) headers[headerList[h]!.key] = headerList[h]!.value;
     return {
       topic,
@@ -411,12 +468,28 @@ export class Consumer<K = Buffer, V = Buffer> {
     }
   }
 
-  private async sendToDeadLetter(fetched: FetchedBatch, offset: number, error: unknown, attempts: number, options: DeadLetterOptions): Promise<void> {
-    this.deadLetterProducer ??= new Producer({ bootstrap: this.options.bootstrap, clientId: this.cluster.clientId, ...options.producer });
+  private async sendToDeadLetter(
+    fetched: FetchedBatch,
+    offset: number,
+    error: unknown,
+    attempts: number,
+    options: DeadLetterOptions,
+  ): Promise<void> {
+    this.deadLetterProducer ??= new Producer({
+      bootstrap: this.options.bootstrap,
+      clientId: this.cluster.clientId,
+      ...options.producer,
+    });
     const raw = this.raw(fetched, offset);
     const topic = (options.topic ?? defaultDeadLetterTopic)(raw.topic);
     const headers: Array<[string, Buffer | string | null]> = raw.headers.map((h) => [h.key, h.value]);
-    headers.push(...deadLetterHeaders({ topic: raw.topic, partition: raw.partition, offset: BigInt(raw.offset), timestamp: raw.timestamp }, attempts, error));
+    headers.push(
+      ...deadLetterHeaders(
+        { topic: raw.topic, partition: raw.partition, offset: BigInt(raw.offset), timestamp: raw.timestamp },
+        attempts,
+        error,
+      ),
+    );
     await this.deadLetterProducer.send(topic, { key: raw.key, value: raw.value, headers, timestamp: raw.timestamp });
   }
 
@@ -433,7 +506,8 @@ export class Consumer<K = Buffer, V = Buffer> {
         await this.resolvePositions();
         await this.engine!.waitForRoom(this.maxBufferedMessages);
         // One response may be decoding while the next fetch is out; not more.
-        while (this.undelivered > 1 && !this.stopping) await new Promise<void>((resolve) => (this.deliveredWaiter = resolve));
+        while (this.undelivered > 1 && !this.stopping)
+          await new Promise<void>((resolve) => (this.deliveredWaiter = resolve));
         if (this.stopping) break;
         const fetched = await this.fetchOnce();
         failures = 0;
@@ -462,7 +536,8 @@ export class Consumer<K = Buffer, V = Buffer> {
   /** Milliseconds until the earliest partition waiting after a damaged batch may be fetched again (Infinity: none waits). */
   private nextRetryInMs(): number {
     let earliest = Infinity;
-    for (const state of this.partitions.values()) if (state.retryAt !== 0 && !state.paused) earliest = Math.min(earliest, state.retryAt);
+    for (const state of this.partitions.values())
+      if (state.retryAt !== 0 && !state.paused) earliest = Math.min(earliest, state.retryAt);
     return Math.max(0, earliest - Date.now());
   }
 
@@ -512,7 +587,11 @@ export class Consumer<K = Buffer, V = Buffer> {
     const response = await this.cluster.coordinatorRequest<OffsetFetchResponse>(
       groupId,
       ApiKey.OffsetFetch,
-      { groupId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })), requireStable: true },
+      {
+        groupId,
+        topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+        requireStable: true,
+      },
       (r) => throwIfError(r.errorCode, null, `fetch committed offsets of group "${groupId}"`),
     );
     const out = new Map<string, number>();
@@ -550,7 +629,11 @@ export class Consumer<K = Buffer, V = Buffer> {
     const topics = new Map<string, Array<{ partition: number; fetchOffset: bigint; partitionMaxBytes: number }>>();
     for (const { state, position } of asked) {
       const list = topics.get(state.topic) ?? [];
-      list.push({ partition: state.partition, fetchOffset: BigInt(position), partitionMaxBytes: this.partitionMaxBytes });
+      list.push({
+        partition: state.partition,
+        fetchOffset: BigInt(position),
+        partitionMaxBytes: this.partitionMaxBytes,
+      });
       topics.set(state.topic, list);
     }
     const body = {
@@ -563,7 +646,9 @@ export class Consumer<K = Buffer, V = Buffer> {
       sessionEpoch: -1,
       topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
     };
-    const response = await this.cluster.request<FetchResponse>(leader, ApiKey.Fetch, body, { timeoutMs: this.cluster.requestTimeoutMs + this.maxWaitMs });
+    const response = await this.cluster.request<FetchResponse>(leader, ApiKey.Fetch, body, {
+      timeoutMs: this.cluster.requestTimeoutMs + this.maxWaitMs,
+    });
     throwIfError(response.errorCode, null, 'Fetch');
     let stale = false;
     for (const topic of response.responses) {
@@ -600,7 +685,11 @@ export class Consumer<K = Buffer, V = Buffer> {
             // first batch of a response, not after all of them.
             const delivery = this.startDelivery(state, epoch, position, aborted);
             try {
-              await locateRecordBatches(records, {}, (batch) => this.current(state, epoch) && this.deliverBatch(delivery, batch));
+              await locateRecordBatches(
+                records,
+                {},
+                (batch) => this.current(state, epoch) && this.deliverBatch(delivery, batch),
+              );
             } catch (error) {
               // Undecodable records: fetch them again from the first one not handed over.
               if (state.epoch === epoch) {
@@ -623,10 +712,19 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   /** Whether `state` is still consumed from the position a fetch asked with `epoch` (no seek, revoke or close since). */
   private current(state: PartitionState, epoch: number): boolean {
-    return state.epoch === epoch && !this.stopping && this.partitions.get(partitionId(state.topic, state.partition)) === state;
+    return (
+      state.epoch === epoch &&
+      !this.stopping &&
+      this.partitions.get(partitionId(state.topic, state.partition)) === state
+    );
   }
 
-  private startDelivery(state: PartitionState, epoch: number, position: number, aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null): Delivery {
+  private startDelivery(
+    state: PartitionState,
+    epoch: number,
+    position: number,
+    aborted: Array<{ producerId: bigint; firstOffset: bigint }> | null,
+  ): Delivery {
     const id = partitionId(state.topic, state.partition);
     return {
       state,
@@ -637,7 +735,12 @@ export class Consumer<K = Buffer, V = Buffer> {
       next: position,
       // Usually there are none: then no list at all (an empty array of another shape than a full one
       // would send the delivery code back to the interpreter when the first aborted transaction shows up).
-      abortedList: aborted !== null && aborted.length > 0 ? aborted.map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) })).sort((a, b) => a.firstOffset - b.firstOffset) : undefined,
+      abortedList:
+        aborted !== null && aborted.length > 0
+          ? aborted
+              .map((a) => ({ producerId: Number(a.producerId), firstOffset: Number(a.firstOffset) }))
+              .sort((a, b) => a.firstOffset - b.firstOffset)
+          : undefined,
       abortedNow: new Set<number>(),
     };
   }
@@ -650,7 +753,12 @@ export class Consumer<K = Buffer, V = Buffer> {
   private deliverBatch(delivery: Delivery, batch: LocatedRecordBatch): boolean {
     const { state, epoch, id, abortedList, abortedNow } = delivery;
     const batchEnd = batch.baseOffset + batch.lastOffsetDelta + 1;
-    while (abortedList !== undefined && abortedList.length > 0 && abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta) abortedNow.add(abortedList.shift()!.producerId);
+    while (
+      abortedList !== undefined &&
+      abortedList.length > 0 &&
+      abortedList[0]!.firstOffset <= batch.baseOffset + batch.lastOffsetDelta
+    )
+      abortedNow.add(abortedList.shift()!.producerId);
     if (batch.isControl) {
       // An abort (or commit) marker ends the producer's transaction.
       abortedNow.delete(batch.producerId);
@@ -697,7 +805,13 @@ export class Consumer<K = Buffer, V = Buffer> {
     return true;
   }
 
-  private orderingKey(id: string, nullKeyOrdering: string, batch: LocatedRecordBatch, index: number, offset: number): string {
+  private orderingKey(
+    id: string,
+    nullKeyOrdering: string,
+    batch: LocatedRecordBatch,
+    index: number,
+    offset: number,
+  ): string {
     const keyLength = batch.recordTable[index * RECORD_SLOTS + SLOT_KEY_LENGTH]!;
     if (keyLength < 0) return this.nullKeyOrder === 'partition' ? nullKeyOrdering : `${id}\u0000offset\u0000${offset}`;
     const keyAt = batch.recordTable[index * RECORD_SLOTS + SLOT_KEY_AT]!;
@@ -722,10 +836,23 @@ export class Consumer<K = Buffer, V = Buffer> {
       toCommit.push({ state, offset });
     }
     if (toCommit.length === 0) return;
-    const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }>>();
+    const topics = new Map<
+      string,
+      Array<{
+        partitionIndex: number;
+        committedOffset: bigint;
+        committedLeaderEpoch: number;
+        committedMetadata: string | null;
+      }>
+    >();
     for (const { state, offset } of toCommit) {
       const list = topics.get(state.topic) ?? [];
-      list.push({ partitionIndex: state.partition, committedOffset: BigInt(offset), committedLeaderEpoch: -1, committedMetadata: null });
+      list.push({
+        partitionIndex: state.partition,
+        committedOffset: BigInt(offset),
+        committedLeaderEpoch: -1,
+        committedMetadata: null,
+      });
       topics.set(state.topic, list);
     }
     const generation = this.group?.generation ?? { generationId: -1, memberId: '', groupInstanceId: null };
@@ -733,13 +860,24 @@ export class Consumer<K = Buffer, V = Buffer> {
     await this.cluster.coordinatorRequest<OffsetCommitResponse>(
       groupId,
       ApiKey.OffsetCommit,
-      { groupId, generationIdOrMemberEpoch: generation.generationId, memberId: generation.memberId, groupInstanceId: generation.groupInstanceId, retentionTimeMs: -1n, topics: [...topics].map(([name, partitions]) => ({ name, partitions })) },
+      {
+        groupId,
+        generationIdOrMemberEpoch: generation.generationId,
+        memberId: generation.memberId,
+        groupInstanceId: generation.groupInstanceId,
+        retentionTimeMs: -1n,
+        topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+      },
       (r) => {
-        for (const t of r.topics) for (const p of t.partitions) throwIfError(p.errorCode, null, `commit ${t.name}/${p.partitionIndex} for group "${groupId}"`);
+        for (const t of r.topics)
+          for (const p of t.partitions)
+            throwIfError(p.errorCode, null, `commit ${t.name}/${p.partitionIndex} for group "${groupId}"`);
       },
     );
     for (const { state, offset } of toCommit) state.lastCommitted = offset;
-    this.options.onCommit?.(toCommit.map(({ state, offset }) => ({ topic: state.topic, partition: state.partition, offset: BigInt(offset) })));
+    this.options.onCommit?.(
+      toCommit.map(({ state, offset }) => ({ topic: state.topic, partition: state.partition, offset: BigInt(offset) })),
+    );
   }
 
   /** The group takes partitions away: stop fetching them, let running handlers finish, commit, forget. */
@@ -790,7 +928,10 @@ export class Consumer<K = Buffer, V = Buffer> {
       this.engine.stop();
     }
     await this.running?.catch(() => undefined);
-    if (this.groupId) await this.committing.then(() => this.commitNow()).catch((error: unknown) => this.options.onError?.(error, undefined));
+    if (this.groupId)
+      await this.committing
+        .then(() => this.commitNow())
+        .catch((error: unknown) => this.options.onError?.(error, undefined));
     await this.group?.leave().catch(() => undefined);
     await this.deadLetterProducer?.close();
     await this.cluster.close();
@@ -808,7 +949,10 @@ function nextOffsetAfter(records: Buffer): number | undefined {
   while (records.length - position >= BATCH_HEADER_BYTES) {
     const totalBytes = records.readInt32BE(position + BATCH_LENGTH_OFFSET) + BATCH_LENGTH_PREFIX_BYTES;
     if (totalBytes < BATCH_HEADER_BYTES || position + totalBytes > records.length) break;
-    next = readInt64AsNumber(records, position + BASE_OFFSET_OFFSET) + records.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) + 1;
+    next =
+      readInt64AsNumber(records, position + BASE_OFFSET_OFFSET) +
+      records.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) +
+      1;
     position += totalBytes;
   }
   return next;

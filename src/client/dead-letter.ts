@@ -28,7 +28,11 @@ export function defaultDeadLetterTopic(topic: string): string {
   return `${topic}.DLQ`;
 }
 
-export function deadLetterHeaders(original: { topic: string; partition: number; offset: bigint; timestamp: number }, attempts: number, error: unknown): Array<[string, string]> {
+export function deadLetterHeaders(
+  original: { topic: string; partition: number; offset: bigint; timestamp: number },
+  attempts: number,
+  error: unknown,
+): Array<[string, string]> {
   const message = error instanceof Error ? error.message : String(error);
   const name = error instanceof Error ? error.name : typeof error;
   return [

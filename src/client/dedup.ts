@@ -94,7 +94,10 @@ export interface DedupOptions<M> {
 }
 
 /** Wraps `handler` so it runs at most once per id (within the TTL) across every worker sharing the store. */
-export function deduplicate<M, A extends unknown[]>(handler: (message: M, ...rest: A) => Promise<void>, options: DedupOptions<M>): (message: M, ...rest: A) => Promise<void> {
+export function deduplicate<M, A extends unknown[]>(
+  handler: (message: M, ...rest: A) => Promise<void>,
+  options: DedupOptions<M>,
+): (message: M, ...rest: A) => Promise<void> {
   const ttlMs = integerOption('ttlMs', options.ttlMs, 24 * 60 * 60 * 1000, 1);
   const leaseMs = integerOption('leaseMs', options.leaseMs, 60_000, 1);
   const pollMs = integerOption('pollMs', options.pollMs, 50, 1);

@@ -27,8 +27,14 @@ import type { JoinGroupResponse } from '../protocol/generated/join-group.js';
 import type { SyncGroupResponse } from '../protocol/generated/sync-group.js';
 import type { HeartbeatResponse } from '../protocol/generated/heartbeat.js';
 import type { LeaveGroupResponse } from '../protocol/generated/leave-group.js';
-import { readConsumerProtocolSubscription, writeConsumerProtocolSubscription } from '../protocol/generated/consumer-protocol-subscription.js';
-import { readConsumerProtocolAssignment, writeConsumerProtocolAssignment } from '../protocol/generated/consumer-protocol-assignment.js';
+import {
+  readConsumerProtocolSubscription,
+  writeConsumerProtocolSubscription,
+} from '../protocol/generated/consumer-protocol-subscription.js';
+import {
+  readConsumerProtocolAssignment,
+  writeConsumerProtocolAssignment,
+} from '../protocol/generated/consumer-protocol-assignment.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { assignors, type AssignorName, type MemberSubscription } from './assignors.js';
 import type { Cluster } from './cluster.js';
@@ -79,7 +85,12 @@ export class GroupMember {
    */
   private assignmentSnapshot: Map<string, number> | undefined;
   private left = false;
-  onRebalance: { revoke(partitions: GroupTopicPartition[]): Promise<void>; assign(partitions: GroupTopicPartition[]): Promise<void> } | undefined;
+  onRebalance:
+    | {
+        revoke(partitions: GroupTopicPartition[]): Promise<void>;
+        assign(partitions: GroupTopicPartition[]): Promise<void>;
+      }
+    | undefined;
 
   constructor(
     private readonly cluster: Cluster,
@@ -94,7 +105,8 @@ export class GroupMember {
     if (this.assignorNames.length === 0 || this.assignorNames.some((name) => !(name in assignors))) {
       throw new ClientOptionError(`option assignors must list some of ${Object.keys(assignors).join(', ')}`);
     }
-    if (!(options.topics instanceof RegExp) && (!Array.isArray(options.topics) || options.topics.length === 0)) throw new ClientOptionError('subscribe() needs topic names or a RegExp');
+    if (!(options.topics instanceof RegExp) && (!Array.isArray(options.topics) || options.topics.length === 0))
+      throw new ClientOptionError('subscribe() needs topic names or a RegExp');
   }
 
   get generation(): { generationId: number; memberId: string; groupInstanceId: string | null } {
@@ -154,7 +166,10 @@ export class GroupMember {
     const topics = this.options.topics;
     if (!(topics instanceof RegExp)) return [...topics].sort();
     const all = await this.cluster.fetchAllTopics();
-    return all.filter((t) => !t.isInternal && topics.test(t.name)).map((t) => t.name).sort();
+    return all
+      .filter((t) => !t.isInternal && topics.test(t.name))
+      .map((t) => t.name)
+      .sort();
   }
 
   private async rebalance(): Promise<void> {
@@ -178,14 +193,23 @@ export class GroupMember {
     const sync = await this.cluster.coordinatorRequest<SyncGroupResponse>(
       this.groupId,
       ApiKey.SyncGroup,
-      { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.groupInstanceId, protocolType: 'consumer', protocolName: this.protocol, assignments },
+      {
+        groupId: this.groupId,
+        generationId: this.generationId,
+        memberId: this.memberId,
+        groupInstanceId: this.groupInstanceId,
+        protocolType: 'consumer',
+        protocolName: this.protocol,
+        assignments,
+      },
       (r) => this.checkGroupError(r.errorCode, 'SyncGroup'),
       { timeoutMs: this.cluster.requestTimeoutMs + this.rebalanceTimeoutMs },
     );
     const assigned = decodeAssignment(sync.assignment);
     const before = flatten(this.owned);
     const after = flatten(assigned);
-    const has = (list: GroupTopicPartition[], p: GroupTopicPartition) => list.some((q) => q.topic === p.topic && q.partition === p.partition);
+    const has = (list: GroupTopicPartition[], p: GroupTopicPartition) =>
+      list.some((q) => q.topic === p.topic && q.partition === p.partition);
     const revoked = before.filter((p) => !has(after, p));
     const added = after.filter((p) => !has(before, p));
     if (revoked.length > 0) {
@@ -211,7 +235,16 @@ export class GroupMember {
       const response = await this.cluster.coordinatorRequest<JoinGroupResponse>(
         this.groupId,
         ApiKey.JoinGroup,
-        { groupId: this.groupId, sessionTimeoutMs: this.sessionTimeoutMs, rebalanceTimeoutMs: this.rebalanceTimeoutMs, memberId: this.memberId, groupInstanceId: this.groupInstanceId, protocolType: 'consumer', protocols, reason: null },
+        {
+          groupId: this.groupId,
+          sessionTimeoutMs: this.sessionTimeoutMs,
+          rebalanceTimeoutMs: this.rebalanceTimeoutMs,
+          memberId: this.memberId,
+          groupInstanceId: this.groupInstanceId,
+          protocolType: 'consumer',
+          protocols,
+          reason: null,
+        },
         (r) => {
           if (r.errorCode === ErrorCode.MEMBER_ID_REQUIRED) return;
           if (r.errorCode === ErrorCode.UNKNOWN_MEMBER_ID) this.memberId = '';
@@ -242,7 +275,13 @@ export class GroupMember {
   private async computeAssignment(join: JoinGroupResponse): Promise<Array<{ memberId: string; assignment: Buffer }>> {
     const members: MemberSubscription[] = join.members.map((m) => {
       const subscription = decodeSubscription(m.metadata);
-      return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, topics: subscription.topics, owned: subscription.owned, generationId: subscription.generationId };
+      return {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        topics: subscription.topics,
+        owned: subscription.owned,
+        generationId: subscription.generationId,
+      };
     });
     const topics = new Set(members.flatMap((m) => m.topics));
     await this.cluster.refreshMetadata(topics);
@@ -258,7 +297,10 @@ export class GroupMember {
     return [...result].map(([memberId, topicMap]) => {
       const w = new ByteWriter();
       w.int16(ASSIGNMENT_VERSION);
-      writeConsumerProtocolAssignment(w, ASSIGNMENT_VERSION, false, { assignedPartitions: [...topicMap].map(([topic, partitions]) => ({ topic, partitions })), userData: null });
+      writeConsumerProtocolAssignment(w, ASSIGNMENT_VERSION, false, {
+        assignedPartitions: [...topicMap].map(([topic, partitions]) => ({ topic, partitions })),
+        userData: null,
+      });
       return { memberId, assignment: w.toBuffer() };
     });
   }
@@ -267,7 +309,12 @@ export class GroupMember {
     if (this.rebalancing || this.needsRejoin || this.left || this.generationId < 0) return;
     try {
       const nodeId = await this.cluster.groupCoordinator(this.groupId);
-      const response = await this.cluster.request<HeartbeatResponse>(nodeId, ApiKey.Heartbeat, { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.groupInstanceId });
+      const response = await this.cluster.request<HeartbeatResponse>(nodeId, ApiKey.Heartbeat, {
+        groupId: this.groupId,
+        generationId: this.generationId,
+        memberId: this.memberId,
+        groupInstanceId: this.groupInstanceId,
+      });
       switch (response.errorCode) {
         case ErrorCode.NONE:
           return;
@@ -283,7 +330,11 @@ export class GroupMember {
           this.needsRejoin = true;
           return;
         case ErrorCode.FENCED_INSTANCE_ID:
-          this.fatal = new KafkaError(response.errorCode, null, `another consumer uses group instance id "${this.groupInstanceId}"`);
+          this.fatal = new KafkaError(
+            response.errorCode,
+            null,
+            `another consumer uses group instance id "${this.groupInstanceId}"`,
+          );
           return;
         case ErrorCode.NOT_COORDINATOR:
         case ErrorCode.COORDINATOR_NOT_AVAILABLE:
@@ -311,9 +362,16 @@ export class GroupMember {
     // LeaveGroup v0-2 names one member at the top level; v3+ lists members (KIP-345).
     const coordinator = await this.cluster.connectionTo(await this.cluster.groupCoordinator(this.groupId));
     const version = coordinator.versionFor(ApiKey.LeaveGroup) ?? 0;
-    const body = version < 3 ? { groupId: this.groupId, memberId: this.memberId } : { groupId: this.groupId, members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'the consumer is closing' }] };
+    const body =
+      version < 3
+        ? { groupId: this.groupId, memberId: this.memberId }
+        : {
+            groupId: this.groupId,
+            members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'the consumer is closing' }],
+          };
     await this.cluster.coordinatorRequest<LeaveGroupResponse>(this.groupId, ApiKey.LeaveGroup, body, (r) => {
-      if (r.errorCode !== 0 && r.errorCode !== ErrorCode.UNKNOWN_MEMBER_ID) throw new KafkaError(r.errorCode, null, `LeaveGroup "${this.groupId}"`);
+      if (r.errorCode !== 0 && r.errorCode !== ErrorCode.UNKNOWN_MEMBER_ID)
+        throw new KafkaError(r.errorCode, null, `LeaveGroup "${this.groupId}"`);
     });
   }
 }
@@ -325,11 +383,19 @@ function flatten(map: Map<string, number[]>): GroupTopicPartition[] {
 }
 
 /** Reads a member's subscription; a newer version than we know is read as far as we know it. */
-export function decodeSubscription(metadata: Buffer): { topics: string[]; owned: Map<string, number[]>; generationId: number } {
+export function decodeSubscription(metadata: Buffer): {
+  topics: string[];
+  owned: Map<string, number[]>;
+  generationId: number;
+} {
   const r = new ByteReader(metadata, 0, metadata.length, 'ConsumerProtocolSubscription');
   const version = Math.min(r.int16('version'), 3);
   const subscription = readConsumerProtocolSubscription(r, version, false);
-  return { topics: subscription.topics, owned: new Map(subscription.ownedPartitions.map((tp) => [tp.topic, tp.partitions])), generationId: subscription.generationId };
+  return {
+    topics: subscription.topics,
+    owned: new Map(subscription.ownedPartitions.map((tp) => [tp.topic, tp.partitions])),
+    generationId: subscription.generationId,
+  };
 }
 
 export function decodeAssignment(bytes: Buffer): Map<string, number[]> {

@@ -19,12 +19,31 @@ import type { ClusterOptions } from './cluster.js';
 import { Consumer, type ConsumedMessage, type ConsumerOptions } from './consumer.js';
 import { ClientClosedError, ClientOptionError, KafkaError } from './errors.js';
 import { keyPartition } from './partitioners.js';
-import { Producer, type CompressionName, type MessageHeaders, type PartitionSelector, type ProducerMessage } from './producer.js';
+import {
+  Producer,
+  type CompressionName,
+  type MessageHeaders,
+  type PartitionSelector,
+  type ProducerMessage,
+} from './producer.js';
 import { bufferSerde, type Deserializer, type Serializer } from './serializers.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { HALF_HEADER_PREFIX as RESERVED_HEADER_PREFIX, HALF_HEADERS, HALF_OP_TOPIC, HALF_TOPIC, PRODUCER_GROUP_PATTERN, checkTopicOf } from '../protocol/half-messages.js';
+import {
+  HALF_HEADER_PREFIX as RESERVED_HEADER_PREFIX,
+  HALF_HEADERS,
+  HALF_OP_TOPIC,
+  HALF_TOPIC,
+  PRODUCER_GROUP_PATTERN,
+  checkTopicOf,
+} from '../protocol/half-messages.js';
 
-export { HALF_TOPIC, HALF_OP_TOPIC, HALF_ABANDONED_TOPIC, HALF_HEADERS, checkTopicOf } from '../protocol/half-messages.js';
+export {
+  HALF_TOPIC,
+  HALF_OP_TOPIC,
+  HALF_ABANDONED_TOPIC,
+  HALF_HEADERS,
+  checkTopicOf,
+} from '../protocol/half-messages.js';
 
 export type HalfDecision = 'commit' | 'rollback' | 'unknown';
 
@@ -45,7 +64,9 @@ export interface HalfMessageCheck<K = Buffer, V = Buffer> {
 }
 
 /** Looks at the local database: did the transaction that went with this message commit? */
-export type HalfMessageChecker<K = Buffer, V = Buffer> = (message: HalfMessageCheck<K, V>) => HalfDecision | Promise<HalfDecision>;
+export type HalfMessageChecker<K = Buffer, V = Buffer> = (
+  message: HalfMessageCheck<K, V>,
+) => HalfDecision | Promise<HalfDecision>;
 
 /** Where the producer reports what it does not throw (a checker that failed, an answer not sent). */
 export interface HalfMessageLogger {
@@ -67,7 +88,10 @@ export interface HalfMessageProducerOptions<K = Buffer, V = Buffer> extends Clus
   /** Time the broker may take to store a half message or a decision durably (default 30 000). */
   ackTimeoutMs?: number;
   /** The consumer of check requests: its group membership and parallelism (default: session 10 s, heartbeat 1 s, 8 checks at once). */
-  checkConsumer?: Pick<ConsumerOptions, 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'heartbeatIntervalMs' | 'concurrency' | 'maxWaitMs'>;
+  checkConsumer?: Pick<
+    ConsumerOptions,
+    'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'heartbeatIntervalMs' | 'concurrency' | 'maxWaitMs'
+  >;
   /** Default: console. */
   logger?: HalfMessageLogger;
 }
@@ -112,12 +136,17 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
   private closed = false;
 
   constructor(options: HalfMessageProducerOptions<K, V>) {
-    if (typeof options !== 'object' || options === null) throw new ClientOptionError('HalfMessageProducer needs options with producerGroup and checker');
+    if (typeof options !== 'object' || options === null)
+      throw new ClientOptionError('HalfMessageProducer needs options with producerGroup and checker');
     if (typeof options.producerGroup !== 'string' || !PRODUCER_GROUP_PATTERN.test(options.producerGroup)) {
-      throw new ClientOptionError(`option producerGroup must be 1 to 200 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(options.producerGroup)}`);
+      throw new ClientOptionError(
+        `option producerGroup must be 1 to 200 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(options.producerGroup)}`,
+      );
     }
-    if (typeof options.checker !== 'function') throw new ClientOptionError('option checker must be a function (message) => "commit" | "rollback" | "unknown"');
-    if (options.partitioner !== undefined && typeof options.partitioner !== 'function') throw new ClientOptionError('option partitioner must be a function (message, partitionCount, key) => partition');
+    if (typeof options.checker !== 'function')
+      throw new ClientOptionError('option checker must be a function (message) => "commit" | "rollback" | "unknown"');
+    if (options.partitioner !== undefined && typeof options.partitioner !== 'function')
+      throw new ClientOptionError('option partitioner must be a function (message, partitionCount, key) => partition');
     this.producerGroup = options.producerGroup;
     this.checker = options.checker;
     this.keySerializer = options.keySerializer ?? (bufferSerde.serialize as unknown as Serializer<K>);
@@ -126,12 +155,37 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     this.valueDeserializer = options.valueDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<V>);
     this.partitioner = options.partitioner;
     this.logger = options.logger ?? console;
-    const { bootstrap, clientId, connectTimeoutMs, requestTimeoutMs, maxInFlightRequests, metadataMaxAgeMs, allowAutoTopicCreation, retries, retryBackoffMs } = options;
+    const {
+      bootstrap,
+      clientId,
+      connectTimeoutMs,
+      requestTimeoutMs,
+      maxInFlightRequests,
+      metadataMaxAgeMs,
+      allowAutoTopicCreation,
+      retries,
+      retryBackoffMs,
+    } = options;
     // A half message for a topic that does not exist would only be abandoned by the broker: looking
     // the target up must not create it.
-    this.clusterOptions = { bootstrap, clientId, connectTimeoutMs, requestTimeoutMs, maxInFlightRequests, metadataMaxAgeMs, allowAutoTopicCreation: allowAutoTopicCreation ?? false, retries, retryBackoffMs };
+    this.clusterOptions = {
+      bootstrap,
+      clientId,
+      connectTimeoutMs,
+      requestTimeoutMs,
+      maxInFlightRequests,
+      metadataMaxAgeMs,
+      allowAutoTopicCreation: allowAutoTopicCreation ?? false,
+      retries,
+      retryBackoffMs,
+    };
     // Idempotent, so acks=all: a half message or decision is durable when its send resolves.
-    this.producer = new Producer({ ...this.clusterOptions, lingerMs: 0, compression: options.compression, ackTimeoutMs: options.ackTimeoutMs });
+    this.producer = new Producer({
+      ...this.clusterOptions,
+      lingerMs: 0,
+      compression: options.compression,
+      ackTimeoutMs: options.ackTimeoutMs,
+    });
     const checkGroup = checkTopicOf(this.producerGroup);
     this.consumer = new Consumer({
       ...this.clusterOptions,
@@ -181,23 +235,40 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
    */
   async sendHalf(topic: string, message: ProducerMessage<K, V>): Promise<HalfMessageHandle> {
     if (this.closed) throw new ClientClosedError('the half message producer');
-    if (typeof topic !== 'string' || topic.length === 0) throw new ClientOptionError('topic must be a non-empty string');
-    if (topic.startsWith('__')) throw new ClientOptionError(`half messages cannot target the internal topic "${topic}"`);
-    if (typeof message !== 'object' || message === null) throw new ClientOptionError('sendHalf needs a message { key?, value, headers?, partition?, timestamp? }');
+    if (typeof topic !== 'string' || topic.length === 0)
+      throw new ClientOptionError('topic must be a non-empty string');
+    if (topic.startsWith('__'))
+      throw new ClientOptionError(`half messages cannot target the internal topic "${topic}"`);
+    if (typeof message !== 'object' || message === null)
+      throw new ClientOptionError('sendHalf needs a message { key?, value, headers?, partition?, timestamp? }');
     const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
-    const value = message.value === undefined || message.value === null ? null : this.valueSerializer(message.value, topic);
+    const value =
+      message.value === undefined || message.value === null ? null : this.valueSerializer(message.value, topic);
     const headers = headerEntries(message.headers);
     for (const [name] of headers) {
-      if (name.startsWith(RESERVED_HEADER_PREFIX)) throw new ClientOptionError(`header "${name}" is reserved: headers starting with "${RESERVED_HEADER_PREFIX}" belong to the half message channel`);
+      if (name.startsWith(RESERVED_HEADER_PREFIX))
+        throw new ClientOptionError(
+          `header "${name}" is reserved: headers starting with "${RESERVED_HEADER_PREFIX}" belong to the half message channel`,
+        );
     }
     const timestamp = message.timestamp ?? Date.now();
-    if (!Number.isInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
+    if (!Number.isInteger(timestamp) || timestamp < 0)
+      throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
     await this.producer.connect();
     const partitionCount = await this.partitionCount(topic);
     const partition = this.choosePartition(topic, message, key, partitionCount);
-    headers.push([HALF_HEADERS.topic, topic], [HALF_HEADERS.partition, String(partition)], [HALF_HEADERS.group, this.producerGroup]);
+    headers.push(
+      [HALF_HEADERS.topic, topic],
+      [HALF_HEADERS.partition, String(partition)],
+      [HALF_HEADERS.group, this.producerGroup],
+    );
     const stored = await this.producer.send(HALF_TOPIC, { key, value, headers, timestamp });
-    if (stored.offset < 0n) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'the broker stored the half message without telling its offset; it will be checked back', 'sendHalf');
+    if (stored.offset < 0n)
+      throw new KafkaError(
+        ErrorCode.UNKNOWN_SERVER_ERROR,
+        'the broker stored the half message without telling its offset; it will be checked back',
+        'sendHalf',
+      );
     return this.handle({ id: `${stored.partition}:${stored.offset}`, topic, partition });
   }
 
@@ -206,13 +277,22 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
    * its decision. If it throws, no decision is sent (the check-back decides) and the error is
    * rethrown; 'unknown' also leaves the decision to the check-back.
    */
-  async sendInTransaction(topic: string, message: ProducerMessage<K, V>, localTransaction: (half: HalfMessageInfo) => HalfDecision | Promise<HalfDecision>): Promise<HalfTransactionResult> {
-    if (typeof localTransaction !== 'function') throw new ClientOptionError('sendInTransaction needs a local transaction function (half) => "commit" | "rollback" | "unknown"');
+  async sendInTransaction(
+    topic: string,
+    message: ProducerMessage<K, V>,
+    localTransaction: (half: HalfMessageInfo) => HalfDecision | Promise<HalfDecision>,
+  ): Promise<HalfTransactionResult> {
+    if (typeof localTransaction !== 'function')
+      throw new ClientOptionError(
+        'sendInTransaction needs a local transaction function (half) => "commit" | "rollback" | "unknown"',
+      );
     const half = await this.sendHalf(topic, message);
     const info: HalfMessageInfo = { id: half.id, topic: half.topic, partition: half.partition };
     const decision = await localTransaction(info);
     if (!decisions.includes(decision)) {
-      throw new ClientOptionError(`the local transaction must return "commit", "rollback" or "unknown", got ${JSON.stringify(decision)}; half message ${half.id} is left to the check-back`);
+      throw new ClientOptionError(
+        `the local transaction must return "commit", "rollback" or "unknown", got ${JSON.stringify(decision)}; half message ${half.id} is left to the check-back`,
+      );
     }
     if (decision === 'commit') await half.commit();
     else if (decision === 'rollback') await half.rollback();
@@ -231,24 +311,36 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
   private async partitionCount(topic: string): Promise<number> {
     try {
       const info = await this.producer.cluster.topic(topic);
-      if (info.partitions.length === 0) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has no partitions`, 'sendHalf');
+      if (info.partitions.length === 0)
+        throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has no partitions`, 'sendHalf');
       return info.partitions.length;
     } catch (error) {
       if (error instanceof KafkaError && error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
-        throw new KafkaError(error.code, `topic "${topic}" does not exist; a half message needs its target topic to exist (create it first)`, 'sendHalf');
+        throw new KafkaError(
+          error.code,
+          `topic "${topic}" does not exist; a half message needs its target topic to exist (create it first)`,
+          'sendHalf',
+        );
       }
       throw error;
     }
   }
 
-  private choosePartition(topic: string, message: ProducerMessage<K, V>, key: Buffer | null, partitionCount: number): number {
+  private choosePartition(
+    topic: string,
+    message: ProducerMessage<K, V>,
+    key: Buffer | null,
+    partitionCount: number,
+  ): number {
     let partition: number;
     if (message.partition !== undefined) partition = message.partition;
     else if (this.partitioner) partition = this.partitioner(message, partitionCount, key);
     else if (key !== null) partition = keyPartition(key, partitionCount);
     else partition = Math.floor(Math.random() * partitionCount);
     if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
-      throw new ClientOptionError(`partition ${partition} is not one of the ${partitionCount} partitions of topic "${topic}"`);
+      throw new ClientOptionError(
+        `partition ${partition} is not one of the ${partitionCount} partitions of topic "${topic}"`,
+      );
     }
     return partition;
   }
@@ -257,7 +349,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     let decided: { op: 'commit' | 'rollback'; sent: Promise<void> } | undefined;
     const decide = (op: 'commit' | 'rollback'): Promise<void> => {
       if (decided) {
-        if (decided.op !== op) return Promise.reject(new ClientOptionError(`half message ${info.id} was already decided: ${decided.op}`));
+        if (decided.op !== op)
+          return Promise.reject(new ClientOptionError(`half message ${info.id} was already decided: ${decided.op}`));
         return decided.sent;
       }
       const sent = this.sendDecision(info.id, op);
@@ -275,14 +368,20 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
   private async sendDecision(halfId: string, op: HalfDecision): Promise<void> {
     if (this.closed) throw new ClientClosedError('the half message producer');
     const partition = Number(halfId.slice(0, halfId.indexOf(':')));
-    await this.producer.send(HALF_OP_TOPIC, { key: Buffer.from(halfId, 'utf8'), value: Buffer.from(JSON.stringify({ op }), 'utf8'), partition });
+    await this.producer.send(HALF_OP_TOPIC, {
+      key: Buffer.from(halfId, 'utf8'),
+      value: Buffer.from(JSON.stringify({ op }), 'utf8'),
+      partition,
+    });
   }
 
   /** Answers one check request with the checker's decision. Never throws: the broker checks again. */
   private async answer(request: ConsumedMessage): Promise<void> {
     const halfId = request.headers[HALF_HEADERS.id]?.toString('utf8');
     if (!halfId || !/^\d+:\d+$/.test(halfId)) {
-      this.logger.warn(`half messages (${this.producerGroup}): check request at offset ${request.offset} of ${request.topic} has no valid ${HALF_HEADERS.id} header; skipped`);
+      this.logger.warn(
+        `half messages (${this.producerGroup}): check request at offset ${request.offset} of ${request.topic} has no valid ${HALF_HEADERS.id} header; skipped`,
+      );
       return;
     }
     let decision: HalfDecision = 'unknown';
@@ -290,14 +389,23 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       const check = this.checkOf(request, halfId);
       const answer = await this.checker(check);
       if (decisions.includes(answer)) decision = answer;
-      else this.logger.warn(`half messages (${this.producerGroup}): the checker returned ${JSON.stringify(answer)} for ${halfId}, counted as "unknown"`);
+      else
+        this.logger.warn(
+          `half messages (${this.producerGroup}): the checker returned ${JSON.stringify(answer)} for ${halfId}, counted as "unknown"`,
+        );
     } catch (error) {
-      this.logger.warn(`half messages (${this.producerGroup}): the checker failed for ${halfId}, counted as "unknown"`, error);
+      this.logger.warn(
+        `half messages (${this.producerGroup}): the checker failed for ${halfId}, counted as "unknown"`,
+        error,
+      );
     }
     try {
       await this.sendDecision(halfId, decision);
     } catch (error) {
-      this.logger.warn(`half messages (${this.producerGroup}): could not send "${decision}" for ${halfId}; the broker will check again`, error);
+      this.logger.warn(
+        `half messages (${this.producerGroup}): could not send "${decision}" for ${halfId}; the broker will check again`,
+        error,
+      );
     }
   }
 
@@ -322,6 +430,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
 
 function headerEntries(headers: MessageHeaders | undefined): Array<[string, string | Buffer | null]> {
   if (!headers) return [];
-  const entries = Array.isArray(headers) ? (headers as ReadonlyArray<readonly [string, string | Buffer | null]>) : Object.entries(headers as Record<string, string | Buffer | null>);
+  const entries = Array.isArray(headers)
+    ? (headers as ReadonlyArray<readonly [string, string | Buffer | null]>)
+    : Object.entries(headers as Record<string, string | Buffer | null>);
   return entries.map(([key, value]) => [key, value]);
 }

@@ -27,7 +27,12 @@ export function specTimestamp(spec: OffsetSpec): bigint {
 }
 
 /** Offsets of the given partitions at `spec`; isolationLevel 1 (read committed) by default. */
-export async function listOffsets(cluster: Cluster, partitions: ReadonlyArray<{ topic: string; partition: number }>, spec: OffsetSpec, isolationLevel = 1): Promise<PartitionOffset[]> {
+export async function listOffsets(
+  cluster: Cluster,
+  partitions: ReadonlyArray<{ topic: string; partition: number }>,
+  spec: OffsetSpec,
+  isolationLevel = 1,
+): Promise<PartitionOffset[]> {
   const timestamp = specTimestamp(spec);
   return cluster.withRetries('ListOffsets', async () => {
     for (const topic of new Set(partitions.map((p) => p.topic))) await cluster.topic(topic);
@@ -47,13 +52,22 @@ export async function listOffsets(cluster: Cluster, partitions: ReadonlyArray<{ 
         const body = {
           replicaId: -1,
           isolationLevel,
-          topics: [...topics].map(([name, list]) => ({ name, partitions: list.map((partitionIndex) => ({ partitionIndex, timestamp, currentLeaderEpoch: -1 })) })),
+          topics: [...topics].map(([name, list]) => ({
+            name,
+            partitions: list.map((partitionIndex) => ({ partitionIndex, timestamp, currentLeaderEpoch: -1 })),
+          })),
         };
         const response = await cluster.request<ListOffsetsResponse>(leader, ApiKey.ListOffsets, body);
         for (const topic of response.topics) {
           for (const p of topic.partitions) {
-            if (p.errorCode !== 0) throw new KafkaError(p.errorCode, null, `ListOffsets ${topic.name}/${p.partitionIndex}`);
-            results.push({ topic: topic.name, partition: p.partitionIndex, offset: p.offset, timestamp: Number(p.timestamp) });
+            if (p.errorCode !== 0)
+              throw new KafkaError(p.errorCode, null, `ListOffsets ${topic.name}/${p.partitionIndex}`);
+            results.push({
+              topic: topic.name,
+              partition: p.partitionIndex,
+              offset: p.offset,
+              timestamp: Number(p.timestamp),
+            });
           }
         }
       }),

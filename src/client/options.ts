@@ -2,7 +2,13 @@
 // (STYLE.md "The public API": options are validated at runtime with clear messages).
 import { ClientOptionError } from './errors.js';
 
-export function integerOption(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function integerOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ClientOptionError(`option ${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
@@ -10,21 +16,31 @@ export function integerOption(name: string, value: number | undefined, fallback:
   return value;
 }
 
-export function oneOfOption<T extends string | number>(name: string, value: T | undefined, fallback: T, allowed: readonly T[]): T {
+export function oneOfOption<T extends string | number>(
+  name: string,
+  value: T | undefined,
+  fallback: T,
+  allowed: readonly T[],
+): T {
   if (value === undefined) return fallback;
-  if (!allowed.includes(value)) throw new ClientOptionError(`option ${name} must be one of ${allowed.map(String).join(', ')}, got ${String(value)}`);
+  if (!allowed.includes(value))
+    throw new ClientOptionError(
+      `option ${name} must be one of ${allowed.map(String).join(', ')}, got ${String(value)}`,
+    );
   return value;
 }
 
 export function booleanOption(name: string, value: boolean | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new ClientOptionError(`option ${name} must be true or false, got ${String(value)}`);
+  if (typeof value !== 'boolean')
+    throw new ClientOptionError(`option ${name} must be true or false, got ${String(value)}`);
   return value;
 }
 
 export function stringOption(name: string, value: string | undefined, fallback: string): string {
   if (value === undefined) return fallback;
-  if (typeof value !== 'string' || value.length === 0) throw new ClientOptionError(`option ${name} must be a non-empty string, got ${String(value)}`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ClientOptionError(`option ${name} must be a non-empty string, got ${String(value)}`);
   return value;
 }
 
@@ -32,7 +48,8 @@ export function stringOption(name: string, value: string | undefined, fallback: 
 export function parseBrokerAddress(address: string): { host: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address.trim());
   const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port > 0 && port < 65536)) throw new ClientOptionError(`broker address must look like host:port, got "${address}"`);
+  if (!match || !(port > 0 && port < 65536))
+    throw new ClientOptionError(`broker address must look like host:port, got "${address}"`);
   return { host: match[1]!, port };
 }
 

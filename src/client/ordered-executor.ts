@@ -86,7 +86,11 @@ class KeyQueue<M> {
   push(message: M, offset: number, count: number, partition: PartitionProgress): void {
     if (this.runs > 0) {
       const last = (this.head + this.runs - 1) & this.mask;
-      if (this.messages[last] === message && this.partitions[last] === partition && this.offsets[last]! + this.counts[last]! === offset) {
+      if (
+        this.messages[last] === message &&
+        this.partitions[last] === partition &&
+        this.offsets[last]! + this.counts[last]! === offset
+      ) {
         this.counts[last]! += count;
         this.length += count;
         return;
@@ -192,7 +196,8 @@ class KeyQueue<M> {
     this.runs = 0;
     this.frontDone = 0;
     this.length = 0;
-    for (let index = 0; index < messages.length; index++) this.push(messages[index]!, offsets[index]!, counts[index]!, partitions[index]!);
+    for (let index = 0; index < messages.length; index++)
+      this.push(messages[index]!, offsets[index]!, counts[index]!, partitions[index]!);
   }
 
   private grow(): void {
@@ -267,7 +272,8 @@ class PartitionProgress {
     if (this.runHead < this.runStarts.length && this.runStarts[this.runHead] === offset) {
       // The oldest unfinished message finished: move the commit position at once (keeps `finished` small).
       this.popFront();
-      while (this.runHead < this.runStarts.length && this.finished.delete(this.runStarts[this.runHead]!)) this.popFront();
+      while (this.runHead < this.runStarts.length && this.finished.delete(this.runStarts[this.runHead]!))
+        this.popFront();
     } else {
       this.finished.add(offset);
     }
@@ -335,7 +341,8 @@ export class OrderedExecutor<M> {
    */
   push(partitionId: string, offset: number, orderingKey: string, message: M, count = 1): void {
     // A run of zero would never be popped from its key's queue.
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`push count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`push count must be a positive integer, got ${count}`);
     let progress = this.partitions.get(partitionId);
     if (!progress) {
       progress = new PartitionProgress(partitionId, offset);
@@ -406,12 +413,22 @@ export class OrderedExecutor<M> {
       queue.running = false;
       this.finish(queue, message, offset, progress);
       if (++this.runsSinceYield >= RUNS_BETWEEN_YIELDS && !this.yielding) this.yieldToEventLoop();
-      if (this.stopped || this.yielding || queue.length === 0 || this.running >= this.concurrency || this.ready.length > 0) {
+      if (
+        this.stopped ||
+        this.yielding ||
+        queue.length === 0 ||
+        this.running >= this.concurrency ||
+        this.ready.length > 0
+      ) {
         if (queue.length > 0) this.ready.push(queue);
         else {
           this.keys.delete(queue.key);
           // Nothing refers to an emptied queue once it has run (not in `ready`, no retry timer).
-          if (queue.capacity > KEY_QUEUE_INITIAL_CAPACITY && (this.spare === undefined || this.spare.capacity < queue.capacity)) this.spare = queue;
+          if (
+            queue.capacity > KEY_QUEUE_INITIAL_CAPACITY &&
+            (this.spare === undefined || this.spare.capacity < queue.capacity)
+          )
+            this.spare = queue;
         }
         this.pump();
         return;
@@ -456,7 +473,12 @@ export class OrderedExecutor<M> {
 
   /** The front message finished: pop it, move the commit position, wake waiters. The caller re-queues the key. */
   private finish(queue: KeyQueue<M>, message: M, offset: number, progress: PartitionProgress): void {
-    if (queue.length > 0 && queue.frontMessage() === message && queue.frontOffset() === offset && queue.frontPartition() === progress) {
+    if (
+      queue.length > 0 &&
+      queue.frontMessage() === message &&
+      queue.frontOffset() === offset &&
+      queue.frontPartition() === progress
+    ) {
       queue.shift();
       this.queued--;
     }
@@ -524,7 +546,13 @@ export class OrderedExecutor<M> {
       this.queued -= before - queue.length;
       // The front message (waiting for a retry) was dropped: the next one starts at attempt 1. One
       // object may stand for several messages (see `handle`), so the offset tells them apart.
-      if (queue.length === 0 || queue.frontMessage() !== front || queue.frontOffset() !== frontOffset || queue.frontPartition() !== frontPartition) queue.resetAttempts();
+      if (
+        queue.length === 0 ||
+        queue.frontMessage() !== front ||
+        queue.frontOffset() !== frontOffset ||
+        queue.frontPartition() !== frontPartition
+      )
+        queue.resetAttempts();
       if (queue.length === 0 && !queue.busy) this.keys.delete(queue.key);
     }
     for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i]!.length === 0) this.ready.splice(i, 1);

@@ -22,7 +22,14 @@ import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { Compression } from '../protocol/record-batch/header.js';
 import { backoffDelayMs } from './backoff.js';
 import { Cluster, staleMetadata, type ClusterOptions, type TopicInfo } from './cluster.js';
-import { BufferFullError, ClientClosedError, ClientOptionError, KafkaError, RequestTimeoutError, SluiceClientError } from './errors.js';
+import {
+  BufferFullError,
+  ClientClosedError,
+  ClientOptionError,
+  KafkaError,
+  RequestTimeoutError,
+  SluiceClientError,
+} from './errors.js';
 import { booleanOption, integerOption, oneOfOption } from './options.js';
 import { keyPartition, StickyPartitions } from './partitioners.js';
 import { RecordBatchBuilder, type HeaderEntry } from './record-batch-builder.js';
@@ -38,7 +45,8 @@ const compressionCodes: Record<CompressionName, Compression> = {
   zstd: Compression.Zstd,
 };
 
-export type MessageHeaders = Record<string, string | Buffer | null> | ReadonlyArray<readonly [string, string | Buffer | null]>;
+export type MessageHeaders =
+  Record<string, string | Buffer | null> | ReadonlyArray<readonly [string, string | Buffer | null]>;
 
 export interface ProducerMessage<K = Buffer, V = Buffer> {
   key?: K | null;
@@ -60,7 +68,11 @@ export interface RecordMetadata {
 }
 
 /** Picks a partition in [0, partitionCount); `key` is the serialised key (null when none). */
-export type PartitionSelector<K = Buffer, V = Buffer> = (message: ProducerMessage<K, V>, partitionCount: number, key: Buffer | null) => number;
+export type PartitionSelector<K = Buffer, V = Buffer> = (
+  message: ProducerMessage<K, V>,
+  partitionCount: number,
+  key: Buffer | null,
+) => number;
 
 export interface ProducerOptions<K = Buffer, V = Buffer> extends ClusterOptions {
   /** Default true: acks=all, ≤ 5 batches in flight per partition, sequence numbers. */
@@ -233,25 +245,46 @@ export class Producer<K = Buffer, V = Buffer> {
     this.cluster = new Cluster(options);
     this.idempotent = booleanOption('idempotent', options.idempotent, true);
     this.acks = oneOfOption('acks', options.acks, -1, [-1, 0, 1] as const);
-    if (this.idempotent && this.acks !== -1) throw new ClientOptionError('an idempotent producer needs acks=-1 (all); set idempotent: false to use acks 0 or 1');
+    if (this.idempotent && this.acks !== -1)
+      throw new ClientOptionError(
+        'an idempotent producer needs acks=-1 (all); set idempotent: false to use acks 0 or 1',
+      );
     this.lingerMs = integerOption('lingerMs', options.lingerMs, 5, 0);
     this.batchBytes = integerOption('batchBytes', options.batchBytes, 16_384, 1);
     this.fullBatchCapacity = BATCH_HEADER_BYTES + this.batchBytes;
-    this.compression = compressionCodes[oneOfOption('compression', options.compression, 'none', Object.keys(compressionCodes) as CompressionName[])];
+    this.compression =
+      compressionCodes[
+        oneOfOption('compression', options.compression, 'none', Object.keys(compressionCodes) as CompressionName[])
+      ];
     this.bufferBytesMax = integerOption('bufferBytesMax', options.bufferBytesMax, 32 * 1024 * 1024, 1);
-    this.bufferFullAction = oneOfOption('bufferFullAction', options.bufferFullAction, 'wait', ['wait', 'fail'] as const);
+    this.bufferFullAction = oneOfOption('bufferFullAction', options.bufferFullAction, 'wait', [
+      'wait',
+      'fail',
+    ] as const);
     this.bufferWaitMs = integerOption('bufferWaitMs', options.bufferWaitMs, 60_000, 0);
-    this.maxInFlightPerPartition = integerOption('maxInFlightPerPartition', options.maxInFlightPerPartition, 5, 1, this.idempotent ? 5 : 1000);
+    this.maxInFlightPerPartition = integerOption(
+      'maxInFlightPerPartition',
+      options.maxInFlightPerPartition,
+      5,
+      1,
+      this.idempotent ? 5 : 1000,
+    );
     this.ackTimeoutMs = integerOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
     this.deliveryTimeoutMs = integerOption('deliveryTimeoutMs', options.deliveryTimeoutMs, 120_000, 1);
-    if (options.partitioner !== undefined && typeof options.partitioner !== 'function') throw new ClientOptionError('option partitioner must be a function (message, partitionCount) => partition');
+    if (options.partitioner !== undefined && typeof options.partitioner !== 'function')
+      throw new ClientOptionError('option partitioner must be a function (message, partitionCount) => partition');
     this.partitioner = options.partitioner;
     this.keySerializer = options.keySerializer ?? (bufferSerde.serialize as unknown as Serializer<K>);
     this.valueSerializer = options.valueSerializer ?? (bufferSerde.serialize as unknown as Serializer<V>);
     if (options.transactionalId !== undefined) {
-      if (typeof options.transactionalId !== 'string' || options.transactionalId.length === 0) throw new ClientOptionError('option transactionalId must be a non-empty string');
+      if (typeof options.transactionalId !== 'string' || options.transactionalId.length === 0)
+        throw new ClientOptionError('option transactionalId must be a non-empty string');
       if (!this.idempotent) throw new ClientOptionError('a transactional producer must be idempotent');
-      this.txn = new TransactionCoordinator(this.cluster, options.transactionalId, integerOption('transactionTimeoutMs', options.transactionTimeoutMs, 60_000, 1));
+      this.txn = new TransactionCoordinator(
+        this.cluster,
+        options.transactionalId,
+        integerOption('transactionTimeoutMs', options.transactionTimeoutMs, 60_000, 1),
+      );
     }
   }
 
@@ -272,12 +305,18 @@ export class Producer<K = Buffer, V = Buffer> {
 
   private initProducerId(): Promise<void> {
     const txn = this.txn;
-    this.initializing ??= (txn ? txn.initProducerId() : this.cluster
-      .withRetries('InitProducerId', async () => {
-        const response = await this.cluster.request<InitProducerIdResponse>(-1, ApiKey.InitProducerId, { transactionalId: null, transactionTimeoutMs: 60_000 });
-        if (response.errorCode !== 0) throw new KafkaError(response.errorCode, null, 'InitProducerId');
-        return response;
-      }))
+    this.initializing ??= (
+      txn
+        ? txn.initProducerId()
+        : this.cluster.withRetries('InitProducerId', async () => {
+            const response = await this.cluster.request<InitProducerIdResponse>(-1, ApiKey.InitProducerId, {
+              transactionalId: null,
+              transactionTimeoutMs: 60_000,
+            });
+            if (response.errorCode !== 0) throw new KafkaError(response.errorCode, null, 'InitProducerId');
+            return response;
+          })
+    )
       .then((response) => {
         this.producerId = Number(response.producerId);
         this.producerEpoch = response.producerEpoch;
@@ -304,8 +343,10 @@ export class Producer<K = Buffer, V = Buffer> {
     try {
       if (this.closed) throw new ClientClosedError('the producer');
       if (this.txn?.fenced) throw this.txn.fenced;
-      if (this.txn && !this.inTransaction) throw new ClientOptionError('a transactional producer sends inside producer.transaction(async (tx) => ...)');
-      if (typeof topic !== 'string' || topic.length === 0) throw new ClientOptionError('topic must be a non-empty string');
+      if (this.txn && !this.inTransaction)
+        throw new ClientOptionError('a transactional producer sends inside producer.transaction(async (tx) => ...)');
+      if (typeof topic !== 'string' || topic.length === 0)
+        throw new ClientOptionError('topic must be a non-empty string');
       const info = this.ready && this.sendsWaiting === 0 ? this.cluster.knownTopic(topic) : undefined;
       if (info !== undefined) return this.sendToTopic(topic, info.partitions.length, messages);
     } catch (error) {
@@ -314,7 +355,10 @@ export class Producer<K = Buffer, V = Buffer> {
     return this.sendWhenReady(topic, messages);
   }
 
-  private async sendWhenReady(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
+  private async sendWhenReady(
+    topic: string,
+    messages: ReadonlyArray<ProducerMessage<K, V>>,
+  ): Promise<RecordMetadata[]> {
     let info: TopicInfo;
     this.sendsWaiting++;
     try {
@@ -327,7 +371,11 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 
   /** Appends the messages now, waiting only when one must (see appendMessages); settles when all are acknowledged. */
-  private sendToTopic(topic: string, partitionCount: number, messages: ReadonlyArray<ProducerMessage<K, V>>): Promise<RecordMetadata[]> {
+  private sendToTopic(
+    topic: string,
+    partitionCount: number,
+    messages: ReadonlyArray<ProducerMessage<K, V>>,
+  ): Promise<RecordMetadata[]> {
     if (messages.length === 0) return Promise.resolve([]);
     let group!: SendGroup;
     const promise = new Promise<RecordMetadata[]>((resolve, reject) => {
@@ -339,11 +387,20 @@ export class Producer<K = Buffer, V = Buffer> {
     } catch (error) {
       return this.abandon(group, promise, error);
     }
-    return stalled === undefined ? promise : this.appendAfterWaiting(topic, messages, group, promise, partitionCount, stalled);
+    return stalled === undefined
+      ? promise
+      : this.appendAfterWaiting(topic, messages, group, promise, partitionCount, stalled);
   }
 
   /** Goes on with a call whose message `stalled` has to wait for buffer room or for its partition to join the transaction. */
-  private async appendAfterWaiting(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>, group: SendGroup, promise: Promise<RecordMetadata[]>, partitionCount: number, first: StalledMessage): Promise<RecordMetadata[]> {
+  private async appendAfterWaiting(
+    topic: string,
+    messages: ReadonlyArray<ProducerMessage<K, V>>,
+    group: SendGroup,
+    promise: Promise<RecordMetadata[]>,
+    partitionCount: number,
+    first: StalledMessage,
+  ): Promise<RecordMetadata[]> {
     let stalled: StalledMessage | undefined = first;
     try {
       while (stalled !== undefined) {
@@ -353,7 +410,17 @@ export class Producer<K = Buffer, V = Buffer> {
           if (adding) await adding;
         }
         if (!this.tryReserve(stalled.bytes)) await this.reserve(stalled.bytes);
-        this.append(this.queueOf(topic, stalled.partition), stalled.key, stalled.value, stalled.headers, stalled.timestamp, stalled.bytes, partitionCount, group, stalled.index);
+        this.append(
+          this.queueOf(topic, stalled.partition),
+          stalled.key,
+          stalled.value,
+          stalled.headers,
+          stalled.timestamp,
+          stalled.bytes,
+          partitionCount,
+          group,
+          stalled.index,
+        );
         stalled = this.appendMessages(topic, messages, stalled.index + 1, group, partitionCount, Date.now());
       }
     } catch (error) {
@@ -377,22 +444,33 @@ export class Producer<K = Buffer, V = Buffer> {
    * partition to join the transaction; returns that one, serialised but not appended (undefined when
    * all are appended). `now`: the create time of the messages without one.
    */
-  private appendMessages(topic: string, messages: ReadonlyArray<ProducerMessage<K, V>>, from: number, group: SendGroup, partitionCount: number, now: number): StalledMessage | undefined {
+  private appendMessages(
+    topic: string,
+    messages: ReadonlyArray<ProducerMessage<K, V>>,
+    from: number,
+    group: SendGroup,
+    partitionCount: number,
+    now: number,
+  ): StalledMessage | undefined {
     let queue: PartitionQueue | undefined;
     // Within one call a partition, once in the transaction, stays in it: ask the coordinator side once.
     let joinedPartition = -1;
     for (let index = from; index < messages.length; index++) {
       const message = messages[index]!;
       const key = message.key === undefined || message.key === null ? null : this.keySerializer(message.key, topic);
-      const value = message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
-      const headers = message.headers === undefined || message.headers === null ? undefined : headerEntries(message.headers);
+      const value =
+        message.value === null || message.value === undefined ? null : this.valueSerializer(message.value, topic);
+      const headers =
+        message.headers === undefined || message.headers === null ? undefined : headerEntries(message.headers);
       const partition = this.choosePartition(topic, message, key, partitionCount);
       const timestamp = message.timestamp ?? now;
-      if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
+      if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+        throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
       let bytes = RECORD_OVERHEAD_BYTES + (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
       if (headers !== undefined) bytes += headersEstimateBytes(headers);
       if (this.txn !== undefined && partition !== joinedPartition) {
-        if (this.txn.addPartition(topic, partition) !== undefined) return { index, key, value, headers, partition, timestamp, bytes };
+        if (this.txn.addPartition(topic, partition) !== undefined)
+          return { index, key, value, headers, partition, timestamp, bytes };
         joinedPartition = partition;
       }
       // Awaiting only when the buffer is full keeps a microtask per message off the common path.
@@ -403,14 +481,21 @@ export class Producer<K = Buffer, V = Buffer> {
     return undefined;
   }
 
-  private choosePartition(topic: string, message: ProducerMessage<K, V>, key: Buffer | null, partitionCount: number): number {
+  private choosePartition(
+    topic: string,
+    message: ProducerMessage<K, V>,
+    key: Buffer | null,
+    partitionCount: number,
+  ): number {
     let partition: number;
     if (message.partition !== undefined) partition = message.partition;
     else if (this.partitioner) partition = this.partitioner(message, partitionCount, key);
     else if (key !== null) partition = keyPartition(key, partitionCount);
     else partition = this.sticky.partition(topic, partitionCount);
     if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
-      throw new ClientOptionError(`partition ${partition} is not one of the ${partitionCount} partitions of topic "${topic}"`);
+      throw new ClientOptionError(
+        `partition ${partition} is not one of the ${partitionCount} partitions of topic "${topic}"`,
+      );
     }
     return partition;
   }
@@ -426,7 +511,10 @@ export class Producer<K = Buffer, V = Buffer> {
 
   private async reserve(bytes: number): Promise<void> {
     if (this.tryReserve(bytes)) return;
-    if (this.bufferFullAction === 'fail') throw new BufferFullError(`the producer buffer is full (${this.bufferedBytes} of ${this.bufferBytesMax} bytes waiting for acknowledgement)`);
+    if (this.bufferFullAction === 'fail')
+      throw new BufferFullError(
+        `the producer buffer is full (${this.bufferedBytes} of ${this.bufferBytesMax} bytes waiting for acknowledgement)`,
+      );
     this.flushOpenBatches();
     await new Promise<void>((resolve, reject) => {
       const waiter = {
@@ -461,20 +549,44 @@ export class Producer<K = Buffer, V = Buffer> {
     if (!byPartition) this.queuesByTopic.set(topic, (byPartition = []));
     let queue = byPartition[partition];
     if (!queue) {
-      queue = { topic, partition, open: undefined, lingerTimer: undefined, ready: [], inFlight: new Set(), nextSequence: 0, recovering: false, failed: [], gapAt: undefined, retryAtMs: 0, nextBatchCapacity: BATCH_CAPACITY_MIN_BYTES };
+      queue = {
+        topic,
+        partition,
+        open: undefined,
+        lingerTimer: undefined,
+        ready: [],
+        inFlight: new Set(),
+        nextSequence: 0,
+        recovering: false,
+        failed: [],
+        gapAt: undefined,
+        retryAtMs: 0,
+        nextBatchCapacity: BATCH_CAPACITY_MIN_BYTES,
+      };
       byPartition[partition] = queue;
       this.queues.set(`${topic}\u0000${partition}`, queue);
     }
     return queue;
   }
 
-  private append(queue: PartitionQueue, key: Buffer | null, value: Buffer | null, headers: ReadonlyArray<HeaderEntry> | undefined, timestamp: number, bytes: number, partitionCount: number, group: SendGroup, index: number): void {
+  private append(
+    queue: PartitionQueue,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: ReadonlyArray<HeaderEntry> | undefined,
+    timestamp: number,
+    bytes: number,
+    partitionCount: number,
+    group: SendGroup,
+    index: number,
+  ): void {
     let batch = queue.open;
     if (batch !== undefined && batch.bytes + bytes > this.batchBytes && batch.builder.count > 0) {
       this.closeBatch(queue, partitionCount, true);
       batch = undefined;
     }
-    if (batch === undefined) batch = this.openBatch(queue, partitionCount, newRun(group, index, queue.partition, timestamp));
+    if (batch === undefined)
+      batch = this.openBatch(queue, partitionCount, newRun(group, index, queue.partition, timestamp));
     else {
       const last = batch.runs[batch.runs.length - 1]!;
       if (last.group === group && last.firstIndex + last.count === index && last.timestamp === timestamp) last.count++;
@@ -483,14 +595,26 @@ export class Producer<K = Buffer, V = Buffer> {
     batch.builder.append(key, value, headers, timestamp);
     batch.bytes += bytes;
     this.outstanding++;
-    if (this.lingerMs === 0 || batch.bytes >= this.batchBytes) this.closeBatch(queue, partitionCount, batch.bytes >= this.batchBytes);
+    if (this.lingerMs === 0 || batch.bytes >= this.batchBytes)
+      this.closeBatch(queue, partitionCount, batch.bytes >= this.batchBytes);
   }
 
   /** Opens the partition's batch with the run of its first record (an array that never held anything but runs). */
   private openBatch(queue: PartitionQueue, partitionCount: number, firstRun: SendRun): Batch {
     const capacity = queue.nextBatchCapacity;
-    const bytes = capacity === this.fullBatchCapacity && this.freeBatchBuffers.length > 0 ? this.freeBatchBuffers.pop()! : Buffer.allocUnsafe(capacity);
-    const batch: Batch = { builder: new RecordBatchBuilder(bytes, this.fullBatchCapacity), runs: [firstRun], bytes: BATCH_HEADER_BYTES, createdMs: Date.now(), encoded: undefined, baseSequence: -1, attempts: 0 };
+    const bytes =
+      capacity === this.fullBatchCapacity && this.freeBatchBuffers.length > 0
+        ? this.freeBatchBuffers.pop()!
+        : Buffer.allocUnsafe(capacity);
+    const batch: Batch = {
+      builder: new RecordBatchBuilder(bytes, this.fullBatchCapacity),
+      runs: [firstRun],
+      bytes: BATCH_HEADER_BYTES,
+      createdMs: Date.now(),
+      encoded: undefined,
+      baseSequence: -1,
+      attempts: 0,
+    };
     queue.open = batch;
     if (this.lingerMs > 0) {
       queue.lingerTimer = setTimeout(() => {
@@ -509,10 +633,16 @@ export class Producer<K = Buffer, V = Buffer> {
     if (!batch) return;
     queue.open = undefined;
     // A partition's batches tend to be alike: the next one starts at about this one's size.
-    queue.nextBatchCapacity = full ? this.fullBatchCapacity : Math.min(this.fullBatchCapacity, Math.max(BATCH_CAPACITY_MIN_BYTES, Math.ceil(batch.builder.size * 1.25)));
+    queue.nextBatchCapacity = full
+      ? this.fullBatchCapacity
+      : Math.min(this.fullBatchCapacity, Math.max(BATCH_CAPACITY_MIN_BYTES, Math.ceil(batch.builder.size * 1.25)));
     batch.builder.trim();
     queue.ready.push(batch);
-    this.sticky.batchClosed(queue.topic, queue.partition, partitionCount ?? this.cluster.topics.get(queue.topic)?.partitions.length ?? 1);
+    this.sticky.batchClosed(
+      queue.topic,
+      queue.partition,
+      partitionCount ?? this.cluster.topics.get(queue.topic)?.partitions.length ?? 1,
+    );
     // A full batch goes now, while its sender goes on appending; batches closed by linger or flush
     // wait for the end of the tick, to share requests with the others closed in it.
     if (full) this.drain();
@@ -563,10 +693,13 @@ export class Producer<K = Buffer, V = Buffer> {
     if (needMetadata) this.cluster.refreshMetadata().catch(() => undefined);
     for (const [leader, entries] of byLeader) this.sendRequest(leader, entries);
     if (earliestRetryMs !== Infinity && !this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.drain();
-      }, Math.max(1, earliestRetryMs - now));
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = undefined;
+          this.drain();
+        },
+        Math.max(1, earliestRetryMs - now),
+      );
     }
   }
 
@@ -618,7 +751,12 @@ export class Producer<K = Buffer, V = Buffer> {
       if (!list) topics.set(queue.topic, (list = []));
       list.push({ index: queue.partition, records: records[i]! });
     }
-    return { transactionalId: this.txn?.transactionalId ?? null, acks: this.acks, timeoutMs: this.ackTimeoutMs, topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })) };
+    return {
+      transactionalId: this.txn?.transactionalId ?? null,
+      acks: this.acks,
+      timeoutMs: this.ackTimeoutMs,
+      topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })),
+    };
   }
 
   /** Sends one Produce request carrying one batch of each entry's partition. */
@@ -636,20 +774,30 @@ export class Producer<K = Buffer, V = Buffer> {
    * be written — it must not be overtaken, as a partition's batches go out in sequence order.
    * A full batch is so on the wire while its sender goes on appending (closeBatch).
    */
-  private requestNow(leader: number, entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>): Promise<ProduceResponse | undefined> | undefined {
+  private requestNow(
+    leader: number,
+    entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>,
+  ): Promise<ProduceResponse | undefined> | undefined {
     if (this.requestsPreparing > 0 || !this.canEncodeNow(entries)) return undefined;
     const connection = this.cluster.openConnectionTo(leader);
     if (connection === undefined) return undefined;
     try {
       const records = entries.map(({ queue, batch }) => this.encodeNow(queue, batch));
-      return connection.request<ProduceResponse | undefined>(ApiKey.Produce, this.produceRequest(entries, records), this.produceOptions());
+      return connection.request<ProduceResponse | undefined>(
+        ApiKey.Produce,
+        this.produceRequest(entries, records),
+        this.produceOptions(),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** The slow path: waits for the producer id, compression or a connection, then writes the request. */
-  private async requestLater(leader: number, entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>): Promise<ProduceResponse | undefined> {
+  private async requestLater(
+    leader: number,
+    entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>,
+  ): Promise<ProduceResponse | undefined> {
     this.requestsPreparing++;
     let preparing = true;
     // Slow-path requests prepare one at a time, in the order drain() made them: they take sequence
@@ -664,7 +812,11 @@ export class Producer<K = Buffer, V = Buffer> {
       const connection = await this.cluster.connectionTo(leader);
       this.requestsPreparing--;
       preparing = false;
-      const answer = connection.request<ProduceResponse | undefined>(ApiKey.Produce, this.produceRequest(entries, records), this.produceOptions());
+      const answer = connection.request<ProduceResponse | undefined>(
+        ApiKey.Produce,
+        this.produceRequest(entries, records),
+        this.produceOptions(),
+      );
       written();
       return await answer;
     } finally {
@@ -678,7 +830,11 @@ export class Producer<K = Buffer, V = Buffer> {
   }
 
   /** Settles the batches of a Produce request with its answer (or the error that stood for one). */
-  private answered(entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>, response: ProduceResponse | undefined, requestError: Error | undefined): void {
+  private answered(
+    entries: ReadonlyArray<{ queue: PartitionQueue; batch: Batch }>,
+    response: ProduceResponse | undefined,
+    requestError: Error | undefined,
+  ): void {
     for (const { queue, batch } of entries) {
       queue.inFlight.delete(batch);
       if (requestError) {
@@ -689,12 +845,32 @@ export class Producer<K = Buffer, V = Buffer> {
         this.batchDone(batch, -1n, -1);
         continue;
       }
-      const answer = response!.responses.find((t) => t.name === queue.topic)?.partitionResponses.find((p) => p.index === queue.partition);
-      if (!answer) this.batchFailed(queue, batch, new SluiceClientError(`the broker did not answer for ${queue.topic}/${queue.partition}`, true));
-      else if (answer.errorCode === ErrorCode.NONE) this.batchDone(batch, answer.baseOffset, Number(answer.logAppendTimeMs));
+      const answer = response!.responses
+        .find((t) => t.name === queue.topic)
+        ?.partitionResponses.find((p) => p.index === queue.partition);
+      if (!answer)
+        this.batchFailed(
+          queue,
+          batch,
+          new SluiceClientError(`the broker did not answer for ${queue.topic}/${queue.partition}`, true),
+        );
+      else if (answer.errorCode === ErrorCode.NONE)
+        this.batchDone(batch, answer.baseOffset, Number(answer.logAppendTimeMs));
       else if (answer.errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) this.batchDone(batch, -1n, -1);
-      else if (this.txn && isFencingCode(answer.errorCode)) this.batchFailed(queue, batch, this.txn.fence(new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`)));
-      else this.batchFailed(queue, batch, new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`));
+      else if (this.txn && isFencingCode(answer.errorCode))
+        this.batchFailed(
+          queue,
+          batch,
+          this.txn.fence(
+            new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`),
+          ),
+        );
+      else
+        this.batchFailed(
+          queue,
+          batch,
+          new KafkaError(answer.errorCode, answer.errorMessage, `produce to ${queue.topic}/${queue.partition}`),
+        );
     }
     for (const { queue } of entries) this.maybeFinishRecovery(queue);
     this.drain();
@@ -716,7 +892,13 @@ export class Producer<K = Buffer, V = Buffer> {
     // Answered at the first attempt, its bytes are written and read: the buffer may serve again.
     // (With acks=0 nothing says the socket is done with them; a retried batch went out more than once.)
     const storage = batch.builder.storage;
-    if (this.acks !== 0 && batch.attempts === 0 && storage.length === this.fullBatchCapacity && this.freeBatchBuffers.length < BATCH_BUFFERS_KEPT_MAX) this.freeBatchBuffers.push(storage);
+    if (
+      this.acks !== 0 &&
+      batch.attempts === 0 &&
+      storage.length === this.fullBatchCapacity &&
+      this.freeBatchBuffers.length < BATCH_BUFFERS_KEPT_MAX
+    )
+      this.freeBatchBuffers.push(storage);
     this.finished(batch);
   }
 
@@ -760,7 +942,9 @@ export class Producer<K = Buffer, V = Buffer> {
   private expire(queue: PartitionQueue, now: number): void {
     while (queue.ready.length > 0 && now - queue.ready[0]!.createdMs > this.deliveryTimeoutMs) {
       const batch = queue.ready.shift()!;
-      const error = new RequestTimeoutError(`${batch.builder.count} messages for ${queue.topic}/${queue.partition} were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`);
+      const error = new RequestTimeoutError(
+        `${batch.builder.count} messages for ${queue.topic}/${queue.partition} were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`,
+      );
       if (this.idempotent && batch.baseSequence >= 0) {
         // Sent before, so its sequence is used: the batches behind it get new ones.
         queue.gapAt = queue.gapAt === undefined ? batch.baseSequence : Math.min(queue.gapAt, batch.baseSequence);
@@ -791,7 +975,10 @@ export class Producer<K = Buffer, V = Buffer> {
     queue.ready.unshift(...failed);
     queue.recovering = false;
     const attempts = Math.max(1, ...failed.map((b) => b.attempts));
-    queue.retryAtMs = failed.length > 0 ? Date.now() + backoffDelayMs({ initialMs: this.cluster.retryBackoffMs, maxMs: 1000 }, attempts) : 0;
+    queue.retryAtMs =
+      failed.length > 0
+        ? Date.now() + backoffDelayMs({ initialMs: this.cluster.retryBackoffMs, maxMs: 1000 }, attempts)
+        : 0;
   }
 
   /**
@@ -826,9 +1013,14 @@ export class Producer<K = Buffer, V = Buffer> {
     };
     let open = true;
     const tx: Transaction<K, V> = {
-      send: (topic, message) => (open ? track(this.send(topic, message)) : Promise.reject(new ClientOptionError('the transaction is over'))),
-      sendBatch: (topic, messages) => (open ? track(this.sendBatch(topic, messages)) : Promise.reject(new ClientOptionError('the transaction is over'))),
-      sendOffsets: (offsets: TransactionOffsets) => (open ? track(txn.sendOffsets(offsets)) : Promise.reject(new ClientOptionError('the transaction is over'))),
+      send: (topic, message) =>
+        open ? track(this.send(topic, message)) : Promise.reject(new ClientOptionError('the transaction is over')),
+      sendBatch: (topic, messages) =>
+        open
+          ? track(this.sendBatch(topic, messages))
+          : Promise.reject(new ClientOptionError('the transaction is over')),
+      sendOffsets: (offsets: TransactionOffsets) =>
+        open ? track(txn.sendOffsets(offsets)) : Promise.reject(new ClientOptionError('the transaction is over')),
     };
     try {
       let result: T;
@@ -852,7 +1044,10 @@ export class Producer<K = Buffer, V = Buffer> {
         await this.initProducerId();
       } catch (abortError) {
         if (txn.fenced) throw txn.fenced;
-        throw new AggregateError([error, abortError], `the transaction failed (${(error as Error)?.message}) and could not be aborted (${(abortError as Error)?.message})`);
+        throw new AggregateError(
+          [error, abortError],
+          `the transaction failed (${(error as Error)?.message}) and could not be aborted (${(abortError as Error)?.message})`,
+        );
       }
       throw error;
     } finally {
@@ -904,7 +1099,9 @@ function results(group: SendGroup): RecordMetadata[] {
 }
 
 function headerEntries(headers: MessageHeaders): ReadonlyArray<HeaderEntry> {
-  return Array.isArray(headers) ? (headers as ReadonlyArray<HeaderEntry>) : Object.entries(headers as Record<string, string | Buffer | null>);
+  return Array.isArray(headers)
+    ? (headers as ReadonlyArray<HeaderEntry>)
+    : Object.entries(headers as Record<string, string | Buffer | null>);
 }
 
 /** What headers reserve from the buffer memory; checks their types, as the encoder trusts them. */
@@ -912,8 +1109,12 @@ function headersEstimateBytes(headers: ReadonlyArray<HeaderEntry>): number {
   let bytes = 0;
   for (const [key, value] of headers) {
     if (typeof key !== 'string') throw new ClientOptionError(`a header key must be a string, got ${typeof key}`);
-    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) throw new ClientOptionError(`header "${key}" must be a string, a Buffer or null`);
-    bytes += Buffer.byteLength(key) + (value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length) + 10;
+    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array))
+      throw new ClientOptionError(`header "${key}" must be a string, a Buffer or null`);
+    bytes +=
+      Buffer.byteLength(key) +
+      (value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length) +
+      10;
   }
   return bytes;
 }

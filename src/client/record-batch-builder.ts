@@ -77,7 +77,8 @@ export class RecordBatchBuilder {
     bytes: Buffer,
     private readonly growthLimitBytes: number,
   ) {
-    if (bytes.length < BATCH_HEADER_BYTES) throw new RangeError(`a batch buffer needs at least ${BATCH_HEADER_BYTES} bytes`);
+    if (bytes.length < BATCH_HEADER_BYTES)
+      throw new RangeError(`a batch buffer needs at least ${BATCH_HEADER_BYTES} bytes`);
     this.bytes = bytes;
   }
 
@@ -95,7 +96,12 @@ export class RecordBatchBuilder {
    * Appends one record. `headers` may be undefined (none); header keys are UTF-8, string values too.
    * `timestamp` must be a safe integer (the producer checks it).
    */
-  append(key: Buffer | null, value: Buffer | null, headers: ReadonlyArray<HeaderEntry> | undefined, timestamp: number): void {
+  append(
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: ReadonlyArray<HeaderEntry> | undefined,
+    timestamp: number,
+  ): void {
     if (this.count === 0) {
       this.baseTimestamp = timestamp;
       this.maxTimestamp = timestamp;
@@ -115,7 +121,8 @@ export class RecordBatchBuilder {
         const headerValue = header[1];
         if (headerValue === null) headersBytes += 1;
         else {
-          const valueBytes = typeof headerValue === 'string' ? Buffer.byteLength(headerValue, 'utf8') : headerValue.length;
+          const valueBytes =
+            typeof headerValue === 'string' ? Buffer.byteLength(headerValue, 'utf8') : headerValue.length;
           headersBytes += sizeOfVarint(valueBytes) + valueBytes;
         }
       }
@@ -132,9 +139,12 @@ export class RecordBatchBuilder {
     let position = writeVarint(target, bodyBytes, this.position);
     const bodyStart = position;
     target[position++] = 0; // attributes
-    position = smallDelta ? writeVarint(target, timestampDelta, position) : writeVarlong(target, timestampDelta, position);
+    position = smallDelta
+      ? writeVarint(target, timestampDelta, position)
+      : writeVarlong(target, timestampDelta, position);
     position = writeVarint(target, offsetDelta, position);
-    if (key === null) target[position++] = 1; // zig-zag −1
+    if (key === null)
+      target[position++] = 1; // zig-zag −1
     else {
       position = writeVarint(target, key.length, position);
       target.set(key, position);
@@ -163,7 +173,8 @@ export class RecordBatchBuilder {
       }
     }
     // A size computed wrong would corrupt every record after this one: stop here instead.
-    if (position - bodyStart !== bodyBytes) throw new Error(`record size computed as ${bodyBytes}, wrote ${position - bodyStart}`);
+    if (position - bodyStart !== bodyBytes)
+      throw new Error(`record size computed as ${bodyBytes}, wrote ${position - bodyStart}`);
     this.position = position;
     this.count++;
   }
@@ -192,7 +203,8 @@ export class RecordBatchBuilder {
 
   /** As finish, for a batch without compression: the header and CRC go over the records in place, now. */
   finishUncompressed(fields: BatchProducerFields): Buffer {
-    if (fields.compression !== Compression.None) throw new Error('finishUncompressed is for batches without compression');
+    if (fields.compression !== Compression.None)
+      throw new Error('finishUncompressed is for batches without compression');
     const batch = this.bytes.subarray(0, this.position);
     writeHeader(batch, this, fields);
     return batch;

@@ -32,7 +32,8 @@ export class RedisReplyError extends SluiceClientError {
   }
 }
 
-const RELEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const RELEASE_SCRIPT =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 export class RedisDedupStore implements DedupStore {
   private readonly redis: Redis;

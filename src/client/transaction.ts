@@ -32,7 +32,11 @@ export class ProducerFencedError extends SluiceClientError {
   override name = 'ProducerFencedError';
   readonly transactionalId: string;
   constructor(transactionalId: string, cause?: unknown) {
-    super(`the producer with transactional id "${transactionalId}" was fenced by a newer producer with the same id; close it`, false, { cause });
+    super(
+      `the producer with transactional id "${transactionalId}" was fenced by a newer producer with the same id; close it`,
+      false,
+      { cause },
+    );
     this.transactionalId = transactionalId;
   }
 }
@@ -91,7 +95,8 @@ export class TransactionCoordinator {
   private check(code: number, message: string | null | undefined, context: string): void {
     if (code === 0) return;
     if (isFencingCode(code)) throw this.fence(new KafkaError(code, message, context));
-    if (code === ErrorCode.NOT_COORDINATOR || code === ErrorCode.COORDINATOR_NOT_AVAILABLE) this.coordinator = undefined;
+    if (code === ErrorCode.NOT_COORDINATOR || code === ErrorCode.COORDINATOR_NOT_AVAILABLE)
+      this.coordinator = undefined;
     throw new KafkaError(code, message, context);
   }
 
@@ -102,9 +107,18 @@ export class TransactionCoordinator {
 
   private async coordinatorNode(): Promise<number> {
     if (this.coordinator !== undefined) return this.coordinator;
-    const answer = await this.cluster.request<FindCoordinatorResponse>(-1, ApiKey.FindCoordinator, { key: this.transactionalId, keyType: 1 });
+    const answer = await this.cluster.request<FindCoordinatorResponse>(-1, ApiKey.FindCoordinator, {
+      key: this.transactionalId,
+      keyType: 1,
+    });
     this.check(answer.errorCode, answer.errorMessage, `FindCoordinator for transactional id "${this.transactionalId}"`);
-    if (!this.cluster.brokers.has(answer.nodeId)) this.cluster.brokers.set(answer.nodeId, { nodeId: answer.nodeId, host: answer.host, port: answer.port, rack: null });
+    if (!this.cluster.brokers.has(answer.nodeId))
+      this.cluster.brokers.set(answer.nodeId, {
+        nodeId: answer.nodeId,
+        host: answer.host,
+        port: answer.port,
+        rack: null,
+      });
     this.coordinator = answer.nodeId;
     return answer.nodeId;
   }
@@ -126,8 +140,16 @@ export class TransactionCoordinator {
   }
 
   async initProducerId(): Promise<{ producerId: bigint; producerEpoch: number }> {
-    const response = await this.request<InitProducerIdResponse>('InitProducerId', ApiKey.InitProducerId, { transactionalId: this.transactionalId, transactionTimeoutMs: this.transactionTimeoutMs, producerId: -1n, producerEpoch: -1 }, (r) =>
-      this.check(r.errorCode, null, `InitProducerId for "${this.transactionalId}"`),
+    const response = await this.request<InitProducerIdResponse>(
+      'InitProducerId',
+      ApiKey.InitProducerId,
+      {
+        transactionalId: this.transactionalId,
+        transactionTimeoutMs: this.transactionTimeoutMs,
+        producerId: -1n,
+        producerEpoch: -1,
+      },
+      (r) => this.check(r.errorCode, null, `InitProducerId for "${this.transactionalId}"`),
     );
     this.producerId = response.producerId;
     this.producerEpoch = response.producerEpoch;
@@ -143,10 +165,17 @@ export class TransactionCoordinator {
     const adding = this.request<AddPartitionsToTxnResponse>(
       'AddPartitionsToTxn',
       ApiKey.AddPartitionsToTxn,
-      { v3AndBelowTransactionalId: this.transactionalId, v3AndBelowProducerId: this.producerId, v3AndBelowProducerEpoch: this.producerEpoch, v3AndBelowTopics: [{ name: topic, partitions: [partition] }] },
+      {
+        v3AndBelowTransactionalId: this.transactionalId,
+        v3AndBelowProducerId: this.producerId,
+        v3AndBelowProducerEpoch: this.producerEpoch,
+        v3AndBelowTopics: [{ name: topic, partitions: [partition] }],
+      },
       (r) => {
         this.check(r.errorCode, null, 'AddPartitionsToTxn');
-        for (const t of r.resultsByTopicV3AndBelow) for (const p of t.resultsByPartition) this.check(p.partitionErrorCode, null, `AddPartitionsToTxn ${t.name}/${p.partitionIndex}`);
+        for (const t of r.resultsByTopicV3AndBelow)
+          for (const p of t.resultsByPartition)
+            this.check(p.partitionErrorCode, null, `AddPartitionsToTxn ${t.name}/${p.partitionIndex}`);
       },
     ).then(
       () => {
@@ -164,16 +193,38 @@ export class TransactionCoordinator {
   /** AddOffsetsToTxn, then TxnOffsetCommit to the group coordinator. */
   async sendOffsets(offsets: TransactionOffsets): Promise<void> {
     const { groupId } = offsets;
-    if (typeof groupId !== 'string' || groupId.length === 0) throw new SluiceClientError('sendOffsets needs a groupId', false);
-    await this.request<AddOffsetsToTxnResponse>('AddOffsetsToTxn', ApiKey.AddOffsetsToTxn, { transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.producerEpoch, groupId }, (r) =>
-      this.check(r.errorCode, null, `AddOffsetsToTxn for group "${groupId}"`),
+    if (typeof groupId !== 'string' || groupId.length === 0)
+      throw new SluiceClientError('sendOffsets needs a groupId', false);
+    await this.request<AddOffsetsToTxnResponse>(
+      'AddOffsetsToTxn',
+      ApiKey.AddOffsetsToTxn,
+      {
+        transactionalId: this.transactionalId,
+        producerId: this.producerId,
+        producerEpoch: this.producerEpoch,
+        groupId,
+      },
+      (r) => this.check(r.errorCode, null, `AddOffsetsToTxn for group "${groupId}"`),
     );
     this.offsetsAdded = true;
-    const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }>>();
+    const topics = new Map<
+      string,
+      Array<{
+        partitionIndex: number;
+        committedOffset: bigint;
+        committedLeaderEpoch: number;
+        committedMetadata: string | null;
+      }>
+    >();
     for (const o of offsets.offsets) {
       let list = topics.get(o.topic);
       if (!list) topics.set(o.topic, (list = []));
-      list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, committedMetadata: o.metadata ?? null });
+      list.push({
+        partitionIndex: o.partition,
+        committedOffset: o.offset,
+        committedLeaderEpoch: -1,
+        committedMetadata: o.metadata ?? null,
+      });
     }
     if (this.fenced) throw this.fenced;
     await this.cluster.coordinatorRequest<TxnOffsetCommitResponse>(
@@ -190,14 +241,24 @@ export class TransactionCoordinator {
         topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
       },
       (r) => {
-        for (const t of r.topics) for (const p of t.partitions) this.check(p.errorCode, null, `TxnOffsetCommit ${t.name}/${p.partitionIndex} for group "${groupId}"`);
+        for (const t of r.topics)
+          for (const p of t.partitions)
+            this.check(p.errorCode, null, `TxnOffsetCommit ${t.name}/${p.partitionIndex} for group "${groupId}"`);
       },
     );
   }
 
   async endTxn(commit: boolean): Promise<void> {
-    await this.request<EndTxnResponse>('EndTxn', ApiKey.EndTxn, { transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.producerEpoch, committed: commit }, (r) =>
-      this.check(r.errorCode, null, `EndTxn ${commit ? 'commit' : 'abort'}`),
+    await this.request<EndTxnResponse>(
+      'EndTxn',
+      ApiKey.EndTxn,
+      {
+        transactionalId: this.transactionalId,
+        producerId: this.producerId,
+        producerEpoch: this.producerEpoch,
+        committed: commit,
+      },
+      (r) => this.check(r.errorCode, null, `EndTxn ${commit ? 'commit' : 'abort'}`),
     );
   }
 }

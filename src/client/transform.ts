@@ -36,7 +36,10 @@ export async function consumeTransformProduce<K, V, OK, OV>(options: TransformOp
     try {
       await producer.transaction(async (tx) => {
         await transform(message, tx);
-        await tx.sendOffsets({ groupId, offsets: [{ topic: message.topic, partition: message.partition, offset: message.offset + 1n }] });
+        await tx.sendOffsets({
+          groupId,
+          offsets: [{ topic: message.topic, partition: message.partition, offset: message.offset + 1n }],
+        });
       });
     } catch (error) {
       if (error instanceof ProducerFencedError && !fenced) {

@@ -18,5 +18,8 @@ export function clientVersionRange(apiKey: number): { min: number; max: number }
   const codec = apiCodecs.get(apiKey);
   if (!codec) return undefined;
   const cap = caps.get(apiKey);
-  return { min: codec.requestVersions.min, max: cap === undefined ? codec.requestVersions.max : Math.min(cap, codec.requestVersions.max) };
+  return {
+    min: codec.requestVersions.min,
+    max: cap === undefined ? codec.requestVersions.max : Math.min(cap, codec.requestVersions.max),
+  };
 }

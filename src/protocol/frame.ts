@@ -57,16 +57,32 @@ export function decodeRequestHeader(buffer: Buffer, offset = 0, end = buffer.len
 }
 
 /** Starts a request frame: size placeholder and header. Finish it with `finishFrame` after writing the body. */
-export function beginRequestFrame(apiKey: number, apiVersion: number, correlationId: number, clientId: string | null, w = new ByteWriter()): FrameWriter {
+export function beginRequestFrame(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  clientId: string | null,
+  w = new ByteWriter(),
+): FrameWriter {
   const size = w.reserveInt32();
   const start = w.length;
   const version = requestHeaderVersion(apiKey, apiVersion);
-  writeRequestHeader(w, version, version >= 2, { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId });
+  writeRequestHeader(w, version, version >= 2, {
+    requestApiKey: apiKey,
+    requestApiVersion: apiVersion,
+    correlationId,
+    clientId,
+  });
   return { writer: w, size, start };
 }
 
 /** Starts a response frame: size placeholder and header. */
-export function beginResponseFrame(apiKey: number, apiVersion: number, correlationId: number, w = new ByteWriter()): FrameWriter {
+export function beginResponseFrame(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  w = new ByteWriter(),
+): FrameWriter {
   const size = w.reserveInt32();
   const start = w.length;
   const version = responseHeaderVersion(apiKey, apiVersion);
@@ -87,7 +103,13 @@ export function finishFrame(frame: FrameWriter): Buffer[] {
 }
 
 /** Reads the response header of a message (for clients). */
-export function decodeResponseHeader(apiKey: number, apiVersion: number, buffer: Buffer, offset = 0, end = buffer.length): { header: ResponseHeader; bodyOffset: number } {
+export function decodeResponseHeader(
+  apiKey: number,
+  apiVersion: number,
+  buffer: Buffer,
+  offset = 0,
+  end = buffer.length,
+): { header: ResponseHeader; bodyOffset: number } {
   const version = responseHeaderVersion(apiKey, apiVersion);
   const r = new ByteReader(buffer, offset, end, 'ResponseHeader', version);
   const header = readResponseHeader(r, version, version >= 1);

@@ -67,7 +67,9 @@ export class KafkaConnection {
         this.close();
       }
     });
-    socket.on('error', (error) => this.logger.debug({ peer: this.peer, connection: id, error: error.message }, 'socket error'));
+    socket.on('error', (error) =>
+      this.logger.debug({ peer: this.peer, connection: id, error: error.message }, 'socket error'),
+    );
     socket.on('close', () => {
       this.closed = true;
       this.aborter.abort();
@@ -103,7 +105,12 @@ export class KafkaConnection {
   }
 
   private canDispatch(): boolean {
-    return !this.closed && !this.draining && this.inFlight < this.limits.inFlightRequestsMax && this.socket.writableLength <= this.limits.outputBufferBytesMax;
+    return (
+      !this.closed &&
+      !this.draining &&
+      this.inFlight < this.limits.inFlightRequestsMax &&
+      this.socket.writableLength <= this.limits.outputBufferBytesMax
+    );
   }
 
   private processFrames(): void {
@@ -176,7 +183,11 @@ export class KafkaConnection {
     };
     const handler = this.routes.handlerFor(context.apiKey);
     if (!handler) {
-      this.reject(`unsupported API key ${context.apiKey}`, { apiKey: context.apiKey, apiVersion: context.apiVersion, clientId: context.clientId });
+      this.reject(`unsupported API key ${context.apiKey}`, {
+        apiKey: context.apiKey,
+        apiVersion: context.apiVersion,
+        clientId: context.clientId,
+      });
       return;
     }
     const { min, max } = handler.versions;
@@ -200,7 +211,11 @@ export class KafkaConnection {
       // v2 with v3's include_documentation byte).
       request = codec.decodeRequest(context.apiVersion, frame, bodyOffset, frame.length, { allowTrailingBytes: true });
     } catch (error) {
-      this.reject(error instanceof DecodeError ? error.message : String(error), { apiKey: context.apiKey, apiVersion: context.apiVersion, clientId: context.clientId });
+      this.reject(error instanceof DecodeError ? error.message : String(error), {
+        apiKey: context.apiKey,
+        apiVersion: context.apiVersion,
+        clientId: context.clientId,
+      });
       return;
     }
     const slot: PendingResponse = { chunks: null };
@@ -226,7 +241,13 @@ export class KafkaConnection {
   private failHandler(handler: KafkaHandler, context: RequestContext, error: unknown): void {
     // Our bug, not the client's: log it loudly and drop the connection; the client retries elsewhere.
     this.logger.error(
-      { peer: this.peer, connection: this.id, api: handler.name, apiVersion: context.apiVersion, error: error instanceof Error ? error.stack : String(error) },
+      {
+        peer: this.peer,
+        connection: this.id,
+        api: handler.name,
+        apiVersion: context.apiVersion,
+        error: error instanceof Error ? error.stack : String(error),
+      },
       'request handler failed',
     );
     this.close();
@@ -250,7 +271,8 @@ export class KafkaConnection {
       try {
         const frame = beginResponseFrame(context.apiKey, context.apiVersion, context.correlationId);
         apiCodecs.get(context.apiKey)!.encodeResponse(context.apiVersion, response, frame.writer);
-        if (frame.writer.length - frame.start > RESPONSE_BYTES_MAX) throw new RangeError(`response of ${frame.writer.length} bytes exceeds a frame`);
+        if (frame.writer.length - frame.start > RESPONSE_BYTES_MAX)
+          throw new RangeError(`response of ${frame.writer.length} bytes exceeds a frame`);
         slot.chunks = finishFrame(frame);
       } catch (error) {
         this.failHandler(this.routes.handlerFor(context.apiKey)!, context, error);
@@ -279,7 +301,8 @@ export class KafkaConnection {
 
   private updateReading(): void {
     if (this.closed || this.draining) return;
-    const shouldPause = this.inFlight >= this.limits.inFlightRequestsMax || this.socket.writableLength > this.limits.outputBufferBytesMax;
+    const shouldPause =
+      this.inFlight >= this.limits.inFlightRequestsMax || this.socket.writableLength > this.limits.outputBufferBytesMax;
     if (shouldPause && !this.readingPaused) {
       this.readingPaused = true;
       this.socket.pause();

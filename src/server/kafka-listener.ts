@@ -61,7 +61,10 @@ export class KafkaListener {
 
   private accept(socket: Socket): void {
     if (this.connections.size >= this.limits.connectionsMax) {
-      this.logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, limit: this.limits.connectionsMax }, 'closing connection: max.connections reached');
+      this.logger.warn(
+        { peer: `${socket.remoteAddress}:${socket.remotePort}`, limit: this.limits.connectionsMax },
+        'closing connection: max.connections reached',
+      );
       socket.destroy();
       return;
     }
@@ -70,7 +73,10 @@ export class KafkaListener {
     const connection = new KafkaConnection(
       socket,
       this.nextConnectionId++,
-      { handlerFor: (apiKey) => handlers.get(apiKey), unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(allHandlers()) },
+      {
+        handlerFor: (apiKey) => handlers.get(apiKey),
+        unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(allHandlers()),
+      },
       this.limits,
       this.logger,
     );

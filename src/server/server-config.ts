@@ -28,12 +28,21 @@ const limitSettings: ReadonlyArray<{ name: string; field: keyof ListenerLimits; 
   { name: 'socket.request.max.bytes', field: 'requestBytesMax', min: REQUEST_BYTES_MIN, max: 2 ** 31 - 1 },
   { name: 'max.connections', field: 'connectionsMax', min: 1, max: 2 ** 31 - 1 },
   { name: 'sluice.connection.in.flight.max', field: 'inFlightRequestsMax', min: 1, max: 2 ** 31 - 1 },
-  { name: 'sluice.connection.output.buffer.max.bytes', field: 'outputBufferBytesMax', min: 1, max: Number.MAX_SAFE_INTEGER },
+  {
+    name: 'sluice.connection.output.buffer.max.bytes',
+    field: 'outputBufferBytesMax',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+  },
   { name: 'connections.max.idle.ms', field: 'idleTimeoutMs', min: 1, max: Number.MAX_SAFE_INTEGER },
 ];
 
 /** Kafka names this module reads, for documentation and for the CLI's help. */
-export const serverSettingNames: readonly string[] = ['listeners', 'advertised.listeners', ...limitSettings.map((s) => s.name)];
+export const serverSettingNames: readonly string[] = [
+  'listeners',
+  'advertised.listeners',
+  ...limitSettings.map((s) => s.name),
+];
 
 /** Reads the listener limits; a setting that is absent keeps the default of limits.ts. */
 export function listenerLimitsFrom(properties: Record<string, string>): ListenerLimits {
@@ -58,7 +67,8 @@ export function listenerLimitsFrom(properties: Record<string, string>): Listener
  */
 export function parseListenerAddress(name: string, value: string, options: { allowPortZero: boolean }): HostPort {
   const text = value.trim();
-  const problem = (why: string) => new ConfigError(`${name} must look like host:port or PLAINTEXT://host:port (${why}), got "${value}"`);
+  const problem = (why: string) =>
+    new ConfigError(`${name} must look like host:port or PLAINTEXT://host:port (${why}), got "${value}"`);
   if (text.includes(',')) throw new ConfigError(`${name}: Sluice serves a single listener, got the list "${value}"`);
   let address = text;
   const scheme = /^([A-Za-z][A-Za-z0-9_]*):\/\/(.*)$/.exec(text);
@@ -109,11 +119,16 @@ export function serverConfigFrom(properties: Record<string, string>): ServerConf
   } catch (error) {
     // Storage prefixes its detail with a generic sentence; the operator needs only the detail.
     const { name, message } = error as Error;
-    throw new ConfigError(name === 'StorageError' && message.includes(': ') ? message.slice(message.indexOf(': ') + 2) : message);
+    throw new ConfigError(
+      name === 'StorageError' && message.includes(': ') ? message.slice(message.indexOf(': ') + 2) : message,
+    );
   }
   return {
     listen: listeners === undefined ? null : parseListenerAddress('listeners', listeners, { allowPortZero: true }),
-    advertised: advertised === undefined ? null : parseListenerAddress('advertised.listeners', advertised, { allowPortZero: false }),
+    advertised:
+      advertised === undefined
+        ? null
+        : parseListenerAddress('advertised.listeners', advertised, { allowPortZero: false }),
     limits: listenerLimitsFrom(properties),
   };
 }

@@ -75,7 +75,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
 
   const givenDataDir = properties['log.dirs'] ?? properties['log.dir'];
   const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), 'sluice-')));
-  const removeDataDir = givenDataDir === undefined ? () => rm(dataDir, { recursive: true, force: true }) : async () => {};
+  const removeDataDir =
+    givenDataDir === undefined ? () => rm(dataDir, { recursive: true, force: true }) : async () => {};
   properties['log.dirs'] = dataDir;
 
   let broker: Broker;
@@ -97,7 +98,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
       if (bound) logger.error(fields, message);
     },
   };
-  const listener = new KafkaListener({ host, port, handlers: kafkaHandlers(broker), limits: server.limits, logger: listenerLogger });
+  const listener = new KafkaListener({
+    host,
+    port,
+    handlers: kafkaHandlers(broker),
+    limits: server.limits,
+    logger: listenerLogger,
+  });
   try {
     await listener.listen();
     bound = true;
@@ -105,7 +112,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
     await broker.close();
     await removeDataDir();
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the address is in use (is another broker running?)' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'the address is in use (is another broker running?)'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (error as Error).message;
     throw new ListenError(`cannot listen on ${formatHostPort({ host, port })}: ${why}`);
   }
   if (server.advertised === null && broker.config.advertisedPort === 0) broker.config.advertisedPort = listener.port;

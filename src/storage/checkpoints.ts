@@ -49,7 +49,8 @@ function parseCheckpoint(file: string, content: string): string[][] {
 
 function parseOffset(file: string, text: string | undefined): number {
   const value = Number(text);
-  if (text === undefined || !Number.isSafeInteger(value) || value < 0) throw new CheckpointFormatError(file, `bad offset "${text}"`);
+  if (text === undefined || !Number.isSafeInteger(value) || value < 0)
+    throw new CheckpointFormatError(file, `bad offset "${text}"`);
   return value;
 }
 
@@ -59,7 +60,11 @@ export interface PartitionName {
 }
 
 /** Reads an offset checkpoint; null when the file does not exist. */
-export async function readOffsetCheckpoint(fileSystem: FileSystem, directory: string, name: string): Promise<number | null> {
+export async function readOffsetCheckpoint(
+  fileSystem: FileSystem,
+  directory: string,
+  name: string,
+): Promise<number | null> {
   const content = await fileSystem.readFile(`${directory}/${name}`);
   if (content === null) return null;
   const entries = parseCheckpoint(name, content.toString('utf8'));
@@ -67,8 +72,19 @@ export async function readOffsetCheckpoint(fileSystem: FileSystem, directory: st
   return parseOffset(name, entries[0]?.[2]);
 }
 
-export async function writeOffsetCheckpoint(fileSystem: FileSystem, directory: string, name: string, partition: PartitionName, offset: number): Promise<void> {
-  await writeFileAtomically(fileSystem, directory, name, formatCheckpoint([`${partition.topic} ${partition.partition} ${offset}`]));
+export async function writeOffsetCheckpoint(
+  fileSystem: FileSystem,
+  directory: string,
+  name: string,
+  partition: PartitionName,
+  offset: number,
+): Promise<void> {
+  await writeFileAtomically(
+    fileSystem,
+    directory,
+    name,
+    formatCheckpoint([`${partition.topic} ${partition.partition} ${offset}`]),
+  );
 }
 
 export interface EpochEntry {
@@ -81,13 +97,23 @@ export async function readLeaderEpochs(fileSystem: FileSystem, directory: string
   if (content === null) return null;
   return parseCheckpoint(leaderEpochFileName, content.toString('utf8')).map(([epoch, offset]) => {
     const value = Number(epoch);
-    if (!Number.isSafeInteger(value) || value < 0) throw new CheckpointFormatError(leaderEpochFileName, `bad epoch "${epoch}"`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new CheckpointFormatError(leaderEpochFileName, `bad epoch "${epoch}"`);
     return { epoch: value, startOffset: parseOffset(leaderEpochFileName, offset) };
   });
 }
 
-export async function writeLeaderEpochs(fileSystem: FileSystem, directory: string, entries: readonly EpochEntry[]): Promise<void> {
-  await writeFileAtomically(fileSystem, directory, leaderEpochFileName, formatCheckpoint(entries.map((entry) => `${entry.epoch} ${entry.startOffset}`)));
+export async function writeLeaderEpochs(
+  fileSystem: FileSystem,
+  directory: string,
+  entries: readonly EpochEntry[],
+): Promise<void> {
+  await writeFileAtomically(
+    fileSystem,
+    directory,
+    leaderEpochFileName,
+    formatCheckpoint(entries.map((entry) => `${entry.epoch} ${entry.startOffset}`)),
+  );
 }
 
 /**
@@ -150,7 +176,8 @@ export function formatTopicId(topicId: Uint8Array): string {
 
 export function parseTopicId(text: string): Buffer {
   const bytes = Buffer.from(text, 'base64url');
-  if (bytes.length !== 16 || bytes.toString('base64url') !== text) throw new CheckpointFormatError(partitionMetadataFileName, `bad topic id "${text}"`);
+  if (bytes.length !== 16 || bytes.toString('base64url') !== text)
+    throw new CheckpointFormatError(partitionMetadataFileName, `bad topic id "${text}"`);
   return bytes;
 }
 
@@ -164,20 +191,33 @@ export async function readPartitionMetadata(fileSystem: FileSystem, directory: s
       .filter((line) => line.includes(':'))
       .map((line) => [line.slice(0, line.indexOf(':')).trim(), line.slice(line.indexOf(':') + 1).trim()] as const),
   );
-  if (fields.get('version') !== '0') throw new CheckpointFormatError(partitionMetadataFileName, `unknown version "${fields.get('version')}"`);
+  if (fields.get('version') !== '0')
+    throw new CheckpointFormatError(partitionMetadataFileName, `unknown version "${fields.get('version')}"`);
   return parseTopicId(fields.get('topic_id') ?? '');
 }
 
 /** Creates the partition metadata file, or checks that the one on disk names the same topic id. */
-export async function ensurePartitionMetadata(fileSystem: FileSystem, directory: string, topicId: Uint8Array | undefined): Promise<Buffer | null> {
+export async function ensurePartitionMetadata(
+  fileSystem: FileSystem,
+  directory: string,
+  topicId: Uint8Array | undefined,
+): Promise<Buffer | null> {
   const existing = await readPartitionMetadata(fileSystem, directory);
   if (existing !== null) {
     if (topicId !== undefined && !existing.equals(Buffer.from(topicId))) {
-      throw new StorageError('INCONSISTENT_TOPIC_ID', `${directory} holds topic id ${formatTopicId(existing)}, not ${formatTopicId(topicId)}`);
+      throw new StorageError(
+        'INCONSISTENT_TOPIC_ID',
+        `${directory} holds topic id ${formatTopicId(existing)}, not ${formatTopicId(topicId)}`,
+      );
     }
     return existing;
   }
   if (topicId === undefined) return null;
-  await writeFileAtomically(fileSystem, directory, partitionMetadataFileName, Buffer.from(`version: 0\ntopic_id: ${formatTopicId(topicId)}\n`));
+  await writeFileAtomically(
+    fileSystem,
+    directory,
+    partitionMetadataFileName,
+    Buffer.from(`version: 0\ntopic_id: ${formatTopicId(topicId)}\n`),
+  );
   return Buffer.from(topicId);
 }

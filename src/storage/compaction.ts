@@ -39,7 +39,12 @@
 
 import { ControlRecordType, decodeControlBatchMarker } from '../protocol/record-batch/control.js';
 import { Compression } from '../protocol/record-batch/header.js';
-import { decodeRecordBatch, encodeRecordBatch, type DecodedRecord, type DecodedRecordBatch } from '../protocol/record-batch/records.js';
+import {
+  decodeRecordBatch,
+  encodeRecordBatch,
+  type DecodedRecord,
+  type DecodedRecordBatch,
+} from '../protocol/record-batch/records.js';
 import type { Clock } from './clock.js';
 import { isDiskError } from './errors.js';
 import type { PartitionLog } from './log.js';
@@ -104,7 +109,10 @@ class TransactionsSeen {
   }
 }
 
-async function forEachDecodedBatch(segment: Segment, visit: (batch: DecodedRecordBatch, bytes: Buffer) => void | Promise<void>): Promise<void> {
+async function forEachDecodedBatch(
+  segment: Segment,
+  visit: (batch: DecodedRecordBatch, bytes: Buffer) => void | Promise<void>,
+): Promise<void> {
   segment.acquire();
   try {
     await segment.forEachBatch(segment.readableBytes, async (bytes) => visit(await decodeRecordBatch(bytes), bytes));
@@ -118,7 +126,9 @@ async function forEachDecodedBatch(segment: Segment, visit: (batch: DecodedRecor
  * undecided (`horizon`), and the key map — exact when no transaction is left open; otherwise it
  * counted records past the horizon and collectLastOffsets builds it again below.
  */
-async function scanSealed(segments: readonly Segment[]): Promise<{ transactions: TransactionsSeen; horizon: number; lastOffsetOfKey: Map<string, number> }> {
+async function scanSealed(
+  segments: readonly Segment[],
+): Promise<{ transactions: TransactionsSeen; horizon: number; lastOffsetOfKey: Map<string, number> }> {
   const transactions = new TransactionsSeen();
   const lastOffsetOfKey = new Map<string, number>();
   const count = (key: string, offset: number) => {
@@ -133,7 +143,8 @@ async function scanSealed(segments: readonly Segment[]): Promise<{ transactions:
       }
       if (batch.isTransactional) {
         let open = transactions.open.get(batch.producerId);
-        if (open === undefined) transactions.open.set(batch.producerId, (open = { firstOffset: batch.baseOffset, records: [] }));
+        if (open === undefined)
+          transactions.open.set(batch.producerId, (open = { firstOffset: batch.baseOffset, records: [] }));
         for (const record of batch.records) {
           const key = keyOf(record);
           if (key !== null) open.records.push({ key, offset: record.offset });
@@ -150,7 +161,10 @@ async function scanSealed(segments: readonly Segment[]): Promise<{ transactions:
 }
 
 /** The key map over `segments` (all below the horizon: every transaction there is decided). */
-async function collectLastOffsets(segments: readonly Segment[], transactions: TransactionsSeen): Promise<Map<string, number>> {
+async function collectLastOffsets(
+  segments: readonly Segment[],
+  transactions: TransactionsSeen,
+): Promise<Map<string, number>> {
   const lastOffsetOfKey = new Map<string, number>();
   for (const segment of segments) {
     await forEachDecodedBatch(segment, (batch) => {
@@ -165,19 +179,26 @@ async function collectLastOffsets(segments: readonly Segment[], transactions: Tr
 }
 
 /** Compacts the log's sealed segments. Safe to run while appends continue. */
-export async function compactLog(log: PartitionLog, context: { clock: Clock; logger: StorageLogger }): Promise<CompactionResult> {
+export async function compactLog(
+  log: PartitionLog,
+  context: { clock: Clock; logger: StorageLogger },
+): Promise<CompactionResult> {
   try {
     return await compactSegments(log, context);
   } catch (error) {
     // The disk failed under us (an invalid record is a decode error, not a disk one: it is logged
     // and the partition keeps working, uncompacted).
     if (isDiskError(error)) log.reportDiskFailure('compaction', error);
-    else context.logger.log('error', 'compaction-failed', { directory: log.directory, error: (error as Error).message });
+    else
+      context.logger.log('error', 'compaction-failed', { directory: log.directory, error: (error as Error).message });
     throw error;
   }
 }
 
-async function compactSegments(log: PartitionLog, context: { clock: Clock; logger: StorageLogger }): Promise<CompactionResult> {
+async function compactSegments(
+  log: PartitionLog,
+  context: { clock: Clock; logger: StorageLogger },
+): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
   const { sealed } = log.segmentsForCompaction();
   if (sealed.length === 0) return result;
@@ -187,7 +208,8 @@ async function compactSegments(log: PartitionLog, context: { clock: Clock; logge
   // sealed segments tell) are compacted, and only their records supersede others.
   const compacted = sealed.filter((segment) => segment.nextOffset <= horizon);
   if (compacted.length === 0) return result;
-  const lastOffsetOfKey = compacted.length === sealed.length ? scanned.lastOffsetOfKey : await collectLastOffsets(compacted, transactions);
+  const lastOffsetOfKey =
+    compacted.length === sealed.length ? scanned.lastOffsetOfKey : await collectLastOffsets(compacted, transactions);
   const now = context.clock.now();
   const { fileSystem } = log.segmentEnvironment;
   for (const segment of compacted) {
@@ -219,7 +241,13 @@ async function compactSegments(log: PartitionLog, context: { clock: Clock; logge
         const first = run[0]!;
         output.push(
           await encodeRecordBatch({
-            records: run.map((record, index) => ({ key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp, offsetDelta: index })),
+            records: run.map((record, index) => ({
+              key: record.key,
+              value: record.value,
+              headers: record.headers,
+              timestamp: record.timestamp,
+              offsetDelta: index,
+            })),
             baseOffset: first.offset,
             partitionLeaderEpoch: batch.partitionLeaderEpoch,
             producerId: batch.producerId,

@@ -7,10 +7,16 @@
 
 /** Codes a StorageError can carry, with the Kafka error code the broker answers with. */
 export const storageErrorCodes = {
-  OFFSET_OUT_OF_RANGE: { kafkaCode: 1, message: 'The requested offset is not within the range of offsets kept by this partition' },
+  OFFSET_OUT_OF_RANGE: {
+    kafkaCode: 1,
+    message: 'The requested offset is not within the range of offsets kept by this partition',
+  },
   CORRUPT_MESSAGE: { kafkaCode: 2, message: 'The record batch failed its length, magic or CRC check' },
   MESSAGE_TOO_LARGE: { kafkaCode: 10, message: 'The record batch is larger than the partition accepts' },
-  KAFKA_STORAGE_ERROR: { kafkaCode: 56, message: 'Disk error when trying to access the log; the partition is read-only' },
+  KAFKA_STORAGE_ERROR: {
+    kafkaCode: 56,
+    message: 'Disk error when trying to access the log; the partition is read-only',
+  },
   INVALID_RECORD: { kafkaCode: 87, message: 'The record batch is structurally invalid' },
   LOG_CLOSED: { kafkaCode: 56, message: 'The partition log is closed' },
   INVALID_CONFIG: { kafkaCode: 40, message: 'A storage configuration value is invalid' },

@@ -73,7 +73,8 @@ export const nodeFileSystem: FileSystem = {
   writeAll: writeAllAt,
   fdatasync: (fd) => promise<void>((callback) => fs.fdatasync(fd, (error) => callback(error, undefined))),
   fsync: (fd) => promise<void>((callback) => fs.fsync(fd, (error) => callback(error, undefined))),
-  ftruncate: (fd, length) => promise<void>((callback) => fs.ftruncate(fd, length, (error) => callback(error, undefined))),
+  ftruncate: (fd, length) =>
+    promise<void>((callback) => fs.ftruncate(fd, length, (error) => callback(error, undefined))),
   fstat: (fd) => promise<fs.Stats>((callback) => fs.fstat(fd, callback)).then(toStat),
   stat: (path) =>
     promise<fs.Stats>((callback) => fs.stat(path, callback)).then(toStat, (error: NodeJS.ErrnoException) => {
@@ -85,7 +86,8 @@ export const nodeFileSystem: FileSystem = {
     promise<string | undefined>((callback) => fs.mkdir(path, { recursive: true }, callback)).then(() => undefined),
   rename: (from, to) => promise<void>((callback) => fs.rename(from, to, (error) => callback(error, undefined))),
   unlink: (path) => promise<void>((callback) => fs.unlink(path, (error) => callback(error, undefined))),
-  rmdir: (path) => promise<void>((callback) => fs.rm(path, { recursive: true, force: true }, (error) => callback(error, undefined))),
+  rmdir: (path) =>
+    promise<void>((callback) => fs.rm(path, { recursive: true, force: true }, (error) => callback(error, undefined))),
   readFile: (path) =>
     promise<Buffer>((callback) => fs.readFile(path, callback)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
@@ -102,7 +104,13 @@ export const nodeFileSystem: FileSystem = {
 };
 
 /** Reads exactly `length` bytes at `position`, or fewer only if the file ends first. */
-export async function readFully(fileSystem: FileSystem, fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+export async function readFully(
+  fileSystem: FileSystem,
+  fd: number,
+  buffer: Buffer,
+  length: number,
+  position: number,
+): Promise<number> {
   let done = 0;
   while (done < length) {
     const count = await fileSystem.read(fd, buffer, done, length - done, position + done);
@@ -114,7 +122,12 @@ export async function readFully(fileSystem: FileSystem, fd: number, buffer: Buff
 
 /** Writes a small file so that a crash leaves either the old or the new content, never a mix:
  *  write a temporary file, fsync it, rename it over the old one, fsync the directory. */
-export async function writeFileAtomically(fileSystem: FileSystem, directory: string, name: string, content: Buffer): Promise<void> {
+export async function writeFileAtomically(
+  fileSystem: FileSystem,
+  directory: string,
+  name: string,
+  content: Buffer,
+): Promise<void> {
   const temporary = `${directory}/${name}.tmp`;
   const fd = await fileSystem.open(temporary, 'w');
   try {

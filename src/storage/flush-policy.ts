@@ -26,7 +26,10 @@ export function parseFlushPolicy(text: string): FlushPolicy {
     const intervalMs = Number(match[1]);
     if (intervalMs >= 1 && Number.isSafeInteger(intervalMs)) return { kind: 'interval', intervalMs };
   }
-  throw new StorageError('INVALID_CONFIG', `log.flush.policy must be sync, os or interval:<ms> (ms >= 1), got "${text}"`);
+  throw new StorageError(
+    'INVALID_CONFIG',
+    `log.flush.policy must be sync, os or interval:<ms> (ms >= 1), got "${text}"`,
+  );
 }
 
 export function formatFlushPolicy(policy: FlushPolicy): string {

@@ -152,7 +152,8 @@ export function logConfigFromProperties(properties: Record<string, string>): Par
       result.cleanupPolicy = { delete: parts.includes('delete'), compact: parts.includes('compact') };
     } else {
       const value = Number(raw);
-      if (!Number.isSafeInteger(value)) throw new StorageError('INVALID_CONFIG', `${names[0]} must be an integer, got "${raw}"`);
+      if (!Number.isSafeInteger(value))
+        throw new StorageError('INVALID_CONFIG', `${names[0]} must be an integer, got "${raw}"`);
       (result as Record<string, number>)[field] = value;
     }
   }

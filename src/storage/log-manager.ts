@@ -42,7 +42,9 @@ export class LogManager {
     const manager = new LogManager(options);
     const fileSystem = options.fileSystem ?? nodeFileSystem;
     await fileSystem.mkdir(options.dataDirectory);
-    const names = (await fileSystem.readdir(options.dataDirectory)).filter((name) => parsePartitionDirectoryName(name) !== null);
+    const names = (await fileSystem.readdir(options.dataDirectory)).filter(
+      (name) => parsePartitionDirectoryName(name) !== null,
+    );
     const queue = [...names];
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
@@ -54,7 +56,11 @@ export class LogManager {
         } catch (error) {
           // One bad partition must not keep the others (or the broker) from starting.
           manager.offline.set(name, error as Error);
-          (options.logger ?? stderrLogger).log('error', 'partition-offline', { directory: `${options.dataDirectory}/${name}`, error: (error as Error).message, code: (error as { code?: string }).code });
+          (options.logger ?? stderrLogger).log('error', 'partition-offline', {
+            directory: `${options.dataDirectory}/${name}`,
+            error: (error as Error).message,
+            code: (error as { code?: string }).code,
+          });
         }
       }
     };

@@ -9,7 +9,12 @@
 // `highWatermark` is what a fetch may return by default: `flushedOffset` under the `sync` policy (a
 // consumer never sees a message a crash could take back), `readableEndOffset` otherwise.
 
-import { BATCH_HEADER_BYTES, RECORD_BATCH_MAGIC, RecordBatchHeader, validateBatch } from '../protocol/record-batch/header.js';
+import {
+  BATCH_HEADER_BYTES,
+  RECORD_BATCH_MAGIC,
+  RecordBatchHeader,
+  validateBatch,
+} from '../protocol/record-batch/header.js';
 import {
   LeaderEpochCache,
   ensurePartitionMetadata,
@@ -150,7 +155,10 @@ export class PartitionLog {
     const cutAtEnd = epochs.truncateFromEnd(log.logEndOffset);
     const cutAtStart = epochs.truncateFromStart(log.startOffset);
     // A log without epochs (new, or its file lost) was written by this node alone: its epoch covers it all.
-    const assigned = epochs.assign(options.leaderEpoch ?? 0, epochs.list().length === 0 ? log.startOffset : log.logEndOffset);
+    const assigned = epochs.assign(
+      options.leaderEpoch ?? 0,
+      epochs.list().length === 0 ? log.startOffset : log.logEndOffset,
+    );
     if (assigned || cutAtEnd || cutAtStart || recovered.leaderEpochs.length === 0) {
       await writeLeaderEpochs(environment.fileSystem, options.directory, epochs.list());
     }
@@ -245,16 +253,26 @@ export class PartitionLog {
     if (this.closed) throw new StorageError('LOG_CLOSED', this.directory);
     if (this.readOnlyError !== null) throw this.readOnlyError;
     invariant(!this.truncating, 'append while the log is being truncated');
-    if (batch.length < BATCH_HEADER_BYTES) throw new StorageError('CORRUPT_MESSAGE', `${batch.length} bytes is shorter than a batch header`);
+    if (batch.length < BATCH_HEADER_BYTES)
+      throw new StorageError('CORRUPT_MESSAGE', `${batch.length} bytes is shorter than a batch header`);
     const header = new RecordBatchHeader(batch);
-    if (header.magic !== RECORD_BATCH_MAGIC) throw new StorageError('CORRUPT_MESSAGE', `magic ${header.magic}, only RecordBatch v2 is stored`);
+    if (header.magic !== RECORD_BATCH_MAGIC)
+      throw new StorageError('CORRUPT_MESSAGE', `magic ${header.magic}, only RecordBatch v2 is stored`);
     if (header.totalBytes !== batch.length) {
-      throw new StorageError(header.totalBytes < batch.length ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', `batch length ${header.totalBytes} but ${batch.length} bytes given (exactly one batch per append)`);
+      throw new StorageError(
+        header.totalBytes < batch.length ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE',
+        `batch length ${header.totalBytes} but ${batch.length} bytes given (exactly one batch per append)`,
+      );
     }
-    if (batch.length > this.config.maxMessageBytes) throw new StorageError('MESSAGE_TOO_LARGE', `${batch.length} bytes > max.message.bytes ${this.config.maxMessageBytes}`);
+    if (batch.length > this.config.maxMessageBytes)
+      throw new StorageError(
+        'MESSAGE_TOO_LARGE',
+        `${batch.length} bytes > max.message.bytes ${this.config.maxMessageBytes}`,
+      );
     if (this.options.trustAppendedBatches !== true) {
       const problem = validateBatch(batch, 0, batch.length);
-      if (problem !== null) throw new StorageError(problem.kind === 'bad-count' ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', problem.detail);
+      if (problem !== null)
+        throw new StorageError(problem.kind === 'bad-count' ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', problem.detail);
     }
     const lastOffsetDelta = header.lastOffsetDelta;
     if (lastOffsetDelta < 0) throw new StorageError('INVALID_RECORD', `lastOffsetDelta ${lastOffsetDelta}`);
@@ -295,7 +313,12 @@ export class PartitionLog {
     segment.transactionIndex.required = this.keepingTransactionIndexes;
     segment.startAppending(this.config.flushPolicy.kind === 'sync', previous, this.appenderHooks(segment));
     this.segments.push(segment);
-    this.logger.log('info', 'segment-rolled', { directory: this.directory, baseOffset: segment.baseOffset, reason, previousBytes: previous.sizeBytes });
+    this.logger.log('info', 'segment-rolled', {
+      directory: this.directory,
+      baseOffset: segment.baseOffset,
+      reason,
+      previousBytes: previous.sizeBytes,
+    });
     return segment;
   }
 
@@ -304,7 +327,10 @@ export class PartitionLog {
       onWritten: () => undefined,
       onFlushed: (_position: number, nextOffset: number) => {
         if (nextOffset > this.flushed) this.flushed = nextOffset;
-        invariant(this.flushed <= segment.nextOffset || segment !== this.active || this.truncating, 'flushed past appended');
+        invariant(
+          this.flushed <= segment.nextOffset || segment !== this.active || this.truncating,
+          'flushed past appended',
+        );
       },
       onFailure: (error: Error) => this.markReadOnly('write', error),
     };
@@ -316,7 +342,8 @@ export class PartitionLog {
     for (const segment of [...this.segments]) {
       // A segment deleted or truncated away meanwhile is skipped; one still listed cannot close
       // before this flush ends (close waits for its appender to be idle).
-      if (this.segments.includes(segment) && segment.appender !== null && !this.truncating) await segment.appender.flush();
+      if (this.segments.includes(segment) && segment.appender !== null && !this.truncating)
+        await segment.appender.flush();
     }
   }
 
@@ -329,11 +356,21 @@ export class PartitionLog {
   async read(offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
     if (this.closed) throw new StorageError('LOG_CLOSED', this.directory);
     if (offset < this.startOffset || offset > this.logEndOffset) {
-      throw new StorageError('OFFSET_OUT_OF_RANGE', `offset ${offset}, log has [${this.startOffset}, ${this.logEndOffset})`);
+      throw new StorageError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset}, log has [${this.startOffset}, ${this.logEndOffset})`,
+      );
     }
     const highWatermark = this.highWatermark;
     const limit = Math.min(options.maxOffset ?? highWatermark, this.readableEndOffset);
-    const empty: ReadResult = { records: Buffer.alloc(0), firstOffset: offset, nextOffset: offset, file: null, logStartOffset: this.startOffset, highWatermark };
+    const empty: ReadResult = {
+      records: Buffer.alloc(0),
+      firstOffset: offset,
+      nextOffset: offset,
+      file: null,
+      logStartOffset: this.startOffset,
+      highWatermark,
+    };
     if (offset >= limit) return empty;
     for (let index = this.segmentIndexFor(offset); index < this.segments.length; index += 1) {
       const segment = this.segments[index]!;
@@ -368,7 +405,9 @@ export class PartitionLog {
    *  (storageLimits.sealedSegmentIndexesLoadedMax); they load again from their files when needed. */
   private noteIndexUse(segment: Segment): void {
     const live = new Set(this.segments);
-    this.loadedIndexes = this.loadedIndexes.filter((candidate) => candidate !== segment && live.has(candidate) && candidate.indexesLoaded);
+    this.loadedIndexes = this.loadedIndexes.filter(
+      (candidate) => candidate !== segment && live.has(candidate) && candidate.indexesLoaded,
+    );
     if (segment !== this.active && live.has(segment) && segment.indexesLoaded) this.loadedIndexes.push(segment);
     let excess = this.loadedIndexes.length - storageLimits.sealedSegmentIndexesLoadedMax;
     for (const candidate of [...this.loadedIndexes]) {
@@ -415,7 +454,11 @@ export class PartitionLog {
       segment.acquire();
       try {
         await segment.fileDescriptor();
-        const found = await segment.findTimestamp(timestamp, Math.max(this.startOffset, segment.baseOffset), segment.readableBytes);
+        const found = await segment.findTimestamp(
+          timestamp,
+          Math.max(this.startOffset, segment.baseOffset),
+          segment.readableBytes,
+        );
         this.noteIndexUse(segment);
         if (found !== null) return found.offset < limit ? found : null;
       } catch (error) {
@@ -435,7 +478,9 @@ export class PartitionLog {
     const read = await this.read(found.offset, 1);
     if (read.records.length === 0) return found;
     const batch = await decodeRecordBatch(read.records);
-    const record = batch.records.find((candidate) => candidate.offset >= this.startOffset && candidate.timestamp >= timestamp);
+    const record = batch.records.find(
+      (candidate) => candidate.offset >= this.startOffset && candidate.timestamp >= timestamp,
+    );
     return record === undefined ? found : { offset: record.offset, timestamp: record.timestamp };
   }
 
@@ -444,7 +489,8 @@ export class PartitionLog {
     let best = { timestamp: noTimestamp, offset: -1 };
     for (const segment of this.segments) {
       if (segment.nextOffset <= this.startOffset || segment.isEmpty()) continue;
-      if (segment.maxTimestamp > best.timestamp) best = { timestamp: segment.maxTimestamp, offset: segment.offsetOfMaxTimestamp };
+      if (segment.maxTimestamp > best.timestamp)
+        best = { timestamp: segment.maxTimestamp, offset: segment.offsetOfMaxTimestamp };
     }
     return best;
   }
@@ -456,11 +502,18 @@ export class PartitionLog {
   async deleteRecordsBefore(offset: number): Promise<number> {
     this.ensureWritable();
     if (offset > this.highWatermark || offset < 0) {
-      throw new StorageError('OFFSET_OUT_OF_RANGE', `cannot delete records before ${offset}: high watermark is ${this.highWatermark}`);
+      throw new StorageError(
+        'OFFSET_OUT_OF_RANGE',
+        `cannot delete records before ${offset}: high watermark is ${this.highWatermark}`,
+      );
     }
     if (offset > this.startOffset) {
       this.startOffset = offset;
-      this.logger.log('info', 'log-start-moved', { directory: this.directory, logStartOffset: offset, reason: 'delete-records' });
+      this.logger.log('info', 'log-start-moved', {
+        directory: this.directory,
+        logStartOffset: offset,
+        reason: 'delete-records',
+      });
       const doomed: Segment[] = [];
       while (this.segments.length > 1 && this.segments[1]!.baseOffset <= offset) doomed.push(this.segments.shift()!);
       this.raiseFlushedToFirstSegment();
@@ -476,14 +529,19 @@ export class PartitionLog {
     const byPolicy = !this.config.cleanupPolicy.delete
       ? 0
       : selectSegmentsToDelete(
-          this.segments.map((segment) => ({ sizeBytes: segment.sizeBytes, maxTimestamp: segment.maxTimestamp, isEmpty: segment.isEmpty() })),
+          this.segments.map((segment) => ({
+            sizeBytes: segment.sizeBytes,
+            maxTimestamp: segment.maxTimestamp,
+            isEmpty: segment.isEmpty(),
+          })),
           this.config,
           this.environment.clock.now(),
         );
     // Whatever the policy, segments wholly below the log start are deleted (as Kafka does): they
     // are left when a crash came between moving the log start and deleting the files.
     let belowStart = 0;
-    while (belowStart + 1 < this.segments.length && this.segments[belowStart + 1]!.baseOffset <= this.startOffset) belowStart += 1;
+    while (belowStart + 1 < this.segments.length && this.segments[belowStart + 1]!.baseOffset <= this.startOffset)
+      belowStart += 1;
     const count = Math.max(byPolicy, belowStart);
     if (count === 0) return 0;
     if (count === this.segments.length) this.roll('retention deletes the active segment');
@@ -494,7 +552,12 @@ export class PartitionLog {
     }
     if (newStart > this.startOffset) this.startOffset = newStart;
     this.raiseFlushedToFirstSegment();
-    this.logger.log('info', 'retention-deleted-segments', { directory: this.directory, segments: doomed.map((segment) => segment.baseOffset), logStartOffset: this.startOffset, belowLogStart: belowStart });
+    this.logger.log('info', 'retention-deleted-segments', {
+      directory: this.directory,
+      segments: doomed.map((segment) => segment.baseOffset),
+      logStartOffset: this.startOffset,
+      belowLogStart: belowStart,
+    });
     await this.removeSegments(doomed, 'retention');
     await this.checkpoint();
     return count;
@@ -521,9 +584,12 @@ export class PartitionLog {
     for (const segment of doomed) {
       this.deletingSegments.add(segment);
       void (async () => {
-        if (this.config.fileDeleteDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.config.fileDeleteDelayMs).unref());
+        if (this.config.fileDeleteDelayMs > 0)
+          await new Promise<void>((resolve) => setTimeout(resolve, this.config.fileDeleteDelayMs).unref());
         await this.finishDeleting(segment);
-      })().catch((error: unknown) => this.logger.log('warn', 'segment-delete-failed', { file: segment.logPath, error: (error as Error).message }));
+      })().catch((error: unknown) =>
+        this.logger.log('warn', 'segment-delete-failed', { file: segment.logPath, error: (error as Error).message }),
+      );
     }
   }
 
@@ -552,7 +618,12 @@ export class PartitionLog {
       const holder = this.segments[index]!;
       const located = offset <= this.startOffset ? null : await holder.locate(offset, holder.sizeBytes);
       // The batch holding `offset` goes whole; if it also holds the log start, nothing is left.
-      const resetAt = offset <= this.startOffset ? offset : located !== null && located.baseOffset < this.startOffset ? this.startOffset : null;
+      const resetAt =
+        offset <= this.startOffset
+          ? offset
+          : located !== null && located.baseOffset < this.startOffset
+            ? this.startOffset
+            : null;
       if (resetAt !== null) {
         // Nothing below the cut is kept: start over with one empty segment at `resetAt`.
         const doomed = this.segments.splice(0);
@@ -584,7 +655,11 @@ export class PartitionLog {
       this.raiseFlushedToFirstSegment();
       const epochsChanged = this.leaderEpochs.truncateFromEnd(this.logEndOffset);
       await this.checkpoint(epochsChanged);
-      this.logger.log('info', 'log-truncated', { directory: this.directory, requested: offset, logEndOffset: this.logEndOffset });
+      this.logger.log('info', 'log-truncated', {
+        directory: this.directory,
+        requested: offset,
+        logEndOffset: this.logEndOffset,
+      });
     } catch (error) {
       this.markReadOnly('truncate', error);
       throw this.toStorageError(error);
@@ -622,7 +697,14 @@ export class PartitionLog {
   appendAbortedTransaction(entry: AbortedTransactionEntry): boolean {
     const segment = this.active;
     const index = segment.transactionIndex;
-    if (this.closed || this.readOnlyError !== null || entry.lastOffset < segment.baseOffset || entry.lastOffset >= segment.nextOffset || entry.lastOffset <= index.lastOffset) return false;
+    if (
+      this.closed ||
+      this.readOnlyError !== null ||
+      entry.lastOffset < segment.baseOffset ||
+      entry.lastOffset >= segment.nextOffset ||
+      entry.lastOffset <= index.lastOffset
+    )
+      return false;
     segment.appendAbortedTransaction(entry).catch((error: unknown) => this.markReadOnly('transaction index', error));
     return true;
   }
@@ -673,7 +755,10 @@ export class PartitionLog {
     const index = segment.transactionIndex;
     const byMarker = new Map<number, AbortedTransactionEntry>();
     for (const entry of found) {
-      invariant(entry.lastOffset >= segment.baseOffset && entry.lastOffset < segment.nextOffset, () => `aborted transaction at ${entry.lastOffset} outside segment ${segment.baseOffset}`);
+      invariant(
+        entry.lastOffset >= segment.baseOffset && entry.lastOffset < segment.nextOffset,
+        () => `aborted transaction at ${entry.lastOffset} outside segment ${segment.baseOffset}`,
+      );
       byMarker.set(entry.lastOffset, entry);
     }
     for (const entry of index.recovered?.entries ?? []) byMarker.set(entry.lastOffset, entry); // written before the crash: exact
@@ -704,7 +789,9 @@ export class PartitionLog {
    *  (whose keys decide what is superseded). */
   segmentsForCompaction(): { sealed: Segment[]; all: Segment[] } {
     const all = [...this.segments];
-    const sealed = all.slice(0, -1).filter((segment) => segment.appender === null && segment.nextOffset <= this.flushed);
+    const sealed = all
+      .slice(0, -1)
+      .filter((segment) => segment.appender === null && segment.nextOffset <= this.flushed);
     return { sealed, all };
   }
 
@@ -723,7 +810,8 @@ export class PartitionLog {
     try {
       segment.retire();
       await fileSystem.rename(swapPath, segment.logPath);
-      for (const path of [segment.offsetIndexPath, segment.timeIndexPath]) await fileSystem.unlink(path).catch(() => undefined);
+      for (const path of [segment.offsetIndexPath, segment.timeIndexPath])
+        await fileSystem.unlink(path).catch(() => undefined);
       await fileSystem.syncDirectory(this.directory);
       const fresh = await Segment.open(this.environment, this.directory, segment.baseOffset);
       // The `.txnindex` stays as it is: compaction keeps control batches and offsets.
@@ -774,16 +862,24 @@ export class PartitionLog {
     if (startOffset !== this.checkpointedStartOffset) {
       await writeOffsetCheckpoint(fileSystem, this.directory, logStartOffsetFileName, name, startOffset);
       this.checkpointedStartOffset = startOffset;
-      if (this.leaderEpochs.truncateFromStart(startOffset)) await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
+      if (this.leaderEpochs.truncateFromStart(startOffset))
+        await writeLeaderEpochs(fileSystem, this.directory, this.leaderEpochs.list());
     }
   }
 
   private startTimers(): void {
     const policy = this.config.flushPolicy;
     if (policy.kind === 'interval') {
-      this.timers.push(setInterval(() => void this.flush().catch((error: unknown) => this.markReadOnly('flush', error)), policy.intervalMs).unref());
+      this.timers.push(
+        setInterval(
+          () => void this.flush().catch((error: unknown) => this.markReadOnly('flush', error)),
+          policy.intervalMs,
+        ).unref(),
+      );
     }
-    this.timers.push(setInterval(() => this.requestCheckpoint(), this.config.recoveryPointCheckpointIntervalMs).unref());
+    this.timers.push(
+      setInterval(() => this.requestCheckpoint(), this.config.recoveryPointCheckpointIntervalMs).unref(),
+    );
     if (this.options.backgroundWork !== false) {
       this.timers.push(setInterval(() => void this.runBackgroundWork(), this.config.retentionCheckIntervalMs).unref());
     }
@@ -796,9 +892,13 @@ export class PartitionLog {
       if (this.closed || this.readOnlyError !== null) return;
       try {
         await this.applyRetention();
-        if (this.config.cleanupPolicy.compact) await compactLog(this, { clock: this.environment.clock, logger: this.logger });
+        if (this.config.cleanupPolicy.compact)
+          await compactLog(this, { clock: this.environment.clock, logger: this.logger });
       } catch (error) {
-        this.logger.log('warn', 'background-work-failed', { directory: this.directory, error: (error as Error).message });
+        this.logger.log('warn', 'background-work-failed', {
+          directory: this.directory,
+          error: (error as Error).message,
+        });
       }
     };
     this.backgroundChain = this.backgroundChain.then(run, run);
@@ -875,4 +975,3 @@ export class PartitionLog {
     });
   }
 }
-

@@ -11,7 +11,9 @@ export interface StorageLogger {
 export const stderrLogger: StorageLogger = {
   log(level, event, fields) {
     if (level === 'debug' || level === 'info') return;
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'storage', event, ...fields })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, component: 'storage', event, ...fields })}\n`,
+    );
   },
 };
 

@@ -45,15 +45,21 @@ export class OffsetIndex {
 
   /** Loads index file content, checking that it can be trusted. Throws IndexCorruptError if not. */
   static load(file: string, baseOffset: number, maxBytes: number, content: Buffer, logSizeBytes: number): OffsetIndex {
-    if (content.length % offsetIndexEntryBytes !== 0) throw new IndexCorruptError(file, `size ${content.length} is not a multiple of ${offsetIndexEntryBytes}`);
+    if (content.length % offsetIndexEntryBytes !== 0)
+      throw new IndexCorruptError(file, `size ${content.length} is not a multiple of ${offsetIndexEntryBytes}`);
     const index = new OffsetIndex(baseOffset, Math.max(maxBytes, content.length));
     let previousRelative = -1;
     let previousPosition = -1;
     for (let at = 0; at < content.length; at += offsetIndexEntryBytes) {
       const relative = content.readInt32BE(at);
       const position = content.readInt32BE(at + 4);
-      if (relative <= previousRelative || position <= previousPosition) throw new IndexCorruptError(file, `entry ${at / offsetIndexEntryBytes} does not increase`);
-      if (position >= logSizeBytes) throw new IndexCorruptError(file, `entry ${at / offsetIndexEntryBytes} points to ${position}, past the log end ${logSizeBytes}`);
+      if (relative <= previousRelative || position <= previousPosition)
+        throw new IndexCorruptError(file, `entry ${at / offsetIndexEntryBytes} does not increase`);
+      if (position >= logSizeBytes)
+        throw new IndexCorruptError(
+          file,
+          `entry ${at / offsetIndexEntryBytes} points to ${position}, past the log end ${logSizeBytes}`,
+        );
       previousRelative = relative;
       previousPosition = position;
       index.append(baseOffset + relative, position);
@@ -86,10 +92,15 @@ export class OffsetIndex {
     invariant(!this.isFull(), 'append to a full offset index');
     invariant(relative >= 0 && relative <= 0x7fffffff, `relative offset ${relative} out of int32 range`);
     const last = this.last();
-    invariant(last === undefined || (offset > last.offset && position > last.position), () => `offset index must increase: ${offset}@${position} after ${last?.offset}@${last?.position}`);
+    invariant(
+      last === undefined || (offset > last.offset && position > last.position),
+      () => `offset index must increase: ${offset}@${position} after ${last?.offset}@${last?.position}`,
+    );
     const at = this.count * offsetIndexEntryBytes;
     if (at + offsetIndexEntryBytes > this.buffer.length) {
-      const grown = Buffer.alloc(Math.max(Math.min(this.buffer.length * 2, this.maxEntries * offsetIndexEntryBytes), at + offsetIndexEntryBytes));
+      const grown = Buffer.alloc(
+        Math.max(Math.min(this.buffer.length * 2, this.maxEntries * offsetIndexEntryBytes), at + offsetIndexEntryBytes),
+      );
       this.buffer.copy(grown);
       this.buffer = grown;
     }

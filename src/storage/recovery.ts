@@ -21,7 +21,12 @@
 // Every situation recovery can meet is a row of `recoveryCases`; test/storage/recovery.test.ts
 // fails unless each row is exercised.
 
-import { BATCH_HEADER_BYTES, RecordBatchHeader, readInt64AsNumber, validateBatch } from '../protocol/record-batch/header.js';
+import {
+  BATCH_HEADER_BYTES,
+  RecordBatchHeader,
+  readInt64AsNumber,
+  validateBatch,
+} from '../protocol/record-batch/header.js';
 import {
   CheckpointFormatError,
   leaderEpochFileName,
@@ -50,42 +55,127 @@ import {
 } from './segment-files.js';
 import { ChunkReader } from './segment-reader.js';
 import { TimeIndex } from './time-index.js';
-import { TransactionIndexCorruptError, decodeTransactionIndex, transactionIndexEntryBytes, type AbortedTransactionEntry } from './transaction-index.js';
+import {
+  TransactionIndexCorruptError,
+  decodeTransactionIndex,
+  transactionIndexEntryBytes,
+  type AbortedTransactionEntry,
+} from './transaction-index.js';
 
 /** The table of cases. `action` is what recovery does; every id must be covered by a test. */
 export const recoveryCases = [
   // Files in the directory
-  { id: 'leftover-file', when: 'a *.tmp, *.deleted or *.cleaned file left by an interrupted checkpoint, deletion or compaction', action: 'delete it' },
-  { id: 'swap-file', when: 'a *.log.swap: compaction finished writing a replacement segment but crashed before renaming it', action: 'rename it over the .log and rebuild its indexes' },
+  {
+    id: 'leftover-file',
+    when: 'a *.tmp, *.deleted or *.cleaned file left by an interrupted checkpoint, deletion or compaction',
+    action: 'delete it',
+  },
+  {
+    id: 'swap-file',
+    when: 'a *.log.swap: compaction finished writing a replacement segment but crashed before renaming it',
+    action: 'rename it over the .log and rebuild its indexes',
+  },
   { id: 'orphan-index', when: 'an .index, .timeindex or .txnindex without its .log', action: 'delete it' },
-  { id: 'no-segments', when: 'no .log file at all (new partition, or everything was deleted)', action: 'create an empty segment at the log start offset' },
-  { id: 'no-recovery-point', when: 'no recovery-point checkpoint (never checkpointed) or an unreadable one', action: 'scan every segment' },
-  { id: 'recovery-point-beyond-end', when: 'the recovery point is past the end of the data on disk', action: 'warn, treat the last segment as unflushed and scan it' },
+  {
+    id: 'no-segments',
+    when: 'no .log file at all (new partition, or everything was deleted)',
+    action: 'create an empty segment at the log start offset',
+  },
+  {
+    id: 'no-recovery-point',
+    when: 'no recovery-point checkpoint (never checkpointed) or an unreadable one',
+    action: 'scan every segment',
+  },
+  {
+    id: 'recovery-point-beyond-end',
+    when: 'the recovery point is past the end of the data on disk',
+    action: 'warn, treat the last segment as unflushed and scan it',
+  },
   // Segments below the recovery point
-  { id: 'trusted-segment', when: 'a segment wholly below the recovery point with sound indexes', action: 'load its indexes, read the headers after the last index entry' },
-  { id: 'missing-index', when: 'a trusted segment whose .index or .timeindex is missing', action: 'rebuild both by scanning the segment' },
-  { id: 'corrupt-index', when: 'a trusted segment whose index fails its sanity check (size, order, bounds, last entry)', action: 'delete it, rebuild both by scanning the segment' },
-  { id: 'damaged-tail', when: 'a trusted segment whose headers after the last index entry are malformed', action: 'scan and validate the whole segment' },
+  {
+    id: 'trusted-segment',
+    when: 'a segment wholly below the recovery point with sound indexes',
+    action: 'load its indexes, read the headers after the last index entry',
+  },
+  {
+    id: 'missing-index',
+    when: 'a trusted segment whose .index or .timeindex is missing',
+    action: 'rebuild both by scanning the segment',
+  },
+  {
+    id: 'corrupt-index',
+    when: 'a trusted segment whose index fails its sanity check (size, order, bounds, last entry)',
+    action: 'delete it, rebuild both by scanning the segment',
+  },
+  {
+    id: 'damaged-tail',
+    when: 'a trusted segment whose headers after the last index entry are malformed',
+    action: 'scan and validate the whole segment',
+  },
   // Batches in a scanned segment
-  { id: 'batch-valid', when: 'length within bounds and file, magic 2, CRC32C matches, counts agree, offsets increase', action: 'keep it and index it' },
+  {
+    id: 'batch-valid',
+    when: 'length within bounds and file, magic 2, CRC32C matches, counts agree, offsets increase',
+    action: 'keep it and index it',
+  },
   { id: 'clean-end', when: 'the file ends exactly after a batch', action: 'nothing to cut' },
   { id: 'torn-header', when: 'fewer bytes than a batch header remain', action: 'cut the file there' },
-  { id: 'bad-length', when: 'batchLength smaller than a header or larger than any batch can be', action: 'cut the file there' },
+  {
+    id: 'bad-length',
+    when: 'batchLength smaller than a header or larger than any batch can be',
+    action: 'cut the file there',
+  },
   { id: 'torn-batch', when: 'the batch runs past the end of the file', action: 'cut the file there' },
   { id: 'bad-magic', when: 'magic is not 2', action: 'cut the file there' },
   { id: 'bad-crc', when: 'the CRC32C does not match', action: 'cut the file there' },
   { id: 'bad-count', when: 'recordCount and lastOffsetDelta disagree or are negative', action: 'cut the file there' },
-  { id: 'bad-epoch', when: 'partitionLeaderEpoch is negative or newer than any epoch in the leader-epoch checkpoint', action: 'cut the file there' },
-  { id: 'offset-mismatch', when: 'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if it starts below', action: 'cut the file there' },
-  { id: 'segment-gap', when: 'the next segment does not start where this one ends (this one lost its tail in a crash during a roll); with compaction, only if it starts below', action: 'treat as a cut: delete the segments after it' },
+  {
+    id: 'bad-epoch',
+    when: 'partitionLeaderEpoch is negative or newer than any epoch in the leader-epoch checkpoint',
+    action: 'cut the file there',
+  },
+  {
+    id: 'offset-mismatch',
+    when: 'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if it starts below',
+    action: 'cut the file there',
+  },
+  {
+    id: 'segment-gap',
+    when: 'the next segment does not start where this one ends (this one lost its tail in a crash during a roll); with compaction, only if it starts below',
+    action: 'treat as a cut: delete the segments after it',
+  },
   { id: 'segment-after-cut', when: 'a segment after one that was cut', action: 'delete it' },
   // Aborted-transaction indexes (.txnindex)
-  { id: 'txnindex-loaded', when: 'a trusted segment\'s .txnindex passes its checks (whole entries, version 0, markers increasing inside the segment)', action: 'use its entries' },
-  { id: 'txnindex-missing', when: 'a trusted segment without .txnindex in a log that keeps them (written before .txnindex existed, or lost)', action: 'list the segment as unindexed: the broker rebuilds its entries by scanning it, and the file is written' },
-  { id: 'txnindex-corrupt', when: 'a .txnindex that fails its checks (garbage; in a trusted segment, also a torn size)', action: 'delete it and treat it as missing (a scanned segment: as empty, every control batch unverified)' },
-  { id: 'txnindex-torn', when: 'a scanned segment\'s .txnindex ends inside an entry (a crash during its write)', action: 'cut it to whole entries' },
-  { id: 'txnindex-past-end', when: 'a scanned segment\'s .txnindex has entries at or past the recovered end, or above the recovery point without a control batch at their marker offset', action: 'drop them (the file is rewritten)' },
-  { id: 'txnindex-unverified', when: 'a scanned segment has control batches at or past the recovery point (or anywhere, without a .txnindex) that no entry names', action: 'list them for the broker to complete; the recovery point stays below the first until it has' },
+  {
+    id: 'txnindex-loaded',
+    when: "a trusted segment's .txnindex passes its checks (whole entries, version 0, markers increasing inside the segment)",
+    action: 'use its entries',
+  },
+  {
+    id: 'txnindex-missing',
+    when: 'a trusted segment without .txnindex in a log that keeps them (written before .txnindex existed, or lost)',
+    action: 'list the segment as unindexed: the broker rebuilds its entries by scanning it, and the file is written',
+  },
+  {
+    id: 'txnindex-corrupt',
+    when: 'a .txnindex that fails its checks (garbage; in a trusted segment, also a torn size)',
+    action: 'delete it and treat it as missing (a scanned segment: as empty, every control batch unverified)',
+  },
+  {
+    id: 'txnindex-torn',
+    when: "a scanned segment's .txnindex ends inside an entry (a crash during its write)",
+    action: 'cut it to whole entries',
+  },
+  {
+    id: 'txnindex-past-end',
+    when: "a scanned segment's .txnindex has entries at or past the recovered end, or above the recovery point without a control batch at their marker offset",
+    action: 'drop them (the file is rewritten)',
+  },
+  {
+    id: 'txnindex-unverified',
+    when: 'a scanned segment has control batches at or past the recovery point (or anywhere, without a .txnindex) that no entry names',
+    action: 'list them for the broker to complete; the recovery point stays below the first until it has',
+  },
 ] as const;
 
 export type RecoveryCaseId = (typeof recoveryCases)[number]['id'];
@@ -130,25 +220,38 @@ function note(context: RecoveryContext, id: RecoveryCaseId): void {
   context.report.cases.set(id, (context.report.cases.get(id) ?? 0) + 1);
 }
 
-async function readCheckpointOrNull<T>(context: RecoveryContext, name: string, read: () => Promise<T | null>): Promise<T | null> {
+async function readCheckpointOrNull<T>(
+  context: RecoveryContext,
+  name: string,
+  read: () => Promise<T | null>,
+): Promise<T | null> {
   try {
     return await read();
   } catch (error) {
     if (!(error instanceof CheckpointFormatError)) throw error;
-    context.logger.log('warn', 'checkpoint-unreadable', { directory: context.directory, file: name, error: error.message });
+    context.logger.log('warn', 'checkpoint-unreadable', {
+      directory: context.directory,
+      file: name,
+      error: error.message,
+    });
     return null;
   }
 }
 
 /** Deletes leftovers, completes swaps, deletes orphan indexes; returns the base offsets of segments
  *  and of those with a `.txnindex`. */
-async function tidyDirectory(context: RecoveryContext): Promise<{ baseOffsets: number[]; withTransactionIndex: Set<number> }> {
+async function tidyDirectory(
+  context: RecoveryContext,
+): Promise<{ baseOffsets: number[]; withTransactionIndex: Set<number> }> {
   const { fileSystem } = context.environment;
   const { directory, logger } = context;
   const names = await fileSystem.readdir(directory);
   for (const name of names) {
     const parsed = parseSegmentFileName(name);
-    if (name.endsWith(temporarySuffix) || (parsed !== null && (parsed.suffix.endsWith(deletedSuffix) || parsed.suffix.endsWith(cleanedSuffix)))) {
+    if (
+      name.endsWith(temporarySuffix) ||
+      (parsed !== null && (parsed.suffix.endsWith(deletedSuffix) || parsed.suffix.endsWith(cleanedSuffix)))
+    ) {
       note(context, 'leftover-file');
       logger.log('info', 'recovery-deleted-leftover', { directory, file: name });
       await fileSystem.unlink(`${directory}/${name}`);
@@ -176,7 +279,13 @@ async function tidyDirectory(context: RecoveryContext): Promise<{ baseOffsets: n
   const withTransactionIndex = new Set<number>();
   for (const name of current) {
     const parsed = parseSegmentFileName(name);
-    if (parsed === null || (parsed.suffix !== offsetIndexSuffix && parsed.suffix !== timeIndexSuffix && parsed.suffix !== transactionIndexSuffix)) continue;
+    if (
+      parsed === null ||
+      (parsed.suffix !== offsetIndexSuffix &&
+        parsed.suffix !== timeIndexSuffix &&
+        parsed.suffix !== transactionIndexSuffix)
+    )
+      continue;
     if (!logs.has(parsed.baseOffset)) {
       note(context, 'orphan-index');
       logger.log('warn', 'recovery-deleted-orphan-index', { directory, file: name });
@@ -194,20 +303,37 @@ async function loadTrustedSegment(context: RecoveryContext, segment: Segment): P
   const offsetContent = await fileSystem.readFile(segment.offsetIndexPath);
   const timeContent = await fileSystem.readFile(segment.timeIndexPath);
   if (offsetContent === null || timeContent === null) {
-    context.logger.log('warn', 'recovery-missing-index', { file: offsetContent === null ? segment.offsetIndexPath : segment.timeIndexPath });
+    context.logger.log('warn', 'recovery-missing-index', {
+      file: offsetContent === null ? segment.offsetIndexPath : segment.timeIndexPath,
+    });
     return 'missing-index';
   }
   try {
-    segment.offsetIndex = OffsetIndex.load(segment.offsetIndexPath, segment.baseOffset, config.segmentIndexBytes, offsetContent, segment.sizeBytes);
+    segment.offsetIndex = OffsetIndex.load(
+      segment.offsetIndexPath,
+      segment.baseOffset,
+      config.segmentIndexBytes,
+      offsetContent,
+      segment.sizeBytes,
+    );
     segment.offsetIndex.markPersisted(segment.offsetIndex.entries);
     const tailProblem = await segment.loadTail();
     if (tailProblem !== null) {
       // A stale last index entry is an index problem; anything else is damage in the log itself.
       const indexStale = tailProblem.startsWith('index entry');
-      context.logger.log('warn', indexStale ? 'recovery-corrupt-index' : 'recovery-damaged-tail', { file: segment.logPath, detail: tailProblem });
+      context.logger.log('warn', indexStale ? 'recovery-corrupt-index' : 'recovery-damaged-tail', {
+        file: segment.logPath,
+        detail: tailProblem,
+      });
       return indexStale ? 'corrupt-index' : 'damaged-tail';
     }
-    segment.timeIndex = TimeIndex.load(segment.timeIndexPath, segment.baseOffset, config.segmentIndexBytes, timeContent, segment.nextOffset);
+    segment.timeIndex = TimeIndex.load(
+      segment.timeIndexPath,
+      segment.baseOffset,
+      config.segmentIndexBytes,
+      timeContent,
+      segment.nextOffset,
+    );
     segment.timeIndex.markPersisted(segment.timeIndex.entries);
     // The time index's last entry may hold the segment's largest timestamp (written at roll).
     const lastTime = segment.timeIndex.last();
@@ -227,7 +353,12 @@ async function loadTrustedSegment(context: RecoveryContext, segment: Segment): P
  * Scans a whole segment, validating each batch and rebuilding its indexes. Returns the cut made,
  * or null when the file ended cleanly.
  */
-async function scanSegment(context: RecoveryContext, segment: Segment, previousNextOffset: number, controlOffsets: number[] = []): Promise<RecoveryCut | null> {
+async function scanSegment(
+  context: RecoveryContext,
+  segment: Segment,
+  previousNextOffset: number,
+  controlOffsets: number[] = [],
+): Promise<RecoveryCut | null> {
   const { fileSystem } = context.environment;
   const fd = await segment.fileDescriptor();
   const fileBytes = (await fileSystem.fstat(fd)).size;
@@ -260,7 +391,16 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
     const view = await reader.view(position, totalBytes);
     const invalid = validateBatch(view.buffer, view.offset, totalBytes);
     if (invalid !== null) {
-      const id: RecoveryCaseId = invalid.kind === 'truncated' ? 'torn-batch' : invalid.kind === 'bad-length' ? 'bad-length' : invalid.kind === 'bad-magic' ? 'bad-magic' : invalid.kind === 'bad-crc' ? 'bad-crc' : 'bad-count';
+      const id: RecoveryCaseId =
+        invalid.kind === 'truncated'
+          ? 'torn-batch'
+          : invalid.kind === 'bad-length'
+            ? 'bad-length'
+            : invalid.kind === 'bad-magic'
+              ? 'bad-magic'
+              : invalid.kind === 'bad-crc'
+                ? 'bad-crc'
+                : 'bad-count';
       problem = { id, detail: invalid.detail };
       break;
     }
@@ -277,8 +417,14 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
     // baseOffset is outside the CRC. Without compaction offsets are contiguous, so a flipped bit
     // there is caught; compaction leaves gaps, so then only a step backwards is.
     const baseOffset = readInt64AsNumber(view.buffer, view.offset);
-    const offsetsFit = context.environment.config.cleanupPolicy.compact ? baseOffset >= expectedOffset : baseOffset === expectedOffset;
-    if (!Number.isSafeInteger(baseOffset) || !offsetsFit || baseOffset + header.lastOffsetDelta - segment.baseOffset > storageLimits.relativeOffsetMax) {
+    const offsetsFit = context.environment.config.cleanupPolicy.compact
+      ? baseOffset >= expectedOffset
+      : baseOffset === expectedOffset;
+    if (
+      !Number.isSafeInteger(baseOffset) ||
+      !offsetsFit ||
+      baseOffset + header.lastOffsetDelta - segment.baseOffset > storageLimits.relativeOffsetMax
+    ) {
       problem = { id: 'offset-mismatch', detail: `batch at offset ${baseOffset}, expected ${expectedOffset}` };
       break;
     }
@@ -294,7 +440,14 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
   let cut: RecoveryCut | null = null;
   if (problem !== null) {
     note(context, problem.id);
-    cut = { file: segment.logPath, case: problem.id, detail: problem.detail, fromByte: position, toByte: fileBytes, fromOffset: segment.nextOffset };
+    cut = {
+      file: segment.logPath,
+      case: problem.id,
+      detail: problem.detail,
+      fromByte: position,
+      toByte: fileBytes,
+      fromOffset: segment.nextOffset,
+    };
     context.logger.log('warn', 'recovery-cut', { ...cut });
     context.report.cuts.push(cut);
     await fileSystem.ftruncate(fd, position);
@@ -308,9 +461,11 @@ async function scanSegment(context: RecoveryContext, segment: Segment, previousN
 
 async function deleteSegmentFiles(fileSystem: FileSystem, directory: string, baseOffset: number): Promise<void> {
   for (const suffix of [logSuffix, offsetIndexSuffix, timeIndexSuffix, transactionIndexSuffix]) {
-    await fileSystem.unlink(`${directory}/${segmentFileName(baseOffset, suffix)}`).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await fileSystem
+      .unlink(`${directory}/${segmentFileName(baseOffset, suffix)}`)
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
   }
 }
 
@@ -320,7 +475,12 @@ async function deleteSegmentFiles(fileSystem: FileSystem, directory: string, bas
  * those naming a control batch that survived. Control batches above it (all of them, when there is
  * no usable file) without an entry are left for the broker: `recovered.unverifiedFrom`.
  */
-async function recoverScannedTransactionIndex(context: RecoveryContext, segment: Segment, recoveryPoint: number, controlOffsets: readonly number[]): Promise<void> {
+async function recoverScannedTransactionIndex(
+  context: RecoveryContext,
+  segment: Segment,
+  recoveryPoint: number,
+  controlOffsets: readonly number[],
+): Promise<void> {
   const index = segment.transactionIndex;
   const path = segment.transactionIndexPath;
   let trustedBelow = index.fileExists ? Math.max(segment.baseOffset, recoveryPoint) : segment.baseOffset;
@@ -332,7 +492,11 @@ async function recoverScannedTransactionIndex(context: RecoveryContext, segment:
     if (content.length % transactionIndexEntryBytes !== 0) {
       note(context, 'txnindex-torn');
       whole = content.subarray(0, content.length - (content.length % transactionIndexEntryBytes));
-      context.logger.log('warn', 'recovery-txnindex-torn', { file: path, fromByte: whole.length, toByte: content.length });
+      context.logger.log('warn', 'recovery-txnindex-torn', {
+        file: path,
+        fromByte: whole.length,
+        toByte: content.length,
+      });
       rewrite = true;
     }
     try {
@@ -350,10 +514,17 @@ async function recoverScannedTransactionIndex(context: RecoveryContext, segment:
     trustedBelow = segment.baseOffset;
   }
   const controls = new Set(controlOffsets);
-  const kept = entries.filter((entry) => entry.lastOffset < segment.nextOffset && (entry.lastOffset < trustedBelow || controls.has(entry.lastOffset)));
+  const kept = entries.filter(
+    (entry) =>
+      entry.lastOffset < segment.nextOffset && (entry.lastOffset < trustedBelow || controls.has(entry.lastOffset)),
+  );
   if (kept.length < entries.length) {
     note(context, 'txnindex-past-end');
-    context.logger.log('warn', 'recovery-txnindex-dropped', { file: path, entries: entries.length - kept.length, logEndOffset: segment.nextOffset });
+    context.logger.log('warn', 'recovery-txnindex-dropped', {
+      file: path,
+      entries: entries.length - kept.length,
+      logEndOffset: segment.nextOffset,
+    });
     rewrite = true;
   }
   const named = new Set(kept.map((entry) => entry.lastOffset));
@@ -366,7 +537,12 @@ async function recoverScannedTransactionIndex(context: RecoveryContext, segment:
 
 /** The `.txnindex` entries of a segment recovery trusted (checked now), or null if the segment has
  *  none usable (missing, or corrupt and deleted): its entries must then be rebuilt. */
-export async function loadTransactionIndex(environment: SegmentEnvironment, segment: Segment, logger: StorageLogger, report: RecoveryReport): Promise<AbortedTransactionEntry[] | null> {
+export async function loadTransactionIndex(
+  environment: SegmentEnvironment,
+  segment: Segment,
+  logger: StorageLogger,
+  report: RecoveryReport,
+): Promise<AbortedTransactionEntry[] | null> {
   const context: RecoveryContext = { environment, directory: segment.directory, logger, report };
   const content = segment.transactionIndex.fileExists ? await segment.readTransactionIndexFile() : null;
   if (content === null) {
@@ -376,7 +552,12 @@ export async function loadTransactionIndex(environment: SegmentEnvironment, segm
     return null;
   }
   try {
-    const entries = decodeTransactionIndex(segment.transactionIndexPath, segment.baseOffset, content, segment.nextOffset);
+    const entries = decodeTransactionIndex(
+      segment.transactionIndexPath,
+      segment.baseOffset,
+      content,
+      segment.nextOffset,
+    );
     note(context, 'txnindex-loaded');
     segment.transactionIndex.fileEntries = entries.length;
     segment.transactionIndex.lastOffset = entries.at(-1)?.lastOffset ?? -1;
@@ -393,21 +574,39 @@ export async function loadTransactionIndex(environment: SegmentEnvironment, segm
 }
 
 /** Re-reads a segment file written by compaction, validating it and building its indexes. */
-export async function rebuildSegment(environment: SegmentEnvironment, segment: Segment, logger: StorageLogger): Promise<RecoveryCut | null> {
-  const context: RecoveryContext = { environment, directory: segment.directory, logger, report: { cases: new Map(), cuts: [], scannedSegments: 0, scannedBytes: 0 } };
+export async function rebuildSegment(
+  environment: SegmentEnvironment,
+  segment: Segment,
+  logger: StorageLogger,
+): Promise<RecoveryCut | null> {
+  const context: RecoveryContext = {
+    environment,
+    directory: segment.directory,
+    logger,
+    report: { cases: new Map(), cuts: [], scannedSegments: 0, scannedBytes: 0 },
+  };
   return scanSegment(context, segment, segment.baseOffset);
 }
 
-export async function recoverPartition(environment: SegmentEnvironment, directory: string, logger: StorageLogger): Promise<RecoveredPartition> {
+export async function recoverPartition(
+  environment: SegmentEnvironment,
+  directory: string,
+  logger: StorageLogger,
+): Promise<RecoveredPartition> {
   const { fileSystem } = environment;
   const report: RecoveryReport = { cases: new Map(), cuts: [], scannedSegments: 0, scannedBytes: 0 };
   const context: RecoveryContext = { environment, directory, logger, report };
   await fileSystem.mkdir(directory);
   const { baseOffsets, withTransactionIndex } = await tidyDirectory(context);
 
-  const checkpointedStart = await readCheckpointOrNull(context, logStartOffsetFileName, () => readOffsetCheckpoint(fileSystem, directory, logStartOffsetFileName));
-  let recoveryPoint = await readCheckpointOrNull(context, recoveryPointFileName, () => readOffsetCheckpoint(fileSystem, directory, recoveryPointFileName));
-  const leaderEpochs = (await readCheckpointOrNull(context, leaderEpochFileName, () => readLeaderEpochs(fileSystem, directory))) ?? [];
+  const checkpointedStart = await readCheckpointOrNull(context, logStartOffsetFileName, () =>
+    readOffsetCheckpoint(fileSystem, directory, logStartOffsetFileName),
+  );
+  let recoveryPoint = await readCheckpointOrNull(context, recoveryPointFileName, () =>
+    readOffsetCheckpoint(fileSystem, directory, recoveryPointFileName),
+  );
+  const leaderEpochs =
+    (await readCheckpointOrNull(context, leaderEpochFileName, () => readLeaderEpochs(fileSystem, directory))) ?? [];
   if (leaderEpochs.length > 0) context.latestEpoch = Math.max(...leaderEpochs.map((entry) => entry.epoch));
 
   const segments: Segment[] = [];
@@ -432,8 +631,21 @@ export async function recoverPartition(environment: SegmentEnvironment, director
       note(context, 'segment-after-cut');
       const file = `${directory}/${segmentFileName(baseOffset, logSuffix)}`;
       const size = (await fileSystem.stat(file))?.size ?? 0;
-      logger.log('warn', 'recovery-deleted-segment', { file, fromByte: 0, toByte: size, fromOffset: baseOffset, reason: `follows the cut in ${cutAt.file}` });
-      report.cuts.push({ file, case: 'segment-after-cut', detail: `follows the cut in ${cutAt.file}`, fromByte: 0, toByte: size, fromOffset: baseOffset });
+      logger.log('warn', 'recovery-deleted-segment', {
+        file,
+        fromByte: 0,
+        toByte: size,
+        fromOffset: baseOffset,
+        reason: `follows the cut in ${cutAt.file}`,
+      });
+      report.cuts.push({
+        file,
+        case: 'segment-after-cut',
+        detail: `follows the cut in ${cutAt.file}`,
+        fromByte: 0,
+        toByte: size,
+        fromOffset: baseOffset,
+      });
       await deleteSegmentFiles(fileSystem, directory, baseOffset);
       continue;
     }
@@ -443,7 +655,8 @@ export async function recoverPartition(environment: SegmentEnvironment, director
     const nextBase = baseOffsets[index + 1];
     const isLast = nextBase === undefined;
     // A segment is trusted when the recovery point is at or past its end.
-    let mustScan = recoveryPoint < 0 || baseOffset > recoveryPoint || (nextBase !== undefined && nextBase > recoveryPoint);
+    let mustScan =
+      recoveryPoint < 0 || baseOffset > recoveryPoint || (nextBase !== undefined && nextBase > recoveryPoint);
     if (!mustScan || (isLast && baseOffset <= recoveryPoint)) {
       const reason = await loadTrustedSegment(context, segment);
       if (reason !== null) {
@@ -456,7 +669,11 @@ export async function recoverPartition(environment: SegmentEnvironment, director
         mustScan = false;
         if (isLast && segment.nextOffset < recoveryPoint) {
           note(context, 'recovery-point-beyond-end');
-          logger.log('warn', 'recovery-point-beyond-end', { directory, recoveryPoint, logEndOffset: segment.nextOffset });
+          logger.log('warn', 'recovery-point-beyond-end', {
+            directory,
+            recoveryPoint,
+            logEndOffset: segment.nextOffset,
+          });
           mustScan = true;
         }
       }
@@ -469,10 +686,19 @@ export async function recoverPartition(environment: SegmentEnvironment, director
     previousNextOffset = segment.nextOffset;
     // Acknowledgements wait for the previous segment to be sealed, so a later segment that does not
     // continue this one holds nothing acknowledged.
-    const continues = nextBase === undefined || (environment.config.cleanupPolicy.compact ? nextBase >= segment.nextOffset : nextBase === segment.nextOffset);
+    const continues =
+      nextBase === undefined ||
+      (environment.config.cleanupPolicy.compact ? nextBase >= segment.nextOffset : nextBase === segment.nextOffset);
     if (cutAt === null && !continues) {
       note(context, 'segment-gap');
-      cutAt = { file: segment.logPath, case: 'segment-gap', detail: `ends at offset ${segment.nextOffset}, next segment starts at ${nextBase}`, fromByte: segment.sizeBytes, toByte: segment.sizeBytes, fromOffset: segment.nextOffset };
+      cutAt = {
+        file: segment.logPath,
+        case: 'segment-gap',
+        detail: `ends at offset ${segment.nextOffset}, next segment starts at ${nextBase}`,
+        fromByte: segment.sizeBytes,
+        toByte: segment.sizeBytes,
+        fromOffset: segment.nextOffset,
+      };
       logger.log('warn', 'recovery-cut', { ...cutAt });
       report.cuts.push(cutAt);
     }

@@ -15,7 +15,11 @@ export interface SegmentSummary {
 }
 
 /** How many segments, from the oldest, to delete. */
-export function selectSegmentsToDelete(segments: readonly SegmentSummary[], config: Pick<LogConfig, 'retentionMs' | 'retentionBytes'>, nowMs: number): number {
+export function selectSegmentsToDelete(
+  segments: readonly SegmentSummary[],
+  config: Pick<LogConfig, 'retentionMs' | 'retentionBytes'>,
+  nowMs: number,
+): number {
   let byTime = 0;
   if (config.retentionMs >= 0) {
     for (const [index, segment] of segments.entries()) {
@@ -24,7 +28,8 @@ export function selectSegmentsToDelete(segments: readonly SegmentSummary[], conf
         byTime += 1;
         continue;
       }
-      if (segment.isEmpty || segment.maxTimestamp === noTimestamp || nowMs - segment.maxTimestamp <= config.retentionMs) break;
+      if (segment.isEmpty || segment.maxTimestamp === noTimestamp || nowMs - segment.maxTimestamp <= config.retentionMs)
+        break;
       byTime += 1;
     }
   }

@@ -95,9 +95,16 @@ export class SegmentAppender {
       while (this.queue.length > 0 && this.failure === null) {
         group = this.queue;
         this.queue = [];
-        await this.fileSystem.writeAll(fd, group.map((pending) => pending.buffer), this.writtenPosition);
+        await this.fileSystem.writeAll(
+          fd,
+          group.map((pending) => pending.buffer),
+          this.writtenPosition,
+        );
         const last = group[group.length - 1]!;
-        invariant(last.endPosition - this.writtenPosition === group.reduce((sum, pending) => sum + pending.buffer.length, 0), 'appender positions drifted');
+        invariant(
+          last.endPosition - this.writtenPosition === group.reduce((sum, pending) => sum + pending.buffer.length, 0),
+          'appender positions drifted',
+        );
         this.writtenPosition = last.endPosition;
         this.writtenOffset = last.endOffset;
         this.hooks.onWritten(this.writtenPosition, this.writtenOffset);

@@ -14,10 +14,22 @@ import { readFully, type FileSystem } from './file-system.js';
 import { storageLimits, type LogConfig } from './limits.js';
 import { IndexCorruptError, OffsetIndex } from './offset-index.js';
 import { SegmentAppender, type AppenderHooks } from './segment-appender.js';
-import { logSuffix, offsetIndexSuffix, segmentFileName, temporarySuffix, timeIndexSuffix, transactionIndexSuffix } from './segment-files.js';
+import {
+  logSuffix,
+  offsetIndexSuffix,
+  segmentFileName,
+  temporarySuffix,
+  timeIndexSuffix,
+  transactionIndexSuffix,
+} from './segment-files.js';
 import { ChunkReader } from './segment-reader.js';
 import { TimeIndex } from './time-index.js';
-import { TransactionIndex, encodeTransactionIndexEntries, transactionIndexEntryBytes, type AbortedTransactionEntry } from './transaction-index.js';
+import {
+  TransactionIndex,
+  encodeTransactionIndexEntries,
+  transactionIndexEntryBytes,
+  type AbortedTransactionEntry,
+} from './transaction-index.js';
 
 export interface SegmentEnvironment {
   fileSystem: FileSystem;
@@ -53,7 +65,14 @@ interface IndexingState {
 /** The one rule for index entries, shared by appends, recovery and rebuilds (as Kafka): after more
  *  than `index.interval.bytes` of batches, the next batch gets an offset-index entry (its last
  *  offset → its position) and, if the largest timestamp grew, a time-index entry. */
-function indexBatch(offsetIndex: OffsetIndex, timeIndex: TimeIndex, state: IndexingState, header: RecordBatchHeader, position: number, intervalBytes: number): void {
+function indexBatch(
+  offsetIndex: OffsetIndex,
+  timeIndex: TimeIndex,
+  state: IndexingState,
+  header: RecordBatchHeader,
+  position: number,
+  intervalBytes: number,
+): void {
   const lastOffset = header.lastOffset;
   if (header.maxTimestamp > state.maxTimestamp) {
     state.maxTimestamp = header.maxTimestamp;
@@ -145,7 +164,14 @@ export class Segment {
 
   /** Drops a sealed, idle segment's indexes from memory; false if it cannot now. */
   unloadIndexes(): boolean {
-    if (!this.indexesLoaded || this.appender !== null || (this.sealed !== null && !this.sealedDone) || this.references > 0 || this.loadingIndexes !== null) return false;
+    if (
+      !this.indexesLoaded ||
+      this.appender !== null ||
+      (this.sealed !== null && !this.sealedDone) ||
+      this.references > 0 ||
+      this.loadingIndexes !== null
+    )
+      return false;
     if (this.offsetIndex.pendingWrite() !== null || this.timeIndex.pendingWrite() !== null) return false;
     this.offsetIndexValue = null;
     this.timeIndexValue = null;
@@ -157,7 +183,8 @@ export class Segment {
   async ensureIndexes(): Promise<LoadedIndexes> {
     // Callers use what is returned, not this.offsetIndex later: another task may unload the
     // indexes at any await (the objects handed out stay valid).
-    if (this.offsetIndexValue !== null && this.timeIndexValue !== null) return { offsetIndex: this.offsetIndexValue, timeIndex: this.timeIndexValue };
+    if (this.offsetIndexValue !== null && this.timeIndexValue !== null)
+      return { offsetIndex: this.offsetIndexValue, timeIndex: this.timeIndexValue };
     return this.loadIndexes();
   }
 
@@ -168,9 +195,22 @@ export class Segment {
       try {
         const offsetContent = await fileSystem.readFile(this.offsetIndexPath);
         const timeContent = await fileSystem.readFile(this.timeIndexPath);
-        if (offsetContent === null || timeContent === null) throw new IndexCorruptError(this.offsetIndexPath, 'missing');
-        const offsetIndex = OffsetIndex.load(this.offsetIndexPath, this.baseOffset, config.segmentIndexBytes, offsetContent, this.sizeBytes);
-        const timeIndex = TimeIndex.load(this.timeIndexPath, this.baseOffset, config.segmentIndexBytes, timeContent, this.nextOffset);
+        if (offsetContent === null || timeContent === null)
+          throw new IndexCorruptError(this.offsetIndexPath, 'missing');
+        const offsetIndex = OffsetIndex.load(
+          this.offsetIndexPath,
+          this.baseOffset,
+          config.segmentIndexBytes,
+          offsetContent,
+          this.sizeBytes,
+        );
+        const timeIndex = TimeIndex.load(
+          this.timeIndexPath,
+          this.baseOffset,
+          config.segmentIndexBytes,
+          timeContent,
+          this.nextOffset,
+        );
         offsetIndex.markPersisted(offsetIndex.entries);
         timeIndex.markPersisted(timeIndex.entries);
         this.offsetIndexValue = offsetIndex;
@@ -188,12 +228,21 @@ export class Segment {
    *  Builds on the side: the segment's counters, which reads use meanwhile, stay as they are. */
   private async rebuildIndexesFromHeaders(): Promise<LoadedIndexes> {
     const { config } = this.environment;
-    const reader = new ChunkReader(this.environment.fileSystem, await this.opened, this.sizeBytes, storageLimits.scanChunkBytes);
+    const reader = new ChunkReader(
+      this.environment.fileSystem,
+      await this.opened,
+      this.sizeBytes,
+      storageLimits.scanChunkBytes,
+    );
     const offsetIndex = new OffsetIndex(this.baseOffset, config.segmentIndexBytes);
     const timeIndex = new TimeIndex(this.baseOffset, config.segmentIndexBytes);
     offsetIndex.markFileUnknown();
     timeIndex.markFileUnknown();
-    const state: IndexingState = { bytesSinceLastIndexEntry: 0, maxTimestamp: noTimestamp, offsetOfMaxTimestamp: this.baseOffset };
+    const state: IndexingState = {
+      bytesSinceLastIndexEntry: 0,
+      maxTimestamp: noTimestamp,
+      offsetOfMaxTimestamp: this.baseOffset,
+    };
     let position = 0;
     while (position + BATCH_HEADER_BYTES <= this.sizeBytes) {
       const view = await reader.header(position);
@@ -259,16 +308,25 @@ export class Segment {
     const previous = predecessor?.appender ?? null;
     const sealed = predecessor?.sealed ?? Promise.resolve();
     const written = previous === null ? Promise.resolve(null) : previous.idle().then(() => previous.failed);
-    this.appender = new SegmentAppender(this.environment.fileSystem, this.opened, this.sizeBytes, this.nextOffset, acknowledgeAfterSync, sealed, written, {
-      onWritten: (position, nextOffset) => {
-        invariant(position <= this.sizeBytes && nextOffset <= this.nextOffset, 'written past appended');
-        this.readableBytes = position;
-        this.readableNextOffset = nextOffset;
-        hooks.onWritten(position, nextOffset);
+    this.appender = new SegmentAppender(
+      this.environment.fileSystem,
+      this.opened,
+      this.sizeBytes,
+      this.nextOffset,
+      acknowledgeAfterSync,
+      sealed,
+      written,
+      {
+        onWritten: (position, nextOffset) => {
+          invariant(position <= this.sizeBytes && nextOffset <= this.nextOffset, 'written past appended');
+          this.readableBytes = position;
+          this.readableNextOffset = nextOffset;
+          hooks.onWritten(position, nextOffset);
+        },
+        onFlushed: hooks.onFlushed,
+        onFailure: hooks.onFailure,
       },
-      onFlushed: hooks.onFlushed,
-      onFailure: hooks.onFailure,
-    });
+    );
     return this.appender;
   }
 
@@ -318,9 +376,17 @@ export class Segment {
 
   /** Whole batches from `position`: as many as fit in `maxBytes`, at least one (KIP-74), none at or
    *  past `limitOffset` or `endPosition`. */
-  async readBatches(position: number, maxBytes: number, limitOffset: number, endPosition: number): Promise<BatchRange | null> {
+  async readBatches(
+    position: number,
+    maxBytes: number,
+    limitOffset: number,
+    endPosition: number,
+  ): Promise<BatchRange | null> {
     const first = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
-    if ((await readFully(this.environment.fileSystem, this.fd, first, BATCH_HEADER_BYTES, position)) < BATCH_HEADER_BYTES) return null;
+    if (
+      (await readFully(this.environment.fileSystem, this.fd, first, BATCH_HEADER_BYTES, position)) < BATCH_HEADER_BYTES
+    )
+      return null;
     const firstHeader = new RecordBatchHeader(first);
     if (firstHeader.baseOffset >= limitOffset || position + firstHeader.totalBytes > endPosition) return null;
     const length = Math.max(firstHeader.totalBytes, Math.min(maxBytes, endPosition - position));
@@ -339,7 +405,11 @@ export class Segment {
   }
 
   /** The first batch at or after `fromOffset` whose maxTimestamp ≥ `timestamp`. */
-  async findTimestamp(timestamp: number, fromOffset: number, endPosition: number): Promise<{ offset: number; timestamp: number } | null> {
+  async findTimestamp(
+    timestamp: number,
+    fromOffset: number,
+    endPosition: number,
+  ): Promise<{ offset: number; timestamp: number } | null> {
     const { offsetIndex, timeIndex } = await this.ensureIndexes();
     const before = timeIndex.lastBefore(timestamp);
     const startOffset = Math.max(fromOffset, before === undefined ? this.baseOffset : before.offset + 1);
@@ -359,8 +429,16 @@ export class Segment {
 
   /** Calls `visit` with each whole batch below `endPosition`, in order (compaction; off the hot path).
    *  The buffer is only valid during the call. */
-  async forEachBatch(endPosition: number, visit: (batch: Buffer, position: number) => void | Promise<void>): Promise<void> {
-    const reader = new ChunkReader(this.environment.fileSystem, await this.opened, endPosition, storageLimits.scanChunkBytes);
+  async forEachBatch(
+    endPosition: number,
+    visit: (batch: Buffer, position: number) => void | Promise<void>,
+  ): Promise<void> {
+    const reader = new ChunkReader(
+      this.environment.fileSystem,
+      await this.opened,
+      endPosition,
+      storageLimits.scanChunkBytes,
+    );
     let position = 0;
     while (position + BATCH_HEADER_BYTES <= endPosition) {
       const headerView = await reader.header(position);
@@ -399,9 +477,12 @@ export class Segment {
       if (view.available < BATCH_HEADER_BYTES) return `${view.available} stray bytes at ${position}`;
       const header = new RecordBatchHeader(view.buffer, view.offset);
       if (header.magic !== RECORD_BATCH_MAGIC) return `magic ${header.magic} at ${position}`;
-      if (header.totalBytes < BATCH_HEADER_BYTES || position + header.totalBytes > this.sizeBytes) return `batch length ${header.totalBytes} at ${position}`;
-      if (first && last !== undefined && header.lastOffset !== last.offset) return `index entry names offset ${last.offset}, batch at ${position} ends at ${header.lastOffset}`;
-      if (!first && header.baseOffset < nextOffset) return `offset ${header.baseOffset} after ${nextOffset} at ${position}`;
+      if (header.totalBytes < BATCH_HEADER_BYTES || position + header.totalBytes > this.sizeBytes)
+        return `batch length ${header.totalBytes} at ${position}`;
+      if (first && last !== undefined && header.lastOffset !== last.offset)
+        return `index entry names offset ${last.offset}, batch at ${position} ends at ${header.lastOffset}`;
+      if (!first && header.baseOffset < nextOffset)
+        return `offset ${header.baseOffset} after ${nextOffset} at ${position}`;
       if (header.maxTimestamp > maxTimestamp) {
         maxTimestamp = header.maxTimestamp;
         offsetOfMaxTimestamp = header.lastOffset;
@@ -456,7 +537,8 @@ export class Segment {
         try {
           if (pending !== null) {
             await fileSystem.writeAll(fd, [pending.bytes], pending.position);
-            if (pending.truncate || (await fileSystem.fstat(fd)).size !== pending.fileBytes) await fileSystem.ftruncate(fd, pending.fileBytes);
+            if (pending.truncate || (await fileSystem.fstat(fd)).size !== pending.fileBytes)
+              await fileSystem.ftruncate(fd, pending.fileBytes);
           }
           if (sync) await fileSystem.fsync(fd);
         } finally {
@@ -562,7 +644,11 @@ export class Segment {
     const content = await this.readTransactionIndexFile();
     if (content === null) return;
     let keep = 0;
-    while ((keep + 1) * transactionIndexEntryBytes <= content.length && Number(content.readBigInt64BE(keep * transactionIndexEntryBytes + 18)) < endOffset) keep += 1;
+    while (
+      (keep + 1) * transactionIndexEntryBytes <= content.length &&
+      Number(content.readBigInt64BE(keep * transactionIndexEntryBytes + 18)) < endOffset
+    )
+      keep += 1;
     const { fileSystem } = this.environment;
     if (keep * transactionIndexEntryBytes < content.length) {
       const fd = await fileSystem.open(this.transactionIndexPath, 'r+');
@@ -574,7 +660,9 @@ export class Segment {
       }
     }
     index.fileEntries = keep;
-    index.lastOffset = index.pending.at(-1)?.lastOffset ?? (keep === 0 ? -1 : Number(content.readBigInt64BE((keep - 1) * transactionIndexEntryBytes + 18)));
+    index.lastOffset =
+      index.pending.at(-1)?.lastOffset ??
+      (keep === 0 ? -1 : Number(content.readBigInt64BE((keep - 1) * transactionIndexEntryBytes + 18)));
   }
 
   /** Rolls: waits for pending appends, records the final largest timestamp, makes log and indexes durable. */
@@ -582,7 +670,8 @@ export class Segment {
     if (this.sealed === null) {
       this.sealed = (async () => {
         if (this.appender !== null) await this.appender.drainAndFlush();
-        if (!this.isEmpty() && this.maxTimestamp !== noTimestamp) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+        if (!this.isEmpty() && this.maxTimestamp !== noTimestamp)
+          this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
         await this.persistIndexes(true);
         this.sealedDone = true;
       })();

@@ -34,15 +34,21 @@ export class TimeIndex {
 
   /** Loads index file content, checking it against the segment's offsets. Throws IndexCorruptError. */
   static load(file: string, baseOffset: number, maxBytes: number, content: Buffer, nextOffset: number): TimeIndex {
-    if (content.length % timeIndexEntryBytes !== 0) throw new IndexCorruptError(file, `size ${content.length} is not a multiple of ${timeIndexEntryBytes}`);
+    if (content.length % timeIndexEntryBytes !== 0)
+      throw new IndexCorruptError(file, `size ${content.length} is not a multiple of ${timeIndexEntryBytes}`);
     const index = new TimeIndex(baseOffset, Math.max(maxBytes, content.length));
     let previousTimestamp = -Infinity;
     let previousOffset = -1;
     for (let at = 0; at < content.length; at += timeIndexEntryBytes) {
       const timestamp = Number(content.readBigInt64BE(at));
       const offset = baseOffset + content.readInt32BE(at + 8);
-      if (timestamp <= previousTimestamp || offset < previousOffset || offset < baseOffset) throw new IndexCorruptError(file, `entry ${at / timeIndexEntryBytes} does not increase`);
-      if (offset >= nextOffset) throw new IndexCorruptError(file, `entry ${at / timeIndexEntryBytes} names offset ${offset}, past the segment end ${nextOffset}`);
+      if (timestamp <= previousTimestamp || offset < previousOffset || offset < baseOffset)
+        throw new IndexCorruptError(file, `entry ${at / timeIndexEntryBytes} does not increase`);
+      if (offset >= nextOffset)
+        throw new IndexCorruptError(
+          file,
+          `entry ${at / timeIndexEntryBytes} names offset ${offset}, past the segment end ${nextOffset}`,
+        );
       previousTimestamp = timestamp;
       previousOffset = offset;
       index.appendUnchecked(timestamp, offset);
@@ -63,7 +69,10 @@ export class TimeIndex {
   entry(index: number): TimestampOffset {
     invariant(index >= 0 && index < this.count, `time index entry ${index} of ${this.count}`);
     const at = index * timeIndexEntryBytes;
-    return { timestamp: Number(this.buffer.readBigInt64BE(at)), offset: this.baseOffset + this.buffer.readInt32BE(at + 8) };
+    return {
+      timestamp: Number(this.buffer.readBigInt64BE(at)),
+      offset: this.baseOffset + this.buffer.readInt32BE(at + 8),
+    };
   }
 
   last(): TimestampOffset | undefined {
@@ -75,7 +84,10 @@ export class TimeIndex {
     const last = this.last();
     if (last !== undefined && timestamp <= last.timestamp) return false;
     if (this.isFull() && !evenIfFull) return false;
-    invariant(last === undefined || offset >= last.offset, `time index offsets must not decrease: ${offset} after ${last?.offset}`);
+    invariant(
+      last === undefined || offset >= last.offset,
+      `time index offsets must not decrease: ${offset} after ${last?.offset}`,
+    );
     this.appendUnchecked(timestamp, offset);
     return true;
   }
@@ -83,7 +95,9 @@ export class TimeIndex {
   private appendUnchecked(timestamp: number, offset: number): void {
     const at = this.count * timeIndexEntryBytes;
     if (at + timeIndexEntryBytes > this.buffer.length) {
-      const grown = Buffer.alloc(Math.max(Math.min(this.buffer.length * 2, this.maxEntries * timeIndexEntryBytes), at + timeIndexEntryBytes));
+      const grown = Buffer.alloc(
+        Math.max(Math.min(this.buffer.length * 2, this.maxEntries * timeIndexEntryBytes), at + timeIndexEntryBytes),
+      );
       this.buffer.copy(grown);
       this.buffer = grown;
     }

@@ -52,7 +52,8 @@ export function encodeTransactionIndexEntries(entries: readonly AbortedTransacti
 
 function readSafe(file: string, content: Buffer, at: number, field: string): number {
   const value = content.readBigInt64BE(at);
-  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new TransactionIndexCorruptError(file, `${field} ${value} at byte ${at}`);
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new TransactionIndexCorruptError(file, `${field} ${value} at byte ${at}`);
   return Number(value);
 }
 
@@ -61,22 +62,41 @@ function readSafe(file: string, content: Buffer, at: number, field: string): num
  * marker inside the segment [baseOffset, endOffset) and after the previous one, firstOffset ≤
  * lastOffset. Throws TransactionIndexCorruptError otherwise.
  */
-export function decodeTransactionIndex(file: string, baseOffset: number, content: Buffer, endOffset: number): AbortedTransactionEntry[] {
-  if (content.length % transactionIndexEntryBytes !== 0) throw new TransactionIndexCorruptError(file, `size ${content.length} is not a multiple of ${transactionIndexEntryBytes}`);
+export function decodeTransactionIndex(
+  file: string,
+  baseOffset: number,
+  content: Buffer,
+  endOffset: number,
+): AbortedTransactionEntry[] {
+  if (content.length % transactionIndexEntryBytes !== 0)
+    throw new TransactionIndexCorruptError(
+      file,
+      `size ${content.length} is not a multiple of ${transactionIndexEntryBytes}`,
+    );
   const entries: AbortedTransactionEntry[] = [];
   let previous = -1;
   for (let at = 0; at < content.length; at += transactionIndexEntryBytes) {
     const version = content.readInt16BE(at);
-    if (version !== transactionIndexVersion) throw new TransactionIndexCorruptError(file, `version ${version} at byte ${at}`);
+    if (version !== transactionIndexVersion)
+      throw new TransactionIndexCorruptError(file, `version ${version} at byte ${at}`);
     const entry = {
       producerId: readSafe(file, content, at + 2, 'producerId'),
       firstOffset: readSafe(file, content, at + 10, 'firstOffset'),
       lastOffset: readSafe(file, content, at + 18, 'lastOffset'),
       lastStableOffset: readSafe(file, content, at + 26, 'lastStableOffset'),
     };
-    if (entry.lastOffset < baseOffset || entry.lastOffset >= endOffset) throw new TransactionIndexCorruptError(file, `marker offset ${entry.lastOffset} outside the segment [${baseOffset}, ${endOffset})`);
-    if (entry.lastOffset <= previous) throw new TransactionIndexCorruptError(file, `marker offset ${entry.lastOffset} after ${previous}`);
-    if (entry.firstOffset > entry.lastOffset) throw new TransactionIndexCorruptError(file, `first offset ${entry.firstOffset} after the marker ${entry.lastOffset}`);
+    if (entry.lastOffset < baseOffset || entry.lastOffset >= endOffset)
+      throw new TransactionIndexCorruptError(
+        file,
+        `marker offset ${entry.lastOffset} outside the segment [${baseOffset}, ${endOffset})`,
+      );
+    if (entry.lastOffset <= previous)
+      throw new TransactionIndexCorruptError(file, `marker offset ${entry.lastOffset} after ${previous}`);
+    if (entry.firstOffset > entry.lastOffset)
+      throw new TransactionIndexCorruptError(
+        file,
+        `first offset ${entry.firstOffset} after the marker ${entry.lastOffset}`,
+      );
     previous = entry.lastOffset;
     entries.push(entry);
   }
@@ -116,7 +136,10 @@ export class TransactionIndex {
   constructor(readonly baseOffset: number) {}
 
   append(entry: AbortedTransactionEntry): void {
-    invariant(entry.lastOffset >= this.baseOffset && entry.lastOffset > this.lastOffset, () => `aborted transaction at ${entry.lastOffset} after ${this.lastOffset} in segment ${this.baseOffset}`);
+    invariant(
+      entry.lastOffset >= this.baseOffset && entry.lastOffset > this.lastOffset,
+      () => `aborted transaction at ${entry.lastOffset} after ${this.lastOffset} in segment ${this.baseOffset}`,
+    );
     this.pending.push(entry);
     this.lastOffset = entry.lastOffset;
   }

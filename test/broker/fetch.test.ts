@@ -16,17 +16,33 @@ before(async () => {
 after(async () => server.close());
 
 async function append(partition: number, values: string[]): Promise<void> {
-  const result = await server.broker.produce('f', partition, await encodeRecordBatch({ records: values.map((v) => ({ value: Buffer.from(v) })) }));
+  const result = await server.broker.produce(
+    'f',
+    partition,
+    await encodeRecordBatch({ records: values.map((v) => ({ value: Buffer.from(v) })) }),
+  );
   assert.equal(result.errorCode, 0);
 }
 
-function fetchRequest(partitions: Array<{ partition: number; offset: number; maxBytes?: number }>, options: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {}) {
+function fetchRequest(
+  partitions: Array<{ partition: number; offset: number; maxBytes?: number }>,
+  options: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {},
+) {
   return {
     maxWaitMs: options.maxWaitMs ?? 0,
     minBytes: options.minBytes ?? 0,
     maxBytes: options.maxBytes ?? 1 << 20,
     isolationLevel: 0,
-    topics: [{ topic: 'f', partitions: partitions.map((p) => ({ partition: p.partition, fetchOffset: BigInt(p.offset), partitionMaxBytes: p.maxBytes ?? 1 << 20 })) }],
+    topics: [
+      {
+        topic: 'f',
+        partitions: partitions.map((p) => ({
+          partition: p.partition,
+          fetchOffset: BigInt(p.offset),
+          partitionMaxBytes: p.maxBytes ?? 1 << 20,
+        })),
+      },
+    ],
   };
 }
 
@@ -34,7 +50,12 @@ test('a parked fetch is answered by the append that gives it data, long before m
   const client = await RawClient.connect(server.port);
   const end = server.broker.partitions.get('f', 1)!.logEndOffset;
   const started = Date.now();
-  client.request(ApiKey.Fetch, 11, 1, fetchRequest([{ partition: 1, offset: end }], { maxWaitMs: 10_000, minBytes: 1 }));
+  client.request(
+    ApiKey.Fetch,
+    11,
+    1,
+    fetchRequest([{ partition: 1, offset: end }], { maxWaitMs: 10_000, minBytes: 1 }),
+  );
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(client.frames.length, 0, 'parked while there is no data');
   await append(1, ['wake-up']);
@@ -68,7 +89,13 @@ test('responses on one connection keep request order while a fetch is parked', a
   client.request(ApiKey.Fetch, 11, 1, fetchRequest([{ partition: 0, offset: end }], { maxWaitMs: 400, minBytes: 1 }));
   client.request(ApiKey.Metadata, 4, 2, { topics: [{ name: 'f' }], allowAutoTopicCreation: false });
   const frames = await client.waitForFrames(2, 5000);
-  assert.deepEqual([RawClient.decode(ApiKey.Fetch, 11, frames[0]!).correlationId, RawClient.decode(ApiKey.Metadata, 4, frames[1]!).correlationId], [1, 2]);
+  assert.deepEqual(
+    [
+      RawClient.decode(ApiKey.Fetch, 11, frames[0]!).correlationId,
+      RawClient.decode(ApiKey.Metadata, 4, frames[1]!).correlationId,
+    ],
+    [1, 2],
+  );
   client.close();
 });
 
@@ -78,7 +105,12 @@ test('KIP-74: a batch larger than max_bytes is still returned whole; partition m
   await append(0, ['small-2']);
   const end = server.broker.partitions.get('f', 0)!.logEndOffset;
   const client = await RawClient.connect(server.port);
-  client.request(ApiKey.Fetch, 11, 1, fetchRequest([{ partition: 0, offset: end - 3, maxBytes: 100 }], { maxBytes: 100 }));
+  client.request(
+    ApiKey.Fetch,
+    11,
+    1,
+    fetchRequest([{ partition: 0, offset: end - 3, maxBytes: 100 }], { maxBytes: 100 }),
+  );
   const [frame] = await client.waitForFrames(1);
   const partition = RawClient.decode(ApiKey.Fetch, 11, frame!).body.responses[0].partitions[0];
   const batches = await decodeRecordBatches(partition.records);
@@ -103,8 +135,16 @@ test('v12 (flexible) fetch works and declines fetch sessions with session_id 0',
   await append(0, ['flex']);
   const log = server.broker.partitions.get('f', 0)!;
   const client = await RawClient.connect(server.port);
-  client.request(ApiKey.Fetch, 12, 1, { ...fetchRequest([{ partition: 0, offset: log.logEndOffset - 1 }]), sessionId: 0, sessionEpoch: 0 });
-  client.request(ApiKey.Fetch, 12, 2, { ...fetchRequest([{ partition: 0, offset: 0 }]), sessionId: 1234, sessionEpoch: 1 });
+  client.request(ApiKey.Fetch, 12, 1, {
+    ...fetchRequest([{ partition: 0, offset: log.logEndOffset - 1 }]),
+    sessionId: 0,
+    sessionEpoch: 0,
+  });
+  client.request(ApiKey.Fetch, 12, 2, {
+    ...fetchRequest([{ partition: 0, offset: 0 }]),
+    sessionId: 1234,
+    sessionEpoch: 1,
+  });
   const frames = await client.waitForFrames(2);
   const first = RawClient.decode(ApiKey.Fetch, 12, frames[0]!).body;
   assert.equal(first.sessionId, 0);
@@ -118,7 +158,11 @@ test('v12 (flexible) fetch works and declines fetch sessions with session_id 0',
 test('KIP-74 across partitions: only the first partition with data may exceed its limit', async () => {
   await server.broker.createTopic('wide', 4, {});
   for (let partition = 0; partition < 4; partition++) {
-    const result = await server.broker.produce('wide', partition, await encodeRecordBatch({ records: [{ value: Buffer.alloc(3000, partition) }] }));
+    const result = await server.broker.produce(
+      'wide',
+      partition,
+      await encodeRecordBatch({ records: [{ value: Buffer.alloc(3000, partition) }] }),
+    );
     assert.equal(result.errorCode, 0);
   }
   const client = await RawClient.connect(server.port);
@@ -127,11 +171,20 @@ test('KIP-74 across partitions: only the first partition with data may exceed it
     minBytes: 0,
     maxBytes: 1 << 20,
     isolationLevel: 0,
-    topics: [{ topic: 'wide', partitions: [0, 1, 2, 3].map((partition) => ({ partition, fetchOffset: 0n, partitionMaxBytes: 1000 })) }],
+    topics: [
+      {
+        topic: 'wide',
+        partitions: [0, 1, 2, 3].map((partition) => ({ partition, fetchOffset: 0n, partitionMaxBytes: 1000 })),
+      },
+    ],
   });
   const [frame] = await client.waitForFrames(1);
   const partitions = RawClient.decode(ApiKey.Fetch, 11, frame!).body.responses[0].partitions;
   assert.ok(partitions[0].records.length > 3000, 'the first partition returns its whole 3 KB batch');
-  assert.deepEqual(partitions.slice(1).map((p: { records: Buffer }) => p.records.length), [0, 0, 0], 'the others stay within their 1000-byte limit');
+  assert.deepEqual(
+    partitions.slice(1).map((p: { records: Buffer }) => p.records.length),
+    [0, 0, 0],
+    'the others stay within their 1000-byte limit',
+  );
   client.close();
 });

@@ -8,11 +8,24 @@ import { RawClient } from '../support/raw-client.js';
 import { startTestBroker } from '../support/test-broker.js';
 
 async function batch(producerId: number, producerEpoch: number, baseSequence: number, count = 2): Promise<Buffer> {
-  return encodeRecordBatch({ producerId, producerEpoch, baseSequence, records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`s${baseSequence + i}`) })) });
+  return encodeRecordBatch({
+    producerId,
+    producerEpoch,
+    baseSequence,
+    records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`s${baseSequence + i}`) })),
+  });
 }
 
-async function produce(client: RawClient, correlationId: number, records: Buffer): Promise<{ errorCode: number; baseOffset: bigint }> {
-  client.request(ApiKey.Produce, 7, correlationId, { acks: -1, timeoutMs: 5000, topicData: [{ name: 'idem', partitionData: [{ index: 0, records }] }] });
+async function produce(
+  client: RawClient,
+  correlationId: number,
+  records: Buffer,
+): Promise<{ errorCode: number; baseOffset: bigint }> {
+  client.request(ApiKey.Produce, 7, correlationId, {
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: 'idem', partitionData: [{ index: 0, records }] }],
+  });
   const frames = await client.waitForFrames(client.frames.length + 1);
   return RawClient.decode(ApiKey.Produce, 7, frames[frames.length - 1]!).body.responses[0].partitionResponses[0];
 }
@@ -34,7 +47,11 @@ test('duplicates, gaps, fencing, and state across a restart', async () => {
     const second = await produce(client, 3, await batch(pid, 0, 2));
     assert.deepEqual([second.errorCode, second.baseOffset], [0, 2n]);
     const duplicate = await produce(client, 4, await batch(pid, 0, 0));
-    assert.deepEqual([duplicate.errorCode, duplicate.baseOffset], [0, 0n], 'a duplicate of the first batch gets offset 0');
+    assert.deepEqual(
+      [duplicate.errorCode, duplicate.baseOffset],
+      [0, 0n],
+      'a duplicate of the first batch gets offset 0',
+    );
     const retry = await produce(client, 5, await batch(pid, 0, 2));
     assert.equal(retry.errorCode, 0);
     assert.equal(retry.baseOffset, 2n, 'a retried batch is answered with its original offset');
@@ -46,8 +63,17 @@ test('duplicates, gaps, fencing, and state across a restart', async () => {
 
     // A producer that names its id and epoch (v3+) still gets a fresh id: without a transactional id
     // Kafka never reuses one, so two clients can never share a producer id.
-    client.request(ApiKey.InitProducerId, 4, 8, { transactionalId: null, transactionTimeoutMs: 60000, producerId: BigInt(pid), producerEpoch: 0 });
-    const again = RawClient.decode(ApiKey.InitProducerId, 4, (await client.waitForFrames(client.frames.length + 1)).at(-1)!).body;
+    client.request(ApiKey.InitProducerId, 4, 8, {
+      transactionalId: null,
+      transactionTimeoutMs: 60000,
+      producerId: BigInt(pid),
+      producerEpoch: 0,
+    });
+    const again = RawClient.decode(
+      ApiKey.InitProducerId,
+      4,
+      (await client.waitForFrames(client.frames.length + 1)).at(-1)!,
+    ).body;
     assert.notEqual(Number(again.producerId), pid);
     assert.equal(again.producerEpoch, 0);
     // A newer epoch of the same id (as a transactional producer would have after a bump) starts at
@@ -65,7 +91,11 @@ test('duplicates, gaps, fencing, and state across a restart', async () => {
     assert.equal(afterRestart.baseOffset, 6n);
     assert.equal((await produce(client, 12, await batch(pid, 1, 2))).baseOffset, 8n);
     client.request(ApiKey.InitProducerId, 4, 13, { transactionalId: null, transactionTimeoutMs: 60000 });
-    const fresh = RawClient.decode(ApiKey.InitProducerId, 4, (await client.waitForFrames(client.frames.length + 1)).at(-1)!).body;
+    const fresh = RawClient.decode(
+      ApiKey.InitProducerId,
+      4,
+      (await client.waitForFrames(client.frames.length + 1)).at(-1)!,
+    ).body;
     assert.notEqual(Number(fresh.producerId), pid, 'producer ids are never reused across restarts');
     client.close();
   } finally {

@@ -34,9 +34,18 @@ test('auto-creation needs both allow_auto_topic_creation and auto.create.topics.
     assert.equal(invalid.topics[0].errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
     const all = await metadata(on, 9, { topics: null, allowAutoTopicCreation: false });
     // The broker's own topics (`__sluice_half`, … created at open) are listed too, as Kafka lists `__consumer_offsets`.
-    assert.deepEqual(all.topics.map((t: { name: string }) => t.name).filter((name: string) => !name.startsWith('__')).sort(), ['auto', 'old-client']);
+    assert.deepEqual(
+      all.topics
+        .map((t: { name: string }) => t.name)
+        .filter((name: string) => !name.startsWith('__'))
+        .sort(),
+      ['auto', 'old-client'],
+    );
     assert.equal(all.controllerId, 0);
-    assert.deepEqual(all.brokers.map((b: { host: string; port: number }) => `${b.host}:${b.port}`), [on.bootstrap]);
+    assert.deepEqual(
+      all.brokers.map((b: { host: string; port: number }) => `${b.host}:${b.port}`),
+      [on.bootstrap],
+    );
   } finally {
     await on.close();
     await off.close();
@@ -57,7 +66,10 @@ test('cluster id, node id and topic ids are stable across restarts; a second bro
     const second = await metadata(server, 9, { topics: null, allowAutoTopicCreation: false });
     assert.equal(second.clusterId, first.clusterId);
     assert.equal(second.controllerId, 7);
-    assert.deepEqual(second.topics.map((t: { name: string }) => t.name).filter((name: string) => !name.startsWith('__')), ['kept']);
+    assert.deepEqual(
+      second.topics.map((t: { name: string }) => t.name).filter((name: string) => !name.startsWith('__')),
+      ['kept'],
+    );
     // Metadata carries topic ids only from v10 (not advertised yet); check the broker's record.
     assert.ok(server.broker.topics.get('kept')!.id.equals(topicId));
     assert.ok(!topicId.equals(Buffer.alloc(16)));

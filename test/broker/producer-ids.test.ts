@@ -18,7 +18,10 @@ function tempDir(): string {
 
 test('a fresh data directory starts at 0 and hands out consecutive ids', () => {
   const allocator = ProducerIdAllocator.open(tempDir(), { blockSize: 10 });
-  assert.deepEqual(Array.from({ length: 25 }, () => allocator.next()), Array.from({ length: 25 }, (_, index) => index));
+  assert.deepEqual(
+    Array.from({ length: 25 }, () => allocator.next()),
+    Array.from({ length: 25 }, (_, index) => index),
+  );
   assert.equal(allocator.reservedEnd, 30);
 });
 
@@ -27,7 +30,9 @@ test('the block end is on disk before any id of the block is returned', () => {
   const allocator = ProducerIdAllocator.open(directory, { blockSize: 100 });
   for (let count = 0; count < 250; count += 1) {
     const id = allocator.next();
-    const persisted = Number(/next\.block\.start=(\d+)/.exec(readFileSync(join(directory, PRODUCER_IDS_FILE_NAME), 'utf8'))![1]);
+    const persisted = Number(
+      /next\.block\.start=(\d+)/.exec(readFileSync(join(directory, PRODUCER_IDS_FILE_NAME), 'utf8'))![1],
+    );
     assert.ok(id < persisted, `id ${id} handed out while only ${persisted} was reserved`);
   }
 });
@@ -66,10 +71,14 @@ test('ids handed out by a process killed with SIGKILL are never handed out again
     const allocator = ProducerIdAllocator.open(${JSON.stringify(directory)}, { blockSize: 50 });
     for (;;) { process.stdout.write(allocator.next() + '\\n'); await new Promise((resolve) => setImmediate(resolve)); }
   `;
-  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), '--input-type=module', '-e', script], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(compiled ? [] : ['--import', 'tsx']), '--input-type=module', '-e', script],
+    {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let output = '';
   await new Promise<void>((resolve, reject) => {
     child.on('error', reject);
@@ -79,11 +88,17 @@ test('ids handed out by a process killed with SIGKILL are never handed out again
     });
     child.on('exit', () => resolve());
   });
-  const handedOut = output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number);
+  const handedOut = output
+    .split('\n')
+    .filter((line) => /^\d+$/.test(line))
+    .map(Number);
   assert.ok(handedOut.length >= 100);
   const allocator = ProducerIdAllocator.open(directory, { blockSize: 50 });
   const next = allocator.next();
-  assert.ok(next > Math.max(...handedOut), `after the kill, ${next} is not above every id handed out (max ${Math.max(...handedOut)})`);
+  assert.ok(
+    next > Math.max(...handedOut),
+    `after the kill, ${next} is not above every id handed out (max ${Math.max(...handedOut)})`,
+  );
 });
 
 test('an unreadable file is refused rather than guessed', () => {

@@ -42,7 +42,9 @@ interface BatchSpec {
 
 async function encode(spec: BatchSpec): Promise<Buffer> {
   return encodeRecordBatch({
-    records: Array.from({ length: spec.count ?? 1 }, (_, index) => ({ value: Buffer.from(`value-${spec.sequence}-${index}`) })),
+    records: Array.from({ length: spec.count ?? 1 }, (_, index) => ({
+      value: Buffer.from(`value-${spec.sequence}-${index}`),
+    })),
     producerId: spec.producerId,
     producerEpoch: spec.epoch,
     baseSequence: spec.sequence,
@@ -62,7 +64,10 @@ class FakePartition {
     return this.state.check(new RecordBatchHeader(await encode(spec)), nowMs);
   }
   /** check, then append and record when the check says new. Returns the check and the assigned offsets. */
-  async produce(spec: BatchSpec, nowMs = NOW): Promise<{ check: ProducerCheck; baseOffset: number; lastOffset: number }> {
+  async produce(
+    spec: BatchSpec,
+    nowMs = NOW,
+  ): Promise<{ check: ProducerCheck; baseOffset: number; lastOffset: number }> {
     const header = new RecordBatchHeader(await encode(spec));
     const check = this.state.check(header, nowMs);
     if (check.kind !== 'new') return { check, baseOffset: -1, lastOffset: -1 };
@@ -91,7 +96,10 @@ test('in-order batches are new; a gap, a repeat of an older range or a lower seq
   assertError(await partition.check({ producerId: 7, epoch: 0, sequence: 6 }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   assertError(await partition.check({ producerId: 7, epoch: 0, sequence: 4 }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   // Same base sequence as a kept batch but a different length: not a duplicate.
-  assertError(await partition.check({ producerId: 7, epoch: 0, sequence: 3, count: 1 }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assertError(
+    await partition.check({ producerId: 7, epoch: 0, sequence: 3, count: 1 }),
+    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  );
   assert.equal((await partition.check({ producerId: 7, epoch: 0, sequence: 5 })).kind, 'new');
   // Producers are independent.
   assert.equal((await partition.produce({ producerId: 8, epoch: 0, sequence: 0 })).check.kind, 'new');
@@ -115,10 +123,18 @@ test('a duplicate of each of the last five batches returns its original offsets;
   for (const batch of appended.slice(1)) {
     const check = await partition.check({ producerId: 2, epoch: 3, sequence: batch.sequence, count: batch.count });
     assert.equal(check.kind, 'duplicate');
-    assert.deepEqual(check, { kind: 'duplicate', baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, maxTimestamp: NOW });
+    assert.deepEqual(check, {
+      kind: 'duplicate',
+      baseOffset: batch.baseOffset,
+      lastOffset: batch.lastOffset,
+      maxTimestamp: NOW,
+    });
   }
   const oldest = appended[0]!;
-  assertError(await partition.check({ producerId: 2, epoch: 3, sequence: oldest.sequence, count: oldest.count }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assertError(
+    await partition.check({ producerId: 2, epoch: 3, sequence: oldest.sequence, count: oldest.count }),
+    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  );
 });
 
 test('an older epoch is fenced, even for what would be a duplicate', async () => {
@@ -137,9 +153,17 @@ test('a newer epoch must start at sequence 0, and then forgets the old epoch seq
   const bumped = await partition.produce({ producerId: 9, epoch: 1, sequence: 0, count: 2 });
   assert.equal(bumped.check.kind, 'new');
   assert.equal(partition.state.entry(9)!.producerEpoch, 1);
-  assert.deepEqual(partition.state.entry(9)!.batches.map((batch) => batch.baseSequence), [0]);
+  assert.deepEqual(
+    partition.state.entry(9)!.batches.map((batch) => batch.baseSequence),
+    [0],
+  );
   assertError(await partition.check({ producerId: 9, epoch: 0, sequence: 10 }), ErrorCode.INVALID_PRODUCER_EPOCH);
-  assert.deepEqual(await partition.check({ producerId: 9, epoch: 1, sequence: 0, count: 2 }), { kind: 'duplicate', baseOffset: 10, lastOffset: 11, maxTimestamp: NOW });
+  assert.deepEqual(await partition.check({ producerId: 9, epoch: 1, sequence: 0, count: 2 }), {
+    kind: 'duplicate',
+    baseOffset: 10,
+    lastOffset: 11,
+    maxTimestamp: NOW,
+  });
   assert.equal((await partition.check({ producerId: 9, epoch: 1, sequence: 2 })).kind, 'new');
 });
 
@@ -157,7 +181,10 @@ test('sequences wrap from 2^31-1 to 0, between batches and inside one', async ()
   const partition = new FakePartition();
   await partition.produce({ producerId: 3, epoch: 0, sequence: MAX_SEQUENCE - 2, count: 3 });
   assert.equal(partition.state.entry(3)!.batches[0]!.lastSequence, MAX_SEQUENCE);
-  assertError(await partition.check({ producerId: 3, epoch: 0, sequence: MAX_SEQUENCE }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assertError(
+    await partition.check({ producerId: 3, epoch: 0, sequence: MAX_SEQUENCE }),
+    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  );
   assert.equal((await partition.produce({ producerId: 3, epoch: 0, sequence: 0, count: 2 })).check.kind, 'new');
   // A batch that itself crosses the wrap.
   const other = new FakePartition();
@@ -194,7 +221,10 @@ test('expire forgets producers idle for producer.id.expiration.ms, keeps active 
   assert.ok(partition.state.entry(2) !== undefined);
   assert.ok(partition.state.entry(3) !== undefined, 'a producer with an open transaction does not expire');
   assert.equal(partition.state.expire(NOW + 1500), 1);
-  assert.deepEqual([...partition.state.producers()].map((entry) => entry.producerId), [3]);
+  assert.deepEqual(
+    [...partition.state.producers()].map((entry) => entry.producerId),
+    [3],
+  );
   // An expired producer is unknown again: any sequence is accepted.
   assert.equal((await partition.check({ producerId: 1, epoch: 0, sequence: 17 })).kind, 'new');
 });
@@ -205,16 +235,28 @@ test('past maxProducers the least recently used producer is dropped', async () =
   for (const producerId of [1, 2, 3]) await partition.produce({ producerId, epoch: 0, sequence: 0 });
   await partition.produce({ producerId: 1, epoch: 0, sequence: 1 }); // 1 becomes the most recently used
   await partition.produce({ producerId: 4, epoch: 0, sequence: 0 });
-  assert.deepEqual([...partition.state.producers()].map((entry) => entry.producerId), [3, 1, 4]);
+  assert.deepEqual(
+    [...partition.state.producers()].map((entry) => entry.producerId),
+    [3, 1, 4],
+  );
   await partition.produce({ producerId: 5, epoch: 0, sequence: 0 });
-  assert.deepEqual([...partition.state.producers()].map((entry) => entry.producerId), [1, 4, 5]);
+  assert.deepEqual(
+    [...partition.state.producers()].map((entry) => entry.producerId),
+    [1, 4, 5],
+  );
   assert.equal(logger.lines.filter((line) => line.level === 'warn').length, 2);
 });
 
 // ── snapshots and recovery against a real log ────────────────────────────────────────────────────
 
 async function openLog(directory: string): Promise<PartitionLog> {
-  return PartitionLog.open({ directory, topic: 'orders', partition: 0, config: { flushPolicy: { kind: 'os' } }, logger: new StorageMemoryLogger() });
+  return PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    config: { flushPolicy: { kind: 'os' } },
+    logger: new StorageMemoryLogger(),
+  });
 }
 
 /** Produces through check → append → record, exactly as the broker does. */
@@ -232,12 +274,33 @@ async function produceTo(log: PartitionLog, state: PartitionProducerState, spec:
 }
 
 /** A mixed workload: three idempotent producers (one bumping its epoch), plus plain batches. */
-async function workload(log: PartitionLog, state: PartitionProducerState, rounds: number, firstRound = 0): Promise<void> {
+async function workload(
+  log: PartitionLog,
+  state: PartitionProducerState,
+  rounds: number,
+  firstRound = 0,
+): Promise<void> {
   for (let round = firstRound; round < firstRound + rounds; round += 1) {
-    assert.equal((await produceTo(log, state, { producerId: 100, epoch: 0, sequence: round * 2, count: 2 })).kind, 'new');
+    assert.equal(
+      (await produceTo(log, state, { producerId: 100, epoch: 0, sequence: round * 2, count: 2 })).kind,
+      'new',
+    );
     assert.equal((await produceTo(log, state, { producerId: -1, epoch: -1, sequence: -1, count: 3 })).kind, 'new');
-    assert.equal((await produceTo(log, state, { producerId: 200, epoch: round < 3 ? 0 : 1, sequence: round < 3 ? round : round - 3 })).kind, 'new');
-    if (round % 2 === 0) assert.equal((await produceTo(log, state, { producerId: 300 + round, epoch: 0, sequence: 0, count: 4 })).kind, 'new');
+    assert.equal(
+      (
+        await produceTo(log, state, {
+          producerId: 200,
+          epoch: round < 3 ? 0 : 1,
+          sequence: round < 3 ? round : round - 3,
+        })
+      ).kind,
+      'new',
+    );
+    if (round % 2 === 0)
+      assert.equal(
+        (await produceTo(log, state, { producerId: 300 + round, epoch: 0, sequence: 0, count: 4 })).kind,
+        'new',
+      );
   }
 }
 
@@ -264,14 +327,23 @@ test('recovery from the newest snapshot plus the replayed tail equals the live s
 
   // The recovered state answers as the live one did: duplicates with original offsets, gaps refused.
   const last = expected.find((entry) => entry.producerId === 100)!.batches.at(-1)!;
-  assert.deepEqual(await produceTo(reopened, recovered, { producerId: 100, epoch: 0, sequence: last.baseSequence, count: 2 }), {
-    kind: 'duplicate',
-    baseOffset: last.baseOffset,
-    lastOffset: last.lastOffset,
-    maxTimestamp: NOW,
-  });
-  assertError(await produceTo(reopened, recovered, { producerId: 200, epoch: 0, sequence: 3 }), ErrorCode.INVALID_PRODUCER_EPOCH);
-  assertError(await produceTo(reopened, recovered, { producerId: 200, epoch: 1, sequence: 9 }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assert.deepEqual(
+    await produceTo(reopened, recovered, { producerId: 100, epoch: 0, sequence: last.baseSequence, count: 2 }),
+    {
+      kind: 'duplicate',
+      baseOffset: last.baseOffset,
+      lastOffset: last.lastOffset,
+      maxTimestamp: NOW,
+    },
+  );
+  assertError(
+    await produceTo(reopened, recovered, { producerId: 200, epoch: 0, sequence: 3 }),
+    ErrorCode.INVALID_PRODUCER_EPOCH,
+  );
+  assertError(
+    await produceTo(reopened, recovered, { producerId: 200, epoch: 1, sequence: 9 }),
+    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  );
   assert.equal((await produceTo(reopened, recovered, { producerId: 100, epoch: 0, sequence: 14 })).kind, 'new');
   await reopened.close();
 });
@@ -317,7 +389,10 @@ test('a corrupt newest snapshot is ignored and deleted; the older one plus a lon
   writeFileSync(newerPath, bytes);
   const recovered = await PartitionProducerState.recover(log, { nowMs: NOW });
   assert.equal(recovered.recovery!.snapshotOffset, older);
-  assert.deepEqual(recovered.recovery!.discardedSnapshots.map((entry) => entry.name), [snapshotFileName(newer)]);
+  assert.deepEqual(
+    recovered.recovery!.discardedSnapshots.map((entry) => entry.name),
+    [snapshotFileName(newer)],
+  );
   assert.match(recovered.recovery!.discardedSnapshots[0]!.reason, /checksum/);
   assert.deepEqual(snapshotOf(recovered), expected);
   assert.deepEqual(recovered.snapshotOffsets(), [older]);
@@ -347,7 +422,13 @@ test('a snapshot whose checksum matches but whose content lies is ignored too', 
   for (const body of [
     JSON.stringify({ offset: offset + 1, producers: [] }), // the body names another offset than the file
     JSON.stringify({ offset, producers: [[1, 0, NOW, -1, [[0, 0, offset, offset, NOW]]]] }), // a batch at or past the snapshot offset
-    JSON.stringify({ offset, producers: [[1, 0, NOW, -1, []], [1, 0, NOW, -1, []]] }), // a producer twice
+    JSON.stringify({
+      offset,
+      producers: [
+        [1, 0, NOW, -1, []],
+        [1, 0, NOW, -1, []],
+      ],
+    }), // a producer twice
     JSON.stringify({ offset, producers: [['1', 0, NOW, -1, []]] }),
   ]) {
     write(body);
@@ -386,7 +467,10 @@ test('snapshots above the log end (after a truncation) and below the log start a
   }
   // The batch holding the new log start (offsets early, early + 1) is partly kept, so it counts.
   assert.equal(afterDelete.entry(100)!.batches[0]!.baseOffset, early);
-  assert.deepEqual(afterDelete.entry(100)!.batches.map((batch) => batch.baseSequence), [4, 6]);
+  assert.deepEqual(
+    afterDelete.entry(100)!.batches.map((batch) => batch.baseSequence),
+    [4, 6],
+  );
   await log.close();
 });
 
@@ -418,7 +502,10 @@ test('recovery expires producers whose snapshot shows them idle too long, and ke
   await produceTo(log, live, { producerId: 3, epoch: 0, sequence: 0 }); // replayed: active at recovery time
   const recovered = await PartitionProducerState.recover(log, { nowMs: NOW + 60_000, producerIdExpirationMs: 60_000 });
   assert.equal(recovered.recovery!.expiredProducers, 1);
-  assert.deepEqual([...recovered.producers()].map((entry) => entry.producerId), [2, 3]);
+  assert.deepEqual(
+    [...recovered.producers()].map((entry) => entry.producerId),
+    [2, 3],
+  );
   assert.equal(recovered.entry(2)!.transactionFirstOffset, 1);
   assert.equal(recovered.entry(3)!.lastActivityMs, NOW + 60_000);
   await log.close();

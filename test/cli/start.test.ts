@@ -14,7 +14,11 @@ const { Kafka, logLevel } = kafkajs;
 
 /** dist/test/cli/start.test.js -> dist/src/cli/main.js */
 const mainScript = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-const packageVersion = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (
+  JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 interface LogLine {
   level: number;
@@ -47,16 +51,24 @@ class Sluice {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
     // 'close', not 'exit': it comes after stdout and stderr have been read to the end.
-    this.exited = new Promise((resolve) => child.on('close', (code) => {
-      this.closed = true;
-      for (const wake of this.waiters.splice(0)) wake();
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      child.on('close', (code) => {
+        this.closed = true;
+        for (const wake of this.waiters.splice(0)) wake();
+        resolve(code);
+      }),
+    );
   }
 
   static spawn(args: string[], environment: Record<string, string> = {}, cwd?: string): Sluice {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SLUICE_')));
-    return new Sluice(spawn(process.execPath, [mainScript, ...args], { env: { ...inherited, ...environment }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) }));
+    return new Sluice(
+      spawn(process.execPath, [mainScript, ...args], {
+        env: { ...inherited, ...environment },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(cwd ? { cwd } : {}),
+      }),
+    );
   }
 
   /** Resolves with the first log line matching `predicate`; rejects if the process exits first. */
@@ -66,7 +78,9 @@ class Sluice {
       const found = this.lines.find(predicate);
       if (found) return found;
       if (this.closed) {
-        throw new Error(`sluice exited (${this.child.exitCode ?? this.child.signalCode}) before the line; log:\n${this.transcript()}`);
+        throw new Error(
+          `sluice exited (${this.child.exitCode ?? this.child.signalCode}) before the line; log:\n${this.transcript()}`,
+        );
       }
       if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms; log:\n${this.transcript()}`);
       await new Promise<void>((resolve) => {
@@ -99,7 +113,12 @@ async function freePort(): Promise<number> {
 }
 
 function kafkaAt(port: number) {
-  return new Kafka({ clientId: 'cli-test', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  return new Kafka({
+    clientId: 'cli-test',
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 2 },
+  });
 }
 
 async function withTemporaryDirectory(body: (directory: string) => Promise<void>): Promise<void> {
@@ -129,12 +148,19 @@ test('sluice start serves kafkajs, logs JSON lines, and exits 0 on SIGTERM after
       const cluster = await admin.describeCluster();
       assert.deepEqual(cluster.brokers, [{ nodeId: 0, host: '127.0.0.1', port }]);
       assert.equal(cluster.clusterId, listening['clusterId']);
-      assert.deepEqual((await admin.listTopics()).filter((name) => !name.startsWith('__')), [], 'no topics but the broker\'s own');
+      assert.deepEqual(
+        (await admin.listTopics()).filter((name) => !name.startsWith('__')),
+        [],
+        "no topics but the broker's own",
+      );
       await admin.disconnect();
     } finally {
       assert.equal(await sluice.stop('SIGTERM'), 0, sluice.transcript());
     }
-    assert.ok(sluice.lines.some((line) => line.msg.startsWith('shutting down') && line['signal'] === 'SIGTERM'), sluice.transcript());
+    assert.ok(
+      sluice.lines.some((line) => line.msg.startsWith('shutting down') && line['signal'] === 'SIGTERM'),
+      sluice.transcript(),
+    );
     assert.equal(sluice.lines.at(-1)!.msg, 'shutdown complete');
     assert.equal(existsSync(join(dataDir, '.lock')), false, 'the lock is released');
   });
@@ -156,7 +182,12 @@ test('SIGTERM while a producer is sending: every acknowledged message is there a
     const port = await freePort();
     const first = Sluice.spawn(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]);
     await first.listening();
-    const kafka = new Kafka({ clientId: 'cli-test', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const kafka = new Kafka({
+      clientId: 'cli-test',
+      brokers: [`127.0.0.1:${port}`],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
     const producer = kafka.producer({ allowAutoTopicCreation: true });
     await producer.connect();
     await producer.send({ topic: 'during-shutdown', messages: [{ value: 'first' }] });
@@ -165,7 +196,11 @@ test('SIGTERM while a producer is sending: every acknowledged message is there a
     const loop = (async () => {
       while (sending) {
         try {
-          await producer.send({ topic: 'during-shutdown', acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `message ${acknowledged + i}` })) });
+          await producer.send({
+            topic: 'during-shutdown',
+            acks: -1,
+            messages: Array.from({ length: 10 }, (_, i) => ({ value: `message ${acknowledged + i}` })),
+          });
           acknowledged += 10;
         } catch {
           sending = false; // the broker went away
@@ -187,7 +222,10 @@ test('SIGTERM while a producer is sending: every acknowledged message is there a
       const [offsets] = await admin.fetchTopicOffsets('during-shutdown');
       await admin.disconnect();
       t.diagnostic(`${acknowledged} acknowledged before SIGTERM, high watermark after restart ${offsets!.high}`);
-      assert.ok(Number(offsets!.high) >= acknowledged, `high watermark ${offsets!.high} < ${acknowledged} acknowledged`);
+      assert.ok(
+        Number(offsets!.high) >= acknowledged,
+        `high watermark ${offsets!.high} < ${acknowledged} acknowledged`,
+      );
     } finally {
       assert.equal(await second.stop(), 0, second.transcript());
     }
@@ -219,7 +257,11 @@ test('a second broker on the same data dir exits 1 with one line naming the lock
 });
 
 /** Starts sluice, lets a producer auto-create `topic`, and reads back node id and partition count. */
-async function observe(args: string[], environment: Record<string, string>, port: number): Promise<{ nodeId: number; partitions: number }> {
+async function observe(
+  args: string[],
+  environment: Record<string, string>,
+  port: number,
+): Promise<{ nodeId: number; partitions: number }> {
   const sluice = Sluice.spawn(['start', ...args], environment);
   try {
     await sluice.listening();
@@ -243,27 +285,62 @@ test('precedence: flags > SLUICE_* environment > --config file > defaults', asyn
   await withTemporaryDirectory(async (directory) => {
     const port = await freePort();
     const configFile = join(directory, 'broker.properties');
-    writeFileSync(configFile, ['# a Kafka properties file', `listeners=PLAINTEXT://127.0.0.1:${port}`, 'node.id=1', 'num.partitions=2', ''].join('\n'));
+    writeFileSync(
+      configFile,
+      [
+        '# a Kafka properties file',
+        `listeners=PLAINTEXT://127.0.0.1:${port}`,
+        'node.id=1',
+        'num.partitions=2',
+        '',
+      ].join('\n'),
+    );
     const dataDir = (name: string) => join(directory, name);
 
     // Config file only.
-    assert.deepEqual(await observe(['--config', configFile, '--data-dir', dataDir('a')], {}, port), { nodeId: 1, partitions: 2 });
+    assert.deepEqual(await observe(['--config', configFile, '--data-dir', dataDir('a')], {}, port), {
+      nodeId: 1,
+      partitions: 2,
+    });
     // The environment beats the file (SLUICE_CONFIG names the file this time).
     assert.deepEqual(
-      await observe(['--data-dir', dataDir('b')], { SLUICE_CONFIG: configFile, SLUICE_NODE_ID: '2', SLUICE_NUM_PARTITIONS: '3' }, port),
+      await observe(
+        ['--data-dir', dataDir('b')],
+        { SLUICE_CONFIG: configFile, SLUICE_NODE_ID: '2', SLUICE_NUM_PARTITIONS: '3' },
+        port,
+      ),
       { nodeId: 2, partitions: 3 },
     );
     // Flags beat both; SLUICE_LISTEN and SLUICE_DATA_DIR point somewhere unusable, and the flags win.
     assert.deepEqual(
       await observe(
-        ['--config', configFile, '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir('c'), '--node-id', '3', '--override', 'num.partitions=4'],
-        { SLUICE_NODE_ID: '2', SLUICE_NUM_PARTITIONS: '3', SLUICE_LISTEN: 'not-an-address', SLUICE_DATA_DIR: '/proc/not-writable' },
+        [
+          '--config',
+          configFile,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--data-dir',
+          dataDir('c'),
+          '--node-id',
+          '3',
+          '--override',
+          'num.partitions=4',
+        ],
+        {
+          SLUICE_NODE_ID: '2',
+          SLUICE_NUM_PARTITIONS: '3',
+          SLUICE_LISTEN: 'not-an-address',
+          SLUICE_DATA_DIR: '/proc/not-writable',
+        },
         port,
       ),
       { nodeId: 3, partitions: 4 },
     );
     // The environment alone chooses the data dir and the listener.
-    assert.deepEqual(await observe([], { SLUICE_LISTEN: `127.0.0.1:${port}`, SLUICE_DATA_DIR: dataDir('d') }, port), { nodeId: 0, partitions: 1 });
+    assert.deepEqual(await observe([], { SLUICE_LISTEN: `127.0.0.1:${port}`, SLUICE_DATA_DIR: dataDir('d') }, port), {
+      nodeId: 0,
+      partitions: 1,
+    });
     assert.ok(existsSync(join(dataDir('d'), 'meta.properties')));
   });
 });
@@ -282,12 +359,20 @@ test('a bad setting exits 1 with one clear line, wherever it comes from', async 
     const configFile = join(directory, 'bad.properties');
     writeFileSync(configFile, 'log.flush.policy=sometimes\n');
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
-      [['--override', 'num.partitions=zero'], {}, /^cannot start: num\.partitions must be an integer >= 1, got "zero"$/],
+      [
+        ['--override', 'num.partitions=zero'],
+        {},
+        /^cannot start: num\.partitions must be an integer >= 1, got "zero"$/,
+      ],
       [['--node-id', 'x'], {}, /^cannot start: node\.id must be an integer >= 0, got "x"$/],
       [['--listen', '127.0.0.1'], {}, /^cannot start: listeners must look like host:port .*no port/],
       [[], { SLUICE_LOG_RETENTION_MS: 'forever' }, /^cannot start: log\.retention\.ms/],
       [['--config', configFile], {}, /^cannot start: log\.flush\.policy must be sync, os or interval:<ms>/],
-      [['--config', join(directory, 'missing.properties')], {}, /^cannot start: cannot read config file .*missing\.properties: no such file$/],
+      [
+        ['--config', join(directory, 'missing.properties')],
+        {},
+        /^cannot start: cannot read config file .*missing\.properties: no such file$/,
+      ],
     ];
     for (const [args, environment, pattern] of cases) {
       const sluice = Sluice.spawn(['start', '--data-dir', join(directory, 'data'), ...args], environment);
@@ -308,7 +393,10 @@ test('a port in use exits 1 naming the address', async () => {
     try {
       const sluice = Sluice.spawn(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', directory]);
       assert.equal(await sluice.exited, 1, sluice.transcript());
-      assert.match(sluice.lines.find((line) => line.level >= 50)!.msg, new RegExp(`^cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`));
+      assert.match(
+        sluice.lines.find((line) => line.level >= 50)!.msg,
+        new RegExp(`^cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`),
+      );
       assert.equal(existsSync(join(directory, '.lock')), false, 'the data dir lock is released');
     } finally {
       blocker.close();
@@ -333,7 +421,15 @@ test('command-line mistakes exit 2 on stderr; --help and --version exit 0', asyn
   let helpText = '';
   help.stdout.on('data', (chunk: Buffer) => (helpText += chunk.toString()));
   assert.equal(await new Promise((resolve) => help.on('close', resolve)), 0);
-  for (const expected of ['--listen', '--advertised-listener', '--data-dir', '--node-id', '--config', '--override', 'SLUICE_LOG_RETENTION_MS']) {
+  for (const expected of [
+    '--listen',
+    '--advertised-listener',
+    '--data-dir',
+    '--node-id',
+    '--config',
+    '--override',
+    'SLUICE_LOG_RETENTION_MS',
+  ]) {
     assert.ok(helpText.includes(expected), expected);
   }
 

@@ -17,9 +17,15 @@ after(async () => {
   await broker.close();
 });
 
-function sluice(args: string[], input = '', bootstrap: string | null = broker.bootstrap): Promise<{ code: number; out: string; err: string }> {
+function sluice(
+  args: string[],
+  input = '',
+  bootstrap: string | null = broker.bootstrap,
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args, ...(bootstrap ? ['--bootstrap', bootstrap] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main, ...args, ...(bootstrap ? ['--bootstrap', bootstrap] : [])], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -37,7 +43,10 @@ function sluice(args: string[], input = '', bootstrap: string | null = broker.bo
 }
 
 test('topics create, list, describe, alter, delete', async () => {
-  assert.equal((await sluice(['topics', 'create', 'cli-topic', '--partitions', '3', '--config', 'retention.ms=60000'])).code, 0);
+  assert.equal(
+    (await sluice(['topics', 'create', 'cli-topic', '--partitions', '3', '--config', 'retention.ms=60000'])).code,
+    0,
+  );
   const again = await sluice(['topics', 'create', 'cli-topic']);
   assert.equal(again.code, 1);
   assert.match(again.err, /^sluice topics: .*TOPIC_ALREADY_EXISTS/);
@@ -46,12 +55,16 @@ test('topics create, list, describe, alter, delete', async () => {
   const described = await sluice(['topics', 'describe', 'cli-topic']);
   assert.match(described.out, /partitions 3/);
   assert.match(described.out, /config retention.ms=60000/);
-  assert.equal((await sluice(['topics', 'alter', 'cli-topic', '--partitions', '4', '--config', 'retention.ms=120000'])).code, 0);
+  assert.equal(
+    (await sluice(['topics', 'alter', 'cli-topic', '--partitions', '4', '--config', 'retention.ms=120000'])).code,
+    0,
+  );
   assert.match((await sluice(['topics', 'describe', 'cli-topic'])).out, /partitions 4[\s\S]*retention.ms=120000/);
   assert.equal((await sluice(['topics', 'delete', 'cli-topic'])).code, 0);
   // The broker may finish removing a deleted topic just after answering DeleteTopics.
   let missing = await sluice(['topics', 'describe', 'cli-topic']);
-  for (let tries = 0; missing.code === 0 && tries < 20; tries++) missing = await sluice(['topics', 'describe', 'cli-topic']);
+  for (let tries = 0; missing.code === 0 && tries < 20; tries++)
+    missing = await sluice(['topics', 'describe', 'cli-topic']);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /UNKNOWN_TOPIC_OR_PARTITION/);
   assert.match((await sluice(['topics', '--help'])).out, /Usage: sluice topics/);
@@ -59,12 +72,26 @@ test('topics create, list, describe, alter, delete', async () => {
 
 test('produce lines with keys and headers, consume them raw and as JSON', async () => {
   await sluice(['topics', 'create', 'cli-lines', '--partitions', '1']);
-  const produced = await sluice(['produce', 'cli-lines', '--key-separator', ':', '--header', 'source=cli'], 'k1:first\nk2:second\nno key here\n');
+  const produced = await sluice(
+    ['produce', 'cli-lines', '--key-separator', ':', '--header', 'source=cli'],
+    'k1:first\nk2:second\nno key here\n',
+  );
   assert.equal(produced.code, 0, produced.err);
   const raw = await sluice(['consume', 'cli-lines', '--from-beginning', '--max', '3']);
   assert.equal(raw.code, 0, raw.err);
   assert.deepEqual(raw.out.trim().split('\n'), ['first', 'second', 'no key here']);
-  const json = await sluice(['consume', 'cli-lines', '--partition', '0', '--offset', '1', '--format', 'json', '--max', '1']);
+  const json = await sluice([
+    'consume',
+    'cli-lines',
+    '--partition',
+    '0',
+    '--offset',
+    '1',
+    '--format',
+    'json',
+    '--max',
+    '1',
+  ]);
   const message = JSON.parse(json.out);
   assert.deepEqual([message.key, message.value, message.offset, message.headers.source], ['k2', 'second', '1', 'cli']);
   // A group consumes from the beginning once, then has committed offsets.
@@ -84,9 +111,17 @@ test('groups list, describe, reset-offsets (dry run, execute), delete', async ()
   const dry = await sluice(['groups', 'reset-offsets', 'cli-g-group', '--topic', 'cli-g', '--to-earliest']);
   assert.match(dry.out, /cli-g\/0 {2}4 -> 0[\s\S]*dry run/);
   assert.match((await sluice(['groups', 'describe', 'cli-g-group'])).out, /committed 4/);
-  assert.equal((await sluice(['groups', 'reset-offsets', 'cli-g-group', '--topic', 'cli-g', '--shift-by', '-2', '--execute'])).code, 0);
+  assert.equal(
+    (await sluice(['groups', 'reset-offsets', 'cli-g-group', '--topic', 'cli-g', '--shift-by', '-2', '--execute']))
+      .code,
+    0,
+  );
   assert.match((await sluice(['groups', 'describe', 'cli-g-group'])).out, /committed 2 {2}end 4 {2}lag 2/);
-  assert.equal((await sluice(['groups', 'reset-offsets', 'cli-g-group', '--topic', 'cli-g', '--by-duration', '1h', '--execute'])).code, 0);
+  assert.equal(
+    (await sluice(['groups', 'reset-offsets', 'cli-g-group', '--topic', 'cli-g', '--by-duration', '1h', '--execute']))
+      .code,
+    0,
+  );
   assert.match((await sluice(['groups', 'describe', 'cli-g-group'])).out, /committed 0/);
   const bad = await sluice(['groups', 'reset-offsets', 'cli-g-group', '--topic', 'cli-g']);
   assert.equal(bad.code, 2);

@@ -24,16 +24,29 @@ test('groups: manual commit, list, describe, reset offsets (earliest, latest, ti
     await admin.createTopics([{ name: 'ledger', partitions: 2 }]);
     const producer = new Producer({ bootstrap: broker.bootstrap });
     const base = 1_600_000_000_000;
-    for (let i = 0; i < 10; i++) await producer.send('ledger', { value: Buffer.from(String(i)), partition: i % 2, timestamp: base + i * 1000 });
+    for (let i = 0; i < 10; i++)
+      await producer.send('ledger', { value: Buffer.from(String(i)), partition: i % 2, timestamp: base + i * 1000 });
     await producer.close();
-    const consumer = new Consumer({ bootstrap: broker.bootstrap, groupId: 'ledger-readers', autoCommit: false, autoOffsetReset: 'earliest', maxWaitMs: 50 });
+    const consumer = new Consumer({
+      bootstrap: broker.bootstrap,
+      groupId: 'ledger-readers',
+      autoCommit: false,
+      autoOffsetReset: 'earliest',
+      maxWaitMs: 50,
+    });
     let seen = 0;
     consumer.subscribe(['ledger']);
     await consumer.run(async () => void seen++);
     await until(() => seen === 10);
-    assert.ok((await admin.fetchOffsets('ledger-readers', ['ledger'])).every((o) => o.offset === -1n), 'nothing committed before commit()');
+    assert.ok(
+      (await admin.fetchOffsets('ledger-readers', ['ledger'])).every((o) => o.offset === -1n),
+      'nothing committed before commit()',
+    );
     await consumer.commit();
-    assert.deepEqual((await admin.fetchOffsets('ledger-readers', ['ledger'])).map((o) => o.offset), [5n, 5n]);
+    assert.deepEqual(
+      (await admin.fetchOffsets('ledger-readers', ['ledger'])).map((o) => o.offset),
+      [5n, 5n],
+    );
     const listed = await admin.listGroups();
     assert.ok(listed.some((g) => g.groupId === 'ledger-readers' && g.protocolType === 'consumer'));
     const [described] = await admin.describeGroups(['ledger-readers']);
@@ -42,13 +55,28 @@ test('groups: manual commit, list, describe, reset offsets (earliest, latest, ti
     // A group with members refuses resets and deletion.
     await assert.rejects(admin.resetOffsets('ledger-readers', 'ledger', 'earliest'), KafkaError);
     await consumer.close();
-    assert.deepEqual((await admin.resetOffsets('ledger-readers', 'ledger', 'earliest')).map((t) => t.offset), [0n, 0n]);
-    assert.deepEqual((await admin.fetchOffsets('ledger-readers', ['ledger'])).map((o) => o.offset), [0n, 0n]);
+    assert.deepEqual(
+      (await admin.resetOffsets('ledger-readers', 'ledger', 'earliest')).map((t) => t.offset),
+      [0n, 0n],
+    );
+    assert.deepEqual(
+      (await admin.fetchOffsets('ledger-readers', ['ledger'])).map((o) => o.offset),
+      [0n, 0n],
+    );
     // Time: messages at base+4000 (offset 2 of partition 0) and base+5000 (offset 2 of partition 1).
-    assert.deepEqual((await admin.resetOffsets('ledger-readers', 'ledger', base + 3500)).map((t) => t.offset), [2n, 2n]);
-    assert.deepEqual((await admin.resetOffsets('ledger-readers', 'ledger', 'latest')).map((t) => t.offset), [5n, 5n]);
+    assert.deepEqual(
+      (await admin.resetOffsets('ledger-readers', 'ledger', base + 3500)).map((t) => t.offset),
+      [2n, 2n],
+    );
+    assert.deepEqual(
+      (await admin.resetOffsets('ledger-readers', 'ledger', 'latest')).map((t) => t.offset),
+      [5n, 5n],
+    );
     await admin.resetOffsets('ledger-readers', 'ledger', [{ partition: 1, offset: 3n }]);
-    assert.deepEqual((await admin.fetchOffsets('ledger-readers', ['ledger'])).map((o) => o.offset), [5n, 3n]);
+    assert.deepEqual(
+      (await admin.fetchOffsets('ledger-readers', ['ledger'])).map((o) => o.offset),
+      [5n, 3n],
+    );
     await admin.deleteGroups(['ledger-readers']);
     assert.ok(!(await admin.listGroups()).some((g) => g.groupId === 'ledger-readers'));
   } finally {
@@ -60,9 +88,20 @@ test('groups: manual commit, list, describe, reset offsets (earliest, latest, ti
 test('pause stops a partition, resume continues it', async () => {
   const broker = await startTestBroker();
   try {
-    const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, valueSerializer: stringSerde.serialize });
-    await producer.sendBatch('pausable', ['a', 'b'].map((value) => ({ value, partition: 0 })));
-    const consumer = new Consumer<Buffer, string>({ bootstrap: broker.bootstrap, autoOffsetReset: 'earliest', maxWaitMs: 20, valueDeserializer: stringSerde.deserialize });
+    const producer = new Producer<string, string>({
+      bootstrap: broker.bootstrap,
+      valueSerializer: stringSerde.serialize,
+    });
+    await producer.sendBatch(
+      'pausable',
+      ['a', 'b'].map((value) => ({ value, partition: 0 })),
+    );
+    const consumer = new Consumer<Buffer, string>({
+      bootstrap: broker.bootstrap,
+      autoOffsetReset: 'earliest',
+      maxWaitMs: 20,
+      valueDeserializer: stringSerde.deserialize,
+    });
     const got: string[] = [];
     consumer.assign([{ topic: 'pausable', partition: 0 }]);
     await consumer.run(async (m) => void got.push(m.value!));
@@ -85,13 +124,25 @@ test('pause stops a partition, resume continues it', async () => {
 test('a producer starts using new partitions after a metadata refresh', async () => {
   const broker = await startTestBroker();
   const admin = new Admin({ bootstrap: broker.bootstrap });
-  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, metadataMaxAgeMs: 100, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
+  const producer = new Producer<string, string>({
+    bootstrap: broker.bootstrap,
+    metadataMaxAgeMs: 100,
+    keySerializer: stringSerde.serialize,
+    valueSerializer: stringSerde.serialize,
+  });
   try {
     await admin.createTopics([{ name: 'growing', partitions: 1 }]);
     assert.equal((await producer.send('growing', { key: 'x', value: 'v' })).partition, 0);
     await admin.createPartitions('growing', 4);
     await delay(1200);
-    const partitions = new Set((await producer.sendBatch('growing', Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v' })))).map((r) => r.partition));
+    const partitions = new Set(
+      (
+        await producer.sendBatch(
+          'growing',
+          Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v' })),
+        )
+      ).map((r) => r.partition),
+    );
     assert.equal(partitions.size, 4);
   } finally {
     await producer.close();

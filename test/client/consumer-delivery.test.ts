@@ -40,7 +40,10 @@ test('a damaged batch: the batches before it in the same answer are handled once
       ['b', ['poison-pill', 'b-1', 'b-2']],
       ['c', ['c-0', 'c-1']],
     ] as const) {
-      const results = await producer.sendBatch('damaged', values.map((value) => ({ value: Buffer.from(value), partition: 0 })));
+      const results = await producer.sendBatch(
+        'damaged',
+        values.map((value) => ({ value: Buffer.from(value), partition: 0 })),
+      );
       assert.equal(results.length, values.length, name);
     }
     // Clients learn the broker's address from Metadata: point it at the proxy.
@@ -72,7 +75,10 @@ test('a damaged batch: the batches before it in the same answer are handled once
     while (handled.length < 6 && Date.now() < deadline) await delay(5);
     await consumer.close();
     assert.ok(tries >= 3 && tries <= 400 / 50 + 2, `one try per backoff: ${tries} errors in about 400 ms`);
-    assert.ok(gaps.every((gap) => gap >= 45), `tries ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms apart`);
+    assert.ok(
+      gaps.every((gap) => gap >= 45),
+      `tries ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms apart`,
+    );
     // All three batches come in one answer; the first is handed over before the second is located,
     // the third only after the seek.
     assert.deepEqual(handled, ['a-0', 'a-1', 'a-2', 'a-3', 'c-0', 'c-1']);
@@ -91,7 +97,16 @@ test('headers: by key (the last of a repeated key wins) and as a list; every mes
   try {
     await producer.sendBatch('headers', [
       { value: Buffer.from('plain'), partition: 0 },
-      { value: Buffer.from('tagged'), partition: 0, headers: [['trace', 'abc'], ['tag', 'x'], ['tag', 'y'], ['empty', null]] },
+      {
+        value: Buffer.from('tagged'),
+        partition: 0,
+        headers: [
+          ['trace', 'abc'],
+          ['tag', 'x'],
+          ['tag', 'y'],
+          ['empty', null],
+        ],
+      },
       { value: Buffer.from('plain-2'), partition: 0 },
     ]);
     const consumer = new Consumer({ bootstrap: broker.bootstrap, maxWaitMs: 20 });
@@ -104,10 +119,18 @@ test('headers: by key (the last of a repeated key wins) and as a list; every mes
     while (messages.length < 3 && Date.now() < deadline) await delay(10);
     await consumer.close();
     const [plain, tagged, plain2] = messages;
-    assert.deepEqual(messages.map((m) => m.value!.toString()), ['plain', 'tagged', 'plain-2']);
+    assert.deepEqual(
+      messages.map((m) => m.value!.toString()),
+      ['plain', 'tagged', 'plain-2'],
+    );
     assert.deepEqual(
       tagged!.headerList.map((h) => [h.key, h.value?.toString() ?? null]),
-      [['trace', 'abc'], ['tag', 'x'], ['tag', 'y'], ['empty', null]],
+      [
+        ['trace', 'abc'],
+        ['tag', 'x'],
+        ['tag', 'y'],
+        ['empty', null],
+      ],
     );
     assert.equal(tagged!.headers['trace']!.toString(), 'abc');
     assert.equal(tagged!.headers['tag']!.toString(), 'y', 'the last value of a repeated key');

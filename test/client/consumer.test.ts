@@ -21,8 +21,16 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
   }
 }
 
-async function produce(broker: TestBroker, topic: string, messages: Array<{ key: string | null; value: string; partition?: number }>): Promise<void> {
-  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
+async function produce(
+  broker: TestBroker,
+  topic: string,
+  messages: Array<{ key: string | null; value: string; partition?: number }>,
+): Promise<void> {
+  const producer = new Producer<string, string>({
+    bootstrap: broker.bootstrap,
+    keySerializer: stringSerde.serialize,
+    valueSerializer: stringSerde.serialize,
+  });
   await producer.sendBatch(topic, messages);
   await producer.close();
 }
@@ -37,8 +45,18 @@ test('assigned partitions: per-key order with concurrency, commit of finished of
     const seen = new Map<string, number[]>();
     let running = 0;
     let peak = 0;
-    const consumer = new Consumer<string, string>({ bootstrap: broker.bootstrap, groupId: 'g-assign', concurrency: 8, autoOffsetReset: 'earliest', keyDeserializer: stringSerde.deserialize, valueDeserializer: stringSerde.deserialize });
-    consumer.assign([{ topic: 'orders', partition: 0 }, { topic: 'orders', partition: 1 }]);
+    const consumer = new Consumer<string, string>({
+      bootstrap: broker.bootstrap,
+      groupId: 'g-assign',
+      concurrency: 8,
+      autoOffsetReset: 'earliest',
+      keyDeserializer: stringSerde.deserialize,
+      valueDeserializer: stringSerde.deserialize,
+    });
+    consumer.assign([
+      { topic: 'orders', partition: 0 },
+      { topic: 'orders', partition: 1 },
+    ]);
     let count = 0;
     await consumer.run(async (message) => {
       running++;
@@ -52,7 +70,12 @@ test('assigned partitions: per-key order with concurrency, commit of finished of
     });
     await until(() => count === 400);
     await consumer.close();
-    for (const [key, values] of seen) assert.deepEqual(values, [...values].sort((a, b) => a - b), key);
+    for (const [key, values] of seen)
+      assert.deepEqual(
+        values,
+        [...values].sort((a, b) => a - b),
+        key,
+      );
     assert.equal(seen.size, 20);
     assert.ok(peak > 1, `handlers ran in parallel (peak ${peak})`);
     const committed = await admin.fetchOffsets('g-assign', ['orders']);
@@ -60,8 +83,16 @@ test('assigned partitions: per-key order with concurrency, commit of finished of
     assert.deepEqual(committed.map((c) => c.offset).sort(), ends.map((e) => e.offset).sort());
     // A new consumer of the group starts after the committed offsets: nothing is delivered again.
     await produce(broker, 'orders', [{ key: 'customer-1', value: 'late', partition: 0 }]);
-    const second = new Consumer<string, string>({ bootstrap: broker.bootstrap, groupId: 'g-assign', autoOffsetReset: 'earliest', valueDeserializer: stringSerde.deserialize });
-    second.assign([{ topic: 'orders', partition: 0 }, { topic: 'orders', partition: 1 }]);
+    const second = new Consumer<string, string>({
+      bootstrap: broker.bootstrap,
+      groupId: 'g-assign',
+      autoOffsetReset: 'earliest',
+      valueDeserializer: stringSerde.deserialize,
+    });
+    second.assign([
+      { topic: 'orders', partition: 0 },
+      { topic: 'orders', partition: 1 },
+    ]);
     const again: string[] = [];
     await second.run(async (m) => void again.push(m.value!));
     await until(() => again.length === 1);
@@ -78,9 +109,13 @@ test('seek to an offset, the beginning, the end, and a timestamp', async () => {
   const broker = await startTestBroker();
   try {
     const producer = new Producer({ bootstrap: broker.bootstrap });
-    for (let i = 0; i < 10; i++) await producer.send('seek', { value: Buffer.from(String(i)), partition: 0, timestamp: 1_000_000 + i * 10 });
+    for (let i = 0; i < 10; i++)
+      await producer.send('seek', { value: Buffer.from(String(i)), partition: 0, timestamp: 1_000_000 + i * 10 });
     await producer.close();
-    const consumer = new Consumer<Buffer, string>({ bootstrap: broker.bootstrap, valueDeserializer: stringSerde.deserialize });
+    const consumer = new Consumer<Buffer, string>({
+      bootstrap: broker.bootstrap,
+      valueDeserializer: stringSerde.deserialize,
+    });
     try {
       consumer.assign([{ topic: 'seek', partition: 0, offset: 7n }]);
       const got: string[] = [];
@@ -108,7 +143,11 @@ test('seek to an offset, the beginning, the end, and a timestamp', async () => {
 test('retry then dead-letter: failing messages land in <topic>.DLQ with headers, the others are processed', async () => {
   const broker = await startTestBroker();
   try {
-    await produce(broker, 'payments', Array.from({ length: 30 }, (_, i) => ({ key: `k${i % 5}`, value: String(i), partition: 0 })));
+    await produce(
+      broker,
+      'payments',
+      Array.from({ length: 30 }, (_, i) => ({ key: `k${i % 5}`, value: String(i), partition: 0 })),
+    );
     const attempts = new Map<string, number>();
     const processed: string[] = [];
     const consumer = new Consumer<string, string>({
@@ -136,8 +175,14 @@ test('retry then dead-letter: failing messages land in <topic>.DLQ with headers,
       }
     })();
     await consumer.close();
-    assert.deepEqual(dead.map((r) => r.value), ['3', '13', '23']);
-    assert.deepEqual(dead.map((r) => r.key), ['k3', 'k3', 'k3']);
+    assert.deepEqual(
+      dead.map((r) => r.value),
+      ['3', '13', '23'],
+    );
+    assert.deepEqual(
+      dead.map((r) => r.key),
+      ['k3', 'k3', 'k3'],
+    );
     for (const record of dead) {
       assert.equal(record.headers[DLQ_HEADERS.topic], 'payments');
       assert.equal(record.headers[DLQ_HEADERS.partition], '0');
@@ -151,7 +196,10 @@ test('retry then dead-letter: failing messages land in <topic>.DLQ with headers,
     const k3 = processed.filter((v) => Number(v) % 5 === 3).map(Number);
     assert.deepEqual(k3, [8, 18, 28]);
     const admin = new Admin({ bootstrap: broker.bootstrap });
-    assert.deepEqual((await admin.fetchOffsets('g-dlq', ['payments'])).map((c) => c.offset), [30n]);
+    assert.deepEqual(
+      (await admin.fetchOffsets('g-dlq', ['payments'])).map((c) => c.offset),
+      [30n],
+    );
     await admin.close();
   } finally {
     await broker.close();
@@ -161,8 +209,16 @@ test('retry then dead-letter: failing messages land in <topic>.DLQ with headers,
 test('de-duplication skips ids already processed', async () => {
   const broker = await startTestBroker();
   try {
-    const producer = new Producer<string, { paymentId: string; amount: number }>({ bootstrap: broker.bootstrap, keySerializer: stringSerde.serialize, valueSerializer: jsonSerde<{ paymentId: string; amount: number }>().serialize });
-    const sent = Array.from({ length: 60 }, (_, i) => ({ key: `c${i % 3}`, value: { paymentId: `p${i % 20}`, amount: i }, partition: 0 }));
+    const producer = new Producer<string, { paymentId: string; amount: number }>({
+      bootstrap: broker.bootstrap,
+      keySerializer: stringSerde.serialize,
+      valueSerializer: jsonSerde<{ paymentId: string; amount: number }>().serialize,
+    });
+    const sent = Array.from({ length: 60 }, (_, i) => ({
+      key: `c${i % 3}`,
+      value: { paymentId: `p${i % 20}`, amount: i },
+      partition: 0,
+    }));
     await producer.sendBatch('pay', sent);
     await producer.close();
     const store = new MemoryDedupStore();

@@ -20,7 +20,12 @@ async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void
 
 const groupProperties = { 'group.initial.rebalance.delay.ms': '0', 'group.min.session.timeout.ms': '500' };
 
-function consumerFor(broker: TestBroker, groupId: string, assignors: AssignorName[], extra: { groupInstanceId?: string } = {}) {
+function consumerFor(
+  broker: TestBroker,
+  groupId: string,
+  assignors: AssignorName[],
+  extra: { groupInstanceId?: string } = {},
+) {
   const owned = new Set<string>();
   const revoked: string[] = [];
   const values: string[] = [];
@@ -35,7 +40,8 @@ function consumerFor(broker: TestBroker, groupId: string, assignors: AssignorNam
     rebalanceTimeoutMs: 5000,
     autoCommitIntervalMs: 100,
     valueDeserializer: stringSerde.deserialize,
-    onAssigned: (partitions: TopicPartition[]) => void partitions.forEach((p) => owned.add(`${p.topic}/${p.partition}`)),
+    onAssigned: (partitions: TopicPartition[]) =>
+      void partitions.forEach((p) => owned.add(`${p.topic}/${p.partition}`)),
     onRevoked: (partitions: TopicPartition[]) =>
       void partitions.forEach((p) => {
         owned.delete(`${p.topic}/${p.partition}`);
@@ -47,8 +53,15 @@ function consumerFor(broker: TestBroker, groupId: string, assignors: AssignorNam
 }
 
 async function produceValues(broker: TestBroker, topic: string, from: number, count: number): Promise<void> {
-  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
-  await producer.sendBatch(topic, Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: String(from + i) })));
+  const producer = new Producer<string, string>({
+    bootstrap: broker.bootstrap,
+    keySerializer: stringSerde.serialize,
+    valueSerializer: stringSerde.serialize,
+  });
+  await producer.sendBatch(
+    topic,
+    Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: String(from + i) })),
+  );
   await producer.close();
 }
 
@@ -77,7 +90,10 @@ for (const assignor of ['range', 'cooperative-sticky'] as AssignorName[]) {
       await produceValues(broker, 'shared', 100, 100);
       await until(() => new Set([...a.values, ...b.values]).size === 200);
       // After the first 100 (all read by a and committed), b re-read nothing a had finished.
-      assert.ok(b.values.every((v) => Number(v) >= 100), `b got only new messages: ${b.values.filter((v) => Number(v) < 100).join(',')}`);
+      assert.ok(
+        b.values.every((v) => Number(v) >= 100),
+        `b got only new messages: ${b.values.filter((v) => Number(v) < 100).join(',')}`,
+      );
       await b.consumer.close();
       await until(() => a.owned.size === 4);
       const description = await admin.describeGroups([`g-${assignor}`]);
@@ -95,7 +111,11 @@ for (const assignor of ['range', 'cooperative-sticky'] as AssignorName[]) {
 test('static members keep their partitions across a quick restart; a pattern subscription finds topics', async () => {
   const broker = await startTestBroker({ properties: groupProperties });
   const admin = new Admin({ bootstrap: broker.bootstrap });
-  await admin.createTopics([{ name: 'events-a', partitions: 2 }, { name: 'events-b', partitions: 2 }, { name: 'other', partitions: 1 }]);
+  await admin.createTopics([
+    { name: 'events-a', partitions: 2 },
+    { name: 'events-b', partitions: 2 },
+    { name: 'other', partitions: 1 },
+  ]);
   const a = consumerFor(broker, 'g-static', ['range'], { groupInstanceId: 'instance-a' });
   const b = consumerFor(broker, 'g-static', ['range'], { groupInstanceId: 'instance-b' });
   let a2: ReturnType<typeof consumerFor> | undefined;

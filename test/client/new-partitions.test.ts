@@ -48,7 +48,8 @@ function member(broker: TestBroker, groupId: string, assignor: AssignorName, del
     autoCommitIntervalMs: 100,
     concurrency: 4,
     valueDeserializer: stringSerde.deserialize,
-    onAssigned: (partitions: TopicPartition[]) => void partitions.forEach((p) => owned.add(`${p.topic}/${p.partition}`)),
+    onAssigned: (partitions: TopicPartition[]) =>
+      void partitions.forEach((p) => owned.add(`${p.topic}/${p.partition}`)),
     onRevoked: (partitions: TopicPartition[]) =>
       void partitions.forEach((p) => {
         owned.delete(`${p.topic}/${p.partition}`);
@@ -67,11 +68,18 @@ function member(broker: TestBroker, groupId: string, assignor: AssignorName, del
 
 /** Produces `count` messages to each partition; returns their ids (`topic/partition/offset`). */
 async function produceToEvery(broker: TestBroker, partitions: TopicPartition[], count: number): Promise<string[]> {
-  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
+  const producer = new Producer<string, string>({
+    bootstrap: broker.bootstrap,
+    keySerializer: stringSerde.serialize,
+    valueSerializer: stringSerde.serialize,
+  });
   try {
     const ids: string[] = [];
     for (const { topic, partition } of partitions) {
-      const results = await producer.sendBatch(topic, Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `${topic}/${partition}/${i}`, partition })));
+      const results = await producer.sendBatch(
+        topic,
+        Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `${topic}/${partition}/${i}`, partition })),
+      );
       for (const r of results) ids.push(`${topic}/${r.partition}/${r.offset}`);
     }
     return ids;
@@ -97,8 +105,17 @@ function describe(members: Array<{ owned: Set<string> }>, produced: string[], de
 }
 
 /** Every produced message consumed exactly once, nothing else consumed; checked again after a pause for late duplicates. */
-async function assertConsumedExactlyOnce(members: Array<{ owned: Set<string> }>, expected: TopicPartition[], produced: string[], deliveries: Deliveries): Promise<void> {
-  await until(() => produced.every((id) => deliveries.has(id)) && assignedExactlyOnce(members, expected), () => describe(members, produced, deliveries), SETTLE_MS);
+async function assertConsumedExactlyOnce(
+  members: Array<{ owned: Set<string> }>,
+  expected: TopicPartition[],
+  produced: string[],
+  deliveries: Deliveries,
+): Promise<void> {
+  await until(
+    () => produced.every((id) => deliveries.has(id)) && assignedExactlyOnce(members, expected),
+    () => describe(members, produced, deliveries),
+    SETTLE_MS,
+  );
   await delay(5 * METADATA_MAX_AGE_MS);
   const twice = [...deliveries].filter(([, times]) => times !== 1).map(([id, times]) => `${id}×${times}`);
   assert.deepEqual(twice, [], 'no message is consumed twice');
@@ -117,9 +134,15 @@ for (const assignor of ['range', 'cooperative-sticky'] as AssignorName[]) {
       await admin.createTopics([{ name: 'growing', partitions: 2 }]);
       await a.start(['growing']);
       await b.start(['growing']);
-      await until(() => a.owned.size === 1 && b.owned.size === 1, () => describe([a, b], [], deliveries));
+      await until(
+        () => a.owned.size === 1 && b.owned.size === 1,
+        () => describe([a, b], [], deliveries),
+      );
       const before = await produceToEvery(broker, partitionsOf([['growing', 2]]), MESSAGES_PER_PARTITION);
-      await until(() => before.every((id) => deliveries.has(id)), () => describe([a, b], before, deliveries));
+      await until(
+        () => before.every((id) => deliveries.has(id)),
+        () => describe([a, b], before, deliveries),
+      );
       const revokedBefore = a.revoked.length + b.revoked.length;
 
       await admin.createPartitions('growing', 4);
@@ -149,17 +172,48 @@ for (const assignor of ['range', 'cooperative-sticky'] as AssignorName[]) {
     const a = member(broker, `pattern-${assignor}`, assignor, deliveries);
     const b = member(broker, `pattern-${assignor}`, assignor, deliveries);
     try {
-      await admin.createTopics([{ name: 'events-a', partitions: 2 }, { name: 'other', partitions: 2 }]);
+      await admin.createTopics([
+        { name: 'events-a', partitions: 2 },
+        { name: 'other', partitions: 2 },
+      ]);
       await a.start(/^events-/);
       await b.start(/^events-/);
-      await until(() => a.owned.size === 1 && b.owned.size === 1, () => describe([a, b], [], deliveries));
-      const before = await produceToEvery(broker, partitionsOf([['events-a', 2], ['other', 2]]), MESSAGES_PER_PARTITION);
+      await until(
+        () => a.owned.size === 1 && b.owned.size === 1,
+        () => describe([a, b], [], deliveries),
+      );
+      const before = await produceToEvery(
+        broker,
+        partitionsOf([
+          ['events-a', 2],
+          ['other', 2],
+        ]),
+        MESSAGES_PER_PARTITION,
+      );
       const matchingBefore = before.filter((id) => id.startsWith('events-'));
-      await until(() => matchingBefore.every((id) => deliveries.has(id)), () => describe([a, b], matchingBefore, deliveries));
+      await until(
+        () => matchingBefore.every((id) => deliveries.has(id)),
+        () => describe([a, b], matchingBefore, deliveries),
+      );
 
       await admin.createTopics([{ name: 'events-b', partitions: 2 }]);
-      const after = await produceToEvery(broker, partitionsOf([['events-a', 2], ['events-b', 2]]), MESSAGES_PER_PARTITION);
-      await assertConsumedExactlyOnce([a, b], partitionsOf([['events-a', 2], ['events-b', 2]]), [...matchingBefore, ...after], deliveries);
+      const after = await produceToEvery(
+        broker,
+        partitionsOf([
+          ['events-a', 2],
+          ['events-b', 2],
+        ]),
+        MESSAGES_PER_PARTITION,
+      );
+      await assertConsumedExactlyOnce(
+        [a, b],
+        partitionsOf([
+          ['events-a', 2],
+          ['events-b', 2],
+        ]),
+        [...matchingBefore, ...after],
+        deliveries,
+      );
     } finally {
       await Promise.all([a.consumer.close(), b.consumer.close()]);
       await admin.close();
@@ -175,22 +229,55 @@ test('the leader rejoins for partitions added to a topic only another member sub
   const leader = member(broker, 'mixed', 'range', deliveries);
   const follower = member(broker, 'mixed', 'range', deliveries);
   try {
-    await admin.createTopics([{ name: 'mine', partitions: 2 }, { name: 'theirs-1', partitions: 1 }]);
+    await admin.createTopics([
+      { name: 'mine', partitions: 2 },
+      { name: 'theirs-1', partitions: 1 },
+    ]);
     // The first member to join leads while it stays.
     await leader.start(['mine']);
-    await until(() => leader.owned.size === 2, () => describe([leader], [], deliveries));
+    await until(
+      () => leader.owned.size === 2,
+      () => describe([leader], [], deliveries),
+    );
     await follower.start(/^theirs-/);
-    await until(() => follower.owned.size === 1, () => describe([leader, follower], [], deliveries));
+    await until(
+      () => follower.owned.size === 1,
+      () => describe([leader, follower], [], deliveries),
+    );
 
     // theirs-1 is in the group's subscription through the follower only; the follower never compares counts.
     await admin.createPartitions('theirs-1', 3);
-    const grown = await produceToEvery(broker, partitionsOf([['mine', 2], ['theirs-1', 3]]), MESSAGES_PER_PARTITION);
-    await assertConsumedExactlyOnce([leader, follower], partitionsOf([['mine', 2], ['theirs-1', 3]]), grown, deliveries);
+    const grown = await produceToEvery(
+      broker,
+      partitionsOf([
+        ['mine', 2],
+        ['theirs-1', 3],
+      ]),
+      MESSAGES_PER_PARTITION,
+    );
+    await assertConsumedExactlyOnce(
+      [leader, follower],
+      partitionsOf([
+        ['mine', 2],
+        ['theirs-1', 3],
+      ]),
+      grown,
+      deliveries,
+    );
 
     // A new topic matches the follower's pattern only; the leader has no reason to rejoin.
     await admin.createTopics([{ name: 'theirs-2', partitions: 2 }]);
     const created = await produceToEvery(broker, partitionsOf([['theirs-2', 2]]), MESSAGES_PER_PARTITION);
-    await assertConsumedExactlyOnce([leader, follower], partitionsOf([['mine', 2], ['theirs-1', 3], ['theirs-2', 2]]), [...grown, ...created], deliveries);
+    await assertConsumedExactlyOnce(
+      [leader, follower],
+      partitionsOf([
+        ['mine', 2],
+        ['theirs-1', 3],
+        ['theirs-2', 2],
+      ]),
+      [...grown, ...created],
+      deliveries,
+    );
     assert.deepEqual([...leader.owned].sort(), ['mine/0', 'mine/1']);
   } finally {
     await Promise.all([leader.consumer.close(), follower.consumer.close()]);
@@ -207,21 +294,32 @@ test('rebalances for added partitions while compressed answers are being decoded
   const admin = new Admin({ bootstrap: broker.bootstrap });
   const deliveries: Deliveries = new Map();
   const a = member(broker, 'busy', 'range', deliveries);
-  const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, compression: 'gzip', // gunzip runs on the thread pool: decoding overlaps the rebalance
+  const producer = new Producer<string, string>({
+    bootstrap: broker.bootstrap,
+    compression: 'gzip', // gunzip runs on the thread pool: decoding overlaps the rebalance
     // One batch in flight per partition keeps order without sequence numbers: an idempotent producer with
     // gzip can fail with OUT_OF_ORDER_SEQUENCE_NUMBER (batches compressed out of order), not what this tests.
     idempotent: false,
     maxInFlightPerPartition: 1,
-    lingerMs: 1, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
+    lingerMs: 1,
+    keySerializer: stringSerde.serialize,
+    valueSerializer: stringSerde.serialize,
+  });
   const produced: string[] = [];
   let producing = true;
   try {
     await admin.createTopics([{ name: 'busy', partitions: 1 }]);
     await a.start(['busy']);
-    await until(() => a.owned.size === 1, () => describe([a], [], deliveries));
+    await until(
+      () => a.owned.size === 1,
+      () => describe([a], [], deliveries),
+    );
     const background = (async () => {
       for (let round = 0; producing; round++) {
-        const results = await producer.sendBatch('busy', Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `${round}/${i}`.padEnd(200, '.') })));
+        const results = await producer.sendBatch(
+          'busy',
+          Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `${round}/${i}`.padEnd(200, '.') })),
+        );
         for (const r of results) produced.push(`busy/${r.partition}/${r.offset}`);
       }
     })();
@@ -246,12 +344,23 @@ test('with a metadataMaxAgeMs longer than the test, added partitions stay unassi
   // not from something else that happens to rebalance the group.
   const broker = await startTestBroker({ properties: groupProperties });
   const admin = new Admin({ bootstrap: broker.bootstrap });
-  const consumer = new Consumer({ bootstrap: broker.bootstrap, groupId: 'slow', metadataMaxAgeMs: 600_000, maxWaitMs: 50, heartbeatIntervalMs: 50, sessionTimeoutMs: 3000, autoOffsetReset: 'earliest' });
+  const consumer = new Consumer({
+    bootstrap: broker.bootstrap,
+    groupId: 'slow',
+    metadataMaxAgeMs: 600_000,
+    maxWaitMs: 50,
+    heartbeatIntervalMs: 50,
+    sessionTimeoutMs: 3000,
+    autoOffsetReset: 'earliest',
+  });
   try {
     await admin.createTopics([{ name: 'slow', partitions: 2 }]);
     consumer.subscribe(['slow']);
     await consumer.run(async () => undefined);
-    await until(() => consumer.assignment().length === 2, () => JSON.stringify(consumer.assignment()));
+    await until(
+      () => consumer.assignment().length === 2,
+      () => JSON.stringify(consumer.assignment()),
+    );
     await admin.createPartitions('slow', 4);
     await delay(1000);
     assert.equal(consumer.assignment().length, 2);

@@ -58,8 +58,12 @@ test('same key in order, different keys in parallel, under random delays', async
 test('the commit position is the lowest unfinished offset', async () => {
   let unblock!: () => void;
   const blocked = new Promise<void>((resolve) => (unblock = resolve));
-  const engine = new OrderedExecutor<Item>({ concurrency: 4, handle: async (item) => (item.offset === 3 ? blocked : undefined) });
-  for (let offset = 0; offset < 10; offset++) engine.push('t/0', offset, `key-${offset}`, { partition: 't/0', offset, key: `key-${offset}`, seq: offset });
+  const engine = new OrderedExecutor<Item>({
+    concurrency: 4,
+    handle: async (item) => (item.offset === 3 ? blocked : undefined),
+  });
+  for (let offset = 0; offset < 10; offset++)
+    engine.push('t/0', offset, `key-${offset}`, { partition: 't/0', offset, key: `key-${offset}`, seq: offset });
   await delay(20);
   assert.equal(engine.committable('t/0'), 3);
   assert.equal(engine.pending, 1);
@@ -88,7 +92,8 @@ test('retries back off without blocking other keys, then hand the message to onE
   });
   engine.push('t/0', 0, 'bad', { partition: 't/0', offset: 0, key: 'bad', seq: 0 });
   engine.push('t/0', 1, 'bad', { partition: 't/0', offset: 1, key: 'bad', seq: 1 });
-  for (let offset = 2; offset < 12; offset++) engine.push('t/0', offset, `good-${offset}`, { partition: 't/0', offset, key: `good-${offset}`, seq: offset });
+  for (let offset = 2; offset < 12; offset++)
+    engine.push('t/0', offset, `good-${offset}`, { partition: 't/0', offset, key: `good-${offset}`, seq: offset });
   await delay(15);
   // With a single slot, the good keys all ran while "bad" waited for its retry.
   assert.deepEqual(done, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
@@ -124,8 +129,14 @@ test('a failing onExhausted is retried and holds the commit position', async () 
 });
 
 test('backoff: fixed list and exponential with jitter', () => {
-  assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelayMs({ delaysMs: [10, 20, 50] }, n)), [10, 20, 50, 50]);
-  assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelayMs({ initialMs: 100, maxMs: 1000, jitter: 0 }, n)), [100, 200, 400, 800, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((n) => backoffDelayMs({ delaysMs: [10, 20, 50] }, n)),
+    [10, 20, 50, 50],
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => backoffDelayMs({ initialMs: 100, maxMs: 1000, jitter: 0 }, n)),
+    [100, 200, 400, 800, 1000],
+  );
   for (let i = 0; i < 100; i++) {
     const value = backoffDelayMs({ initialMs: 100, jitter: 0.5 }, 2);
     assert.ok(value >= 100 && value <= 300, String(value));

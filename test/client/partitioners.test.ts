@@ -23,11 +23,21 @@ test('keyed partitions agree with kafkajs DefaultPartitioner over random keys', 
   const partitioner = kafkajs.Partitioners.DefaultPartitioner();
   const seed = Date.now();
   for (const partitionCount of [1, 3, 7, 12, 100]) {
-    const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
     for (let i = 0; i < 2000; i++) {
       const key = randomBytes(i % 40);
       const theirs = partitioner({ topic: 't', partitionMetadata, message: { key, value: null } });
-      assert.equal(keyPartition(key, partitionCount), theirs, `key ${key.toString('hex')} over ${partitionCount} partitions (seed ${seed})`);
+      assert.equal(
+        keyPartition(key, partitionCount),
+        theirs,
+        `key ${key.toString('hex')} over ${partitionCount} partitions (seed ${seed})`,
+      );
     }
     for (let i = 0; i < 500; i++) {
       const key = `order-${i}-${'é'.repeat(i % 5)}`;

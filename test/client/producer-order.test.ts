@@ -25,24 +25,40 @@ for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as Compressi
   test(`idempotent ${compression}: ${CALLS} concurrent sendBatch calls over ${PARTITIONS} partitions all succeed, in order, once`, async () => {
     const broker = await startTestBroker();
     const admin = new Admin({ bootstrap: broker.bootstrap });
-    const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, compression, lingerMs: 1, keySerializer: stringSerde.serialize, valueSerializer: stringSerde.serialize });
+    const producer = new Producer<string, string>({
+      bootstrap: broker.bootstrap,
+      compression,
+      lingerMs: 1,
+      keySerializer: stringSerde.serialize,
+      valueSerializer: stringSerde.serialize,
+    });
     try {
       await admin.connect();
       await admin.createTopics([{ name: 'ordered', partitions: PARTITIONS }]);
       const calls: Promise<unknown>[] = [];
       for (let call = 0; call < CALLS; call++) {
-        const messages = Array.from({ length: PER_CALL }, (_, i) => ({ key: `k${i}`, value: `${call}:${i}`.padEnd(200, '.'), ...(call % 2 === 1 ? { partition: partitionOf(call, i) } : {}) }));
+        const messages = Array.from({ length: PER_CALL }, (_, i) => ({
+          key: `k${i}`,
+          value: `${call}:${i}`.padEnd(200, '.'),
+          ...(call % 2 === 1 ? { partition: partitionOf(call, i) } : {}),
+        }));
         calls.push(producer.sendBatch('ordered', messages));
       }
       const results = await Promise.allSettled(calls);
       const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      assert.deepEqual(failures.slice(0, 3).map((f) => String(f.reason)), [], `${failures.length} of ${CALLS} calls failed`);
+      assert.deepEqual(
+        failures.slice(0, 3).map((f) => String(f.reason)),
+        [],
+        `${failures.length} of ${CALLS} calls failed`,
+      );
       let total = 0;
       for (let partition = 0; partition < PARTITIONS; partition++) {
         const values = (await readPartition(broker.port, 'ordered', partition)).map((r) => r.value!);
         total += values.length;
         const expected: string[] = [];
-        for (let call = 0; call < CALLS; call++) for (let i = 0; i < PER_CALL; i++) if (partitionOf(call, i) === partition) expected.push(`${call}:${i}`.padEnd(200, '.'));
+        for (let call = 0; call < CALLS; call++)
+          for (let i = 0; i < PER_CALL; i++)
+            if (partitionOf(call, i) === partition) expected.push(`${call}:${i}`.padEnd(200, '.'));
         assert.deepEqual(values, expected, `partition ${partition}: the messages in send order, each once`);
       }
       assert.equal(total, CALLS * PER_CALL);

@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { RecordBatchBuilder, type HeaderEntry } from '../../src/client/record-batch-builder.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import { decodeRecordBatchSync, encodeRecordBatchSync, type RecordToEncode } from '../../src/protocol/record-batch/records.js';
+import {
+  decodeRecordBatchSync,
+  encodeRecordBatchSync,
+  type RecordToEncode,
+} from '../../src/protocol/record-batch/records.js';
 
 interface Message {
   key: Buffer | null;
@@ -19,7 +23,10 @@ function toRecord(message: Message): RecordToEncode {
     key: message.key,
     value: message.value,
     timestamp: message.timestamp,
-    headers: (message.headers ?? []).map(([key, value]) => ({ key, value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value })),
+    headers: (message.headers ?? []).map(([key, value]) => ({
+      key,
+      value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value,
+    })),
   };
 }
 
@@ -33,7 +40,17 @@ function randomMessages(seed: number, count: number): Message[] {
   return Array.from({ length: count }, () => ({
     key: next(4) === 0 ? null : randomBytes(next(300)),
     value: next(8) === 0 ? null : randomBytes(next(3) === 0 ? 20_000 : next(200)),
-    headers: next(3) === 0 ? undefined : Array.from({ length: next(4) }, (_, h) => [`h${h}-é`, next(3) === 0 ? null : next(2) === 0 ? 'välue'.repeat(next(50)) : randomBytes(next(100))] as HeaderEntry),
+    headers:
+      next(3) === 0
+        ? undefined
+        : Array.from(
+            { length: next(4) },
+            (_, h) =>
+              [
+                `h${h}-é`,
+                next(3) === 0 ? null : next(2) === 0 ? 'välue'.repeat(next(50)) : randomBytes(next(100)),
+              ] as HeaderEntry,
+          ),
     // Out of order and far apart: negative deltas and deltas past the int32 varint range.
     timestamp: base + (next(5) === 0 ? -next(2 ** 31) * 4 : next(10_000)),
   }));
@@ -49,11 +66,18 @@ test('the builder writes what encodeRecordBatch writes, uncompressed', async () 
     for (const m of messages) builder.append(m.key, m.value, m.headers, m.timestamp);
     builder.trim();
     const built = await builder.finish({ ...fields, compression: Compression.None });
-    const reference = encodeRecordBatchSync({ records: messages.map(toRecord), ...fields, compression: Compression.None });
+    const reference = encodeRecordBatchSync({
+      records: messages.map(toRecord),
+      ...fields,
+      compression: Compression.None,
+    });
     assert.ok(built.equals(reference), `seed ${seed}`);
     // Finishing again with another sequence rewrites the header only.
     const renumbered = await builder.finish({ ...fields, baseSequence: 99, compression: Compression.None });
-    assert.ok(renumbered.equals(encodeRecordBatchSync({ records: messages.map(toRecord), ...fields, baseSequence: 99 })), `seed ${seed}`);
+    assert.ok(
+      renumbered.equals(encodeRecordBatchSync({ records: messages.map(toRecord), ...fields, baseSequence: 99 })),
+      `seed ${seed}`,
+    );
   }
 });
 
@@ -63,7 +87,9 @@ test('compressed batches decode to the same records', async () => {
     const builder = new RecordBatchBuilder(Buffer.allocUnsafe(100), 4096);
     for (const m of messages) builder.append(m.key, m.value, m.headers, m.timestamp);
     const decoded = decodeRecordBatchSync(await builder.finish({ ...fields, compression }));
-    const reference = decodeRecordBatchSync(encodeRecordBatchSync({ records: messages.map(toRecord), ...fields, compression }));
+    const reference = decodeRecordBatchSync(
+      encodeRecordBatchSync({ records: messages.map(toRecord), ...fields, compression }),
+    );
     assert.equal(decoded.compression, compression);
     assert.equal(decoded.baseSequence, 17);
     assert.equal(decoded.isTransactional, true);

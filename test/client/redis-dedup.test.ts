@@ -25,7 +25,11 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-redis-'));
   for (let attempt = 0; attempt < 5 && !redis; attempt++) {
     redisPort = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { stdio: 'ignore' },
+    );
     const up = await waitForPort(redisPort, 3000);
     if (up) redis = child;
     else child.kill('SIGKILL');
@@ -72,10 +76,13 @@ test('claim, busy, complete, done, release and expiry on Redis', async () => {
     assert.equal(await store.claim('b', 'w4', 10_000), 'claimed');
     // Through the helper: concurrent runs of one id in this process run once.
     let runs = 0;
-    const handler = deduplicate(async () => {
-      runs++;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }, { id: (m: { id: string }) => m.id, store, pollMs: 5 });
+    const handler = deduplicate(
+      async () => {
+        runs++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+      { id: (m: { id: string }) => m.id, store, pollMs: 5 },
+    );
     await Promise.all([handler({ id: 'c' }), handler({ id: 'c' }), handler({ id: 'c' })]);
     assert.equal(runs, 1);
   } finally {
@@ -83,41 +90,65 @@ test('claim, busy, complete, done, release and expiry on Redis', async () => {
   }
 });
 
-test('two consumer processes racing on duplicate ids process each id once, never at the same time', { timeout: 60_000 }, async () => {
-  const broker = await startTestBroker({ properties: { 'num.partitions': '2' } });
-  const children: ChildProcess[] = [];
-  try {
-    // The same 200 ids in both partitions, so the two processes meet every id.
-    const ids = Array.from({ length: 200 }, (_, i) => `payment-${i}`);
-    const producer = new Producer<string, string>({ bootstrap: broker.bootstrap, valueSerializer: stringSerde.serialize });
-    await producer.sendBatch('race', [...ids.map((value) => ({ value, partition: 0 })), ...ids.map((value) => ({ value, partition: 1 }))]);
-    await producer.close();
-    const logPath = join(dir, 'race.log');
-    appendFileSync(logPath, '');
-    const script = join(dirname(fileURLToPath(import.meta.url)), 'support', 'dedup-consumer-child.js');
-    const finished: Array<Promise<void>> = [];
-    for (const partition of [0, 1]) {
-      const child = spawn(process.execPath, [script, broker.bootstrap, 'race', String(partition), String(redisPort), logPath, String(ids.length)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(child);
-      finished.push(new Promise((resolve) => child.stdout!.on('data', (data: Buffer) => data.toString().includes('all') && resolve())));
+test(
+  'two consumer processes racing on duplicate ids process each id once, never at the same time',
+  { timeout: 60_000 },
+  async () => {
+    const broker = await startTestBroker({ properties: { 'num.partitions': '2' } });
+    const children: ChildProcess[] = [];
+    try {
+      // The same 200 ids in both partitions, so the two processes meet every id.
+      const ids = Array.from({ length: 200 }, (_, i) => `payment-${i}`);
+      const producer = new Producer<string, string>({
+        bootstrap: broker.bootstrap,
+        valueSerializer: stringSerde.serialize,
+      });
+      await producer.sendBatch('race', [
+        ...ids.map((value) => ({ value, partition: 0 })),
+        ...ids.map((value) => ({ value, partition: 1 })),
+      ]);
+      await producer.close();
+      const logPath = join(dir, 'race.log');
+      appendFileSync(logPath, '');
+      const script = join(dirname(fileURLToPath(import.meta.url)), 'support', 'dedup-consumer-child.js');
+      const finished: Array<Promise<void>> = [];
+      for (const partition of [0, 1]) {
+        const child = spawn(
+          process.execPath,
+          [script, broker.bootstrap, 'race', String(partition), String(redisPort), logPath, String(ids.length)],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        children.push(child);
+        finished.push(
+          new Promise((resolve) =>
+            child.stdout!.on('data', (data: Buffer) => data.toString().includes('all') && resolve()),
+          ),
+        );
+      }
+      await Promise.all(finished);
+      const lines = readFileSync(logPath, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' ') as [string, string, string]);
+      const starts = new Map<string, number>();
+      const inside = new Set<string>();
+      for (const [kind, id] of lines) {
+        if (kind === 's') {
+          assert.ok(!inside.has(id), `${id} ran in two processes at once`);
+          inside.add(id);
+          starts.set(id, (starts.get(id) ?? 0) + 1);
+        } else inside.delete(id);
+      }
+      assert.equal(starts.size, ids.length);
+      assert.ok(
+        [...starts.values()].every((n) => n === 1),
+        'every id was processed exactly once',
+      );
+      const pids = new Set(lines.map((l) => l[2]));
+      assert.equal(pids.size, 2, 'both processes did work');
+    } finally {
+      for (const child of children) child.kill('SIGTERM');
+      await broker.close();
     }
-    await Promise.all(finished);
-    const lines = readFileSync(logPath, 'utf8').trim().split('\n').map((line) => line.split(' ') as [string, string, string]);
-    const starts = new Map<string, number>();
-    const inside = new Set<string>();
-    for (const [kind, id] of lines) {
-      if (kind === 's') {
-        assert.ok(!inside.has(id), `${id} ran in two processes at once`);
-        inside.add(id);
-        starts.set(id, (starts.get(id) ?? 0) + 1);
-      } else inside.delete(id);
-    }
-    assert.equal(starts.size, ids.length);
-    assert.ok([...starts.values()].every((n) => n === 1), 'every id was processed exactly once');
-    const pids = new Set(lines.map((l) => l[2]));
-    assert.equal(pids.size, 2, 'both processes did work');
-  } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await broker.close();
-  }
-});
+  },
+);

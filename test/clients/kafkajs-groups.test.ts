@@ -23,7 +23,12 @@ let kafka: InstanceType<typeof Kafka>;
 before(async () => {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   server = await startTestBroker({ properties: groupProperties });
-  kafka = new Kafka({ brokers: [server.bootstrap], clientId: 'kafkajs-groups', logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+  kafka = new Kafka({
+    brokers: [server.bootstrap],
+    clientId: 'kafkajs-groups',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 50 },
+  });
 });
 
 after(async () => {
@@ -55,7 +60,8 @@ async function assignments(groupId: string): Promise<Map<string, string[]>> {
     for (const member of groups[0]!.members) {
       const decoded = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
       const list: string[] = [];
-      for (const [topic, partitions] of Object.entries(decoded?.assignment ?? {})) for (const p of partitions) list.push(`${topic}/${p}`);
+      for (const [topic, partitions] of Object.entries(decoded?.assignment ?? {}))
+        for (const p of partitions) list.push(`${topic}/${p}`);
       owned.set(member.memberId, list);
     }
     return owned;
@@ -82,7 +88,8 @@ function watchOwnership(groupId: string): () => number[] {
         for (const p of partitions) {
           const key = `${topic}/${p}`;
           const owner = owners.get(key);
-          if (owner !== undefined && owner !== member.memberId) violations.push(`generation ${described.generationId}: ${key} owned by ${owner} and ${member.memberId}`);
+          if (owner !== undefined && owner !== member.memberId)
+            violations.push(`generation ${described.generationId}: ${key} owned by ${owner} and ${member.memberId}`);
           owners.set(key, member.memberId);
         }
       }
@@ -98,65 +105,88 @@ function watchOwnership(groupId: string): () => number[] {
 function assertBalanced(owned: Map<string, string[]>, members: number, partitions: number): void {
   assert.equal(owned.size, members);
   const all = [...owned.values()].flat();
-  assert.equal(new Set(all).size, all.length, `a partition is owned twice in one generation: ${JSON.stringify([...owned])}`);
+  assert.equal(
+    new Set(all).size,
+    all.length,
+    `a partition is owned twice in one generation: ${JSON.stringify([...owned])}`,
+  );
   assert.equal(all.length, partitions, 'every partition is assigned');
   const sizes = [...owned.values()].map((l) => l.length);
   assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `unbalanced: ${sizes}`);
 }
 
-test('3 consumers share 6 partitions; a 4th joins and one leaves; every message is consumed', { timeout: 60_000 }, async () => {
-  const topic = 'balanced';
-  const groupId = 'balanced-group';
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
-  await admin.disconnect();
+test(
+  '3 consumers share 6 partitions; a 4th joins and one leaves; every message is consumed',
+  { timeout: 60_000 },
+  async () => {
+    const topic = 'balanced';
+    const groupId = 'balanced-group';
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    await admin.disconnect();
 
-  const seen = new Map<string, number>();
-  const consumers: Consumer[] = [];
-  const stopWatching = watchOwnership(groupId);
-  const start = async () => {
-    const consumer = kafka.consumer({ groupId, ...consumerTimeouts });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const value = message.value!.toString();
-        seen.set(value, (seen.get(value) ?? 0) + 1);
-      },
-    });
-    consumers.push(consumer);
-    return consumer;
-  };
-  try {
-    await Promise.all([start(), start(), start()]);
-    await waitFor('3 members stable', () => server.broker.groups.groupState(groupId) === 'Stable' && server.broker.groups.describeGroup(groupId).members.length === 3);
-    assertBalanced(await assignments(groupId), 3, 6);
+    const seen = new Map<string, number>();
+    const consumers: Consumer[] = [];
+    const stopWatching = watchOwnership(groupId);
+    const start = async () => {
+      const consumer = kafka.consumer({ groupId, ...consumerTimeouts });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const value = message.value!.toString();
+          seen.set(value, (seen.get(value) ?? 0) + 1);
+        },
+      });
+      consumers.push(consumer);
+      return consumer;
+    };
+    try {
+      await Promise.all([start(), start(), start()]);
+      await waitFor(
+        '3 members stable',
+        () =>
+          server.broker.groups.groupState(groupId) === 'Stable' &&
+          server.broker.groups.describeGroup(groupId).members.length === 3,
+      );
+      assertBalanced(await assignments(groupId), 3, 6);
 
-    const first = Array.from({ length: 300 }, (_, i) => `a-${i}`);
-    await produce(topic, first);
-    await waitFor('first batch consumed', () => first.every((v) => seen.has(v)));
+      const first = Array.from({ length: 300 }, (_, i) => `a-${i}`);
+      await produce(topic, first);
+      await waitFor('first batch consumed', () => first.every((v) => seen.has(v)));
 
-    await start();
-    await waitFor('4 members stable', () => server.broker.groups.groupState(groupId) === 'Stable' && server.broker.groups.describeGroup(groupId).members.length === 4);
-    assertBalanced(await assignments(groupId), 4, 6);
-    const second = Array.from({ length: 300 }, (_, i) => `b-${i}`);
-    await produce(topic, second);
+      await start();
+      await waitFor(
+        '4 members stable',
+        () =>
+          server.broker.groups.groupState(groupId) === 'Stable' &&
+          server.broker.groups.describeGroup(groupId).members.length === 4,
+      );
+      assertBalanced(await assignments(groupId), 4, 6);
+      const second = Array.from({ length: 300 }, (_, i) => `b-${i}`);
+      await produce(topic, second);
 
-    const leaving = consumers.shift()!;
-    await leaving.disconnect();
-    await waitFor('3 members stable again', () => server.broker.groups.groupState(groupId) === 'Stable' && server.broker.groups.describeGroup(groupId).members.length === 3);
-    assertBalanced(await assignments(groupId), 3, 6);
-    const third = Array.from({ length: 300 }, (_, i) => `c-${i}`);
-    await produce(topic, third);
-    await waitFor('every message consumed', () => [...first, ...second, ...third].every((v) => seen.has(v)));
-  } finally {
-    await Promise.all(consumers.map((c) => c.disconnect()));
-  }
-  await waitFor('group empty', () => server.broker.groups.groupState(groupId) === 'Empty');
-  const generations = stopWatching();
-  assert.ok(generations.length >= 3, `stable generations seen: ${generations}`);
-});
+      const leaving = consumers.shift()!;
+      await leaving.disconnect();
+      await waitFor(
+        '3 members stable again',
+        () =>
+          server.broker.groups.groupState(groupId) === 'Stable' &&
+          server.broker.groups.describeGroup(groupId).members.length === 3,
+      );
+      assertBalanced(await assignments(groupId), 3, 6);
+      const third = Array.from({ length: 300 }, (_, i) => `c-${i}`);
+      await produce(topic, third);
+      await waitFor('every message consumed', () => [...first, ...second, ...third].every((v) => seen.has(v)));
+    } finally {
+      await Promise.all(consumers.map((c) => c.disconnect()));
+    }
+    await waitFor('group empty', () => server.broker.groups.groupState(groupId) === 'Empty');
+    const generations = stopWatching();
+    assert.ok(generations.length >= 3, `stable generations seen: ${generations}`);
+  },
+);
 
 test('two groups on one topic each get every message (pub/sub)', { timeout: 60_000 }, async () => {
   const topic = 'pubsub';
@@ -177,89 +207,121 @@ test('two groups on one topic each get every message (pub/sub)', { timeout: 60_0
     }),
   );
   try {
-    await waitFor('both groups consumed everything', () => seen.one!.size === values.length && seen.two!.size === values.length);
+    await waitFor(
+      'both groups consumed everything',
+      () => seen.one!.size === values.length && seen.two!.size === values.length,
+    );
   } finally {
     await Promise.all(consumers.map((c) => c.disconnect()));
   }
 });
 
-test('admin: list, describe, fetch/reset offsets (earliest, timestamp, explicit) of an inactive group, delete it', { timeout: 60_000 }, async () => {
-  const topic = 'resettable';
-  const groupId = 'reset-group';
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
-    const producer = kafka.producer();
-    await producer.connect();
-    const t0 = Date.now() - 60_000;
-    // Ten old messages, then ten at "now": a timestamp reset lands on the 11th.
-    await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}`, timestamp: String(t0 + i) })) });
-    const tMiddle = Date.now() - 1000;
-    await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `new-${i}`, timestamp: String(Date.now()) })) });
-    await producer.disconnect();
+test(
+  'admin: list, describe, fetch/reset offsets (earliest, timestamp, explicit) of an inactive group, delete it',
+  { timeout: 60_000 },
+  async () => {
+    const topic = 'resettable';
+    const groupId = 'reset-group';
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      const t0 = Date.now() - 60_000;
+      // Ten old messages, then ten at "now": a timestamp reset lands on the 11th.
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}`, timestamp: String(t0 + i) })),
+      });
+      const tMiddle = Date.now() - 1000;
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 10 }, (_, i) => ({ value: `new-${i}`, timestamp: String(Date.now()) })),
+      });
+      await producer.disconnect();
 
-    // Consume everything once and commit.
-    const consumer = kafka.consumer({ groupId, ...consumerTimeouts });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let count = 0;
-    await consumer.run({ eachMessage: async () => void count++ });
-    await waitFor('consumed 20', () => count >= 20);
-    await waitFor('committed 20', async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset === '20');
-    const listed = await admin.listGroups();
-    assert.ok(listed.groups.some((g) => g.groupId === groupId && g.protocolType === 'consumer'));
-    const described = (await admin.describeGroups([groupId])).groups[0]!;
-    assert.equal(described.state, 'Stable');
-    assert.equal(described.protocol, 'RoundRobinAssigner');
-    assert.equal(described.members.length, 1);
-    await assert.rejects(admin.deleteGroups([groupId]), /NON_EMPTY_GROUP|not empty|group/i);
-    await consumer.disconnect();
-    await waitFor('group empty', () => server.broker.groups.groupState(groupId) === 'Empty');
-
-    const committed = async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
-    const rereadFrom = async (): Promise<string[]> => {
-      const again = kafka.consumer({ groupId, ...consumerTimeouts });
-      const reread: string[] = [];
-      await again.connect();
-      await again.subscribe({ topic }); // not fromBeginning: only the committed offset can make it re-read
-      await again.run({ eachMessage: async ({ message }) => void reread.push(message.value!.toString()) });
-      await waitFor('re-read', () => reread.length > 0 && reread[reread.length - 1] === 'new-9');
-      await again.disconnect();
+      // Consume everything once and commit.
+      const consumer = kafka.consumer({ groupId, ...consumerTimeouts });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let count = 0;
+      await consumer.run({ eachMessage: async () => void count++ });
+      await waitFor('consumed 20', () => count >= 20);
+      await waitFor(
+        'committed 20',
+        async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset === '20',
+      );
+      const listed = await admin.listGroups();
+      assert.ok(listed.groups.some((g) => g.groupId === groupId && g.protocolType === 'consumer'));
+      const described = (await admin.describeGroups([groupId])).groups[0]!;
+      assert.equal(described.state, 'Stable');
+      assert.equal(described.protocol, 'RoundRobinAssigner');
+      assert.equal(described.members.length, 1);
+      await assert.rejects(admin.deleteGroups([groupId]), /NON_EMPTY_GROUP|not empty|group/i);
+      await consumer.disconnect();
       await waitFor('group empty', () => server.broker.groups.groupState(groupId) === 'Empty');
-      return reread;
-    };
 
-    // kafkajs commits -2 ("earliest") and resolves it to the log start on the next fetchOffsets.
-    await admin.resetOffsets({ groupId, topic, earliest: true });
-    assert.equal(await committed(), '-2');
-    assert.equal((await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets: true }))[0]!.partitions[0]!.offset, '0');
-    assert.equal(await committed(), '0');
-    assert.equal((await rereadFrom()).length, 20);
+      const committed = async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
+      const rereadFrom = async (): Promise<string[]> => {
+        const again = kafka.consumer({ groupId, ...consumerTimeouts });
+        const reread: string[] = [];
+        await again.connect();
+        await again.subscribe({ topic }); // not fromBeginning: only the committed offset can make it re-read
+        await again.run({ eachMessage: async ({ message }) => void reread.push(message.value!.toString()) });
+        await waitFor('re-read', () => reread.length > 0 && reread[reread.length - 1] === 'new-9');
+        await again.disconnect();
+        await waitFor('group empty', () => server.broker.groups.groupState(groupId) === 'Empty');
+        return reread;
+      };
 
-    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '7' }] });
-    assert.equal(await committed(), '7');
-    assert.equal((await rereadFrom())[0], 'old-7');
+      // kafkajs commits -2 ("earliest") and resolves it to the log start on the next fetchOffsets.
+      await admin.resetOffsets({ groupId, topic, earliest: true });
+      assert.equal(await committed(), '-2');
+      assert.equal(
+        (await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets: true }))[0]!.partitions[0]!.offset,
+        '0',
+      );
+      assert.equal(await committed(), '0');
+      assert.equal((await rereadFrom()).length, 20);
 
-    const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, tMiddle);
-    await admin.setOffsets({ groupId, topic, partitions: byTime.map((p) => ({ partition: p.partition, offset: p.offset })) });
-    assert.equal(await committed(), '10');
-    assert.deepEqual(await rereadFrom(), Array.from({ length: 10 }, (_, i) => `new-${i}`));
+      await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '7' }] });
+      assert.equal(await committed(), '7');
+      assert.equal((await rereadFrom())[0], 'old-7');
 
-    await admin.deleteGroups([groupId]);
-    assert.equal(await committed(), '-1');
-    assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === groupId));
-  } finally {
-    await admin.disconnect();
-  }
-});
+      const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, tMiddle);
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: byTime.map((p) => ({ partition: p.partition, offset: p.offset })),
+      });
+      assert.equal(await committed(), '10');
+      assert.deepEqual(
+        await rereadFrom(),
+        Array.from({ length: 10 }, (_, i) => `new-${i}`),
+      );
+
+      await admin.deleteGroups([groupId]);
+      assert.equal(await committed(), '-1');
+      assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === groupId));
+    } finally {
+      await admin.disconnect();
+    }
+  },
+);
 
 test('committed offsets survive a broker restart; the group resumes without loss', { timeout: 60_000 }, async () => {
   const restartable = await startTestBroker({ properties: groupProperties });
   const dataDir = restartable.dataDir;
   let current = restartable;
   try {
-    const client = () => new Kafka({ brokers: [current.bootstrap], clientId: 'restart', logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+    const client = () =>
+      new Kafka({
+        brokers: [current.bootstrap],
+        clientId: 'restart',
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 5, initialRetryTime: 50 },
+      });
     const topic = 'durable';
     const groupId = 'durable-group';
     let k = client();
@@ -292,7 +354,10 @@ test('committed offsets survive a broker restart; the group resumes without loss
     k = client();
     const producer2 = k.producer();
     await producer2.connect();
-    await producer2.send({ topic, messages: Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `w-${i}` })) });
+    await producer2.send({
+      topic,
+      messages: Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `w-${i}` })),
+    });
     await producer2.disconnect();
     const afterRestart: string[] = [];
     consumer = k.consumer({ groupId, ...consumerTimeouts });
@@ -301,7 +366,10 @@ test('committed offsets survive a broker restart; the group resumes without loss
     await consumer.run({ eachMessage: async ({ message }) => void afterRestart.push(message.value!.toString()) });
     await waitFor('the next 50', () => afterRestart.length >= 50);
     await consumer.disconnect();
-    assert.ok(afterRestart.every((v) => v.startsWith('w-')), 'nothing before the committed offsets is re-read');
+    assert.ok(
+      afterRestart.every((v) => v.startsWith('w-')),
+      'nothing before the committed offsets is re-read',
+    );
     assert.equal(new Set(afterRestart).size, 50);
   } finally {
     await current.close();

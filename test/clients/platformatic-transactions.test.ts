@@ -12,7 +12,9 @@ import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 let server: TestBroker;
 
 before(async () => {
-  server = await startTestBroker({ properties: { 'transaction.state.log.num.partitions': '1', 'offsets.topic.num.partitions': '1' } });
+  server = await startTestBroker({
+    properties: { 'transaction.state.log.num.partitions': '1', 'offsets.topic.num.partitions': '1' },
+  });
   await server.broker.createTopic('plat-txn', 2, {});
 });
 after(async () => {
@@ -20,19 +22,38 @@ after(async () => {
 });
 
 function newProducer(transactionalId: string): Producer<string, string, string, string> {
-  return new Producer({ clientId: 'platformatic-txn', bootstrapBrokers: [server.bootstrap], retries: 1, retryDelay: 50, timeout: 5000, serializers: stringSerializers, idempotent: true, transactionalId });
+  return new Producer({
+    clientId: 'platformatic-txn',
+    bootstrapBrokers: [server.bootstrap],
+    retries: 1,
+    retryDelay: 50,
+    timeout: 5000,
+    serializers: stringSerializers,
+    idempotent: true,
+    transactionalId,
+  });
 }
 
 test('commit and abort across two partitions; read_committed sees only the committed records', async () => {
   const producer = newProducer('plat-commit');
   try {
     let tx = await producer.beginTransaction();
-    await tx.send({ messages: [{ topic: 'plat-txn', value: 'c0', partition: 0 }, { topic: 'plat-txn', value: 'c1', partition: 1 }] });
+    await tx.send({
+      messages: [
+        { topic: 'plat-txn', value: 'c0', partition: 0 },
+        { topic: 'plat-txn', value: 'c1', partition: 1 },
+      ],
+    });
     assert.equal(server.broker.transactions.stateOf('plat-commit'), 'Ongoing');
     assert.deepEqual((await readCommitted(server.port, 'plat-txn', 0)).visible, []);
     await tx.commit();
     tx = await producer.beginTransaction();
-    await tx.send({ messages: [{ topic: 'plat-txn', value: 'a0', partition: 0 }, { topic: 'plat-txn', value: 'a1', partition: 1 }] });
+    await tx.send({
+      messages: [
+        { topic: 'plat-txn', value: 'a0', partition: 0 },
+        { topic: 'plat-txn', value: 'a1', partition: 1 },
+      ],
+    });
     await tx.abort();
     tx = await producer.beginTransaction();
     await tx.send({ messages: [{ topic: 'plat-txn', value: 'c2', partition: 0 }] });
@@ -52,19 +73,29 @@ test('commit and abort across two partitions; read_committed sees only the commi
 // 0 happens to be the id in use. So the successor here is kafkajs, which sends no id.
 test('a successor (kafkajs) with the same transactional id fences the platformatic producer and aborts its transaction', async () => {
   const zombie = newProducer('plat-zombie');
-  const kafka = new kafkajs.Kafka({ brokers: [server.bootstrap], clientId: 'kafkajs-successor', logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+  const kafka = new kafkajs.Kafka({
+    brokers: [server.bootstrap],
+    clientId: 'kafkajs-successor',
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 50 },
+  });
   const successor = kafka.producer({ transactionalId: 'plat-zombie', maxInFlightRequests: 1, idempotent: true });
   try {
     const zt = await zombie.beginTransaction();
     await zt.send({ messages: [{ topic: 'plat-txn', value: 'zombie', partition: 1 }] });
     await successor.connect();
     const st = await successor.transaction(); // InitProducerId: bumps the epoch, aborts the zombie's transaction
-    await assert.rejects(zt.commit(), (error: Error) => /fenced|epoch|90|47/i.test(`${error.message} ${JSON.stringify(error)}`));
+    await assert.rejects(zt.commit(), (error: Error) =>
+      /fenced|epoch|90|47/i.test(`${error.message} ${JSON.stringify(error)}`),
+    );
     await st.send({ topic: 'plat-txn', messages: [{ value: 'successor', partition: 1 }] });
     await st.commit();
   } finally {
     await zombie.close().catch(() => undefined);
     await successor.disconnect();
   }
-  assert.deepEqual((await readCommitted(server.port, 'plat-txn', 1)).visible.filter((v) => v === 'zombie' || v === 'successor'), ['successor']);
+  assert.deepEqual(
+    (await readCommitted(server.port, 'plat-txn', 1)).visible.filter((v) => v === 'zombie' || v === 'successor'),
+    ['successor'],
+  );
 });

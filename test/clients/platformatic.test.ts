@@ -27,13 +27,21 @@ import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 let server: TestBroker;
 
 // Short retries: against one broker on loopback a failure is a failure, not a transient.
-const clientOptions = () => ({ clientId: 'platformatic-test', bootstrapBrokers: [server.bootstrap], retries: 1, retryDelay: 50, timeout: 5000 });
+const clientOptions = () => ({
+  clientId: 'platformatic-test',
+  bootstrapBrokers: [server.bootstrap],
+  retries: 1,
+  retryDelay: 50,
+  timeout: 5000,
+});
 
 function newAdmin(): Admin {
   return new Admin(clientOptions());
 }
 
-function newProducer(options: { idempotent?: boolean; compression?: CompressionAlgorithmValue } = {}): Producer<string, string, string, string> {
+function newProducer(
+  options: { idempotent?: boolean; compression?: CompressionAlgorithmValue } = {},
+): Producer<string, string, string, string> {
   return new Producer({ ...clientOptions(), serializers: stringSerializers, ...options });
 }
 
@@ -42,7 +50,9 @@ type ClientError = Error & { code?: string; apiId?: string; errors?: ClientError
 /** @platformatic/kafka wraps broker error codes in (nested) AggregateErrors; this finds one by name or code. */
 function failedWith(name: string): (error: ClientError) => boolean {
   const found = (error: ClientError, depth: number): boolean =>
-    error.apiId === name || error.code === name || (depth < 5 && (error.errors ?? []).some((inner) => found(inner, depth + 1)));
+    error.apiId === name ||
+    error.code === name ||
+    (depth < 5 && (error.errors ?? []).some((inner) => found(inner, depth + 1)));
   return (error) => found(error, 0);
 }
 
@@ -63,21 +73,33 @@ test('admin: create, list, describe and delete topics; metadata', async () => {
     assert.equal(created[0]!.name, 'pk-admin');
     assert.equal(created[0]!.partitions, 3);
     assert.match(created[0]!.id, /^[0-9a-f-]{36}$/, 'a topic id is returned');
-    await assert.rejects(admin.createTopics({ topics: ['pk-admin'], partitions: 3, replicas: 1 }), failedWith('TOPIC_ALREADY_EXISTS'));
-    await assert.rejects(admin.createTopics({ topics: ['bad name!'], partitions: 1, replicas: 1 }), failedWith('INVALID_TOPIC_EXCEPTION'));
+    await assert.rejects(
+      admin.createTopics({ topics: ['pk-admin'], partitions: 3, replicas: 1 }),
+      failedWith('TOPIC_ALREADY_EXISTS'),
+    );
+    await assert.rejects(
+      admin.createTopics({ topics: ['bad name!'], partitions: 1, replicas: 1 }),
+      failedWith('INVALID_TOPIC_EXCEPTION'),
+    );
 
     assert.ok((await admin.listTopics()).includes('pk-admin'));
 
     const metadata = await admin.metadata({ topics: ['pk-admin'], forceUpdate: true });
     assert.equal(metadata.controllerId, 0);
-    assert.deepEqual([...metadata.brokers.entries()].map(([id, b]) => `${id}@${b.host}:${b.port}`), [`0@${server.bootstrap}`]);
+    assert.deepEqual(
+      [...metadata.brokers.entries()].map(([id, b]) => `${id}@${b.host}:${b.port}`),
+      [`0@${server.bootstrap}`],
+    );
     assert.match(metadata.id, /^[A-Za-z0-9_-]{22}$/, 'cluster id');
     const topic = metadata.topics.get('pk-admin')!;
     assert.equal(topic.partitionsCount, 3);
     assert.ok(topic.partitions.every((p) => p.leader === 0 && p.replicas.length === 1 && p.isr.length === 1));
 
     await admin.createPartitions({ topics: [{ name: 'pk-admin', count: 5, assignments: [] }] });
-    assert.equal((await admin.metadata({ topics: ['pk-admin'], forceUpdate: true })).topics.get('pk-admin')!.partitionsCount, 5);
+    assert.equal(
+      (await admin.metadata({ topics: ['pk-admin'], forceUpdate: true })).topics.get('pk-admin')!.partitionsCount,
+      5,
+    );
 
     await admin.deleteTopics({ topics: ['pk-admin'] });
     assert.ok(!(await admin.listTopics()).includes('pk-admin'));
@@ -93,7 +115,13 @@ test('produce keyed messages with headers in every codec, stored exactly as sent
   const admin = newAdmin();
   await admin.createTopics({ topics: ['pk-codecs'], partitions: 1, replicas: 1 });
   await admin.close();
-  const codecs: CompressionAlgorithmValue[] = ['none', 'gzip', 'snappy', 'lz4', ...(zstdAvailable ? (['zstd'] as const) : [])];
+  const codecs: CompressionAlgorithmValue[] = [
+    'none',
+    'gzip',
+    'snappy',
+    'lz4',
+    ...(zstdAvailable ? (['zstd'] as const) : []),
+  ];
   const producer = newProducer();
   const sent: Array<{ key: string; value: string; headers: Record<string, string> }> = [];
   try {
@@ -106,31 +134,59 @@ test('produce keyed messages with headers in every codec, stored exactly as sent
         headers: { codec: compression, n: String(i) },
       }));
       const result = await producer.send({ messages, compression, acks: ProduceAcks.ALL });
-      assert.deepEqual(result.offsets, [{ topic: 'pk-codecs', partition: 0, offset: BigInt(sent.length) }], `${compression}: base offset`);
+      assert.deepEqual(
+        result.offsets,
+        [{ topic: 'pk-codecs', partition: 0, offset: BigInt(sent.length) }],
+        `${compression}: base offset`,
+      );
       sent.push(...messages.map(({ key, value, headers }) => ({ key, value, headers })));
     }
     if (!zstdAvailable) {
-      await assert.rejects(producer.send({ messages: [{ topic: 'pk-codecs', partition: 0, value: 'z' }], compression: 'zstd' }), failedWith('PLT_KFK_UNSUPPORTED_COMPRESSION'), 'zstd refused by the client on this Node');
+      await assert.rejects(
+        producer.send({ messages: [{ topic: 'pk-codecs', partition: 0, value: 'z' }], compression: 'zstd' }),
+        failedWith('PLT_KFK_UNSUPPORTED_COMPRESSION'),
+        'zstd refused by the client on this Node',
+      );
     }
   } finally {
     await producer.close();
   }
   const stored = await readPartition(server.port, 'pk-codecs', 0, 0, sent.length + 1);
   assert.equal(stored.length, sent.length, 'nothing more, nothing less');
-  assert.deepEqual(stored.map((r) => r.offset), sent.map((_, i) => i));
-  assert.deepEqual(stored.map(({ key, value, headers }) => ({ key, value, headers })), sent);
+  assert.deepEqual(
+    stored.map((r) => r.offset),
+    sent.map((_, i) => i),
+  );
+  assert.deepEqual(
+    stored.map(({ key, value, headers }) => ({ key, value, headers })),
+    sent,
+  );
 });
 
 test('acks=0 and acks=1: no answer needed, stored all the same', async () => {
   const producer = newProducer();
   try {
-    await producer.send({ messages: Array.from({ length: 5 }, (_, i) => ({ topic: 'pk-acks', partition: 0, value: `none-${i}` })), acks: ProduceAcks.NO_RESPONSE, autocreateTopics: true });
-    const result = await producer.send({ messages: [{ topic: 'pk-acks', partition: 0, value: 'leader' }], acks: ProduceAcks.LEADER });
-    assert.deepEqual(result.offsets, [{ topic: 'pk-acks', partition: 0, offset: 5n }], 'acks=1 lands after the five acks=0 records on the same connection');
+    await producer.send({
+      messages: Array.from({ length: 5 }, (_, i) => ({ topic: 'pk-acks', partition: 0, value: `none-${i}` })),
+      acks: ProduceAcks.NO_RESPONSE,
+      autocreateTopics: true,
+    });
+    const result = await producer.send({
+      messages: [{ topic: 'pk-acks', partition: 0, value: 'leader' }],
+      acks: ProduceAcks.LEADER,
+    });
+    assert.deepEqual(
+      result.offsets,
+      [{ topic: 'pk-acks', partition: 0, offset: 5n }],
+      'acks=1 lands after the five acks=0 records on the same connection',
+    );
   } finally {
     await producer.close();
   }
-  assert.deepEqual((await readPartition(server.port, 'pk-acks', 0)).map((r) => r.value), [...Array.from({ length: 5 }, (_, i) => `none-${i}`), 'leader']);
+  assert.deepEqual(
+    (await readPartition(server.port, 'pk-acks', 0)).map((r) => r.value),
+    [...Array.from({ length: 5 }, (_, i) => `none-${i}`), 'leader'],
+  );
 });
 
 test('consume by partition and offset with the group-less Consumer.fetch', async () => {
@@ -139,7 +195,12 @@ test('consume by partition and offset with the group-less Consumer.fetch', async
   await admin.close();
   const producer = newProducer();
   try {
-    const messages = Array.from({ length: 30 }, (_, i) => ({ topic: 'pk-fetch', partition: i % 2, key: `k${i}`, value: `v${i}` }));
+    const messages = Array.from({ length: 30 }, (_, i) => ({
+      topic: 'pk-fetch',
+      partition: i % 2,
+      key: `k${i}`,
+      value: `v${i}`,
+    }));
     await producer.send({ messages, acks: ProduceAcks.LEADER });
   } finally {
     await producer.close();
@@ -149,7 +210,14 @@ test('consume by partition and offset with the group-less Consumer.fetch', async
     const response = await consumer.fetch({
       node: 0,
       maxWaitTime: 100,
-      topics: [{ topicId: 'pk-fetch', partitions: [{ partition: 1, fetchOffset: 5n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
+      topics: [
+        {
+          topicId: 'pk-fetch',
+          partitions: [
+            { partition: 1, fetchOffset: 5n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 },
+          ],
+        },
+      ],
     });
     const partition = response.responses[0]!.partitions[0]!;
     assert.equal(partition.errorCode, 0);
@@ -165,17 +233,43 @@ test('consume by partition and offset with the group-less Consumer.fetch', async
         values.push(record.value!.toString());
       }
     }
-    assert.deepEqual(offsets, Array.from({ length: 10 }, (_, i) => BigInt(i + 5)));
-    assert.deepEqual(values, Array.from({ length: 10 }, (_, i) => `v${(i + 5) * 2 + 1}`));
+    assert.deepEqual(
+      offsets,
+      Array.from({ length: 10 }, (_, i) => BigInt(i + 5)),
+    );
+    assert.deepEqual(
+      values,
+      Array.from({ length: 10 }, (_, i) => `v${(i + 5) * 2 + 1}`),
+    );
 
     await assert.rejects(
-      consumer.fetch({ node: 0, maxWaitTime: 10, topics: [{ topicId: 'pk-fetch', partitions: [{ partition: 0, fetchOffset: 99n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }] }),
+      consumer.fetch({
+        node: 0,
+        maxWaitTime: 10,
+        topics: [
+          {
+            topicId: 'pk-fetch',
+            partitions: [
+              {
+                partition: 0,
+                fetchOffset: 99n,
+                partitionMaxBytes: 1 << 20,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+              },
+            ],
+          },
+        ],
+      }),
       failedWith('OFFSET_OUT_OF_RANGE'),
     );
   } finally {
     await consumer.close();
   }
-  assert.deepEqual((await readPartition(server.port, 'pk-fetch', 0)).map((r) => r.value), Array.from({ length: 15 }, (_, i) => `v${i * 2}`));
+  assert.deepEqual(
+    (await readPartition(server.port, 'pk-fetch', 0)).map((r) => r.value),
+    Array.from({ length: 15 }, (_, i) => `v${i * 2}`),
+  );
 });
 
 test('idempotent producer: sequences accepted, offsets contiguous, stored once', async () => {
@@ -197,7 +291,10 @@ test('idempotent producer: sequences accepted, offsets contiguous, stored once',
     await producer.close();
   }
   const stored = await readPartition(server.port, 'pk-idempotent', 0, 0, 100);
-  assert.deepEqual(stored.map((r) => r.value), Array.from({ length: 10 }, (_, i) => [`v${i}`, `w${i}`]).flat());
+  assert.deepEqual(
+    stored.map((r) => r.value),
+    Array.from({ length: 10 }, (_, i) => [`v${i}`, `w${i}`]).flat(),
+  );
 });
 
 // @platformatic/kafka 1.35 sends InitProducerId with producer_id 0 and epoch 0 (not -1/-1) when it
@@ -211,17 +308,31 @@ test('two idempotent producers at once get distinct producer ids and every ackno
   try {
     const acknowledged: Array<{ value: string; offset: bigint }> = [];
     for (let i = 0; i < 3; i++) {
-      for (const [name, producer] of [['first', first], ['second', second]] as const) {
+      for (const [name, producer] of [
+        ['first', first],
+        ['second', second],
+      ] as const) {
         const value = `${name}-${i}`;
-        const result = await producer.send({ messages: [{ topic: 'pk-two-idempotent', partition: 0, value }], autocreateTopics: true });
+        const result = await producer.send({
+          messages: [{ topic: 'pk-two-idempotent', partition: 0, value }],
+          autocreateTopics: true,
+        });
         acknowledged.push({ value, offset: result.offsets![0]!.offset });
       }
     }
-    assert.notEqual(first.producerId, second.producerId, `both producers were given producer id ${first.producerId} (epochs ${first.producerEpoch}, ${second.producerEpoch})`);
+    assert.notEqual(
+      first.producerId,
+      second.producerId,
+      `both producers were given producer id ${first.producerId} (epochs ${first.producerEpoch}, ${second.producerEpoch})`,
+    );
     const stored = await readPartition(server.port, 'pk-two-idempotent', 0, 0, 100);
     const storedByOffset = new Map(stored.map((r) => [BigInt(r.offset), r.value]));
     for (const { value, offset } of acknowledged) {
-      assert.equal(storedByOffset.get(offset), value, `"${value}" acknowledged at offset ${offset} but that offset holds "${storedByOffset.get(offset)}"`);
+      assert.equal(
+        storedByOffset.get(offset),
+        value,
+        `"${value}" acknowledged at offset ${offset} but that offset holds "${storedByOffset.get(offset)}"`,
+      );
     }
     assert.equal(stored.length, acknowledged.length);
   } finally {
@@ -237,7 +348,10 @@ test('an idempotent producer started after another one closed: its messages are 
     try {
       for (let i = 0; i < 3; i++) {
         const value = `${run}-${i}`;
-        const result = await producer.send({ messages: [{ topic: 'pk-restart', partition: 0, value }], autocreateTopics: true });
+        const result = await producer.send({
+          messages: [{ topic: 'pk-restart', partition: 0, value }],
+          autocreateTopics: true,
+        });
         acknowledged.push({ value, offset: result.offsets![0]!.offset });
       }
     } finally {
@@ -245,7 +359,11 @@ test('an idempotent producer started after another one closed: its messages are 
     }
   }
   const stored = await readPartition(server.port, 'pk-restart', 0, 0, 100);
-  assert.deepEqual(stored.map((r) => r.value), acknowledged.map((a) => a.value), `acknowledged at offsets ${acknowledged.map((a) => a.offset).join(', ')}`);
+  assert.deepEqual(
+    stored.map((r) => r.value),
+    acknowledged.map((a) => a.value),
+    `acknowledged at offsets ${acknowledged.map((a) => a.offset).join(', ')}`,
+  );
 });
 
 test('list offsets: earliest, latest, by time; delete records moves the start', async () => {
@@ -255,16 +373,24 @@ test('list offsets: earliest, latest, by time; delete records moves the start', 
     await admin.createTopics({ topics: ['pk-timed'], partitions: 1, replicas: 1 });
     const base = BigInt(Date.now() - 100_000);
     for (let i = 0; i < 5; i++) {
-      await producer.send({ messages: [{ topic: 'pk-timed', partition: 0, value: `t${i}`, timestamp: base + BigInt(i * 10_000) }] });
+      await producer.send({
+        messages: [{ topic: 'pk-timed', partition: 0, value: `t${i}`, timestamp: base + BigInt(i * 10_000) }],
+      });
     }
-    const list = async (timestamp: bigint) => (await admin.listOffsets({ topics: [{ name: 'pk-timed', partitions: [{ partitionIndex: 0, timestamp }] }] }))[0]!.partitions[0]!;
+    const list = async (timestamp: bigint) =>
+      (await admin.listOffsets({ topics: [{ name: 'pk-timed', partitions: [{ partitionIndex: 0, timestamp }] }] }))[0]!
+        .partitions[0]!;
     assert.equal((await list(-2n)).offset, 0n, 'earliest');
     assert.equal((await list(-1n)).offset, 5n, 'latest');
     const byTime = await list(base + 25_000n);
     assert.equal(byTime.offset, 3n, 'first record at or after the time');
     assert.equal(byTime.timestamp, base + 30_000n);
     assert.equal((await list(base)).offset, 0n);
-    assert.equal((await list(base + 1_000_000n)).offset, -1n, 'a time after the last record: no offset (-1), as in Kafka');
+    assert.equal(
+      (await list(base + 1_000_000n)).offset,
+      -1n,
+      'a time after the last record: no offset (-1), as in Kafka',
+    );
 
     // The consumer's convenience API takes the same path.
     const consumer = new Consumer({ ...clientOptions(), groupId: 'pk-unused-group' });
@@ -277,10 +403,15 @@ test('list offsets: earliest, latest, by time; delete records moves the start', 
       await consumer.close();
     }
 
-    const deleted = await admin.deleteRecords({ topics: [{ name: 'pk-timed', partitions: [{ partition: 0, offset: 2n }] }] });
+    const deleted = await admin.deleteRecords({
+      topics: [{ name: 'pk-timed', partitions: [{ partition: 0, offset: 2n }] }],
+    });
     assert.deepEqual(deleted, [{ name: 'pk-timed', partitions: [{ partition: 0, lowWatermark: 2n }] }]);
     assert.equal((await list(-2n)).offset, 2n, 'earliest follows the new log start');
-    assert.deepEqual((await readPartition(server.port, 'pk-timed', 0, 2)).map((r) => r.value), ['t2', 't3', 't4']);
+    assert.deepEqual(
+      (await readPartition(server.port, 'pk-timed', 0, 2)).map((r) => r.value),
+      ['t2', 't3', 't4'],
+    );
   } finally {
     await producer.close();
     await admin.close();
@@ -288,15 +419,23 @@ test('list offsets: earliest, latest, by time; delete records moves the start', 
 });
 
 // Our own DescribeConfigs v2, so the alter tests below do not depend on the client's describe.
-async function describeTopicConfigs(topic: string, keys: string[] | null = null): Promise<Map<string, { value: string | null; configSource: number }>> {
+async function describeTopicConfigs(
+  topic: string,
+  keys: string[] | null = null,
+): Promise<Map<string, { value: string | null; configSource: number }>> {
   const client = await RawClient.connect(server.port);
   try {
-    client.request(ApiKey.DescribeConfigs, 2, 1, { resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: keys }], includeSynonyms: false });
+    client.request(ApiKey.DescribeConfigs, 2, 1, {
+      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: keys }],
+      includeSynonyms: false,
+    });
     const [frame] = await client.waitForFrames(1);
     assert.ok(frame, 'DescribeConfigs answered');
     const result = RawClient.decode(ApiKey.DescribeConfigs, 2, frame).body.results[0];
     assert.equal(result.errorCode, 0);
-    return new Map(result.configs.map((c: { name: string; value: string | null; configSource: number }) => [c.name, c]));
+    return new Map(
+      result.configs.map((c: { name: string; value: string | null; configSource: number }) => [c.name, c]),
+    );
   } finally {
     client.close();
   }
@@ -305,33 +444,69 @@ async function describeTopicConfigs(topic: string, keys: string[] | null = null)
 test('configs: create with configs, alter, incremental alter, validation, enforcement', async () => {
   const admin = newAdmin();
   try {
-    await admin.createTopics({ topics: ['pk-configs'], partitions: 1, replicas: 1, configs: [{ name: 'retention.ms', value: '3600000' }] });
+    await admin.createTopics({
+      topics: ['pk-configs'],
+      partitions: 1,
+      replicas: 1,
+      configs: [{ name: 'retention.ms', value: '3600000' }],
+    });
     const all = await describeTopicConfigs('pk-configs');
     assert.equal(all.get('retention.ms')!.value, '3600000');
     assert.equal(all.get('retention.ms')!.configSource, 1, 'TOPIC_CONFIG');
     assert.equal(all.get('cleanup.policy')!.value, 'delete');
 
-    await admin.alterConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'pk-configs', configs: [{ name: 'max.message.bytes', value: '2000' }] }] });
+    await admin.alterConfigs({
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: 'pk-configs',
+          configs: [{ name: 'max.message.bytes', value: '2000' }],
+        },
+      ],
+    });
     const altered = await describeTopicConfigs('pk-configs', ['max.message.bytes', 'retention.ms']);
     assert.equal(altered.get('max.message.bytes')!.value, '2000');
-    assert.equal(altered.get('retention.ms')!.value, '604800000', 'AlterConfigs replaces the whole set of overrides, as in Kafka');
+    assert.equal(
+      altered.get('retention.ms')!.value,
+      '604800000',
+      'AlterConfigs replaces the whole set of overrides, as in Kafka',
+    );
 
     await admin.incrementalAlterConfigs({
-      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'pk-configs', configs: [{ name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '7200000' }] }],
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: 'pk-configs',
+          configs: [
+            { name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '7200000' },
+          ],
+        },
+      ],
     });
     const incremental = await describeTopicConfigs('pk-configs', ['max.message.bytes', 'retention.ms']);
     assert.equal(incremental.get('retention.ms')!.value, '7200000');
     assert.equal(incremental.get('max.message.bytes')!.value, '2000', 'incremental keeps the other overrides');
 
     await assert.rejects(
-      admin.alterConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'pk-configs', configs: [{ name: 'retention.ms', value: 'soon' }] }] }),
+      admin.alterConfigs({
+        resources: [
+          {
+            resourceType: ConfigResourceTypes.TOPIC,
+            resourceName: 'pk-configs',
+            configs: [{ name: 'retention.ms', value: 'soon' }],
+          },
+        ],
+      }),
       failedWith('INVALID_CONFIG'),
     );
 
     // The new max.message.bytes is enforced on produce.
     const producer = newProducer();
     try {
-      await assert.rejects(producer.send({ messages: [{ topic: 'pk-configs', partition: 0, value: 'y'.repeat(5000) }] }), failedWith('MESSAGE_TOO_LARGE'));
+      await assert.rejects(
+        producer.send({ messages: [{ topic: 'pk-configs', partition: 0, value: 'y'.repeat(5000) }] }),
+        failedWith('MESSAGE_TOO_LARGE'),
+      );
     } finally {
       await producer.close();
     }
@@ -345,8 +520,15 @@ test('configs: create with configs, alter, incremental alter, validation, enforc
 test('configs: describeConfigs through @platformatic/kafka', async () => {
   const admin = newAdmin();
   try {
-    await admin.createTopics({ topics: ['pk-describe'], partitions: 1, replicas: 1, configs: [{ name: 'retention.ms', value: '3600000' }] });
-    const [description] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'pk-describe' }] });
+    await admin.createTopics({
+      topics: ['pk-describe'],
+      partitions: 1,
+      replicas: 1,
+      configs: [{ name: 'retention.ms', value: '3600000' }],
+    });
+    const [description] = await admin.describeConfigs({
+      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'pk-describe' }],
+    });
     const configs = new Map(description!.configs.map((c) => [c.name, c]));
     assert.equal(configs.get('retention.ms')!.value, '3600000');
     assert.equal(configs.get('retention.ms')!.configSource, 1, 'TOPIC_CONFIG');
@@ -361,8 +543,19 @@ test('configs: describeConfigs through @platformatic/kafka', async () => {
 test('consumer group: consume every message, commit, and resume from the committed offsets', async () => {
   const admin = newAdmin();
   const producer = newProducer();
-  const consumerOptions = { ...clientOptions(), groupId: 'pk-group', deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTime: 100 };
-  const consumeUntil = async (consumer: Consumer<string, string, string, string>, mode: 'earliest' | 'committed', count: number): Promise<string[]> => {
+  const consumerOptions = {
+    ...clientOptions(),
+    groupId: 'pk-group',
+    deserializers: stringDeserializers,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+    maxWaitTime: 100,
+  };
+  const consumeUntil = async (
+    consumer: Consumer<string, string, string, string>,
+    mode: 'earliest' | 'committed',
+    count: number,
+  ): Promise<string[]> => {
     const stream = await consumer.consume({ topics: ['pk-group'], mode, fallbackMode: 'earliest', autocommit: false });
     const seen: string[] = [];
     const deadline = setTimeout(() => void stream.close(), 10_000);
@@ -380,23 +573,39 @@ test('consumer group: consume every message, commit, and resume from the committ
   };
   try {
     await admin.createTopics({ topics: ['pk-group'], partitions: 3, replicas: 1 });
-    await producer.send({ messages: Array.from({ length: 30 }, (_, i) => ({ topic: 'pk-group', key: `k${i}`, value: `first-${i}` })) });
+    await producer.send({
+      messages: Array.from({ length: 30 }, (_, i) => ({ topic: 'pk-group', key: `k${i}`, value: `first-${i}` })),
+    });
     const first = new Consumer(consumerOptions);
     try {
       const seen = await consumeUntil(first, 'earliest', 30);
-      assert.deepEqual([...seen].sort(), Array.from({ length: 30 }, (_, i) => `first-${i}`).sort(), 'every message once');
+      assert.deepEqual(
+        [...seen].sort(),
+        Array.from({ length: 30 }, (_, i) => `first-${i}`).sort(),
+        'every message once',
+      );
     } finally {
       await first.close();
     }
     const [committed] = await admin.listConsumerGroupOffsets({ groups: ['pk-group'] });
     const byPartition = committed!.topics[0]!.partitions.map((p) => p.committedOffset);
-    assert.equal(byPartition.reduce((sum, offset) => sum + offset, 0n), 30n, 'committed offsets (next to read) add up to the 30 messages');
+    assert.equal(
+      byPartition.reduce((sum, offset) => sum + offset, 0n),
+      30n,
+      'committed offsets (next to read) add up to the 30 messages',
+    );
 
-    await producer.send({ messages: Array.from({ length: 6 }, (_, i) => ({ topic: 'pk-group', key: `k${i}`, value: `second-${i}` })) });
+    await producer.send({
+      messages: Array.from({ length: 6 }, (_, i) => ({ topic: 'pk-group', key: `k${i}`, value: `second-${i}` })),
+    });
     const second = new Consumer(consumerOptions);
     try {
       const seen = await consumeUntil(second, 'committed', 6);
-      assert.deepEqual([...seen].sort(), Array.from({ length: 6 }, (_, i) => `second-${i}`).sort(), 'only what came after the commits');
+      assert.deepEqual(
+        [...seen].sort(),
+        Array.from({ length: 6 }, (_, i) => `second-${i}`).sort(),
+        'only what came after the commits',
+      );
     } finally {
       await second.close();
     }

@@ -17,7 +17,13 @@ import { compactLog } from '../../src/storage/compaction.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { systemClock } from '../../src/storage/clock.js';
-import { crashBatchFor, crashCompactedLogConfig, crashKeyedBatchFor, crashLogConfig, crashRetentionLogConfig } from './crash-batches.js';
+import {
+  crashBatchFor,
+  crashCompactedLogConfig,
+  crashKeyedBatchFor,
+  crashLogConfig,
+  crashRetentionLogConfig,
+} from './crash-batches.js';
 
 const directory = process.argv[2];
 if (directory === undefined) {
@@ -30,7 +36,14 @@ const compacted = process.argv[4] === 'compact';
 const retention = process.argv[4] === 'retention';
 const config = compacted ? crashCompactedLogConfig : retention ? crashRetentionLogConfig : crashLogConfig;
 const batchFor = compacted ? crashKeyedBatchFor : crashBatchFor;
-const log = await PartitionLog.open({ directory, topic: 'crash', partition: 0, config: { ...config, flushPolicy }, logger: new MemoryLogger(), backgroundWork: false });
+const log = await PartitionLog.open({
+  directory,
+  topic: 'crash',
+  partition: 0,
+  config: { ...config, flushPolicy },
+  logger: new MemoryLogger(),
+  backgroundWork: false,
+});
 process.stdout.write(`ready ${log.logEndOffset}\n`);
 
 if (compacted) {

@@ -29,7 +29,9 @@ async function freePort(): Promise<number> {
 }
 
 async function startBroker(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [mainScript, 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [mainScript, 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`broker did not start: ${out}`)), 20_000);
@@ -46,81 +48,94 @@ async function startBroker(dataDir: string, port: number): Promise<ChildProcess>
   return child;
 }
 
-test(`kill -9 the broker during acks=all produce, ${cycles} cycles: every acknowledged message survives once, in order`, { timeout: 180_000 }, async () => {
-  const seed = seedFromEnvironment();
-  const random = new Random(seed);
-  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-broker-crash-'));
-  const port = await freePort();
-  const acknowledged: string[] = [];
-  let sequence = 0;
-  let killedInFlight = 0;
-  try {
-    for (let cycle = 0; cycle < cycles; cycle++) {
-      const broker = await startBroker(dataDir, port);
-      const client = await RawClient.connect(port);
-      client.request(ApiKey.Metadata, 9, 0, { topics: [{ name: 'crash' }], allowAutoTopicCreation: true });
-      await client.waitForFrames(1);
-      // Stream batches with up to 5 in flight; kill the broker after a random delay.
-      const killAfterMs = random.int(30, 400);
-      const killer = setTimeout(() => broker.kill('SIGKILL'), killAfterMs);
-      const inFlight = new Map<number, string[]>();
-      let correlation = 1;
-      let answered = 0;
-      let stopped = false;
-      while (!stopped && !client.closed) {
-        while (inFlight.size < 5) {
-          const values = Array.from({ length: random.int(1, 20) }, () => `m${sequence++}`);
-          const batch = await encodeRecordBatch({ records: values.map((v) => ({ value: Buffer.from(v) })) });
-          inFlight.set(correlation, values);
-          client.request(ApiKey.Produce, 7, correlation++, { acks: -1, timeoutMs: 10_000, topicData: [{ name: 'crash', partitionData: [{ index: 0, records: batch }] }] });
-        }
-        const frames = await client.waitForFrames(answered + 1 + 1, 2000);
-        while (answered + 1 < frames.length) {
-          const { correlationId, body } = RawClient.decode(ApiKey.Produce, 7, frames[answered + 1]!);
-          answered++;
-          const partition = body.responses[0].partitionResponses[0];
-          if (partition.errorCode !== 0) {
-            stopped = true;
-            break;
+test(
+  `kill -9 the broker during acks=all produce, ${cycles} cycles: every acknowledged message survives once, in order`,
+  { timeout: 180_000 },
+  async () => {
+    const seed = seedFromEnvironment();
+    const random = new Random(seed);
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-broker-crash-'));
+    const port = await freePort();
+    const acknowledged: string[] = [];
+    let sequence = 0;
+    let killedInFlight = 0;
+    try {
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        const broker = await startBroker(dataDir, port);
+        const client = await RawClient.connect(port);
+        client.request(ApiKey.Metadata, 9, 0, { topics: [{ name: 'crash' }], allowAutoTopicCreation: true });
+        await client.waitForFrames(1);
+        // Stream batches with up to 5 in flight; kill the broker after a random delay.
+        const killAfterMs = random.int(30, 400);
+        const killer = setTimeout(() => broker.kill('SIGKILL'), killAfterMs);
+        const inFlight = new Map<number, string[]>();
+        let correlation = 1;
+        let answered = 0;
+        let stopped = false;
+        while (!stopped && !client.closed) {
+          while (inFlight.size < 5) {
+            const values = Array.from({ length: random.int(1, 20) }, () => `m${sequence++}`);
+            const batch = await encodeRecordBatch({ records: values.map((v) => ({ value: Buffer.from(v) })) });
+            inFlight.set(correlation, values);
+            client.request(ApiKey.Produce, 7, correlation++, {
+              acks: -1,
+              timeoutMs: 10_000,
+              topicData: [{ name: 'crash', partitionData: [{ index: 0, records: batch }] }],
+            });
           }
-          acknowledged.push(...inFlight.get(correlationId)!);
-          inFlight.delete(correlationId);
+          const frames = await client.waitForFrames(answered + 1 + 1, 2000);
+          while (answered + 1 < frames.length) {
+            const { correlationId, body } = RawClient.decode(ApiKey.Produce, 7, frames[answered + 1]!);
+            answered++;
+            const partition = body.responses[0].partitionResponses[0];
+            if (partition.errorCode !== 0) {
+              stopped = true;
+              break;
+            }
+            acknowledged.push(...inFlight.get(correlationId)!);
+            inFlight.delete(correlationId);
+          }
+          if (frames.length < answered + 2 && client.closed) break;
         }
-        if (frames.length < answered + 2 && client.closed) break;
-      }
-      clearTimeout(killer);
-      broker.kill('SIGKILL');
-      await new Promise((resolve) => (broker.exitCode !== null || broker.signalCode !== null ? resolve(null) : broker.once('exit', resolve)));
-      client.close();
+        clearTimeout(killer);
+        broker.kill('SIGKILL');
+        await new Promise((resolve) =>
+          broker.exitCode !== null || broker.signalCode !== null ? resolve(null) : broker.once('exit', resolve),
+        );
+        client.close();
 
-      // Restart and check what is served.
-      const again = await startBroker(dataDir, port);
-      try {
-        const stored = (await readPartition(port, 'crash', 0)).map((r) => r.value!);
-        const positions = new Map<string, number>();
-        stored.forEach((value, index) => {
-          assert.ok(!positions.has(value), `seed ${seed} cycle ${cycle}: ${value} stored twice`);
-          positions.set(value, index);
-        });
-        let previous = -1;
-        for (const value of acknowledged) {
-          const at = positions.get(value);
-          assert.ok(at !== undefined, `seed ${seed} cycle ${cycle}: acknowledged ${value} is missing (${acknowledged.length} acknowledged, ${stored.length} stored)`);
-          assert.ok(at > previous, `seed ${seed} cycle ${cycle}: ${value} out of order`);
-          previous = at;
+        // Restart and check what is served.
+        const again = await startBroker(dataDir, port);
+        try {
+          const stored = (await readPartition(port, 'crash', 0)).map((r) => r.value!);
+          const positions = new Map<string, number>();
+          stored.forEach((value, index) => {
+            assert.ok(!positions.has(value), `seed ${seed} cycle ${cycle}: ${value} stored twice`);
+            positions.set(value, index);
+          });
+          let previous = -1;
+          for (const value of acknowledged) {
+            const at = positions.get(value);
+            assert.ok(
+              at !== undefined,
+              `seed ${seed} cycle ${cycle}: acknowledged ${value} is missing (${acknowledged.length} acknowledged, ${stored.length} stored)`,
+            );
+            assert.ok(at > previous, `seed ${seed} cycle ${cycle}: ${value} out of order`);
+            previous = at;
+          }
+          // What is stored now (acknowledged or not) is the history the next cycles must keep.
+          acknowledged.length = 0;
+          acknowledged.push(...stored);
+          killedInFlight += inFlight.size > 0 ? 1 : 0;
+        } finally {
+          again.kill('SIGTERM');
+          await new Promise((resolve) => again.once('exit', resolve));
         }
-        // What is stored now (acknowledged or not) is the history the next cycles must keep.
-        acknowledged.length = 0;
-        acknowledged.push(...stored);
-        killedInFlight += inFlight.size > 0 ? 1 : 0;
-      } finally {
-        again.kill('SIGTERM');
-        await new Promise((resolve) => again.once('exit', resolve));
       }
+      assert.ok(acknowledged.length > 0, 'something was acknowledged');
+      assert.ok(killedInFlight > 0, 'at least one kill hit requests in flight');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    assert.ok(acknowledged.length > 0, 'something was acknowledged');
-    assert.ok(killedInFlight > 0, 'at least one kill hit requests in flight');
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+  },
+);

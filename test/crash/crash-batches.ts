@@ -52,7 +52,9 @@ export function crashRecordAt(offset: number): { key: string; value: string | nu
  * Batches hold at most 4 records, so a batch always starts in 45–49 (the first marker ends the
  * transaction; any later one ends nothing), and a kill may land with the transaction open.
  */
-export function crashTransactionAt(baseOffset: number): { kind: 'plain' } | { kind: 'data'; producerId: number } | { kind: 'marker'; producerId: number; abort: boolean } {
+export function crashTransactionAt(
+  baseOffset: number,
+): { kind: 'plain' } | { kind: 'data'; producerId: number } | { kind: 'marker'; producerId: number; abort: boolean } {
   const window = Math.floor(baseOffset / 50);
   const at = baseOffset % 50;
   const producerId = 1 + (window % 3);
@@ -76,5 +78,13 @@ export function crashKeyedBatchFor(baseOffset: number): Buffer {
     return { key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value) };
   });
   if (transaction.kind === 'plain') return makeBatch(records, { baseTimestamp: Date.now() });
-  return encodeRecordBatchSync({ baseOffset: 0, producerId: transaction.producerId, producerEpoch: 0, baseSequence: 0, transactional: true, timestamp: Date.now(), records });
+  return encodeRecordBatchSync({
+    baseOffset: 0,
+    producerId: transaction.producerId,
+    producerEpoch: 0,
+    baseSequence: 0,
+    transactional: true,
+    timestamp: Date.now(),
+    records,
+  });
 }

@@ -12,9 +12,21 @@ const { Kafka, logLevel } = kafkajs;
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 async function main(): Promise<void> {
-  const kafka = new Kafka({ brokers: [bootstrap!], clientId: 'ctp-worker', logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } });
+  const kafka = new Kafka({
+    brokers: [bootstrap!],
+    clientId: 'ctp-worker',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 10, initialRetryTime: 100 },
+  });
   const producer = kafka.producer({ transactionalId: 'ctp-k9', maxInFlightRequests: 1, idempotent: true });
-  const consumer = kafka.consumer({ groupId: 'ctp-k9', readUncommitted: false, sessionTimeout: 3000, rebalanceTimeout: 6000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId: 'ctp-k9',
+    readUncommitted: false,
+    sessionTimeout: 3000,
+    rebalanceTimeout: 6000,
+    heartbeatInterval: 300,
+    maxWaitTimeInMs: 200,
+  });
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topic: 'ctp-k9-in', fromBeginning: true });
@@ -26,9 +38,15 @@ async function main(): Promise<void> {
       for (let start = 0; start < batch.messages.length; start += 5) {
         const slice = batch.messages.slice(start, start + 5);
         const transaction = await producer.transaction();
-        await transaction.send({ topic: 'ctp-k9-out', messages: slice.map((m) => ({ value: `out-${m.value!.toString()}` })) });
+        await transaction.send({
+          topic: 'ctp-k9-out',
+          messages: slice.map((m) => ({ value: `out-${m.value!.toString()}` })),
+        });
         const next = Number(slice[slice.length - 1]!.offset) + 1;
-        await transaction.sendOffsets({ consumerGroupId: 'ctp-k9', topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(next) }] }] });
+        await transaction.sendOffsets({
+          consumerGroupId: 'ctp-k9',
+          topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(next) }] }],
+        });
         if (crashAfter >= 0 && committed >= crashAfter) {
           process.stdout.write('in-transaction\n');
           await new Promise(() => undefined); // killed here, the transaction open

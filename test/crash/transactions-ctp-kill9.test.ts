@@ -17,7 +17,9 @@ const workerScript = join(dirname(fileURLToPath(import.meta.url)), 'ctp-worker.j
 const INPUT = 60;
 
 function startWorker(bootstrap: string, crashAfter: number): { child: ChildProcess; inTransaction: Promise<void> } {
-  const child = spawn(process.execPath, [workerScript, bootstrap, String(crashAfter)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [workerScript, bootstrap, String(crashAfter)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const inTransaction = new Promise<void>((resolve) => {
     child.stdout!.on('data', (data: Buffer) => {
       if (data.toString().includes('in-transaction')) resolve();
@@ -42,41 +44,69 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
   }
 }
 
-test('kill -9 a consume-transform-produce worker mid-transaction: the output is exactly once', { timeout: 120_000 }, async () => {
-  const server = await startTestBroker({
-    properties: { 'group.initial.rebalance.delay.ms': '100', 'group.min.session.timeout.ms': '1000', 'offsets.topic.num.partitions': '2', 'transaction.state.log.num.partitions': '2' },
-  });
-  const workers: ChildProcess[] = [];
-  try {
-    const kafka = new kafkajs.Kafka({ brokers: [server.bootstrap], clientId: 'ctp-k9-test', logLevel: kafkajs.logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'ctp-k9-in', numPartitions: 1 }, { topic: 'ctp-k9-out', numPartitions: 1 }] });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: 'ctp-k9-in', messages: Array.from({ length: INPUT }, (_, i) => ({ value: `m${i}` })) });
-    await producer.disconnect();
+test(
+  'kill -9 a consume-transform-produce worker mid-transaction: the output is exactly once',
+  { timeout: 120_000 },
+  async () => {
+    const server = await startTestBroker({
+      properties: {
+        'group.initial.rebalance.delay.ms': '100',
+        'group.min.session.timeout.ms': '1000',
+        'offsets.topic.num.partitions': '2',
+        'transaction.state.log.num.partitions': '2',
+      },
+    });
+    const workers: ChildProcess[] = [];
+    try {
+      const kafka = new kafkajs.Kafka({
+        brokers: [server.bootstrap],
+        clientId: 'ctp-k9-test',
+        logLevel: kafkajs.logLevel.NOTHING,
+      });
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [
+          { topic: 'ctp-k9-in', numPartitions: 1 },
+          { topic: 'ctp-k9-out', numPartitions: 1 },
+        ],
+      });
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic: 'ctp-k9-in',
+        messages: Array.from({ length: INPUT }, (_, i) => ({ value: `m${i}` })),
+      });
+      await producer.disconnect();
 
-    const first = startWorker(server.bootstrap, 3);
-    workers.push(first.child);
-    await first.inTransaction;
-    await killed(first.child);
-    const afterCrash = await readCommitted(server.port, 'ctp-k9-out');
-    assert.equal(afterCrash.visible.length, 15, 'three committed transactions of five records; the open one is hidden');
-    assert.ok(afterCrash.lastStableOffset < afterCrash.highWatermark, 'the dead worker left its transaction open');
+      const first = startWorker(server.bootstrap, 3);
+      workers.push(first.child);
+      await first.inTransaction;
+      await killed(first.child);
+      const afterCrash = await readCommitted(server.port, 'ctp-k9-out');
+      assert.equal(
+        afterCrash.visible.length,
+        15,
+        'three committed transactions of five records; the open one is hidden',
+      );
+      assert.ok(afterCrash.lastStableOffset < afterCrash.highWatermark, 'the dead worker left its transaction open');
 
-    const second = startWorker(server.bootstrap, -1);
-    workers.push(second.child);
-    await waitFor('all input transformed', async () => (await readCommitted(server.port, 'ctp-k9-out')).visible.length >= INPUT);
-    await new Promise((r) => setTimeout(r, 1000)); // anything extra would show up now
-    const output = (await readCommitted(server.port, 'ctp-k9-out')).visible;
-    assert.equal(output.length, INPUT, 'no record twice');
-    assert.deepEqual([...output].sort(), Array.from({ length: INPUT }, (_, i) => `out-m${i}`).sort());
-    const offsets = await admin.fetchOffsets({ groupId: 'ctp-k9', topics: ['ctp-k9-in'] });
-    assert.equal(offsets[0]!.partitions[0]!.offset, String(INPUT));
-    await admin.disconnect();
-  } finally {
-    for (const worker of workers) await killed(worker);
-    await server.close();
-  }
-});
+      const second = startWorker(server.bootstrap, -1);
+      workers.push(second.child);
+      await waitFor(
+        'all input transformed',
+        async () => (await readCommitted(server.port, 'ctp-k9-out')).visible.length >= INPUT,
+      );
+      await new Promise((r) => setTimeout(r, 1000)); // anything extra would show up now
+      const output = (await readCommitted(server.port, 'ctp-k9-out')).visible;
+      assert.equal(output.length, INPUT, 'no record twice');
+      assert.deepEqual([...output].sort(), Array.from({ length: INPUT }, (_, i) => `out-m${i}`).sort());
+      const offsets = await admin.fetchOffsets({ groupId: 'ctp-k9', topics: ['ctp-k9-in'] });
+      assert.equal(offsets[0]!.partitions[0]!.offset, String(INPUT));
+      await admin.disconnect();
+    } finally {
+      for (const worker of workers) await killed(worker);
+      await server.close();
+    }
+  },
+);

@@ -23,7 +23,12 @@ function kcat(args: string[]): Promise<string> {
 }
 
 test('kcat -X isolation.level=read_committed sees committed transactions only', async () => {
-  const kafka = new Kafka({ brokers: [server.bootstrap], clientId: 'kcat-txn', logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+  const kafka = new Kafka({
+    brokers: [server.bootstrap],
+    clientId: 'kcat-txn',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 50 },
+  });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'kcat-txn', numPartitions: 2 }] });
@@ -46,15 +51,44 @@ test('kcat -X isolation.level=read_committed sees committed transactions only', 
   }
   // A transaction left open: its records are below the high watermark but above the last stable offset.
   const open = await producer.transaction();
-  await open.send({ topic: 'kcat-txn', messages: [{ value: 'open-0', partition: 0 }, { value: 'open-1', partition: 1 }] });
+  await open.send({
+    topic: 'kcat-txn',
+    messages: [
+      { value: 'open-0', partition: 0 },
+      { value: 'open-1', partition: 1 },
+    ],
+  });
 
-  const readCommitted = (await kcat(['-C', '-t', 'kcat-txn', '-o', 'beginning', '-e', '-X', 'isolation.level=read_committed', '-f', '%s\n'])).trim().split('\n');
+  const readCommitted = (
+    await kcat(['-C', '-t', 'kcat-txn', '-o', 'beginning', '-e', '-X', 'isolation.level=read_committed', '-f', '%s\n'])
+  )
+    .trim()
+    .split('\n');
   assert.deepEqual([...readCommitted].sort(), [...committed].sort());
-  const readUncommitted = (await kcat(['-C', '-t', 'kcat-txn', '-o', 'beginning', '-e', '-X', 'isolation.level=read_uncommitted', '-f', '%s\n'])).trim().split('\n');
+  const readUncommitted = (
+    await kcat([
+      '-C',
+      '-t',
+      'kcat-txn',
+      '-o',
+      'beginning',
+      '-e',
+      '-X',
+      'isolation.level=read_uncommitted',
+      '-f',
+      '%s\n',
+    ])
+  )
+    .trim()
+    .split('\n');
   assert.deepEqual([...readUncommitted].sort(), [...committed, ...aborted, 'open-0', 'open-1'].sort());
 
   await open.abort();
-  const afterAbort = (await kcat(['-C', '-t', 'kcat-txn', '-o', 'beginning', '-e', '-X', 'isolation.level=read_committed', '-f', '%s\n'])).trim().split('\n');
+  const afterAbort = (
+    await kcat(['-C', '-t', 'kcat-txn', '-o', 'beginning', '-e', '-X', 'isolation.level=read_committed', '-f', '%s\n'])
+  )
+    .trim()
+    .split('\n');
   assert.deepEqual([...afterAbort].sort(), [...committed].sort());
   await producer.disconnect();
 });

@@ -21,8 +21,15 @@ function kcat(args: string[], input?: string): Promise<string> {
 test('kcat -L lists this broker, the controller and the topics', async () => {
   await kcat(['-P', '-t', 'listed', '-p', '0'], 'hello\n');
   const out = await kcat(['-L', '-J']);
-  const metadata = JSON.parse(out) as { brokers: Array<{ id: number; name: string }>; topics: Array<{ topic: string; partitions: unknown[] }>; controllerid: number };
-  assert.deepEqual(metadata.brokers.map((b) => b.name), [server.bootstrap]);
+  const metadata = JSON.parse(out) as {
+    brokers: Array<{ id: number; name: string }>;
+    topics: Array<{ topic: string; partitions: unknown[] }>;
+    controllerid: number;
+  };
+  assert.deepEqual(
+    metadata.brokers.map((b) => b.name),
+    [server.bootstrap],
+  );
   assert.equal(metadata.controllerid, 0);
   assert.ok(metadata.topics.some((t) => t.topic === 'listed' && t.partitions.length === 1));
 });
@@ -54,12 +61,18 @@ test('kcat -C -o <offset> and -o s@<timestamp> start where asked', async () => {
   await client.waitForFrames(1);
   for (let i = 0; i < 10; i++) {
     const batch = await encodeRecordBatch({ timestamp: base + i * 1000, records: [{ value: Buffer.from(`t${i}`) }] });
-    client.request(ApiKey.Produce, 7, i + 1, { acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] });
+    client.request(ApiKey.Produce, 7, i + 1, {
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
+    });
   }
   await client.waitForFrames(11);
   client.close();
   const fromOffset = (await kcat(['-C', '-t', topic, '-p', '0', '-o', '7', '-e', '-f', '%s\n'])).trim().split('\n');
   assert.deepEqual(fromOffset, ['t7', 't8', 't9']);
-  const fromTime = (await kcat(['-C', '-t', topic, '-p', '0', '-o', `s@${base + 4500}`, '-e', '-f', '%s\n'])).trim().split('\n');
+  const fromTime = (await kcat(['-C', '-t', topic, '-p', '0', '-o', `s@${base + 4500}`, '-e', '-f', '%s\n']))
+    .trim()
+    .split('\n');
   assert.deepEqual(fromTime, ['t5', 't6', 't7', 't8', 't9']);
 });

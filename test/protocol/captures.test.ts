@@ -7,8 +7,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { beginRequestFrame, decodeRequestHeader, finishFrame } from '../../src/protocol/frame.js';
-import { apiCodecs, ApiKey, consumerProtocolAssignment, consumerProtocolSubscription } from '../../src/protocol/generated/index.js';
-import { Compression, RecordBatchHeader, RECORD_BATCH_MAGIC, validateBatch } from '../../src/protocol/record-batch/header.js';
+import {
+  apiCodecs,
+  ApiKey,
+  consumerProtocolAssignment,
+  consumerProtocolSubscription,
+} from '../../src/protocol/generated/index.js';
+import {
+  Compression,
+  RecordBatchHeader,
+  RECORD_BATCH_MAGIC,
+  validateBatch,
+} from '../../src/protocol/record-batch/header.js';
 import {
   CAPTURE_GROUP,
   CAPTURE_TOPIC,
@@ -21,7 +31,11 @@ import {
 } from '../../scripts/capture-fixtures.js';
 import { CAPTURE_TRANSACTIONAL_ID } from '../../scripts/capture-transaction-fixtures.js';
 
-const clientIds: Record<string, string> = { kafkajs: KAFKAJS_CLIENT_ID, kcat: KCAT_CLIENT_ID, platformatic: PLATFORMATIC_CLIENT_ID };
+const clientIds: Record<string, string> = {
+  kafkajs: KAFKAJS_CLIENT_ID,
+  kcat: KCAT_CLIENT_ID,
+  platformatic: PLATFORMATIC_CLIENT_ID,
+};
 const codecs: Record<string, Compression> = {
   none: Compression.None,
   gzip: Compression.Gzip,
@@ -54,7 +68,14 @@ function loadFixtures(): Fixture[] {
       assert.ok(match, `${file}: name should be <client>-<api>-v<version>[-<label>].bin`);
       const apiKey = apiKeyByFileName.get(match[2]!);
       assert.ok(apiKey !== undefined, `${file}: unknown API ${match[2]}`);
-      return { file, client: match[1]!, apiKey, version: Number(match[3]), label: match[4], frame: readFileSync(join(capturesDir, file)) };
+      return {
+        file,
+        client: match[1]!,
+        apiKey,
+        version: Number(match[3]),
+        label: match[4],
+        frame: readFileSync(join(capturesDir, file)),
+      };
     });
 }
 
@@ -92,7 +113,10 @@ function checkProducedBatch(fixture: Fixture, records: unknown): void {
 const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) => void>> = {
   [ApiKey.ApiVersions](fixture, body) {
     if (fixture.version >= 3) {
-      const software: Record<string, [string, string]> = { kcat: ['librdkafka', '2.0.2'], platformatic: ['platformatic-kafka', '1.35.0'] };
+      const software: Record<string, [string, string]> = {
+        kcat: ['librdkafka', '2.0.2'],
+        platformatic: ['platformatic-kafka', '1.35.0'],
+      };
       assert.deepEqual([body.clientSoftwareName, body.clientSoftwareVersion], software[fixture.client]);
     }
   },
@@ -101,7 +125,10 @@ const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) 
       assert.deepEqual(body.topics, [], 'kcat -L asks for all topics');
       assert.equal(body.allowAutoTopicCreation, false);
     } else {
-      assert.deepEqual(body.topics.map((t: { name: string }) => t.name), [CAPTURE_TOPIC]);
+      assert.deepEqual(
+        body.topics.map((t: { name: string }) => t.name),
+        [CAPTURE_TOPIC],
+      );
     }
   },
   [ApiKey.Produce](fixture, body) {
@@ -169,7 +196,13 @@ const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) 
   [ApiKey.OffsetFetch](fixture, body) {
     const group = fixture.version >= 8 ? body.groups[0] : body;
     assert.equal(group.groupId, CAPTURE_GROUP);
-    assert.deepEqual(group.topics, [{ name: CAPTURE_TOPIC, partitionIndexes: [0], ...(fixture.version >= 8 ? { topicId: group.topics[0].topicId } : {}) }]);
+    assert.deepEqual(group.topics, [
+      {
+        name: CAPTURE_TOPIC,
+        partitionIndexes: [0],
+        ...(fixture.version >= 8 ? { topicId: group.topics[0].topicId } : {}),
+      },
+    ]);
   },
   [ApiKey.CreateTopics](_fixture, body) {
     assert.equal(body.topics.length, 1);
@@ -180,14 +213,25 @@ const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) 
   },
   // Transactions (scripts/capture-transaction-fixtures.ts, a real broker behind a recording proxy).
   [ApiKey.InitProducerId](fixture, body) {
-    assert.equal(body.transactionalId, fixture.client === 'platformatic' ? `${CAPTURE_TRANSACTIONAL_ID}-platformatic` : CAPTURE_TRANSACTIONAL_ID);
+    assert.equal(
+      body.transactionalId,
+      fixture.client === 'platformatic' ? `${CAPTURE_TRANSACTIONAL_ID}-platformatic` : CAPTURE_TRANSACTIONAL_ID,
+    );
     assert.ok(body.transactionTimeoutMs > 0, 'a transaction timeout');
-    if (fixture.version >= 3) assert.deepEqual([body.producerId, body.producerEpoch], [0n, 0], 'platformatic sends 0/0, not -1/-1, for a new producer');
+    if (fixture.version >= 3)
+      assert.deepEqual(
+        [body.producerId, body.producerEpoch],
+        [0n, 0],
+        'platformatic sends 0/0, not -1/-1, for a new producer',
+      );
   },
   [ApiKey.AddPartitionsToTxn](fixture, body) {
     assert.ok(body.v3AndBelowTransactionalId.startsWith(CAPTURE_TRANSACTIONAL_ID));
     assert.ok(body.v3AndBelowProducerId >= 0n);
-    assert.deepEqual(body.v3AndBelowTopics.map((t: { name: string; partitions: number[] }) => [t.name, t.partitions]), [[CAPTURE_TOPIC, [0]]]);
+    assert.deepEqual(
+      body.v3AndBelowTopics.map((t: { name: string; partitions: number[] }) => [t.name, t.partitions]),
+      [[CAPTURE_TOPIC, [0]]],
+    );
   },
   [ApiKey.AddOffsetsToTxn](_fixture, body) {
     assert.equal(body.transactionalId, CAPTURE_TRANSACTIONAL_ID);
@@ -196,7 +240,13 @@ const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) 
   [ApiKey.TxnOffsetCommit](_fixture, body) {
     assert.equal(body.transactionalId, CAPTURE_TRANSACTIONAL_ID);
     assert.equal(body.groupId, CAPTURE_GROUP);
-    assert.deepEqual(body.topics.map((t: { name: string; partitions: Array<{ partitionIndex: number; committedOffset: bigint }> }) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.committedOffset])]), [[CAPTURE_TOPIC, [[0, 1n]]]]);
+    assert.deepEqual(
+      body.topics.map((t: { name: string; partitions: Array<{ partitionIndex: number; committedOffset: bigint }> }) => [
+        t.name,
+        t.partitions.map((p) => [p.partitionIndex, p.committedOffset]),
+      ]),
+      [[CAPTURE_TOPIC, [[0, 1n]]]],
+    );
   },
   [ApiKey.EndTxn](_fixture, body) {
     assert.ok(body.transactionalId.startsWith(CAPTURE_TRANSACTIONAL_ID));
@@ -207,19 +257,40 @@ const expectations: Partial<Record<number, (fixture: Fixture, body: AnyRequest) 
 test('the capture set covers the APIs and versions the broker must accept', () => {
   const names = new Set(fixtures.map((f) => f.file.replace(/\.bin$/, '')));
   for (const expected of [
-    'kafkajs-api-versions-v2', 'kcat-api-versions-v3', 'platformatic-api-versions-v3',
-    'kcat-metadata-v4', 'kafkajs-metadata-v6', 'platformatic-metadata-v9',
-    'kafkajs-produce-v7-none', 'kafkajs-produce-v7-gzip',
-    'kcat-produce-v7-none', 'kcat-produce-v7-gzip', 'kcat-produce-v7-snappy', 'kcat-produce-v7-lz4', 'kcat-produce-v7-zstd',
-    'kafkajs-fetch-v11', 'kcat-fetch-v11', 'platformatic-fetch-v12',
-    'kafkajs-list-offsets-v3', 'kcat-list-offsets-v2', 'platformatic-list-offsets-v5',
-    'kafkajs-find-coordinator-v2', 'platformatic-find-coordinator-v4',
-    'kafkajs-join-group-v5', 'kcat-join-group-v5', 'platformatic-join-group-v6',
-    'kafkajs-create-topics-v3', 'platformatic-create-topics-v7',
-    'kafkajs-init-producer-id-v1', 'platformatic-init-producer-id-v4',
-    'kafkajs-add-partitions-to-txn-v1', 'platformatic-add-partitions-to-txn-v3',
-    'kafkajs-add-offsets-to-txn-v1', 'kafkajs-txn-offset-commit-v1',
-    'kafkajs-end-txn-v1', 'platformatic-end-txn-v4',
+    'kafkajs-api-versions-v2',
+    'kcat-api-versions-v3',
+    'platformatic-api-versions-v3',
+    'kcat-metadata-v4',
+    'kafkajs-metadata-v6',
+    'platformatic-metadata-v9',
+    'kafkajs-produce-v7-none',
+    'kafkajs-produce-v7-gzip',
+    'kcat-produce-v7-none',
+    'kcat-produce-v7-gzip',
+    'kcat-produce-v7-snappy',
+    'kcat-produce-v7-lz4',
+    'kcat-produce-v7-zstd',
+    'kafkajs-fetch-v11',
+    'kcat-fetch-v11',
+    'platformatic-fetch-v12',
+    'kafkajs-list-offsets-v3',
+    'kcat-list-offsets-v2',
+    'platformatic-list-offsets-v5',
+    'kafkajs-find-coordinator-v2',
+    'platformatic-find-coordinator-v4',
+    'kafkajs-join-group-v5',
+    'kcat-join-group-v5',
+    'platformatic-join-group-v6',
+    'kafkajs-create-topics-v3',
+    'platformatic-create-topics-v7',
+    'kafkajs-init-producer-id-v1',
+    'platformatic-init-producer-id-v4',
+    'kafkajs-add-partitions-to-txn-v1',
+    'platformatic-add-partitions-to-txn-v3',
+    'kafkajs-add-offsets-to-txn-v1',
+    'kafkajs-txn-offset-commit-v1',
+    'kafkajs-end-txn-v1',
+    'platformatic-end-txn-v4',
   ]) {
     assert.ok(names.has(expected), `missing fixture ${expected}.bin`);
   }

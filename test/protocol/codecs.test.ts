@@ -27,19 +27,38 @@ function codecsOf(): Codec[] {
   for (const api of apis) {
     const mod = modules[camel(api.name)]!;
     const create = factories(mod);
-    codecs.push({ label: `${api.name}Request`, message: api.request, encode: mod.encodeRequest as Codec['encode'], decode: mod.decodeRequest as Codec['decode'], create });
-    codecs.push({ label: `${api.name}Response`, message: api.response, encode: mod.encodeResponse as Codec['encode'], decode: mod.decodeResponse as Codec['decode'], create });
+    codecs.push({
+      label: `${api.name}Request`,
+      message: api.request,
+      encode: mod.encodeRequest as Codec['encode'],
+      decode: mod.decodeRequest as Codec['decode'],
+      create,
+    });
+    codecs.push({
+      label: `${api.name}Response`,
+      message: api.response,
+      encode: mod.encodeResponse as Codec['encode'],
+      decode: mod.decodeResponse as Codec['decode'],
+      create,
+    });
   }
   for (const s of standalone) {
     const mod = modules[camel(s.message.raw.name)]!;
-    codecs.push({ label: s.message.raw.name, message: s.message, encode: mod.encodeMessage as Codec['encode'], decode: mod.decodeMessage as Codec['decode'], create: factories(mod) });
+    codecs.push({
+      label: s.message.raw.name,
+      message: s.message,
+      encode: mod.encodeMessage as Codec['encode'],
+      decode: mod.decodeMessage as Codec['decode'],
+      create: factories(mod),
+    });
   }
   return codecs;
 }
 
 function factories(mod: Record<string, unknown>): Record<string, () => unknown> {
   const out: Record<string, () => unknown> = {};
-  for (const [name, value] of Object.entries(mod)) if (name.startsWith('create') && typeof value === 'function') out[name.slice(6)] = value as () => unknown;
+  for (const [name, value] of Object.entries(mod))
+    if (name.startsWith('create') && typeof value === 'function') out[name.slice(6)] = value as () => unknown;
   return out;
 }
 
@@ -116,10 +135,18 @@ function randomValue(field: Field, version: number, codec: Codec, random: Random
   return randomElement(field, version, codec, random, depth);
 }
 
-function randomStruct(struct: Struct, version: number, codec: Codec, random: Random, depth: number): Record<string, unknown> {
+function randomStruct(
+  struct: Struct,
+  version: number,
+  codec: Codec,
+  random: Random,
+  depth: number,
+): Record<string, unknown> {
   const value: Record<string, unknown> = {};
   for (const field of struct.fields) {
-    value[field.property] = inRange(version, field.versions) ? randomValue(field, version, codec, random, depth) : defaultOf(field, codec);
+    value[field.property] = inRange(version, field.versions)
+      ? randomValue(field, version, codec, random, depth)
+      : defaultOf(field, codec);
   }
   return value;
 }
@@ -133,7 +160,10 @@ function versionsOf(message: Message): number[] {
 const codecs = codecsOf();
 
 test('every API of api-versions.md Table B and the share-group APIs have a codec', () => {
-  const keys = [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 32, 33, 36, 37, 42, 44, 60, 76, 78, 79];
+  const keys = [
+    0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 32, 33, 36, 37, 42,
+    44, 60, 76, 78, 79,
+  ];
   for (const key of keys) assert.ok(generated.apiCodecs.has(key), `API key ${key} has no codec`);
   assert.equal(generated.apiCodecs.get(1)!.apiName, 'Fetch');
   assert.deepEqual(generated.apiCodecs.get(0)!.requestVersions, { min: 3, max: 13 });
@@ -167,8 +197,10 @@ for (const codec of codecs) {
           else if (kind === 1) input = valid.subarray(0, random.int(0, Math.max(0, valid.length - 1)));
           else {
             input = Buffer.from(valid);
-            for (let flips = random.int(1, 4); flips > 0 && input.length > 0; flips--) input[random.int(0, input.length - 1)] = random.next() & 0xff;
-            if (kind === 3 && input.length > 4) input.writeInt32BE(random.pick([0x7fffffff, -2, -1000, 0x10000000]), random.int(0, input.length - 4));
+            for (let flips = random.int(1, 4); flips > 0 && input.length > 0; flips--)
+              input[random.int(0, input.length - 1)] = random.next() & 0xff;
+            if (kind === 3 && input.length > 4)
+              input.writeInt32BE(random.pick([0x7fffffff, -2, -1000, 0x10000000]), random.int(0, input.length - 4));
           }
           try {
             codec.decode(version, input);
@@ -184,14 +216,22 @@ for (const codec of codecs) {
 }
 
 test('a truncated body names the API, version and field path', () => {
-  const body = generated.fetch.encodeRequest(11, { maxWaitMs: 500, topics: [{ topic: 'orders', partitions: [{ partition: 3, fetchOffset: 42n }] }] }).toBuffer();
-  assert.throws(() => generated.fetch.decodeRequest(11, body.subarray(0, body.length - 6)), (error: unknown) => {
-    assert.ok(error instanceof DecodeError);
-    assert.equal(error.api, 'FetchRequest');
-    assert.equal(error.version, 11);
-    assert.equal(error.path, 'forgottenTopicsData');
-    return true;
-  });
+  const body = generated.fetch
+    .encodeRequest(11, {
+      maxWaitMs: 500,
+      topics: [{ topic: 'orders', partitions: [{ partition: 3, fetchOffset: 42n }] }],
+    })
+    .toBuffer();
+  assert.throws(
+    () => generated.fetch.decodeRequest(11, body.subarray(0, body.length - 6)),
+    (error: unknown) => {
+      assert.ok(error instanceof DecodeError);
+      assert.equal(error.api, 'FetchRequest');
+      assert.equal(error.version, 11);
+      assert.equal(error.path, 'forgottenTopicsData');
+      return true;
+    },
+  );
 });
 
 test('a huge array count is rejected before anything is allocated', () => {
@@ -230,14 +270,19 @@ test('known tagged fields are written only when not default, and read back', () 
 
 test('a non-ignorable field set in a version without it is an encode error; ignorable ones are dropped', () => {
   // Fetch: ForgottenTopicsData (7+) is not ignorable; RackId (11+) is ignorable.
-  assert.throws(() => generated.fetch.encodeRequest(6, { forgottenTopicsData: [{ topic: 't', partitions: [1] }] }), /not supported in this version/);
+  assert.throws(
+    () => generated.fetch.encodeRequest(6, { forgottenTopicsData: [{ topic: 't', partitions: [1] }] }),
+    /not supported in this version/,
+  );
   const v6 = generated.fetch.encodeRequest(6, { rackId: 'rack-1' }).toBuffer();
   assert.equal(generated.fetch.decodeRequest(6, v6).rackId, '');
 });
 
 test('records fields are slices of the input, not copies', () => {
   const records = Buffer.alloc(100, 7);
-  const body = generated.produce.encodeRequest(7, { acks: -1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] }).toBuffer();
+  const body = generated.produce
+    .encodeRequest(7, { acks: -1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] })
+    .toBuffer();
   const decoded = generated.produce.decodeRequest(7, body);
   const slice = decoded.topicData[0]!.partitionData[0]!.records!;
   assert.equal(slice.buffer, body.buffer);

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { beginRequestFrame, beginResponseFrame, decodeRequestHeader, decodeResponseHeader, finishFrame, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/frame.js';
+import {
+  beginRequestFrame,
+  beginResponseFrame,
+  decodeRequestHeader,
+  decodeResponseHeader,
+  finishFrame,
+  requestHeaderVersion,
+  responseHeaderVersion,
+} from '../../src/protocol/frame.js';
 import { ApiKey, apiVersions, heartbeat } from '../../src/protocol/generated/index.js';
 import { DecodeError } from '../../src/protocol/errors.js';
 
@@ -9,7 +17,11 @@ test('header versions follow flexibility, and ApiVersions responses always use h
   assert.equal(requestHeaderVersion(ApiKey.Metadata, 9), 2);
   assert.equal(responseHeaderVersion(ApiKey.Metadata, 9), 1);
   assert.equal(requestHeaderVersion(ApiKey.ApiVersions, 3), 2);
-  assert.equal(requestHeaderVersion(ApiKey.ApiVersions, 99), 2, 'unknown newer ApiVersions is still parsed as flexible');
+  assert.equal(
+    requestHeaderVersion(ApiKey.ApiVersions, 99),
+    2,
+    'unknown newer ApiVersions is still parsed as flexible',
+  );
   assert.equal(responseHeaderVersion(ApiKey.ApiVersions, 3), 0);
 });
 
@@ -21,7 +33,12 @@ test('a flexible request frame round-trips: header v2 keeps client_id a non-comp
   assert.equal(bytes.readInt16BE(12), 'my-client'.length, 'client_id has an INT16 length even in header v2');
   const { header, bodyOffset } = decodeRequestHeader(bytes, 4);
   assert.deepEqual(header, { requestApiKey: 12, requestApiVersion: 4, correlationId: 77, clientId: 'my-client' });
-  assert.deepEqual(heartbeat.decodeRequest(4, bytes, bodyOffset), { groupId: 'g', generationId: 3, memberId: 'm-1', groupInstanceId: null });
+  assert.deepEqual(heartbeat.decodeRequest(4, bytes, bodyOffset), {
+    groupId: 'g',
+    generationId: 3,
+    memberId: 'm-1',
+    groupInstanceId: null,
+  });
 });
 
 test('an ApiVersions v3 response frame has no tagged-field byte in its header', () => {

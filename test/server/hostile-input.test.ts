@@ -14,7 +14,14 @@ import { connect, type Socket } from 'node:net';
 import { beginRequestFrame, finishFrame } from '../../src/protocol/frame.js';
 import { apiCodecs, ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
-import { ATTRIBUTES_OFFSET, Compression, CRC_OFFSET, CRC_START_OFFSET, RECORDS_OFFSET, RecordBatchHeader } from '../../src/protocol/record-batch/header.js';
+import {
+  ATTRIBUTES_OFFSET,
+  Compression,
+  CRC_OFFSET,
+  CRC_START_OFFSET,
+  RECORDS_OFFSET,
+  RecordBatchHeader,
+} from '../../src/protocol/record-batch/header.js';
 import { decodeRecordBatches, encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
 import { startBrokerProcess } from '../support/broker-process.js';
 import { RawClient } from '../support/raw-client.js';
@@ -37,7 +44,13 @@ const preciousBefore: ReadRecord[][] = [];
 // ---------------------------------------------------------------- helpers
 
 /** One request frame (size prefix included) built with our codecs. */
-function requestFrame(apiKey: number, apiVersion: number, correlationId: number, body: object, clientId: string | null = 'hostile'): Buffer {
+function requestFrame(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  body: object,
+  clientId: string | null = 'hostile',
+): Buffer {
   const frame = beginRequestFrame(apiKey, apiVersion, correlationId, clientId);
   apiCodecs.get(apiKey)!.encodeRequest(apiVersion, body, frame.writer);
   return Buffer.concat(finishFrame(frame));
@@ -64,7 +77,11 @@ async function eventually(condition: () => boolean, timeoutMs: number): Promise<
 }
 
 /** Runs `work` over `items` with at most `concurrency` at once. */
-async function pool<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function pool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -106,7 +123,12 @@ async function attack(bytes: Buffer, waitMs: number): Promise<Observation> {
 
 /** Peers the broker logged a closed connection for since log line `from` (a line naming a peer and "closing"). */
 function closedPeers(from: number): Set<string> {
-  return new Set(server.logger.lines.slice(from).filter((l) => /clos/i.test(l.message) && typeof l.fields.peer === 'string').map((l) => l.fields.peer as string));
+  return new Set(
+    server.logger.lines
+      .slice(from)
+      .filter((l) => /clos/i.test(l.message) && typeof l.fields.peer === 'string')
+      .map((l) => l.fields.peer as string),
+  );
 }
 
 /** The first log line about `peer` since line `from`. */
@@ -142,7 +164,8 @@ class Canary {
     if (!frame) throw new Error(this.client.closed ? 'the canary connection was closed' : 'no answer within 5 s');
     this.consumed++;
     const decoded = RawClient.decode(apiKey, apiVersion, frame);
-    if (decoded.correlationId !== correlationId) throw new Error(`answer for correlation id ${decoded.correlationId}, expected ${correlationId}`);
+    if (decoded.correlationId !== correlationId)
+      throw new Error(`answer for correlation id ${decoded.correlationId}, expected ${correlationId}`);
     return decoded.body;
   }
 
@@ -152,22 +175,32 @@ class Canary {
     const value = `canary-${offset}`;
     const produceId = ++this.correlationId;
     const records = encodeRecordBatchSync({ records: [{ key: Buffer.from('canary'), value: Buffer.from(value) }] });
-    this.client.request(ApiKey.Produce, 7, produceId, { acks: -1, timeoutMs: 5000, topicData: [{ name: CANARY, partitionData: [{ index: 0, records }] }] });
+    this.client.request(ApiKey.Produce, 7, produceId, {
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: CANARY, partitionData: [{ index: 0, records }] }],
+    });
     const produced = (await this.answer(ApiKey.Produce, 7, produceId)).responses[0].partitionResponses[0];
-    if (produced.errorCode !== 0 || produced.baseOffset !== BigInt(offset)) throw new Error(`produce answered error ${produced.errorCode} at offset ${produced.baseOffset}, expected offset ${offset}`);
+    if (produced.errorCode !== 0 || produced.baseOffset !== BigInt(offset))
+      throw new Error(
+        `produce answered error ${produced.errorCode} at offset ${produced.baseOffset}, expected offset ${offset}`,
+      );
     const fetchId = ++this.correlationId;
     this.client.request(ApiKey.Fetch, 11, fetchId, {
       maxWaitMs: 0,
       minBytes: 0,
       maxBytes: 1 << 20,
       isolationLevel: 0,
-      topics: [{ topic: CANARY, partitions: [{ partition: 0, fetchOffset: BigInt(offset), partitionMaxBytes: 1 << 20 }] }],
+      topics: [
+        { topic: CANARY, partitions: [{ partition: 0, fetchOffset: BigInt(offset), partitionMaxBytes: 1 << 20 }] },
+      ],
     });
     const fetched = (await this.answer(ApiKey.Fetch, 11, fetchId)).responses[0].partitions[0];
     if (fetched.errorCode !== 0) throw new Error(`fetch answered error ${fetched.errorCode}`);
     const batches = await decodeRecordBatches(fetched.records);
     const record = batches.flatMap((b) => b.records).find((r) => r.offset === offset);
-    if (record?.value?.toString() !== value) throw new Error(`fetch at ${offset} returned ${record?.value?.toString() ?? 'nothing'}, expected ${value}`);
+    if (record?.value?.toString() !== value)
+      throw new Error(`fetch at ${offset} returned ${record?.value?.toString() ?? 'nothing'}, expected ${value}`);
     this.rounds++;
   }
 
@@ -214,7 +247,11 @@ async function whileCanaryWorks(name: string, body: () => Promise<void>): Promis
 }
 
 /** Seeded randomness for one test; the seed goes into the failure message. */
-async function seeded(t: { diagnostic(message: string): void }, name: string, body: (random: Random) => Promise<void>): Promise<void> {
+async function seeded(
+  t: { diagnostic(message: string): void },
+  name: string,
+  body: (random: Random) => Promise<void>,
+): Promise<void> {
   const seed = seedFromEnvironment();
   t.diagnostic(`${name}: SLUICE_SEED=${seed}`);
   try {
@@ -229,7 +266,12 @@ async function seeded(t: { diagnostic(message: string): void }, name: string, bo
 
 before(async () => {
   server = await startTestBroker();
-  for (const [topic, partitions] of [[PRECIOUS, 2], [FUZZ, 2], [CANARY, 1], [FUZZ_CRC, 1]] as const) {
+  for (const [topic, partitions] of [
+    [PRECIOUS, 2],
+    [FUZZ, 2],
+    [CANARY, 1],
+    [FUZZ_CRC, 1],
+  ] as const) {
     assert.equal((await server.broker.createTopic(topic, partitions, {})).errorCode, 0);
   }
   // Batches in every codec, with keys and headers, over the wire like any client.
@@ -243,12 +285,22 @@ before(async () => {
         value: Buffer.from(`precious-${partition}-${i}-${n}-${'v'.repeat(n)}`),
         headers: [{ key: 'codec', value: Buffer.from(String(compression)) }],
       }));
-      client.request(ApiKey.Produce, 7, ++correlationId, { acks: -1, timeoutMs: 5000, topicData: [{ name: PRECIOUS, partitionData: [{ index: partition, records: encodeRecordBatchSync({ records, compression }) }] }] });
+      client.request(ApiKey.Produce, 7, ++correlationId, {
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          {
+            name: PRECIOUS,
+            partitionData: [{ index: partition, records: encodeRecordBatchSync({ records, compression }) }],
+          },
+        ],
+      });
     }
   }
   const frames = await client.waitForFrames(correlationId, 10_000);
   assert.equal(frames.length, correlationId);
-  for (const frame of frames) assert.equal(RawClient.decode(ApiKey.Produce, 7, frame).body.responses[0].partitionResponses[0].errorCode, 0);
+  for (const frame of frames)
+    assert.equal(RawClient.decode(ApiKey.Produce, 7, frame).body.responses[0].partitionResponses[0].errorCode, 0);
   client.close();
   for (const partition of [0, 1]) {
     preciousBefore[partition] = await readPartition(server.port, PRECIOUS, partition);
@@ -266,7 +318,8 @@ after(async () => {
   // connection and close() (the two long-poll tests below). Wake every partition so this process can
   // exit: with the broker closed, a woken fetch ends instead of parking again.
   for (const topic of server.broker.topics.all()) {
-    for (let partition = 0; partition < topic.partitions; partition++) server.broker.partitions.wake(topic.name, partition);
+    for (let partition = 0; partition < topic.partitions; partition++)
+      server.broker.partitions.wake(topic.name, partition);
   }
 });
 
@@ -290,7 +343,10 @@ test('size prefixes out of bounds close the connection unread, logged with the p
 
 test('truncated frames: a frame that never completes holds nothing, and hanging up mid-frame is harmless', async () => {
   await whileCanaryWorks('truncated frames', async () => {
-    const metadata = requestFrame(ApiKey.Metadata, 9, 1, { topics: [{ name: PRECIOUS }], allowAutoTopicCreation: false });
+    const metadata = requestFrame(ApiKey.Metadata, 9, 1, {
+      topics: [{ name: PRECIOUS }],
+      allowAutoTopicCreation: false,
+    });
     const idle: RawClient[] = [];
     // Every proper prefix of a valid request: the broker waits for the rest and answers nothing.
     for (let cut = 1; cut < metadata.length; cut++) {
@@ -305,10 +361,16 @@ test('truncated frames: a frame that never completes holds nothing, and hanging 
     big.sendRaw(announced);
     idle.push(big);
     await sleep(300);
-    assert.ok(idle.every((c) => c.frames.length === 0 && !c.closed), 'incomplete frames are neither answered nor rejected');
+    assert.ok(
+      idle.every((c) => c.frames.length === 0 && !c.closed),
+      'incomplete frames are neither answered nor rejected',
+    );
     // Half of them hang up politely (FIN), half abruptly (RST-ish destroy).
     idle.forEach((c, i) => (i % 2 === 0 ? c.socket.end() : c.close()));
-    assert.ok(await eventually(() => server.listener.connectionCount === 1, 5000), `connections left: ${server.listener.connectionCount}`);
+    assert.ok(
+      await eventually(() => server.listener.connectionCount === 1, 5000),
+      `connections left: ${server.listener.connectionCount}`,
+    );
   });
 });
 
@@ -317,8 +379,23 @@ test('requests dribbled a byte at a time, or glued together and split at odd pla
     await whileCanaryWorks('odd chunking', async () => {
       const frames = [
         requestFrame(ApiKey.Metadata, 9, 1, { topics: [{ name: PRECIOUS }], allowAutoTopicCreation: false }),
-        requestFrame(ApiKey.Produce, 7, 2, { acks: -1, timeoutMs: 5000, topicData: [{ name: FUZZ, partitionData: [{ index: 0, records: encodeRecordBatchSync({ records: [{ value: Buffer.from('dribbled') }] }) }] }] }),
-        requestFrame(ApiKey.ListOffsets, 5, 3, { replicaId: -1, isolationLevel: 0, topics: [{ name: PRECIOUS, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] }),
+        requestFrame(ApiKey.Produce, 7, 2, {
+          acks: -1,
+          timeoutMs: 5000,
+          topicData: [
+            {
+              name: FUZZ,
+              partitionData: [
+                { index: 0, records: encodeRecordBatchSync({ records: [{ value: Buffer.from('dribbled') }] }) },
+              ],
+            },
+          ],
+        }),
+        requestFrame(ApiKey.ListOffsets, 5, 3, {
+          replicaId: -1,
+          isolationLevel: 0,
+          topics: [{ name: PRECIOUS, partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+        }),
         requestFrame(ApiKey.ApiVersions, 3, 4, { clientSoftwareName: 'dribble', clientSoftwareVersion: '1' }),
       ];
       const all = Buffer.concat(frames);
@@ -328,7 +405,14 @@ test('requests dribbled a byte at a time, or glued together and split at odd pla
         await write(client);
         const answers = await client.waitForFrames(frames.length, 5000);
         client.close();
-        return answers.map((frame, i) => RawClient.decode([ApiKey.Metadata, ApiKey.Produce, ApiKey.ListOffsets, ApiKey.ApiVersions][i]!, [9, 7, 5, 3][i]!, frame).correlationId);
+        return answers.map(
+          (frame, i) =>
+            RawClient.decode(
+              [ApiKey.Metadata, ApiKey.Produce, ApiKey.ListOffsets, ApiKey.ApiVersions][i]!,
+              [9, 7, 5, 3][i]!,
+              frame,
+            ).correlationId,
+        );
       };
       // One byte per write, with pauses so each arrives on its own.
       const dribbled = await answersOf(async (client) => {
@@ -397,7 +481,10 @@ test('random bytes: closed or answered, never a crash or a stuck connection', as
           header.writeInt32BE(i, 4);
           header.writeInt16BE(-1, 8); // null client id
           // Produce may be acks=0 and Fetch may long-poll: no answer is legitimate for them.
-          cases.push({ bytes: withSize(Buffer.concat([header, random.bytes(random.int(0, 300))])), mayWait: apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch });
+          cases.push({
+            bytes: withSize(Buffer.concat([header, random.bytes(random.int(0, 300))])),
+            mayWait: apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch,
+          });
         }
       }
       const observations = await pool(cases, 32, ({ bytes }) => attack(bytes, 1500));
@@ -405,7 +492,11 @@ test('random bytes: closed or answered, never a crash or a stuck connection', as
       const counts = { closed: 0, answered: 0, pending: 0 };
       observations.forEach(({ outcome, peer }, i) => {
         counts[outcome]++;
-        if (outcome === 'pending') assert.ok(cases[i]!.mayWait, `case ${i} (${cases[i]!.bytes.subarray(0, 16).toString('hex')}…) neither answered nor closed`);
+        if (outcome === 'pending')
+          assert.ok(
+            cases[i]!.mayWait,
+            `case ${i} (${cases[i]!.bytes.subarray(0, 16).toString('hex')}…) neither answered nor closed`,
+          );
         if (outcome === 'closed') assert.ok(logged.has(peer), `case ${i}: closing logged with peer ${peer}`);
       });
       t.diagnostic(`random bytes: ${JSON.stringify(counts)}`);
@@ -417,12 +508,61 @@ test('random bytes: closed or answered, never a crash or a stuck connection', as
 /** Valid requests of several APIs and versions, flexible and not, as complete frames. */
 function sampleRequests(): Array<{ name: string; apiKey: number; frame: Buffer }> {
   const batch = (compression: Compression) =>
-    encodeRecordBatchSync({ compression, records: [{ key: Buffer.from('k'), value: Buffer.from('fuzz value'), headers: [{ key: 'h', value: Buffer.from('x') }] }, { value: Buffer.from('second') }] });
-  const produce = (acks: number, compression: Compression) => ({ acks, timeoutMs: 5000, topicData: [{ name: FUZZ, partitionData: [{ index: 0, records: batch(compression) }] }] });
-  const fetch = { maxWaitMs: 20, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, topics: [{ topic: PRECIOUS, partitions: [{ partition: 0, fetchOffset: 3n, partitionMaxBytes: 1 << 16 }, { partition: 1, fetchOffset: 0n, partitionMaxBytes: 1 << 16 }] }] };
+    encodeRecordBatchSync({
+      compression,
+      records: [
+        { key: Buffer.from('k'), value: Buffer.from('fuzz value'), headers: [{ key: 'h', value: Buffer.from('x') }] },
+        { value: Buffer.from('second') },
+      ],
+    });
+  const produce = (acks: number, compression: Compression) => ({
+    acks,
+    timeoutMs: 5000,
+    topicData: [{ name: FUZZ, partitionData: [{ index: 0, records: batch(compression) }] }],
+  });
+  const fetch = {
+    maxWaitMs: 20,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    topics: [
+      {
+        topic: PRECIOUS,
+        partitions: [
+          { partition: 0, fetchOffset: 3n, partitionMaxBytes: 1 << 16 },
+          { partition: 1, fetchOffset: 0n, partitionMaxBytes: 1 << 16 },
+        ],
+      },
+    ],
+  };
   const metadata = { topics: [{ name: PRECIOUS }, { name: FUZZ }], allowAutoTopicCreation: false };
-  const createTopics = (validateOnly: boolean) => ({ topics: [{ name: 'fuzz-created', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: '60000' }] }], timeoutMs: 1000, validateOnly });
-  const listOffsets = { replicaId: -1, isolationLevel: 0, topics: [{ name: PRECIOUS, partitions: [{ partitionIndex: 0, timestamp: -1n }, { partitionIndex: 1, timestamp: -2n }, { partitionIndex: 0, timestamp: BigInt(Date.now() - 60_000) }] }] };
+  const createTopics = (validateOnly: boolean) => ({
+    topics: [
+      {
+        name: 'fuzz-created',
+        numPartitions: 1,
+        replicationFactor: 1,
+        assignments: [],
+        configs: [{ name: 'retention.ms', value: '60000' }],
+      },
+    ],
+    timeoutMs: 1000,
+    validateOnly,
+  });
+  const listOffsets = {
+    replicaId: -1,
+    isolationLevel: 0,
+    topics: [
+      {
+        name: PRECIOUS,
+        partitions: [
+          { partitionIndex: 0, timestamp: -1n },
+          { partitionIndex: 1, timestamp: -2n },
+          { partitionIndex: 0, timestamp: BigInt(Date.now() - 60_000) },
+        ],
+      },
+    ],
+  };
   const samples: Array<[string, number, number, object]> = [
     ['Produce v3', ApiKey.Produce, 3, produce(-1, Compression.None)],
     ['Produce v7 acks=1 gzip', ApiKey.Produce, 7, produce(1, Compression.Gzip)],
@@ -434,11 +574,20 @@ function sampleRequests(): Array<{ name: string; apiKey: number; frame: Buffer }
     ['Metadata v9', ApiKey.Metadata, 9, metadata],
     ['CreateTopics v2', ApiKey.CreateTopics, 2, createTopics(true)],
     ['CreateTopics v7', ApiKey.CreateTopics, 7, createTopics(false)],
-    ['ListOffsets v1', ApiKey.ListOffsets, 1, { replicaId: -1, topics: [{ name: PRECIOUS, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] }],
+    [
+      'ListOffsets v1',
+      ApiKey.ListOffsets,
+      1,
+      { replicaId: -1, topics: [{ name: PRECIOUS, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] },
+    ],
     ['ListOffsets v5', ApiKey.ListOffsets, 5, listOffsets],
     ['ApiVersions v3', ApiKey.ApiVersions, 3, { clientSoftwareName: 'hostile', clientSoftwareVersion: '1.0' }],
   ];
-  return samples.map(([name, apiKey, version, body], i) => ({ name, apiKey, frame: requestFrame(apiKey, version, 1000 + i, body) }));
+  return samples.map(([name, apiKey, version, body], i) => ({
+    name,
+    apiKey,
+    frame: requestFrame(apiKey, version, 1000 + i, body),
+  }));
 }
 
 /** One seeded mutation of a request message (the bytes after the size prefix); returns the new message. */
@@ -476,13 +625,19 @@ function mutate(random: Random, message: Buffer): { message: Buffer; how: string
     case 5: {
       const at = random.int(8, out.length);
       const inserted = random.bytes(random.int(1, 16));
-      return { message: Buffer.concat([out.subarray(0, at), inserted, out.subarray(at)]), how: `${inserted.length} bytes inserted at ${at}` };
+      return {
+        message: Buffer.concat([out.subarray(0, at), inserted, out.subarray(at)]),
+        how: `${inserted.length} bytes inserted at ${at}`,
+      };
     }
     default: {
       const from = random.int(8, out.length - 1);
       const length = random.int(1, Math.min(32, out.length - from));
       const at = random.int(8, out.length);
-      return { message: Buffer.concat([out.subarray(0, at), out.subarray(from, from + length), out.subarray(at)]), how: `${length} bytes from ${from} repeated at ${at}` };
+      return {
+        message: Buffer.concat([out.subarray(0, at), out.subarray(from, from + length), out.subarray(at)]),
+        how: `${length} bytes from ${from} repeated at ${at}`,
+      };
     }
   }
 }
@@ -508,18 +663,28 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
         counts[outcome]++;
         const { name, apiKey, bytes } = cases[i]!;
         // Produce may have become acks=0 and Fetch may long-poll for the mutated max_wait_ms.
-        if (outcome === 'pending') assert.ok(apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch, `${name} (${bytes.toString('hex')}): neither answered nor closed`);
+        if (outcome === 'pending')
+          assert.ok(
+            apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch,
+            `${name} (${bytes.toString('hex')}): neither answered nor closed`,
+          );
         if (outcome === 'closed') assert.ok(logged.has(peer), `${name}: closing logged with peer ${peer}`);
         if (outcome === 'answered') {
           // The answer is well-formed for the API, version and correlation id the (mutated) header names.
           const message = bytes.subarray(4);
-          const [answeredKey, answeredVersion, correlationId] = [message.readInt16BE(0), message.readInt16BE(2), message.readInt32BE(4)];
+          const [answeredKey, answeredVersion, correlationId] = [
+            message.readInt16BE(0),
+            message.readInt16BE(2),
+            message.readInt32BE(4),
+          ];
           const bodyVersion = answeredKey === ApiKey.ApiVersions && answeredVersion > 4 ? 0 : answeredVersion;
           let decoded;
           try {
             decoded = RawClient.decode(answeredKey, bodyVersion, observations[i]!.response!);
           } catch (error) {
-            assert.fail(`${name}: the answer does not decode as ${answeredKey} v${bodyVersion}: ${(error as Error).message}`);
+            assert.fail(
+              `${name}: the answer does not decode as ${answeredKey} v${bodyVersion}: ${(error as Error).message}`,
+            );
           }
           assert.equal(decoded.correlationId, correlationId, `${name}: answer's correlation id`);
         }
@@ -530,7 +695,8 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
   // Whatever the mutated Produce requests got appended decodes cleanly (CRC, lengths, records).
   for (const partition of [0, 1]) {
     const records = await readPartition(server.port, FUZZ, partition);
-    for (const [i, r] of records.entries()) assert.equal(r.offset, records[0]!.offset + i, `${FUZZ}-${partition}: offsets contiguous`);
+    for (const [i, r] of records.entries())
+      assert.equal(r.offset, records[0]!.offset + i, `${FUZZ}-${partition}: offsets contiguous`);
   }
 });
 
@@ -541,8 +707,22 @@ test('clients that hang up before their answer: nothing breaks, and a delivered 
     await pool(values, 25, async (value, i) => {
       const client = await RawClient.connect(server.port);
       const records = encodeRecordBatchSync({ records: [{ value: Buffer.from(value) }] });
-      client.sendRaw(requestFrame(ApiKey.Produce, 7, 1, { acks: -1, timeoutMs: 5000, topicData: [{ name: FUZZ, partitionData: [{ index: 1, records }] }] }));
-      client.sendRaw(requestFrame(ApiKey.Fetch, 11, 2, { maxWaitMs: 500, minBytes: 1 << 20, maxBytes: 1 << 20, isolationLevel: 0, topics: [{ topic: FUZZ, partitions: [{ partition: 1, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }] }));
+      client.sendRaw(
+        requestFrame(ApiKey.Produce, 7, 1, {
+          acks: -1,
+          timeoutMs: 5000,
+          topicData: [{ name: FUZZ, partitionData: [{ index: 1, records }] }],
+        }),
+      );
+      client.sendRaw(
+        requestFrame(ApiKey.Fetch, 11, 2, {
+          maxWaitMs: 500,
+          minBytes: 1 << 20,
+          maxBytes: 1 << 20,
+          isolationLevel: 0,
+          topics: [{ topic: FUZZ, partitions: [{ partition: 1, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+        }),
+      );
       client.sendRaw(requestFrame(ApiKey.Metadata, 9, 3, { topics: null, allowAutoTopicCreation: false }));
       // Half of them close politely after writing (FIN: every byte is delivered first), half at once.
       if (i % 2 === 0) client.socket.end();
@@ -551,14 +731,22 @@ test('clients that hang up before their answer: nothing breaks, and a delivered 
     // The politely closed ones delivered their produce request whole: as in Kafka, it is appended
     // even though nobody is left to read the answer.
     const delivered = values.filter((_, i) => i % 2 === 0);
-    const landed = async () => new Set((await readPartition(server.port, FUZZ, 1)).slice(before.length).map((r) => r.value));
+    const landed = async () =>
+      new Set((await readPartition(server.port, FUZZ, 1)).slice(before.length).map((r) => r.value));
     let seen = await landed();
     for (let i = 0; i < 50 && !delivered.every((v) => seen.has(v)); i++) {
       await sleep(100);
       seen = await landed();
     }
-    assert.deepEqual(delivered.filter((v) => !seen.has(v)), [], 'delivered produce requests that were not appended');
-    assert.ok(await eventually(() => server.listener.connectionCount === 1, 5000), `connections left: ${server.listener.connectionCount - 1}`);
+    assert.deepEqual(
+      delivered.filter((v) => !seen.has(v)),
+      [],
+      'delivered produce requests that were not appended',
+    );
+    assert.ok(
+      await eventually(() => server.listener.connectionCount === 1, 5000),
+      `connections left: ${server.listener.connectionCount - 1}`,
+    );
   });
 });
 
@@ -578,10 +766,20 @@ test('CRC-repaired mutations of a produced batch: unknown codecs are refused, ac
     const refused = new Map<number, number>();
     try {
       for (let i = 0; i < 200; i++) {
-        const compression = random.pick([Compression.None, Compression.None, Compression.Gzip, Compression.Snappy, Compression.Lz4]);
+        const compression = random.pick([
+          Compression.None,
+          Compression.None,
+          Compression.Gzip,
+          Compression.Snappy,
+          Compression.Lz4,
+        ]);
         const batch = encodeRecordBatchSync({
           compression,
-          records: Array.from({ length: 3 }, (_, n) => ({ key: Buffer.from(`key-${n}`), value: Buffer.from(`value-${n}-${'z'.repeat(n * 5)}`), headers: [{ key: 'h', value: Buffer.from(String(n)) }] })),
+          records: Array.from({ length: 3 }, (_, n) => ({
+            key: Buffer.from(`key-${n}`),
+            value: Buffer.from(`value-${n}-${'z'.repeat(n * 5)}`),
+            headers: [{ key: 'h', value: Buffer.from(String(n)) }],
+          })),
         });
         const mutated = Buffer.from(batch);
         const count = random.int(1, 3);
@@ -594,7 +792,11 @@ test('CRC-repaired mutations of a produced batch: unknown codecs are refused, ac
         }
         mutated.writeUInt32BE(crc32c(mutated.subarray(CRC_START_OFFSET)), CRC_OFFSET);
         const how = `codec ${compression}, bytes ${positions.join(', ')} of ${mutated.length} changed`;
-        client.request(ApiKey.Produce, 7, i, { acks: -1, timeoutMs: 5000, topicData: [{ name: FUZZ_CRC, partitionData: [{ index: 0, records: mutated }] }] });
+        client.request(ApiKey.Produce, 7, i, {
+          acks: -1,
+          timeoutMs: 5000,
+          topicData: [{ name: FUZZ_CRC, partitionData: [{ index: 0, records: mutated }] }],
+        });
         const frames = await client.waitForFrames(i + 1, 5000);
         assert.ok(frames[i], `case ${i}: produce answered`);
         const answer = RawClient.decode(ApiKey.Produce, 7, frames[i]).body.responses[0].partitionResponses[0];
@@ -609,21 +811,36 @@ test('CRC-repaired mutations of a produced batch: unknown codecs are refused, ac
     } finally {
       client.close();
     }
-    t.diagnostic(`CRC-repaired batches: ${accepted.length} accepted, refused by error code: ${JSON.stringify(Object.fromEntries(refused))}`);
+    t.diagnostic(
+      `CRC-repaired batches: ${accepted.length} accepted, refused by error code: ${JSON.stringify(Object.fromEntries(refused))}`,
+    );
     // Read each accepted batch back on its own: the bytes sent, with the broker's offset and epoch.
     const reader = await RawClient.connect(server.port);
     const changed: string[] = [];
     try {
       for (const [i, { how, offset, bytes }] of accepted.entries()) {
-        reader.request(ApiKey.Fetch, 11, i, { maxWaitMs: 0, minBytes: 0, maxBytes: 1, isolationLevel: 0, topics: [{ topic: FUZZ_CRC, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 1 }] }] });
+        reader.request(ApiKey.Fetch, 11, i, {
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1,
+          isolationLevel: 0,
+          topics: [{ topic: FUZZ_CRC, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 1 }] }],
+        });
         const frames = await reader.waitForFrames(i + 1, 5000);
         assert.ok(frames[i], `fetch at ${offset} answered`);
         const partition = RawClient.decode(ApiKey.Fetch, 11, frames[i]).body.responses[0].partitions[0];
         assert.equal(partition.errorCode, 0);
         const served: Buffer = partition.records;
         const header = new RecordBatchHeader(served);
-        if (served.length !== bytes.length || !served.subarray(16).equals(bytes.subarray(16)) || header.baseOffset !== Number(offset) || !header.isCrcValid()) {
-          changed.push(`offset ${offset}: served ${served.length} bytes differ from the ${bytes.length} produced — ${how}`);
+        if (
+          served.length !== bytes.length ||
+          !served.subarray(16).equals(bytes.subarray(16)) ||
+          header.baseOffset !== Number(offset) ||
+          !header.isCrcValid()
+        ) {
+          changed.push(
+            `offset ${offset}: served ${served.length} bytes differ from the ${bytes.length} produced — ${how}`,
+          );
         }
       }
     } finally {
@@ -662,7 +879,10 @@ test('unknown API keys and unsupported versions close the connection, logged wit
     ];
     for (const [name, apiKey, apiVersion, message] of rejected) {
       // After the client id: an empty tagged-field section (read only if the header is v2), then junk.
-      const { outcome, peer, logFrom } = await attack(withSize(Buffer.concat([header(apiKey, apiVersion), Buffer.from([0, 1, 2, 3])])), 3000);
+      const { outcome, peer, logFrom } = await attack(
+        withSize(Buffer.concat([header(apiKey, apiVersion), Buffer.from([0, 1, 2, 3])])),
+        3000,
+      );
       assert.equal(outcome, 'closed', name);
       const line = lineAbout(peer, logFrom);
       assert.ok(line, `${name}: logged with peer ${peer}`);
@@ -690,13 +910,15 @@ async function openIdleSockets(port: number, count: number): Promise<Socket[]> {
   const sockets: Socket[] = [];
   for (let wave = 0; wave < count; wave += 200) {
     const opened = await Promise.all(
-      Array.from({ length: Math.min(200, count - wave) }, () =>
-        new Promise<Socket>((resolve, reject) => {
-          const socket = connect({ port, host: '127.0.0.1' });
-          socket.on('error', () => undefined);
-          socket.once('connect', () => resolve(socket));
-          socket.once('error', reject);
-        }),
+      Array.from(
+        { length: Math.min(200, count - wave) },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = connect({ port, host: '127.0.0.1' });
+            socket.on('error', () => undefined);
+            socket.once('connect', () => resolve(socket));
+            socket.once('error', reject);
+          }),
       ),
     );
     sockets.push(...opened);
@@ -710,18 +932,29 @@ test('two thousand idle connections: all accepted, the canary unaffected, all re
     const baseline = server.listener.connectionCount;
     const sockets = await openIdleSockets(server.port, 2000);
     try {
-      assert.ok(await eventually(() => server.listener.connectionCount >= baseline + 2000, 10_000), `accepted ${server.listener.connectionCount - baseline} of 2000`);
+      assert.ok(
+        await eventually(() => server.listener.connectionCount >= baseline + 2000, 10_000),
+        `accepted ${server.listener.connectionCount - baseline} of 2000`,
+      );
       const roundsBefore = canary.rounds;
-      assert.ok(await eventually(() => canary.rounds > roundsBefore + 3, 5000), 'the canary keeps going with 2000 idle connections open');
+      assert.ok(
+        await eventually(() => canary.rounds > roundsBefore + 3, 5000),
+        'the canary keeps going with 2000 idle connections open',
+      );
     } finally {
       for (const socket of sockets) socket.destroy();
     }
-    assert.ok(await eventually(() => server.listener.connectionCount === baseline, 10_000), `connections left: ${server.listener.connectionCount - baseline}`);
+    assert.ok(
+      await eventually(() => server.listener.connectionCount === baseline, 10_000),
+      `connections left: ${server.listener.connectionCount - baseline}`,
+    );
   });
 });
 
 test('beyond max.connections new connections are refused at accept and idle ones time out; an existing client keeps working', async () => {
-  const limited = await startTestBroker({ properties: { 'max.connections': '300', 'connections.max.idle.ms': '1000' } });
+  const limited = await startTestBroker({
+    properties: { 'max.connections': '300', 'connections.max.idle.ms': '1000' },
+  });
   const saved = { server, canary };
   try {
     server = limited;
@@ -733,13 +966,23 @@ test('beyond max.connections new connections are refused at accept and idle ones
       const closedByBroker = new Set<Socket>();
       for (const socket of sockets) socket.once('close', () => closedByBroker.add(socket));
       try {
-        assert.ok(await eventually(() => closedByBroker.size >= 101, 5000), `refused ${closedByBroker.size} of the 101 over the limit`);
+        assert.ok(
+          await eventually(() => closedByBroker.size >= 101, 5000),
+          `refused ${closedByBroker.size} of the 101 over the limit`,
+        );
         assert.ok(limited.listener.connectionCount <= 300);
         const refusals = limited.logger.lines.filter((l) => /max\.connections/.test(l.message));
         assert.ok(refusals.length >= 101);
-        assert.ok(refusals.every((l) => typeof l.fields.peer === 'string' && /^127\.0\.0\.1:\d+$/.test(l.fields.peer as string)));
+        assert.ok(
+          refusals.every(
+            (l) => typeof l.fields.peer === 'string' && /^127\.0\.0\.1:\d+$/.test(l.fields.peer as string),
+          ),
+        );
         // connections.max.idle.ms closes the rest; the canary is never idle long enough.
-        assert.ok(await eventually(() => closedByBroker.size === sockets.length, 5000), `idle connections still open: ${sockets.length - closedByBroker.size}`);
+        assert.ok(
+          await eventually(() => closedByBroker.size === sockets.length, 5000),
+          `idle connections still open: ${sockets.length - closedByBroker.size}`,
+        );
         const idleLines = limited.logger.lines.filter((l) => /idle/.test(l.message));
         assert.ok(idleLines.length >= sockets.length - 101 - 1);
         assert.ok(idleLines.every((l) => typeof l.fields.peer === 'string'));
@@ -769,16 +1012,29 @@ test('a Fetch that names one partition hundreds of times with max_bytes 2^31-1 d
   const child = await startBrokerProcess();
   try {
     const setup = await RawClient.connect(child.port);
-    setup.request(ApiKey.CreateTopics, 7, 1, { topics: [{ name: 'big', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    setup.request(ApiKey.CreateTopics, 7, 1, {
+      topics: [{ name: 'big', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
     await setup.waitForFrames(1, 5000);
     for (let i = 0; i < 8; i++) {
       const records = encodeRecordBatchSync({ records: [{ value: Buffer.alloc(1_000_000, i) }] });
-      setup.request(ApiKey.Produce, 7, 2 + i, { acks: 1, timeoutMs: 5000, topicData: [{ name: 'big', partitionData: [{ index: 0, records }] }] });
+      setup.request(ApiKey.Produce, 7, 2 + i, {
+        acks: 1,
+        timeoutMs: 5000,
+        topicData: [{ name: 'big', partitionData: [{ index: 0, records }] }],
+      });
     }
     const frames = await setup.waitForFrames(9, 20_000);
     assert.equal(frames.length, 9);
     assert.equal(RawClient.decode(ApiKey.CreateTopics, 7, frames[0]!).body.topics[0].errorCode, 0, 'topic created');
-    for (const frame of frames.slice(1)) assert.equal(RawClient.decode(ApiKey.Produce, 7, frame).body.responses[0].partitionResponses[0].errorCode, 0, '1 MB produced');
+    for (const frame of frames.slice(1))
+      assert.equal(
+        RawClient.decode(ApiKey.Produce, 7, frame).body.responses[0].partitionResponses[0].errorCode,
+        0,
+        '1 MB produced',
+      );
     setup.close();
 
     // 300 entries of 8 MB: 2.4 GB asked for with a 5 KB request. Bytes are counted, not buffered.
@@ -799,13 +1055,26 @@ test('a Fetch that names one partition hundreds of times with max_bytes 2^31-1 d
         minBytes: 0,
         maxBytes: 2 ** 31 - 1,
         isolationLevel: 0,
-        topics: [{ topic: 'big', partitions: Array.from({ length: 300 }, () => ({ partition: 0, fetchOffset: 0n, partitionMaxBytes: 2 ** 31 - 1 })) }],
+        topics: [
+          {
+            topic: 'big',
+            partitions: Array.from({ length: 300 }, () => ({
+              partition: 0,
+              fetchOffset: 0n,
+              partitionMaxBytes: 2 ** 31 - 1,
+            })),
+          },
+        ],
       }),
     );
     await eventually(() => closed || child.exited() !== null || (declared >= 0 && received >= declared + 4), 60_000);
     attacker.destroy();
     await sleep(200);
-    assert.equal(child.exited(), null, `the broker process exited (${child.exited()}):\n${child.stderr().split('\n').slice(0, 20).join('\n')}`);
+    assert.equal(
+      child.exited(),
+      null,
+      `the broker process exited (${child.exited()}):\n${child.stderr().split('\n').slice(0, 20).join('\n')}`,
+    );
     const after = await RawClient.connect(child.port);
     after.request(ApiKey.ApiVersions, 3, 1, { clientSoftwareName: 'after', clientSoftwareVersion: '1' });
     assert.equal((await after.waitForFrames(1)).length, 1, 'still serving');
@@ -890,6 +1159,9 @@ test('data written before the attacks is intact, and every attacking connection 
     assert.deepEqual(now, preciousBefore[partition], `${PRECIOUS}-${partition} unchanged`);
   }
   await canary.roundTrip();
-  assert.ok(await eventually(() => server.listener.connectionCount === 1, 5000), `connections other than the canary: ${server.listener.connectionCount - 1}`);
+  assert.ok(
+    await eventually(() => server.listener.connectionCount === 1, 5000),
+    `connections other than the canary: ${server.listener.connectionCount - 1}`,
+  );
   assert.deepEqual(handlerFailures(), []);
 });

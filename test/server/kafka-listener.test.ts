@@ -24,9 +24,18 @@ function delayedHeartbeat(calls: number[] = []): KafkaHandler {
   };
 }
 
-async function withListener(options: Partial<ConstructorParameters<typeof KafkaListener>[0]>, body: (listener: KafkaListener, logger: MemoryLogger) => Promise<void>): Promise<void> {
+async function withListener(
+  options: Partial<ConstructorParameters<typeof KafkaListener>[0]>,
+  body: (listener: KafkaListener, logger: MemoryLogger) => Promise<void>,
+): Promise<void> {
   const logger = new MemoryLogger();
-  const listener = new KafkaListener({ host: '127.0.0.1', port: 0, handlers: [delayedHeartbeat()], logger, ...options });
+  const listener = new KafkaListener({
+    host: '127.0.0.1',
+    port: 0,
+    handlers: [delayedHeartbeat()],
+    logger,
+    ...options,
+  });
   await listener.listen();
   try {
     await body(listener, logger);
@@ -39,7 +48,12 @@ test('ApiVersions answers every version 0-4 with the table derived from the hand
   await withListener({}, async (listener) => {
     const client = await RawClient.connect(listener.port);
     for (let version = 0; version <= 4; version++) {
-      client.request(ApiKey.ApiVersions, version, 100 + version, version >= 3 ? { clientSoftwareName: 'raw', clientSoftwareVersion: '1' } : {});
+      client.request(
+        ApiKey.ApiVersions,
+        version,
+        100 + version,
+        version >= 3 ? { clientSoftwareName: 'raw', clientSoftwareVersion: '1' } : {},
+      );
     }
     const frames = await client.waitForFrames(5);
     assert.equal(frames.length, 5);
@@ -48,8 +62,15 @@ test('ApiVersions answers every version 0-4 with the table derived from the hand
       assert.equal(correlationId, 100 + version);
       assert.equal(body.errorCode, 0);
       assert.deepEqual(
-        body.apiKeys.map((k: { apiKey: number; minVersion: number; maxVersion: number }) => [k.apiKey, k.minVersion, k.maxVersion]),
-        [[12, 0, 4], [18, 0, 4]],
+        body.apiKeys.map((k: { apiKey: number; minVersion: number; maxVersion: number }) => [
+          k.apiKey,
+          k.minVersion,
+          k.maxVersion,
+        ]),
+        [
+          [12, 0, 4],
+          [18, 0, 4],
+        ],
       );
     });
     client.close();
@@ -78,10 +99,18 @@ test('responses go out in request order even when a later request finishes first
   await withListener({}, async (listener) => {
     const client = await RawClient.connect(listener.port);
     const delays = [80, 5, -1, 40, 1];
-    delays.forEach((delay, i) => client.request(ApiKey.Heartbeat, 3, i, { groupId: 'g', generationId: delay, memberId: 'm' }));
+    delays.forEach((delay, i) =>
+      client.request(ApiKey.Heartbeat, 3, i, { groupId: 'g', generationId: delay, memberId: 'm' }),
+    );
     const frames = await client.waitForFrames(4);
-    assert.deepEqual(frames.map((f) => RawClient.decode(ApiKey.Heartbeat, 3, f).correlationId), [0, 1, 3, 4]);
-    assert.deepEqual(frames.map((f) => RawClient.decode(ApiKey.Heartbeat, 3, f).body.errorCode), [80, 5, 40, 1]);
+    assert.deepEqual(
+      frames.map((f) => RawClient.decode(ApiKey.Heartbeat, 3, f).correlationId),
+      [0, 1, 3, 4],
+    );
+    assert.deepEqual(
+      frames.map((f) => RawClient.decode(ApiKey.Heartbeat, 3, f).body.errorCode),
+      [80, 5, 40, 1],
+    );
     client.close();
   });
 });
@@ -90,7 +119,8 @@ test('reading pauses at the in-flight cap', async () => {
   const calls: number[] = [];
   await withListener({ handlers: [delayedHeartbeat(calls)], limits: { inFlightRequestsMax: 3 } }, async (listener) => {
     const client = await RawClient.connect(listener.port);
-    for (let i = 0; i < 10; i++) client.request(ApiKey.Heartbeat, 3, i, { groupId: 'g', generationId: 200, memberId: 'm' });
+    for (let i = 0; i < 10; i++)
+      client.request(ApiKey.Heartbeat, 3, i, { groupId: 'g', generationId: 200, memberId: 'm' });
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(calls.length, 3, 'only the capped number of requests is being handled');
     const frames = await client.waitForFrames(10, 5000);
@@ -128,10 +158,16 @@ test('hostile input closes only the offending connection, logged with the peer a
     });
     good.request(ApiKey.Heartbeat, 3, 42, { groupId: 'g', generationId: 1, memberId: 'm' });
     const [frame] = await good.waitForFrames(1);
-    assert.equal(RawClient.decode(ApiKey.Heartbeat, 3, frame!).correlationId, 42, 'the well-behaved client is still served');
+    assert.equal(
+      RawClient.decode(ApiKey.Heartbeat, 3, frame!).correlationId,
+      42,
+      'the well-behaved client is still served',
+    );
     const warnings = logger.lines.filter((l) => l.level === 'warn');
     assert.ok(warnings.length >= attacks.length);
-    assert.ok(warnings.every((l) => typeof l.fields.peer === 'string' && /^127\.0\.0\.1:\d+$/.test(l.fields.peer as string)));
+    assert.ok(
+      warnings.every((l) => typeof l.fields.peer === 'string' && /^127\.0\.0\.1:\d+$/.test(l.fields.peer as string)),
+    );
     assert.ok(warnings.some((l) => /unsupported API key 999/.test(l.message)));
     good.close();
   });
@@ -169,16 +205,19 @@ test('a client that does not read its responses makes the broker stop reading it
       return { errorCode: 0, errorMessage: null, authBytes: Buffer.alloc(1024 * 1024, 7) };
     },
   };
-  await withListener({ handlers: [big], limits: { outputBufferBytesMax: 2 * 1024 * 1024, inFlightRequestsMax: 1000 } }, async (listener) => {
-    const client = await RawClient.connect(listener.port);
-    client.socket.pause(); // a slow reader: nothing is read from the socket
-    for (let i = 0; i < 200; i++) client.request(ApiKey.SaslAuthenticate, 0, i, { authBytes: Buffer.from('x') });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const whilePaused = calls;
-    assert.ok(whilePaused < 40, `${whilePaused} responses of 1 MiB were produced for a client that reads nothing`);
-    client.socket.resume();
-    const frames = await client.waitForFrames(200, 20_000);
-    assert.equal(frames.length, 200, 'everything is answered once the client reads');
-    client.close();
-  });
+  await withListener(
+    { handlers: [big], limits: { outputBufferBytesMax: 2 * 1024 * 1024, inFlightRequestsMax: 1000 } },
+    async (listener) => {
+      const client = await RawClient.connect(listener.port);
+      client.socket.pause(); // a slow reader: nothing is read from the socket
+      for (let i = 0; i < 200; i++) client.request(ApiKey.SaslAuthenticate, 0, i, { authBytes: Buffer.from('x') });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const whilePaused = calls;
+      assert.ok(whilePaused < 40, `${whilePaused} responses of 1 MiB were produced for a client that reads nothing`);
+      client.socket.resume();
+      const frames = await client.waitForFrames(200, 20_000);
+      assert.equal(frames.length, 200, 'everything is answered once the client reads');
+      client.close();
+    },
+  );
 });

@@ -21,16 +21,36 @@ test('OffsetDelete removes committed offsets of an empty group; unknown groups g
       generationIdOrMemberEpoch: -1,
       memberId: '',
       retentionTimeMs: -1n,
-      topics: [{ name: 'od', partitions: [{ partitionIndex: 0, committedOffset: 5n, committedMetadata: 'm' }, { partitionIndex: 1, committedOffset: 7n, committedMetadata: null }] }],
+      topics: [
+        {
+          name: 'od',
+          partitions: [
+            { partitionIndex: 0, committedOffset: 5n, committedMetadata: 'm' },
+            { partitionIndex: 1, committedOffset: 7n, committedMetadata: null },
+          ],
+        },
+      ],
     });
-    assert.deepEqual(committed.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode), [0, 0]);
-    const fetched = async () => (await call(ApiKey.OffsetFetch, 1, { groupId: 'g-od', topics: [{ name: 'od', partitionIndexes: [0, 1] }] })).topics[0].partitions.map((p: { committedOffset: bigint }) => p.committedOffset);
+    assert.deepEqual(
+      committed.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode),
+      [0, 0],
+    );
+    const fetched = async () =>
+      (
+        await call(ApiKey.OffsetFetch, 1, { groupId: 'g-od', topics: [{ name: 'od', partitionIndexes: [0, 1] }] })
+      ).topics[0].partitions.map((p: { committedOffset: bigint }) => p.committedOffset);
     assert.deepEqual(await fetched(), [5n, 7n]);
-    const deleted = await call(ApiKey.OffsetDelete, 0, { groupId: 'g-od', topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }] });
+    const deleted = await call(ApiKey.OffsetDelete, 0, {
+      groupId: 'g-od',
+      topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }],
+    });
     assert.equal(deleted.errorCode, ErrorCode.NONE);
     assert.deepEqual(deleted.topics[0].partitions, [{ partitionIndex: 0, errorCode: 0 }]);
     assert.deepEqual(await fetched(), [-1n, 7n]);
-    const unknown = await call(ApiKey.OffsetDelete, 0, { groupId: 'nobody', topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }] });
+    const unknown = await call(ApiKey.OffsetDelete, 0, {
+      groupId: 'nobody',
+      topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }],
+    });
     assert.equal(unknown.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
     client.close();
   } finally {

@@ -15,7 +15,12 @@ import { MemoryLogger } from '../../src/server/logger.js';
 const { Kafka, logLevel } = kafkajs;
 
 function client(bootstrapServers: string) {
-  return new Kafka({ clientId: 'start-broker-test', brokers: [bootstrapServers], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  return new Kafka({
+    clientId: 'start-broker-test',
+    brokers: [bootstrapServers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 2 },
+  });
 }
 
 function temporaryDirectory(): string {
@@ -41,10 +46,19 @@ test('startBroker() listens on a random port, kafkajs produces to it, close() re
 
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic: 'embedded', messages: [{ key: 'a', value: 'one', partition: 0 }, { key: 'b', value: 'two', partition: 0 }] });
+    await producer.send({
+      topic: 'embedded',
+      messages: [
+        { key: 'a', value: 'one', partition: 0 },
+        { key: 'b', value: 'two', partition: 0 },
+      ],
+    });
     await producer.disconnect();
     const offsets = await admin.fetchTopicOffsets('embedded');
-    assert.deepEqual(offsets.map((o) => [o.partition, o.high]).sort(), [[0, '2'], [1, '0']]);
+    assert.deepEqual(offsets.map((o) => [o.partition, o.high]).sort(), [
+      [0, '2'],
+      [1, '0'],
+    ]);
     await admin.disconnect();
   } finally {
     await sluice.close();
@@ -75,7 +89,10 @@ test('startBroker() with a given data dir keeps it, and a second start finds the
       const cluster = await admin.describeCluster();
       assert.equal(cluster.brokers[0]!.nodeId, 7);
       const offsets = await admin.fetchTopicOffsets('kept');
-      assert.equal(offsets.reduce((sum, o) => sum + Number(o.high), 0), 3);
+      assert.equal(
+        offsets.reduce((sum, o) => sum + Number(o.high), 0),
+        3,
+      );
       await admin.disconnect();
     } finally {
       await second.close();
@@ -90,7 +107,10 @@ test('startBroker() refuses a data dir that another broker holds', async () => {
   try {
     const first = await startBroker({ dataDir });
     try {
-      await assert.rejects(startBroker({ dataDir }), (error: Error) => error instanceof DataDirError && /in use/.test(error.message));
+      await assert.rejects(
+        startBroker({ dataDir }),
+        (error: Error) => error instanceof DataDirError && /in use/.test(error.message),
+      );
     } finally {
       await first.close();
     }
@@ -105,7 +125,11 @@ test('a port in use is a ListenError, and the data dir is released for the next 
   const port = (blocker.address() as { port: number }).port;
   const dataDir = temporaryDirectory();
   try {
-    await assert.rejects(startBroker({ port, dataDir }), (error: Error) => error instanceof ListenError && error.message.includes(`127.0.0.1:${port}`) && /in use/.test(error.message));
+    await assert.rejects(
+      startBroker({ port, dataDir }),
+      (error: Error) =>
+        error instanceof ListenError && error.message.includes(`127.0.0.1:${port}`) && /in use/.test(error.message),
+    );
     const retry = await startBroker({ dataDir });
     await retry.close();
   } finally {
@@ -115,7 +139,13 @@ test('a port in use is a ListenError, and the data dir is released for the next 
 });
 
 test('properties choose the listener, the advertised address and the limits', async () => {
-  const sluice = await startBroker({ properties: { listeners: 'PLAINTEXT://127.0.0.1:0', 'advertised.listeners': 'broker.example:19092', 'num.partitions': '3' } });
+  const sluice = await startBroker({
+    properties: {
+      listeners: 'PLAINTEXT://127.0.0.1:0',
+      'advertised.listeners': 'broker.example:19092',
+      'num.partitions': '3',
+    },
+  });
   try {
     assert.ok(sluice.port > 0);
     assert.equal(sluice.bootstrapServers, 'broker.example:19092');
@@ -136,7 +166,11 @@ test('bad settings are ConfigErrors naming the setting', async () => {
     [{ 'log.message.timestamp.type': 'Whenever' }, /log\.message\.timestamp\.type/],
   ];
   for (const [properties, pattern] of cases) {
-    await assert.rejects(startBroker({ properties }), (error: Error) => error instanceof ConfigError && pattern.test(error.message), JSON.stringify(properties));
+    await assert.rejects(
+      startBroker({ properties }),
+      (error: Error) => error instanceof ConfigError && pattern.test(error.message),
+      JSON.stringify(properties),
+    );
   }
   await assert.rejects(startBroker({ port: 70000 }), ConfigError);
 });
@@ -144,7 +178,10 @@ test('bad settings are ConfigErrors naming the setting', async () => {
 test('listener addresses are read as Kafka writes them', () => {
   const listen = { allowPortZero: true };
   assert.deepEqual(parseListenerAddress('listeners', '127.0.0.1:9092', listen), { host: '127.0.0.1', port: 9092 });
-  assert.deepEqual(parseListenerAddress('listeners', 'PLAINTEXT://localhost:0', listen), { host: 'localhost', port: 0 });
+  assert.deepEqual(parseListenerAddress('listeners', 'PLAINTEXT://localhost:0', listen), {
+    host: 'localhost',
+    port: 0,
+  });
   assert.deepEqual(parseListenerAddress('listeners', 'plaintext://[::1]:9093', listen), { host: '::1', port: 9093 });
   assert.deepEqual(parseListenerAddress('listeners', ':9092', listen), { host: '0.0.0.0', port: 9092 });
   const refused: Array<[string, RegExp]> = [
@@ -155,8 +192,12 @@ test('listener addresses are read as Kafka writes them', () => {
     ['SSL://127.0.0.1:9093', /PLAINTEXT only/],
     ['PLAINTEXT://a:1,PLAINTEXT://b:2', /single listener/],
   ];
-  for (const [value, pattern] of refused) assert.throws(() => parseListenerAddress('listeners', value, listen), pattern, value);
-  assert.throws(() => parseListenerAddress('advertised.listeners', 'example.com:0', { allowPortZero: false }), /advertised\.listeners.*\[1, 65535\]/);
+  for (const [value, pattern] of refused)
+    assert.throws(() => parseListenerAddress('listeners', value, listen), pattern, value);
+  assert.throws(
+    () => parseListenerAddress('advertised.listeners', 'example.com:0', { allowPortZero: false }),
+    /advertised\.listeners.*\[1, 65535\]/,
+  );
 });
 
 test('listener limits come from their Kafka names, with the defaults of limits.ts', () => {
@@ -169,9 +210,18 @@ test('listener limits come from their Kafka names, with the defaults of limits.t
       'sluice.connection.output.buffer.max.bytes': '65536',
       'connections.max.idle.ms': '1000',
     }),
-    { requestBytesMax: 1048576, connectionsMax: 10, inFlightRequestsMax: 5, outputBufferBytesMax: 65536, idleTimeoutMs: 1000 },
+    {
+      requestBytesMax: 1048576,
+      connectionsMax: 10,
+      inFlightRequestsMax: 5,
+      outputBufferBytesMax: 65536,
+      idleTimeoutMs: 1000,
+    },
   );
-  assert.throws(() => listenerLimitsFrom({ 'socket.request.max.bytes': '5' }), /socket\.request\.max\.bytes must be an integer in \[10, /);
+  assert.throws(
+    () => listenerLimitsFrom({ 'socket.request.max.bytes': '5' }),
+    /socket\.request\.max\.bytes must be an integer in \[10, /,
+  );
   assert.throws(() => listenerLimitsFrom({ 'connections.max.idle.ms': '1.5' }), /connections\.max\.idle\.ms/);
   assert.throws(() => serverConfigFrom({ 'log.dirs': '/a,/b' }), /one data directory/);
 });

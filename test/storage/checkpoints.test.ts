@@ -19,14 +19,30 @@ import { temporaryDirectory } from './helpers.js';
 const directory = temporaryDirectory();
 after(() => directory.remove());
 
-test('offset checkpoints use Kafka\'s text format and reject malformed files', async () => {
-  await writeOffsetCheckpoint(nodeFileSystem, directory.path, 'recovery-point-offset-checkpoint', { topic: 'a.b', partition: 7 }, 123456789012);
-  assert.equal(readFileSync(`${directory.path}/recovery-point-offset-checkpoint`, 'utf8'), '0\n1\na.b 7 123456789012\n');
-  assert.equal(await readOffsetCheckpoint(nodeFileSystem, directory.path, 'recovery-point-offset-checkpoint'), 123456789012);
+test("offset checkpoints use Kafka's text format and reject malformed files", async () => {
+  await writeOffsetCheckpoint(
+    nodeFileSystem,
+    directory.path,
+    'recovery-point-offset-checkpoint',
+    { topic: 'a.b', partition: 7 },
+    123456789012,
+  );
+  assert.equal(
+    readFileSync(`${directory.path}/recovery-point-offset-checkpoint`, 'utf8'),
+    '0\n1\na.b 7 123456789012\n',
+  );
+  assert.equal(
+    await readOffsetCheckpoint(nodeFileSystem, directory.path, 'recovery-point-offset-checkpoint'),
+    123456789012,
+  );
   assert.equal(await readOffsetCheckpoint(nodeFileSystem, directory.path, 'absent'), null);
   for (const bad of ['1\n1\na 0 5\n', '0\n2\na 0 5\n', '0\n1\na 0 -5\n', '0\n1\na 0 x\n', '']) {
     writeFileSync(`${directory.path}/bad`, bad);
-    await assert.rejects(readOffsetCheckpoint(nodeFileSystem, directory.path, 'bad'), CheckpointFormatError, JSON.stringify(bad));
+    await assert.rejects(
+      readOffsetCheckpoint(nodeFileSystem, directory.path, 'bad'),
+      CheckpointFormatError,
+      JSON.stringify(bad),
+    );
   }
 });
 
@@ -59,14 +75,29 @@ test('partition.metadata holds the topic id as URL-safe base64 and never changes
   await nodeFileSystem.mkdir(partition);
   assert.equal(await ensurePartitionMetadata(nodeFileSystem, partition, undefined), null);
   await ensurePartitionMetadata(nodeFileSystem, partition, id);
-  assert.equal(readFileSync(`${partition}/partition.metadata`, 'utf8'), `version: 0\ntopic_id: ${id.toString('base64url')}\n`);
+  assert.equal(
+    readFileSync(`${partition}/partition.metadata`, 'utf8'),
+    `version: 0\ntopic_id: ${id.toString('base64url')}\n`,
+  );
   assert.deepEqual(await ensurePartitionMetadata(nodeFileSystem, partition, undefined), id);
-  await assert.rejects(ensurePartitionMetadata(nodeFileSystem, partition, Buffer.alloc(16)), { code: 'INCONSISTENT_TOPIC_ID' });
+  await assert.rejects(ensurePartitionMetadata(nodeFileSystem, partition, Buffer.alloc(16)), {
+    code: 'INCONSISTENT_TOPIC_ID',
+  });
 });
 
 test('limits: Kafka-named properties are read and checked', () => {
-  const partial = logConfigFromProperties({ 'segment.bytes': '1048576', 'log.retention.ms': '-1', 'cleanup.policy': 'compact,delete', 'log.flush.policy': 'interval:200' });
-  assert.deepEqual(partial, { segmentBytes: 1048576, retentionMs: -1, cleanupPolicy: { compact: true, delete: true }, flushPolicy: { kind: 'interval', intervalMs: 200 } });
+  const partial = logConfigFromProperties({
+    'segment.bytes': '1048576',
+    'log.retention.ms': '-1',
+    'cleanup.policy': 'compact,delete',
+    'log.flush.policy': 'interval:200',
+  });
+  assert.deepEqual(partial, {
+    segmentBytes: 1048576,
+    retentionMs: -1,
+    cleanupPolicy: { compact: true, delete: true },
+    flushPolicy: { kind: 'interval', intervalMs: 200 },
+  });
   const config = resolveLogConfig(partial);
   assert.equal(config.indexIntervalBytes, 4096);
   assert.equal(config.maxMessageBytes, 1048588);

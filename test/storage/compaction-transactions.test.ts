@@ -26,7 +26,14 @@ const config: Partial<LogConfig> = {
 };
 
 function open(directory: string, clock: ManualClock, overrides: Partial<LogConfig> = {}): Promise<PartitionLog> {
-  return PartitionLog.open({ directory, topic: 'compacted', partition: 0, clock, config: { ...config, ...overrides }, logger: new MemoryLogger() });
+  return PartitionLog.open({
+    directory,
+    topic: 'compacted',
+    partition: 0,
+    clock,
+    config: { ...config, ...overrides },
+    logger: new MemoryLogger(),
+  });
 }
 
 function compact(log: PartitionLog, clock: ManualClock) {
@@ -36,7 +43,10 @@ function compact(log: PartitionLog, clock: ManualClock) {
 type Pair = [key: string, value: string | null];
 
 function plain(records: Pair[], clock: ManualClock): Buffer {
-  return makeBatch(records.map(([key, value]) => ({ key: Buffer.from(key), value: value === null ? null : Buffer.from(value) })), { baseTimestamp: clock.now() });
+  return makeBatch(
+    records.map(([key, value]) => ({ key: Buffer.from(key), value: value === null ? null : Buffer.from(value) })),
+    { baseTimestamp: clock.now() },
+  );
 }
 
 function transactional(producerId: number, records: Pair[], clock: ManualClock): Buffer {
@@ -47,7 +57,10 @@ function transactional(producerId: number, records: Pair[], clock: ManualClock):
     baseSequence: 0,
     transactional: true,
     timestamp: clock.now(),
-    records: records.map(([key, value]) => ({ key: Buffer.from(key), value: value === null ? null : Buffer.from(value) })),
+    records: records.map(([key, value]) => ({
+      key: Buffer.from(key),
+      value: value === null ? null : Buffer.from(value),
+    })),
   });
 }
 
@@ -63,7 +76,7 @@ interface Served {
 /** Every record served, control records included (their key is not text: reported as null). */
 async function contents(log: PartitionLog): Promise<Served[]> {
   const served: Served[] = [];
-  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
     const read = await log.read(offset, 1 << 20);
     if (read.records.length === 0) break;
     for (const batch of await decodeRecordBatches(read.records)) {
@@ -83,12 +96,25 @@ async function contents(log: PartitionLog): Promise<Served[]> {
   return served;
 }
 
-const values = (served: Served[], key: string) => served.filter((record) => !record.control && record.key === key).map((record) => record.value);
-const dataOf = (served: Served[], producerId: number) => served.filter((record) => !record.control && record.producerId === producerId);
+const values = (served: Served[], key: string) =>
+  served.filter((record) => !record.control && record.key === key).map((record) => record.value);
+const dataOf = (served: Served[], producerId: number) =>
+  served.filter((record) => !record.control && record.producerId === producerId);
 
 /** A transaction of `producerId` over `batches`, then its marker; an abort is indexed as the broker does. */
-function transaction(log: PartitionLog, clock: ManualClock, producerId: number, batches: Pair[][], abort: boolean): Promise<AbortedTransactionEntry | null> {
-  return appendTransaction(log, producerId, batches.map((records) => transactional(producerId, records, clock)), abort);
+function transaction(
+  log: PartitionLog,
+  clock: ManualClock,
+  producerId: number,
+  batches: Pair[][],
+  abort: boolean,
+): Promise<AbortedTransactionEntry | null> {
+  return appendTransaction(
+    log,
+    producerId,
+    batches.map((records) => transactional(producerId, records, clock)),
+    abort,
+  );
 }
 
 function txnindexFiles(directory: string): Map<string, Buffer> {
@@ -105,15 +131,39 @@ test('an aborted transaction never shadows the committed value of its key, and i
   const clock = new ManualClock(Date.now() + 3_600_000);
   const log = await open(directory, clock);
   log.keepTransactionIndexes(true);
-  await log.append(plain([['k', 'committed'], ['j', 'j-committed']], clock));
+  await log.append(
+    plain(
+      [
+        ['k', 'committed'],
+        ['j', 'j-committed'],
+      ],
+      clock,
+    ),
+  );
   // Aborted, across segments (400-byte segments roll between its batches), with keys k and j last.
-  const entry = await transaction(log, clock, 7, [[['k', 'aborted-1'], ['j', 'aborted-j']], [['k', 'aborted-2']], [['x', 'aborted-x']]], true);
+  const entry = await transaction(
+    log,
+    clock,
+    7,
+    [
+      [
+        ['k', 'aborted-1'],
+        ['j', 'aborted-j'],
+      ],
+      [['k', 'aborted-2']],
+      [['x', 'aborted-x']],
+    ],
+    true,
+  );
   await log.append(plain([['other', 'o']], clock));
   log.roll();
   await log.append(plain([['active', 'a']], clock));
   const before = await contents(log);
   assert.equal(dataOf(before, 7).length, 4, 'the aborted records are there before compaction');
-  assert.ok(log.segmentBaseOffsets.some((base) => base > entry!.firstOffset && base <= entry!.lastOffset), `the transaction spans segments (${log.segmentBaseOffsets.join(', ')})`);
+  assert.ok(
+    log.segmentBaseOffsets.some((base) => base > entry!.firstOffset && base <= entry!.lastOffset),
+    `the transaction spans segments (${log.segmentBaseOffsets.join(', ')})`,
+  );
   const indexesBefore = txnindexFiles(directory);
 
   const result = await compact(log, clock);
@@ -123,8 +173,16 @@ test('an aborted transaction never shadows the committed value of its key, and i
   assert.deepEqual(values(after1, 'j'), ['j-committed']);
   assert.deepEqual(values(after1, 'x'), [], 'a key only the aborted transaction wrote is gone');
   assert.deepEqual(dataOf(after1, 7), [], 'no record of the aborted transaction is left');
-  assert.ok(after1.some((record) => record.control && record.offset === entry!.lastOffset), 'the ABORT marker is kept');
-  for (const record of after1) assert.deepEqual(record, before.find((candidate) => candidate.offset === record.offset), `record at ${record.offset} unchanged`);
+  assert.ok(
+    after1.some((record) => record.control && record.offset === entry!.lastOffset),
+    'the ABORT marker is kept',
+  );
+  for (const record of after1)
+    assert.deepEqual(
+      record,
+      before.find((candidate) => candidate.offset === record.offset),
+      `record at ${record.offset} unchanged`,
+    );
   assert.deepEqual(txnindexFiles(directory), indexesBefore, '.txnindex files unchanged');
 
   // A clean reopen reads the same records and the same aborted transactions from the files.
@@ -146,7 +204,18 @@ test('committed transactional records compact like any others, and keep their pr
   const clock = new ManualClock(Date.now() + 3_600_000);
   const log = await open(directory, clock);
   log.keepTransactionIndexes(true);
-  await transaction(log, clock, 8, [[['k', 'v1'], ['m', 'm1']]], false);
+  await transaction(
+    log,
+    clock,
+    8,
+    [
+      [
+        ['k', 'v1'],
+        ['m', 'm1'],
+      ],
+    ],
+    false,
+  );
   await transaction(log, clock, 8, [[['k', 'v2']]], false);
   await log.append(plain([['m', 'm2']], clock));
   await transaction(log, clock, 9, [[['n', 'n1']]], false);
@@ -186,14 +255,22 @@ test('an open transaction bounds compaction: its records are neither removed nor
   await compact(log, clock);
   let served = await contents(log);
   // The segment wholly before the open transaction is compacted (c0 superseded by c1) ...
-  assert.deepEqual(values(served, 'k'), ['c1', 'open-1', 'plain-after', 'aborted'], 'nothing at or after the open transaction is removed or counted');
+  assert.deepEqual(
+    values(served, 'k'),
+    ['c1', 'open-1', 'plain-after', 'aborted'],
+    'nothing at or after the open transaction is removed or counted',
+  );
   assert.equal(dataOf(served, 5).length, 7, 'every record of the open transaction is kept');
 
   // The transaction commits, but its marker is still in the active segment: still left alone.
   await log.append(makeMarker(5, false));
   await compact(log, clock);
   served = await contents(log);
-  assert.deepEqual(values(served, 'k'), ['c1', 'open-1', 'plain-after', 'aborted'], 'a marker in the active segment does not end the transaction for compaction');
+  assert.deepEqual(
+    values(served, 'k'),
+    ['c1', 'open-1', 'plain-after', 'aborted'],
+    'a marker in the active segment does not end the transaction for compaction',
+  );
 
   // Once the marker is sealed, the transaction counts: k's last value is plain-after (the aborted one never counts).
   log.roll();
@@ -214,7 +291,18 @@ test('a crash after compaction: the recovered log serves the same records and ab
   const entries: AbortedTransactionEntry[] = [];
   for (let round = 0; round < 6; round += 1) {
     await log.append(plain([['k', `plain-${round}`]], clock));
-    const entry = await transaction(log, clock, 20 + (round % 2), [[['k', `txn-${round}`], [`only-${round}`, 'x']]], round % 3 !== 2);
+    const entry = await transaction(
+      log,
+      clock,
+      20 + (round % 2),
+      [
+        [
+          ['k', `txn-${round}`],
+          [`only-${round}`, 'x'],
+        ],
+      ],
+      round % 3 !== 2,
+    );
     if (entry !== null) entries.push(entry);
   }
   log.roll();
@@ -235,7 +323,10 @@ test('a crash after compaction: the recovered log serves the same records and ab
   const read = await recovered.readTransactionIndexes();
   assert.deepEqual(read.entries, entries);
   assert.deepEqual(read.unindexed, []);
-  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')), []);
+  assert.deepEqual(
+    readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')),
+    [],
+  );
   await recovered.close();
 });
 
@@ -249,7 +340,10 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
   const random = seededRandom(seed);
   const directory = tempDir();
   const clock = new ManualClock(Date.now() + 3_600_000);
-  const overrides: Partial<LogConfig> = { segmentBytes: 300 + random.integer(1200), indexIntervalBytes: random.integer(400) };
+  const overrides: Partial<LogConfig> = {
+    segmentBytes: 300 + random.integer(1200),
+    indexIntervalBytes: random.integer(400),
+  };
   let log = await open(directory, clock, overrides);
   log.keepTransactionIndexes(true);
   /** offset → what was written there; `producer` null for plain records. */
@@ -258,7 +352,10 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
   const openTransactions = new Map<number, number[]>();
   const aborted = new Set<number>();
   const trace: string[] = [];
-  const fail = (message: string) => assert.fail(`seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-12).join(' | ')}`);
+  const fail = (message: string) =>
+    assert.fail(
+      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-12).join(' | ')}`,
+    );
   const verify = async (final: boolean) => {
     const served = (await contents(log)).filter((record) => !record.control);
     const servedOffsets = new Set(served.map((record) => record.offset));
@@ -267,19 +364,25 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
       if (record.offset <= previous) fail(`offsets not increasing at ${record.offset}`);
       previous = record.offset;
       const expected = model.get(record.offset);
-      if (expected === undefined || expected.key !== record.key || expected.value !== record.value) fail(`record at ${record.offset} is ${JSON.stringify(record)}, model has ${JSON.stringify(expected)}`);
-      if (final && aborted.has(record.offset)) fail(`aborted record at ${record.offset} still served after the final compaction`);
+      if (expected === undefined || expected.key !== record.key || expected.value !== record.value)
+        fail(`record at ${record.offset} is ${JSON.stringify(record)}, model has ${JSON.stringify(expected)}`);
+      if (final && aborted.has(record.offset))
+        fail(`aborted record at ${record.offset} still served after the final compaction`);
     }
-    for (const offsets of openTransactions.values()) for (const offset of offsets) if (!servedOffsets.has(offset)) fail(`record ${offset} of an open transaction was removed`);
+    for (const offsets of openTransactions.values())
+      for (const offset of offsets)
+        if (!servedOffsets.has(offset)) fail(`record ${offset} of an open transaction was removed`);
     const openOffsets = new Set([...openTransactions.values()].flat());
     const newest = new Map<string, number>();
     for (const [offset, record] of model) {
       if (aborted.has(offset) || openOffsets.has(offset)) continue;
       newest.set(record.key, Math.max(newest.get(record.key) ?? -1, offset));
     }
-    for (const [key, offset] of newest) if (!servedOffsets.has(offset)) fail(`newest visible record of ${key} (offset ${offset}) is missing`);
+    for (const [key, offset] of newest)
+      if (!servedOffsets.has(offset)) fail(`newest visible record of ${key} (offset ${offset}) is missing`);
   };
-  const records = (): Pair[] => Array.from({ length: 1 + random.integer(3) }, () => [`k${random.integer(8)}`, `v${random.integer(1e6)}`]);
+  const records = (): Pair[] =>
+    Array.from({ length: 1 + random.integer(3) }, () => [`k${random.integer(8)}`, `v${random.integer(1e6)}`]);
   for (let step = 0; step < operations; step += 1) {
     const choice = random.integer(100);
     if (choice < 30) {
@@ -309,7 +412,15 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
       const { baseOffset } = await log.append(makeMarker(producerId, abort));
       if (abort) {
         offsets.forEach((offset) => aborted.add(offset));
-        assert.equal(log.appendAbortedTransaction({ producerId, firstOffset: offsets[0]!, lastOffset: baseOffset, lastStableOffset: baseOffset + 1 }), true);
+        assert.equal(
+          log.appendAbortedTransaction({
+            producerId,
+            firstOffset: offsets[0]!,
+            lastOffset: baseOffset,
+            lastStableOffset: baseOffset + 1,
+          }),
+          true,
+        );
       }
     } else if (choice < 80) {
       trace.push('roll');
@@ -336,7 +447,12 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
     openTransactions.delete(producerId);
     const { baseOffset } = await log.append(makeMarker(producerId, true));
     offsets.forEach((offset) => aborted.add(offset));
-    log.appendAbortedTransaction({ producerId, firstOffset: offsets[0]!, lastOffset: baseOffset, lastStableOffset: baseOffset + 1 });
+    log.appendAbortedTransaction({
+      producerId,
+      firstOffset: offsets[0]!,
+      lastOffset: baseOffset,
+      lastStableOffset: baseOffset + 1,
+    });
   }
   log.roll();
   await log.append(plain([['active', 'end']], clock));
@@ -347,7 +463,10 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
   await log.close();
 }
 
-const seeds = process.env.SLUICE_TEST_SEED !== undefined ? [Number(process.env.SLUICE_TEST_SEED)] : Array.from({ length: 4 }, () => Math.floor(Math.random() * 2 ** 31));
+const seeds =
+  process.env.SLUICE_TEST_SEED !== undefined
+    ? [Number(process.env.SLUICE_TEST_SEED)]
+    : Array.from({ length: 4 }, () => Math.floor(Math.random() * 2 ** 31));
 for (const seed of seeds) {
   test(`randomized transactional compaction model, seed ${seed}`, async () => {
     await transactionalModel(seed, Number(process.env.SLUICE_MODEL_OPERATIONS ?? 250));

@@ -20,11 +20,16 @@ const config: Partial<LogConfig> = {
 
 async function contents(log: PartitionLog): Promise<{ offset: number; key: string | null; value: string | null }[]> {
   const records: { offset: number; key: string | null; value: string | null }[] = [];
-  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
     const read = await log.read(offset, 1 << 20);
     if (read.records.length === 0) break;
     for (const batch of await decodeRecordBatches(read.records)) {
-      for (const record of batch.records) records.push({ offset: record.offset, key: record.key?.toString() ?? null, value: record.value?.toString() ?? null });
+      for (const record of batch.records)
+        records.push({
+          offset: record.offset,
+          key: record.key?.toString() ?? null,
+          value: record.value?.toString() ?? null,
+        });
     }
     offset = read.nextOffset;
   }
@@ -32,19 +37,31 @@ async function contents(log: PartitionLog): Promise<{ offset: number; key: strin
 }
 
 /** Writes 5 rounds over keys k0..k4 (two records per batch), then a tombstone for k1. */
-async function fill(log: PartitionLog, clock: ManualClock): Promise<Map<string, { offset: number; value: string | null }>> {
+async function fill(
+  log: PartitionLog,
+  clock: ManualClock,
+): Promise<Map<string, { offset: number; value: string | null }>> {
   const latest = new Map<string, { offset: number; value: string | null }>();
   for (let round = 0; round < 5; round += 1) {
     for (let key = 0; key < 5; key += 2) {
       const keys = [`k${key}`, `k${(key + 1) % 5}`];
-      const { baseOffset } = await log.append(makeBatch(keys.map((name) => ({ key: Buffer.from(name), value: Buffer.from(`${name}@${round}`) })), { baseTimestamp: clock.now() }));
+      const { baseOffset } = await log.append(
+        makeBatch(
+          keys.map((name) => ({ key: Buffer.from(name), value: Buffer.from(`${name}@${round}`) })),
+          { baseTimestamp: clock.now() },
+        ),
+      );
       keys.forEach((name, index) => latest.set(name, { offset: baseOffset + index, value: `${name}@${round}` }));
     }
   }
-  const { baseOffset } = await log.append(makeBatch([{ key: Buffer.from('k1'), value: null }], { baseTimestamp: clock.now() }));
+  const { baseOffset } = await log.append(
+    makeBatch([{ key: Buffer.from('k1'), value: null }], { baseTimestamp: clock.now() }),
+  );
   latest.set('k1', { offset: baseOffset, value: null });
   log.roll();
-  await log.append(makeBatch([{ key: Buffer.from('k9'), value: Buffer.from('active') }], { baseTimestamp: clock.now() }));
+  await log.append(
+    makeBatch([{ key: Buffer.from('k9'), value: Buffer.from('active') }], { baseTimestamp: clock.now() }),
+  );
   latest.set('k9', { offset: baseOffset + 1, value: 'active' });
   return latest;
 }
@@ -52,7 +69,14 @@ async function fill(log: PartitionLog, clock: ManualClock): Promise<Map<string, 
 test('compaction keeps the last record per key at its original offset; tombstones go after delete.retention.ms', async () => {
   const directory = tempDir();
   const clock = new ManualClock(1_000_000);
-  const log = await PartitionLog.open({ directory, topic: '__consumer_offsets', partition: 0, clock, config, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: '__consumer_offsets',
+    partition: 0,
+    clock,
+    config,
+    logger: new MemoryLogger(),
+  });
   const latest = await fill(log, clock);
   const before = await contents(log);
   const sizeBefore = log.sizeBytes;
@@ -76,34 +100,73 @@ test('compaction keeps the last record per key at its original offset; tombstone
   assert.equal(after2.length, latest.size - 1);
   // A reopen (clean or after a crash) sees the same thing.
   await log.close();
-  const reopened = await PartitionLog.open({ directory, topic: '__consumer_offsets', partition: 0, clock, config, logger: new MemoryLogger() });
+  const reopened = await PartitionLog.open({
+    directory,
+    topic: '__consumer_offsets',
+    partition: 0,
+    clock,
+    config,
+    logger: new MemoryLogger(),
+  });
   assert.equal(reopened.recovery.scannedSegments, 0);
   assert.deepEqual(await contents(reopened), after2);
   await reopened.abandon();
-  const recovered = await PartitionLog.open({ directory, topic: '__consumer_offsets', partition: 0, clock, config: { ...config }, logger: new MemoryLogger() });
+  const recovered = await PartitionLog.open({
+    directory,
+    topic: '__consumer_offsets',
+    partition: 0,
+    clock,
+    config: { ...config },
+    logger: new MemoryLogger(),
+  });
   assert.deepEqual(await contents(recovered), after2);
-  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')), []);
+  assert.deepEqual(
+    readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')),
+    [],
+  );
   await recovered.close();
 });
 
 test('compaction runs beside appends without blocking them', async () => {
   const clock = new ManualClock(1_000_000);
-  const log = await PartitionLog.open({ directory: tempDir(), topic: '__consumer_offsets', partition: 0, clock, config, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: '__consumer_offsets',
+    partition: 0,
+    clock,
+    config,
+    logger: new MemoryLogger(),
+  });
   await fill(log, clock);
   const appends: Promise<unknown>[] = [];
   const compaction = compactLog(log, { clock, logger: new MemoryLogger() });
-  for (let index = 0; index < 50; index += 1) appends.push(log.append(makeBatch([{ key: Buffer.from(`n${index % 7}`), value: Buffer.from(String(index)) }])));
+  for (let index = 0; index < 50; index += 1)
+    appends.push(log.append(makeBatch([{ key: Buffer.from(`n${index % 7}`), value: Buffer.from(String(index)) }])));
   await Promise.all([compaction, ...appends]);
   const records = await contents(log);
   const offsets = records.map((record) => record.offset);
-  assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
-  assert.equal(records.filter((record) => record.key?.startsWith('n')).length, 50, 'appends made during compaction are all there');
+  assert.deepEqual(
+    offsets,
+    [...offsets].sort((a, b) => a - b),
+  );
+  assert.equal(
+    records.filter((record) => record.key?.startsWith('n')).length,
+    50,
+    'appends made during compaction are all there',
+  );
   await log.close();
 });
 
 test('a compacted partition with compact,delete still applies retention', async () => {
   const clock = new ManualClock(1_000_000);
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 't', partition: 0, clock, config: { ...config, cleanupPolicy: { compact: true, delete: true }, retentionMs: 5_000 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 't',
+    partition: 0,
+    clock,
+    config: { ...config, cleanupPolicy: { compact: true, delete: true }, retentionMs: 5_000 },
+    logger: new MemoryLogger(),
+  });
   await fill(log, clock);
   await compactLog(log, { clock, logger: new MemoryLogger() });
   clock.advance(10_000);
@@ -123,13 +186,23 @@ async function compactionModel(seed: number, operations: number): Promise<void> 
   const random = seededRandom(seed);
   const directory = tempDir();
   const clock = new ManualClock(1_000_000);
-  const modelConfig: Partial<LogConfig> = { segmentBytes: 300 + random.integer(1500), cleanupPolicy: { compact: true, delete: false }, deleteRetentionMs: 1e12, fileDeleteDelayMs: 0, indexIntervalBytes: random.integer(500) };
-  const open = () => PartitionLog.open({ directory, topic: 'c', partition: 0, clock, config: modelConfig, logger: new MemoryLogger() });
+  const modelConfig: Partial<LogConfig> = {
+    segmentBytes: 300 + random.integer(1500),
+    cleanupPolicy: { compact: true, delete: false },
+    deleteRetentionMs: 1e12,
+    fileDeleteDelayMs: 0,
+    indexIntervalBytes: random.integer(500),
+  };
+  const open = () =>
+    PartitionLog.open({ directory, topic: 'c', partition: 0, clock, config: modelConfig, logger: new MemoryLogger() });
   let log = await open();
   const model = new Map<number, { key: string; value: string | null }>();
   let startOffset = 0;
   const trace: string[] = [];
-  const fail = (message: string) => assert.fail(`seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-10).join(' | ')}`);
+  const fail = (message: string) =>
+    assert.fail(
+      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-10).join(' | ')}`,
+    );
   const verify = async () => {
     const served = await contents(log);
     let previous = -1;
@@ -137,10 +210,12 @@ async function compactionModel(seed: number, operations: number): Promise<void> 
       if (record.offset <= previous) fail(`offsets not increasing at ${record.offset}`);
       previous = record.offset;
       const expected = model.get(record.offset);
-      if (expected === undefined || expected.key !== record.key || expected.value !== record.value) fail(`record at ${record.offset} is ${JSON.stringify(record)}, model has ${JSON.stringify(expected)}`);
+      if (expected === undefined || expected.key !== record.key || expected.value !== record.value)
+        fail(`record at ${record.offset} is ${JSON.stringify(record)}, model has ${JSON.stringify(expected)}`);
     }
     const newest = new Map<string, number>();
-    for (const [offset, record] of model) if (offset >= startOffset) newest.set(record.key, Math.max(newest.get(record.key) ?? -1, offset));
+    for (const [offset, record] of model)
+      if (offset >= startOffset) newest.set(record.key, Math.max(newest.get(record.key) ?? -1, offset));
     const servedOffsets = new Set(served.map((record) => record.offset));
     for (const [key, offset] of newest) {
       // DeleteRecords may start the log inside a batch; the batch is served whole, so look at ≥ start only.
@@ -151,8 +226,22 @@ async function compactionModel(seed: number, operations: number): Promise<void> 
     const choice = random.integer(100);
     if (choice < 50) {
       const pending = Array.from({ length: 1 + random.integer(3) }, () => {
-        const records = Array.from({ length: 1 + random.integer(4) }, () => ({ key: `k${random.integer(12)}`, value: random.integer(10) === 0 ? null : `v${random.integer(1e6)}` }));
-        return { records, done: log.append(makeBatch(records.map((record) => ({ key: Buffer.from(record.key), value: record.value === null ? null : Buffer.from(record.value) })), { baseTimestamp: clock.now() })) };
+        const records = Array.from({ length: 1 + random.integer(4) }, () => ({
+          key: `k${random.integer(12)}`,
+          value: random.integer(10) === 0 ? null : `v${random.integer(1e6)}`,
+        }));
+        return {
+          records,
+          done: log.append(
+            makeBatch(
+              records.map((record) => ({
+                key: Buffer.from(record.key),
+                value: record.value === null ? null : Buffer.from(record.value),
+              })),
+              { baseTimestamp: clock.now() },
+            ),
+          ),
+        };
       });
       trace.push(`append×${pending.length}`);
       for (const { records, done } of pending) {
@@ -196,7 +285,10 @@ async function compactionModel(seed: number, operations: number): Promise<void> 
   await log.close();
 }
 
-const compactionSeeds = process.env.SLUICE_TEST_SEED !== undefined ? [Number(process.env.SLUICE_TEST_SEED)] : Array.from({ length: 4 }, () => Math.floor(Math.random() * 2 ** 31));
+const compactionSeeds =
+  process.env.SLUICE_TEST_SEED !== undefined
+    ? [Number(process.env.SLUICE_TEST_SEED)]
+    : Array.from({ length: 4 }, () => Math.floor(Math.random() * 2 ** 31));
 for (const seed of compactionSeeds) {
   test(`randomized compaction model, seed ${seed}`, async () => {
     await compactionModel(seed, Number(process.env.SLUICE_MODEL_OPERATIONS ?? 250));
@@ -209,7 +301,15 @@ test('a disk error during compaction leaves the partition read-only, and a reope
     const directory = tempDir();
     const clock = new ManualClock(1_000_000);
     const failing = failingFileSystem('EIO');
-    const log = await PartitionLog.open({ directory, topic: 'c', partition: 0, clock, config, fileSystem: failing.fileSystem, logger: new MemoryLogger() });
+    const log = await PartitionLog.open({
+      directory,
+      topic: 'c',
+      partition: 0,
+      clock,
+      config,
+      fileSystem: failing.fileSystem,
+      logger: new MemoryLogger(),
+    });
     await fill(log, clock);
     const before = await contents(log);
     await new Promise((resolve) => setTimeout(resolve, 20)); // let the rolls' seals finish
@@ -218,9 +318,20 @@ test('a disk error during compaction leaves the partition read-only, and a reope
     assert.equal(log.readOnly?.code, 'KAFKA_STORAGE_ERROR', operation);
     failing.disarm();
     await log.abandon();
-    const reopened = await PartitionLog.open({ directory, topic: 'c', partition: 0, clock, config, logger: new MemoryLogger() });
+    const reopened = await PartitionLog.open({
+      directory,
+      topic: 'c',
+      partition: 0,
+      clock,
+      config,
+      logger: new MemoryLogger(),
+    });
     assert.deepEqual(await contents(reopened), before, operation);
-    assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')), [], operation);
+    assert.deepEqual(
+      readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap')),
+      [],
+      operation,
+    );
     await reopened.close();
   }
 });

@@ -18,8 +18,20 @@ for (const [code, operations] of [
   test(`${code} in ${operations.join('+')} makes only that partition read-only`, async () => {
     const failing = failingFileSystem(code);
     const logger = new MemoryLogger();
-    const broken = await PartitionLog.open({ directory: tempDir('broken-0'), topic: 'broken', partition: 0, fileSystem: failing.fileSystem, config: { segmentBytes: 400 }, logger });
-    const healthy = await PartitionLog.open({ directory: tempDir('healthy-0'), topic: 'healthy', partition: 0, logger: new MemoryLogger() });
+    const broken = await PartitionLog.open({
+      directory: tempDir('broken-0'),
+      topic: 'broken',
+      partition: 0,
+      fileSystem: failing.fileSystem,
+      config: { segmentBytes: 400 },
+      logger,
+    });
+    const healthy = await PartitionLog.open({
+      directory: tempDir('healthy-0'),
+      topic: 'healthy',
+      partition: 0,
+      logger: new MemoryLogger(),
+    });
     await broken.append(makeValueBatch(1, 50));
     failing.arm([...operations]);
     const results = await Promise.allSettled([1, 2, 3].map((seed) => broken.append(makeValueBatch(1, 50, seed))));
@@ -33,7 +45,10 @@ for (const [code, operations] of [
     assert.equal(logged.length, 1);
     assert.equal(logged[0]!.code, code);
     failing.disarm();
-    await assert.rejects(broken.append(makeValueBatch(1, 50)), (error: StorageError) => error.code === 'KAFKA_STORAGE_ERROR');
+    await assert.rejects(
+      broken.append(makeValueBatch(1, 50)),
+      (error: StorageError) => error.code === 'KAFKA_STORAGE_ERROR',
+    );
     // What was durable before the failure can still be read.
     assert.equal((await broken.read(0, 1000)).nextOffset, 1);
     assert.deepEqual(await healthy.append(makeValueBatch(1, 50)), { baseOffset: 0, lastOffset: 0 });

@@ -60,7 +60,8 @@ export function makeBatch(records: readonly TestRecord[], options: BatchOptions 
   const header = Buffer.alloc(61);
   const total = 61 + encoded.reduce((sum, record) => sum + record.length, 0);
   const baseTimestamp = options.baseTimestamp ?? 1_700_000_000_000;
-  const maxTimestamp = options.maxTimestamp ?? baseTimestamp + Math.max(0, ...records.map((record) => record.timestampDelta ?? 0));
+  const maxTimestamp =
+    options.maxTimestamp ?? baseTimestamp + Math.max(0, ...records.map((record) => record.timestampDelta ?? 0));
   header.writeBigInt64BE(0n, 0);
   header.writeInt32BE(total - 12, 8);
   header.writeInt32BE(-1, 12);
@@ -97,7 +98,11 @@ export function splitBatches(buffer: Buffer): { baseOffset: number; lastOffset: 
     const total = buffer.readInt32BE(at + 8) + 12;
     if (at + total > buffer.length) break;
     const baseOffset = Number(buffer.readBigInt64BE(at));
-    batches.push({ baseOffset, lastOffset: baseOffset + buffer.readInt32BE(at + 23), bytes: buffer.subarray(at, at + total) });
+    batches.push({
+      baseOffset,
+      lastOffset: baseOffset + buffer.readInt32BE(at + 23),
+      bytes: buffer.subarray(at, at + total),
+    });
     at += total;
   }
   return batches;
@@ -136,7 +141,11 @@ export function seededRandom(seed: number): { next: () => number; integer: (belo
 }
 
 /** The real file system, except that the operations named in `failing` throw `code` while armed. */
-export function failingFileSystem(code = 'EIO'): { fileSystem: FileSystem; arm: (operations: (keyof FileSystem)[]) => void; disarm: () => void } {
+export function failingFileSystem(code = 'EIO'): {
+  fileSystem: FileSystem;
+  arm: (operations: (keyof FileSystem)[]) => void;
+  disarm: () => void;
+} {
   let failing = new Set<string>();
   const fileSystem = Object.fromEntries(
     Object.entries(nodeFileSystem).map(([name, operation]) => [
@@ -159,7 +168,11 @@ export function failingFileSystem(code = 'EIO'): { fileSystem: FileSystem; arm: 
 }
 
 /** A transactional data batch of `count` records (optionally keyed) of producer `producerId`. */
-export function makeTransactionalBatch(producerId: number, count = 1, key: (index: number) => Buffer | null = () => null): Buffer {
+export function makeTransactionalBatch(
+  producerId: number,
+  count = 1,
+  key: (index: number) => Buffer | null = () => null,
+): Buffer {
   return encodeRecordBatchSync({
     baseOffset: 0,
     producerId,
@@ -172,14 +185,24 @@ export function makeTransactionalBatch(producerId: number, count = 1, key: (inde
 
 /** A transaction marker (control batch) of producer `producerId`. */
 export function makeMarker(producerId: number, abort: boolean): Buffer {
-  return encodeControlBatch({ producerId, producerEpoch: 0, coordinatorEpoch: 0, type: abort ? ControlRecordType.Abort : ControlRecordType.Commit });
+  return encodeControlBatch({
+    producerId,
+    producerEpoch: 0,
+    coordinatorEpoch: 0,
+    type: abort ? ControlRecordType.Abort : ControlRecordType.Commit,
+  });
 }
 
 /**
  * Appends one transaction of `producerId`: its data batches, then its marker; an abort is handed to
  * the log's aborted-transaction index as the broker does. Returns the index entry (null for a commit).
  */
-export async function appendTransaction(log: PartitionLog, producerId: number, batches: Buffer[], abort: boolean): Promise<AbortedTransactionEntry | null> {
+export async function appendTransaction(
+  log: PartitionLog,
+  producerId: number,
+  batches: Buffer[],
+  abort: boolean,
+): Promise<AbortedTransactionEntry | null> {
   let firstOffset = -1;
   for (const batch of batches) {
     const { baseOffset } = await log.append(batch);

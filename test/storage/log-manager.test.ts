@@ -23,10 +23,14 @@ test('the log manager reopens every partition of a data directory and runs reten
   const manager = await LogManager.open(options);
   for (let partition = 0; partition < 3; partition += 1) {
     const log = await manager.getOrCreate('orders', partition, Buffer.alloc(16, partition));
-    for (let index = 0; index < 6; index += 1) await log.append(makeValueBatch(1, 100, index, { baseTimestamp: 0, maxTimestamp: 0 }));
+    for (let index = 0; index < 6; index += 1)
+      await log.append(makeValueBatch(1, 100, index, { baseTimestamp: 0, maxTimestamp: 0 }));
   }
   const compacted = await manager.getOrCreate('compacted', 0);
-  for (let index = 0; index < 12; index += 1) await compacted.append(makeBatch([{ key: Buffer.from('same'), value: Buffer.from(`v${index}`) }], { baseTimestamp: 0 }));
+  for (let index = 0; index < 12; index += 1)
+    await compacted.append(
+      makeBatch([{ key: Buffer.from('same'), value: Buffer.from(`v${index}`) }], { baseTimestamp: 0 }),
+    );
   await manager.close();
 
   const reopened = await LogManager.open(options);

@@ -42,23 +42,36 @@ async function runSeed(seed: number, operations: number): Promise<void> {
     retentionMs: 50_000,
     fileDeleteDelayMs: 0,
     segmentIndexBytes: 64 + random.integer(200),
-    flushPolicy: [{ kind: 'sync' } as const, { kind: 'os' } as const, { kind: 'interval', intervalMs: 5 } as const][random.integer(3)]!,
+    flushPolicy: [{ kind: 'sync' } as const, { kind: 'os' } as const, { kind: 'interval', intervalMs: 5 } as const][
+      random.integer(3)
+    ]!,
     retentionBytes: random.integer(3) === 0 ? 2000 + random.integer(20_000) : -1,
   };
   let logger = new MemoryLogger();
-  const open = () => PartitionLog.open({ directory, topic: 'model', partition: 0, clock, config, logger: (logger = new MemoryLogger()) });
+  const open = () =>
+    PartitionLog.open({
+      directory,
+      topic: 'model',
+      partition: 0,
+      clock,
+      config,
+      logger: (logger = new MemoryLogger()),
+    });
   let log = await open();
   const model = new Model();
   const trace: string[] = [];
   const check = (condition: unknown, message: string) => {
-    if (!condition) assert.fail(`seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-12).join(' | ')}`);
+    if (!condition)
+      assert.fail(
+        `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-12).join(' | ')}`,
+      );
   };
 
   async function verifyAll(): Promise<void> {
     check(log.logStartOffset === model.startOffset, `log start ${log.logStartOffset}, model ${model.startOffset}`);
     check(log.logEndOffset === model.endOffset, `log end ${log.logEndOffset}, model ${model.endOffset}`);
     const got: Buffer[] = [];
-    for (let offset = model.startOffset; offset < model.endOffset; ) {
+    for (let offset = model.startOffset; offset < model.endOffset;) {
       const read = await log.read(offset, 1 + random.integer(3000));
       check(read.records.length > 0, `empty read at ${offset}`);
       got.push(read.records);
@@ -77,13 +90,24 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       trace.push(`append×${count}`);
       const pending = Array.from({ length: count }, () => {
         clock.advance(random.integer(2000));
-        const batch = makeValueBatch(1 + random.integer(5), random.integer(300), random.integer(1000), { baseTimestamp: clock.now(), maxTimestamp: clock.now() + random.integer(50) });
+        const batch = makeValueBatch(1 + random.integer(5), random.integer(300), random.integer(1000), {
+          baseTimestamp: clock.now(),
+          maxTimestamp: clock.now() + random.integer(50),
+        });
         return { batch, done: log.append(batch) };
       });
       for (const { batch, done } of pending) {
         const result = await done;
-        check(result.baseOffset === model.endOffset, `append got ${result.baseOffset}, model expects ${model.endOffset}`);
-        model.batches.push({ baseOffset: result.baseOffset, lastOffset: result.lastOffset, maxTimestamp: Number(batch.readBigInt64BE(35)), bytes: batch });
+        check(
+          result.baseOffset === model.endOffset,
+          `append got ${result.baseOffset}, model expects ${model.endOffset}`,
+        );
+        model.batches.push({
+          baseOffset: result.baseOffset,
+          lastOffset: result.lastOffset,
+          maxTimestamp: Number(batch.readBigInt64BE(35)),
+          bytes: batch,
+        });
         model.endOffset = result.lastOffset + 1;
       }
     } else if (choice < 65) {
@@ -97,7 +121,9 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       const first = visible.findIndex((batch) => batch.lastOffset >= offset);
       check(batches.length > 0, `read at ${offset} returned nothing`);
       check(read.records.length <= maxBytes || batches.length === 1, 'read exceeded maxBytes with more than one batch');
-      batches.forEach((batch, index) => check(batch.bytes.equals(visible[first + index]!.bytes), `read(${offset}) batch ${index} differs`));
+      batches.forEach((batch, index) =>
+        check(batch.bytes.equals(visible[first + index]!.bytes), `read(${offset}) batch ${index} differs`),
+      );
     } else if (choice < 70) {
       trace.push('roll');
       log.roll();
@@ -110,17 +136,35 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       const start = log.logStartOffset;
       check(start >= before, 'retention moved the log start backwards');
       const threshold = clock.now() - 50_000;
-      const deletedBytes = model.visible().filter((batch) => batch.lastOffset < start).reduce((sum, batch) => sum + batch.bytes.length, 0);
+      const deletedBytes = model
+        .visible()
+        .filter((batch) => batch.lastOffset < start)
+        .reduce((sum, batch) => sum + batch.bytes.length, 0);
       if (config.retentionBytes === -1) {
         for (const batch of model.visible()) {
-          if (batch.lastOffset < start) check(batch.maxTimestamp <= threshold, `retention deleted batch ${batch.baseOffset} with timestamp ${batch.maxTimestamp} > ${threshold}`);
+          if (batch.lastOffset < start)
+            check(
+              batch.maxTimestamp <= threshold,
+              `retention deleted batch ${batch.baseOffset} with timestamp ${batch.maxTimestamp} > ${threshold}`,
+            );
         }
       } else if (deletedBytes > 0) {
         const sizeAfter = log.sizeBytes;
-        const expired = model.visible().filter((batch) => batch.lastOffset < start).every((batch) => batch.maxTimestamp <= threshold);
-        check(expired || sizeAfter >= config.retentionBytes!, `retention.bytes left ${sizeAfter} < ${config.retentionBytes} after deleting unexpired data`);
+        const expired = model
+          .visible()
+          .filter((batch) => batch.lastOffset < start)
+          .every((batch) => batch.maxTimestamp <= threshold);
+        check(
+          expired || sizeAfter >= config.retentionBytes!,
+          `retention.bytes left ${sizeAfter} < ${config.retentionBytes} after deleting unexpired data`,
+        );
       }
-      check(start === model.endOffset || model.batches.some((batch) => batch.baseOffset === start) || start === model.startOffset, `log start ${start} is not a batch boundary`);
+      check(
+        start === model.endOffset ||
+          model.batches.some((batch) => batch.baseOffset === start) ||
+          start === model.startOffset,
+        `log start ${start} is not a batch boundary`,
+      );
       model.startOffset = start;
     } else if (choice < 80) {
       const offset = model.startOffset + random.integer(model.endOffset - model.startOffset + 1);
@@ -130,7 +174,15 @@ async function runSeed(seed: number, operations: number): Promise<void> {
     } else if (choice < 85) {
       const offset = Math.max(0, model.startOffset - 2 + random.integer(model.endOffset - model.startOffset + 3));
       trace.push(`truncate(${offset})`);
-      if (process.env.DEBUG_MODEL) console.log('truncate', offset, model.startOffset, model.endOffset, model.batches.filter((b) => b.lastOffset >= offset - 10).map((b) => `${b.baseOffset}-${b.lastOffset}`), log.segmentBaseOffsets.slice(-4));
+      if (process.env.DEBUG_MODEL)
+        console.log(
+          'truncate',
+          offset,
+          model.startOffset,
+          model.endOffset,
+          model.batches.filter((b) => b.lastOffset >= offset - 10).map((b) => `${b.baseOffset}-${b.lastOffset}`),
+          log.segmentBaseOffsets.slice(-4),
+        );
       await log.truncateTo(offset);
       if (process.env.DEBUG_MODEL) console.log('after', log.logEndOffset, log.segmentBaseOffsets.slice(-4));
       if (offset < model.endOffset) {
@@ -140,7 +192,8 @@ async function runSeed(seed: number, operations: number): Promise<void> {
           model.endOffset = offset;
         } else {
           model.batches = model.batches.filter((batch) => batch.lastOffset < offset);
-          model.endOffset = model.batches.at(-1)?.lastOffset === undefined ? model.startOffset : model.batches.at(-1)!.lastOffset + 1;
+          model.endOffset =
+            model.batches.at(-1)?.lastOffset === undefined ? model.startOffset : model.batches.at(-1)!.lastOffset + 1;
           model.endOffset = Math.max(model.endOffset, model.startOffset);
         }
       }
@@ -160,7 +213,10 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       await log.close();
       check(log.readOnly === null, `the log turned read-only: ${log.readOnly?.message}`);
       log = await open();
-      check(log.recovery.scannedSegments === 0, `clean reopen scanned ${log.recovery.scannedSegments} segments: ${JSON.stringify([...log.recovery.cases])} ${JSON.stringify(logger.lines.filter((line) => line.level !== 'info'))}`);
+      check(
+        log.recovery.scannedSegments === 0,
+        `clean reopen scanned ${log.recovery.scannedSegments} segments: ${JSON.stringify([...log.recovery.cases])} ${JSON.stringify(logger.lines.filter((line) => line.level !== 'info'))}`,
+      );
     } else {
       trace.push('crash+reopen');
       await log.abandon();
@@ -174,7 +230,10 @@ async function runSeed(seed: number, operations: number): Promise<void> {
 }
 
 const fixedSeed = process.env.SLUICE_TEST_SEED;
-const seeds = fixedSeed !== undefined ? [Number(fixedSeed)] : Array.from({ length: Number(process.env.SLUICE_MODEL_SEEDS ?? 6) }, () => Math.floor(Math.random() * 2 ** 31));
+const seeds =
+  fixedSeed !== undefined
+    ? [Number(fixedSeed)]
+    : Array.from({ length: Number(process.env.SLUICE_MODEL_SEEDS ?? 6) }, () => Math.floor(Math.random() * 2 ** 31));
 
 for (const seed of seeds) {
   test(`randomized log model, seed ${seed}`, async () => {

@@ -13,7 +13,13 @@ const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
 test('append assigns offsets from the header, read returns the same bytes', async () => {
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'orders', partition: 0, topicId, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    topicId,
+    logger: new MemoryLogger(),
+  });
   const first = makeValueBatch(3, 100, 1);
   const second = makeValueBatch(5, 100, 2);
   assert.deepEqual(await log.append(first), { baseOffset: 0, lastOffset: 2 });
@@ -35,7 +41,12 @@ test('append assigns offsets from the header, read returns the same bytes', asyn
 });
 
 test('read returns at least one whole batch (KIP-74) and only whole batches', async () => {
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'orders', partition: 0, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'orders',
+    partition: 0,
+    logger: new MemoryLogger(),
+  });
   const big = makeValueBatch(10, 1000, 1);
   const small = makeValueBatch(1, 10, 2);
   await log.append(big);
@@ -50,7 +61,14 @@ test('read returns at least one whole batch (KIP-74) and only whole batches', as
 test('segments roll at segment.bytes and segment.ms with 20-digit names; reads cross segments', async () => {
   const directory = tempDir();
   const clock = new ManualClock(1_000);
-  const log = await PartitionLog.open({ directory, topic: 'orders', partition: 0, clock, config: { segmentBytes: 1000, segmentMs: 60_000, indexIntervalBytes: 100 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    clock,
+    config: { segmentBytes: 1000, segmentMs: 60_000, indexIntervalBytes: 100 },
+    logger: new MemoryLogger(),
+  });
   const batches: Buffer[] = [];
   for (let index = 0; index < 20; index += 1) {
     const batch = makeValueBatch(2, 100, index);
@@ -64,7 +82,7 @@ test('segments roll at segment.bytes and segment.ms with 20-digit names; reads c
   assert.ok(files.includes('00000000000000000000.timeindex'));
   for (const name of files.filter((file) => file.endsWith('.log'))) assert.match(name, /^\d{20}\.log$/);
   const collected: Buffer[] = [];
-  for (let offset = 0; offset < log.logEndOffset; ) {
+  for (let offset = 0; offset < log.logEndOffset;) {
     const read = await log.read(offset, 300);
     assert.ok(read.records.length > 0);
     collected.push(read.records);
@@ -89,7 +107,13 @@ test('segments roll at segment.bytes and segment.ms with 20-digit names; reads c
 
 test('offset index holds batch last offsets at positions every index.interval.bytes; time index is monotonic', async () => {
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'orders', partition: 0, config: { indexIntervalBytes: 500 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    config: { indexIntervalBytes: 500 },
+    logger: new MemoryLogger(),
+  });
   let position = 0;
   let sinceEntry = 0;
   const expected: [number, number][] = [];
@@ -121,7 +145,13 @@ test('offset index holds batch last offsets at positions every index.interval.by
 });
 
 test('lookups: offset for timestamp, max timestamp, start/end/flushed, size', async () => {
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'orders', partition: 0, config: { indexIntervalBytes: 0, segmentBytes: 2000 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'orders',
+    partition: 0,
+    config: { indexIntervalBytes: 0, segmentBytes: 2000 },
+    logger: new MemoryLogger(),
+  });
   const timestamps = [100, 300, 200, 400, 400, 500, 1000, 900];
   let size = 0;
   for (const [index, timestamp] of timestamps.entries()) {
@@ -146,36 +176,71 @@ test('lookups: offset for timestamp, max timestamp, start/end/flushed, size', as
 
 test('checkpoints, leader epochs and partition metadata are written; a clean reopen scans nothing', async () => {
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'orders', partition: 0, topicId, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    topicId,
+    config: { segmentBytes: 500 },
+    logger: new MemoryLogger(),
+  });
   for (let index = 0; index < 10; index += 1) await log.append(makeValueBatch(1, 100, index));
   await log.close();
-  assert.equal(readFileSync(`${directory}/partition.metadata`, 'utf8'), `version: 0\ntopic_id: ${topicId.toString('base64url')}\n`);
+  assert.equal(
+    readFileSync(`${directory}/partition.metadata`, 'utf8'),
+    `version: 0\ntopic_id: ${topicId.toString('base64url')}\n`,
+  );
   assert.equal(readFileSync(`${directory}/leader-epoch-checkpoint`, 'utf8'), '0\n1\n0 0\n');
   assert.equal(readFileSync(`${directory}/recovery-point-offset-checkpoint`, 'utf8'), '0\n1\norders 0 10\n');
   assert.equal(readFileSync(`${directory}/log-start-offset-checkpoint`, 'utf8'), '0\n1\norders 0 0\n');
-  const reopened = await PartitionLog.open({ directory, topic: 'orders', partition: 0, topicId, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  const reopened = await PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    topicId,
+    config: { segmentBytes: 500 },
+    logger: new MemoryLogger(),
+  });
   assert.equal(reopened.recovery.scannedSegments, 0);
   assert.equal(reopened.logEndOffset, 10);
   assert.equal((await reopened.read(9, 1 << 20)).nextOffset, 10);
   assert.deepEqual(await reopened.append(makeValueBatch(1, 10)), { baseOffset: 10, lastOffset: 10 });
   await reopened.close();
   await assert.rejects(
-    PartitionLog.open({ directory, topic: 'orders', partition: 0, topicId: Buffer.alloc(16, 7), logger: new MemoryLogger() }),
+    PartitionLog.open({
+      directory,
+      topic: 'orders',
+      partition: 0,
+      topicId: Buffer.alloc(16, 7),
+      logger: new MemoryLogger(),
+    }),
     (error: StorageError) => error.code === 'INCONSISTENT_TOPIC_ID',
   );
 });
 
 test('append rejects malformed and oversize batches without touching the log', async () => {
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'orders', partition: 0, config: { maxMessageBytes: 1000 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'orders',
+    partition: 0,
+    config: { maxMessageBytes: 1000 },
+    logger: new MemoryLogger(),
+  });
   const corrupt = makeValueBatch(1, 10);
   corrupt[corrupt.length - 1] ^= 1;
   await assert.rejects(log.append(corrupt), (error: StorageError) => error.code === 'CORRUPT_MESSAGE');
-  await assert.rejects(log.append(makeValueBatch(10, 200)), (error: StorageError) => error.code === 'MESSAGE_TOO_LARGE');
+  await assert.rejects(
+    log.append(makeValueBatch(10, 200)),
+    (error: StorageError) => error.code === 'MESSAGE_TOO_LARGE',
+  );
   await assert.rejects(log.append(Buffer.alloc(20)), (error: StorageError) => error.code === 'CORRUPT_MESSAGE');
   const two = Buffer.concat([makeValueBatch(1, 10), makeValueBatch(1, 10)]);
   await assert.rejects(log.append(two), (error: StorageError) => error.code === 'INVALID_RECORD');
   assert.equal(log.logEndOffset, 0);
-  assert.deepEqual(await log.append(makeBatch([{ key: Buffer.from('k'), value: null }])), { baseOffset: 0, lastOffset: 0 });
+  assert.deepEqual(await log.append(makeBatch([{ key: Buffer.from('k'), value: null }])), {
+    baseOffset: 0,
+    lastOffset: 0,
+  });
   await log.close();
 });
 
@@ -196,7 +261,13 @@ test('only the most recently used sealed segments keep their indexes in memory; 
   await log.close();
   // An index changed on disk while unloaded is rebuilt when next needed.
   writeFileSync(`${directory}/00000000000000000000.index`, Buffer.from([1, 2, 3]));
-  const reopened = await PartitionLog.open({ directory, topic: 'orders', partition: 0, config, logger: new MemoryLogger() });
+  const reopened = await PartitionLog.open({
+    directory,
+    topic: 'orders',
+    partition: 0,
+    config,
+    logger: new MemoryLogger(),
+  });
   writeFileSync(`${directory}/00000000000000000004.index`, Buffer.from([9]));
   assert.ok(reopened.loadedIndexCount <= 8);
   for (let index = 0; index < 60; index += 1) {
@@ -209,8 +280,22 @@ test('only the most recently used sealed segments keep their indexes in memory; 
 });
 
 test('offsetForTimestampExact finds the first record with a timestamp at or after the target', async () => {
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'orders', partition: 0, logger: new MemoryLogger() });
-  await log.append(makeBatch([{ key: null, value: Buffer.from('a'), timestampDelta: 0 }, { key: null, value: Buffer.from('b'), timestampDelta: 10 }, { key: null, value: Buffer.from('c'), timestampDelta: 20 }], { baseTimestamp: 1000 }));
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'orders',
+    partition: 0,
+    logger: new MemoryLogger(),
+  });
+  await log.append(
+    makeBatch(
+      [
+        { key: null, value: Buffer.from('a'), timestampDelta: 0 },
+        { key: null, value: Buffer.from('b'), timestampDelta: 10 },
+        { key: null, value: Buffer.from('c'), timestampDelta: 20 },
+      ],
+      { baseTimestamp: 1000 },
+    ),
+  );
   await log.append(makeBatch([{ key: null, value: Buffer.from('d'), timestampDelta: 0 }], { baseTimestamp: 2000 }));
   assert.deepEqual(await log.offsetForTimestamp(1005), { offset: 0, timestamp: 1020 });
   assert.deepEqual(await log.offsetForTimestampExact(1005), { offset: 1, timestamp: 1010 });

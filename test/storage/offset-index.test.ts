@@ -27,7 +27,11 @@ test('offset index: file bytes are relative offset and position, big-endian; loa
   assert.deepEqual(OffsetIndex.load('x', 1000, 64, bytes, 5000).lookup(1010), { offset: 1009, position: 4100 });
   assert.throws(() => OffsetIndex.load('x', 1000, 64, bytes.subarray(0, 12), 5000), IndexCorruptError);
   assert.throws(() => OffsetIndex.load('x', 1000, 64, bytes, 4100), IndexCorruptError, 'position past the log end');
-  assert.throws(() => OffsetIndex.load('x', 1000, 64, Buffer.concat([bytes.subarray(8), bytes.subarray(0, 8)]), 5000), IndexCorruptError, 'not increasing');
+  assert.throws(
+    () => OffsetIndex.load('x', 1000, 64, Buffer.concat([bytes.subarray(8), bytes.subarray(0, 8)]), 5000),
+    IndexCorruptError,
+    'not increasing',
+  );
   // Full at maxBytes / 8 entries.
   const small = new OffsetIndex(0, 16);
   small.append(1, 10);

@@ -2,7 +2,16 @@
 // then the torn-tail, garbage and bit-flip sweeps.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { test } from 'node:test';
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
 import { validateBatch } from '../../src/protocol/record-batch/header.js';
@@ -10,7 +19,14 @@ import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery.js';
 import { decodeTransactionIndex, type AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
-import { makeMarker, makeTransactionalBatch, makeValueBatch, seededRandom, splitBatches, partitionDirectories } from './helpers.js';
+import {
+  makeMarker,
+  makeTransactionalBatch,
+  makeValueBatch,
+  seededRandom,
+  splitBatches,
+  partitionDirectories,
+} from './helpers.js';
 
 const seen = new Set<RecoveryCaseId>();
 
@@ -24,7 +40,12 @@ async function open(directory: string, config: PartitionLogOptions['config'] = {
 
 /** Appends `count` batches and "crashes" (closes the files without any checkpoint). Returns the
  *  stored bytes of each batch, in order. */
-async function writeAndCrash(directory: string, count: number, config: PartitionLogOptions['config'] = {}, records = 3): Promise<Buffer[]> {
+async function writeAndCrash(
+  directory: string,
+  count: number,
+  config: PartitionLogOptions['config'] = {},
+  records = 3,
+): Promise<Buffer[]> {
   const log = await open(directory, config);
   const stored: Buffer[] = [];
   for (let index = 0; index < count; index += 1) {
@@ -38,7 +59,7 @@ async function writeAndCrash(directory: string, count: number, config: Partition
 
 async function readAll(log: PartitionLog): Promise<Buffer[]> {
   const batches: Buffer[] = [];
-  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
     const read = await log.read(offset, 1 << 20);
     if (read.records.length === 0) break;
     for (const batch of splitBatches(read.records)) {
@@ -156,7 +177,12 @@ test('case orphan-index and leftover-file: stray files are removed', async () =>
   const log = await open(directory, { segmentBytes: 1000, indexIntervalBytes: 100 });
   assert.equal(log.recovery.cases.get('orphan-index'), 2);
   assert.equal(log.recovery.cases.get('leftover-file'), 3);
-  assert.deepEqual(readdirSync(directory).filter((name) => name.includes('999') || name.endsWith('.tmp') || name.endsWith('.deleted') || name.endsWith('.cleaned')), []);
+  assert.deepEqual(
+    readdirSync(directory).filter(
+      (name) => name.includes('999') || name.endsWith('.tmp') || name.endsWith('.deleted') || name.endsWith('.cleaned'),
+    ),
+    [],
+  );
   assert.deepEqual(await readAll(log), stored);
   await log.close();
 });
@@ -172,7 +198,11 @@ test('case swap-file: a finished compaction output is renamed over its segment',
   const log = await open(directory, { segmentBytes: 1000, indexIntervalBytes: 100 });
   assert.ok(log.recovery.cases.get('swap-file'));
   assert.ok(!existsSync(`${firstLog}.swap`));
-  assert.deepEqual(readFileSync(segmentPath(directory, 0, '.txnindex')), txnindex, 'the .txnindex stays with the compacted segment');
+  assert.deepEqual(
+    readFileSync(segmentPath(directory, 0, '.txnindex')),
+    txnindex,
+    'the .txnindex stays with the compacted segment',
+  );
   assert.deepEqual(await readAll(log), stored);
   await log.close();
 });
@@ -191,7 +221,10 @@ test('case recovery-point-beyond-end: a checkpoint past the data is not believed
 test('case damaged-tail: garbage after the last indexed batch of a trusted segment is found and cut', async () => {
   const directory = tempDir();
   const stored = await cleanLog(directory);
-  const last = readdirSync(directory).filter((name) => name.endsWith('.log')).sort().at(-1)!;
+  const last = readdirSync(directory)
+    .filter((name) => name.endsWith('.log'))
+    .sort()
+    .at(-1)!;
   const path = `${directory}/${last}`;
   writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.alloc(30, 0x5a)]));
   const log = await open(directory, { segmentBytes: 1000, indexIntervalBytes: 100 });
@@ -202,7 +235,9 @@ test('case damaged-tail: garbage after the last indexed batch of a trusted segme
 });
 
 /** Corrupts the last batch of a crashed log in a chosen way; returns the recovered batches. */
-async function corruptLastBatch(damage: (file: Buffer, batchStart: number) => Buffer): Promise<{ log: PartitionLog; stored: Buffer[]; recovered: Buffer[] }> {
+async function corruptLastBatch(
+  damage: (file: Buffer, batchStart: number) => Buffer,
+): Promise<{ log: PartitionLog; stored: Buffer[]; recovered: Buffer[] }> {
   const directory = tempDir();
   const stored = await writeAndCrash(directory, 6);
   const path = segmentPath(directory, 0);
@@ -238,7 +273,10 @@ for (const [id, damage] of batchCases) {
     const cut = log.recovery.cuts[0]!;
     assert.equal(cut.case, id);
     assert.equal(cut.fromOffset, 15);
-    assert.equal(cut.fromByte, stored.slice(0, -1).reduce((sum, batch) => sum + batch.length, 0));
+    assert.equal(
+      cut.fromByte,
+      stored.slice(0, -1).reduce((sum, batch) => sum + batch.length, 0),
+    );
     // The log continues from the cut.
     assert.deepEqual(await log.append(makeValueBatch(1, 10)), { baseOffset: 15, lastOffset: 15 });
     await log.close();
@@ -249,7 +287,9 @@ test('case segment-after-cut: segments after a cut are deleted', async () => {
   const directory = tempDir();
   const stored = await writeAndCrash(directory, 12, { segmentBytes: 700 });
   unlinkSync(`${directory}/recovery-point-offset-checkpoint`);
-  const logs = readdirSync(directory).filter((name) => name.endsWith('.log')).sort();
+  const logs = readdirSync(directory)
+    .filter((name) => name.endsWith('.log'))
+    .sort();
   assert.ok(logs.length >= 3);
   const second = `${directory}/${logs[1]}`;
   const file = readFileSync(second);
@@ -267,7 +307,9 @@ test('case segment-after-cut: segments after a cut are deleted', async () => {
 test('case segment-gap: a segment that does not continue the previous one (lost tail during a roll) is dropped', async () => {
   const directory = tempDir();
   const stored = await writeAndCrash(directory, 12, { segmentBytes: 700 });
-  const logs = readdirSync(directory).filter((name) => name.endsWith('.log')).sort();
+  const logs = readdirSync(directory)
+    .filter((name) => name.endsWith('.log'))
+    .sort();
   // The first segment loses its last batch, as if the crash came before that write reached the disk.
   const first = `${directory}/${logs[0]}`;
   truncateSync(first, statSync(first).size - stored[0]!.length);
@@ -311,10 +353,12 @@ async function readTransactionIndexes(log: PartitionLog) {
 }
 
 function recoveryPointOnDisk(directory: string): number {
-  return Number(readFileSync(`${directory}/recovery-point-offset-checkpoint`, 'utf8').trim().split('\n').at(-1)!.split(' ').at(-1));
+  return Number(
+    readFileSync(`${directory}/recovery-point-offset-checkpoint`, 'utf8').trim().split('\n').at(-1)!.split(' ').at(-1),
+  );
 }
 
-test('case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments\' indexes are checked; missing or bad ones are listed for a rebuild', async () => {
+test("case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments' indexes are checked; missing or bad ones are listed for a rebuild", async () => {
   const directory = tempDir();
   const config = { segmentBytes: 500 };
   const log = await open(directory, config);
@@ -337,9 +381,16 @@ test('case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments
   assert.equal(reopened.recovery.cases.get('txnindex-missing'), 1);
   assert.equal(reopened.recovery.cases.get('txnindex-corrupt'), 2);
   assert.equal(reopened.recovery.cases.get('txnindex-loaded'), bases.length - 3);
-  assert.deepEqual(read.unindexed, [0, 1, 2].map((index) => ({ baseOffset: bases[index]!, fromOffset: bases[index]!, endOffset: ends[index]! })));
-  const inRange = (index: number) => entries.filter((entry) => entry.lastOffset >= bases[index]! && entry.lastOffset < ends[index]!);
-  assert.deepEqual(read.entries, entries.filter((entry) => entry.lastOffset >= bases[3]!));
+  assert.deepEqual(
+    read.unindexed,
+    [0, 1, 2].map((index) => ({ baseOffset: bases[index]!, fromOffset: bases[index]!, endOffset: ends[index]! })),
+  );
+  const inRange = (index: number) =>
+    entries.filter((entry) => entry.lastOffset >= bases[index]! && entry.lastOffset < ends[index]!);
+  assert.deepEqual(
+    read.entries,
+    entries.filter((entry) => entry.lastOffset >= bases[3]!),
+  );
   assert.ok(!existsSync(segmentPath(directory, bases[1]!, '.txnindex')), 'a corrupt index is deleted');
   // The broker finds the aborts there and completes each range; the files are written.
   for (const index of [0, 1, 2]) await reopened.completeTransactionIndex(bases[index]!, inRange(index));
@@ -351,7 +402,7 @@ test('case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments
   await again.close();
 });
 
-test('case txnindex-torn, txnindex-past-end, txnindex-unverified: a crashed tail\'s index is cut to what the log kept; control batches without an entry are listed', async () => {
+test("case txnindex-torn, txnindex-past-end, txnindex-unverified: a crashed tail's index is cut to what the log kept; control batches without an entry are listed", async () => {
   const directory = tempDir();
   const log = await open(directory);
   const entries = await writeTransactions(log, 6); // markers: abort, abort, commit, abort, abort, commit
@@ -372,7 +423,11 @@ test('case txnindex-torn, txnindex-past-end, txnindex-unverified: a crashed tail
   assert.ok(reopened.recovery.cases.get('txnindex-past-end'));
   assert.ok(reopened.recovery.cases.get('txnindex-unverified'));
   assert.equal(reopened.logEndOffset, lastAbort.lastOffset);
-  assert.deepEqual(decodeTransactionIndex('t', 0, readFileSync(indexPath), Number.MAX_SAFE_INTEGER), entries.slice(0, -1), 'cut to whole entries the log still holds');
+  assert.deepEqual(
+    decodeTransactionIndex('t', 0, readFileSync(indexPath), Number.MAX_SAFE_INTEGER),
+    entries.slice(0, -1),
+    'cut to whole entries the log still holds',
+  );
   const read = await readTransactionIndexes(reopened);
   assert.deepEqual(read.entries, entries.slice(0, -1));
   // Above the recovery point (0: never checkpointed) the commit markers have no entry: the broker checks them.
@@ -397,7 +452,11 @@ test('case txnindex-unverified: a lost tail index is relisted after a second cra
     const reopened = await open(directory);
     const read = await readTransactionIndexes(reopened);
     assert.deepEqual(read.entries, []);
-    assert.deepEqual(read.unindexed, [{ baseOffset: 0, fromOffset: entries[0]!.lastOffset, endOffset: reopened.logEndOffset }], `crash ${crash}`);
+    assert.deepEqual(
+      read.unindexed,
+      [{ baseOffset: 0, fromOffset: entries[0]!.lastOffset, endOffset: reopened.logEndOffset }],
+      `crash ${crash}`,
+    );
     assert.ok(recoveryPointOnDisk(directory) <= entries[0]!.lastOffset);
     if (crash === 0) {
       await reopened.abandon(); // crashes again before the broker completed the index

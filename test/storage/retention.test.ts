@@ -19,16 +19,31 @@ test('selectSegmentsToDelete: by time stops at the first young segment; by size 
   ];
   assert.equal(selectSegmentsToDelete(segments, { retentionMs: 30, retentionBytes: -1 }, 70), 1);
   assert.equal(selectSegmentsToDelete(segments, { retentionMs: 5, retentionBytes: -1 }, 70), 3);
-  assert.equal(selectSegmentsToDelete(segments, { retentionMs: 0, retentionBytes: -1 }, 100), 4, 'the active segment too, once expired');
+  assert.equal(
+    selectSegmentsToDelete(segments, { retentionMs: 0, retentionBytes: -1 }, 100),
+    4,
+    'the active segment too, once expired',
+  );
   assert.equal(selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: 250 }, 0), 1);
-  assert.equal(selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: 0 }, 0), 3, 'never the active segment by size');
+  assert.equal(
+    selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: 0 }, 0),
+    3,
+    'never the active segment by size',
+  );
   assert.equal(selectSegmentsToDelete(segments, { retentionMs: -1, retentionBytes: -1 }, 1e9), 0);
 });
 
 test('retention.ms deletes whole expired segments and moves the log start', async () => {
   const clock = new ManualClock(0);
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, clock, config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    clock,
+    config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 },
+    logger: new MemoryLogger(),
+  });
   for (let index = 0; index < 12; index += 1) {
     clock.set(index * 100);
     await log.append(makeValueBatch(1, 150, index, { baseTimestamp: index * 100, maxTimestamp: index * 100 }));
@@ -43,9 +58,19 @@ test('retention.ms deletes whole expired segments and moves the log start', asyn
   await log.close();
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(readdirSync(directory).filter((name) => name.endsWith('.log')).length, log.segmentCount);
-  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.deleted')), []);
+  assert.deepEqual(
+    readdirSync(directory).filter((name) => name.endsWith('.deleted')),
+    [],
+  );
   // Everything expired: the active segment goes too and the log is empty at its end offset.
-  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, clock, config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  const reopened = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    clock,
+    config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 },
+    logger: new MemoryLogger(),
+  });
   assert.equal(reopened.logStartOffset, log.logStartOffset);
   clock.set(100_000);
   await reopened.applyRetention();
@@ -55,7 +80,13 @@ test('retention.ms deletes whole expired segments and moves the log start', asyn
 });
 
 test('retention.bytes keeps the newest segments within the limit', async () => {
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'r', partition: 0, config: { segmentBytes: 500, retentionBytes: 1000, retentionMs: -1, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'r',
+    partition: 0,
+    config: { segmentBytes: 500, retentionBytes: 1000, retentionMs: -1, fileDeleteDelayMs: 0 },
+    logger: new MemoryLogger(),
+  });
   for (let index = 0; index < 20; index += 1) await log.append(makeValueBatch(1, 150, index));
   await log.applyRetention();
   assert.ok(log.sizeBytes >= 1000 - 500 && log.sizeBytes <= 1000 + 500, `size ${log.sizeBytes}`);
@@ -64,7 +95,13 @@ test('retention.bytes keeps the newest segments within the limit', async () => {
 
 test('DeleteRecords moves the log start (checkpointed) and deletes segments wholly below it', async () => {
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    config: { segmentBytes: 500, fileDeleteDelayMs: 0 },
+    logger: new MemoryLogger(),
+  });
   for (let index = 0; index < 12; index += 1) await log.append(makeValueBatch(2, 100, index));
   const segments = log.segmentCount;
   assert.equal(await log.deleteRecordsBefore(9), 9);
@@ -74,21 +111,39 @@ test('DeleteRecords moves the log start (checkpointed) and deletes segments whol
   await assert.rejects(log.read(8, 100), (error: StorageError) => error.code === 'OFFSET_OUT_OF_RANGE');
   await assert.rejects(log.deleteRecordsBefore(1000), (error: StorageError) => error.code === 'OFFSET_OUT_OF_RANGE');
   await log.abandon();
-  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  const reopened = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    config: { segmentBytes: 500 },
+    logger: new MemoryLogger(),
+  });
   assert.equal(reopened.logStartOffset, 9);
   await reopened.close();
 });
 
 test('truncateTo removes the batch holding the offset and everything after, across segments', async () => {
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    config: { segmentBytes: 500 },
+    logger: new MemoryLogger(),
+  });
   for (let index = 0; index < 12; index += 1) await log.append(makeValueBatch(2, 100, index));
   await log.truncateTo(11); // batch 10..11 goes entirely
   assert.equal(log.logEndOffset, 10);
   assert.equal(log.flushedOffset, 10);
   assert.deepEqual(await log.append(makeValueBatch(1, 10)), { baseOffset: 10, lastOffset: 10 });
   await log.close();
-  const reopened = await PartitionLog.open({ directory, topic: 'r', partition: 0, config: { segmentBytes: 500 }, logger: new MemoryLogger() });
+  const reopened = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    config: { segmentBytes: 500 },
+    logger: new MemoryLogger(),
+  });
   assert.equal(reopened.logEndOffset, 11);
   assert.equal(reopened.recovery.scannedSegments, 0);
   await reopened.truncateTo(0);
@@ -110,7 +165,15 @@ test('a read holding a segment finishes correctly while retention deletes that s
   };
   const clock = new ManualClock(0);
   const directory = tempDir();
-  const log = await PartitionLog.open({ directory, topic: 'r', partition: 0, clock, fileSystem, config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory,
+    topic: 'r',
+    partition: 0,
+    clock,
+    fileSystem,
+    config: { segmentBytes: 500, retentionMs: 1000, fileDeleteDelayMs: 0 },
+    logger: new MemoryLogger(),
+  });
   const first = makeValueBatch(1, 300, 1, { baseTimestamp: 0, maxTimestamp: 0 });
   const expected = Buffer.from(first);
   await log.append(first);
@@ -127,14 +190,26 @@ test('a read holding a segment finishes correctly while retention deletes that s
   release();
   assert.deepEqual((await reading).records, expected, 'the read saw the whole batch of the deleted segment');
   await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.deepEqual(readdirSync(directory).filter((name) => name.endsWith('.deleted')), [], 'files go once the read released them');
+  assert.deepEqual(
+    readdirSync(directory).filter((name) => name.endsWith('.deleted')),
+    [],
+    'files go once the read released them',
+  );
   await log.close();
 });
 
 test('retention runs in the background on the log.retention.check.interval.ms timer', async () => {
   const clock = new ManualClock(0);
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'r', partition: 0, clock, config: { segmentBytes: 500, retentionMs: 1000, retentionCheckIntervalMs: 10, fileDeleteDelayMs: 0 }, logger: new MemoryLogger() });
-  for (let index = 0; index < 8; index += 1) await log.append(makeValueBatch(1, 150, index, { baseTimestamp: 0, maxTimestamp: 0 }));
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'r',
+    partition: 0,
+    clock,
+    config: { segmentBytes: 500, retentionMs: 1000, retentionCheckIntervalMs: 10, fileDeleteDelayMs: 0 },
+    logger: new MemoryLogger(),
+  });
+  for (let index = 0; index < 8; index += 1)
+    await log.append(makeValueBatch(1, 150, index, { baseTimestamp: 0, maxTimestamp: 0 }));
   assert.equal(log.logStartOffset, 0);
   clock.set(10_000);
   await new Promise((resolve) => setTimeout(resolve, 100));

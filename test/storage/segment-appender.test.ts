@@ -44,7 +44,13 @@ test('log.flush.policy parses sync, os and interval:<ms>', () => {
 
 test('sync: an append resolves only after fdatasync', async () => {
   const gate = gatedFileSystem();
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'p', partition: 0, fileSystem: gate.fileSystem, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'p',
+    partition: 0,
+    fileSystem: gate.fileSystem,
+    logger: new MemoryLogger(),
+  });
   gate.hold();
   let done = false;
   const appended = log.append(makeValueBatch(1, 100)).then(() => (done = true));
@@ -60,7 +66,13 @@ test('sync: an append resolves only after fdatasync', async () => {
 
 test('sync: appends arriving during a flush share the next one (group commit)', async () => {
   const gate = gatedFileSystem();
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'p', partition: 0, fileSystem: gate.fileSystem, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'p',
+    partition: 0,
+    fileSystem: gate.fileSystem,
+    logger: new MemoryLogger(),
+  });
   gate.hold();
   const first = log.append(makeValueBatch(1, 100));
   await tick(); // the first write is done, its fdatasync is held
@@ -78,8 +90,20 @@ test('sync: appends arriving during a flush share the next one (group commit)', 
 test('sync: partitions flush independently', async () => {
   const slow = gatedFileSystem();
   const fast = gatedFileSystem();
-  const slowLog = await PartitionLog.open({ directory: tempDir('slow-0'), topic: 'slow', partition: 0, fileSystem: slow.fileSystem, logger: new MemoryLogger() });
-  const fastLog = await PartitionLog.open({ directory: tempDir('fast-0'), topic: 'fast', partition: 0, fileSystem: fast.fileSystem, logger: new MemoryLogger() });
+  const slowLog = await PartitionLog.open({
+    directory: tempDir('slow-0'),
+    topic: 'slow',
+    partition: 0,
+    fileSystem: slow.fileSystem,
+    logger: new MemoryLogger(),
+  });
+  const fastLog = await PartitionLog.open({
+    directory: tempDir('fast-0'),
+    topic: 'fast',
+    partition: 0,
+    fileSystem: fast.fileSystem,
+    logger: new MemoryLogger(),
+  });
   slow.hold();
   const stuck = slowLog.append(makeValueBatch(1, 100));
   await fastLog.append(makeValueBatch(1, 100));
@@ -92,7 +116,14 @@ test('sync: partitions flush independently', async () => {
 
 test('interval:<ms>: appends resolve after the write; a timer fdatasyncs', async () => {
   const gate = gatedFileSystem();
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'p', partition: 0, fileSystem: gate.fileSystem, config: { flushPolicy: { kind: 'interval', intervalMs: 30 } }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'p',
+    partition: 0,
+    fileSystem: gate.fileSystem,
+    config: { flushPolicy: { kind: 'interval', intervalMs: 30 } },
+    logger: new MemoryLogger(),
+  });
   const before = gate.state.datasyncs;
   await log.append(makeValueBatch(1, 100));
   assert.equal(gate.state.datasyncs, before, 'no fdatasync on the append path');
@@ -105,7 +136,14 @@ test('interval:<ms>: appends resolve after the write; a timer fdatasyncs', async
 
 test('os: no fdatasync until a roll or close', async () => {
   const gate = gatedFileSystem();
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'p', partition: 0, fileSystem: gate.fileSystem, config: { flushPolicy: { kind: 'os' }, segmentBytes: 1000 }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'p',
+    partition: 0,
+    fileSystem: gate.fileSystem,
+    config: { flushPolicy: { kind: 'os' }, segmentBytes: 1000 },
+    logger: new MemoryLogger(),
+  });
   const before = gate.state.datasyncs;
   for (let index = 0; index < 3; index += 1) await log.append(makeValueBatch(1, 100, index));
   assert.equal(gate.state.datasyncs, before);
@@ -117,7 +155,13 @@ test('os: no fdatasync until a roll or close', async () => {
 });
 
 test('interval:<ms>: a steady stream of appends does not starve the timer flush', async () => {
-  const log = await PartitionLog.open({ directory: tempDir(), topic: 'p', partition: 0, config: { flushPolicy: { kind: 'interval', intervalMs: 20 } }, logger: new MemoryLogger() });
+  const log = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'p',
+    partition: 0,
+    config: { flushPolicy: { kind: 'interval', intervalMs: 20 } },
+    logger: new MemoryLogger(),
+  });
   let stop = false;
   const writers = Array.from({ length: 8 }, async (_, writer) => {
     while (!stop) await log.append(makeValueBatch(1, 2000, writer));

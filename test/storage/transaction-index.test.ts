@@ -16,7 +16,13 @@ import {
   transactionIndexEntryBytes,
   type AbortedTransactionEntry,
 } from '../../src/storage/transaction-index.js';
-import { makeMarker, makeTransactionalBatch, makeValueBatch, partitionDirectories, appendTransaction } from './helpers.js';
+import {
+  makeMarker,
+  makeTransactionalBatch,
+  makeValueBatch,
+  partitionDirectories,
+  appendTransaction,
+} from './helpers.js';
 
 const tempDir = partitionDirectories('orders-0');
 
@@ -29,7 +35,9 @@ function txnindexPath(directory: string, baseOffset: number): string {
 }
 
 function txnindexFiles(directory: string): string[] {
-  return readdirSync(directory).filter((name) => name.endsWith('.txnindex')).sort();
+  return readdirSync(directory)
+    .filter((name) => name.endsWith('.txnindex'))
+    .sort();
 }
 
 async function waitFor(what: string, condition: () => boolean): Promise<void> {
@@ -42,8 +50,19 @@ async function waitFor(what: string, condition: () => boolean): Promise<void> {
 
 /** One transaction of `producerId`: `batches` data batches, then its marker; an abort is handed to
  *  the log's index as the broker does. Returns the index entry (or null for a commit). */
-function transaction(log: PartitionLog, producerId: number, abort: boolean, batches = 1, key?: (index: number) => Buffer | null): Promise<AbortedTransactionEntry | null> {
-  return appendTransaction(log, producerId, Array.from({ length: batches }, () => makeTransactionalBatch(producerId, 2, key)), abort);
+function transaction(
+  log: PartitionLog,
+  producerId: number,
+  abort: boolean,
+  batches = 1,
+  key?: (index: number) => Buffer | null,
+): Promise<AbortedTransactionEntry | null> {
+  return appendTransaction(
+    log,
+    producerId,
+    Array.from({ length: batches }, () => makeTransactionalBatch(producerId, 2, key)),
+    abort,
+  );
 }
 
 test('format: 34-byte entries as Kafka (version int16, producerId, firstOffset, lastOffset, lastStableOffset)', () => {
@@ -60,7 +79,8 @@ test('format: 34-byte entries as Kafka (version int16, producerId, firstOffset, 
   assert.equal(bytes.readBigInt64BE(18), 105n);
   assert.equal(bytes.readBigInt64BE(26), 106n);
   assert.deepEqual(decodeTransactionIndex('t', 100, bytes, 200), entries);
-  const corrupt = (content: Buffer, end = 200) => assert.throws(() => decodeTransactionIndex('t', 100, content, end), TransactionIndexCorruptError);
+  const corrupt = (content: Buffer, end = 200) =>
+    assert.throws(() => decodeTransactionIndex('t', 100, content, end), TransactionIndexCorruptError);
   corrupt(bytes.subarray(0, 50)); // torn
   corrupt(Buffer.concat([bytes.subarray(34), bytes.subarray(0, 34)])); // markers out of order
   corrupt(bytes, 110); // a marker past the segment end
@@ -83,11 +103,23 @@ test('an entry is written to the .txnindex when the abort is appended, and read 
   await transaction(log, 8, false);
   const second = await transaction(log, 9, true);
   // Written at once (page cache), before any checkpoint: a process crash loses nothing.
-  await waitFor('the entries in the file', () => existsSync(txnindexPath(directory, 0)) && readFileSync(txnindexPath(directory, 0)).length === 68);
-  assert.deepEqual(decodeTransactionIndex('t', 0, readFileSync(txnindexPath(directory, 0)), log.logEndOffset), [first, second]);
+  await waitFor(
+    'the entries in the file',
+    () => existsSync(txnindexPath(directory, 0)) && readFileSync(txnindexPath(directory, 0)).length === 68,
+  );
+  assert.deepEqual(decodeTransactionIndex('t', 0, readFileSync(txnindexPath(directory, 0)), log.logEndOffset), [
+    first,
+    second,
+  ]);
   // A marker the log does not hold (its append failed), or out of order, is refused.
-  assert.equal(log.appendAbortedTransaction({ producerId: 1, firstOffset: 0, lastOffset: log.logEndOffset, lastStableOffset: 0 }), false);
-  assert.equal(log.appendAbortedTransaction({ producerId: 1, firstOffset: 0, lastOffset: first!.lastOffset, lastStableOffset: 0 }), false);
+  assert.equal(
+    log.appendAbortedTransaction({ producerId: 1, firstOffset: 0, lastOffset: log.logEndOffset, lastStableOffset: 0 }),
+    false,
+  );
+  assert.equal(
+    log.appendAbortedTransaction({ producerId: 1, firstOffset: 0, lastOffset: first!.lastOffset, lastStableOffset: 0 }),
+    false,
+  );
   await log.close();
 
   const reopened = await open(directory);
@@ -99,7 +131,11 @@ test('an entry is written to the .txnindex when the abort is appended, and read 
   // Appends continue after the entries already in the file.
   const third = await transaction(reopened, 10, true);
   await reopened.close();
-  assert.deepEqual(decodeTransactionIndex('t', 0, readFileSync(txnindexPath(directory, 0)), Number.MAX_SAFE_INTEGER), [first, second, third]);
+  assert.deepEqual(decodeTransactionIndex('t', 0, readFileSync(txnindexPath(directory, 0)), Number.MAX_SAFE_INTEGER), [
+    first,
+    second,
+    third,
+  ]);
 });
 
 test('a log that keeps no transaction indexes writes no .txnindex', async () => {
@@ -110,7 +146,7 @@ test('a log that keeps no transaction indexes writes no .txnindex', async () => 
   assert.deepEqual(txnindexFiles(directory), []);
 });
 
-test('rolled with its segment: each entry goes to the marker\'s segment; every segment of a kept log has a file', async () => {
+test("rolled with its segment: each entry goes to the marker's segment; every segment of a kept log has a file", async () => {
   const directory = tempDir();
   const log = await open(directory, { segmentBytes: 400 });
   await log.append(makeValueBatch(2, 100)); // a segment from before the partition became transactional
@@ -127,8 +163,16 @@ test('rolled with its segment: each entry goes to the marker\'s segment; every s
   assert.deepEqual(txnindexFiles(directory).length, bases.length, 'one .txnindex per segment, empty ones included');
   for (const entry of entries) {
     const base = bases.filter((candidate) => candidate <= entry.lastOffset).at(-1)!;
-    const inFile = decodeTransactionIndex('t', base, readFileSync(txnindexPath(directory, base)), Number.MAX_SAFE_INTEGER);
-    assert.ok(inFile.some((candidate) => candidate.lastOffset === entry.lastOffset), `entry ${entry.lastOffset} in segment ${base}`);
+    const inFile = decodeTransactionIndex(
+      't',
+      base,
+      readFileSync(txnindexPath(directory, base)),
+      Number.MAX_SAFE_INTEGER,
+    );
+    assert.ok(
+      inFile.some((candidate) => candidate.lastOffset === entry.lastOffset),
+      `entry ${entry.lastOffset} in segment ${base}`,
+    );
   }
   const reopened = await open(directory);
   reopened.keepTransactionIndexes(false);
@@ -150,7 +194,10 @@ test('deleted with its segment: DeleteRecords, retention and truncation take the
 
   // DeleteRecords past the second segment: the first two segments' files go.
   await log.deleteRecordsBefore(bases[2]!);
-  await waitFor('deletion', () => !existsSync(txnindexPath(directory, bases[0]!)) && !existsSync(txnindexPath(directory, bases[1]!)));
+  await waitFor(
+    'deletion',
+    () => !existsSync(txnindexPath(directory, bases[0]!)) && !existsSync(txnindexPath(directory, bases[1]!)),
+  );
   assert.ok(existsSync(txnindexPath(directory, bases[2]!)));
 
   // Truncation inside a segment: its entries past the cut are dropped, later segments' files go.
@@ -158,9 +205,17 @@ test('deleted with its segment: DeleteRecords, retention and truncation take the
   const holder = log.segmentBaseOffsets.filter((base) => base <= cutEntry.lastOffset).at(-1)!;
   await log.truncateTo(cutEntry.lastOffset);
   assert.equal(log.segmentBaseOffsets.at(-1), holder);
-  const left = decodeTransactionIndex('t', holder, readFileSync(txnindexPath(directory, holder)), Number.MAX_SAFE_INTEGER);
+  const left = decodeTransactionIndex(
+    't',
+    holder,
+    readFileSync(txnindexPath(directory, holder)),
+    Number.MAX_SAFE_INTEGER,
+  );
   assert.ok(left.every((entry) => entry.lastOffset < cutEntry.lastOffset));
-  assert.deepEqual(txnindexFiles(directory).map((name) => Number(name.slice(0, 20))), log.segmentBaseOffsets);
+  assert.deepEqual(
+    txnindexFiles(directory).map((name) => Number(name.slice(0, 20))),
+    log.segmentBaseOffsets,
+  );
   await log.close();
 
   // Retention (bytes): the oldest segments go with their files; what is read back is what is left.
@@ -169,14 +224,21 @@ test('deleted with its segment: DeleteRecords, retention and truncation take the
   assert.ok((await reopened.applyRetention()) > 0);
   await waitFor('retention', () => txnindexFiles(directory).length === reopened.segmentCount);
   const read = await reopened.readTransactionIndexes();
-  assert.deepEqual(read.entries, entries.filter((entry) => entry.lastOffset >= reopened.logStartOffset && entry.lastOffset < reopened.logEndOffset));
+  assert.deepEqual(
+    read.entries,
+    entries.filter((entry) => entry.lastOffset >= reopened.logStartOffset && entry.lastOffset < reopened.logEndOffset),
+  );
   assert.deepEqual(read.unindexed, []);
   await reopened.close();
 });
 
 test('compacted with its segment: a rewritten segment keeps the aborted entries of its range', async () => {
   const directory = tempDir();
-  const config: Partial<LogConfig> = { segmentBytes: 700, cleanupPolicy: { compact: true, delete: false }, fileDeleteDelayMs: 0 };
+  const config: Partial<LogConfig> = {
+    segmentBytes: 700,
+    cleanupPolicy: { compact: true, delete: false },
+    fileDeleteDelayMs: 0,
+  };
   const log = await open(directory, config);
   log.keepTransactionIndexes(true);
   const entries: AbortedTransactionEntry[] = [];
@@ -187,12 +249,21 @@ test('compacted with its segment: a rewritten segment keeps the aborted entries 
   log.roll();
   await log.append(makeValueBatch(1, 10));
   await log.checkpoint();
-  const before = new Map(log.segmentBaseOffsets.map((base) => [base, existsSync(txnindexPath(directory, base)) ? readFileSync(txnindexPath(directory, base)) : null]));
+  const before = new Map(
+    log.segmentBaseOffsets.map((base) => [
+      base,
+      existsSync(txnindexPath(directory, base)) ? readFileSync(txnindexPath(directory, base)) : null,
+    ]),
+  );
   const result = await compactLog(log, { clock: { now: () => Date.now() }, logger: new MemoryLogger() });
   assert.ok(result.segmentsRewritten > 0, 'compaction rewrote segments');
   for (const [base, content] of before) {
     if (!log.segmentBaseOffsets.includes(base)) continue;
-    assert.deepEqual(existsSync(txnindexPath(directory, base)) ? readFileSync(txnindexPath(directory, base)) : null, content, `.txnindex of ${base} unchanged`);
+    assert.deepEqual(
+      existsSync(txnindexPath(directory, base)) ? readFileSync(txnindexPath(directory, base)) : null,
+      content,
+      `.txnindex of ${base} unchanged`,
+    );
   }
   await log.close();
   const reopened = await open(directory, config);

@@ -26,8 +26,13 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-export async function startBrokerProcess(properties: Record<string, string> = {}, startTimeoutMs = 10_000): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(properties)], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function startBrokerProcess(
+  properties: Record<string, string> = {},
+  startTimeoutMs = 10_000,
+): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(properties)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   let exit: string | null = null;
   child.stderr!.setEncoding('utf8');
@@ -40,7 +45,10 @@ export async function startBrokerProcess(properties: Record<string, string> = {}
   );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`broker process did not start in ${startTimeoutMs} ms: ${stderr}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`broker process did not start in ${startTimeoutMs} ms: ${stderr}`)),
+      startTimeoutMs,
+    );
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
       out += chunk;

@@ -14,7 +14,11 @@ export function runKcat(bootstrap: string, args: string[], input = '', timeoutMs
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} timed out after ${timeoutMs} ms; stdout: ${stdout.length} bytes; stderr: ${stderr}`));
+      reject(
+        new Error(
+          `kcat ${args.join(' ')} timed out after ${timeoutMs} ms; stdout: ${stdout.length} bytes; stderr: ${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {

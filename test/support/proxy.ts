@@ -9,7 +9,10 @@ export interface Proxy {
 }
 
 /** `fromBroker` is called per connection; it returns the handler for that connection's broker bytes. */
-export async function startProxy(brokerPort: number, fromBroker: (client: Socket) => (data: Buffer) => void): Promise<Proxy> {
+export async function startProxy(
+  brokerPort: number,
+  fromBroker: (client: Socket) => (data: Buffer) => void,
+): Promise<Proxy> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect({ host: '127.0.0.1', port: brokerPort });

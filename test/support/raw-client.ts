@@ -46,7 +46,13 @@ export class RawClient {
     this.socket.write(bytes);
   }
 
-  request(apiKey: number, apiVersion: number, correlationId: number, body: object, clientId: string | null = 'raw-client'): void {
+  request(
+    apiKey: number,
+    apiVersion: number,
+    correlationId: number,
+    body: object,
+    clientId: string | null = 'raw-client',
+  ): void {
     const frame = beginRequestFrame(apiKey, apiVersion, correlationId, clientId);
     apiCodecs.get(apiKey)!.encodeRequest(apiVersion, body, frame.writer);
     for (const chunk of finishFrame(frame)) this.socket.write(chunk);
@@ -78,7 +84,10 @@ export class RawClient {
   /** Decodes a response frame's header and body for the given API and version. */
   static decode(apiKey: number, apiVersion: number, frame: Buffer): { correlationId: number; body: any } {
     const { header, bodyOffset } = decodeResponseHeader(apiKey, apiVersion, frame);
-    return { correlationId: header.correlationId, body: apiCodecs.get(apiKey)!.decodeResponse(apiVersion, frame, bodyOffset) };
+    return {
+      correlationId: header.correlationId,
+      body: apiCodecs.get(apiKey)!.decodeResponse(apiVersion, frame, bodyOffset),
+    };
   }
 
   close(): void {

@@ -13,13 +13,25 @@ export interface ReadRecord {
 }
 
 /** Records from `offset` until `count` are read or the partition has no more (within 100 ms). */
-export async function readPartition(port: number, topic: string, partition: number, offset = 0, count = Infinity): Promise<ReadRecord[]> {
+export async function readPartition(
+  port: number,
+  topic: string,
+  partition: number,
+  offset = 0,
+  count = Infinity,
+): Promise<ReadRecord[]> {
   const client = await RawClient.connect(port);
   const out: ReadRecord[] = [];
   let next = offset;
   try {
     for (let round = 0; out.length < count && round < 10_000; round++) {
-      client.request(ApiKey.Fetch, 11, round, { maxWaitMs: 100, minBytes: 1, maxBytes: 10485760, isolationLevel: 1, topics: [{ topic, partitions: [{ partition, fetchOffset: BigInt(next), partitionMaxBytes: 1048576 }] }] });
+      client.request(ApiKey.Fetch, 11, round, {
+        maxWaitMs: 100,
+        minBytes: 1,
+        maxBytes: 10485760,
+        isolationLevel: 1,
+        topics: [{ topic, partitions: [{ partition, fetchOffset: BigInt(next), partitionMaxBytes: 1048576 }] }],
+      });
       const frames = await client.waitForFrames(round + 1);
       const p = RawClient.decode(ApiKey.Fetch, 11, frames[round]!).body.responses[0].partitions[0];
       assert.equal(p.errorCode, 0, `fetch ${topic}-${partition} at ${next}`);

@@ -30,8 +30,19 @@ export interface SpawnOptions {
 export function spawnSluice(port: number, dataDir: string, options: SpawnOptions = {}): ChildProcess {
   const overrides = options.overrides ?? [];
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SLUICE_')));
-  const args = [mainScript, 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...overrides.flatMap((o) => ['--override', o])];
-  return spawn(process.execPath, args, { env, stdio: ['ignore', options.stdout ?? 'ignore', options.stderr ?? 'pipe'] });
+  const args = [
+    mainScript,
+    'start',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--data-dir',
+    dataDir,
+    ...overrides.flatMap((o) => ['--override', o]),
+  ];
+  return spawn(process.execPath, args, {
+    env,
+    stdio: ['ignore', options.stdout ?? 'ignore', options.stderr ?? 'pipe'],
+  });
 }
 
 /** A raw connection to the broker on port, retried until it accepts one (or timeoutMs passes). */
@@ -57,7 +68,12 @@ export function killed(child: ChildProcess): Promise<void> {
 }
 
 /** Polls condition every intervalMs until it holds; throws "timed out waiting for <what>" after timeoutMs. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -22,13 +22,24 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startTestBroker(options: { dataDir?: string; properties?: Record<string, string>; port?: number } = {}): Promise<TestBroker> {
+export async function startTestBroker(
+  options: { dataDir?: string; properties?: Record<string, string>; port?: number } = {},
+): Promise<TestBroker> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const logger = new MemoryLogger();
-  const broker = await Broker.open(brokerConfigFrom({ 'log.dirs': dataDir, ...options.properties }, { host: '127.0.0.1', port: options.port ?? 0 }), { logger });
+  const broker = await Broker.open(
+    brokerConfigFrom({ 'log.dirs': dataDir, ...options.properties }, { host: '127.0.0.1', port: options.port ?? 0 }),
+    { logger },
+  );
   // Listener limits (socket.request.max.bytes, max.connections, connections.max.idle.ms, ...) come from
   // the same properties, as in startBroker.
-  const listener = new KafkaListener({ host: '127.0.0.1', port: options.port ?? 0, handlers: kafkaHandlers(broker), limits: listenerLimitsFrom(options.properties ?? {}), logger });
+  const listener = new KafkaListener({
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    handlers: kafkaHandlers(broker),
+    limits: listenerLimitsFrom(options.properties ?? {}),
+    logger,
+  });
   await listener.listen();
   broker.config.advertisedPort = listener.port;
   let stopped = false;

@@ -22,7 +22,14 @@ import { ErrorCode } from '../../protocol/generated/error-codes.js';
 import type { Logger } from '../logger.js';
 import { Group, type GroupState } from './group.js';
 import { groupSettingsFrom, GROUP_ID_LENGTH_MAX, type GroupSettings } from './limits.js';
-import { Member, type JoinCallback, type JoinResult, type Protocol, type SyncCallback, type SyncResult } from './member.js';
+import {
+  Member,
+  type JoinCallback,
+  type JoinResult,
+  type Protocol,
+  type SyncCallback,
+  type SyncResult,
+} from './member.js';
 import {
   decodeGroupValue,
   decodeKey,
@@ -81,7 +88,10 @@ export interface CommitRequest {
   groupInstanceId: string | null;
   /** OffsetCommit v2-v4 retention_time_ms; -1 = the broker's offsets.retention.minutes. */
   retentionTimeMs: number;
-  topics: Array<{ name: string; partitions: Array<{ partition: number; offset: number; leaderEpoch: number; metadata: string | null }> }>;
+  topics: Array<{
+    name: string;
+    partitions: Array<{ partition: number; offset: number; leaderEpoch: number; metadata: string | null }>;
+  }>;
 }
 
 export interface PartitionError {
@@ -105,7 +115,14 @@ export interface GroupDescription {
   generationId: number;
   protocolType: string;
   protocolData: string;
-  members: Array<{ memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
+  members: Array<{
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    metadata: Buffer;
+    assignment: Buffer;
+  }>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -130,7 +147,10 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   private offsetCount = 0;
   /** TxnOffsetCommit offsets of open transactions: producerId → groupId → topic/partition → offset. */
-  private readonly pendingTransactional = new Map<number, Map<string, Map<string, { topic: string; partition: number; value: CommittedOffset }>>>();
+  private readonly pendingTransactional = new Map<
+    number,
+    Map<string, Map<string, { topic: string; partition: number; value: CommittedOffset }>>
+  >();
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -144,9 +164,22 @@ export class GroupCoordinator {
   /** Reads the settings, loads every group from `__consumer_offsets` (if it exists) and starts offset expiry. */
   static async open(host: GroupHost, options: { clock?: Clock } = {}): Promise<GroupCoordinator> {
     const settings = groupSettingsFrom(host.config.properties);
-    const coordinator = new GroupCoordinator(new OffsetsStore(host, settings.offsetsTopicPartitions), settings, host.logger, options.clock ?? systemClock);
+    const coordinator = new GroupCoordinator(
+      new OffsetsStore(host, settings.offsetsTopicPartitions),
+      settings,
+      host.logger,
+      options.clock ?? systemClock,
+    );
     await coordinator.load();
-    coordinator.retentionTimer = setInterval(() => void coordinator.expireOffsets().catch((error: unknown) => coordinator.logger.error({ component: 'groups', error: String(error) }, 'offset expiry failed')), settings.offsetsRetentionCheckIntervalMs);
+    coordinator.retentionTimer = setInterval(
+      () =>
+        void coordinator
+          .expireOffsets()
+          .catch((error: unknown) =>
+            coordinator.logger.error({ component: 'groups', error: String(error) }, 'offset expiry failed'),
+          ),
+      settings.offsetsRetentionCheckIntervalMs,
+    );
     coordinator.retentionTimer.unref();
     return coordinator;
   }
@@ -197,7 +230,10 @@ export class GroupCoordinator {
       try {
         key = decodeKey(record.key);
       } catch (error) {
-        this.logger.warn({ component: 'groups', partition: record.partition, offset: record.offset, error: String(error) }, 'unreadable offsets record key skipped');
+        this.logger.warn(
+          { component: 'groups', partition: record.partition, offset: record.offset, error: String(error) },
+          'unreadable offsets record key skipped',
+        );
         return;
       }
       if (key === null) return;
@@ -215,7 +251,10 @@ export class GroupCoordinator {
           e.group = record.value === null ? null : decodeGroupValue(record.value);
         }
       } catch (error) {
-        this.logger.warn({ component: 'groups', partition: record.partition, offset: record.offset, error: String(error) }, 'unreadable offsets record value skipped');
+        this.logger.warn(
+          { component: 'groups', partition: record.partition, offset: record.offset, error: String(error) },
+          'unreadable offsets record value skipped',
+        );
       }
     };
     for await (const record of this.store.readAll()) {
@@ -242,9 +281,18 @@ export class GroupCoordinator {
         try {
           const key = decodeKey(record.key);
           if (key === null || key.kind !== 'offset' || record.value === null) continue;
-          this.addPendingTransactional(producerId, key.group, key.topic, key.partition, decodeOffsetValue(record.value));
+          this.addPendingTransactional(
+            producerId,
+            key.group,
+            key.topic,
+            key.partition,
+            decodeOffsetValue(record.value),
+          );
         } catch (error) {
-          this.logger.warn({ component: 'groups', partition: record.partition, offset: record.offset, error: String(error) }, 'unreadable transactional offsets record skipped');
+          this.logger.warn(
+            { component: 'groups', partition: record.partition, offset: record.offset, error: String(error) },
+            'unreadable transactional offsets record skipped',
+          );
         }
       }
     }
@@ -252,7 +300,10 @@ export class GroupCoordinator {
     for (const [groupId, e] of stored) {
       for (const [topic, partitions] of e.offsets) if (partitions.size === 0) e.offsets.delete(topic);
       if (e.group === null && e.offsets.size === 0) continue;
-      const group = new Group(groupId, e.group && e.group.currentStateTimestamp >= 0 ? e.group.currentStateTimestamp : now);
+      const group = new Group(
+        groupId,
+        e.group && e.group.currentStateTimestamp >= 0 ? e.group.currentStateTimestamp : now,
+      );
       for (const [topic, partitions] of e.offsets) group.offsets.set(topic, partitions);
       this.offsetCount += group.offsetCount;
       if (e.group !== null) {
@@ -262,7 +313,16 @@ export class GroupCoordinator {
         group.protocolName = e.group.protocol;
         for (const m of e.group.members) {
           const protocols = group.protocolName === null ? [] : [{ name: group.protocolName, metadata: m.subscription }];
-          const member = new Member(m.memberId, m.groupInstanceId, m.clientId, m.clientHost, m.rebalanceTimeoutMs, m.sessionTimeoutMs, e.group.protocolType, protocols);
+          const member = new Member(
+            m.memberId,
+            m.groupInstanceId,
+            m.clientId,
+            m.clientHost,
+            m.rebalanceTimeoutMs,
+            m.sessionTimeoutMs,
+            e.group.protocolType,
+            protocols,
+          );
           member.assignment = m.assignment;
           group.add(member);
         }
@@ -277,7 +337,11 @@ export class GroupCoordinator {
       }
       this.groups.set(groupId, group);
     }
-    if (records > 0) this.logger.info({ component: 'groups', records, groups: this.groups.size, offsets: this.offsetCount }, 'groups loaded');
+    if (records > 0)
+      this.logger.info(
+        { component: 'groups', records, groups: this.groups.size, offsets: this.offsetCount },
+        'groups loaded',
+      );
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────
@@ -310,7 +374,10 @@ export class GroupCoordinator {
       this.startSession(group, member, member.sessionTimeoutMs);
       return;
     }
-    this.logger.info({ component: 'groups', groupId: group.groupId, memberId: member.memberId, generationId: group.generationId }, 'member session expired');
+    this.logger.info(
+      { component: 'groups', groupId: group.groupId, memberId: member.memberId, generationId: group.generationId },
+      'member session expired',
+    );
     this.removeMemberAndUpdateGroup(group, member);
   }
 
@@ -334,9 +401,13 @@ export class GroupCoordinator {
   /** Room for one more group: evicts Empty groups without offsets first (they hold nothing worth keeping). */
   private canAddGroup(): boolean {
     if (this.groups.size < this.settings.groupsMax) return true;
-    for (const group of [...this.groups.values()]) if (group.is('Empty') && group.offsets.size === 0) this.removeGroup(group);
+    for (const group of [...this.groups.values()])
+      if (group.is('Empty') && group.offsets.size === 0) this.removeGroup(group);
     if (this.groups.size < this.settings.groupsMax) return true;
-    this.logger.warn({ component: 'groups', groups: this.groups.size, limit: this.settings.groupsMax }, 'sluice.groups.max reached: new group refused');
+    this.logger.warn(
+      { component: 'groups', groups: this.groups.size, limit: this.settings.groupsMax },
+      'sluice.groups.max reached: new group refused',
+    );
     return false;
   }
 
@@ -355,15 +426,27 @@ export class GroupCoordinator {
     this.offsetCount -= group.offsetCount;
     if (group.stored) {
       group.stored = false;
-      this.store.append(group.groupId, [{ key: encodeGroupKey(group.groupId), value: null }], this.clock.now()).catch((error: unknown) => {
-        this.logger.error({ component: 'groups', groupId: group.groupId, error: String(error) }, 'group tombstone not written');
-      });
+      this.store
+        .append(group.groupId, [{ key: encodeGroupKey(group.groupId), value: null }], this.clock.now())
+        .catch((error: unknown) => {
+          this.logger.error(
+            { component: 'groups', groupId: group.groupId, error: String(error) },
+            'group tombstone not written',
+          );
+        });
     }
   }
 
   /** An Empty group with no offsets is of no use to anyone: remove it now rather than at the next expiry pass. */
   private maybeRemoveEmptyGroup(group: Group): void {
-    if (group.is('Empty') && group.offsets.size === 0 && group.members.size === 0 && group.pendingMembers.size === 0 && this.groups.get(group.groupId) === group) this.removeGroup(group);
+    if (
+      group.is('Empty') &&
+      group.offsets.size === 0 &&
+      group.members.size === 0 &&
+      group.pendingMembers.size === 0 &&
+      this.groups.get(group.groupId) === group
+    )
+      this.removeGroup(group);
   }
 
   private storedGroup(group: Group, assignments: Map<string, Buffer> | null): StoredGroup {
@@ -387,7 +470,11 @@ export class GroupCoordinator {
   }
 
   private async storeGroup(group: Group, assignments: Map<string, Buffer> | null): Promise<void> {
-    await this.store.append(group.groupId, [{ key: encodeGroupKey(group.groupId), value: encodeGroupValue(this.storedGroup(group, assignments)) }], this.clock.now());
+    await this.store.append(
+      group.groupId,
+      [{ key: encodeGroupKey(group.groupId), value: encodeGroupValue(this.storedGroup(group, assignments)) }],
+      this.clock.now(),
+    );
     group.stored = true;
   }
 
@@ -400,8 +487,12 @@ export class GroupCoordinator {
   private doJoin(request: JoinRequest, respond: JoinCallback): void {
     const { groupId, memberId } = request;
     if (this.closed) return respond(joinError(memberId, ErrorCode.NOT_COORDINATOR));
-    if (groupId.length === 0 || groupId.length > GROUP_ID_LENGTH_MAX) return respond(joinError(memberId, ErrorCode.INVALID_GROUP_ID));
-    if (request.sessionTimeoutMs < this.settings.minSessionTimeoutMs || request.sessionTimeoutMs > this.settings.maxSessionTimeoutMs) {
+    if (groupId.length === 0 || groupId.length > GROUP_ID_LENGTH_MAX)
+      return respond(joinError(memberId, ErrorCode.INVALID_GROUP_ID));
+    if (
+      request.sessionTimeoutMs < this.settings.minSessionTimeoutMs ||
+      request.sessionTimeoutMs > this.settings.maxSessionTimeoutMs
+    ) {
       return respond(joinError(memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
     }
     const isNewMember = memberId.length === 0;
@@ -456,7 +547,8 @@ export class GroupCoordinator {
       this.addMemberAndRebalance(group, memberId, request, respond);
       return;
     }
-    if (group.isStaticMemberFenced(memberId, request.groupInstanceId)) return respond(joinError(memberId, ErrorCode.FENCED_INSTANCE_ID));
+    if (group.isStaticMemberFenced(memberId, request.groupInstanceId))
+      return respond(joinError(memberId, ErrorCode.FENCED_INSTANCE_ID));
     const member = group.members.get(memberId);
     if (!member) return respond(joinError(memberId, ErrorCode.UNKNOWN_MEMBER_ID));
     switch (group.state) {
@@ -465,13 +557,15 @@ export class GroupCoordinator {
         break;
       case 'CompletingRebalance':
         // The join answer was probably lost: same metadata → the same answer again.
-        if (member.matches(request.protocols)) respond(this.currentJoinResult(group, member, member.memberId === group.leaderId));
+        if (member.matches(request.protocols))
+          respond(this.currentJoinResult(group, member, member.memberId === group.leaderId));
         else this.updateMemberAndRebalance(group, member, request, respond);
         break;
       case 'Stable':
         // A follower rejoining with unchanged metadata gets the current generation; the leader
         // rejoining (e.g. it saw a metadata change) or a changed subscription starts a rebalance.
-        if (memberId === group.leaderId || !member.matches(request.protocols)) this.updateMemberAndRebalance(group, member, request, respond);
+        if (memberId === group.leaderId || !member.matches(request.protocols))
+          this.updateMemberAndRebalance(group, member, request, respond);
         else respond(this.currentJoinResult(group, member, false));
         break;
       default:
@@ -487,12 +581,27 @@ export class GroupCoordinator {
       protocolName: group.protocolName,
       leaderId: group.leaderId ?? '',
       memberId: member.memberId,
-      members: withMembers ? [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadataFor(group.protocolName) })) : [],
+      members: withMembers
+        ? [...group.members.values()].map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            metadata: m.metadataFor(group.protocolName),
+          }))
+        : [],
     };
   }
 
   private addMemberAndRebalance(group: Group, memberId: string, request: JoinRequest, respond: JoinCallback): void {
-    const member = new Member(memberId, request.groupInstanceId, request.clientId, request.clientHost, request.rebalanceTimeoutMs, request.sessionTimeoutMs, request.protocolType, request.protocols);
+    const member = new Member(
+      memberId,
+      request.groupInstanceId,
+      request.clientId,
+      request.clientHost,
+      request.rebalanceTimeoutMs,
+      request.sessionTimeoutMs,
+      request.protocolType,
+      request.protocols,
+    );
     member.isNew = true;
     member.awaitingJoin = respond;
     group.add(member);
@@ -516,7 +625,13 @@ export class GroupCoordinator {
   }
 
   /** KIP-345: a static member came back under a new member id; the old id is fenced. */
-  private replaceStaticMember(group: Group, oldMemberId: string, newMemberId: string, request: JoinRequest, respond: JoinCallback): void {
+  private replaceStaticMember(
+    group: Group,
+    oldMemberId: string,
+    newMemberId: string,
+    request: JoinRequest,
+    respond: JoinCallback,
+  ): void {
     const old = group.members.get(oldMemberId)!;
     this.answerJoin(old, joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID));
     this.answerSync(old, syncError(ErrorCode.FENCED_INSTANCE_ID));
@@ -529,7 +644,17 @@ export class GroupCoordinator {
     member.clientId = request.clientId;
     member.clientHost = request.clientHost;
     this.startSession(group, member, member.sessionTimeoutMs);
-    this.logger.info({ component: 'groups', groupId: group.groupId, groupInstanceId: request.groupInstanceId, oldMemberId, newMemberId, state: group.state }, 'static member replaced');
+    this.logger.info(
+      {
+        component: 'groups',
+        groupId: group.groupId,
+        groupInstanceId: request.groupInstanceId,
+        oldMemberId,
+        newMemberId,
+        state: group.state,
+      },
+      'static member replaced',
+    );
     switch (group.state) {
       case 'Stable': {
         if (group.selectProtocol() !== group.protocolName) {
@@ -542,9 +667,21 @@ export class GroupCoordinator {
         // assignment that a Stable group would never send out.
         const generation = group.generationId;
         this.storeGroup(group, null).then(
-          () => respond({ errorCode: ErrorCode.NONE, generationId: generation, protocolType: group.protocolType, protocolName: group.protocolName, leaderId: previousLeader ?? '', memberId: newMemberId, members: [] }),
+          () =>
+            respond({
+              errorCode: ErrorCode.NONE,
+              generationId: generation,
+              protocolType: group.protocolType,
+              protocolName: group.protocolName,
+              leaderId: previousLeader ?? '',
+              memberId: newMemberId,
+              members: [],
+            }),
           (error: unknown) => {
-            this.logger.error({ component: 'groups', groupId: group.groupId, error: String(error) }, 'static member replacement not stored');
+            this.logger.error(
+              { component: 'groups', groupId: group.groupId, error: String(error) },
+              'static member replacement not stored',
+            );
             // Put the old id back, as Kafka does, and let the member retry.
             if (group.members.get(newMemberId) === member) {
               group.replaceMemberId(newMemberId, oldMemberId);
@@ -579,7 +716,10 @@ export class GroupCoordinator {
     const initial = group.is('Empty');
     group.transitionTo('PreparingRebalance', this.clock.now());
     group.clearJoinTimer();
-    this.logger.info({ component: 'groups', groupId: group.groupId, generationId: group.generationId, reason }, 'preparing to rebalance');
+    this.logger.info(
+      { component: 'groups', groupId: group.groupId, generationId: group.generationId, reason },
+      'preparing to rebalance',
+    );
     if (initial && this.settings.initialRebalanceDelayMs > 0) {
       const rebalanceTimeoutMs = group.rebalanceTimeoutMs;
       const delay = Math.min(this.settings.initialRebalanceDelayMs, rebalanceTimeoutMs);
@@ -618,7 +758,10 @@ export class GroupCoordinator {
     group.clearJoinTimer();
     for (const member of [...group.members.values()]) {
       if (member.awaitingJoin === null) {
-        this.logger.info({ component: 'groups', groupId: group.groupId, memberId: member.memberId }, 'member did not rejoin in time: removed');
+        this.logger.info(
+          { component: 'groups', groupId: group.groupId, memberId: member.memberId },
+          'member did not rejoin in time: removed',
+        );
         this.answerSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
         group.remove(member.memberId);
       }
@@ -630,19 +773,37 @@ export class GroupCoordinator {
       group.leaderId = null;
       group.subscribedTopics = null;
       group.transitionTo('Empty', now);
-      this.logger.info({ component: 'groups', groupId: group.groupId, generationId: group.generationId }, 'group is empty');
+      this.logger.info(
+        { component: 'groups', groupId: group.groupId, generationId: group.generationId },
+        'group is empty',
+      );
       if (group.offsets.size === 0) {
         this.removeGroup(group);
         return;
       }
-      this.storeGroup(group, null).catch((error: unknown) => this.logger.error({ component: 'groups', groupId: group.groupId, error: String(error) }, 'empty group not stored'));
+      this.storeGroup(group, null).catch((error: unknown) =>
+        this.logger.error(
+          { component: 'groups', groupId: group.groupId, error: String(error) },
+          'empty group not stored',
+        ),
+      );
       return;
     }
-    if (group.leaderId === null || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
+    if (group.leaderId === null || !group.members.has(group.leaderId))
+      group.leaderId = group.members.keys().next().value!;
     group.protocolName = group.selectProtocol();
     group.updateSubscribedTopics();
     group.transitionTo('CompletingRebalance', now);
-    this.logger.info({ component: 'groups', groupId: group.groupId, generationId: group.generationId, protocol: group.protocolName, members: group.members.size }, 'rebalance: generation complete, awaiting sync');
+    this.logger.info(
+      {
+        component: 'groups',
+        groupId: group.groupId,
+        generationId: group.generationId,
+        protocol: group.protocolName,
+        members: group.members.size,
+      },
+      'rebalance: generation complete, awaiting sync',
+    );
     for (const member of group.members.values()) {
       group.pendingSync.add(member.memberId);
       this.answerJoin(member, this.currentJoinResult(group, member, member.memberId === group.leaderId));
@@ -656,7 +817,10 @@ export class GroupCoordinator {
       if (!(group.is('CompletingRebalance') || group.is('Stable'))) return;
       for (const memberId of [...group.pendingSync]) {
         const member = group.members.get(memberId);
-        this.logger.info({ component: 'groups', groupId: group.groupId, memberId }, 'member did not sync in time: removed');
+        this.logger.info(
+          { component: 'groups', groupId: group.groupId, memberId },
+          'member did not sync in time: removed',
+        );
         if (member) {
           this.answerSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
           group.remove(memberId);
@@ -678,11 +842,15 @@ export class GroupCoordinator {
     const group = this.groups.get(request.groupId);
     if (!group) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (group.is('Dead')) return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return respond(syncError(ErrorCode.FENCED_INSTANCE_ID));
+    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId))
+      return respond(syncError(ErrorCode.FENCED_INSTANCE_ID));
     const member = group.members.get(request.memberId);
     if (!member) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (request.generationId !== group.generationId) return respond(syncError(ErrorCode.ILLEGAL_GENERATION));
-    if ((request.protocolType !== null && request.protocolType !== group.protocolType) || (request.protocolName !== null && request.protocolName !== group.protocolName)) {
+    if (
+      (request.protocolType !== null && request.protocolType !== group.protocolType) ||
+      (request.protocolName !== null && request.protocolName !== group.protocolName)
+    ) {
       return respond(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     }
     switch (group.state) {
@@ -695,13 +863,17 @@ export class GroupCoordinator {
         this.startSession(group, member, member.sessionTimeoutMs);
         if (member.memberId !== group.leaderId) return;
         const assignments = new Map<string, Buffer>();
-        for (const a of request.assignments) if (group.members.has(a.memberId)) assignments.set(a.memberId, a.assignment);
+        for (const a of request.assignments)
+          if (group.members.has(a.memberId)) assignments.set(a.memberId, a.assignment);
         for (const memberId of group.members.keys()) if (!assignments.has(memberId)) assignments.set(memberId, EMPTY);
         const generation = group.generationId;
         this.storeGroup(group, assignments).then(
           () => this.propagateAssignment(group, generation, assignments, ErrorCode.NONE),
           (error: unknown) => {
-            this.logger.error({ component: 'groups', groupId: group.groupId, error: String(error) }, 'group assignment not stored');
+            this.logger.error(
+              { component: 'groups', groupId: group.groupId, error: String(error) },
+              'group assignment not stored',
+            );
             this.propagateAssignment(group, generation, assignments, ErrorCode.COORDINATOR_NOT_AVAILABLE);
           },
         );
@@ -710,13 +882,23 @@ export class GroupCoordinator {
       case 'Stable':
         group.pendingSync.delete(member.memberId);
         this.startSession(group, member, member.sessionTimeoutMs);
-        return respond({ errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment });
+        return respond({
+          errorCode: ErrorCode.NONE,
+          protocolType: group.protocolType,
+          protocolName: group.protocolName,
+          assignment: member.assignment,
+        });
       default:
         return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     }
   }
 
-  private propagateAssignment(group: Group, generation: number, assignments: Map<string, Buffer>, errorCode: number): void {
+  private propagateAssignment(
+    group: Group,
+    generation: number,
+    assignments: Map<string, Buffer>,
+    errorCode: number,
+  ): void {
     // The group may have moved on while the record was being written (a member left): then the
     // rebalance that followed already told the waiting members to rejoin.
     if (!group.is('CompletingRebalance') || group.generationId !== generation) return;
@@ -727,11 +909,19 @@ export class GroupCoordinator {
     }
     for (const member of group.members.values()) {
       member.assignment = assignments.get(member.memberId) ?? EMPTY;
-      this.answerSync(member, { errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment });
+      this.answerSync(member, {
+        errorCode: ErrorCode.NONE,
+        protocolType: group.protocolType,
+        protocolName: group.protocolName,
+        assignment: member.assignment,
+      });
     }
     group.transitionTo('Stable', this.clock.now());
     if (group.pendingSync.size === 0) group.clearSyncTimer();
-    this.logger.info({ component: 'groups', groupId: group.groupId, generationId: generation, members: group.members.size }, 'group stable');
+    this.logger.info(
+      { component: 'groups', groupId: group.groupId, generationId: generation, members: group.members.size },
+      'group stable',
+    );
   }
 
   // ── Heartbeat, LeaveGroup ───────────────────────────────────────────────────────────────────
@@ -759,18 +949,26 @@ export class GroupCoordinator {
   }
 
   /** LeaveGroup: `errorCode` is the group-level error; each member has its own. */
-  leave(groupId: string, identities: MemberIdentity[]): { errorCode: number; members: Array<MemberIdentity & { errorCode: number }> } {
+  leave(
+    groupId: string,
+    identities: MemberIdentity[],
+  ): { errorCode: number; members: Array<MemberIdentity & { errorCode: number }> } {
     if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
     if (groupId.length === 0) return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
     const group = this.groups.get(groupId);
-    if (!group) return { errorCode: ErrorCode.NONE, members: identities.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    if (!group)
+      return {
+        errorCode: ErrorCode.NONE,
+        members: identities.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })),
+      };
     if (group.is('Dead')) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
     const results = identities.map((identity) => {
       let memberId = identity.memberId;
       if (identity.groupInstanceId !== null) {
         const registered = group.staticMembers.get(identity.groupInstanceId);
         if (registered === undefined) return { ...identity, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-        if (memberId.length > 0 && memberId !== registered) return { ...identity, errorCode: ErrorCode.FENCED_INSTANCE_ID };
+        if (memberId.length > 0 && memberId !== registered)
+          return { ...identity, errorCode: ErrorCode.FENCED_INSTANCE_ID };
         memberId = registered;
       } else {
         const pending = group.pendingMembers.get(memberId);
@@ -783,7 +981,10 @@ export class GroupCoordinator {
       }
       const member = group.members.get(memberId);
       if (!member) return { ...identity, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      this.logger.info({ component: 'groups', groupId, memberId, groupInstanceId: identity.groupInstanceId }, 'member left');
+      this.logger.info(
+        { component: 'groups', groupId, memberId, groupInstanceId: identity.groupInstanceId },
+        'member left',
+      );
       this.removeMemberAndUpdateGroup(group, member);
       return { ...identity, errorCode: ErrorCode.NONE };
     });
@@ -798,8 +999,15 @@ export class GroupCoordinator {
    * generation -1 ("simple" commits: admin tools resetting offsets, consumers without groups).
    * `topicExists` checks the partition is real so a client cannot fill memory with invented ones.
    */
-  async commitOffsets(request: CommitRequest, partitionExists: (topic: string, partition: number) => boolean): Promise<Array<{ name: string; partitions: PartitionError[] }>> {
-    const all = (errorCode: number) => request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })) }));
+  async commitOffsets(
+    request: CommitRequest,
+    partitionExists: (topic: string, partition: number) => boolean,
+  ): Promise<Array<{ name: string; partitions: PartitionError[] }>> {
+    const all = (errorCode: number) =>
+      request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
+      }));
     if (this.closed) return all(ErrorCode.NOT_COORDINATOR);
     if (request.groupId.length > GROUP_ID_LENGTH_MAX) return all(ErrorCode.INVALID_GROUP_ID);
     let group = this.groups.get(request.groupId);
@@ -822,20 +1030,34 @@ export class GroupCoordinator {
     const results = request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitions.map((p): PartitionError => {
-        if (!partitionExists(topic.name, p.partition)) return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+        if (!partitionExists(topic.name, p.partition))
+          return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
         const metadata = p.metadata ?? '';
-        if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes)
+          return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
         // Negative offsets are stored as given, as Kafka does: kafkajs's admin resetOffsets commits
         // -2/-1 (earliest/latest) and its consumers resolve them when they start.
         if (!group.offsets.get(topic.name)?.has(p.partition)) {
           if (this.offsetCount + newEntries >= this.settings.offsetsMax) {
-            this.logger.warn({ component: 'groups', groupId: request.groupId, limit: this.settings.offsetsMax }, 'sluice.group.offsets.max reached: commit refused');
+            this.logger.warn(
+              { component: 'groups', groupId: request.groupId, limit: this.settings.offsetsMax },
+              'sluice.group.offsets.max reached: commit refused',
+            );
             return { partition: p.partition, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
           }
           newEntries++;
         }
-        const value: CommittedOffset = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now, expireTimestamp };
-        records.push({ key: encodeOffsetKey(request.groupId, topic.name, p.partition), value: encodeOffsetValue(value) });
+        const value: CommittedOffset = {
+          offset: p.offset,
+          leaderEpoch: p.leaderEpoch,
+          metadata,
+          commitTimestamp: now,
+          expireTimestamp,
+        };
+        records.push({
+          key: encodeOffsetKey(request.groupId, topic.name, p.partition),
+          value: encodeOffsetValue(value),
+        });
         accepted.push({ topic: topic.name, partition: p.partition, value });
         return { partition: p.partition, errorCode: ErrorCode.NONE };
       }),
@@ -847,9 +1069,16 @@ export class GroupCoordinator {
     try {
       await this.store.append(request.groupId, records, now);
     } catch (error) {
-      this.logger.error({ component: 'groups', groupId: request.groupId, error: String(error) }, 'offset commit not stored');
-      const code = (error as { kafkaCode?: number }).kafkaCode === ErrorCode.MESSAGE_TOO_LARGE ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE : ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      for (const topic of results) for (const p of topic.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = code;
+      this.logger.error(
+        { component: 'groups', groupId: request.groupId, error: String(error) },
+        'offset commit not stored',
+      );
+      const code =
+        (error as { kafkaCode?: number }).kafkaCode === ErrorCode.MESSAGE_TOO_LARGE
+          ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE
+          : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      for (const topic of results)
+        for (const p of topic.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = code;
       this.maybeRemoveEmptyGroup(group);
       return results;
     }
@@ -871,7 +1100,13 @@ export class GroupCoordinator {
     return partitionForGroup(groupId, await this.store.ensureTopic());
   }
 
-  private addPendingTransactional(producerId: number, groupId: string, topic: string, partition: number, value: CommittedOffset): void {
+  private addPendingTransactional(
+    producerId: number,
+    groupId: string,
+    topic: string,
+    partition: number,
+    value: CommittedOffset,
+  ): void {
     let byGroup = this.pendingTransactional.get(producerId);
     if (!byGroup) this.pendingTransactional.set(producerId, (byGroup = new Map()));
     let entries = byGroup.get(groupId);
@@ -887,8 +1122,16 @@ export class GroupCoordinator {
    * Without a generation (v0-2, or -1) the commit is not checked against the group's members, as in
    * Kafka; with one (v3+) the member and generation must match.
    */
-  async commitTransactionalOffsets(request: CommitRequest, producer: { producerId: number; producerEpoch: number }, partitionExists: (topic: string, partition: number) => boolean): Promise<Array<{ name: string; partitions: PartitionError[] }>> {
-    const all = (errorCode: number) => request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })) }));
+  async commitTransactionalOffsets(
+    request: CommitRequest,
+    producer: { producerId: number; producerEpoch: number },
+    partitionExists: (topic: string, partition: number) => boolean,
+  ): Promise<Array<{ name: string; partitions: PartitionError[] }>> {
+    const all = (errorCode: number) =>
+      request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
+      }));
     if (this.closed) return all(ErrorCode.NOT_COORDINATOR);
     if (request.groupId.length > GROUP_ID_LENGTH_MAX) return all(ErrorCode.INVALID_GROUP_ID);
     let group = this.groups.get(request.groupId);
@@ -898,7 +1141,8 @@ export class GroupCoordinator {
     }
     if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (request.generationId >= 0 || request.memberId !== '') {
-      if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return all(ErrorCode.FENCED_INSTANCE_ID);
+      if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId))
+        return all(ErrorCode.FENCED_INSTANCE_ID);
       if (!group.members.has(request.memberId)) return all(ErrorCode.UNKNOWN_MEMBER_ID);
       if (request.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
     }
@@ -908,11 +1152,22 @@ export class GroupCoordinator {
     const results = request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitions.map((p): PartitionError => {
-        if (!partitionExists(topic.name, p.partition)) return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+        if (!partitionExists(topic.name, p.partition))
+          return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
         const metadata = p.metadata ?? '';
-        if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
-        const value: CommittedOffset = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now, expireTimestamp: null };
-        records.push({ key: encodeOffsetKey(request.groupId, topic.name, p.partition), value: encodeOffsetValue(value) });
+        if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes)
+          return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        const value: CommittedOffset = {
+          offset: p.offset,
+          leaderEpoch: p.leaderEpoch,
+          metadata,
+          commitTimestamp: now,
+          expireTimestamp: null,
+        };
+        records.push({
+          key: encodeOffsetKey(request.groupId, topic.name, p.partition),
+          value: encodeOffsetValue(value),
+        });
         accepted.push({ topic: topic.name, partition: p.partition, value });
         return { partition: p.partition, errorCode: ErrorCode.NONE };
       }),
@@ -924,16 +1179,23 @@ export class GroupCoordinator {
     try {
       await this.store.append(request.groupId, records, now, producer);
     } catch (error) {
-      this.logger.error({ component: 'groups', groupId: request.groupId, error: String(error) }, 'transactional offset commit not stored');
-      for (const topic of results) for (const p of topic.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      this.logger.error(
+        { component: 'groups', groupId: request.groupId, error: String(error) },
+        'transactional offset commit not stored',
+      );
+      for (const topic of results)
+        for (const p of topic.partitions)
+          if (p.errorCode === ErrorCode.NONE) p.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
       return results;
     }
-    for (const { topic, partition, value } of accepted) this.addPendingTransactional(producer.producerId, request.groupId, topic, partition, value);
+    for (const { topic, partition, value } of accepted)
+      this.addPendingTransactional(producer.producerId, request.groupId, topic, partition, value);
     return results;
   }
 
   private hasPendingTransactional(groupId: string, topic: string, partition: number): boolean {
-    for (const byGroup of this.pendingTransactional.values()) if (byGroup.get(groupId)?.has(`${topic}\u0000${partition}`)) return true;
+    for (const byGroup of this.pendingTransactional.values())
+      if (byGroup.get(groupId)?.has(`${topic}\u0000${partition}`)) return true;
     return false;
   }
 
@@ -984,7 +1246,11 @@ export class GroupCoordinator {
    * UNSTABLE_OFFSET_COMMIT (retriable) instead of the last committed offset, so a consumer taking over
    * a partition does not start from an offset the open transaction is about to replace.
    */
-  fetchOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }> | null, requireStable = false): { errorCode: number; topics: Array<{ name: string; partitions: FetchedOffset[] }> } {
+  fetchOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitions: number[] }> | null,
+    requireStable = false,
+  ): { errorCode: number; topics: Array<{ name: string; partitions: FetchedOffset[] }> } {
     if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] };
     const group = this.groups.get(groupId);
     const fetched = (topic: string, partition: number): FetchedOffset => {
@@ -993,31 +1259,50 @@ export class GroupCoordinator {
       }
       const committed = group?.offsets.get(topic)?.get(partition);
       return committed
-        ? { partition, offset: committed.offset, leaderEpoch: committed.leaderEpoch, metadata: committed.metadata, errorCode: ErrorCode.NONE }
+        ? {
+            partition,
+            offset: committed.offset,
+            leaderEpoch: committed.leaderEpoch,
+            metadata: committed.metadata,
+            errorCode: ErrorCode.NONE,
+          }
         : { partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
     };
     if (topics === null) {
-      const all = [...(group?.offsets ?? new Map<string, Map<number, CommittedOffset>>())].map(([name, partitions]) => ({ name, partitions: [...partitions.keys()].sort((a, b) => a - b).map((p) => fetched(name, p)) }));
+      const all = [...(group?.offsets ?? new Map<string, Map<number, CommittedOffset>>())].map(
+        ([name, partitions]) => ({
+          name,
+          partitions: [...partitions.keys()].sort((a, b) => a - b).map((p) => fetched(name, p)),
+        }),
+      );
       return { errorCode: ErrorCode.NONE, topics: all };
     }
-    return { errorCode: ErrorCode.NONE, topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => fetched(t.name, p)) })) };
+    return {
+      errorCode: ErrorCode.NONE,
+      topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => fetched(t.name, p)) })),
+    };
   }
 
   /**
    * OffsetDelete (KIP-496): removes committed offsets of a group. Allowed for an Empty group, or for
    * topics the members of a consumer group are not subscribed to (GROUP_SUBSCRIBED_TO_TOPIC otherwise).
    */
-  async deleteOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }>): Promise<{ errorCode: number; topics: Array<{ name: string; partitions: PartitionError[] }> }> {
+  async deleteOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitions: number[] }>,
+  ): Promise<{ errorCode: number; topics: Array<{ name: string; partitions: PartitionError[] }> }> {
     if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] };
     const group = this.groups.get(groupId);
     if (!group || group.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
-    if (!group.is('Empty') && (group.protocolType !== 'consumer' || group.subscribedTopics === null)) return { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] };
+    if (!group.is('Empty') && (group.protocolType !== 'consumer' || group.subscribedTopics === null))
+      return { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] };
     const records: OffsetsRecord[] = [];
     const removed: Array<[string, number]> = [];
     const results = topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((partition): PartitionError => {
-        if (!group.is('Empty') && group.subscribedTopics!.has(t.name)) return { partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
+        if (!group.is('Empty') && group.subscribedTopics!.has(t.name))
+          return { partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
         if (group.offsets.get(t.name)?.has(partition)) {
           records.push({ key: encodeOffsetKey(groupId, t.name, partition), value: null });
           removed.push([t.name, partition]);
@@ -1044,9 +1329,16 @@ export class GroupCoordinator {
       if (!partitions) continue;
       const removed = [...partitions.keys()];
       try {
-        await this.store.append(group.groupId, removed.map((partition) => ({ key: encodeOffsetKey(group.groupId, topic, partition), value: null })), this.clock.now());
+        await this.store.append(
+          group.groupId,
+          removed.map((partition) => ({ key: encodeOffsetKey(group.groupId, topic, partition), value: null })),
+          this.clock.now(),
+        );
       } catch (error) {
-        this.logger.error({ component: 'groups', groupId: group.groupId, topic, error: String(error) }, 'offsets of a deleted topic not removed');
+        this.logger.error(
+          { component: 'groups', groupId: group.groupId, topic, error: String(error) },
+          'offsets of a deleted topic not removed',
+        );
         continue;
       }
       for (const partition of removed) this.forgetOffset(group, topic, partition);
@@ -1087,20 +1379,34 @@ export class GroupCoordinator {
       for (const [topic, partitions] of group.offsets) {
         if (!applies(topic)) continue;
         for (const [partition, o] of partitions) {
-          const isExpired = o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base(o) >= this.settings.offsetsRetentionMs;
+          const isExpired =
+            o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base(o) >= this.settings.offsetsRetentionMs;
           if (isExpired) expired.push([topic, partition]);
         }
       }
       if (expired.length > 0) {
         try {
-          await this.store.append(group.groupId, expired.map(([topic, partition]) => ({ key: encodeOffsetKey(group.groupId, topic, partition), value: null })), now);
+          await this.store.append(
+            group.groupId,
+            expired.map(([topic, partition]) => ({
+              key: encodeOffsetKey(group.groupId, topic, partition),
+              value: null,
+            })),
+            now,
+          );
         } catch (error) {
-          this.logger.error({ component: 'groups', groupId: group.groupId, error: String(error) }, 'expired offsets not removed');
+          this.logger.error(
+            { component: 'groups', groupId: group.groupId, error: String(error) },
+            'expired offsets not removed',
+          );
           continue;
         }
         for (const [topic, partition] of expired) this.forgetOffset(group, topic, partition);
         expiredCount += expired.length;
-        this.logger.info({ component: 'groups', groupId: group.groupId, offsets: expired.length }, 'expired offsets removed');
+        this.logger.info(
+          { component: 'groups', groupId: group.groupId, offsets: expired.length },
+          'expired offsets removed',
+        );
       }
       this.maybeRemoveEmptyGroup(group);
     }
@@ -1118,9 +1424,27 @@ export class GroupCoordinator {
 
   /** DescribeGroups: an unknown group is described as Dead with no error, as Kafka does. */
   describeGroup(groupId: string): GroupDescription {
-    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, state: 'Dead', generationId: -1, protocolType: '', protocolData: '', members: [] };
+    if (this.closed)
+      return {
+        errorCode: ErrorCode.NOT_COORDINATOR,
+        groupId,
+        state: 'Dead',
+        generationId: -1,
+        protocolType: '',
+        protocolData: '',
+        members: [],
+      };
     const group = this.groups.get(groupId);
-    if (!group) return { errorCode: ErrorCode.NONE, groupId, state: 'Dead', generationId: -1, protocolType: '', protocolData: '', members: [] };
+    if (!group)
+      return {
+        errorCode: ErrorCode.NONE,
+        groupId,
+        state: 'Dead',
+        generationId: -1,
+        protocolType: '',
+        protocolData: '',
+        members: [],
+      };
     const stable = group.is('Stable');
     return {
       errorCode: ErrorCode.NONE,
@@ -1148,7 +1472,9 @@ export class GroupCoordinator {
     if (!group || group.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
     if (!group.is('Empty') || group.members.size > 0) return ErrorCode.NON_EMPTY_GROUP;
     const records: OffsetsRecord[] = [];
-    for (const [topic, partitions] of group.offsets) for (const partition of partitions.keys()) records.push({ key: encodeOffsetKey(groupId, topic, partition), value: null });
+    for (const [topic, partitions] of group.offsets)
+      for (const partition of partitions.keys())
+        records.push({ key: encodeOffsetKey(groupId, topic, partition), value: null });
     if (group.stored) records.push({ key: encodeGroupKey(groupId), value: null });
     try {
       await this.store.append(groupId, records, this.clock.now());
@@ -1158,7 +1484,8 @@ export class GroupCoordinator {
     }
     if (this.groups.get(groupId) !== group || !group.is('Empty')) return ErrorCode.NON_EMPTY_GROUP; // a member joined meanwhile
     group.stored = false;
-    for (const [topic, partitions] of [...group.offsets]) for (const partition of [...partitions.keys()]) this.forgetOffset(group, topic, partition);
+    for (const [topic, partitions] of [...group.offsets])
+      for (const partition of [...partitions.keys()]) this.forgetOffset(group, topic, partition);
     this.removeGroup(group);
     this.logger.info({ component: 'groups', groupId }, 'group deleted');
     return ErrorCode.NONE;

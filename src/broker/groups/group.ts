@@ -66,7 +66,8 @@ export class Group {
   }
 
   transitionTo(state: GroupState, now: number): void {
-    if (!previousStates[state].includes(this.state)) throw new GroupStateError(`group ${this.groupId}: illegal transition ${this.state} → ${state}`);
+    if (!previousStates[state].includes(this.state))
+      throw new GroupStateError(`group ${this.groupId}: illegal transition ${this.state} → ${state}`);
     this.state = state;
     this.stateTimestamp = now;
   }
@@ -94,10 +95,12 @@ export class Group {
     member.stopSessionTimer();
     this.members.delete(memberId);
     this.pendingSync.delete(memberId);
-    if (member.groupInstanceId !== null && this.staticMembers.get(member.groupInstanceId) === memberId) this.staticMembers.delete(member.groupInstanceId);
+    if (member.groupInstanceId !== null && this.staticMembers.get(member.groupInstanceId) === memberId)
+      this.staticMembers.delete(member.groupInstanceId);
     if (this.leaderId === memberId) {
       // Prefer a member that already rejoined, as Kafka does, so the new leader gets the members list.
-      const next = [...this.members.values()].find((m) => m.awaitingJoin !== null) ?? this.members.values().next().value;
+      const next =
+        [...this.members.values()].find((m) => m.awaitingJoin !== null) ?? this.members.values().next().value;
       this.leaderId = next?.memberId ?? null;
     }
     return member;
@@ -139,7 +142,9 @@ export class Group {
   private candidateProtocols(): string[] {
     const members = [...this.members.values()];
     if (members.length === 0) return [];
-    return members[0]!.protocols.map((p) => p.name).filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
+    return members[0]!.protocols
+      .map((p) => p.name)
+      .filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
   }
 
   /** Whether a member with these protocols may join: same protocol type, and a protocol in common. */

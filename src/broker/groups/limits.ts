@@ -55,7 +55,8 @@ export const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000;
 function integer(properties: Record<string, string>, name: keyof typeof groupSettingDefaults, min: number): number {
   const raw = properties[name] ?? groupSettingDefaults[name];
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
   return value;
 }
 
@@ -74,7 +75,9 @@ export function groupSettingsFrom(properties: Record<string, string>): GroupSett
     newMemberJoinTimeoutMs: NEW_MEMBER_JOIN_TIMEOUT_MS,
   };
   if (settings.minSessionTimeoutMs > settings.maxSessionTimeoutMs) {
-    throw new ConfigError(`group.min.session.timeout.ms (${settings.minSessionTimeoutMs}) is above group.max.session.timeout.ms (${settings.maxSessionTimeoutMs})`);
+    throw new ConfigError(
+      `group.min.session.timeout.ms (${settings.minSessionTimeoutMs}) is above group.max.session.timeout.ms (${settings.maxSessionTimeoutMs})`,
+    );
   }
   return settings;
 }

@@ -59,7 +59,9 @@ export class Member {
   /** Same protocols, in the same order, with the same metadata: a rejoin that changes nothing. */
   matches(protocols: readonly Protocol[]): boolean {
     if (protocols.length !== this.protocols.length) return false;
-    return protocols.every((p, i) => p.name === this.protocols[i]!.name && p.metadata.equals(this.protocols[i]!.metadata));
+    return protocols.every(
+      (p, i) => p.name === this.protocols[i]!.name && p.metadata.equals(this.protocols[i]!.metadata),
+    );
   }
 
   stopSessionTimer(): void {

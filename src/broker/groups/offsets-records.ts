@@ -81,7 +81,8 @@ export function encodeGroupKey(group: string): Buffer {
 export function decodeKey(key: Buffer): OffsetKey | GroupKey | null {
   const r = new ByteReader(key, 0, key.length, '__consumer_offsets key');
   const version = r.int16('version');
-  if (version === 0 || version === 1) return { kind: 'offset', group: r.string('group'), topic: r.string('topic'), partition: r.int32('partition') };
+  if (version === 0 || version === 1)
+    return { kind: 'offset', group: r.string('group'), topic: r.string('topic'), partition: r.int32('partition') };
   if (version === 2) return { kind: 'group', group: r.string('group') };
   return null; // a record type this version of Sluice does not know (e.g. KIP-848 records): skipped
 }
@@ -112,7 +113,13 @@ export function decodeOffsetValue(value: Buffer): CommittedOffset {
   const metadata = r.string('metadata');
   const commitTimestamp = Number(r.int64('commitTimestamp'));
   const expireTimestamp = version === 1 ? Number(r.int64('expireTimestamp')) : null;
-  return { offset, leaderEpoch, metadata, commitTimestamp, expireTimestamp: expireTimestamp !== null && expireTimestamp >= 0 ? expireTimestamp : null };
+  return {
+    offset,
+    leaderEpoch,
+    metadata,
+    commitTimestamp,
+    expireTimestamp: expireTimestamp !== null && expireTimestamp >= 0 ? expireTimestamp : null,
+  };
 }
 
 export function encodeGroupValue(group: StoredGroup): Buffer {
@@ -157,7 +164,16 @@ export function decodeGroupValue(value: Buffer): StoredGroup {
     const sessionTimeoutMs = r.int32('sessionTimeout');
     const subscription = Buffer.from(r.bytes('subscription'));
     const assignment = Buffer.from(r.bytes('assignment'));
-    members.push({ memberId, groupInstanceId, clientId, clientHost, rebalanceTimeoutMs: rebalanceTimeoutMs < 0 ? sessionTimeoutMs : rebalanceTimeoutMs, sessionTimeoutMs, subscription, assignment });
+    members.push({
+      memberId,
+      groupInstanceId,
+      clientId,
+      clientHost,
+      rebalanceTimeoutMs: rebalanceTimeoutMs < 0 ? sessionTimeoutMs : rebalanceTimeoutMs,
+      sessionTimeoutMs,
+      subscription,
+      assignment,
+    });
   }
   return { protocolType, generation, protocol, leader, currentStateTimestamp, members };
 }

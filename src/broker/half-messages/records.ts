@@ -11,9 +11,21 @@
 //   __sluice_half_abandoned the half record with its headers, plus sluice.half.id, .checks, .reason
 //   T                      the message with sluice.half.* replaced by sluice.half.id
 import type { DecodedRecord, RecordHeader, RecordToEncode } from '../../protocol/record-batch/records.js';
-import { HALF_HEADER_PREFIX, HALF_HEADERS, HALF_OP_TOPIC, HALF_TOPIC, PRODUCER_GROUP_PATTERN } from '../../protocol/half-messages.js';
+import {
+  HALF_HEADER_PREFIX,
+  HALF_HEADERS,
+  HALF_OP_TOPIC,
+  HALF_TOPIC,
+  PRODUCER_GROUP_PATTERN,
+} from '../../protocol/half-messages.js';
 
-export { HALF_TOPIC, HALF_OP_TOPIC, HALF_ABANDONED_TOPIC, CHECK_TOPIC_PREFIX, checkTopicOf } from '../../protocol/half-messages.js';
+export {
+  HALF_TOPIC,
+  HALF_OP_TOPIC,
+  HALF_ABANDONED_TOPIC,
+  CHECK_TOPIC_PREFIX,
+  checkTopicOf,
+} from '../../protocol/half-messages.js';
 
 export const TOPIC_HEADER = HALF_HEADERS.topic;
 export const PARTITION_HEADER = HALF_HEADERS.partition;
@@ -117,8 +129,10 @@ export function halfTargetOf(headers: readonly RecordHeader[]): HalfTarget | { p
   if (topic === null || topic === '') return { problem: `no ${TOPIC_HEADER} header` };
   if (partitionText === null) return { problem: `no ${PARTITION_HEADER} header` };
   if (group === null) return { problem: `no ${GROUP_HEADER} header` };
-  if (!PARTITION_PATTERN.test(partitionText) || Number(partitionText) > 2 ** 31 - 1) return { problem: `${PARTITION_HEADER} "${partitionText}" is not a partition number` };
-  if (!GROUP_PATTERN.test(group)) return { problem: `${GROUP_HEADER} "${group}" is not a producer group name ([A-Za-z0-9._-]{1,200})` };
+  if (!PARTITION_PATTERN.test(partitionText) || Number(partitionText) > 2 ** 31 - 1)
+    return { problem: `${PARTITION_HEADER} "${partitionText}" is not a partition number` };
+  if (!GROUP_PATTERN.test(group))
+    return { problem: `${GROUP_HEADER} "${group}" is not a producer group name ([A-Za-z0-9._-]{1,200})` };
   return { topic, partition: Number(partitionText), group };
 }
 
@@ -150,7 +164,12 @@ export function checkRecord(half: DecodedRecord, id: string, attempt: number): R
 
 /** The copy in `__sluice_half_abandoned`. */
 export function abandonedRecord(half: DecodedRecord, id: string, checks: number, reason: string): RecordToEncode {
-  return copyOf(half, [...half.headers, header(ID_HEADER, id), header(CHECKS_HEADER, checks), header(REASON_HEADER, reason)]);
+  return copyOf(half, [
+    ...half.headers,
+    header(ID_HEADER, id),
+    header(CHECKS_HEADER, checks),
+    header(REASON_HEADER, reason),
+  ]);
 }
 
 /** The half id a record of T carries, if any (finishing a `moving` after a crash looks for it). */

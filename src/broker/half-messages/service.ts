@@ -44,7 +44,12 @@
 // A commit that reaches the log just before the broker's `abandoned` op wins; the copy already in
 // `__sluice_half_abandoned` is then stale (logged).
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
-import { decodeRecordBatches, encodeRecordBatchSync, type DecodedRecord, type RecordToEncode } from '../../protocol/record-batch/records.js';
+import {
+  decodeRecordBatches,
+  encodeRecordBatchSync,
+  type DecodedRecord,
+  type RecordToEncode,
+} from '../../protocol/record-batch/records.js';
 import type { PartitionLog } from '../../storage/log.js';
 import type { Logger } from '../logger.js';
 import type { FetchWaiter } from '../partition-set.js';
@@ -94,7 +99,13 @@ export interface HalfMessageSettings {
 
 /** What the service needs from the broker (Broker provides it). */
 export interface HalfMessageHost {
-  readonly config: { transactionCheckDelayMs: number; transactionCheckMax: number; transactionCheckBackoffMaxMs: number; halfLogPartitions: number; halfPendingMax: number };
+  readonly config: {
+    transactionCheckDelayMs: number;
+    transactionCheckMax: number;
+    transactionCheckBackoffMaxMs: number;
+    halfLogPartitions: number;
+    halfPendingMax: number;
+  };
   readonly logger: Logger;
   readonly topics: { get(name: string): { partitions: number } | undefined };
   readonly partitions: {
@@ -103,9 +114,17 @@ export interface HalfMessageHost {
     addWaiter(topic: string, partition: number, waiter: FetchWaiter): void;
     removeWaiter(topic: string, partition: number, waiter: FetchWaiter): void;
   };
-  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<{ errorCode: number; errorMessage: string | null }>;
+  createTopic(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+  ): Promise<{ errorCode: number; errorMessage: string | null }>;
   /** Appends a batch to a client topic as a produce would; resolves when durable. */
-  produce(topic: string, partition: number, batch: Buffer): Promise<{ errorCode: number; errorMessage: string | null; baseOffset: number }>;
+  produce(
+    topic: string,
+    partition: number,
+    batch: Buffer,
+  ): Promise<{ errorCode: number; errorMessage: string | null; baseOffset: number }>;
 }
 
 interface PendingHalf {
@@ -161,7 +180,11 @@ export function waitAfterCheckMs(settings: HalfMessageSettings, attempt: number)
 }
 
 /** Runs `action` over `items`, at most `limit` at a time. */
-async function forEachLimited<T>(items: readonly T[], limit: number, action: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  action: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await action(items[next++]!);
@@ -178,7 +201,12 @@ export class HalfMessageService {
   private halfReadOffsets: number[] = [];
   private opReadOffsets: number[] = [];
   private partitionCount = 0;
-  private readonly recentHalfBatches: Array<{ partition: number; baseOffset: number; lastOffset: number; records: DecodedRecord[] }> = [];
+  private readonly recentHalfBatches: Array<{
+    partition: number;
+    baseOffset: number;
+    lastOffset: number;
+    records: DecodedRecord[];
+  }> = [];
   private readonly creatingCheckTopics = new Map<string, Promise<void>>();
   private readonly waiter: FetchWaiter = { wake: () => this.schedule() };
   private timer: NodeJS.Timeout | null = null;
@@ -204,7 +232,10 @@ export class HalfMessageService {
     }
     service.timer = setInterval(() => service.tick(), HALF_POLL_INTERVAL_MS);
     service.timer.unref();
-    host.logger.info({ component: 'half-messages', partitions: service.partitionCount, pending: service.pending.size }, 'half messages loaded');
+    host.logger.info(
+      { component: 'half-messages', partitions: service.partitionCount, pending: service.pending.size },
+      'half messages loaded',
+    );
     return service;
   }
 
@@ -232,16 +263,24 @@ export class HalfMessageService {
 
   private async createChannel(): Promise<void> {
     const configs = { 'cleanup.policy': 'delete', 'retention.ms': CHANNEL_RETENTION_MS };
-    for (const [topic, partitions] of [[HALF_TOPIC, this.settings.logPartitions], [HALF_OP_TOPIC, this.host.topics.get(HALF_TOPIC)?.partitions ?? this.settings.logPartitions], [HALF_ABANDONED_TOPIC, 1]] as const) {
+    for (const [topic, partitions] of [
+      [HALF_TOPIC, this.settings.logPartitions],
+      [HALF_OP_TOPIC, this.host.topics.get(HALF_TOPIC)?.partitions ?? this.settings.logPartitions],
+      [HALF_ABANDONED_TOPIC, 1],
+    ] as const) {
       if (this.host.topics.get(topic)) continue;
       const created = await this.host.createTopic(topic, partitions, configs);
-      if (created.errorCode !== ErrorCode.NONE) throw new Error(`cannot create ${topic}: ${created.errorMessage ?? created.errorCode}`);
+      if (created.errorCode !== ErrorCode.NONE)
+        throw new Error(`cannot create ${topic}: ${created.errorMessage ?? created.errorCode}`);
       this.host.logger.info({ component: 'half-messages', topic, partitions }, 'half message topic created');
     }
     const halves = this.host.topics.get(HALF_TOPIC)!.partitions;
     const ops = this.host.topics.get(HALF_OP_TOPIC)!.partitions;
     if (halves !== ops) {
-      this.host.logger.error({ component: 'half-messages', halves, ops }, `${HALF_TOPIC} and ${HALF_OP_TOPIC} differ in partitions; only the first ${Math.min(halves, ops)} are served`);
+      this.host.logger.error(
+        { component: 'half-messages', halves, ops },
+        `${HALF_TOPIC} and ${HALF_OP_TOPIC} differ in partitions; only the first ${Math.min(halves, ops)} are served`,
+      );
     }
     this.partitionCount = Math.min(halves, ops);
     this.halfReadOffsets = Array.from({ length: this.partitionCount }, () => 0);
@@ -258,7 +297,8 @@ export class HalfMessageService {
     for (let p = 0; p < this.partitionCount; p++) {
       const half = this.host.partitions.get(HALF_TOPIC, p);
       const op = this.host.partitions.get(HALF_OP_TOPIC, p);
-      if ((half && half.highWatermark > this.halfReadOffsets[p]!) || (op && op.highWatermark > this.opReadOffsets[p]!)) return true;
+      if ((half && half.highWatermark > this.halfReadOffsets[p]!) || (op && op.highWatermark > this.opReadOffsets[p]!))
+        return true;
     }
     return false;
   }
@@ -288,13 +328,19 @@ export class HalfMessageService {
       try {
         await this.readPartition(p);
       } catch (error) {
-        this.host.logger.error({ component: 'half-messages', partition: p, error: String(error) }, 'reading the half message channel failed; retrying');
+        this.host.logger.error(
+          { component: 'half-messages', partition: p, error: String(error) },
+          'reading the half message channel failed; retrying',
+        );
       }
     }
     try {
       await this.act();
     } catch (error) {
-      this.host.logger.error({ component: 'half-messages', error: String(error) }, 'half message pass failed; retrying');
+      this.host.logger.error(
+        { component: 'half-messages', error: String(error) },
+        'half message pass failed; retrying',
+      );
     }
   }
 
@@ -318,7 +364,8 @@ export class HalfMessageService {
           if (id !== null && id.partition === p && id.offset < halfEnd) {
             if (id.offset >= this.halfReadOffsets[p]!) await this.readHalves(p, halfLog, id.offset + 1, halfEnd);
             // Never apply (and so lose) a decision before its half message is known: stop here, retry later.
-            if (id.offset >= this.halfReadOffsets[p]!) throw new Error(`${HALF_TOPIC}-${p} could not be read up to offset ${id.offset}`);
+            if (id.offset >= this.halfReadOffsets[p]!)
+              throw new Error(`${HALF_TOPIC}-${p} could not be read up to offset ${id.offset}`);
             this.applyOp(formatHalfId(p, id.offset), parseOp(record.value), record.timestamp);
           }
           this.opReadOffsets[p] = record.offset + 1;
@@ -371,7 +418,10 @@ export class HalfMessageService {
       entry.abandonReason = `too many pending half messages (sluice.half.pending.max=${this.settings.pendingMax})`;
       if (Date.now() - this.lastOverLimitWarningMs > 10_000) {
         this.lastOverLimitWarningMs = Date.now();
-        this.host.logger.warn({ component: 'half-messages', pending: this.pending.size, limit: this.settings.pendingMax }, 'too many pending half messages: new ones are abandoned at once');
+        this.host.logger.warn(
+          { component: 'half-messages', pending: this.pending.size, limit: this.settings.pendingMax },
+          'too many pending half messages: new ones are abandoned at once',
+        );
       }
     }
     this.pending.set(id, entry);
@@ -384,7 +434,8 @@ export class HalfMessageService {
     if (isInternalTopic(target.topic)) return `target topic ${target.topic} is internal`;
     const topic = this.host.topics.get(target.topic);
     if (!topic) return `target topic ${target.topic} does not exist`;
-    if (target.partition >= topic.partitions) return `target partition ${target.partition} does not exist (${target.topic} has ${topic.partitions})`;
+    if (target.partition >= topic.partitions)
+      return `target partition ${target.partition} does not exist (${target.topic} has ${topic.partitions})`;
     return null;
   }
 
@@ -423,7 +474,10 @@ export class HalfMessageService {
           this.forget(entry);
         } else {
           // Only the broker writes `abandoned`, and only before a move for a committed message.
-          this.host.logger.warn({ component: 'half-messages', id }, `a commit came before the broker abandoned this half message: it is committed; its copy in ${HALF_ABANDONED_TOPIC} is stale`);
+          this.host.logger.warn(
+            { component: 'half-messages', id },
+            `a commit came before the broker abandoned this half message: it is committed; its copy in ${HALF_ABANDONED_TOPIC} is stale`,
+          );
         }
         return;
     }
@@ -448,7 +502,11 @@ export class HalfMessageService {
     const due = new Set([...this.urgent].filter((entry) => entry.retryAtMs <= now));
     // A failed check stays in `urgent` (retried from there); a queue entry is current while the
     // message is undecided and its due time has not moved since.
-    const isCurrent = (entry: PendingHalf, atMs: number) => this.pending.get(entry.id) === entry && entry.decision === 'undecided' && entry.abandonReason === null && entry.dueAtMs === atMs;
+    const isCurrent = (entry: PendingHalf, atMs: number) =>
+      this.pending.get(entry.id) === entry &&
+      entry.decision === 'undecided' &&
+      entry.abandonReason === null &&
+      entry.dueAtMs === atMs;
     for (const entry of this.dueQueue.takeDue(now, isCurrent)) due.add(entry);
     await forEachLimited([...due], ACTIONS_IN_FLIGHT_MAX, (entry) => this.actOn(entry));
   }
@@ -470,12 +528,16 @@ export class HalfMessageService {
           }
         }
       }
-      if (entry.decision === 'undecided' && entry.abandonReason === null && entry.checkRequestOwed === 0) this.urgent.delete(entry);
+      if (entry.decision === 'undecided' && entry.abandonReason === null && entry.checkRequestOwed === 0)
+        this.urgent.delete(entry);
     } catch (error) {
       // Left (or put) in `urgent`: the next pass retries.
       if (this.pending.get(entry.id) === entry) this.urgent.add(entry);
       entry.retryAtMs = Date.now() + RETRY_DELAY_MS;
-      this.host.logger.warn({ component: 'half-messages', id: entry.id, error: String(error) }, 'half message step failed; retrying');
+      this.host.logger.warn(
+        { component: 'half-messages', id: entry.id, error: String(error) },
+        'half message step failed; retrying',
+      );
     }
   }
 
@@ -510,8 +572,10 @@ export class HalfMessageService {
       creating = (async () => {
         try {
           const created = await this.host.createTopic(topic, 1, {});
-          if (created.errorCode === ErrorCode.NONE) this.host.logger.info({ component: 'half-messages', topic }, 'check topic created');
-          else if (created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) throw new Error(`cannot create ${topic}: ${created.errorMessage ?? created.errorCode}`);
+          if (created.errorCode === ErrorCode.NONE)
+            this.host.logger.info({ component: 'half-messages', topic }, 'check topic created');
+          else if (created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)
+            throw new Error(`cannot create ${topic}: ${created.errorMessage ?? created.errorCode}`);
         } finally {
           this.creatingCheckTopics.delete(topic);
         }
@@ -538,10 +602,20 @@ export class HalfMessageService {
     const half = await this.readHalf(entry);
     if (half === null) return this.giveUpMove(entry, `half message no longer in ${HALF_TOPIC} (retention)`);
     entry.scanBeforeAppend = true; // from here on, a retry must look first
-    const produced = await this.host.produce(target.topic, target.partition, encodeRecordBatchSync({ records: [targetRecord(half, entry.id)] }));
+    const produced = await this.host.produce(
+      target.topic,
+      target.partition,
+      encodeRecordBatchSync({ records: [targetRecord(half, entry.id)] }),
+    );
     if (produced.errorCode === ErrorCode.NONE) return this.finishMove(entry, produced.baseOffset);
-    if (PERMANENT_PRODUCE_ERRORS.has(produced.errorCode)) return this.giveUpMove(entry, `cannot append to ${target.topic}-${target.partition}: ${produced.errorMessage ?? produced.errorCode}`);
-    throw new Error(`append to ${target.topic}-${target.partition} failed: ${produced.errorMessage ?? produced.errorCode}`);
+    if (PERMANENT_PRODUCE_ERRORS.has(produced.errorCode))
+      return this.giveUpMove(
+        entry,
+        `cannot append to ${target.topic}-${target.partition}: ${produced.errorMessage ?? produced.errorCode}`,
+      );
+    throw new Error(
+      `append to ${target.topic}-${target.partition} failed: ${produced.errorMessage ?? produced.errorCode}`,
+    );
   }
 
   private async finishMove(entry: PendingHalf, offset: number): Promise<void> {
@@ -563,7 +637,8 @@ export class HalfMessageService {
       if (read.records.length === 0) break;
       for (const batch of await decodeRecordBatches(read.records)) {
         if (batch.isControl) continue;
-        for (const record of batch.records) if (record.offset >= offset && halfIdOf(record) === id) return record.offset;
+        for (const record of batch.records)
+          if (record.offset >= offset && halfIdOf(record) === id) return record.offset;
       }
       if (read.nextOffset <= offset) break;
       offset = read.nextOffset;
@@ -576,14 +651,24 @@ export class HalfMessageService {
     const reason = entry.abandonReason!;
     if (!entry.abandonCopied) {
       const half = await this.readHalf(entry);
-      if (half !== null) await this.appendInternal(HALF_ABANDONED_TOPIC, 0, abandonedRecord(half, entry.id, entry.checks, reason));
+      if (half !== null)
+        await this.appendInternal(HALF_ABANDONED_TOPIC, 0, abandonedRecord(half, entry.id, entry.checks, reason));
       entry.abandonCopied = true;
     }
     if (!entry.abandonWritten) {
       await this.appendOp(entry, { op: 'abandoned', reason });
       entry.abandonWritten = true;
       const target = entry.target;
-      this.host.logger.warn({ component: 'half-messages', id: entry.id, ...(target ? { topic: target.topic, partition: target.partition, group: target.group } : {}), checks: entry.checks, reason }, 'half message abandoned');
+      this.host.logger.warn(
+        {
+          component: 'half-messages',
+          id: entry.id,
+          ...(target ? { topic: target.topic, partition: target.partition, group: target.group } : {}),
+          checks: entry.checks,
+          reason,
+        },
+        'half message abandoned',
+      );
     }
   }
 
@@ -595,13 +680,20 @@ export class HalfMessageService {
   private async readHalf(entry: PendingHalf): Promise<DecodedRecord | null> {
     const log = this.host.partitions.get(HALF_TOPIC, entry.partition);
     if (!log || entry.offset < log.logStartOffset) return null;
-    let batch = this.recentHalfBatches.find((b) => b.partition === entry.partition && b.baseOffset <= entry.offset && entry.offset <= b.lastOffset);
+    let batch = this.recentHalfBatches.find(
+      (b) => b.partition === entry.partition && b.baseOffset <= entry.offset && entry.offset <= b.lastOffset,
+    );
     if (batch === undefined) {
       // One byte asked: storage returns the whole batch holding the offset, and nothing more.
       const read = await log.read(entry.offset, 1, { maxOffset: entry.offset + 1 });
       const [decoded] = await decodeRecordBatches(read.records);
       if (decoded === undefined) return null;
-      batch = { partition: entry.partition, baseOffset: decoded.baseOffset, lastOffset: decoded.baseOffset + decoded.lastOffsetDelta, records: decoded.records };
+      batch = {
+        partition: entry.partition,
+        baseOffset: decoded.baseOffset,
+        lastOffset: decoded.baseOffset + decoded.lastOffsetDelta,
+        records: decoded.records,
+      };
       this.recentHalfBatches.unshift(batch);
       if (this.recentHalfBatches.length > RECENT_HALF_BATCHES) this.recentHalfBatches.pop();
     }
@@ -609,7 +701,10 @@ export class HalfMessageService {
   }
 
   private appendOp(entry: PendingHalf, op: Op): Promise<number> {
-    return this.appendInternal(HALF_OP_TOPIC, entry.partition, { key: Buffer.from(entry.id, 'utf8'), value: encodeOp(op) });
+    return this.appendInternal(HALF_OP_TOPIC, entry.partition, {
+      key: Buffer.from(entry.id, 'utf8'),
+      value: encodeOp(op),
+    });
   }
 
   /** Appends one record to an internal partition; resolves with its offset once durable. */

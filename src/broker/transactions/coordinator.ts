@@ -57,7 +57,13 @@ export interface TransactionHost extends OffsetsTopicHost {
   nextProducerId(): number;
   partitionExists(topic: string, partition: number): boolean;
   /** Appends a COMMIT or ABORT marker to a partition and resolves when durable; a partition that no longer exists is skipped. */
-  writeTransactionMarker(topic: string, partition: number, producerId: number, producerEpoch: number, commit: boolean): Promise<void>;
+  writeTransactionMarker(
+    topic: string,
+    partition: number,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<void>;
 }
 
 export interface Clock {
@@ -112,22 +118,38 @@ function integerSetting(properties: Record<string, string>, name: string, fallba
   const raw = properties[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer >= ${min}, got "${raw}"`);
   return value;
 }
 
 export function transactionSettingsFrom(properties: Record<string, string>): TransactionSettings {
   return {
     statePartitions: integerSetting(properties, 'transaction.state.log.num.partitions', DEFAULT_STATE_PARTITIONS, 1),
-    timeoutCheckIntervalMs: integerSetting(properties, 'transaction.abort.timed.out.transaction.cleanup.interval.ms', DEFAULT_TIMEOUT_CHECK_INTERVAL_MS, 1),
+    timeoutCheckIntervalMs: integerSetting(
+      properties,
+      'transaction.abort.timed.out.transaction.cleanup.interval.ms',
+      DEFAULT_TIMEOUT_CHECK_INTERVAL_MS,
+      1,
+    ),
     transactionalIdsMax: integerSetting(properties, 'sluice.transactional.ids.max', DEFAULT_TRANSACTIONAL_IDS_MAX, 1),
-    transactionalIdExpirationMs: integerSetting(properties, 'transactional.id.expiration.ms', DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS, 1),
+    transactionalIdExpirationMs: integerSetting(
+      properties,
+      'transactional.id.expiration.ms',
+      DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
+      1,
+    ),
   };
 }
 
 const systemClock: Clock = { now: () => Date.now() };
 
-function result(errorCode: number, errorMessage: string | null, producerId = -1, producerEpoch = -1): ProducerIdAndEpoch {
+function result(
+  errorCode: number,
+  errorMessage: string | null,
+  producerId = -1,
+  producerEpoch = -1,
+): ProducerIdAndEpoch {
   return { errorCode, errorMessage, producerId, producerEpoch };
 }
 
@@ -159,7 +181,12 @@ export class TransactionCoordinator {
    *  Prepare*, and starts the timeout check (Ongoing transactions abort when their timeout passes). */
   static async open(host: TransactionHost, options: { clock?: Clock } = {}): Promise<TransactionCoordinator> {
     const settings = transactionSettingsFrom(host.config.properties);
-    const coordinator = new TransactionCoordinator(host, new TransactionStateStore(host, settings.statePartitions), settings, options.clock ?? systemClock);
+    const coordinator = new TransactionCoordinator(
+      host,
+      new TransactionStateStore(host, settings.statePartitions),
+      settings,
+      options.clock ?? systemClock,
+    );
     await coordinator.load();
     coordinator.timer = setInterval(() => void coordinator.checkTimeouts(), settings.timeoutCheckIntervalMs);
     coordinator.timer.unref();
@@ -177,14 +204,20 @@ export class TransactionCoordinator {
       await this.store.ensureTopic();
       return true;
     } catch (error) {
-      this.host.logger.error({ component: 'transactions', error: String(error) }, 'transaction state topic unavailable');
+      this.host.logger.error(
+        { component: 'transactions', error: String(error) },
+        'transaction state topic unavailable',
+      );
       return false;
     }
   }
 
   private async load(): Promise<void> {
     const stored = await this.store.loadAll((partition, offset, error) => {
-      this.host.logger.warn({ component: 'transactions', partition, offset, error: String(error) }, 'unreadable transaction state record skipped');
+      this.host.logger.warn(
+        { component: 'transactions', partition, offset, error: String(error) },
+        'unreadable transaction state record skipped',
+      );
     });
     for (const [transactionalId, value] of stored) {
       if (value.status === TransactionStatus.Dead) continue;
@@ -205,13 +238,21 @@ export class TransactionCoordinator {
     }
     let completed = 0;
     for (const transaction of this.transactions.values()) {
-      if (transaction.status === TransactionStatus.PrepareEpochFence) transaction.status = TransactionStatus.PrepareAbort;
-      if (transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort) {
+      if (transaction.status === TransactionStatus.PrepareEpochFence)
+        transaction.status = TransactionStatus.PrepareAbort;
+      if (
+        transaction.status === TransactionStatus.PrepareCommit ||
+        transaction.status === TransactionStatus.PrepareAbort
+      ) {
         await this.exclusive(transaction.transactionalId, () => this.completeQuietly(transaction));
         completed++;
       }
     }
-    if (stored.size > 0) this.host.logger.info({ component: 'transactions', transactionalIds: this.transactions.size, completed }, 'transactions loaded');
+    if (stored.size > 0)
+      this.host.logger.info(
+        { component: 'transactions', transactionalIds: this.transactions.size, completed },
+        'transactions loaded',
+      );
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────
@@ -259,12 +300,22 @@ export class TransactionCoordinator {
   }
 
   /** Checks the producer id and epoch a client sent for its transactional id. */
-  private producerError(transaction: Transaction | undefined, producerId: number, producerEpoch: number): ProducerIdAndEpoch | null {
+  private producerError(
+    transaction: Transaction | undefined,
+    producerId: number,
+    producerEpoch: number,
+  ): ProducerIdAndEpoch | null {
     if (transaction === undefined || transaction.producerId !== producerId) {
-      return result(ErrorCode.INVALID_PRODUCER_ID_MAPPING, `producer id ${producerId} is not the one of this transactional id`);
+      return result(
+        ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+        `producer id ${producerId} is not the one of this transactional id`,
+      );
     }
     if (transaction.producerEpoch !== producerEpoch) {
-      return result(ErrorCode.PRODUCER_FENCED, `producer epoch ${producerEpoch} is not the current epoch ${transaction.producerEpoch}: a newer producer (or a timeout) fenced this one`);
+      return result(
+        ErrorCode.PRODUCER_FENCED,
+        `producer epoch ${producerEpoch} is not the current epoch ${transaction.producerEpoch}: a newer producer (or a timeout) fenced this one`,
+      );
     }
     return null;
   }
@@ -282,17 +333,33 @@ export class TransactionCoordinator {
     for (const [topic, partitions] of transaction.partitions) {
       for (const partition of partitions) {
         writes.push(
-          this.host.writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit).then(() => {
-            if (topic === OFFSETS_TOPIC) this.host.groups.completeTransactionalOffsets(transaction.producerId, partition, commit);
-          }),
+          this.host
+            .writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit)
+            .then(() => {
+              if (topic === OFFSETS_TOPIC)
+                this.host.groups.completeTransactionalOffsets(transaction.producerId, partition, commit);
+            }),
         );
       }
     }
     const outcomes = await Promise.allSettled(writes);
     const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;
-    await this.transition(transaction, { ...transaction, status: commit ? TransactionStatus.CompleteCommit : TransactionStatus.CompleteAbort, partitions: new Map() });
-    this.host.logger.debug({ component: 'transactions', transactionalId: transaction.transactionalId, producerId: transaction.producerId, producerEpoch: transaction.producerEpoch, outcome: commit ? 'commit' : 'abort' }, 'transaction completed');
+    await this.transition(transaction, {
+      ...transaction,
+      status: commit ? TransactionStatus.CompleteCommit : TransactionStatus.CompleteAbort,
+      partitions: new Map(),
+    });
+    this.host.logger.debug(
+      {
+        component: 'transactions',
+        transactionalId: transaction.transactionalId,
+        producerId: transaction.producerId,
+        producerEpoch: transaction.producerEpoch,
+        outcome: commit ? 'commit' : 'abort',
+      },
+      'transaction completed',
+    );
   }
 
   private async completeQuietly(transaction: Transaction): Promise<boolean> {
@@ -300,15 +367,26 @@ export class TransactionCoordinator {
       await this.complete(transaction);
       return true;
     } catch (error) {
-      this.host.logger.error({ component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) }, 'transaction markers not written; will retry');
+      this.host.logger.error(
+        { component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) },
+        'transaction markers not written; will retry',
+      );
       return false;
     }
   }
 
   /** Aborts an Ongoing transaction; with `fence`, under a bumped epoch so the old producer is refused everywhere. */
   private async abortOngoing(transaction: Transaction, fence: boolean): Promise<void> {
-    const epoch = fence && transaction.producerEpoch < EPOCH_MAX ? transaction.producerEpoch + 1 : transaction.producerEpoch;
-    await this.transition(transaction, { ...transaction, partitions: clonePartitions(transaction.partitions), producerEpoch: epoch, lastProducerId: transaction.producerId, lastProducerEpoch: transaction.producerEpoch, status: TransactionStatus.PrepareAbort });
+    const epoch =
+      fence && transaction.producerEpoch < EPOCH_MAX ? transaction.producerEpoch + 1 : transaction.producerEpoch;
+    await this.transition(transaction, {
+      ...transaction,
+      partitions: clonePartitions(transaction.partitions),
+      producerEpoch: epoch,
+      lastProducerId: transaction.producerId,
+      lastProducerEpoch: transaction.producerEpoch,
+      status: TransactionStatus.PrepareAbort,
+    });
     await this.complete(transaction);
   }
 
@@ -318,25 +396,49 @@ export class TransactionCoordinator {
    * InitProducerId with a transactional id. `expected` is the producer id and epoch a v3+ client sends
    * to bump its own epoch (KIP-360), −1/−1 otherwise.
    */
-  async initProducerId(transactionalId: string, timeoutMs: number, expectedProducerId: number, expectedEpoch: number): Promise<ProducerIdAndEpoch> {
+  async initProducerId(
+    transactionalId: string,
+    timeoutMs: number,
+    expectedProducerId: number,
+    expectedEpoch: number,
+  ): Promise<ProducerIdAndEpoch> {
     if (transactionalId.length === 0) return result(ErrorCode.INVALID_REQUEST, 'the transactional id is empty');
-    if ((expectedProducerId < 0) !== (expectedEpoch < 0)) return result(ErrorCode.INVALID_REQUEST, 'producer id and epoch must both be given (v3+) or both be -1');
+    if (expectedProducerId < 0 !== expectedEpoch < 0)
+      return result(ErrorCode.INVALID_REQUEST, 'producer id and epoch must both be given (v3+) or both be -1');
     const maxTimeoutMs = this.host.config.transactionMaxTimeoutMs;
     if (timeoutMs > maxTimeoutMs || timeoutMs <= 0) {
-      return result(ErrorCode.INVALID_TRANSACTION_TIMEOUT, `transaction timeout ${timeoutMs} ms is outside (0, transaction.max.timeout.ms=${maxTimeoutMs}]`);
+      return result(
+        ErrorCode.INVALID_TRANSACTION_TIMEOUT,
+        `transaction timeout ${timeoutMs} ms is outside (0, transaction.max.timeout.ms=${maxTimeoutMs}]`,
+      );
     }
     if (this.closed) return result(ErrorCode.NOT_COORDINATOR, 'the broker is shutting down');
-    if (!(await this.ensureReady())) return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state topic is not available');
+    if (!(await this.ensureReady()))
+      return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state topic is not available');
     return this.exclusive(transactionalId, async () => {
       try {
         const transaction = this.transactions.get(transactionalId);
         if (transaction === undefined) {
           if (this.transactions.size >= this.settings.transactionalIdsMax) {
-            this.host.logger.warn({ component: 'transactions', limit: this.settings.transactionalIdsMax }, 'sluice.transactional.ids.max reached: new transactional id refused');
+            this.host.logger.warn(
+              { component: 'transactions', limit: this.settings.transactionalIdsMax },
+              'sluice.transactional.ids.max reached: new transactional id refused',
+            );
             return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'too many transactional ids');
           }
           const now = this.clock.now();
-          const created: Transaction = { transactionalId, producerId: this.host.nextProducerId(), producerEpoch: 0, lastProducerId: -1, lastProducerEpoch: -1, timeoutMs, status: TransactionStatus.Empty, partitions: new Map(), startMs: -1, lastUpdateMs: now };
+          const created: Transaction = {
+            transactionalId,
+            producerId: this.host.nextProducerId(),
+            producerEpoch: 0,
+            lastProducerId: -1,
+            lastProducerEpoch: -1,
+            timeoutMs,
+            status: TransactionStatus.Empty,
+            partitions: new Map(),
+            startMs: -1,
+            lastUpdateMs: now,
+          };
           await this.transition(undefined, created);
           return result(ErrorCode.NONE, null, created.producerId, created.producerEpoch);
         }
@@ -346,12 +448,25 @@ export class TransactionCoordinator {
           // bump; the previous epoch of the current id is a retry of a bump whose answer was lost and
           // gets the current epoch unchanged (only until another instance initialises: that resets the
           // previous epoch to −1); anything else is a fenced producer.
-          const isRetry = expectedProducerId === transaction.producerId && expectedEpoch === transaction.lastProducerEpoch && expectedEpoch >= 0;
-          const isCurrent = expectedProducerId === transaction.producerId && expectedEpoch === transaction.producerEpoch;
-          if (isRetry && transaction.status === TransactionStatus.Empty) return result(ErrorCode.NONE, null, transaction.producerId, transaction.producerEpoch);
-          if (!isCurrent) return result(ErrorCode.PRODUCER_FENCED, `producer ${expectedProducerId} epoch ${expectedEpoch} is not the current producer of this transactional id`);
+          const isRetry =
+            expectedProducerId === transaction.producerId &&
+            expectedEpoch === transaction.lastProducerEpoch &&
+            expectedEpoch >= 0;
+          const isCurrent =
+            expectedProducerId === transaction.producerId && expectedEpoch === transaction.producerEpoch;
+          if (isRetry && transaction.status === TransactionStatus.Empty)
+            return result(ErrorCode.NONE, null, transaction.producerId, transaction.producerEpoch);
+          if (!isCurrent)
+            return result(
+              ErrorCode.PRODUCER_FENCED,
+              `producer ${expectedProducerId} epoch ${expectedEpoch} is not the current producer of this transactional id`,
+            );
         }
-        if (transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort) await this.complete(transaction);
+        if (
+          transaction.status === TransactionStatus.PrepareCommit ||
+          transaction.status === TransactionStatus.PrepareAbort
+        )
+          await this.complete(transaction);
         if (transaction.status === TransactionStatus.Ongoing) await this.abortOngoing(transaction, true);
         let producerId = transaction.producerId;
         let producerEpoch = transaction.producerEpoch + 1;
@@ -360,11 +475,27 @@ export class TransactionCoordinator {
           producerEpoch = 0;
         }
         const lastProducerEpoch = expected && producerId === transaction.producerId ? transaction.producerEpoch : -1;
-        await this.transition(transaction, { ...transaction, producerId, producerEpoch, lastProducerId: transaction.producerId, lastProducerEpoch, timeoutMs, status: TransactionStatus.Empty, partitions: new Map(), startMs: -1 });
-        this.host.logger.debug({ component: 'transactions', transactionalId, producerId, producerEpoch }, 'transactional producer initialised');
+        await this.transition(transaction, {
+          ...transaction,
+          producerId,
+          producerEpoch,
+          lastProducerId: transaction.producerId,
+          lastProducerEpoch,
+          timeoutMs,
+          status: TransactionStatus.Empty,
+          partitions: new Map(),
+          startMs: -1,
+        });
+        this.host.logger.debug(
+          { component: 'transactions', transactionalId, producerId, producerEpoch },
+          'transactional producer initialised',
+        );
         return result(ErrorCode.NONE, null, producerId, producerEpoch);
       } catch (error) {
-        this.host.logger.error({ component: 'transactions', transactionalId, error: String(error) }, 'InitProducerId failed');
+        this.host.logger.error(
+          { component: 'transactions', transactionalId, error: String(error) },
+          'InitProducerId failed',
+        );
         return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state could not be written');
       }
     });
@@ -372,37 +503,67 @@ export class TransactionCoordinator {
 
   // ── AddPartitionsToTxn / AddOffsetsToTxn ────────────────────────────────────────────────────
 
-  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, topics: Array<{ name: string; partitions: number[] }>): Promise<TopicPartitionsResult[]> {
-    const all = (errorCode: number) => topics.map((t) => ({ name: t.name, partitions: t.partitions.map((partition) => ({ partition, errorCode })) }));
-    const unknown = topics.some((t) => t.partitions.some((p) => !this.host.partitionExists(t.name, p) || t.name.startsWith('__')));
+  async addPartitions(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    topics: Array<{ name: string; partitions: number[] }>,
+  ): Promise<TopicPartitionsResult[]> {
+    const all = (errorCode: number) =>
+      topics.map((t) => ({ name: t.name, partitions: t.partitions.map((partition) => ({ partition, errorCode })) }));
+    const unknown = topics.some((t) =>
+      t.partitions.some((p) => !this.host.partitionExists(t.name, p) || t.name.startsWith('__')),
+    );
     if (unknown) {
       return topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((partition) => ({ partition, errorCode: !this.host.partitionExists(t.name, partition) || t.name.startsWith('__') ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED })),
+        partitions: t.partitions.map((partition) => ({
+          partition,
+          errorCode:
+            !this.host.partitionExists(t.name, partition) || t.name.startsWith('__')
+              ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+              : ErrorCode.OPERATION_NOT_ATTEMPTED,
+        })),
       }));
     }
     const errorCode = await this.addToTransaction(transactionalId, producerId, producerEpoch, topics);
     return all(errorCode);
   }
 
-  async addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string): Promise<number> {
+  async addOffsets(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    groupId: string,
+  ): Promise<number> {
     let partition: number;
     try {
       partition = await this.host.groups.offsetsPartitionFor(groupId);
     } catch {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    return this.addToTransaction(transactionalId, producerId, producerEpoch, [{ name: OFFSETS_TOPIC, partitions: [partition] }]);
+    return this.addToTransaction(transactionalId, producerId, producerEpoch, [
+      { name: OFFSETS_TOPIC, partitions: [partition] },
+    ]);
   }
 
-  private async addToTransaction(transactionalId: string, producerId: number, producerEpoch: number, topics: Array<{ name: string; partitions: number[] }>): Promise<number> {
+  private async addToTransaction(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    topics: Array<{ name: string; partitions: number[] }>,
+  ): Promise<number> {
     if (this.closed) return ErrorCode.NOT_COORDINATOR;
     return this.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
       const problem = this.producerError(transaction, producerId, producerEpoch);
       if (problem) return problem.errorCode;
       const t = transaction!;
-      if (t.status === TransactionStatus.PrepareCommit || t.status === TransactionStatus.PrepareAbort || t.status === TransactionStatus.PrepareEpochFence) {
+      if (
+        t.status === TransactionStatus.PrepareCommit ||
+        t.status === TransactionStatus.PrepareAbort ||
+        t.status === TransactionStatus.PrepareEpochFence
+      ) {
         return ErrorCode.CONCURRENT_TRANSACTIONS;
       }
       const ongoing = t.status === TransactionStatus.Ongoing;
@@ -421,10 +582,18 @@ export class TransactionCoordinator {
       if (ongoing && !added) return ErrorCode.NONE;
       if (partitionCount(partitions) > PARTITIONS_PER_TRANSACTION_MAX) return ErrorCode.INVALID_REQUEST;
       try {
-        await this.transition(t, { ...t, status: TransactionStatus.Ongoing, partitions, startMs: ongoing ? t.startMs : this.clock.now() });
+        await this.transition(t, {
+          ...t,
+          status: TransactionStatus.Ongoing,
+          partitions,
+          startMs: ongoing ? t.startMs : this.clock.now(),
+        });
         return ErrorCode.NONE;
       } catch (error) {
-        this.host.logger.error({ component: 'transactions', transactionalId, error: String(error) }, 'AddPartitionsToTxn not stored');
+        this.host.logger.error(
+          { component: 'transactions', transactionalId, error: String(error) },
+          'AddPartitionsToTxn not stored',
+        );
         return ErrorCode.COORDINATOR_NOT_AVAILABLE;
       }
     });
@@ -433,29 +602,51 @@ export class TransactionCoordinator {
   // ── TxnOffsetCommit ─────────────────────────────────────────────────────────────────────────
 
   /** TxnOffsetCommit: checked against the transaction (its group's partition must be in it), then stored pending by the group coordinator. */
-  async commitOffsets(transactionalId: string, producerId: number, producerEpoch: number, request: CommitRequest): Promise<TopicPartitionsResult[]> {
-    const all = (errorCode: number) => request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })) }));
+  async commitOffsets(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    request: CommitRequest,
+  ): Promise<TopicPartitionsResult[]> {
+    const all = (errorCode: number) =>
+      request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
+      }));
     if (this.closed) return all(ErrorCode.NOT_COORDINATOR);
     return this.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
       const problem = this.producerError(transaction, producerId, producerEpoch);
-      if (problem) return all(problem.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : problem.errorCode);
+      if (problem)
+        return all(
+          problem.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : problem.errorCode,
+        );
       let partition: number;
       try {
         partition = await this.host.groups.offsetsPartitionFor(request.groupId);
       } catch {
         return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       }
-      if (transaction!.status !== TransactionStatus.Ongoing || !transaction!.partitions.get(OFFSETS_TOPIC)?.has(partition)) {
+      if (
+        transaction!.status !== TransactionStatus.Ongoing ||
+        !transaction!.partitions.get(OFFSETS_TOPIC)?.has(partition)
+      ) {
         return all(ErrorCode.INVALID_TXN_STATE);
       }
-      return this.host.groups.commitTransactionalOffsets(request, { producerId, producerEpoch }, (topic, p) => this.host.partitionExists(topic, p));
+      return this.host.groups.commitTransactionalOffsets(request, { producerId, producerEpoch }, (topic, p) =>
+        this.host.partitionExists(topic, p),
+      );
     });
   }
 
   // ── EndTxn ──────────────────────────────────────────────────────────────────────────────────
 
-  async endTransaction(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<ProducerIdAndEpoch> {
+  async endTransaction(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<ProducerIdAndEpoch> {
     if (this.closed) return result(ErrorCode.NOT_COORDINATOR, 'the broker is shutting down');
     return this.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
@@ -463,13 +654,24 @@ export class TransactionCoordinator {
       if (problem) return problem;
       const t = transaction!;
       const done = () => result(ErrorCode.NONE, null, t.producerId, t.producerEpoch);
-      const wrongState = () => result(ErrorCode.INVALID_TXN_STATE, `cannot ${commit ? 'commit' : 'abort'} a transaction in state ${TRANSACTION_STATUS_NAMES[t.status]}`);
+      const wrongState = () =>
+        result(
+          ErrorCode.INVALID_TXN_STATE,
+          `cannot ${commit ? 'commit' : 'abort'} a transaction in state ${TRANSACTION_STATUS_NAMES[t.status]}`,
+        );
       switch (t.status) {
         case TransactionStatus.Ongoing:
           try {
-            await this.transition(t, { ...t, partitions: clonePartitions(t.partitions), status: commit ? TransactionStatus.PrepareCommit : TransactionStatus.PrepareAbort });
+            await this.transition(t, {
+              ...t,
+              partitions: clonePartitions(t.partitions),
+              status: commit ? TransactionStatus.PrepareCommit : TransactionStatus.PrepareAbort,
+            });
           } catch (error) {
-            this.host.logger.error({ component: 'transactions', transactionalId, error: String(error) }, 'EndTxn not stored');
+            this.host.logger.error(
+              { component: 'transactions', transactionalId, error: String(error) },
+              'EndTxn not stored',
+            );
             return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state could not be written');
           }
           await this.completeQuietly(t); // the decision is durable: a failed marker is retried by the timer
@@ -492,14 +694,30 @@ export class TransactionCoordinator {
   // ── produce check, timeouts ─────────────────────────────────────────────────────────────────
 
   /** May producer `producerId` at `producerEpoch` append a transactional batch to this partition? */
-  checkProduce(producerId: number, producerEpoch: number, topic: string, partition: number): { errorCode: number; message: string } | null {
+  checkProduce(
+    producerId: number,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+  ): { errorCode: number; message: string } | null {
     const transaction = this.byProducerId.get(producerId);
-    if (transaction === undefined) return { errorCode: ErrorCode.INVALID_TXN_STATE, message: `producer ${producerId} has no transaction` };
+    if (transaction === undefined)
+      return { errorCode: ErrorCode.INVALID_TXN_STATE, message: `producer ${producerId} has no transaction` };
     if (producerEpoch < transaction.producerEpoch) {
-      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `producer ${producerId} epoch ${producerEpoch} is older than the current epoch ${transaction.producerEpoch}` };
+      return {
+        errorCode: ErrorCode.INVALID_PRODUCER_EPOCH,
+        message: `producer ${producerId} epoch ${producerEpoch} is older than the current epoch ${transaction.producerEpoch}`,
+      };
     }
-    if (producerEpoch !== transaction.producerEpoch || transaction.status !== TransactionStatus.Ongoing || !transaction.partitions.get(topic)?.has(partition)) {
-      return { errorCode: ErrorCode.INVALID_TXN_STATE, message: `${topic}-${partition} is not part of an ongoing transaction of producer ${producerId} epoch ${producerEpoch}` };
+    if (
+      producerEpoch !== transaction.producerEpoch ||
+      transaction.status !== TransactionStatus.Ongoing ||
+      !transaction.partitions.get(topic)?.has(partition)
+    ) {
+      return {
+        errorCode: ErrorCode.INVALID_TXN_STATE,
+        message: `${topic}-${partition} is not part of an ongoing transaction of producer ${producerId} epoch ${producerEpoch}`,
+      };
     }
     return null;
   }
@@ -514,36 +732,75 @@ export class TransactionCoordinator {
     const now = this.clock.now();
     let aborted = 0;
     const idle = (t: Transaction, at: number) =>
-      (t.status === TransactionStatus.Empty || t.status === TransactionStatus.CompleteCommit || t.status === TransactionStatus.CompleteAbort) && at - t.lastUpdateMs >= this.settings.transactionalIdExpirationMs;
+      (t.status === TransactionStatus.Empty ||
+        t.status === TransactionStatus.CompleteCommit ||
+        t.status === TransactionStatus.CompleteAbort) &&
+      at - t.lastUpdateMs >= this.settings.transactionalIdExpirationMs;
     for (const transaction of [...this.transactions.values()]) {
       if (idle(transaction, now)) {
         await this.exclusive(transaction.transactionalId, async () => {
-          if (!idle(transaction, this.clock.now()) || this.transactions.get(transaction.transactionalId) !== transaction) return;
+          if (
+            !idle(transaction, this.clock.now()) ||
+            this.transactions.get(transaction.transactionalId) !== transaction
+          )
+            return;
           try {
             await this.store.write(transaction.transactionalId, null, this.clock.now());
             this.transactions.delete(transaction.transactionalId);
-            if (this.byProducerId.get(transaction.producerId) === transaction) this.byProducerId.delete(transaction.producerId);
-            this.host.logger.info({ component: 'transactions', transactionalId: transaction.transactionalId, producerId: transaction.producerId }, 'transactional id expired');
+            if (this.byProducerId.get(transaction.producerId) === transaction)
+              this.byProducerId.delete(transaction.producerId);
+            this.host.logger.info(
+              {
+                component: 'transactions',
+                transactionalId: transaction.transactionalId,
+                producerId: transaction.producerId,
+              },
+              'transactional id expired',
+            );
           } catch (error) {
-            this.host.logger.error({ component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) }, 'transactional id expiry not stored; will retry');
+            this.host.logger.error(
+              { component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) },
+              'transactional id expiry not stored; will retry',
+            );
           }
         });
         continue;
       }
-      const expired = transaction.status === TransactionStatus.Ongoing && transaction.startMs >= 0 && now - transaction.startMs >= transaction.timeoutMs;
-      const unfinished = transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort;
+      const expired =
+        transaction.status === TransactionStatus.Ongoing &&
+        transaction.startMs >= 0 &&
+        now - transaction.startMs >= transaction.timeoutMs;
+      const unfinished =
+        transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort;
       if (!expired && !unfinished) continue;
       await this.exclusive(transaction.transactionalId, async () => {
         try {
-          if (transaction.status === TransactionStatus.Ongoing && this.clock.now() - transaction.startMs >= transaction.timeoutMs) {
-            this.host.logger.warn({ component: 'transactions', transactionalId: transaction.transactionalId, producerId: transaction.producerId, timeoutMs: transaction.timeoutMs }, 'transaction timed out: aborting');
+          if (
+            transaction.status === TransactionStatus.Ongoing &&
+            this.clock.now() - transaction.startMs >= transaction.timeoutMs
+          ) {
+            this.host.logger.warn(
+              {
+                component: 'transactions',
+                transactionalId: transaction.transactionalId,
+                producerId: transaction.producerId,
+                timeoutMs: transaction.timeoutMs,
+              },
+              'transaction timed out: aborting',
+            );
             await this.abortOngoing(transaction, true);
             aborted++;
-          } else if (transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort) {
+          } else if (
+            transaction.status === TransactionStatus.PrepareCommit ||
+            transaction.status === TransactionStatus.PrepareAbort
+          ) {
             await this.complete(transaction);
           }
         } catch (error) {
-          this.host.logger.error({ component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) }, 'transaction timeout handling failed; will retry');
+          this.host.logger.error(
+            { component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) },
+            'transaction timeout handling failed; will retry',
+          );
         }
       });
     }
@@ -555,21 +812,45 @@ export class TransactionCoordinator {
   describe(transactionalId: string): TransactionDescription {
     const t = this.transactions.get(transactionalId);
     if (t === undefined) {
-      return { errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, transactionalId, state: '', timeoutMs: 0, startMs: -1, producerId: -1, producerEpoch: -1, topics: [] };
+      return {
+        errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND,
+        transactionalId,
+        state: '',
+        timeoutMs: 0,
+        startMs: -1,
+        producerId: -1,
+        producerEpoch: -1,
+        topics: [],
+      };
     }
     return {
       errorCode: ErrorCode.NONE,
       transactionalId,
       state: TRANSACTION_STATUS_NAMES[t.status],
       timeoutMs: t.timeoutMs,
-      startMs: t.status === TransactionStatus.Ongoing || t.status === TransactionStatus.PrepareCommit || t.status === TransactionStatus.PrepareAbort ? t.startMs : -1,
+      startMs:
+        t.status === TransactionStatus.Ongoing ||
+        t.status === TransactionStatus.PrepareCommit ||
+        t.status === TransactionStatus.PrepareAbort
+          ? t.startMs
+          : -1,
       producerId: t.producerId,
       producerEpoch: t.producerEpoch,
-      topics: [...t.partitions].map(([topic, partitions]) => ({ topic, partitions: [...partitions].sort((a, b) => a - b) })),
+      topics: [...t.partitions].map(([topic, partitions]) => ({
+        topic,
+        partitions: [...partitions].sort((a, b) => a - b),
+      })),
     };
   }
 
-  list(stateFilters: string[], producerIdFilters: number[], durationFilterMs: number): { unknownStateFilters: string[]; transactions: Array<{ transactionalId: string; producerId: number; state: string }> } {
+  list(
+    stateFilters: string[],
+    producerIdFilters: number[],
+    durationFilterMs: number,
+  ): {
+    unknownStateFilters: string[];
+    transactions: Array<{ transactionalId: string; producerId: number; state: string }>;
+  } {
     const known = new Set(Object.values(TRANSACTION_STATUS_NAMES));
     const unknownStateFilters = stateFilters.filter((s) => !known.has(s));
     const states = new Set(stateFilters);

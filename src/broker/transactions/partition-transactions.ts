@@ -65,7 +65,8 @@ export class PartitionTransactions {
     log.keepTransactionIndexes(false);
     if (producers !== undefined && producers.producerCount < producers.maxProducers) {
       for (const entry of producers.producers()) {
-        if (entry.transactionFirstOffset >= 0) state.open.set(entry.producerId, Math.max(entry.transactionFirstOffset, log.logStartOffset));
+        if (entry.transactionFirstOffset >= 0)
+          state.open.set(entry.producerId, Math.max(entry.transactionFirstOffset, log.logStartOffset));
       }
     } else {
       await forEachTransactionalBatch(log, log.logStartOffset, log.logEndOffset, (header) => {
@@ -86,7 +87,11 @@ export class PartitionTransactions {
   /** Writes the marker file once, durably; call before appending a transactional batch or marker. */
   markTransactional(): void {
     if (this.marked) return;
-    writeFileDurably(this.directory, TRANSACTIONS_MARKER_FILE, 'sluice: this partition holds transactional batches; its aborted transactions are kept in .txnindex files\n');
+    writeFileDurably(
+      this.directory,
+      TRANSACTIONS_MARKER_FILE,
+      'sluice: this partition holds transactional batches; its aborted transactions are kept in .txnindex files\n',
+    );
     this.marked = true;
     // Nothing before this point is transactional: the segments there get empty indexes.
     this.log?.keepTransactionIndexes(true);
@@ -104,7 +109,16 @@ export class PartitionTransactions {
     this.open.delete(producerId);
     if (controlType === ControlRecordType.Abort && firstOffset !== undefined) {
       const lastOffset = header.baseOffset;
-      if (this.log !== null && !this.log.appendAbortedTransaction({ producerId, firstOffset, lastOffset, lastStableOffset: this.firstUnstableOffset ?? lastOffset + 1 })) return; // the marker's append failed
+      if (
+        this.log !== null &&
+        !this.log.appendAbortedTransaction({
+          producerId,
+          firstOffset,
+          lastOffset,
+          lastStableOffset: this.firstUnstableOffset ?? lastOffset + 1,
+        })
+      )
+        return; // the marker's append failed
       this.aborted.push({ producerId, firstOffset, lastOffset });
     }
   }
@@ -145,13 +159,18 @@ export class PartitionTransactions {
 
 /** Calls `visit` with each transactional batch (control batches included) whose last offset is in
  *  [from, to), in order. The buffer is only valid during the call. */
-async function forEachTransactionalBatch(log: PartitionLog, from: number, to: number, visit: (header: RecordBatchHeader, batch: Buffer) => void): Promise<void> {
+async function forEachTransactionalBatch(
+  log: PartitionLog,
+  from: number,
+  to: number,
+  visit: (header: RecordBatchHeader, batch: Buffer) => void,
+): Promise<void> {
   let offset = Math.max(from, log.logStartOffset);
   while (offset < to) {
     const read = await log.read(offset, SCAN_READ_BYTES, { maxOffset: to });
     if (read.records.length === 0 || read.nextOffset <= offset) break;
     const records = read.records;
-    for (let position = 0; position + BATCH_HEADER_BYTES <= records.length; ) {
+    for (let position = 0; position + BATCH_HEADER_BYTES <= records.length;) {
       const header = new RecordBatchHeader(records, position);
       const batchEnd = position + header.totalBytes;
       if (batchEnd > records.length) break;
@@ -168,7 +187,11 @@ async function forEachTransactionalBatch(log: PartitionLog, from: number, to: nu
  * written before `.txnindex` existed is read once from its start. A transaction begun before the
  * pass started is traced back by firstOffsetBefore.
  */
-async function rebuildAbortedTransactions(log: PartitionLog, ranges: TransactionIndexRange[], known: ReadonlySet<number>): Promise<AbortedTransactionEntry[]> {
+async function rebuildAbortedTransactions(
+  log: PartitionLog,
+  ranges: TransactionIndexRange[],
+  known: ReadonlySet<number>,
+): Promise<AbortedTransactionEntry[]> {
   const added: AbortedTransactionEntry[] = [];
   /** producerId → first offset of its transaction since the pass started (undefined: none seen) and
    *  whether a marker of it was seen in the pass (then that first offset is exact). */
@@ -196,7 +219,8 @@ async function rebuildAbortedTransactions(log: PartitionLog, ranges: Transaction
       if (!known.has(lastOffset) && controlTypeOf(batch) === ControlRecordType.Abort) {
         const firstOffset = tracked?.firstOffset;
         if (tracked?.sawMarker === true || passStart <= log.logStartOffset) {
-          if (firstOffset !== undefined) found.push({ producerId, firstOffset, lastOffset, lastStableOffset: firstOffset });
+          if (firstOffset !== undefined)
+            found.push({ producerId, firstOffset, lastOffset, lastStableOffset: firstOffset });
         } else {
           traced.push({ producerId, lastOffset, candidate: firstOffset });
         }
@@ -223,7 +247,12 @@ type TransactionIndexRange = Awaited<ReturnType<PartitionLog['readTransactionInd
  * that marker) or the log start is reached. `candidate`: its first batch seen at or after `before`.
  * Undefined when the transaction has no batch left in the log.
  */
-async function firstOffsetBefore(log: PartitionLog, before: number, producerId: number, candidate: number | undefined): Promise<number | undefined> {
+async function firstOffsetBefore(
+  log: PartitionLog,
+  before: number,
+  producerId: number,
+  candidate: number | undefined,
+): Promise<number | undefined> {
   const bases = log.segmentBaseOffsets;
   let end = before;
   for (let index = bases.length - 1; index >= 0 && end > log.logStartOffset; index -= 1) {

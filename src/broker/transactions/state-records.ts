@@ -109,7 +109,15 @@ export function decodeTransactionValue(value: Buffer): StoredTransaction {
   }
   const lastUpdateTimestampMs = Number(r.int64('last_update_timestamp_ms'));
   const startTimestampMs = Number(r.int64('start_timestamp_ms'));
-  return { producerId, producerEpoch, transactionTimeoutMs, status: status as TransactionStatus, partitions, lastUpdateTimestampMs, startTimestampMs };
+  return {
+    producerId,
+    producerEpoch,
+    transactionTimeoutMs,
+    status: status as TransactionStatus,
+    partitions,
+    lastUpdateTimestampMs,
+    startTimestampMs,
+  };
 }
 
 function skipTaggedFields(r: ByteReader): void {

@@ -2,7 +2,13 @@
 // transactional id (state-records.ts); the last record per transactional id is its current state.
 // Created on first use with `transaction.state.log.num.partitions` partitions.
 import { InternalTopicStore, type InternalTopicHost } from '../internal-topic.js';
-import { decodeTransactionKey, decodeTransactionValue, encodeTransactionKey, encodeTransactionValue, type StoredTransaction } from './state-records.js';
+import {
+  decodeTransactionKey,
+  decodeTransactionValue,
+  encodeTransactionKey,
+  encodeTransactionValue,
+  type StoredTransaction,
+} from './state-records.js';
 
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 
@@ -23,11 +29,17 @@ export class TransactionStateStore {
 
   /** Writes the state of one transactional id (null: tombstone); resolves when durable. */
   write(transactionalId: string, value: StoredTransaction | null, timestamp: number): Promise<void> {
-    return this.topic.append(transactionalId, [{ key: encodeTransactionKey(transactionalId), value: value === null ? null : encodeTransactionValue(value) }], timestamp);
+    return this.topic.append(
+      transactionalId,
+      [{ key: encodeTransactionKey(transactionalId), value: value === null ? null : encodeTransactionValue(value) }],
+      timestamp,
+    );
   }
 
   /** The last state of every transactional id (tombstoned ones left out). Unreadable records are reported and skipped. */
-  async loadAll(onBadRecord: (partition: number, offset: number, error: unknown) => void): Promise<Map<string, StoredTransaction>> {
+  async loadAll(
+    onBadRecord: (partition: number, offset: number, error: unknown) => void,
+  ): Promise<Map<string, StoredTransaction>> {
     const states = new Map<string, StoredTransaction>();
     for await (const record of this.topic.readAll()) {
       if (record.marker !== undefined) continue;

@@ -62,7 +62,8 @@ export function integerValue(args: ParsedArguments, name: string, min = 0): numb
   const text = value(args, name);
   if (text === undefined) return undefined;
   const parsed = Number(text);
-  if (!Number.isInteger(parsed) || parsed < min) throw new ToolUsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`);
+  if (!Number.isInteger(parsed) || parsed < min)
+    throw new ToolUsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`);
   return parsed;
 }
 
@@ -78,15 +79,24 @@ export function timeValue(args: ParsedArguments, name: string): number | undefin
   const text = value(args, name);
   if (text === undefined) return undefined;
   const parsed = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(parsed)) throw new ToolUsageError(`--${name} must be an ISO date-time or ms since the epoch, got "${text}"`);
+  if (!Number.isFinite(parsed))
+    throw new ToolUsageError(`--${name} must be an ISO date-time or ms since the epoch, got "${text}"`);
   return parsed;
 }
 
 /** "PT1H30M" (ISO 8601) or "90m", "2h", "30s", "1d", "500ms". */
 export function durationMs(text: string): number {
   const simple = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  if (simple) return Number(simple[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[simple[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  if (simple)
+    return (
+      Number(simple[1]) *
+      { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[simple[2] as 'ms' | 's' | 'm' | 'h' | 'd']
+    );
   const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
-  if (iso && text !== 'P' && text !== 'PT') return ((Number(iso[1] ?? 0) * 24 + Number(iso[2] ?? 0)) * 60 + Number(iso[3] ?? 0)) * 60_000 + Number(iso[4] ?? 0) * 1000;
+  if (iso && text !== 'P' && text !== 'PT')
+    return (
+      ((Number(iso[1] ?? 0) * 24 + Number(iso[2] ?? 0)) * 60 + Number(iso[3] ?? 0)) * 60_000 +
+      Number(iso[4] ?? 0) * 1000
+    );
   throw new ToolUsageError(`a duration looks like 90m, 2h, 1d or PT1H30M, got "${text}"`);
 }

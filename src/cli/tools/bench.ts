@@ -30,14 +30,20 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
     return 0;
   }
   const [mode, topic, ...extra] = args.positionals;
-  if (mode !== 'produce' && mode !== 'consume' && mode !== 'e2e') throw new ToolUsageError(mode === undefined ? 'bench needs a mode: produce, consume or e2e' : `unknown bench mode "${mode}" (produce, consume, e2e)`);
+  if (mode !== 'produce' && mode !== 'consume' && mode !== 'e2e')
+    throw new ToolUsageError(
+      mode === undefined
+        ? 'bench needs a mode: produce, consume or e2e'
+        : `unknown bench mode "${mode}" (produce, consume, e2e)`,
+    );
   if (!topic) throw new ToolUsageError(`bench ${mode} needs a topic name`);
   if (extra.length > 0) throw new ToolUsageError(`unexpected argument "${extra[0]}"`);
   const messages = integerValue(args, 'messages', 1) ?? 100_000;
   const size = integerValue(args, 'size', 0) ?? 100;
   const rate = integerValue(args, 'rate', 1) ?? 10_000;
   const compression = (value(args, 'compression') ?? 'none') as CompressionName;
-  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression)) throw new ToolUsageError(`--compression must be none, gzip, snappy, lz4 or zstd, got "${compression}"`);
+  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression))
+    throw new ToolUsageError(`--compression must be none, gzip, snappy, lz4 or zstd, got "${compression}"`);
   const options = clientOptions(value(args, 'bootstrap'));
   const progress = progressBar(io, messages);
   const latencies: number[] = [];
@@ -45,7 +51,13 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
   const started = performance.now();
 
   if (mode === 'produce') {
-    const producer = new Producer({ ...options, compression, allowAutoTopicCreation: true, lingerMs: 5, batchBytes: 256 * 1024 });
+    const producer = new Producer({
+      ...options,
+      compression,
+      allowAutoTopicCreation: true,
+      lingerMs: 5,
+      batchBytes: 256 * 1024,
+    });
     const payload = Buffer.alloc(size, 0x61);
     const chunk = 1000;
     const inFlight: Array<Promise<void>> = [];
@@ -54,12 +66,17 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
         const count = Math.min(chunk, messages - sent);
         const sentAt = performance.now();
         inFlight.push(
-          producer.sendBatch(topic, Array.from({ length: count }, () => ({ value: payload }))).then(() => {
-            const latency = performance.now() - sentAt;
-            for (let i = 0; i < count; i++) latencies.push(latency);
-            bytes += count * size;
-            progress.add(count);
-          }),
+          producer
+            .sendBatch(
+              topic,
+              Array.from({ length: count }, () => ({ value: payload })),
+            )
+            .then(() => {
+              const latency = performance.now() - sentAt;
+              for (let i = 0; i < count; i++) latencies.push(latency);
+              bytes += count * size;
+              progress.add(count);
+            }),
         );
         if (inFlight.length >= 16) await inFlight.shift();
       }
@@ -70,8 +87,15 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
   } else if (mode === 'consume') {
     const admin = new Admin(options);
     const partitions = (await admin.describeTopics([topic]).finally(() => admin.close()))[0]!.partitions.length;
-    const consumer = new Consumer({ ...options, maxWaitMs: 100, partitionMaxBytes: 4 * 1024 * 1024, maxBufferedMessages: 50_000 });
-    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })));
+    const consumer = new Consumer({
+      ...options,
+      maxWaitMs: 100,
+      partitionMaxBytes: 4 * 1024 * 1024,
+      maxBufferedMessages: 50_000,
+    });
+    consumer.assign(
+      Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
+    );
     let received = 0;
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
@@ -89,7 +113,9 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
     const consumer = new Consumer({ ...options, maxWaitMs: 10, autoOffsetReset: 'latest' });
     await producer.connect();
     const partitions = (await producer.cluster.topic(topic)).partitions.length;
-    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'latest' as const })));
+    consumer.assign(
+      Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'latest' as const })),
+    );
     let received = 0;
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
@@ -123,11 +149,15 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
   progress.finish();
   const seconds = (performance.now() - started) / 1000;
   const count = progress.count;
-  io.out(`${mode}: ${count} messages in ${seconds.toFixed(2)} s — ${Math.round(count / seconds).toLocaleString('en')} msgs/s, ${(bytes / seconds / 1e6).toFixed(1)} MB/s\n`);
+  io.out(
+    `${mode}: ${count} messages in ${seconds.toFixed(2)} s — ${Math.round(count / seconds).toLocaleString('en')} msgs/s, ${(bytes / seconds / 1e6).toFixed(1)} MB/s\n`,
+  );
   if (latencies.length > 0) {
     latencies.sort((a, b) => a - b);
     const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1);
-    io.out(`latency ms: p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}  max ${latencies[latencies.length - 1]!.toFixed(1)}\n`);
+    io.out(
+      `latency ms: p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}  max ${latencies[latencies.length - 1]!.toFixed(1)}\n`,
+    );
   }
   return 0;
 }

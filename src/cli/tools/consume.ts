@@ -23,7 +23,10 @@ Flags:
 `;
 
 export async function runConsume(argv: readonly string[], io: ToolIo): Promise<number> {
-  const args = parseArguments(argv, { values: ['group', 'partition', 'offset', 'from-time', 'format', 'max', 'timeout-ms'], flags: ['from-beginning', 'print-key'] });
+  const args = parseArguments(argv, {
+    values: ['group', 'partition', 'offset', 'from-time', 'format', 'max', 'timeout-ms'],
+    flags: ['from-beginning', 'print-key'],
+  });
   if (args.flags.has('help')) {
     io.out(consumeHelp);
     return 0;
@@ -55,12 +58,28 @@ export async function runConsume(argv: readonly string[], io: ToolIo): Promise<n
   } finally {
     await admin.close();
   }
-  for (const p of partitions) if (p >= partitionCount) throw new ToolUsageError(`topic ${topic} has no partition ${p} (it has ${partitionCount})`);
+  for (const p of partitions)
+    if (p >= partitionCount)
+      throw new ToolUsageError(`topic ${topic} has no partition ${p} (it has ${partitionCount})`);
 
-  const consumer = new Consumer({ ...options, groupId, autoOffsetReset: args.flags.has('from-beginning') ? 'earliest' : 'latest', maxWaitMs: 200 });
-  const start = offset ?? (fromTime !== undefined ? fromTime : args.flags.has('from-beginning') && !groupId ? 'earliest' : undefined);
+  const consumer = new Consumer({
+    ...options,
+    groupId,
+    autoOffsetReset: args.flags.has('from-beginning') ? 'earliest' : 'latest',
+    maxWaitMs: 200,
+  });
+  const start =
+    offset ??
+    (fromTime !== undefined ? fromTime : args.flags.has('from-beginning') && !groupId ? 'earliest' : undefined);
   if (groupId) consumer.subscribe([topic]);
-  else consumer.assign((partitions.length > 0 ? partitions : Array.from({ length: partitionCount }, (_, p) => p)).map((partition) => ({ topic, partition, ...(start !== undefined ? { offset: start } : {}) })));
+  else
+    consumer.assign(
+      (partitions.length > 0 ? partitions : Array.from({ length: partitionCount }, (_, p) => p)).map((partition) => ({
+        topic,
+        partition,
+        ...(start !== undefined ? { offset: start } : {}),
+      })),
+    );
 
   let count = 0;
   let lastMessageMs = Date.now();
@@ -70,12 +89,21 @@ export async function runConsume(argv: readonly string[], io: ToolIo): Promise<n
     if (max !== undefined && count >= max) return;
     count++;
     lastMessageMs = Date.now();
-    io.out(format === 'json' ? JSON.stringify(toJson(message)) + '\n' : args.flags.has('print-key') ? `${message.key?.toString('utf8') ?? ''}\t${message.value?.toString('utf8') ?? ''}\n` : `${message.value?.toString('utf8') ?? ''}\n`);
+    io.out(
+      format === 'json'
+        ? JSON.stringify(toJson(message)) + '\n'
+        : args.flags.has('print-key')
+          ? `${message.key?.toString('utf8') ?? ''}\t${message.value?.toString('utf8') ?? ''}\n`
+          : `${message.value?.toString('utf8') ?? ''}\n`,
+    );
     if (max !== undefined && count >= max) stop();
   });
   // With a group and --from-time, move the assigned partitions once the group has assigned them.
   if (groupId && fromTime !== undefined) for (const tp of consumer.assignment()) consumer.seek(tp, fromTime);
-  const idle = timeoutMs === undefined ? undefined : setInterval(() => Date.now() - lastMessageMs >= timeoutMs && stop(), Math.min(100, timeoutMs));
+  const idle =
+    timeoutMs === undefined
+      ? undefined
+      : setInterval(() => Date.now() - lastMessageMs >= timeoutMs && stop(), Math.min(100, timeoutMs));
   await Promise.race([stopped, io.interrupted]);
   if (idle) clearInterval(idle);
   await consumer.close();

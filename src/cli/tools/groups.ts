@@ -20,7 +20,10 @@ Flags:
 `;
 
 export async function runGroups(argv: readonly string[], io: ToolIo): Promise<number> {
-  const args = parseArguments(argv, { values: ['topic', 'to-offset', 'to-datetime', 'by-duration', 'shift-by'], flags: ['to-earliest', 'to-latest', 'execute', 'dry-run'] });
+  const args = parseArguments(argv, {
+    values: ['topic', 'to-offset', 'to-datetime', 'by-duration', 'shift-by'],
+    flags: ['to-earliest', 'to-latest', 'execute', 'dry-run'],
+  });
   if (args.flags.has('help')) {
     io.out(groupsHelp);
     return 0;
@@ -36,19 +39,28 @@ export async function runGroups(argv: readonly string[], io: ToolIo): Promise<nu
   try {
     switch (action) {
       case 'list':
-        for (const group of await admin.listGroups()) io.out(`${group.groupId}\t${group.state}\t${group.protocolType}\n`);
+        for (const group of await admin.listGroups())
+          io.out(`${group.groupId}\t${group.state}\t${group.protocolType}\n`);
         return 0;
       case 'describe': {
         const id = needGroup();
         const [group] = await admin.describeGroups([id]);
-        io.out(`group ${id}  state ${group!.state}  protocol ${group!.protocol || '-'}  members ${group!.members.length}\n`);
-        for (const m of group!.members) io.out(`  member ${m.memberId}${m.groupInstanceId ? ` (instance ${m.groupInstanceId})` : ''}  client ${m.clientId}  host ${m.clientHost}\n`);
+        io.out(
+          `group ${id}  state ${group!.state}  protocol ${group!.protocol || '-'}  members ${group!.members.length}\n`,
+        );
+        for (const m of group!.members)
+          io.out(
+            `  member ${m.memberId}${m.groupInstanceId ? ` (instance ${m.groupInstanceId})` : ''}  client ${m.clientId}  host ${m.clientHost}\n`,
+          );
         const offsets = await admin.fetchOffsets(id);
         const ends = new Map<string, bigint>();
-        for (const topic of new Set(offsets.map((o) => o.topic))) for (const end of await admin.listOffsets(topic, 'latest')) ends.set(`${topic}/${end.partition}`, end.offset);
+        for (const topic of new Set(offsets.map((o) => o.topic)))
+          for (const end of await admin.listOffsets(topic, 'latest')) ends.set(`${topic}/${end.partition}`, end.offset);
         for (const o of offsets) {
           const end = ends.get(`${o.topic}/${o.partition}`);
-          io.out(`  ${o.topic}/${o.partition}  committed ${o.offset}  end ${end ?? '?'}  lag ${end !== undefined && o.offset >= 0n ? end - o.offset : '?'}\n`);
+          io.out(
+            `  ${o.topic}/${o.partition}  committed ${o.offset}  end ${end ?? '?'}  lag ${end !== undefined && o.offset >= 0n ? end - o.offset : '?'}\n`,
+          );
         }
         return 0;
       }
@@ -68,12 +80,20 @@ export async function runGroups(argv: readonly string[], io: ToolIo): Promise<nu
           io.out('dry run: nothing changed (add --execute to apply)\n');
           return 0;
         }
-        await admin.resetOffsets(id, topic, plan.map((p) => ({ partition: p.partition, offset: p.offset })));
+        await admin.resetOffsets(
+          id,
+          topic,
+          plan.map((p) => ({ partition: p.partition, offset: p.offset })),
+        );
         io.out(`reset ${plan.length} partitions of group ${id}\n`);
         return 0;
       }
       default:
-        throw new ToolUsageError(action === undefined ? 'groups needs an action: list, describe, delete or reset-offsets' : `unknown action "${action}" (list, describe, delete, reset-offsets)`);
+        throw new ToolUsageError(
+          action === undefined
+            ? 'groups needs an action: list, describe, delete or reset-offsets'
+            : `unknown action "${action}" (list, describe, delete, reset-offsets)`,
+        );
     }
   } finally {
     await admin.close();
@@ -82,12 +102,23 @@ export async function runGroups(argv: readonly string[], io: ToolIo): Promise<nu
 
 function validateReset(args: ReturnType<typeof parseArguments>): void {
   if (!value(args, 'topic')) throw new ToolUsageError('reset-offsets needs --topic NAME');
-  const chosen = ['to-earliest', 'to-latest'].filter((f) => args.flags.has(f)).concat(['to-offset', 'to-datetime', 'by-duration', 'shift-by'].filter((v) => args.values.has(v)));
-  if (chosen.length !== 1) throw new ToolUsageError('reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --by-duration, --shift-by');
-  if (args.flags.has('execute') && args.flags.has('dry-run')) throw new ToolUsageError('--execute and --dry-run exclude each other');
+  const chosen = ['to-earliest', 'to-latest']
+    .filter((f) => args.flags.has(f))
+    .concat(['to-offset', 'to-datetime', 'by-duration', 'shift-by'].filter((v) => args.values.has(v)));
+  if (chosen.length !== 1)
+    throw new ToolUsageError(
+      'reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --by-duration, --shift-by',
+    );
+  if (args.flags.has('execute') && args.flags.has('dry-run'))
+    throw new ToolUsageError('--execute and --dry-run exclude each other');
 }
 
-async function planReset(admin: Admin, groupId: string, topic: string, args: ReturnType<typeof parseArguments>): Promise<Array<{ partition: number; current: bigint; offset: bigint }>> {
+async function planReset(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  args: ReturnType<typeof parseArguments>,
+): Promise<Array<{ partition: number; current: bigint; offset: bigint }>> {
   const earliest = await admin.listOffsets(topic, 'earliest');
   const latest = await admin.listOffsets(topic, 'latest');
   const committed = new Map((await admin.fetchOffsets(groupId, [topic])).map((o) => [o.partition, o.offset]));
@@ -99,14 +130,32 @@ async function planReset(admin: Admin, groupId: string, topic: string, args: Ret
   let targets: Map<number, bigint>;
   if (args.flags.has('to-earliest')) targets = new Map(earliest.map((e) => [e.partition, e.offset]));
   else if (args.flags.has('to-latest')) targets = new Map(latest.map((e) => [e.partition, e.offset]));
-  else if (args.values.has('to-offset')) targets = new Map(latest.map((e) => [e.partition, clamp(e.partition, bigintValue(args, 'to-offset')!)]));
+  else if (args.values.has('to-offset'))
+    targets = new Map(latest.map((e) => [e.partition, clamp(e.partition, bigintValue(args, 'to-offset')!)]));
   else if (args.values.has('shift-by')) {
     const shift = bigintValue(args, 'shift-by')!;
-    targets = new Map(latest.map((e) => [e.partition, clamp(e.partition, (committed.get(e.partition) ?? -1n) < 0n ? e.offset + shift : committed.get(e.partition)! + shift)]));
+    targets = new Map(
+      latest.map((e) => [
+        e.partition,
+        clamp(
+          e.partition,
+          (committed.get(e.partition) ?? -1n) < 0n ? e.offset + shift : committed.get(e.partition)! + shift,
+        ),
+      ]),
+    );
   } else {
-    const time = args.values.has('to-datetime') ? timeValue(args, 'to-datetime')! : Date.now() - durationMs(value(args, 'by-duration')!);
+    const time = args.values.has('to-datetime')
+      ? timeValue(args, 'to-datetime')!
+      : Date.now() - durationMs(value(args, 'by-duration')!);
     const found = await admin.listOffsets(topic, time);
-    targets = new Map(found.map((f) => [f.partition, f.offset < 0n ? latest.find((e) => e.partition === f.partition)!.offset : f.offset]));
+    targets = new Map(
+      found.map((f) => [
+        f.partition,
+        f.offset < 0n ? latest.find((e) => e.partition === f.partition)!.offset : f.offset,
+      ]),
+    );
   }
-  return [...targets].sort((a, b) => a[0] - b[0]).map(([partition, offset]) => ({ partition, current: committed.get(partition) ?? -1n, offset }));
+  return [...targets]
+    .sort((a, b) => a[0] - b[0])
+    .map(([partition, offset]) => ({ partition, current: committed.get(partition) ?? -1n, offset }));
 }

@@ -39,7 +39,8 @@ export async function runTool(name: string, argv: readonly string[], io: ToolIo)
     const message = error instanceof Error ? error.message : String(error);
     io.err(`sluice ${name}: ${message}\n`);
     if (verbose && error instanceof Error && error.stack) io.err(error.stack + '\n');
-    if (!(error instanceof SluiceClientError) && !verbose) io.err('(an unexpected error: run with --verbose for details)\n');
+    if (!(error instanceof SluiceClientError) && !verbose)
+      io.err('(an unexpected error: run with --verbose for details)\n');
     return 1;
   }
 }

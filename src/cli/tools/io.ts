@@ -22,6 +22,20 @@ export function processIo(): ToolIo {
 }
 
 /** The common client options from `--bootstrap` (default 127.0.0.1:9092): quick to give up on an unreachable broker. */
-export function clientOptions(bootstrap: string | undefined): { bootstrap: string; clientId: string; retries: number; retryBackoffMs: number; connectTimeoutMs: number; requestTimeoutMs: number } {
-  return { bootstrap: bootstrap ?? '127.0.0.1:9092', clientId: 'sluice-cli', retries: 2, retryBackoffMs: 100, connectTimeoutMs: 3000, requestTimeoutMs: 10_000 };
+export function clientOptions(bootstrap: string | undefined): {
+  bootstrap: string;
+  clientId: string;
+  retries: number;
+  retryBackoffMs: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+} {
+  return {
+    bootstrap: bootstrap ?? '127.0.0.1:9092',
+    clientId: 'sluice-cli',
+    retries: 2,
+    retryBackoffMs: 100,
+    connectTimeoutMs: 3000,
+    requestTimeoutMs: 10_000,
+  };
 }

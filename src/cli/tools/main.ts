@@ -4,5 +4,8 @@
 import { processIo, runTool } from './index.js';
 
 const [name, ...rest] = process.argv.slice(2);
-process.exitCode = name === undefined ? (process.stderr.write('usage: tools/main.js <topics|produce|consume|groups|bench> [args]\n'), 2) : await runTool(name, rest, processIo());
+process.exitCode =
+  name === undefined
+    ? (process.stderr.write('usage: tools/main.js <topics|produce|consume|groups|bench> [args]\n'), 2)
+    : await runTool(name, rest, processIo());
 process.exit();

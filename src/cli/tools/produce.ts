@@ -37,7 +37,8 @@ export async function runProduce(argv: readonly string[], io: ToolIo): Promise<n
     return [entry.slice(0, at), entry.slice(at + 1)];
   });
   const compression = (value(args, 'compression') ?? 'none') as CompressionName;
-  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression)) throw new ToolUsageError(`--compression must be none, gzip, snappy, lz4 or zstd, got "${compression}"`);
+  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression))
+    throw new ToolUsageError(`--compression must be none, gzip, snappy, lz4 or zstd, got "${compression}"`);
   const producer = new Producer<string, string>({
     ...clientOptions(value(args, 'bootstrap')),
     compression,

@@ -78,7 +78,8 @@ export class ByteWriter {
   }
 
   uvarint(value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`uvarint out of range: ${value}`);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+      throw new RangeError(`uvarint out of range: ${value}`);
     this.ensure(5);
     while (value >= 0x80) {
       this.chunk[this.position++] = (value & 0x7f) | 0x80;

@@ -12,8 +12,16 @@ export const EMPTY_BYTES: Buffer = Buffer.alloc(0);
 export const ZERO_UUID: Buffer = Buffer.alloc(16);
 
 /** Reads an ARRAY / COMPACT_ARRAY whose elements are read by `readElement`. */
-export function readArray<T>(r: ByteReader, compact: boolean, path: string, minElementBytes: number, readElement: () => T): T[] {
-  const count = compact ? r.compactArrayLength(path, minElementBytes, false) : r.arrayLength(path, minElementBytes, false);
+export function readArray<T>(
+  r: ByteReader,
+  compact: boolean,
+  path: string,
+  minElementBytes: number,
+  readElement: () => T,
+): T[] {
+  const count = compact
+    ? r.compactArrayLength(path, minElementBytes, false)
+    : r.arrayLength(path, minElementBytes, false);
   const items = new Array<T>(count);
   for (let i = 0; i < count; i++) items[i] = readElement();
   return items;
@@ -28,7 +36,9 @@ export function readNullableArray<T>(
   nullable: boolean,
   readElement: () => T,
 ): T[] | null {
-  const count = compact ? r.compactArrayLength(path, minElementBytes, nullable) : r.arrayLength(path, minElementBytes, nullable);
+  const count = compact
+    ? r.compactArrayLength(path, minElementBytes, nullable)
+    : r.arrayLength(path, minElementBytes, nullable);
   if (count < 0) return null;
   const items = new Array<T>(count);
   for (let i = 0; i < count; i++) items[i] = readElement();

@@ -83,7 +83,10 @@ export function decompressSync(codec: Compression, data: Uint8Array, maxDecompre
       return Buffer.from(data);
     case Compression.Gzip:
       try {
-        return checkGzipOutput(gunzipSync(data, { maxOutputLength: zlibOutputCap(maxDecompressedBytes) }), maxDecompressedBytes);
+        return checkGzipOutput(
+          gunzipSync(data, { maxOutputLength: zlibOutputCap(maxDecompressedBytes) }),
+          maxDecompressedBytes,
+        );
       } catch (error) {
         throw gzipError(error, maxDecompressedBytes);
       }
@@ -103,7 +106,10 @@ export async function decompress(codec: Compression, data: Uint8Array, maxDecomp
   if (codec === Compression.Gzip) {
     checkLimit(maxDecompressedBytes);
     try {
-      return checkGzipOutput(await gunzipAsync(data, { maxOutputLength: zlibOutputCap(maxDecompressedBytes) }), maxDecompressedBytes);
+      return checkGzipOutput(
+        await gunzipAsync(data, { maxOutputLength: zlibOutputCap(maxDecompressedBytes) }),
+        maxDecompressedBytes,
+      );
     } catch (error) {
       throw gzipError(error, maxDecompressedBytes);
     }
@@ -173,13 +179,21 @@ function snappyDecompress(data: Uint8Array, maxDecompressedBytes: number): Buffe
   let total = 0;
   let position = XERIAL_HEADER_BYTES;
   while (position < view.length) {
-    if (position + 4 > view.length) throw new DecompressionError('snappy', `truncated xerial block length at byte ${position}`);
+    if (position + 4 > view.length)
+      throw new DecompressionError('snappy', `truncated xerial block length at byte ${position}`);
     const blockLength = view.readInt32BE(position);
     position += 4;
     if (blockLength < 0 || position + blockLength > view.length) {
-      throw new DecompressionError('snappy', `xerial block of ${blockLength} bytes at byte ${position} overruns the data`);
+      throw new DecompressionError(
+        'snappy',
+        `xerial block of ${blockLength} bytes at byte ${position} overruns the data`,
+      );
     }
-    const part = snappyBlock(view.subarray(position, position + blockLength), maxDecompressedBytes - total, maxDecompressedBytes);
+    const part = snappyBlock(
+      view.subarray(position, position + blockLength),
+      maxDecompressedBytes - total,
+      maxDecompressedBytes,
+    );
     total += part.length;
     parts.push(part);
     position += blockLength;
@@ -233,7 +247,11 @@ const SHORT_COPY_BYTES = 32;
 function lz4FrameCompress(data: Uint8Array): Buffer {
   const parts: Buffer[] = [LZ4_KAFKA_FRAME_HEADER];
   for (let start = 0; start < data.length; start += LZ4_KAFKA_BLOCK_BYTES) {
-    const chunk = Buffer.from(data.buffer, data.byteOffset + start, Math.min(LZ4_KAFKA_BLOCK_BYTES, data.length - start));
+    const chunk = Buffer.from(
+      data.buffer,
+      data.byteOffset + start,
+      Math.min(LZ4_KAFKA_BLOCK_BYTES, data.length - start),
+    );
     // lz4-napi's compressSync returns a raw LZ4 block after a 4-byte little-endian size prefix.
     const compressed = lz4CompressBlockSync(chunk).subarray(4);
     const size = Buffer.allocUnsafe(4);
@@ -273,7 +291,8 @@ function lz4FrameDecompress(data: Uint8Array, maxDecompressedBytes: number): Buf
     const flags = view[position]!;
     const blockDescriptor = view[position + 1]!;
     position += 2;
-    if ((flags & LZ4_FLG_VERSION_MASK) !== LZ4_FLG_VERSION_1) fail(`unsupported frame version in FLG 0x${flags.toString(16)}`);
+    if ((flags & LZ4_FLG_VERSION_MASK) !== LZ4_FLG_VERSION_1)
+      fail(`unsupported frame version in FLG 0x${flags.toString(16)}`);
     if (flags & LZ4_FLG_DICTIONARY_ID) fail('frames with a dictionary are not supported');
     const blockSizeCode = (blockDescriptor >> 4) & 0x07;
     if (blockSizeCode < 4) fail(`bad block maximum size code ${blockSizeCode}`);
@@ -429,7 +448,8 @@ function zstdDecompress(data: Uint8Array, maxDecompressedBytes: number): Buffer 
   } catch {
     declared = null; // not a regular frame first (skippable, or bad): the stream below decides
   }
-  if (declared !== null && declared > maxDecompressedBytes) throw new DecompressionLimitError('zstd', maxDecompressedBytes);
+  if (declared !== null && declared > maxDecompressedBytes)
+    throw new DecompressionLimitError('zstd', maxDecompressedBytes);
 
   const context = zstdContext();
   context.reset(zstdBinding.ResetDirective.sessionAndParameters);

@@ -46,7 +46,11 @@ export function encodeControlBatch(options: ControlBatchOptions): Buffer {
   if (options.type !== ControlRecordType.Abort && options.type !== ControlRecordType.Commit) {
     throw new RangeError(`a transaction marker is ABORT (0) or COMMIT (1), got ${options.type as number}`);
   }
-  if (!Number.isInteger(options.coordinatorEpoch) || options.coordinatorEpoch < -1 || options.coordinatorEpoch > 0x7fffffff) {
+  if (
+    !Number.isInteger(options.coordinatorEpoch) ||
+    options.coordinatorEpoch < -1 ||
+    options.coordinatorEpoch > 0x7fffffff
+  ) {
     throw new RangeError(`coordinatorEpoch must be an int32, got ${options.coordinatorEpoch}`);
   }
   if (!Number.isSafeInteger(options.producerId) || options.producerId < 0) {
@@ -87,7 +91,10 @@ export interface ControlRecord {
  */
 export function decodeControlRecord(key: Buffer | null, value: Buffer | null): ControlRecord {
   if (key === null || key.length < CONTROL_KEY_BYTES) {
-    throw new RecordDecodeError(`control record key must have ${CONTROL_KEY_BYTES} bytes, has ${key?.length ?? 'null'}`, 0);
+    throw new RecordDecodeError(
+      `control record key must have ${CONTROL_KEY_BYTES} bytes, has ${key?.length ?? 'null'}`,
+      0,
+    );
   }
   const keyVersion = key.readInt16BE(0);
   if (keyVersion < 0) throw new RecordDecodeError(`control record key version ${keyVersion} is negative`, 0);
@@ -114,7 +121,8 @@ export interface TransactionMarker extends ControlRecord {
 
 export function decodeControlBatchMarker(batch: DecodedRecordBatch): TransactionMarker {
   if (!batch.isControl) throw new RecordDecodeError('not a control batch', 0);
-  if (batch.records.length !== 1) throw new RecordDecodeError(`a control batch holds one record, found ${batch.records.length}`, 0);
+  if (batch.records.length !== 1)
+    throw new RecordDecodeError(`a control batch holds one record, found ${batch.records.length}`, 0);
   const record: DecodedRecord = batch.records[0]!;
   return {
     ...decodeControlRecord(record.key, record.value),

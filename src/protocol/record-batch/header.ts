@@ -212,7 +212,10 @@ export interface BatchProblem {
 export function validateBatch(buffer: Buffer, offset: number, available: number): BatchProblem | null {
   const present = Math.min(available, buffer.length - offset);
   if (!(present >= BATCH_HEADER_BYTES)) {
-    return { kind: 'truncated', detail: `${Math.max(present, 0)} bytes present, a batch header needs ${BATCH_HEADER_BYTES}` };
+    return {
+      kind: 'truncated',
+      detail: `${Math.max(present, 0)} bytes present, a batch header needs ${BATCH_HEADER_BYTES}`,
+    };
   }
   const header = new RecordBatchHeader(buffer, offset);
   const totalBytes = header.totalBytes;

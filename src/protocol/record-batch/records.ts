@@ -48,7 +48,15 @@ import {
 import { compress, compressSync, decompress, decompressSync } from './compression.js';
 import { crc32c } from './crc32c.js';
 import { RecordDecodeError } from './errors.js';
-import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+import {
+  type Cursor,
+  readVarint,
+  readVarlong,
+  sizeOfVarint,
+  sizeOfVarlong,
+  writeVarint,
+  writeVarlong,
+} from './varint.js';
 
 export interface RecordHeader {
   key: string;
@@ -226,7 +234,11 @@ export function recordValueAt(batch: LocatedRecordBatch, index: number): Buffer 
 /** A located record's headers (checked when located): keys as UTF-8, values sliced. */
 export function recordHeadersAt(batch: LocatedRecordBatch, index: number): RecordHeader[] {
   const table = batch.recordTable;
-  return readCheckedHeaders(batch.recordBytes, table[index * RECORD_SLOTS + SLOT_HEADERS_AT]!, table[index * RECORD_SLOTS + SLOT_HEADER_COUNT]!);
+  return readCheckedHeaders(
+    batch.recordBytes,
+    table[index * RECORD_SLOTS + SLOT_HEADERS_AT]!,
+    table[index * RECORD_SLOTS + SLOT_HEADER_COUNT]!,
+  );
 }
 
 export interface DecodeLimits {
@@ -322,9 +334,11 @@ function prepare(options: EncodeRecordBatchOptions): PreparedBatch {
     (timestampType === TIMESTAMP_TYPE_LOG_APPEND_TIME ? ATTRIBUTE_TIMESTAMP_TYPE : 0) |
     (options.transactional ? ATTRIBUTE_TRANSACTIONAL : 0) |
     (options.control ? ATTRIBUTE_CONTROL : 0);
-  const lastOffsetDelta = options.lastOffsetDelta ?? (records.length > 0 ? records[records.length - 1]!.offsetDelta : 0);
+  const lastOffsetDelta =
+    options.lastOffsetDelta ?? (records.length > 0 ? records[records.length - 1]!.offsetDelta : 0);
   checkInteger('lastOffsetDelta', lastOffsetDelta, 0, INT32_MAX);
-  if (lastOffsetDelta < previousOffsetDelta) throw new RangeError(`lastOffsetDelta ${lastOffsetDelta} is before the last record`);
+  if (lastOffsetDelta < previousOffsetDelta)
+    throw new RangeError(`lastOffsetDelta ${lastOffsetDelta} is before the last record`);
   return {
     records,
     recordsBytes,
@@ -393,7 +407,8 @@ function assemble(options: EncodeRecordBatchOptions, prepared: PreparedBatch, re
   if (records === null) {
     batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + prepared.recordsBytes);
     const end = writeRecords(prepared, batch, RECORDS_OFFSET);
-    if (end !== batch.length) throw new Error(`record size computed as ${prepared.recordsBytes}, wrote ${end - RECORDS_OFFSET}`);
+    if (end !== batch.length)
+      throw new Error(`record size computed as ${prepared.recordsBytes}, wrote ${end - RECORDS_OFFSET}`);
   } else {
     batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + records.length);
     records.copy(batch, RECORDS_OFFSET);
@@ -505,7 +520,18 @@ export interface RecordLayout {
 }
 
 export function newRecordLayout(): RecordLayout {
-  return { position: 0, attributes: 0, timestampDelta: 0, offsetDelta: 0, keyAt: 0, keyLength: -1, valueAt: 0, valueLength: -1, headerCount: 0, headersAt: 0 };
+  return {
+    position: 0,
+    attributes: 0,
+    timestampDelta: 0,
+    offsetDelta: 0,
+    keyAt: 0,
+    keyLength: -1,
+    valueAt: 0,
+    valueLength: -1,
+    headerCount: 0,
+    headersAt: 0,
+  };
 }
 
 /**
@@ -545,7 +571,10 @@ export function readRecordLayout(bytes: Buffer, position: number, end: number, l
     if (valueLength > 0) layout.position += valueLength;
   }
   if (layout.position !== recordEnd) {
-    fail(`record declares ${bodyBytes} bytes but its fields end at ${layout.position - (recordEnd - bodyBytes)}`, position);
+    fail(
+      `record declares ${bodyBytes} bytes but its fields end at ${layout.position - (recordEnd - bodyBytes)}`,
+      position,
+    );
   }
 }
 
@@ -614,7 +643,10 @@ function readCheckedHeaders(bytes: Buffer, position: number, count: number): Rec
     const key = bytes.toString('utf8', cursor.position, cursor.position + keyBytes);
     cursor.position += keyBytes;
     const valueLength = readCheckedVarint(bytes, cursor);
-    headers[h] = { key, value: valueLength < 0 ? null : bytes.subarray(cursor.position, cursor.position + valueLength) };
+    headers[h] = {
+      key,
+      value: valueLength < 0 ? null : bytes.subarray(cursor.position, cursor.position + valueLength),
+    };
     if (valueLength > 0) cursor.position += valueLength;
   }
   return headers;
@@ -628,7 +660,8 @@ function readCheckedHeaders(bytes: Buffer, position: number, count: number): Rec
 function countRecords(bytes: Buffer, batch: RecordBatchFields, base: number): number {
   const count = batch.recordCount;
   if (count === 0 && batch.compression !== Compression.None) return 0;
-  if (count * SMALLEST_RECORD_BYTES > bytes.length) throw new RecordDecodeError(`${count} records cannot fit in ${bytes.length} bytes`, base);
+  if (count * SMALLEST_RECORD_BYTES > bytes.length)
+    throw new RecordDecodeError(`${count} records cannot fit in ${bytes.length} bytes`, base);
   return count;
 }
 
@@ -636,7 +669,13 @@ function countRecords(bytes: Buffer, batch: RecordBatchFields, base: number): nu
  * Reads and checks `count` records in `bytes` in order, calling `visit` with each one's index, start
  * and layout (one layout object, reused). Error positions as in countRecords.
  */
-function walkRecords(bytes: Buffer, batch: RecordBatchFields, count: number, base: number, visit: (index: number, at: number, layout: RecordLayout) => void): void {
+function walkRecords(
+  bytes: Buffer,
+  batch: RecordBatchFields,
+  count: number,
+  base: number,
+  visit: (index: number, at: number, layout: RecordLayout) => void,
+): void {
   // An empty compressed batch may still carry a (never inflated) compressed empty stream, as Kafka allows.
   if (count === 0 && batch.compression !== Compression.None) return;
   try {
@@ -655,7 +694,8 @@ function walkRecords(bytes: Buffer, batch: RecordBatchFields, count: number, bas
     }
     if (layout.position !== end) fail(`${end - layout.position} bytes left after ${count} records`, layout.position);
   } catch (error) {
-    if (error instanceof RecordDecodeError && base !== 0) throw new RecordDecodeError(error.reason, base + error.position);
+    if (error instanceof RecordDecodeError && base !== 0)
+      throw new RecordDecodeError(error.reason, base + error.position);
     throw error;
   }
 }
@@ -732,7 +772,13 @@ function shortVarint(bytes: Buffer, end: number): number {
  * checking reader, which names the problem. One function with no calls through a visitor compiles
  * early: the consumer's first fetches no longer spend most of their time locating records.
  */
-function locateRecordsFast(bytes: Buffer, lastOffsetDelta: number, count: number, table: Int32Array, timestampDeltas: Float64Array): boolean {
+function locateRecordsFast(
+  bytes: Buffer,
+  lastOffsetDelta: number,
+  count: number,
+  table: Int32Array,
+  timestampDeltas: Float64Array,
+): boolean {
   const end = bytes.length;
   let position = 0;
   let previousOffsetDelta = -1;
@@ -756,7 +802,8 @@ function locateRecordsFast(bytes: Buffer, lastOffsetDelta: number, count: number
     const valueAt = shortCursor;
     if (valueLength > 0) shortCursor += valueLength;
     const headerCount = shortVarint(bytes, recordEnd);
-    if (shortCursor < 0 || headerCount < 0 || headerCount * SMALLEST_HEADER_BYTES > recordEnd - shortCursor) return false;
+    if (shortCursor < 0 || headerCount < 0 || headerCount * SMALLEST_HEADER_BYTES > recordEnd - shortCursor)
+      return false;
     const headersAt = shortCursor;
     for (let h = 0; h < headerCount; h++) {
       const keyBytes = shortVarint(bytes, recordEnd);
@@ -789,7 +836,8 @@ function locateRecordsFast(bytes: Buffer, lastOffsetDelta: number, count: number
 export function decodeRecordBatchSync(buffer: Buffer, limits: DecodeLimits = {}): DecodedRecordBatch {
   const { header, records } = openBatch(buffer);
   const fields = readBatchFields(header);
-  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, records: decodeRecords(records, fields, RECORDS_OFFSET) };
+  if (fields.compression === Compression.None || fields.recordCount === 0)
+    return { ...fields, records: decodeRecords(records, fields, RECORDS_OFFSET) };
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   return { ...fields, records: decodeRecords(decompressSync(fields.compression, records, limit), fields, 0) };
 }
@@ -798,7 +846,8 @@ export function decodeRecordBatchSync(buffer: Buffer, limits: DecodeLimits = {})
 export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch> {
   const { header, records } = openBatch(buffer);
   const fields = readBatchFields(header);
-  if (fields.compression === Compression.None || fields.recordCount === 0) return { ...fields, records: decodeRecords(records, fields, RECORDS_OFFSET) };
+  if (fields.compression === Compression.None || fields.recordCount === 0)
+    return { ...fields, records: decodeRecords(records, fields, RECORDS_OFFSET) };
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   return { ...fields, records: decodeRecords(await decompress(fields.compression, records, limit), fields, 0) };
 }
@@ -811,7 +860,8 @@ export async function decodeRecordBatch(buffer: Buffer, limits: DecodeLimits = {
 export async function locateRecordBatch(buffer: Buffer, limits: DecodeLimits = {}): Promise<LocatedRecordBatch> {
   const { header, records } = openBatch(buffer);
   const fields = readBatchFields(header);
-  if (fields.compression === Compression.None || fields.recordCount === 0) return locateRecords(records, fields, RECORDS_OFFSET);
+  if (fields.compression === Compression.None || fields.recordCount === 0)
+    return locateRecords(records, fields, RECORDS_OFFSET);
   const limit = limits.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   const inflated = await decompress(fields.compression, records, limit);
   return locateRecords(inflated, fields, 0);
@@ -823,7 +873,11 @@ export async function locateRecordBatch(buffer: Buffer, limits: DecodeLimits = {
  */
 export async function decodeRecordBatches(buffer: Buffer, limits: DecodeLimits = {}): Promise<DecodedRecordBatch[]> {
   const batches: DecodedRecordBatch[] = [];
-  for (let position = 0, end = wholeBatchEnd(buffer, position); end > position; position = end, end = wholeBatchEnd(buffer, position)) {
+  for (
+    let position = 0, end = wholeBatchEnd(buffer, position);
+    end > position;
+    position = end, end = wholeBatchEnd(buffer, position)
+  ) {
     batches.push(await decodeRecordBatch(buffer.subarray(position, end), limits));
   }
   return batches;
@@ -833,9 +887,17 @@ export async function decodeRecordBatches(buffer: Buffer, limits: DecodeLimits =
  * As decodeRecordBatches with locateRecordBatch. With `each`, every batch goes to it as soon as it is
  * located (and is not collected); `each` returning false stops there.
  */
-export async function locateRecordBatches(buffer: Buffer, limits: DecodeLimits = {}, each?: (batch: LocatedRecordBatch) => boolean): Promise<LocatedRecordBatch[]> {
+export async function locateRecordBatches(
+  buffer: Buffer,
+  limits: DecodeLimits = {},
+  each?: (batch: LocatedRecordBatch) => boolean,
+): Promise<LocatedRecordBatch[]> {
   const batches: LocatedRecordBatch[] = [];
-  for (let position = 0, end = wholeBatchEnd(buffer, position); end > position; position = end, end = wholeBatchEnd(buffer, position)) {
+  for (
+    let position = 0, end = wholeBatchEnd(buffer, position);
+    end > position;
+    position = end, end = wholeBatchEnd(buffer, position)
+  ) {
     const batch = await locateRecordBatch(buffer.subarray(position, end), limits);
     if (each === undefined) batches.push(batch);
     else if (!each(batch)) break;
@@ -847,6 +909,7 @@ export async function locateRecordBatches(buffer: Buffer, limits: DecodeLimits =
 function wholeBatchEnd(buffer: Buffer, position: number): number {
   if (buffer.length - position < BATCH_HEADER_BYTES) return position;
   const totalBytes = buffer.readInt32BE(position + BATCH_LENGTH_OFFSET) + BATCH_LENGTH_PREFIX_BYTES;
-  if (totalBytes < BATCH_HEADER_BYTES) throw new RecordDecodeError(`batchLength ${totalBytes - 12} is too short`, position);
+  if (totalBytes < BATCH_HEADER_BYTES)
+    throw new RecordDecodeError(`batchLength ${totalBytes - 12} is too short`, position);
   return position + totalBytes > buffer.length ? position : position + totalBytes;
 }

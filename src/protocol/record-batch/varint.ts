@@ -46,7 +46,8 @@ export function readVarlong(buffer: Uint8Array, cursor: Cursor, end: number): nu
     const byte = buffer[position++]!;
     zigzag += (byte & 0x7f) * 2 ** (7 * i);
     if (byte < 0x80) {
-      if (zigzag > VARLONG_ZIGZAG_MAX) throw new RecordDecodeError('varlong outside the safe-integer range', cursor.position);
+      if (zigzag > VARLONG_ZIGZAG_MAX)
+        throw new RecordDecodeError('varlong outside the safe-integer range', cursor.position);
       cursor.position = position;
       return zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2;
     }

@@ -3,10 +3,15 @@
 // gotcha 11). Before v2 a client does not know PRODUCER_FENCED and gets INVALID_PRODUCER_EPOCH.
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
-import type { AddPartitionsToTxnRequest, AddPartitionsToTxnResponseInput } from '../../protocol/generated/add-partitions-to-txn.js';
+import type {
+  AddPartitionsToTxnRequest,
+  AddPartitionsToTxnResponseInput,
+} from '../../protocol/generated/add-partitions-to-txn.js';
 import type { KafkaHandler } from './handler.js';
 
-export function addPartitionsToTxnHandler(broker: Broker): KafkaHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponseInput> {
+export function addPartitionsToTxnHandler(
+  broker: Broker,
+): KafkaHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponseInput> {
   return {
     apiKey: ApiKey.AddPartitionsToTxn,
     name: 'AddPartitionsToTxn',
@@ -18,10 +23,19 @@ export function addPartitionsToTxnHandler(broker: Broker): KafkaHandler<AddParti
         request.v3AndBelowProducerEpoch,
         request.v3AndBelowTopics.map((t) => ({ name: t.name, partitions: t.partitions })),
       );
-      const code = (errorCode: number) => (errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 2 ? ErrorCode.INVALID_PRODUCER_EPOCH : errorCode);
+      const code = (errorCode: number) =>
+        errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 2
+          ? ErrorCode.INVALID_PRODUCER_EPOCH
+          : errorCode;
       return {
         throttleTimeMs: 0,
-        resultsByTopicV3AndBelow: topics.map((t) => ({ name: t.name, resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p.partition, partitionErrorCode: code(p.errorCode) })) })),
+        resultsByTopicV3AndBelow: topics.map((t) => ({
+          name: t.name,
+          resultsByPartition: t.partitions.map((p) => ({
+            partitionIndex: p.partition,
+            partitionErrorCode: code(p.errorCode),
+          })),
+        })),
       };
     },
   };

@@ -6,7 +6,10 @@ import type { Broker } from '../../broker/broker.js';
 import { topicConfigByName } from '../../broker/topic-config.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { AlterConfigsRequest, AlterConfigsResponseInput } from '../../protocol/generated/alter-configs.js';
-import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput } from '../../protocol/generated/incremental-alter-configs.js';
+import type {
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponseInput,
+} from '../../protocol/generated/incremental-alter-configs.js';
 import { ResourceType } from './admin-common.js';
 import type { KafkaHandler } from './handler.js';
 
@@ -17,7 +20,12 @@ const OP_SUBTRACT = 3;
 
 function refuseNonTopic(resourceType: number): { errorCode: number; errorMessage: string } | null {
   if (resourceType === ResourceType.TOPIC) return null;
-  if (resourceType === ResourceType.BROKER) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'broker settings are static in Sluice: set them with flags, SLUICE_* variables or --config, then restart' };
+  if (resourceType === ResourceType.BROKER)
+    return {
+      errorCode: ErrorCode.INVALID_REQUEST,
+      errorMessage:
+        'broker settings are static in Sluice: set them with flags, SLUICE_* variables or --config, then restart',
+    };
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource type ${resourceType} is not supported` };
 }
 
@@ -42,7 +50,9 @@ export function alterConfigsHandler(broker: Broker): KafkaHandler<AlterConfigsRe
   };
 }
 
-export function incrementalAlterConfigsHandler(broker: Broker): KafkaHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
+export function incrementalAlterConfigsHandler(
+  broker: Broker,
+): KafkaHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
   return {
     apiKey: ApiKey.IncrementalAlterConfigs,
     name: 'IncrementalAlterConfigs',
@@ -55,25 +65,50 @@ export function incrementalAlterConfigsHandler(broker: Broker): KafkaHandler<Inc
           const refused = refuseNonTopic(resource.resourceType);
           if (refused) return { ...base, ...refused };
           const topic = broker.topics.get(resource.resourceName);
-          if (!topic) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${resource.resourceName}' does not exist.` };
+          if (!topic)
+            return {
+              ...base,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              errorMessage: `Topic '${resource.resourceName}' does not exist.`,
+            };
           const overrides = { ...topic.configs };
           const effective = new Map((broker.topicConfigs(resource.resourceName) ?? []).map((c) => [c.name, c.value]));
           for (const c of resource.configs) {
             const definition = topicConfigByName.get(c.name);
-            if (!definition) return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `unknown topic config "${c.name}"` };
+            if (!definition)
+              return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `unknown topic config "${c.name}"` };
             if (c.configOperation === OP_SET) {
-              if (c.value === null) return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `null value for ${c.name}` };
+              if (c.value === null)
+                return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `null value for ${c.name}` };
               overrides[c.name] = c.value;
             } else if (c.configOperation === OP_DELETE) {
               delete overrides[c.name];
             } else if (c.configOperation === OP_APPEND || c.configOperation === OP_SUBTRACT) {
-              if (definition.type !== 'LIST') return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `${c.name} is not a list; APPEND/SUBTRACT apply to lists only` };
-              const current = (overrides[c.name] ?? effective.get(c.name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-              const items = (c.value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-              const next = c.configOperation === OP_APPEND ? [...current, ...items.filter((i) => !current.includes(i))] : current.filter((i) => !items.includes(i));
+              if (definition.type !== 'LIST')
+                return {
+                  ...base,
+                  errorCode: ErrorCode.INVALID_CONFIG,
+                  errorMessage: `${c.name} is not a list; APPEND/SUBTRACT apply to lists only`,
+                };
+              const current = (overrides[c.name] ?? effective.get(c.name) ?? '')
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
+              const items = (c.value ?? '')
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
+              const next =
+                c.configOperation === OP_APPEND
+                  ? [...current, ...items.filter((i) => !current.includes(i))]
+                  : current.filter((i) => !items.includes(i));
               overrides[c.name] = next.join(',');
             } else {
-              return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown config operation ${c.configOperation}` };
+              return {
+                ...base,
+                errorCode: ErrorCode.INVALID_REQUEST,
+                errorMessage: `unknown config operation ${c.configOperation}`,
+              };
             }
           }
           return { ...base, ...broker.alterTopicConfigs(resource.resourceName, overrides, request.validateOnly) };

@@ -7,13 +7,21 @@ import type { KafkaHandler } from './handler.js';
 
 const UNSUPPORTED_VERSION = 35;
 
-export function advertisedApiKeys(handlers: readonly KafkaHandler[]): Array<{ apiKey: number; minVersion: number; maxVersion: number }> {
+export function advertisedApiKeys(
+  handlers: readonly KafkaHandler[],
+): Array<{ apiKey: number; minVersion: number; maxVersion: number }> {
   return [...handlers]
     .sort((a, b) => a.apiKey - b.apiKey)
-    .map((h) => ({ apiKey: h.apiKey, minVersion: (h.advertised ?? h.versions).min, maxVersion: (h.advertised ?? h.versions).max }));
+    .map((h) => ({
+      apiKey: h.apiKey,
+      minVersion: (h.advertised ?? h.versions).min,
+      maxVersion: (h.advertised ?? h.versions).max,
+    }));
 }
 
-export function apiVersionsHandler(handlers: () => readonly KafkaHandler[]): KafkaHandler<ApiVersionsRequest, ApiVersionsResponseInput> {
+export function apiVersionsHandler(
+  handlers: () => readonly KafkaHandler[],
+): KafkaHandler<ApiVersionsRequest, ApiVersionsResponseInput> {
   return {
     apiKey: ApiKey.ApiVersions,
     name: 'ApiVersions',

@@ -2,7 +2,11 @@
 // manual assignment may only name this broker. validate_only checks without creating.
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
-import type { CreatableTopicResultInput, CreateTopicsRequest, CreateTopicsResponseInput } from '../../protocol/generated/create-topics.js';
+import type {
+  CreatableTopicResultInput,
+  CreateTopicsRequest,
+  CreateTopicsResponseInput,
+} from '../../protocol/generated/create-topics.js';
 import { ConfigSource } from './admin-common.js';
 import type { KafkaHandler } from './handler.js';
 
@@ -18,26 +22,54 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
       for (const t of request.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
       const topics: CreatableTopicResultInput[] = [];
       for (const t of request.topics) {
-        const failed = (errorCode: number, errorMessage: string): CreatableTopicResultInput => ({ name: t.name, topicId: ZERO_UUID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null });
+        const failed = (errorCode: number, errorMessage: string): CreatableTopicResultInput => ({
+          name: t.name,
+          topicId: ZERO_UUID,
+          errorCode,
+          errorMessage,
+          numPartitions: -1,
+          replicationFactor: -1,
+          configs: null,
+        });
         if (seen.get(t.name)! > 1) {
-          topics.push(failed(ErrorCode.INVALID_REQUEST, `Create topics request from client contains multiple entries for the topic ${t.name}`));
+          topics.push(
+            failed(
+              ErrorCode.INVALID_REQUEST,
+              `Create topics request from client contains multiple entries for the topic ${t.name}`,
+            ),
+          );
           continue;
         }
         const node = broker.identity.nodeId;
         let partitions = t.numPartitions === -1 ? broker.config.numPartitions : t.numPartitions;
         if (t.assignments.length > 0) {
           if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
-            topics.push(failed(ErrorCode.INVALID_REQUEST, 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.'));
+            topics.push(
+              failed(
+                ErrorCode.INVALID_REQUEST,
+                'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.',
+              ),
+            );
             continue;
           }
           const bad = t.assignments.find((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== node);
           if (bad) {
-            topics.push(failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `partition ${bad.partitionIndex} is assigned to brokers [${bad.brokerIds.join(', ')}]; this cluster has only broker ${node}`));
+            topics.push(
+              failed(
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                `partition ${bad.partitionIndex} is assigned to brokers [${bad.brokerIds.join(', ')}]; this cluster has only broker ${node}`,
+              ),
+            );
             continue;
           }
           partitions = t.assignments.length;
         } else if (t.replicationFactor !== -1 && t.replicationFactor !== 1) {
-          topics.push(failed(ErrorCode.INVALID_REPLICATION_FACTOR, `Replication factor: ${t.replicationFactor} larger than available brokers: 1.`));
+          topics.push(
+            failed(
+              ErrorCode.INVALID_REPLICATION_FACTOR,
+              `Replication factor: ${t.replicationFactor} larger than available brokers: 1.`,
+            ),
+          );
           continue;
         }
         const configs: Record<string, string> = {};
@@ -67,7 +99,12 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
             name: c.name,
             value: c.value,
             readOnly: false,
-            configSource: c.source === 'topic' ? ConfigSource.DYNAMIC_TOPIC_CONFIG : c.source === 'broker' ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
+            configSource:
+              c.source === 'topic'
+                ? ConfigSource.DYNAMIC_TOPIC_CONFIG
+                : c.source === 'broker'
+                  ? ConfigSource.STATIC_BROKER_CONFIG
+                  : ConfigSource.DEFAULT_CONFIG,
             isSensitive: false,
           })),
         });

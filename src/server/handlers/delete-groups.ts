@@ -12,7 +12,8 @@ export function deleteGroupsHandler(broker: Broker): KafkaHandler<DeleteGroupsRe
     versions: { min: 0, max: 2 },
     async handle(request) {
       const results = [];
-      for (const groupId of request.groupsNames) results.push({ groupId, errorCode: await broker.groups.deleteGroup(groupId) });
+      for (const groupId of request.groupsNames)
+        results.push({ groupId, errorCode: await broker.groups.deleteGroup(groupId) });
       return { throttleTimeMs: 0, results };
     },
   };

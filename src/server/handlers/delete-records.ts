@@ -18,7 +18,11 @@ export function deleteRecordsHandler(broker: Broker): KafkaHandler<DeleteRecords
             partitions: await Promise.all(
               topic.partitions.map(async (p) => {
                 const result = await broker.deleteRecords(topic.name, p.partitionIndex, Number(p.offset));
-                return { partitionIndex: p.partitionIndex, errorCode: result.errorCode, lowWatermark: BigInt(result.lowWatermark) };
+                return {
+                  partitionIndex: p.partitionIndex,
+                  errorCode: result.errorCode,
+                  lowWatermark: BigInt(result.lowWatermark),
+                };
               }),
             ),
           })),

@@ -1,19 +1,30 @@
 // DescribeCluster (key 60), versions 0-1: this broker, which is also the controller.
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
-import type { DescribeClusterRequest, DescribeClusterResponseInput } from '../../protocol/generated/describe-cluster.js';
+import type {
+  DescribeClusterRequest,
+  DescribeClusterResponseInput,
+} from '../../protocol/generated/describe-cluster.js';
 import type { KafkaHandler } from './handler.js';
 
 const ENDPOINT_TYPE_BROKERS = 1;
 
-export function describeClusterHandler(broker: Broker): KafkaHandler<DescribeClusterRequest, DescribeClusterResponseInput> {
+export function describeClusterHandler(
+  broker: Broker,
+): KafkaHandler<DescribeClusterRequest, DescribeClusterResponseInput> {
   return {
     apiKey: ApiKey.DescribeCluster,
     name: 'DescribeCluster',
     versions: { min: 0, max: 1 },
     handle(request) {
       if (request.endpointType !== ENDPOINT_TYPE_BROKERS) {
-        return { errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `endpoint type ${request.endpointType} is not served`, clusterId: broker.identity.clusterId, controllerId: -1, brokers: [] };
+        return {
+          errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+          errorMessage: `endpoint type ${request.endpointType} is not served`,
+          clusterId: broker.identity.clusterId,
+          controllerId: -1,
+          brokers: [],
+        };
       }
       return {
         throttleTimeMs: 0,
@@ -22,7 +33,14 @@ export function describeClusterHandler(broker: Broker): KafkaHandler<DescribeClu
         endpointType: ENDPOINT_TYPE_BROKERS,
         clusterId: broker.identity.clusterId,
         controllerId: broker.identity.nodeId,
-        brokers: [{ brokerId: broker.identity.nodeId, host: broker.config.advertisedHost, port: broker.config.advertisedPort, rack: null }],
+        brokers: [
+          {
+            brokerId: broker.identity.nodeId,
+            host: broker.config.advertisedHost,
+            port: broker.config.advertisedPort,
+            rack: null,
+          },
+        ],
         clusterAuthorizedOperations: -2147483648,
       };
     },

@@ -11,7 +11,9 @@ import type { KafkaHandler } from './handler.js';
 const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 const OPERATIONS_NOT_REQUESTED = -2147483648;
 
-export function describeGroupsHandler(broker: Broker): KafkaHandler<DescribeGroupsRequest, DescribeGroupsResponseInput> {
+export function describeGroupsHandler(
+  broker: Broker,
+): KafkaHandler<DescribeGroupsRequest, DescribeGroupsResponseInput> {
   return {
     apiKey: ApiKey.DescribeGroups,
     name: 'DescribeGroups',

@@ -2,10 +2,15 @@
 // TRANSACTIONAL_ID_NOT_FOUND for ids this coordinator does not know.
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { DescribeTransactionsRequest, DescribeTransactionsResponseInput } from '../../protocol/generated/describe-transactions.js';
+import type {
+  DescribeTransactionsRequest,
+  DescribeTransactionsResponseInput,
+} from '../../protocol/generated/describe-transactions.js';
 import type { KafkaHandler } from './handler.js';
 
-export function describeTransactionsHandler(broker: Broker): KafkaHandler<DescribeTransactionsRequest, DescribeTransactionsResponseInput> {
+export function describeTransactionsHandler(
+  broker: Broker,
+): KafkaHandler<DescribeTransactionsRequest, DescribeTransactionsResponseInput> {
   return {
     apiKey: ApiKey.DescribeTransactions,
     name: 'DescribeTransactions',

@@ -12,9 +12,22 @@ export function endTxnHandler(broker: Broker): KafkaHandler<EndTxnRequest, EndTx
     name: 'EndTxn',
     versions: { min: 0, max: 4 },
     async handle(request, context) {
-      const result = await broker.transactions.endTransaction(request.transactionalId, Number(request.producerId), request.producerEpoch, request.committed);
-      const errorCode = result.errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 2 ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
-      return { throttleTimeMs: 0, errorCode, producerId: BigInt(result.producerId), producerEpoch: result.producerEpoch };
+      const result = await broker.transactions.endTransaction(
+        request.transactionalId,
+        Number(request.producerId),
+        request.producerEpoch,
+        request.committed,
+      );
+      const errorCode =
+        result.errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 2
+          ? ErrorCode.INVALID_PRODUCER_EPOCH
+          : result.errorCode;
+      return {
+        throttleTimeMs: 0,
+        errorCode,
+        producerId: BigInt(result.producerId),
+        producerEpoch: result.producerEpoch,
+      };
     },
   };
 }

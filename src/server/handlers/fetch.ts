@@ -23,11 +23,24 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
       const topics = new Map<string, Map<number, { fetchOffset: number; partitionMaxBytes: number }>>();
       for (const topic of request.topics) {
         const partitions = topics.get(topic.topic) ?? new Map();
-        for (const p of topic.partitions) if (!partitions.has(p.partition)) partitions.set(p.partition, { fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes });
+        for (const p of topic.partitions)
+          if (!partitions.has(p.partition))
+            partitions.set(p.partition, { fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes });
         topics.set(topic.topic, partitions);
       }
-      const wanted = [...topics].flatMap(([topic, partitions]) => [...partitions].map(([partition, p]) => ({ topic, partition, ...p })));
-      const results = await broker.fetch(wanted, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, isolationLevel: request.isolationLevel === READ_COMMITTED ? READ_COMMITTED : 0 }, context.signal);
+      const wanted = [...topics].flatMap(([topic, partitions]) =>
+        [...partitions].map(([partition, p]) => ({ topic, partition, ...p })),
+      );
+      const results = await broker.fetch(
+        wanted,
+        {
+          maxWaitMs: request.maxWaitMs,
+          minBytes: request.minBytes,
+          maxBytes: request.maxBytes,
+          isolationLevel: request.isolationLevel === READ_COMMITTED ? READ_COMMITTED : 0,
+        },
+        context.signal,
+      );
       let index = 0;
       return {
         throttleTimeMs: 0,
@@ -43,7 +56,13 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
               highWatermark: BigInt(r.highWatermark),
               lastStableOffset: BigInt(r.lastStableOffset),
               logStartOffset: BigInt(r.logStartOffset),
-              abortedTransactions: r.abortedTransactions === null ? null : r.abortedTransactions.map((a) => ({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset) })),
+              abortedTransactions:
+                r.abortedTransactions === null
+                  ? null
+                  : r.abortedTransactions.map((a) => ({
+                      producerId: BigInt(a.producerId),
+                      firstOffset: BigInt(a.firstOffset),
+                    })),
               preferredReadReplica: -1,
               records: r.records,
             };

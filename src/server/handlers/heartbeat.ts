@@ -11,7 +11,10 @@ export function heartbeatHandler(broker: Broker): KafkaHandler<HeartbeatRequest,
     versions: { min: 0, max: 4 },
     handle(request, context) {
       const groupInstanceId = context.apiVersion >= 3 ? request.groupInstanceId : null;
-      return { throttleTimeMs: 0, errorCode: broker.groups.heartbeat(request.groupId, request.memberId, groupInstanceId, request.generationId) };
+      return {
+        throttleTimeMs: 0,
+        errorCode: broker.groups.heartbeat(request.groupId, request.memberId, groupInstanceId, request.generationId),
+      };
     },
   };
 }

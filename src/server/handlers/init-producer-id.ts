@@ -6,15 +6,30 @@ import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../protocol/generated/init-producer-id.js';
 import type { KafkaHandler } from './handler.js';
 
-export function initProducerIdHandler(broker: Broker): KafkaHandler<InitProducerIdRequest, InitProducerIdResponseInput> {
+export function initProducerIdHandler(
+  broker: Broker,
+): KafkaHandler<InitProducerIdRequest, InitProducerIdResponseInput> {
   return {
     apiKey: ApiKey.InitProducerId,
     name: 'InitProducerId',
     versions: { min: 0, max: 4 },
     async handle(request, context) {
-      const result = await broker.initProducerId(request.transactionalId, request.transactionTimeoutMs, Number(request.producerId), request.producerEpoch);
-      const errorCode = result.errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 4 ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
-      return { throttleTimeMs: 0, errorCode, producerId: BigInt(result.producerId), producerEpoch: result.producerEpoch };
+      const result = await broker.initProducerId(
+        request.transactionalId,
+        request.transactionTimeoutMs,
+        Number(request.producerId),
+        request.producerEpoch,
+      );
+      const errorCode =
+        result.errorCode === ErrorCode.PRODUCER_FENCED && context.apiVersion < 4
+          ? ErrorCode.INVALID_PRODUCER_EPOCH
+          : result.errorCode;
+      return {
+        throttleTimeMs: 0,
+        errorCode,
+        producerId: BigInt(result.producerId),
+        producerEpoch: result.producerEpoch,
+      };
     },
   };
 }

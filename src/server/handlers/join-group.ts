@@ -33,7 +33,11 @@ export function joinGroupHandler(broker: Broker): KafkaHandler<JoinGroupRequest,
         protocolName: result.protocolName ?? '',
         leader: result.leaderId,
         memberId: result.memberId,
-        members: result.members.map((m) => ({ memberId: m.memberId, groupInstanceId: context.apiVersion >= 5 ? m.groupInstanceId : null, metadata: m.metadata })),
+        members: result.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: context.apiVersion >= 5 ? m.groupInstanceId : null,
+          metadata: m.metadata,
+        })),
       };
     },
   };

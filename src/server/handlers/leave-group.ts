@@ -14,14 +14,22 @@ export function leaveGroupHandler(broker: Broker): KafkaHandler<LeaveGroupReques
     handle(request, context) {
       if (context.apiVersion < 3) {
         const result = broker.groups.leave(request.groupId, [{ memberId: request.memberId, groupInstanceId: null }]);
-        const errorCode = result.errorCode !== ErrorCode.NONE ? result.errorCode : (result.members[0]?.errorCode ?? ErrorCode.NONE);
+        const errorCode =
+          result.errorCode !== ErrorCode.NONE ? result.errorCode : (result.members[0]?.errorCode ?? ErrorCode.NONE);
         return { throttleTimeMs: 0, errorCode };
       }
-      const result = broker.groups.leave(request.groupId, request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })));
+      const result = broker.groups.leave(
+        request.groupId,
+        request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })),
+      );
       return {
         throttleTimeMs: 0,
         errorCode: result.errorCode,
-        members: result.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: m.errorCode })),
+        members: result.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          errorCode: m.errorCode,
+        })),
       };
     },
   };

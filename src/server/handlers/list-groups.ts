@@ -12,7 +12,11 @@ export function listGroupsHandler(broker: Broker): KafkaHandler<ListGroupsReques
     versions: { min: 0, max: 4 },
     handle(request, context) {
       const filter = context.apiVersion >= 4 ? request.statesFilter : [];
-      const groups = broker.groups.listGroups(filter).map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, ...(context.apiVersion >= 4 ? { groupState: g.state } : {}) }));
+      const groups = broker.groups.listGroups(filter).map((g) => ({
+        groupId: g.groupId,
+        protocolType: g.protocolType,
+        ...(context.apiVersion >= 4 ? { groupState: g.state } : {}),
+      }));
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
     },
   };

@@ -19,9 +19,16 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler<ListOffsetsRequ
             name: topic.name,
             partitions: await Promise.all(
               topic.partitions.map(async (p) => {
-                const isolation = context.apiVersion >= 2 && request.isolationLevel === READ_COMMITTED ? READ_COMMITTED : 0;
+                const isolation =
+                  context.apiVersion >= 2 && request.isolationLevel === READ_COMMITTED ? READ_COMMITTED : 0;
                 const found = await broker.listOffset(topic.name, p.partitionIndex, Number(p.timestamp), isolation);
-                return { partitionIndex: p.partitionIndex, errorCode: found.errorCode, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset), ...(context.apiVersion >= 4 ? { leaderEpoch: found.offset >= 0 ? 0 : -1 } : {}) };
+                return {
+                  partitionIndex: p.partitionIndex,
+                  errorCode: found.errorCode,
+                  timestamp: BigInt(found.timestamp),
+                  offset: BigInt(found.offset),
+                  ...(context.apiVersion >= 4 ? { leaderEpoch: found.offset >= 0 ? 0 : -1 } : {}),
+                };
               }),
             ),
           })),

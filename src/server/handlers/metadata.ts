@@ -5,7 +5,11 @@ import type { Broker } from '../../broker/broker.js';
 import { isInternalTopic } from '../../broker/topic-names.js';
 import type { Topic } from '../../broker/topic-registry.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
-import type { MetadataRequest, MetadataResponseInput, MetadataResponseTopicInput } from '../../protocol/generated/metadata.js';
+import type {
+  MetadataRequest,
+  MetadataResponseInput,
+  MetadataResponseTopicInput,
+} from '../../protocol/generated/metadata.js';
 import type { KafkaHandler } from './handler.js';
 
 /** "Not requested" for authorized-operations fields. */
@@ -48,12 +52,27 @@ export function metadataHandler(broker: Broker): KafkaHandler<MetadataRequest, M
           const name = requested.name ?? '';
           const found = await broker.topicForMetadata(name, allowAutoCreate);
           if (found.topic) topics.push(describeTopic(broker, found.topic));
-          else topics.push({ errorCode: found.errorCode, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED });
+          else
+            topics.push({
+              errorCode: found.errorCode,
+              name,
+              topicId: ZERO_UUID,
+              isInternal: false,
+              partitions: [],
+              topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
+            });
         }
       }
       return {
         throttleTimeMs: 0,
-        brokers: [{ nodeId: broker.identity.nodeId, host: broker.config.advertisedHost, port: broker.config.advertisedPort, rack: null }],
+        brokers: [
+          {
+            nodeId: broker.identity.nodeId,
+            host: broker.config.advertisedHost,
+            port: broker.config.advertisedPort,
+            rack: null,
+          },
+        ],
         clusterId: broker.identity.clusterId,
         controllerId: broker.identity.nodeId,
         topics,

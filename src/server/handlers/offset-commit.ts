@@ -38,7 +38,10 @@ export function offsetCommitHandler(broker: Broker): KafkaHandler<OffsetCommitRe
       );
       return {
         throttleTimeMs: 0,
-        topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: p.errorCode })) })),
+        topics: topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: p.errorCode })),
+        })),
       };
     },
   };

@@ -18,7 +18,10 @@ export function offsetDeleteHandler(broker: Broker): KafkaHandler<OffsetDeleteRe
       return {
         errorCode: result.errorCode,
         throttleTimeMs: 0,
-        topics: result.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: p.errorCode })) })),
+        topics: result.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: p.errorCode })),
+        })),
       };
     },
   };

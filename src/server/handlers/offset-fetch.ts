@@ -8,13 +8,27 @@ import type { OffsetFetchRequest, OffsetFetchResponseInput } from '../../protoco
 import type { KafkaHandler } from './handler.js';
 
 export function offsetFetchHandler(broker: Broker): KafkaHandler<OffsetFetchRequest, OffsetFetchResponseInput> {
-  const fetch = (groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean) => {
-    const result = broker.groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })), requireStable);
+  const fetch = (
+    groupId: string,
+    topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+    requireStable: boolean,
+  ) => {
+    const result = broker.groups.fetchOffsets(
+      groupId,
+      topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+      requireStable,
+    );
     return {
       errorCode: result.errorCode,
       topics: result.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, committedOffset: BigInt(p.offset), committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode })),
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partition,
+          committedOffset: BigInt(p.offset),
+          committedLeaderEpoch: p.leaderEpoch,
+          metadata: p.metadata,
+          errorCode: p.errorCode,
+        })),
       })),
     };
   };
@@ -24,9 +38,19 @@ export function offsetFetchHandler(broker: Broker): KafkaHandler<OffsetFetchRequ
     versions: { min: 1, max: 8 },
     handle(request, context) {
       if (context.apiVersion >= 8) {
-        return { throttleTimeMs: 0, groups: request.groups.map((g) => ({ groupId: g.groupId, ...fetch(g.groupId, g.topics, request.requireStable) })) };
+        return {
+          throttleTimeMs: 0,
+          groups: request.groups.map((g) => ({
+            groupId: g.groupId,
+            ...fetch(g.groupId, g.topics, request.requireStable),
+          })),
+        };
       }
-      const result = fetch(request.groupId, context.apiVersion >= 2 ? request.topics : (request.topics ?? []), context.apiVersion >= 7 && request.requireStable);
+      const result = fetch(
+        request.groupId,
+        context.apiVersion >= 2 ? request.topics : (request.topics ?? []),
+        context.apiVersion >= 7 && request.requireStable,
+      );
       return { throttleTimeMs: 0, errorCode: result.errorCode, topics: result.topics };
     },
   };

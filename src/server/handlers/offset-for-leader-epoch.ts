@@ -2,10 +2,15 @@
 // one asked for (a single node has epoch 0 only, so: the log end offset).
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput } from '../../protocol/generated/offset-for-leader-epoch.js';
+import type {
+  OffsetForLeaderEpochRequest,
+  OffsetForLeaderEpochResponseInput,
+} from '../../protocol/generated/offset-for-leader-epoch.js';
 import type { KafkaHandler } from './handler.js';
 
-export function offsetForLeaderEpochHandler(broker: Broker): KafkaHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
+export function offsetForLeaderEpochHandler(
+  broker: Broker,
+): KafkaHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
   return {
     apiKey: ApiKey.OffsetForLeaderEpoch,
     name: 'OffsetForLeaderEpoch',
@@ -17,7 +22,12 @@ export function offsetForLeaderEpochHandler(broker: Broker): KafkaHandler<Offset
           topic: topic.topic,
           partitions: topic.partitions.map((p) => {
             const found = broker.endOffsetForEpoch(topic.topic, p.partition, p.leaderEpoch);
-            return { errorCode: found.errorCode, partition: p.partition, leaderEpoch: found.leaderEpoch, endOffset: BigInt(found.endOffset) };
+            return {
+              errorCode: found.errorCode,
+              partition: p.partition,
+              leaderEpoch: found.leaderEpoch,
+              endOffset: BigInt(found.endOffset),
+            };
           }),
         })),
       };

@@ -5,7 +5,11 @@
 // connection is closed if a client sends them.
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
-import type { PartitionProduceResponseInput, ProduceRequest, ProduceResponseInput } from '../../protocol/generated/produce.js';
+import type {
+  PartitionProduceResponseInput,
+  ProduceRequest,
+  ProduceResponseInput,
+} from '../../protocol/generated/produce.js';
 import type { KafkaHandler } from './handler.js';
 
 export function produceHandler(broker: Broker): KafkaHandler<ProduceRequest, ProduceResponseInput> {
@@ -21,7 +25,13 @@ export function produceHandler(broker: Broker): KafkaHandler<ProduceRequest, Pro
           name: topic.name,
           partitionResponses: await Promise.all(
             topic.partitionData.map(async (partition): Promise<PartitionProduceResponseInput> => {
-              if (!validAcks) return { index: partition.index, errorCode: ErrorCode.INVALID_REQUIRED_ACKS, baseOffset: -1n, errorMessage: `acks must be -1, 0 or 1, got ${request.acks}` };
+              if (!validAcks)
+                return {
+                  index: partition.index,
+                  errorCode: ErrorCode.INVALID_REQUIRED_ACKS,
+                  baseOffset: -1n,
+                  errorMessage: `acks must be -1, 0 or 1, got ${request.acks}`,
+                };
               const result = await broker.produce(topic.name, partition.index, partition.records);
               return {
                 index: partition.index,

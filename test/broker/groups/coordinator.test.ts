@@ -11,7 +11,13 @@ const RETENTION_MS = 60_000; // offsets.retention.minutes=1
 
 let server: TestBroker;
 before(async () => {
-  server = await startTestBroker({ properties: { 'group.initial.rebalance.delay.ms': '0', 'offsets.retention.minutes': '1', 'offsets.topic.num.partitions': '1' } });
+  server = await startTestBroker({
+    properties: {
+      'group.initial.rebalance.delay.ms': '0',
+      'offsets.retention.minutes': '1',
+      'offsets.topic.num.partitions': '1',
+    },
+  });
   for (const topic of ['a', 'b', 'gone']) await server.broker.createTopic(topic, 1, {});
 });
 after(async () => {
@@ -25,8 +31,25 @@ function subscription(...topics: string[]): Buffer {
 
 const exists = (topic: string, partition: number) => server.broker.topics.get(topic) !== undefined && partition === 0;
 const commit = (coordinator: GroupCoordinator, groupId: string, topics: string[], generationId = -1, memberId = '') =>
-  coordinator.commitOffsets({ groupId, generationId, memberId, groupInstanceId: null, retentionTimeMs: -1, topics: topics.map((name) => ({ name, partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: null }] })) }, exists);
-const committedTopics = (coordinator: GroupCoordinator, groupId: string) => coordinator.fetchOffsets(groupId, null).topics.map((t) => t.name).sort();
+  coordinator.commitOffsets(
+    {
+      groupId,
+      generationId,
+      memberId,
+      groupInstanceId: null,
+      retentionTimeMs: -1,
+      topics: topics.map((name) => ({
+        name,
+        partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: null }],
+      })),
+    },
+    exists,
+  );
+const committedTopics = (coordinator: GroupCoordinator, groupId: string) =>
+  coordinator
+    .fetchOffsets(groupId, null)
+    .topics.map((t) => t.name)
+    .sort();
 
 test('retention: simple groups by commit time; consumer groups keep subscribed topics while active and expire from when they emptied', async () => {
   let now = 1_000_000;
@@ -41,9 +64,28 @@ test('retention: simple groups by commit time; consumer groups keep subscribed t
     assert.equal(coordinator.groupState('simple'), undefined, 'Empty and without offsets: removed');
 
     // A consumer group subscribed to `a` with offsets on `a` and `b`.
-    const joined = await coordinator.join({ groupId: 'consumers', memberId: '', groupInstanceId: null, requireKnownMemberId: false, clientId: 'c', clientHost: '/127.0.0.1', rebalanceTimeoutMs: 10_000, sessionTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: subscription('a') }] });
+    const joined = await coordinator.join({
+      groupId: 'consumers',
+      memberId: '',
+      groupInstanceId: null,
+      requireKnownMemberId: false,
+      clientId: 'c',
+      clientHost: '/127.0.0.1',
+      rebalanceTimeoutMs: 10_000,
+      sessionTimeoutMs: 10_000,
+      protocolType: 'consumer',
+      protocols: [{ name: 'range', metadata: subscription('a') }],
+    });
     assert.equal(joined.errorCode, ErrorCode.NONE);
-    await coordinator.sync({ groupId: 'consumers', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] });
+    await coordinator.sync({
+      groupId: 'consumers',
+      generationId: joined.generationId,
+      memberId: joined.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [],
+    });
     assert.equal(coordinator.groupState('consumers'), 'Stable');
     const results = await commit(coordinator, 'consumers', ['a', 'b'], joined.generationId, joined.memberId);
     assert.ok(results.every((t) => t.partitions.every((p) => p.errorCode === ErrorCode.NONE)));
@@ -56,7 +98,11 @@ test('retention: simple groups by commit time; consumer groups keep subscribed t
     coordinator.leave('consumers', [{ memberId: joined.memberId, groupInstanceId: null }]);
     assert.equal(coordinator.groupState('consumers'), 'Empty');
     now += RETENTION_MS - 1;
-    assert.equal(await coordinator.expireOffsets(), 0, 'the commit is old, but the group emptied less than the retention ago');
+    assert.equal(
+      await coordinator.expireOffsets(),
+      0,
+      'the commit is old, but the group emptied less than the retention ago',
+    );
     now += 1;
     assert.equal(await coordinator.expireOffsets(), 1);
     assert.equal(coordinator.groupState('consumers'), undefined);

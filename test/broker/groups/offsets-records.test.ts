@@ -33,7 +33,13 @@ test('offset commit key and value (v1 with expiry, v3 with leader epoch) round-t
   const key = encodeOffsetKey('g', 't', 3);
   assert.deepEqual(key, Buffer.from([0, 1, 0, 1, 0x67, 0, 1, 0x74, 0, 0, 0, 3]));
   assert.deepEqual(decodeKey(key), { kind: 'offset', group: 'g', topic: 't', partition: 3 });
-  const v3 = { offset: 42, leaderEpoch: 5, metadata: 'meta', commitTimestamp: 1_700_000_000_000, expireTimestamp: null };
+  const v3 = {
+    offset: 42,
+    leaderEpoch: 5,
+    metadata: 'meta',
+    commitTimestamp: 1_700_000_000_000,
+    expireTimestamp: null,
+  };
   const encoded = encodeOffsetValue(v3);
   assert.equal(encoded.readInt16BE(0), 3);
   assert.deepEqual(decodeOffsetValue(encoded), v3);
@@ -53,8 +59,26 @@ test('group metadata key and value v3 round-trip; unknown key versions are skipp
     leader: 'm-1',
     currentStateTimestamp: 1234,
     members: [
-      { memberId: 'm-1', groupInstanceId: 'i-1', clientId: 'c', clientHost: '/127.0.0.1', rebalanceTimeoutMs: 60000, sessionTimeoutMs: 10000, subscription: Buffer.from([1, 2]), assignment: Buffer.from([3]) },
-      { memberId: 'm-2', groupInstanceId: null, clientId: 'c', clientHost: '/127.0.0.1', rebalanceTimeoutMs: 60000, sessionTimeoutMs: 10000, subscription: Buffer.alloc(0), assignment: Buffer.alloc(0) },
+      {
+        memberId: 'm-1',
+        groupInstanceId: 'i-1',
+        clientId: 'c',
+        clientHost: '/127.0.0.1',
+        rebalanceTimeoutMs: 60000,
+        sessionTimeoutMs: 10000,
+        subscription: Buffer.from([1, 2]),
+        assignment: Buffer.from([3]),
+      },
+      {
+        memberId: 'm-2',
+        groupInstanceId: null,
+        clientId: 'c',
+        clientHost: '/127.0.0.1',
+        rebalanceTimeoutMs: 60000,
+        sessionTimeoutMs: 10000,
+        subscription: Buffer.alloc(0),
+        assignment: Buffer.alloc(0),
+      },
     ],
   };
   assert.deepEqual(decodeGroupValue(encodeGroupValue(group)), group);

@@ -17,7 +17,9 @@ export const halfProperties: Record<string, string> = {
   'sluice.half.log.num.partitions': '2',
 };
 
-export async function startHalfBroker(options: { dataDir?: string; port?: number; properties?: Record<string, string> } = {}): Promise<TestBroker> {
+export async function startHalfBroker(
+  options: { dataDir?: string; port?: number; properties?: Record<string, string> } = {},
+): Promise<TestBroker> {
   return startTestBroker({ ...options, properties: { ...halfProperties, ...options.properties } });
 }
 
@@ -40,18 +42,34 @@ export class ChannelProducer {
   private constructor(private readonly producer: kafkajs.Producer) {}
 
   static async connect(server: TestBroker): Promise<ChannelProducer> {
-    const kafka = new Kafka({ brokers: [server.bootstrap], clientId: 'half-test', logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
+    const kafka = new Kafka({
+      brokers: [server.bootstrap],
+      clientId: 'half-test',
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 8, initialRetryTime: 100 },
+    });
     const producer = kafka.producer();
     await producer.connect();
     return new ChannelProducer(producer);
   }
 
   /** Writes a raw record to `__sluice_half` partition p; returns its half id. */
-  async sendRaw(p: number, message: { key?: string; value: string; timestamp?: number; headers: Record<string, string> }): Promise<string> {
+  async sendRaw(
+    p: number,
+    message: { key?: string; value: string; timestamp?: number; headers: Record<string, string> },
+  ): Promise<string> {
     const [metadata] = await this.producer.send({
       topic: '__sluice_half',
       acks: -1,
-      messages: [{ partition: p, key: message.key ?? null, value: message.value, headers: message.headers, ...(message.timestamp !== undefined ? { timestamp: String(message.timestamp) } : {}) }],
+      messages: [
+        {
+          partition: p,
+          key: message.key ?? null,
+          value: message.value,
+          headers: message.headers,
+          ...(message.timestamp !== undefined ? { timestamp: String(message.timestamp) } : {}),
+        },
+      ],
     });
     return `${p}:${metadata!.baseOffset}`;
   }
@@ -62,20 +80,33 @@ export class ChannelProducer {
       ...(message.key !== undefined ? { key: message.key } : {}),
       value: message.value,
       ...(message.timestamp !== undefined ? { timestamp: message.timestamp } : {}),
-      headers: { ...message.headers, 'sluice.half.topic': message.topic, 'sluice.half.partition': String(message.partition), 'sluice.half.group': message.group },
+      headers: {
+        ...message.headers,
+        'sluice.half.topic': message.topic,
+        'sluice.half.partition': String(message.partition),
+        'sluice.half.group': message.group,
+      },
     });
   }
 
   /** A decision (or any op value) for a half id, to the op partition of the same p. */
   async op(id: string, value: object | string): Promise<void> {
     const p = Number(id.split(':')[0]);
-    await this.producer.send({ topic: '__sluice_half_op', acks: -1, messages: [{ partition: p, key: id, value: typeof value === 'string' ? value : JSON.stringify(value) }] });
+    await this.producer.send({
+      topic: '__sluice_half_op',
+      acks: -1,
+      messages: [{ partition: p, key: id, value: typeof value === 'string' ? value : JSON.stringify(value) }],
+    });
   }
 
   /** Several op records for one half id in one batch: the broker reads them in one pass. */
   async ops(id: string, values: object[]): Promise<void> {
     const p = Number(id.split(':')[0]);
-    await this.producer.send({ topic: '__sluice_half_op', acks: -1, messages: values.map((value) => ({ partition: p, key: id, value: JSON.stringify(value) })) });
+    await this.producer.send({
+      topic: '__sluice_half_op',
+      acks: -1,
+      messages: values.map((value) => ({ partition: p, key: id, value: JSON.stringify(value) })),
+    });
   }
 
   commit(id: string): Promise<void> {
@@ -102,7 +133,11 @@ export async function opsOf(server: TestBroker, id: string): Promise<Array<Recor
   return records.filter((r) => r.key === id).map((r) => JSON.parse(r.value!) as Record<string, unknown>);
 }
 
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

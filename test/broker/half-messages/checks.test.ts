@@ -16,7 +16,12 @@ let producer: ChannelProducer;
 const CHECK_DELAY_MS = 400;
 
 before(async () => {
-  server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': String(CHECK_DELAY_MS), 'sluice.transaction.check.backoff.max.ms': String(2 * CHECK_DELAY_MS) } });
+  server = await startHalfBroker({
+    properties: {
+      'transaction.check.delay.ms': String(CHECK_DELAY_MS),
+      'sluice.transaction.check.backoff.max.ms': String(2 * CHECK_DELAY_MS),
+    },
+  });
   for (const topic of ['checked', 'silent']) await server.broker.createTopic(topic, 1, {});
   producer = await ChannelProducer.connect(server);
 });
@@ -38,7 +43,10 @@ async function abandonedCopies(id: string): Promise<ReadRecord[]> {
  * A producer instance's checker: consumes the group's check topic and answers each request with
  * `answer(request)` (null: no answer). Runs until stopped.
  */
-function runChecker(group: string, answer: (request: ReadRecord) => string | null): { answered: ReadRecord[]; stop(): Promise<void> } {
+function runChecker(
+  group: string,
+  answer: (request: ReadRecord) => string | null,
+): { answered: ReadRecord[]; stop(): Promise<void> } {
   const answered: ReadRecord[] = [];
   let stopped = false;
   let next = 0;
@@ -67,8 +75,17 @@ test('an undecided half message is checked after the delay; the checker answers 
   const checker = runChecker('checked-commit', (request) => (request.value === 'please commit' ? 'commit' : null));
   try {
     const sentAt = Date.now();
-    const id = await producer.sendHalf({ topic: 'checked', partition: 0, group: 'checked-commit', key: 'k1', value: 'please commit', headers: { app: 'x' } });
-    await waitFor('the committed message', async () => (await read(server, 'checked')).some((r) => r.value === 'please commit'));
+    const id = await producer.sendHalf({
+      topic: 'checked',
+      partition: 0,
+      group: 'checked-commit',
+      key: 'k1',
+      value: 'please commit',
+      headers: { app: 'x' },
+    });
+    await waitFor('the committed message', async () =>
+      (await read(server, 'checked')).some((r) => r.value === 'please commit'),
+    );
     assert.ok(Date.now() - sentAt >= CHECK_DELAY_MS, 'not before transaction.check.delay.ms');
     const [request] = checker.answered.filter((r) => r.headers['sluice.half.id'] === id);
     assert.ok(request, 'a check request arrived');
@@ -80,7 +97,10 @@ test('an undecided half message is checked after the delay; the checker answers 
     assert.equal(request.headers['sluice.half.group'], 'checked-commit');
     const ops = (await opsOf(server, id)).map((op) => op['op']);
     assert.equal(ops[0], 'check');
-    assert.deepEqual(ops.filter((op) => op !== 'check'), ['commit', 'moving', 'moved']);
+    assert.deepEqual(
+      ops.filter((op) => op !== 'check'),
+      ['commit', 'moving', 'moved'],
+    );
     await sleep(500);
     assert.equal((await read(server, 'checked')).filter((r) => r.value === 'please commit').length, 1, 'exactly once');
   } finally {
@@ -91,8 +111,16 @@ test('an undecided half message is checked after the delay; the checker answers 
 test('the checker answers rollback: never in the target, no more checks', async () => {
   const checker = runChecker('checked-rollback', () => 'rollback');
   try {
-    const id = await producer.sendHalf({ topic: 'checked', partition: 0, group: 'checked-rollback', value: 'please drop' });
-    await waitFor('the rollback', () => checker.answered.length > 0 && server.broker.halfMessages.checksOf(id) === undefined);
+    const id = await producer.sendHalf({
+      topic: 'checked',
+      partition: 0,
+      group: 'checked-rollback',
+      value: 'please drop',
+    });
+    await waitFor(
+      'the rollback',
+      () => checker.answered.length > 0 && server.broker.halfMessages.checksOf(id) === undefined,
+    );
     const checksAtRollback = (await checksFor('checked-rollback', id)).length;
     assert.ok(checksAtRollback >= 1);
     await sleep(1000);
@@ -108,13 +136,23 @@ test('"unknown" answers: exactly transaction.check.max checks with backoff, then
   const checker = runChecker('checked-unknown', () => 'unknown');
   try {
     const sentAt = Date.now();
-    const id = await producer.sendHalf({ topic: 'silent', partition: 0, group: 'checked-unknown', key: 'k', value: 'undecided', headers: { app: 'y' } });
+    const id = await producer.sendHalf({
+      topic: 'silent',
+      partition: 0,
+      group: 'checked-unknown',
+      key: 'k',
+      value: 'undecided',
+      headers: { app: 'y' },
+    });
     await waitFor('the abandoned copy', async () => (await abandonedCopies(id)).length > 0);
     // The delay to the first check, then waits of delay, 2 × delay and 2 × delay (capped) after checks 1, 2 and 3.
     assert.ok(Date.now() - sentAt >= 6 * CHECK_DELAY_MS - 50, `abandoned after ${Date.now() - sentAt} ms`);
     await sleep(800);
     const requests = await checksFor('checked-unknown', id);
-    assert.deepEqual(requests.map((r) => r.headers['sluice.half.check']), ['1', '2', '3']);
+    assert.deepEqual(
+      requests.map((r) => r.headers['sluice.half.check']),
+      ['1', '2', '3'],
+    );
     const [copy, ...more] = await abandonedCopies(id);
     assert.equal(more.length, 0);
     assert.equal(copy!.key, 'k');
@@ -124,10 +162,17 @@ test('"unknown" answers: exactly transaction.check.max checks with backoff, then
     assert.equal(copy!.headers['sluice.half.checks'], '3');
     assert.match(copy!.headers['sluice.half.reason']!, /no decision after 3 checks/);
     const ops = (await opsOf(server, id)).map((op) => op['op']);
-    assert.deepEqual(ops.filter((op) => op !== 'unknown'), ['check', 'check', 'check', 'abandoned']);
+    assert.deepEqual(
+      ops.filter((op) => op !== 'unknown'),
+      ['check', 'check', 'check', 'abandoned'],
+    );
     assert.equal(ops.filter((op) => op === 'unknown').length, 3, 'each check answered "unknown"');
     assert.deepEqual(await read(server, 'silent'), []);
-    assert.ok(server.logger.lines.some((line) => line.level === 'warn' && line.message === 'half message abandoned' && line.fields['id'] === id));
+    assert.ok(
+      server.logger.lines.some(
+        (line) => line.level === 'warn' && line.message === 'half message abandoned' && line.fields['id'] === id,
+      ),
+    );
 
     // A decision after the abandonment changes nothing.
     await producer.commit(id);
@@ -149,18 +194,41 @@ test('no checker at all: the check topic is created on the first check; abandone
 test('malformed half messages are abandoned at once, with the reason', async () => {
   const cases: Array<{ headers: Record<string, string>; reason: RegExp }> = [
     { headers: {}, reason: /no sluice\.half\.topic header/ },
-    { headers: { 'sluice.half.topic': 'silent', 'sluice.half.group': 'g' }, reason: /no sluice\.half\.partition header/ },
-    { headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': '0' }, reason: /no sluice\.half\.group header/ },
-    { headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': 'zero', 'sluice.half.group': 'g' }, reason: /not a partition number/ },
-    { headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': '7', 'sluice.half.group': 'g' }, reason: /partition 7 does not exist/ },
-    { headers: { 'sluice.half.topic': 'no-such-topic', 'sluice.half.partition': '0', 'sluice.half.group': 'g' }, reason: /no-such-topic does not exist/ },
-    { headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': '0', 'sluice.half.group': 'bad group!' }, reason: /not a producer group name/ },
-    { headers: { 'sluice.half.topic': '__consumer_offsets', 'sluice.half.partition': '0', 'sluice.half.group': 'g' }, reason: /internal/ },
+    {
+      headers: { 'sluice.half.topic': 'silent', 'sluice.half.group': 'g' },
+      reason: /no sluice\.half\.partition header/,
+    },
+    {
+      headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': '0' },
+      reason: /no sluice\.half\.group header/,
+    },
+    {
+      headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': 'zero', 'sluice.half.group': 'g' },
+      reason: /not a partition number/,
+    },
+    {
+      headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': '7', 'sluice.half.group': 'g' },
+      reason: /partition 7 does not exist/,
+    },
+    {
+      headers: { 'sluice.half.topic': 'no-such-topic', 'sluice.half.partition': '0', 'sluice.half.group': 'g' },
+      reason: /no-such-topic does not exist/,
+    },
+    {
+      headers: { 'sluice.half.topic': 'silent', 'sluice.half.partition': '0', 'sluice.half.group': 'bad group!' },
+      reason: /not a producer group name/,
+    },
+    {
+      headers: { 'sluice.half.topic': '__consumer_offsets', 'sluice.half.partition': '0', 'sluice.half.group': 'g' },
+      reason: /internal/,
+    },
   ];
   const ids: string[] = [];
   for (const { headers } of cases) ids.push(await producer.sendRaw(1, { value: 'bad', headers }));
   const startedAt = Date.now();
-  await waitFor('every malformed message abandoned', async () => (await Promise.all(ids.map(abandonedCopies))).every((copies) => copies.length > 0));
+  await waitFor('every malformed message abandoned', async () =>
+    (await Promise.all(ids.map(abandonedCopies))).every((copies) => copies.length > 0),
+  );
   assert.ok(Date.now() - startedAt < 1000, 'at once, not after the checks');
   for (const [i, id] of ids.entries()) {
     const [copy] = await abandonedCopies(id);

@@ -14,7 +14,8 @@ let producer: ChannelProducer;
 before(async () => {
   // Checks late enough that none happens during these tests.
   server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': '60000' } });
-  for (const topic of ['orders', 'dropped', 'first-wins', 'unknown-op', 'doomed']) await server.broker.createTopic(topic, 2, {});
+  for (const topic of ['orders', 'dropped', 'first-wins', 'unknown-op', 'doomed'])
+    await server.broker.createTopic(topic, 2, {});
   producer = await ChannelProducer.connect(server);
 });
 after(async () => {
@@ -30,7 +31,18 @@ test('the broker creates the channel topics when it opens', () => {
 
 test('commit: invisible while pending, then in the target exactly once with key, value, timestamp and headers', async () => {
   const timestamp = Date.now() - 5000;
-  const id = await producer.sendHalf({ topic: 'orders', partition: 1, group: 'order-service', key: 'order-1', value: '{"total":42}', timestamp, headers: { trace: 'abc' } }, 1);
+  const id = await producer.sendHalf(
+    {
+      topic: 'orders',
+      partition: 1,
+      group: 'order-service',
+      key: 'order-1',
+      value: '{"total":42}',
+      timestamp,
+      headers: { trace: 'abc' },
+    },
+    1,
+  );
   assert.match(id, /^1:\d+$/);
   await waitFor('the half message to be pending', () => server.broker.halfMessages.checksOf(id) !== undefined);
   await sleep(300);
@@ -55,7 +67,10 @@ test('commit: invisible while pending, then in the target exactly once with key,
   assert.equal(batch!.records[0]!.timestamp, timestamp, 'the half message timestamp');
 
   const ops = await opsOf(server, id);
-  assert.deepEqual(ops.map((op) => op['op']), ['commit', 'moving', 'moved']);
+  assert.deepEqual(
+    ops.map((op) => op['op']),
+    ['commit', 'moving', 'moved'],
+  );
   assert.equal(ops[2]!['offset'], records[0]!.offset);
   assert.equal(server.broker.halfMessages.checksOf(id), undefined, 'no longer pending');
 });
@@ -66,7 +81,10 @@ test('rollback: the message never reaches the target', async () => {
   await waitFor('the rollback to be applied', () => server.broker.halfMessages.checksOf(id) === undefined);
   await sleep(300);
   assert.deepEqual(await read(server, 'dropped', 0), []);
-  assert.deepEqual((await opsOf(server, id)).map((op) => op['op']), ['rollback']);
+  assert.deepEqual(
+    (await opsOf(server, id)).map((op) => op['op']),
+    ['rollback'],
+  );
 });
 
 test('the first decision wins: commit then rollback commits, rollback then commit drops', async () => {
@@ -75,10 +93,18 @@ test('the first decision wins: commit then rollback commits, rollback then commi
   // Each pair in one batch, so the broker reads both decisions before it acts on either.
   await producer.ops(committed, [{ op: 'commit' }, { op: 'rollback' }, { op: 'commit' }]);
   await producer.ops(dropped, [{ op: 'rollback' }, { op: 'commit' }]);
-  await waitFor('both decided', () => server.broker.halfMessages.checksOf(committed) === undefined && server.broker.halfMessages.checksOf(dropped) === undefined);
+  await waitFor(
+    'both decided',
+    () =>
+      server.broker.halfMessages.checksOf(committed) === undefined &&
+      server.broker.halfMessages.checksOf(dropped) === undefined,
+  );
   await sleep(300);
   const records = await read(server, 'first-wins', 0);
-  assert.deepEqual(records.map((r) => r.value), ['committed']);
+  assert.deepEqual(
+    records.map((r) => r.value),
+    ['committed'],
+  );
 });
 
 test('"unknown", unreadable ops and decisions for unknown ids change nothing', async () => {
@@ -97,8 +123,15 @@ test('"unknown", unreadable ops and decisions for unknown ids change nothing', a
 
 test('client produce into other internal topics is still refused', async () => {
   const batch = encodeRecordBatchSync({ records: [{ value: Buffer.from('x') }] });
-  assert.equal((await server.broker.produce('__sluice_half_abandoned', 0, batch)).errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
-  assert.equal((await server.broker.produce('__sluice_half', 0, encodeRecordBatchSync({ records: [{ value: Buffer.from('x') }] }))).errorCode, ErrorCode.NONE);
+  assert.equal(
+    (await server.broker.produce('__sluice_half_abandoned', 0, batch)).errorCode,
+    ErrorCode.INVALID_TOPIC_EXCEPTION,
+  );
+  assert.equal(
+    (await server.broker.produce('__sluice_half', 0, encodeRecordBatchSync({ records: [{ value: Buffer.from('x') }] })))
+      .errorCode,
+    ErrorCode.NONE,
+  );
 });
 
 test('a commit whose target was deleted meanwhile is abandoned after its "moving", with the reason', async () => {
@@ -106,9 +139,14 @@ test('a commit whose target was deleted meanwhile is abandoned after its "moving
   await waitFor('the half message to be pending', () => server.broker.halfMessages.checksOf(id) !== undefined);
   await server.broker.deleteTopic('doomed');
   await producer.commit(id);
-  await waitFor('the abandonment', async () => (await read(server, '__sluice_half_abandoned')).some((r) => r.headers['sluice.half.id'] === id));
+  await waitFor('the abandonment', async () =>
+    (await read(server, '__sluice_half_abandoned')).some((r) => r.headers['sluice.half.id'] === id),
+  );
   const copy = (await read(server, '__sluice_half_abandoned')).find((r) => r.headers['sluice.half.id'] === id)!;
   assert.match(copy.headers['sluice.half.reason']!, /target doomed-1 does not exist/);
   await waitFor('no longer pending', () => server.broker.halfMessages.checksOf(id) === undefined);
-  assert.deepEqual((await opsOf(server, id)).map((op) => op['op']), ['commit', 'moving', 'abandoned']);
+  assert.deepEqual(
+    (await opsOf(server, id)).map((op) => op['op']),
+    ['commit', 'moving', 'abandoned'],
+  );
 });

@@ -9,10 +9,16 @@ test('items come out when due, earliest first; stale entries are dropped', () =>
   const times = [50, 10, 40, 30, 20, 60, 10];
   times.forEach((at, i) => queue.push(at, `item${i}@${at}`));
   assert.equal(queue.nextAtMs, 10);
-  assert.deepEqual(queue.takeDue(5, () => true), []);
+  assert.deepEqual(
+    queue.takeDue(5, () => true),
+    [],
+  );
   assert.deepEqual(queue.takeDue(30, () => true).sort(), ['item1@10', 'item3@30', 'item4@20', 'item6@10']);
   assert.equal(queue.nextAtMs, 40);
-  assert.deepEqual(queue.takeDue(100, (item) => !item.startsWith('item0')), ['item2@40', 'item5@60']);
+  assert.deepEqual(
+    queue.takeDue(100, (item) => !item.startsWith('item0')),
+    ['item2@40', 'item5@60'],
+  );
   assert.equal(queue.size, 0);
 });
 
@@ -23,5 +29,8 @@ test('a random sequence comes out sorted', () => {
   const out: number[] = [];
   for (let now = 0; now <= 1009; now += 37) out.push(...queue.takeDue(now, () => true));
   out.push(...queue.takeDue(Infinity, () => true));
-  assert.deepEqual(out, [...values].sort((a, b) => a - b));
+  assert.deepEqual(
+    out,
+    [...values].sort((a, b) => a - b),
+  );
 });

@@ -9,8 +9,15 @@ import { encodeRecordBatchSync, type RecordToEncode } from '../../../src/protoco
 import type { TestBroker } from '../../support/test-broker.js';
 import { ChannelProducer, opsOf, read, restart, sleep, startHalfBroker, waitFor } from './channel.js';
 
-async function appendDirectly(server: TestBroker, topic: string, partition: number, record: RecordToEncode): Promise<number> {
-  const { baseOffset } = await server.broker.partitions.get(topic, partition)!.append(encodeRecordBatchSync({ records: [record] }));
+async function appendDirectly(
+  server: TestBroker,
+  topic: string,
+  partition: number,
+  record: RecordToEncode,
+): Promise<number> {
+  const { baseOffset } = await server.broker.partitions
+    .get(topic, partition)!
+    .append(encodeRecordBatchSync({ records: [record] }));
   return baseOffset;
 }
 
@@ -37,14 +44,24 @@ test('pending half messages survive a restart: still invisible, committed afterw
     assert.equal(server.broker.halfMessages.checksOf(pending), 0);
     assert.equal(server.broker.halfMessages.checksOf(other), 0);
     await sleep(300);
-    assert.deepEqual((await read(server, 'kept')).map((r) => r.value), ['done'], 'nothing appended again, nothing pending visible');
+    assert.deepEqual(
+      (await read(server, 'kept')).map((r) => r.value),
+      ['done'],
+      'nothing appended again, nothing pending visible',
+    );
 
     producer = await ChannelProducer.connect(server);
     await producer.commit(pending);
     await producer.rollback(other);
     await waitFor('the commit after the restart', async () => (await read(server, 'kept')).length === 2);
     const records = await read(server, 'kept');
-    assert.deepEqual(records.map((r) => [r.key, r.value, r.headers['sluice.half.id']]), [[null, 'done', done], ['a', 'pending', pending]]);
+    assert.deepEqual(
+      records.map((r) => [r.key, r.value, r.headers['sluice.half.id']]),
+      [
+        [null, 'done', done],
+        ['a', 'pending', pending],
+      ],
+    );
     assert.equal(server.broker.halfMessages.pendingCount, 0);
     await producer.close();
   } finally {
@@ -64,13 +81,24 @@ test('check counts survive a restart: checks go on from where they were, then ab
     await waitFor('the first check', () => server.broker.halfMessages.checksOf(id) === 1);
     server = await restart(server, slower);
     assert.equal(server.broker.halfMessages.checksOf(id), 1, 'the check count came back from the op records');
-    await waitFor('the abandonment', async () => (await read(server, '__sluice_half_abandoned')).some((r) => r.headers['sluice.half.id'] === id));
-    const requests = (await read(server, '__sluice_check.restart-group')).filter((r) => r.headers['sluice.half.id'] === id);
-    assert.deepEqual(requests.map((r) => r.headers['sluice.half.check']), ['1', '2', '3'], 'exactly transaction.check.max checks in all');
+    await waitFor('the abandonment', async () =>
+      (await read(server, '__sluice_half_abandoned')).some((r) => r.headers['sluice.half.id'] === id),
+    );
+    const requests = (await read(server, '__sluice_check.restart-group')).filter(
+      (r) => r.headers['sluice.half.id'] === id,
+    );
+    assert.deepEqual(
+      requests.map((r) => r.headers['sluice.half.check']),
+      ['1', '2', '3'],
+      'exactly transaction.check.max checks in all',
+    );
     const [copy] = (await read(server, '__sluice_half_abandoned')).filter((r) => r.headers['sluice.half.id'] === id);
     assert.equal(copy!.headers['sluice.half.checks'], '3');
     await sleep(500);
-    assert.deepEqual((await opsOf(server, id)).map((o) => o['op']), ['check', 'check', 'check', 'abandoned']);
+    assert.deepEqual(
+      (await opsOf(server, id)).map((o) => o['op']),
+      ['check', 'check', 'check', 'abandoned'],
+    );
   } finally {
     await server.close();
   }
@@ -85,7 +113,10 @@ for (const alreadyInTarget of [true, false]) {
       // Something already in the target, so `moving.offset` is not 0.
       await appendDirectly(server, 'moved-once', 0, { value: Buffer.from('before') });
       server.broker.partitions.wake('moved-once', 0);
-      const id = await producer.sendHalf({ topic: 'moved-once', partition: 0, group: 'g', key: 'k', value: 'the message', headers: { h: '1' } }, 1);
+      const id = await producer.sendHalf(
+        { topic: 'moved-once', partition: 0, group: 'g', key: 'k', value: 'the message', headers: { h: '1' } },
+        1,
+      );
       await waitFor('the half message', () => server.broker.halfMessages.checksOf(id) === 0);
       await producer.close();
 
@@ -98,7 +129,14 @@ for (const alreadyInTarget of [true, false]) {
       let appendedAt = -1;
       if (alreadyInTarget) {
         await appendDirectly(server, 'moved-once', 0, { value: Buffer.from('someone else') });
-        appendedAt = await appendDirectly(server, 'moved-once', 0, { key: Buffer.from('k'), value: Buffer.from('the message'), headers: [{ key: 'h', value: Buffer.from('1') }, { key: 'sluice.half.id', value: Buffer.from(id) }] });
+        appendedAt = await appendDirectly(server, 'moved-once', 0, {
+          key: Buffer.from('k'),
+          value: Buffer.from('the message'),
+          headers: [
+            { key: 'h', value: Buffer.from('1') },
+            { key: 'sluice.half.id', value: Buffer.from(id) },
+          ],
+        });
       }
 
       server = await restart(server, { 'transaction.check.delay.ms': '60000' });
@@ -112,7 +150,10 @@ for (const alreadyInTarget of [true, false]) {
       if (alreadyInTarget) assert.equal(copies[0]!.offset, appendedAt, 'found, not appended again');
       else assert.ok(copies[0]!.offset >= movingFrom);
       const ops = await opsOf(server, id);
-      assert.deepEqual(ops.map((o) => o['op']), ['commit', 'moving', 'moved']);
+      assert.deepEqual(
+        ops.map((o) => o['op']),
+        ['commit', 'moving', 'moved'],
+      );
       assert.equal(ops[2]!['offset'], copies[0]!.offset);
       assert.equal(server.broker.halfMessages.pendingCount, 0);
     } finally {
@@ -151,14 +192,22 @@ test('replayed at open: an "abandoned" the broker wrote after a commit it had no
     await producer.close();
     await server.broker.halfMessages.close();
     await appendDirectly(server, '__sluice_half_op', 0, op(raced, { op: 'commit' }));
-    await appendDirectly(server, '__sluice_half_op', 0, op(raced, { op: 'abandoned', reason: 'no decision after 3 checks' }));
+    await appendDirectly(
+      server,
+      '__sluice_half_op',
+      0,
+      op(raced, { op: 'abandoned', reason: 'no decision after 3 checks' }),
+    );
     await appendDirectly(server, '__sluice_half_op', 0, op(givenUp, { op: 'commit' }));
     await appendDirectly(server, '__sluice_half_op', 0, op(givenUp, { op: 'moving', offset: 0 }));
     await appendDirectly(server, '__sluice_half_op', 0, op(givenUp, { op: 'abandoned', reason: 'cannot append' }));
     server = await restart(server, { 'transaction.check.delay.ms': '60000' });
     await waitFor('the raced commit moved', async () => (await read(server, 'replayed')).length === 1);
     await sleep(300);
-    assert.deepEqual((await read(server, 'replayed')).map((r) => r.value), ['raced']);
+    assert.deepEqual(
+      (await read(server, 'replayed')).map((r) => r.value),
+      ['raced'],
+    );
     assert.equal(server.broker.halfMessages.pendingCount, 0);
   } finally {
     await server.close();

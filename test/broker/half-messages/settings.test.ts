@@ -19,11 +19,23 @@ test('defaults as docs/half-messages.md lists them; given values are read', () =
   assert.equal(defaults.halfLogPartitions, 4);
   assert.equal(defaults.halfPendingMax, 100_000);
   const given = brokerConfigFrom(
-    { 'transaction.check.delay.ms': '250', 'transaction.check.max': '2', 'sluice.transaction.check.backoff.max.ms': '1000', 'sluice.half.log.num.partitions': '8', 'sluice.half.pending.max': '10' },
+    {
+      'transaction.check.delay.ms': '250',
+      'transaction.check.max': '2',
+      'sluice.transaction.check.backoff.max.ms': '1000',
+      'sluice.half.log.num.partitions': '8',
+      'sluice.half.pending.max': '10',
+    },
     advertised,
   );
   assert.deepEqual(
-    [given.transactionCheckDelayMs, given.transactionCheckMax, given.transactionCheckBackoffMaxMs, given.halfLogPartitions, given.halfPendingMax],
+    [
+      given.transactionCheckDelayMs,
+      given.transactionCheckMax,
+      given.transactionCheckBackoffMaxMs,
+      given.halfLogPartitions,
+      given.halfPendingMax,
+    ],
     [250, 2, 1000, 8, 10],
   );
 });
@@ -31,7 +43,10 @@ test('defaults as docs/half-messages.md lists them; given values are read', () =
 test('SLUICE_* variables name the settings', () => {
   assert.equal(settingOfVariable('SLUICE_TRANSACTION_CHECK_DELAY_MS'), 'transaction.check.delay.ms');
   assert.equal(settingOfVariable('SLUICE_TRANSACTION_CHECK_MAX'), 'transaction.check.max');
-  assert.equal(settingOfVariable('SLUICE_SLUICE_TRANSACTION_CHECK_BACKOFF_MAX_MS'), 'sluice.transaction.check.backoff.max.ms');
+  assert.equal(
+    settingOfVariable('SLUICE_SLUICE_TRANSACTION_CHECK_BACKOFF_MAX_MS'),
+    'sluice.transaction.check.backoff.max.ms',
+  );
   assert.equal(settingOfVariable('SLUICE_SLUICE_HALF_LOG_NUM_PARTITIONS'), 'sluice.half.log.num.partitions');
   assert.equal(settingOfVariable('SLUICE_SLUICE_HALF_PENDING_MAX'), 'sluice.half.pending.max');
 });
@@ -67,14 +82,27 @@ test('bad values are refused with ConfigError, also by startBroker before anythi
     ['sluice.half.pending.max', 'lots'],
   ];
   for (const [name, value] of bad) {
-    assert.throws(() => brokerConfigFrom({ [name]: value }, advertised), (error: unknown) => error instanceof ConfigError && error.message.startsWith(name), `${name}=${value}`);
+    assert.throws(
+      () => brokerConfigFrom({ [name]: value }, advertised),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(name),
+      `${name}=${value}`,
+    );
   }
   await assert.rejects(startBroker({ properties: { 'transaction.check.max': 'never' } }), ConfigError);
 });
 
 test('the wait after check n is min(delay × 2^(n−1), backoff max)', () => {
-  const settings: HalfMessageSettings = { checkDelayMs: 6000, checkMax: 15, checkBackoffMaxMs: 60000, logPartitions: 4, pendingMax: 100_000 };
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 15, 1000].map((n) => waitAfterCheckMs(settings, n)), [6000, 12000, 24000, 48000, 60000, 60000, 60000, 60000]);
+  const settings: HalfMessageSettings = {
+    checkDelayMs: 6000,
+    checkMax: 15,
+    checkBackoffMaxMs: 60000,
+    logPartitions: 4,
+    pendingMax: 100_000,
+  };
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 15, 1000].map((n) => waitAfterCheckMs(settings, n)),
+    [6000, 12000, 24000, 48000, 60000, 60000, 60000, 60000],
+  );
 });
 
 test('sluice.half.log.num.partitions sets the channel partitions when they are created', async () => {
@@ -88,17 +116,30 @@ test('sluice.half.log.num.partitions sets the channel partitions when they are c
 });
 
 test('past sluice.half.pending.max a new half message is abandoned at once, with a warning', async () => {
-  const server = await startHalfBroker({ properties: { 'sluice.half.pending.max': '2', 'transaction.check.delay.ms': '60000' } });
+  const server = await startHalfBroker({
+    properties: { 'sluice.half.pending.max': '2', 'transaction.check.delay.ms': '60000' },
+  });
   try {
     await server.broker.createTopic('bounded', 1, {});
     const producer = await ChannelProducer.connect(server);
-    const kept = [await producer.sendHalf({ topic: 'bounded', partition: 0, group: 'g', value: '1' }), await producer.sendHalf({ topic: 'bounded', partition: 0, group: 'g', value: '2' })];
+    const kept = [
+      await producer.sendHalf({ topic: 'bounded', partition: 0, group: 'g', value: '1' }),
+      await producer.sendHalf({ topic: 'bounded', partition: 0, group: 'g', value: '2' }),
+    ];
     await waitFor('two pending', () => server.broker.halfMessages.pendingCount === 2);
     const refused = await producer.sendHalf({ topic: 'bounded', partition: 0, group: 'g', value: '3' });
-    const copyOf = async (id: string): Promise<ReadRecord | undefined> => (await read(server, '__sluice_half_abandoned')).find((r) => r.headers['sluice.half.id'] === id);
+    const copyOf = async (id: string): Promise<ReadRecord | undefined> =>
+      (await read(server, '__sluice_half_abandoned')).find((r) => r.headers['sluice.half.id'] === id);
     await waitFor('the third abandoned', async () => (await copyOf(refused)) !== undefined);
-    assert.match((await copyOf(refused))!.headers['sluice.half.reason']!, /too many pending half messages \(sluice\.half\.pending\.max=2\)/);
-    assert.ok(server.logger.lines.some((line) => line.level === 'warn' && line.message.startsWith('too many pending half messages')));
+    assert.match(
+      (await copyOf(refused))!.headers['sluice.half.reason']!,
+      /too many pending half messages \(sluice\.half\.pending\.max=2\)/,
+    );
+    assert.ok(
+      server.logger.lines.some(
+        (line) => line.level === 'warn' && line.message.startsWith('too many pending half messages'),
+      ),
+    );
     assert.equal(server.broker.halfMessages.pendingCount, 2);
     // Room again once one is decided.
     await producer.commit(kept[0]!);

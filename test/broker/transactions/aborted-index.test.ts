@@ -33,7 +33,12 @@ async function snapshot(server: TestBroker): Promise<{ fetches: FetchView[]; vis
   const fetches: FetchView[] = [];
   const visible: string[] = [];
   const fetch = async (fetchOffset: number, partitionMaxBytes: number) => {
-    const [result] = await server.broker.fetch([{ topic, partition: 0, fetchOffset, partitionMaxBytes }], { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 1 });
+    const [result] = await server.broker.fetch([{ topic, partition: 0, fetchOffset, partitionMaxBytes }], {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 1,
+    });
     assert.equal(result!.errorCode, 0);
     return result!;
   };
@@ -41,10 +46,14 @@ async function snapshot(server: TestBroker): Promise<{ fetches: FetchView[]; vis
   const dropping = new Set<number>();
   const pending: { producerId: number; firstOffset: number }[] = [];
   const batchOffsets: number[] = [];
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const result = await fetch(offset, 1 << 20);
     if (result.records.length === 0) break;
-    pending.push(...(result.abortedTransactions ?? []).filter((a) => !pending.some((p) => p.producerId === a.producerId && p.firstOffset === a.firstOffset)));
+    pending.push(
+      ...(result.abortedTransactions ?? []).filter(
+        (a) => !pending.some((p) => p.producerId === a.producerId && p.firstOffset === a.firstOffset),
+      ),
+    );
     pending.sort((x, y) => x.firstOffset - y.firstOffset);
     let next = offset;
     for (const batch of await decodeRecordBatches(result.records)) {
@@ -70,7 +79,12 @@ async function snapshot(server: TestBroker): Promise<{ fetches: FetchView[]; vis
 
 /** Two transactional producers whose transactions interleave and cross segments; some aborted. */
 async function produce(server: TestBroker): Promise<string[]> {
-  const kafka = new Kafka({ brokers: [server.bootstrap], clientId: 'aborted-index', logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
+  const kafka = new Kafka({
+    brokers: [server.bootstrap],
+    clientId: 'aborted-index',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 100 },
+  });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
@@ -116,7 +130,9 @@ function partitionDirectory(server: TestBroker): string {
 }
 
 function txnindexFiles(directory: string): string[] {
-  return readdirSync(directory).filter((name) => name.endsWith('.txnindex')).sort();
+  return readdirSync(directory)
+    .filter((name) => name.endsWith('.txnindex'))
+    .sort();
 }
 
 test('read_committed lists the same aborted transactions after a restart: intact, missing and crash-lost .txnindex', async () => {
@@ -124,15 +140,28 @@ test('read_committed lists the same aborted transactions after a restart: intact
   try {
     const committed = await produce(server);
     const before = await snapshot(server);
-    assert.ok(before.fetches.some((view) => view.aborted.length > 0), 'aborted transactions are listed');
-    assert.deepEqual([...before.visible].sort(), [...committed].sort(), 'read_committed keeps exactly the committed records');
+    assert.ok(
+      before.fetches.some((view) => view.aborted.length > 0),
+      'aborted transactions are listed',
+    );
+    assert.deepEqual(
+      [...before.visible].sort(),
+      [...committed].sort(),
+      'read_committed keeps exactly the committed records',
+    );
     const directory = partitionDirectory(server);
 
     // 1. A clean restart: the list comes back from the files, no batch is read for it.
     server = await startTestBroker({ properties, dataDir: (await stop(server)).dataDir, port: server.port });
-    const segments = readdirSync(directory).filter((name) => name.endsWith('.log')).sort();
+    const segments = readdirSync(directory)
+      .filter((name) => name.endsWith('.log'))
+      .sort();
     assert.ok(segments.length >= 4, `transactions cross segments (${segments.length})`);
-    assert.deepEqual(txnindexFiles(directory).length, segments.length, 'every segment of the transactional partition has its .txnindex');
+    assert.deepEqual(
+      txnindexFiles(directory).length,
+      segments.length,
+      'every segment of the transactional partition has its .txnindex',
+    );
     assert.deepEqual(await snapshot(server), before);
 
     // 2. Data from before .txnindex existed: no file at all. Rebuilt once, and written.
@@ -151,7 +180,11 @@ test('read_committed lists the same aborted transactions after a restart: intact
     writeFileSync(join(directory, 'recovery-point-offset-checkpoint'), `0\n1\n${topic} 0 ${recoveryPoint}\n`);
     server = await startTestBroker({ properties, dataDir: server.dataDir, port: server.port });
     assert.deepEqual(await snapshot(server), before);
-    for (const base of bases) assert.ok(existsSync(join(directory, `${String(base).padStart(20, '0')}.txnindex`)), `.txnindex of ${base} rebuilt`);
+    for (const base of bases)
+      assert.ok(
+        existsSync(join(directory, `${String(base).padStart(20, '0')}.txnindex`)),
+        `.txnindex of ${base} rebuilt`,
+      );
 
     // And once more, cleanly, from what the rebuilds wrote.
     server = await startTestBroker({ properties, dataDir: (await stop(server)).dataDir, port: server.port });

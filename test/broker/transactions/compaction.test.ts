@@ -18,7 +18,11 @@ const topic = 'compacted-transactions';
 const pad = 'p'.repeat(200);
 
 /** What a read_uncommitted consumer reads from the beginning, up to the record with key `until`. */
-async function readUncommitted(server: TestBroker, groupId: string, until: string): Promise<{ key: string; value: string }[]> {
+async function readUncommitted(
+  server: TestBroker,
+  groupId: string,
+  until: string,
+): Promise<{ key: string; value: string }[]> {
   const kafka = new Kafka({ brokers: [server.bootstrap], clientId: groupId, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId, readUncommitted: true, maxWaitTimeInMs: 100 });
   const seen: { key: string; value: string }[] = [];
@@ -40,33 +44,58 @@ async function readUncommitted(server: TestBroker, groupId: string, until: strin
   } finally {
     await consumer.disconnect();
   }
-  assert.ok(seen.some((record) => record.key === until), `the consumer reached ${until}`);
+  assert.ok(
+    seen.some((record) => record.key === until),
+    `the consumer reached ${until}`,
+  );
   return seen;
 }
 
-const valuesOf = (records: { key: string; value: string }[], key: string) => records.filter((record) => record.key === key).map((record) => record.value);
+const valuesOf = (records: { key: string; value: string }[], key: string) =>
+  records.filter((record) => record.key === key).map((record) => record.value);
 
 test('after compaction a read_uncommitted consumer no longer sees aborted records; an open transaction is left alone', async () => {
   const server = await startTestBroker({ properties });
   try {
-    const kafka = new Kafka({ brokers: [server.bootstrap], clientId: 'compaction', logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
+    const kafka = new Kafka({
+      brokers: [server.bootstrap],
+      clientId: 'compaction',
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 8, initialRetryTime: 100 },
+    });
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({
-      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }, { name: 'min.compaction.lag.ms', value: '0' }] }],
+      topics: [
+        {
+          topic,
+          numPartitions: 1,
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'segment.bytes', value: '1000' },
+            { name: 'min.compaction.lag.ms', value: '0' },
+          ],
+        },
+      ],
     });
     await admin.disconnect();
     const plain = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    const aborting = kafka.producer({ transactionalId: 'compaction-aborting', maxInFlightRequests: 1, idempotent: true });
+    const aborting = kafka.producer({
+      transactionalId: 'compaction-aborting',
+      maxInFlightRequests: 1,
+      idempotent: true,
+    });
     const later = kafka.producer({ transactionalId: 'compaction-later', maxInFlightRequests: 1, idempotent: true });
     await Promise.all([plain.connect(), aborting.connect(), later.connect()]);
     const fill = async (prefix: string, count: number) => {
-      for (let index = 0; index < count; index += 1) await plain.send({ topic, messages: [{ key: `${prefix}-${index}`, value: pad }] });
+      for (let index = 0; index < count; index += 1)
+        await plain.send({ topic, messages: [{ key: `${prefix}-${index}`, value: pad }] });
     };
     try {
       await plain.send({ topic, messages: [{ key: 'k', value: 'committed' }] });
       const transaction = await aborting.transaction();
-      for (let index = 0; index < 3; index += 1) await transaction.send({ topic, messages: [{ key: 'k', value: `aborted-${index}-${pad}` }] });
+      for (let index = 0; index < 3; index += 1)
+        await transaction.send({ topic, messages: [{ key: 'k', value: `aborted-${index}-${pad}` }] });
       await transaction.send({ topic, messages: [{ key: 'only-aborted', value: 'x' }] });
       await transaction.abort();
       await fill('fill-a', 4);
@@ -78,11 +107,19 @@ test('after compaction a read_uncommitted consumer no longer sees aborted record
       const log = server.broker.partitions.get(topic, 0)!;
       assert.ok(log.segmentCount >= 4, `several segments (${log.segmentCount})`);
       const before = await readUncommitted(server, 'before', 'fill-b-5');
-      assert.equal(valuesOf(before, 'k').filter((value) => value.startsWith('aborted-')).length, 3, 'read_uncommitted sees the aborted records before compaction');
+      assert.equal(
+        valuesOf(before, 'k').filter((value) => value.startsWith('aborted-')).length,
+        3,
+        'read_uncommitted sees the aborted records before compaction',
+      );
 
       await log.runBackgroundWork();
       const after = await readUncommitted(server, 'after', 'fill-b-5');
-      assert.deepEqual(valuesOf(after, 'k'), ['committed', 'later'], 'aborted records gone; the open transaction kept; the committed value not hidden');
+      assert.deepEqual(
+        valuesOf(after, 'k'),
+        ['committed', 'later'],
+        'aborted records gone; the open transaction kept; the committed value not hidden',
+      );
       assert.deepEqual(valuesOf(after, 'only-aborted'), []);
       assert.equal(after.filter((record) => record.key.startsWith('fill-')).length, 10);
 

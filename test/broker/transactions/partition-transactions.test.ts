@@ -6,20 +6,42 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionProducerState } from '../../../src/broker/producer-state.js';
-import { PartitionTransactions, TRANSACTIONS_MARKER_FILE } from '../../../src/broker/transactions/partition-transactions.js';
-import { ControlRecordType, decodeControlRecord, encodeControlBatch } from '../../../src/protocol/record-batch/control.js';
+import {
+  PartitionTransactions,
+  TRANSACTIONS_MARKER_FILE,
+} from '../../../src/broker/transactions/partition-transactions.js';
+import {
+  ControlRecordType,
+  decodeControlRecord,
+  encodeControlBatch,
+} from '../../../src/protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../../../src/protocol/record-batch/header.js';
 import { decodeRecordBatches, encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
 import { PartitionLog } from '../../../src/storage/log.js';
 import { MemoryLogger } from '../../../src/storage/logger.js';
 
 function data(producerId: number, baseOffset: number, count: number): RecordBatchHeader {
-  const batch = encodeRecordBatchSync({ baseOffset, producerId, producerEpoch: 0, baseSequence: 0, transactional: true, records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`v${i}`) })) });
+  const batch = encodeRecordBatchSync({
+    baseOffset,
+    producerId,
+    producerEpoch: 0,
+    baseSequence: 0,
+    transactional: true,
+    records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`v${i}`) })),
+  });
   return new RecordBatchHeader(batch);
 }
 
 function marker(producerId: number, offset: number): RecordBatchHeader {
-  return new RecordBatchHeader(encodeControlBatch({ producerId, producerEpoch: 0, coordinatorEpoch: 0, type: ControlRecordType.Abort, baseOffset: offset }));
+  return new RecordBatchHeader(
+    encodeControlBatch({
+      producerId,
+      producerEpoch: 0,
+      coordinatorEpoch: 0,
+      type: ControlRecordType.Abort,
+      baseOffset: offset,
+    }),
+  );
 }
 
 test('open transactions give the first unstable offset; markers close them; aborts are listed by overlap', () => {
@@ -40,13 +62,27 @@ test('open transactions give the first unstable offset; markers close them; abor
     state.apply(marker(3, 21), ControlRecordType.Abort);
     state.apply(marker(4, 22), ControlRecordType.Abort); // a marker of a producer with nothing here: not listed
 
-    assert.deepEqual(state.abortedOverlapping(0, 100), [{ producerId: 1, firstOffset: 10, lastOffset: 16 }, { producerId: 3, firstOffset: 20, lastOffset: 21 }]);
+    assert.deepEqual(state.abortedOverlapping(0, 100), [
+      { producerId: 1, firstOffset: 10, lastOffset: 16 },
+      { producerId: 3, firstOffset: 20, lastOffset: 21 },
+    ]);
     assert.deepEqual(state.abortedOverlapping(0, 10), [], 'ends before the first aborted record');
     assert.deepEqual(state.abortedOverlapping(17, 20), [], 'between the two');
-    assert.deepEqual(state.abortedOverlapping(16, 17), [{ producerId: 1, firstOffset: 10, lastOffset: 16 }], 'the marker itself overlaps');
-    assert.deepEqual(state.abortedOverlapping(21, 30).map((a) => a.producerId), [3]);
+    assert.deepEqual(
+      state.abortedOverlapping(16, 17),
+      [{ producerId: 1, firstOffset: 10, lastOffset: 16 }],
+      'the marker itself overlaps',
+    );
+    assert.deepEqual(
+      state.abortedOverlapping(21, 30).map((a) => a.producerId),
+      [3],
+    );
     state.prune(17);
-    assert.deepEqual(state.abortedOverlapping(0, 100).map((a) => a.producerId), [3], 'wholly below the log start: forgotten');
+    assert.deepEqual(
+      state.abortedOverlapping(0, 100).map((a) => a.producerId),
+      [3],
+      'wholly below the log start: forgotten',
+    );
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
@@ -68,7 +104,13 @@ test('the marker file is written once, durably, and makes the next open read the
 // ── with a partition log: the aborted list from the .txnindex, open transactions from the producer state ──
 
 /** Appends as the broker does: the batch, then the producer state and the transaction state. */
-async function appendAs(log: PartitionLog, state: PartitionTransactions, producers: PartitionProducerState, batch: Buffer, controlType: number | null): Promise<number> {
+async function appendAs(
+  log: PartitionLog,
+  state: PartitionTransactions,
+  producers: PartitionProducerState,
+  batch: Buffer,
+  controlType: number | null,
+): Promise<number> {
   state.markTransactional();
   const appended = log.append(batch);
   const header = new RecordBatchHeader(batch);
@@ -78,7 +120,14 @@ async function appendAs(log: PartitionLog, state: PartitionTransactions, produce
 }
 
 function dataBatch(producerId: number, sequence: number): Buffer {
-  return encodeRecordBatchSync({ baseOffset: 0, producerId, producerEpoch: 0, baseSequence: sequence, transactional: true, records: [{ value: Buffer.alloc(120, 0x61) }, { value: Buffer.alloc(120, 0x62) }] });
+  return encodeRecordBatchSync({
+    baseOffset: 0,
+    producerId,
+    producerEpoch: 0,
+    baseSequence: sequence,
+    transactional: true,
+    records: [{ value: Buffer.alloc(120, 0x61) }, { value: Buffer.alloc(120, 0x62) }],
+  });
 }
 
 function markerBatch(producerId: number, type: number): Buffer {
@@ -86,12 +135,23 @@ function markerBatch(producerId: number, type: number): Buffer {
 }
 
 async function openLog(directory: string): Promise<PartitionLog> {
-  return PartitionLog.open({ directory, topic: 'ptx', partition: 0, config: { segmentBytes: 700 }, logger: new MemoryLogger() });
+  return PartitionLog.open({
+    directory,
+    topic: 'ptx',
+    partition: 0,
+    config: { segmentBytes: 700 },
+    logger: new MemoryLogger(),
+  });
 }
 
 /** Producer 1's transaction spans several segments (aborted at the end); producer 2 commits and
  *  aborts short ones meanwhile; producer 3 leaves one open. */
-async function writeHistory(directory: string): Promise<{ aborted: ReturnType<PartitionTransactions['abortedOverlapping']>; firstUnstable: number | null; crash: () => Promise<void>; log: PartitionLog }> {
+async function writeHistory(directory: string): Promise<{
+  aborted: ReturnType<PartitionTransactions['abortedOverlapping']>;
+  firstUnstable: number | null;
+  crash: () => Promise<void>;
+  log: PartitionLog;
+}> {
   const log = await openLog(directory);
   const state = new PartitionTransactions(directory, log);
   const producers = new PartitionProducerState(directory);
@@ -105,7 +165,13 @@ async function writeHistory(directory: string): Promise<{ aborted: ReturnType<Pa
   for (let round = 0; round < 6; round += 1) {
     await data(2);
     await data(1);
-    await appendAs(log, state, producers, markerBatch(2, round % 2 === 0 ? ControlRecordType.Abort : ControlRecordType.Commit), round % 2 === 0 ? ControlRecordType.Abort : ControlRecordType.Commit);
+    await appendAs(
+      log,
+      state,
+      producers,
+      markerBatch(2, round % 2 === 0 ? ControlRecordType.Abort : ControlRecordType.Commit),
+      round % 2 === 0 ? ControlRecordType.Abort : ControlRecordType.Commit,
+    );
   }
   await data(3);
   await appendAs(log, state, producers, markerBatch(1, ControlRecordType.Abort), ControlRecordType.Abort);
@@ -115,7 +181,12 @@ async function writeHistory(directory: string): Promise<{ aborted: ReturnType<Pa
     await log.abandon();
   };
   producers.writeSnapshot(log.logEndOffset);
-  return { aborted: state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), firstUnstable: state.firstUnstableOffset, crash, log };
+  return {
+    aborted: state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER),
+    firstUnstable: state.firstUnstableOffset,
+    crash,
+    log,
+  };
 }
 
 async function reopen(directory: string): Promise<{ log: PartitionLog; state: PartitionTransactions }> {
@@ -147,7 +218,7 @@ test('recover: the aborted list comes from the .txnindex and the open transactio
   }
 });
 
-test('recover after a crash that lost the tail\'s .txnindex: a transaction begun segments earlier gets its exact first offset', async () => {
+test("recover after a crash that lost the tail's .txnindex: a transaction begun segments earlier gets its exact first offset", async () => {
   const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
   try {
     const before = await writeHistory(directory);
@@ -191,10 +262,13 @@ test('recover: segments written before .txnindex existed are rebuilt once and th
 });
 
 /** The old way, as the oracle: read every batch from the log start. */
-async function scanWholeLog(log: PartitionLog): Promise<{ aborted: { producerId: number; firstOffset: number; lastOffset: number }[]; firstUnstable: number | null }> {
+async function scanWholeLog(log: PartitionLog): Promise<{
+  aborted: { producerId: number; firstOffset: number; lastOffset: number }[];
+  firstUnstable: number | null;
+}> {
   const open = new Map<number, number>();
   const aborted: { producerId: number; firstOffset: number; lastOffset: number }[] = [];
-  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
     const read = await log.read(offset, 1 << 20, { maxOffset: log.logEndOffset });
     if (read.records.length === 0) break;
     for (const batch of await decodeRecordBatches(read.records)) {
@@ -206,7 +280,8 @@ async function scanWholeLog(log: PartitionLog): Promise<{ aborted: { producerId:
       const first = open.get(batch.producerId);
       open.delete(batch.producerId);
       const record = batch.records[0]!;
-      if (decodeControlRecord(record.key, record.value).type === ControlRecordType.Abort && first !== undefined) aborted.push({ producerId: batch.producerId, firstOffset: first, lastOffset: batch.baseOffset });
+      if (decodeControlRecord(record.key, record.value).type === ControlRecordType.Abort && first !== undefined)
+        aborted.push({ producerId: batch.producerId, firstOffset: first, lastOffset: batch.baseOffset });
     }
     offset = read.nextOffset;
   }
@@ -255,12 +330,14 @@ test('randomized crashes: the recovered aborted list and last stable offset equa
       const recoveryPoint = bases[random(bases.length)]!;
       writeFileSync(join(directory, 'recovery-point-offset-checkpoint'), `0\n1\nptx 0 ${recoveryPoint}\n`);
       const lastLog = readFileSync(name(last, '.log'));
-      if (random(2) === 0 && lastLog.length > 0) writeFileSync(name(last, '.log'), lastLog.subarray(0, random(lastLog.length)));
+      if (random(2) === 0 && lastLog.length > 0)
+        writeFileSync(name(last, '.log'), lastLog.subarray(0, random(lastLog.length)));
       for (const base of bases.filter((candidate) => candidate >= recoveryPoint)) {
         const path = name(base, '.txnindex');
         const damage = random(4);
         if (damage === 0 && existsSync(path)) unlinkSync(path);
-        if (damage === 1 && existsSync(path)) writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.alloc(1 + random(40), random(256))]));
+        if (damage === 1 && existsSync(path))
+          writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.alloc(1 + random(40), random(256))]));
         if (damage === 2) writeFileSync(path, Buffer.alloc(34 * (1 + random(3)), random(256)));
       }
       const { log: reopened, state: recovered } = await reopen(directory);
@@ -270,7 +347,11 @@ test('randomized crashes: the recovered aborted list and last stable offset equa
       await reopened.close();
       const { log: again, state: cleanly } = await reopen(directory);
       assert.equal(again.recovery.scannedSegments, 0, context);
-      assert.deepEqual(cleanly.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), expected.aborted, `${context}, clean reopen`);
+      assert.deepEqual(
+        cleanly.abortedOverlapping(0, Number.MAX_SAFE_INTEGER),
+        expected.aborted,
+        `${context}, clean reopen`,
+      );
       await again.close();
     } finally {
       rmSync(directory, { recursive: true, force: true });

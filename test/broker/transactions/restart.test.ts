@@ -33,7 +33,12 @@ async function restart(server: TestBroker): Promise<TestBroker> {
 }
 
 function kafkaFor(server: TestBroker) {
-  return new Kafka({ brokers: [server.bootstrap], clientId: 'txn-restart', logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
+  return new Kafka({
+    brokers: [server.bootstrap],
+    clientId: 'txn-restart',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 100 },
+  });
 }
 
 test('a transaction open across a restart stays open (records hidden, LSO held) and commits afterwards, offsets included', async () => {
@@ -42,13 +47,21 @@ test('a transaction open across a restart stays open (records hidden, LSO held) 
     const kafka = kafkaFor(server);
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'restart-commit', numPartitions: 1 }, { topic: 'restart-source', numPartitions: 1 }] });
+    await admin.createTopics({
+      topics: [
+        { topic: 'restart-commit', numPartitions: 1 },
+        { topic: 'restart-source', numPartitions: 1 },
+      ],
+    });
     await admin.disconnect();
     const producer = kafka.producer({ transactionalId: 'restart-commit', maxInFlightRequests: 1, idempotent: true });
     await producer.connect();
     const t = await producer.transaction();
     await t.send({ topic: 'restart-commit', messages: [{ value: 'r1' }, { value: 'r2' }] });
-    await t.sendOffsets({ consumerGroupId: 'restart-group', topics: [{ topic: 'restart-source', partitions: [{ partition: 0, offset: '5' }] }] });
+    await t.sendOffsets({
+      consumerGroupId: 'restart-group',
+      topics: [{ topic: 'restart-source', partitions: [{ partition: 0, offset: '5' }] }],
+    });
 
     server = await restart(server);
     assert.equal(server.broker.transactions.stateOf('restart-commit'), 'Ongoing');
@@ -56,21 +69,34 @@ test('a transaction open across a restart stays open (records hidden, LSO held) 
     assert.equal(during.lastStableOffset, 0, 'the open transaction still holds the last stable offset');
     assert.equal(during.highWatermark, 2);
     assert.deepEqual(during.visible, []);
-    assert.equal(server.broker.groups.fetchOffsets('restart-group', [{ name: 'restart-source', partitions: [0] }]).topics[0]!.partitions[0]!.offset, -1, 'pending offsets invisible after the restart too');
+    assert.equal(
+      server.broker.groups.fetchOffsets('restart-group', [{ name: 'restart-source', partitions: [0] }]).topics[0]!
+        .partitions[0]!.offset,
+      -1,
+      'pending offsets invisible after the restart too',
+    );
 
     await t.commit(); // kafkajs reconnects to the same address
     assert.equal(server.broker.transactions.stateOf('restart-commit'), 'CompleteCommit');
     const after = await readCommitted(server.port, 'restart-commit');
     assert.deepEqual(after.visible, ['r1', 'r2']);
     assert.equal(after.lastStableOffset, 3);
-    assert.equal(server.broker.groups.fetchOffsets('restart-group', [{ name: 'restart-source', partitions: [0] }]).topics[0]!.partitions[0]!.offset, 5);
+    assert.equal(
+      server.broker.groups.fetchOffsets('restart-group', [{ name: 'restart-source', partitions: [0] }]).topics[0]!
+        .partitions[0]!.offset,
+      5,
+    );
     await producer.disconnect();
 
     // And once more: everything survives a further restart (markers rebuilt from the log).
     server = await restart(server);
     assert.equal(server.broker.transactions.stateOf('restart-commit'), 'CompleteCommit');
     assert.deepEqual((await readCommitted(server.port, 'restart-commit')).visible, ['r1', 'r2']);
-    assert.equal(server.broker.groups.fetchOffsets('restart-group', [{ name: 'restart-source', partitions: [0] }]).topics[0]!.partitions[0]!.offset, 5);
+    assert.equal(
+      server.broker.groups.fetchOffsets('restart-group', [{ name: 'restart-source', partitions: [0] }]).topics[0]!
+        .partitions[0]!.offset,
+      5,
+    );
   } finally {
     await server.close();
   }
@@ -80,7 +106,12 @@ test('a transaction open across a restart and abandoned is aborted by its timeou
   let server = await startTestBroker({ properties });
   try {
     const kafka = kafkaFor(server);
-    const producer = kafka.producer({ transactionalId: 'restart-timeout', transactionTimeout: 1500, maxInFlightRequests: 1, idempotent: true });
+    const producer = kafka.producer({
+      transactionalId: 'restart-timeout',
+      transactionTimeout: 1500,
+      maxInFlightRequests: 1,
+      idempotent: true,
+    });
     await producer.connect();
     const t = await producer.transaction();
     await t.send({ topic: 'restart-timeout', messages: [{ value: 'lost' }] });
@@ -110,7 +141,10 @@ test('a commit decided (PrepareCommit stored) but whose markers failed is comple
     await producer.connect();
     const t = await producer.transaction();
     await t.send({ topic: 'restart-prepare', messages: [{ value: 'p1' }] });
-    await t.sendOffsets({ consumerGroupId: 'prepare-group', topics: [{ topic: 'restart-prepare', partitions: [{ partition: 0, offset: '1' }] }] });
+    await t.sendOffsets({
+      consumerGroupId: 'prepare-group',
+      topics: [{ topic: 'restart-prepare', partitions: [{ partition: 0, offset: '1' }] }],
+    });
     // The disk refuses markers from now on: the decision is durable, the markers are not.
     const broker = server.broker as unknown as { writeTransactionMarker: () => Promise<void> };
     broker.writeTransactionMarker = async () => {
@@ -124,7 +158,11 @@ test('a commit decided (PrepareCommit stored) but whose markers failed is comple
     server = await restart(server);
     assert.equal(server.broker.transactions.stateOf('restart-prepare'), 'CompleteCommit');
     assert.deepEqual((await readCommitted(server.port, 'restart-prepare')).visible, ['p1']);
-    assert.equal(server.broker.groups.fetchOffsets('prepare-group', [{ name: 'restart-prepare', partitions: [0] }]).topics[0]!.partitions[0]!.offset, 1);
+    assert.equal(
+      server.broker.groups.fetchOffsets('prepare-group', [{ name: 'restart-prepare', partitions: [0] }]).topics[0]!
+        .partitions[0]!.offset,
+      1,
+    );
   } finally {
     await server.close();
   }

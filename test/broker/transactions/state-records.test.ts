@@ -1,7 +1,13 @@
 // `__transaction_state` records in Kafka's TransactionLogKey/TransactionLogValue layout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTransactionKey, decodeTransactionValue, encodeTransactionKey, encodeTransactionValue, TransactionStatus } from '../../../src/broker/transactions/state-records.js';
+import {
+  decodeTransactionKey,
+  decodeTransactionValue,
+  encodeTransactionKey,
+  encodeTransactionValue,
+  TransactionStatus,
+} from '../../../src/broker/transactions/state-records.js';
 
 test('key: int16 version 0, then the transactional id as an int16-length string', () => {
   const key = encodeTransactionKey('tx-1');
@@ -28,14 +34,27 @@ test('value v0 round-trips and is laid out as Kafka writes it', () => {
     Buffer.from([0, 0, 0xea, 0x60]), // timeout 60000
     Buffer.from([1]), // Ongoing
     Buffer.from([0, 0, 0, 1, 0, 6, ...Buffer.from('orders'), 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2]),
-    (() => { const b = Buffer.alloc(16); b.writeBigInt64BE(1_700_000_000_123n, 0); b.writeBigInt64BE(1_700_000_000_000n, 8); return b; })(),
+    (() => {
+      const b = Buffer.alloc(16);
+      b.writeBigInt64BE(1_700_000_000_123n, 0);
+      b.writeBigInt64BE(1_700_000_000_000n, 8);
+      return b;
+    })(),
   ]);
   assert.deepEqual(bytes, expected);
   assert.deepEqual(decodeTransactionValue(bytes), value);
 });
 
 test('value: unknown versions and statuses are refused', () => {
-  const bytes = encodeTransactionValue({ producerId: 1, producerEpoch: 0, transactionTimeoutMs: 1, status: TransactionStatus.Empty, partitions: new Map(), lastUpdateTimestampMs: 0, startTimestampMs: -1 });
+  const bytes = encodeTransactionValue({
+    producerId: 1,
+    producerEpoch: 0,
+    transactionTimeoutMs: 1,
+    status: TransactionStatus.Empty,
+    partitions: new Map(),
+    lastUpdateTimestampMs: 0,
+    startTimestampMs: -1,
+  });
   const badVersion = Buffer.from(bytes);
   badVersion.writeInt16BE(9, 0);
   assert.throws(() => decodeTransactionValue(badVersion), /version/);

@@ -7,7 +7,14 @@ import { Consumer } from '../../../src/client/consumer.js';
 import { RedisDedupStore } from '../../../src/client/redis-dedup-store.js';
 import { stringSerde } from '../../../src/client/serializers.js';
 
-const [bootstrap, topic, partition, redisPort, logPath, expected] = process.argv.slice(2) as [string, string, string, string, string, string];
+const [bootstrap, topic, partition, redisPort, logPath, expected] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const log = openSync(logPath, 'a');
 const store = new RedisDedupStore({ port: Number(redisPort), keyPrefix: 'race:' });
 let seen = 0;
@@ -29,5 +36,8 @@ await consumer.run(async (message) => {
   count();
 });
 process.on('SIGTERM', () => {
-  void consumer.close().then(() => store.close()).then(() => process.exit(0));
+  void consumer
+    .close()
+    .then(() => store.close())
+    .then(() => process.exit(0));
 });

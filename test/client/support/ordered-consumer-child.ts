@@ -9,7 +9,13 @@ import { openSync, writeSync } from 'node:fs';
 import { Consumer } from '../../../src/client/consumer.js';
 import { stringSerde } from '../../../src/client/serializers.js';
 
-const [bootstrap, topic, groupId, logPath, expectedText] = process.argv.slice(2) as [string, string, string, string, string];
+const [bootstrap, topic, groupId, logPath, expectedText] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const expected = Number(expectedText);
 const log = openSync(logPath, 'a');
 let running = 0;

@@ -35,7 +35,8 @@ const expectedValue = (i: number): string =>
 /** The first position where a whole, CRC-valid v2 batch starts (the records field of the request). */
 function findBatch(request: Buffer): number {
   for (let position = 0; position + 61 <= request.length; position++) {
-    if (request[position + 16] === 2 && validateBatch(request, position, request.length - position) === null) return position;
+    if (request[position + 16] === 2 && validateBatch(request, position, request.length - position) === null)
+      return position;
   }
   return -1;
 }
@@ -47,7 +48,10 @@ const captures = existsSync(capturesDirectory)
 test('captured batches: fixtures are present', () => {
   assert.ok(captures.length >= 10, `found ${captures.length} produce captures in ${capturesDirectory}`);
   for (const label of Object.keys(CODEC_BY_LABEL)) {
-    assert.ok(captures.some((name) => name.endsWith(`-${label}.bin`)), `a capture with ${label}`);
+    assert.ok(
+      captures.some((name) => name.endsWith(`-${label}.bin`)),
+      `a capture with ${label}`,
+    );
   }
 });
 

@@ -73,7 +73,11 @@ test('compression: the output is the Kafka wire form of each codec', () => {
   const lz4 = compressSync(Compression.Lz4, data);
   assert.deepEqual(lz4.subarray(0, 7), Buffer.from('04224d18604082', 'hex'));
   assert.deepEqual(lz4.subarray(-4), Buffer.alloc(4));
-  assert.deepEqual(decompressFrameSync(lz4), data, 'an independent LZ4 frame decoder (with header checksum check) reads our frames');
+  assert.deepEqual(
+    decompressFrameSync(lz4),
+    data,
+    'an independent LZ4 frame decoder (with header checksum check) reads our frames',
+  );
   assert.deepEqual(zstdReference(compressSync(Compression.Zstd, data)), data);
   assert.deepEqual(compressSync(Compression.Gzip, data).subarray(0, 2), Buffer.from([0x1f, 0x8b]));
 });
@@ -146,7 +150,10 @@ test('compression: a 100 MiB bomb stops at a 1 MiB limit for every codec', async
   const rawBomb = snappyRawCompress(Buffer.alloc(20 * MiB));
   assert.throws(() => decompressSync(Compression.Snappy, rawBomb, MiB), DecompressionLimitError);
   // An LZ4 frame from another encoder (256 KiB blocks).
-  assert.throws(() => decompressSync(Compression.Lz4, compressFrameSync(Buffer.alloc(20 * MiB)), MiB), DecompressionLimitError);
+  assert.throws(
+    () => decompressSync(Compression.Lz4, compressFrameSync(Buffer.alloc(20 * MiB)), MiB),
+    DecompressionLimitError,
+  );
   assert.throws(() => decompressSync(Compression.None, Buffer.alloc(MiB + 1), MiB), DecompressionLimitError);
 });
 
@@ -158,8 +165,16 @@ test('compression: exactly the limit is allowed, one byte over is not', async ()
     for (const codec of CODECS) {
       const packed = compressSync(codec, data);
       assert.deepEqual(decompressSync(codec, packed, size), data, `codec ${codec} size ${size}`);
-      assert.throws(() => decompressSync(codec, packed, size - 1), DecompressionLimitError, `codec ${codec} size ${size}`);
-      await assert.rejects(decompress(codec, packed, size - 1), DecompressionLimitError, `codec ${codec} size ${size} async`);
+      assert.throws(
+        () => decompressSync(codec, packed, size - 1),
+        DecompressionLimitError,
+        `codec ${codec} size ${size}`,
+      );
+      await assert.rejects(
+        decompress(codec, packed, size - 1),
+        DecompressionLimitError,
+        `codec ${codec} size ${size} async`,
+      );
     }
   }
   for (const codec of CODECS) assert.equal(decompressSync(codec, compressSync(codec, Buffer.alloc(0)), 0).length, 0);
@@ -169,7 +184,11 @@ test('zstd: the window a frame may ask for is tied to the limit (min 8 MiB)', ()
   // magic | FHD 0x00 (window descriptor present, no content size) | window log | last raw block of 0 bytes.
   // A 64 MiB window (log 26) is within zstd's default cap of 2^27, so only our cap stops it.
   const frame = (windowLog: number): Buffer =>
-    Buffer.concat([Buffer.from('28b52ffd00', 'hex'), Buffer.from([(windowLog - 10) << 3]), Buffer.from('010000', 'hex')]);
+    Buffer.concat([
+      Buffer.from('28b52ffd00', 'hex'),
+      Buffer.from([(windowLog - 10) << 3]),
+      Buffer.from('010000', 'hex'),
+    ]);
   assert.throws(() => decompressSync(Compression.Zstd, frame(26), MiB), DecompressionError);
   assert.equal(decompressSync(Compression.Zstd, frame(26), 64 * MiB).length, 0);
   assert.equal(decompressSync(Compression.Zstd, frame(23), MiB).length, 0);

@@ -55,7 +55,12 @@ test('control: a COMMIT marker batch has the layout of docs/record-batch.md §4'
 });
 
 test('control: ABORT round-trips, and kafkajs sees a control batch', async () => {
-  const batch = encodeControlBatch({ producerId: 1, producerEpoch: 0, coordinatorEpoch: 0, type: ControlRecordType.Abort });
+  const batch = encodeControlBatch({
+    producerId: 1,
+    producerEpoch: 0,
+    coordinatorEpoch: 0,
+    type: ControlRecordType.Abort,
+  });
   const marker = decodeControlBatchMarker(decodeRecordBatchSync(batch));
   assert.equal(marker.type, ControlRecordType.Abort);
   assert.equal(marker.coordinatorEpoch, 0);
@@ -73,7 +78,10 @@ test('control: decodeControlRecord accepts newer versions and other types, rejec
     valueVersion: 1,
     coordinatorEpoch: 5,
   });
-  assert.deepEqual(decodeControlRecord(Buffer.from('00000002', 'hex'), Buffer.from('00', 'hex')), { type: 2, keyVersion: 0 });
+  assert.deepEqual(decodeControlRecord(Buffer.from('00000002', 'hex'), Buffer.from('00', 'hex')), {
+    type: 2,
+    keyVersion: 0,
+  });
   assert.throws(() => decodeControlRecord(Buffer.from('0000', 'hex'), null), RecordDecodeError);
   assert.throws(() => decodeControlRecord(null, null), RecordDecodeError);
   assert.throws(() => decodeControlRecord(Buffer.from('ffff0000', 'hex'), Buffer.alloc(6)), /negative/);
@@ -85,7 +93,10 @@ test('control: option checks', () => {
   const base = { producerId: 1, producerEpoch: 0, coordinatorEpoch: 0 };
   assert.throws(() => encodeControlBatch({ ...base, type: 2 as ControlRecordType }), RangeError);
   assert.throws(() => encodeControlBatch({ ...base, producerId: -1, type: ControlRecordType.Commit }), RangeError);
-  assert.throws(() => encodeControlBatch({ ...base, coordinatorEpoch: 2 ** 31, type: ControlRecordType.Commit }), RangeError);
+  assert.throws(
+    () => encodeControlBatch({ ...base, coordinatorEpoch: 2 ** 31, type: ControlRecordType.Commit }),
+    RangeError,
+  );
   const notControl = decodeRecordBatchSync(encodeControlBatch({ ...base, type: ControlRecordType.Commit }));
   assert.throws(() => decodeControlBatchMarker({ ...notControl, isControl: false }), /not a control batch/);
 });

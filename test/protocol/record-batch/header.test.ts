@@ -261,7 +261,9 @@ test('validateBatch: a bad magic is reported before a bad CRC', () => {
 });
 
 test('validateBatch: every prefix of a valid batch is truncated, random bytes never throw', async () => {
-  const batch = encodeRecordBatchSync({ records: [{ value: Buffer.from('hello') }, { key: Buffer.from('k'), value: null }] });
+  const batch = encodeRecordBatchSync({
+    records: [{ value: Buffer.from('hello') }, { key: Buffer.from('k'), value: null }],
+  });
   for (let length = 0; length < batch.length; length++) {
     assert.equal(validateBatch(batch.subarray(0, length), 0, length)?.kind, 'truncated', `prefix ${length}`);
     assert.equal(validateBatch(batch, 0, length)?.kind, 'truncated', `available ${length}`);
@@ -273,7 +275,8 @@ test('validateBatch: every prefix of a valid batch is truncated, random bytes ne
       if (bytes.length > 12 && random() < 0.5) bytes.writeInt32BE(bytes.length - 12 - ((random() * 3) | 0), 8);
       const offset = (random() * 5) | 0;
       const problem = validateBatch(bytes, offset, bytes.length - offset + ((random() * 3) | 0) - 1);
-      if (problem !== null) assert.ok(['truncated', 'bad-length', 'bad-magic', 'bad-crc', 'bad-count'].includes(problem.kind));
+      if (problem !== null)
+        assert.ok(['truncated', 'bad-length', 'bad-magic', 'bad-crc', 'bad-count'].includes(problem.kind));
     }
   });
 });

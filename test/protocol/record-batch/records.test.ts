@@ -103,8 +103,18 @@ test('records: random batches round-trip through every codec, sync and async', a
 
 test('records: an uncompressed batch is byte-for-byte what kafkajs encodes', async () => {
   const baseTimestamp = 1_700_000_000_000;
-  const records: Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer>; timestampDelta: number }> = [
-    { key: Buffer.from('user-1'), value: Buffer.from('{"a":1}'), headers: { trace: Buffer.from('abc') }, timestampDelta: 0 },
+  const records: Array<{
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, Buffer>;
+    timestampDelta: number;
+  }> = [
+    {
+      key: Buffer.from('user-1'),
+      value: Buffer.from('{"a":1}'),
+      headers: { trace: Buffer.from('abc') },
+      timestampDelta: 0,
+    },
     { key: null, value: Buffer.from('second'), headers: {}, timestampDelta: 5 },
     { key: Buffer.from('k'), value: null, headers: { a: Buffer.from('1'), b: Buffer.from('') }, timestampDelta: 12 },
   ];
@@ -137,14 +147,22 @@ test('records: an uncompressed batch is byte-for-byte what kafkajs encodes', asy
 test('records: we decode kafkajs batches (none and gzip), kafkajs decodes ours', async () => {
   await withSeed(testSeed(), async (random) => {
     for (const compression of [Compression.None, Compression.Gzip]) {
-      const values = Array.from({ length: 50 }, (_, i) => Buffer.from(`message ${i} `.repeat(1 + ((random() * 20) | 0))));
+      const values = Array.from({ length: 50 }, (_, i) =>
+        Buffer.from(`message ${i} `.repeat(1 + ((random() * 20) | 0))),
+      );
       const theirs = await kafkajsBatch({
         compression,
         firstOffset: 1000,
         firstTimestamp: 1_600_000_000_000,
         maxTimestamp: 1_600_000_000_049,
         lastOffsetDelta: 49,
-        records: values.map((value, i) => ({ offsetDelta: i, timestampDelta: i, key: Buffer.from(`k${i}`), value, headers: { n: String(i) } })),
+        records: values.map((value, i) => ({
+          offsetDelta: i,
+          timestampDelta: i,
+          key: Buffer.from(`k${i}`),
+          value,
+          headers: { n: String(i) },
+        })),
       });
       const decoded = await decodeRecordBatch(theirs);
       assert.equal(decoded.compression, compression);
@@ -164,7 +182,11 @@ test('records: we decode kafkajs batches (none and gzip), kafkajs decodes ours',
         baseSequence: 5,
         transactional: true,
         timestamp: 1_650_000_000_000,
-        records: values.map((value, i) => ({ key: i % 3 === 0 ? null : Buffer.from(`k${i}`), value, headers: [{ key: 'h', value: Buffer.from('v') }] })),
+        records: values.map((value, i) => ({
+          key: i % 3 === 0 ? null : Buffer.from(`k${i}`),
+          value,
+          headers: [{ key: 'h', value: Buffer.from('v') }],
+        })),
       });
       const back = await kafkajsDecode(ours);
       assert.equal(back.firstOffset, '500');
@@ -189,24 +211,39 @@ test('records: LogAppendTime records report the batch maxTimestamp', () => {
   const batch = encodeRecordBatchSync({
     timestampType: 1,
     maxTimestamp: 1_999_999_999_999,
-    records: [{ value: Buffer.from('a'), timestamp: 1 }, { value: Buffer.from('b'), timestamp: 2 }],
+    records: [
+      { value: Buffer.from('a'), timestamp: 1 },
+      { value: Buffer.from('b'), timestamp: 2 },
+    ],
   });
   const header = new RecordBatchHeader(batch);
   assert.equal(header.timestampType, 1);
   const decoded = decodeRecordBatchSync(batch);
-  assert.deepEqual(decoded.records.map((record) => record.timestamp), [1_999_999_999_999, 1_999_999_999_999]);
-  assert.deepEqual(decoded.records.map((record) => record.timestampDelta), [0, 1]);
+  assert.deepEqual(
+    decoded.records.map((record) => record.timestamp),
+    [1_999_999_999_999, 1_999_999_999_999],
+  );
+  assert.deepEqual(
+    decoded.records.map((record) => record.timestampDelta),
+    [0, 1],
+  );
 });
 
 test('records: explicit offset deltas with gaps (a compacted batch) keep lastOffsetDelta', () => {
   const batch = encodeRecordBatchSync({
     baseOffset: 10,
     lastOffsetDelta: 9,
-    records: [{ value: Buffer.from('x'), offsetDelta: 2 }, { value: Buffer.from('y'), offsetDelta: 7 }],
+    records: [
+      { value: Buffer.from('x'), offsetDelta: 2 },
+      { value: Buffer.from('y'), offsetDelta: 7 },
+    ],
   });
   const decoded = decodeRecordBatchSync(batch);
   assert.equal(decoded.lastOffsetDelta, 9);
-  assert.deepEqual(decoded.records.map((record) => record.offset), [12, 17]);
+  assert.deepEqual(
+    decoded.records.map((record) => record.offset),
+    [12, 17],
+  );
   // validateBatch's count check applies to producer batches (deltas 0..n-1), and says so.
   assert.equal(validateBatch(batch, 0, batch.length)?.kind, 'bad-count');
   assert.throws(() => encodeRecordBatchSync({ records: [{ offsetDelta: 3 }, { offsetDelta: 3 }] }), RangeError);
@@ -233,12 +270,22 @@ test('records: encoder option checks', () => {
 
 test('records: decodeRecordBatches reads whole batches and ignores a partial tail', async () => {
   const first = encodeRecordBatchSync({ baseOffset: 0, records: [{ value: Buffer.from('a') }] });
-  const second = encodeRecordBatchSync({ baseOffset: 1, compression: Compression.Lz4, records: [{ value: Buffer.from('b') }, { value: Buffer.from('c') }] });
+  const second = encodeRecordBatchSync({
+    baseOffset: 1,
+    compression: Compression.Lz4,
+    records: [{ value: Buffer.from('b') }, { value: Buffer.from('c') }],
+  });
   const third = encodeRecordBatchSync({ baseOffset: 3, records: [{ value: Buffer.from('d') }] });
   const fetched = Buffer.concat([first, second, third.subarray(0, third.length - 3)]);
   const batches = await decodeRecordBatches(fetched);
-  assert.deepEqual(batches.map((batch) => batch.baseOffset), [0, 1]);
-  assert.deepEqual(batches.flatMap((batch) => batch.records.map((record) => record.value?.toString())), ['a', 'b', 'c']);
+  assert.deepEqual(
+    batches.map((batch) => batch.baseOffset),
+    [0, 1],
+  );
+  assert.deepEqual(
+    batches.flatMap((batch) => batch.records.map((record) => record.value?.toString())),
+    ['a', 'b', 'c'],
+  );
   assert.deepEqual(await decodeRecordBatches(Buffer.alloc(0)), []);
 });
 
@@ -259,11 +306,14 @@ function record(fields: number[]): Buffer {
 
 test('records: hostile record bytes give RecordDecodeError before any big allocation', () => {
   const expectDecodeError = (batch: Buffer, pattern: RegExp): void => {
-    assert.throws(() => decodeRecordBatchSync(batch), (error: unknown) => {
-      assert.ok(error instanceof RecordDecodeError, String(error));
-      assert.match(error.message, pattern);
-      return true;
-    });
+    assert.throws(
+      () => decodeRecordBatchSync(batch),
+      (error: unknown) => {
+        assert.ok(error instanceof RecordDecodeError, String(error));
+        assert.match(error.message, pattern);
+        return true;
+      },
+    );
   };
   // attributes 0, tsDelta 0, offsetDelta 0, key null (01), value null (01), 0 headers.
   const good = record([0, 0, 0, 1, 1, 0]);
@@ -278,7 +328,10 @@ test('records: hostile record bytes give RecordDecodeError before any big alloca
   expectDecodeError(batchWithBody(record([0, 0, 0x02, 1, 1, 0])), /offsetDelta 1/);
   expectDecodeError(batchWithBody(Buffer.from([0x7e, 0, 0, 0, 1, 1, 0])), /record length 63/);
   expectDecodeError(batchWithBody(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0, 0])), /varint/);
-  expectDecodeError(batchWithBody(record([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 1, 1, 0])), /varlong/);
+  expectDecodeError(
+    batchWithBody(record([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 1, 1, 0])),
+    /varlong/,
+  );
 
   // Header-level problems surface as RecordDecodeError too.
   const valid = encodeRecordBatchSync({ records: [{ value: Buffer.from('v') }] });
@@ -306,7 +359,10 @@ test('records: random corruption (CRC fixed up) never escapes as anything but a 
   await withSeed(testSeed(), async (random) => {
     for (let round = 0; round < 400; round++) {
       const codec = CODECS[(random() * CODECS.length) | 0]!;
-      const batch = encodeRecordBatchSync({ compression: codec, records: randomRecords(random, 1 + ((random() * 10) | 0), 1e12) });
+      const batch = encodeRecordBatchSync({
+        compression: codec,
+        records: randomRecords(random, 1 + ((random() * 10) | 0), 1e12),
+      });
       const flips = 1 + ((random() * 4) | 0);
       for (let f = 0; f < flips; f++) {
         const at = 57 + ((random() * (batch.length - 57)) | 0);
@@ -337,7 +393,13 @@ test('records: a compressed bomb inside a batch stops at the decode limit', asyn
 });
 
 /** A located batch's records, built from its table the way the consumer builds them. */
-function recordsOfLocated(batch: LocatedRecordBatch): Array<{ offsetDelta: number; timestampDelta: number; key: Buffer | null; value: Buffer | null; headers: RecordHeader[] }> {
+function recordsOfLocated(batch: LocatedRecordBatch): Array<{
+  offsetDelta: number;
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}> {
   return Array.from({ length: locatedRecordCount(batch) }, (_, index) => ({
     offsetDelta: batch.recordTable[index * RECORD_SLOTS + SLOT_OFFSET_DELTA]!,
     timestampDelta: batch.timestampDeltas[index]!,
@@ -351,7 +413,9 @@ async function outcome<T>(run: () => Promise<T>): Promise<{ value?: T; error?: s
   try {
     return { value: await run() };
   } catch (error) {
-    return { error: `${(error as Error).name}: ${(error as Error).message} @${(error as RecordDecodeError).position ?? ''}` };
+    return {
+      error: `${(error as Error).name}: ${(error as Error).message} @${(error as RecordDecodeError).position ?? ''}`,
+    };
   }
 }
 
@@ -362,9 +426,20 @@ test('records: locating agrees with decoding — same records from the table, th
       // Now and then a timestamp spread past 2^27 ms (a varlong of five bytes or more), or gaps in the offsets.
       const spread = random() < 0.2 ? 10 ** 10 : 10_000;
       // Mostly few, short records, so a damaged byte often lands in a length or a count.
-      const records = randomRecords(random, random() < 0.8 ? (random() * 4) | 0 : (random() * 40) | 0, 1e12).map((r, i) => ({ ...r, timestamp: 1e12 + Math.floor(random() * spread), offsetDelta: i * (random() < 0.2 ? 3 : 1) }));
-      for (let i = 1; i < records.length; i++) records[i]!.offsetDelta = Math.max(records[i]!.offsetDelta!, records[i - 1]!.offsetDelta! + 1);
-      const batch = encodeRecordBatchSync({ compression: codec, records, lastOffsetDelta: records.length > 0 ? records[records.length - 1]!.offsetDelta! + ((random() * 3) | 0) : 0 });
+      const records = randomRecords(random, random() < 0.8 ? (random() * 4) | 0 : (random() * 40) | 0, 1e12).map(
+        (r, i) => ({
+          ...r,
+          timestamp: 1e12 + Math.floor(random() * spread),
+          offsetDelta: i * (random() < 0.2 ? 3 : 1),
+        }),
+      );
+      for (let i = 1; i < records.length; i++)
+        records[i]!.offsetDelta = Math.max(records[i]!.offsetDelta!, records[i - 1]!.offsetDelta! + 1);
+      const batch = encodeRecordBatchSync({
+        compression: codec,
+        records,
+        lastOffsetDelta: records.length > 0 ? records[records.length - 1]!.offsetDelta! + ((random() * 3) | 0) : 0,
+      });
       if (round % 2 === 1) {
         const flips = 1 + ((random() * 3) | 0);
         for (let f = 0; f < flips; f++) batch[61 + ((random() * (batch.length - 61)) | 0)] = (random() * 256) | 0;
@@ -374,7 +449,13 @@ test('records: locating agrees with decoding — same records from the table, th
       const located = await outcome(() => locateRecordBatch(batch, { maxDecompressedBytes: 1 << 20 }));
       assert.equal(located.error, decoded.error, `round ${round}`);
       if (decoded.value === undefined) continue;
-      const expected = decoded.value.records.map((r) => ({ offsetDelta: r.offsetDelta, timestampDelta: r.timestampDelta, key: r.key, value: r.value, headers: r.headers }));
+      const expected = decoded.value.records.map((r) => ({
+        offsetDelta: r.offsetDelta,
+        timestampDelta: r.timestampDelta,
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+      }));
       assert.deepEqual(recordsOfLocated(located.value!), expected, `round ${round}`);
     }
     // The record count's low byte and every early byte of the records region (lengths, counts,
@@ -382,7 +463,17 @@ test('records: locating agrees with decoding — same records from the table, th
     for (let round = 0; round < 20; round++) {
       const pristine = encodeRecordBatchSync({ records: randomRecords(random, 1 + ((random() * 3) | 0), 1e12) });
       for (let at = 60; at < Math.min(pristine.length, 61 + 40); at++) {
-        for (const value of [pristine[at]! - 1, pristine[at]! + 1, pristine[at]! - 2, pristine[at]! + 2, pristine[at]! | 0x80, 0x01, 0x00, 0x7f, 0xff]) {
+        for (const value of [
+          pristine[at]! - 1,
+          pristine[at]! + 1,
+          pristine[at]! - 2,
+          pristine[at]! + 2,
+          pristine[at]! | 0x80,
+          0x01,
+          0x00,
+          0x7f,
+          0xff,
+        ]) {
           const batch = Buffer.from(pristine);
           batch[at] = value & 0xff;
           fixCrc(batch);

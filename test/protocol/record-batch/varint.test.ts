@@ -97,7 +97,10 @@ test('varint: malformed input throws RecordDecodeError with the position', () =>
   // The end bound is respected even when the buffer continues.
   assert.throws(() => readVarint(Buffer.from([0x80, 0x01]), { position: 0 }, 1), /truncated/);
   assert.throws(() => readVarint(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x1f]), { position: 0 }, 5), /32 bits/);
-  assert.throws(() => readVarint(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), { position: 0 }, 6), RecordDecodeError);
+  assert.throws(
+    () => readVarint(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), { position: 0 }, 6),
+    RecordDecodeError,
+  );
   assert.throws(() => readVarlong(Buffer.alloc(11, 0xff), { position: 0 }, 11), /longer than 10/);
   assert.throws(() => readVarlong(Buffer.from('ffffffffffffffffff01', 'hex'), { position: 0 }, 10), /safe-integer/);
   try {
