@@ -37,7 +37,8 @@ function primitive(type: string): unknown {
 
 function fillStruct(struct: Struct, version: number): Record<string, unknown> {
   const value: Record<string, unknown> = {};
-  for (const field of struct.fields) if (inRange(field.versions, version)) value[field.property] = fillField(field, version);
+  for (const field of struct.fields)
+    if (inRange(field.versions, version)) value[field.property] = fillField(field, version);
   return value;
 }
 
