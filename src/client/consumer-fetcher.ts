@@ -180,7 +180,10 @@ export class Fetcher {
     if (stale) await this.cluster.refreshMetadata();
   }
 
-  /** Whether `state` is still consumed from the position a fetch asked with `epoch` (no seek, revoke or close since). */
+  /**
+   * Whether `state` is still consumed from the position a fetch asked with `epoch` (no seek, revoke or
+   * close since).
+   */
   private current(state: PartitionState, epoch: number): boolean {
     return (
       state.epoch === epoch &&

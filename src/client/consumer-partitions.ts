@@ -90,7 +90,10 @@ export class ConsumerPartitions {
     for (const id of ids) this.states.delete(id);
   }
 
-  /** Milliseconds until the earliest partition waiting after a damaged batch may be fetched again (Infinity: none waits). */
+  /**
+   * Milliseconds until the earliest partition waiting after a damaged batch may be fetched again
+   * (Infinity: none waits).
+   */
   nextRetryInMs(): number {
     let earliest = Infinity;
     for (const state of this.states.values())

@@ -72,7 +72,10 @@ export interface ConsumerOptions<K = Buffer, V = Buffer> extends ClusterOptions 
   sessionTimeoutMs?: number;
   rebalanceTimeoutMs?: number;
   heartbeatIntervalMs?: number;
-  /** Static membership (KIP-345): a stable id per instance, so a restart within the session timeout does not rebalance. */
+  /**
+   * Static membership (KIP-345): a stable id per instance, so a restart within the session timeout
+   * does not rebalance.
+   */
   groupInstanceId?: string;
   /** Assignment strategies in order of preference (default ['cooperative-sticky', 'range']). */
   assignors?: AssignorName[];

@@ -43,7 +43,10 @@ export interface PartitionQueue {
   /** Lowest sequence rejected for good during this recovery (batches after it are re-sequenced). */
   gapAt: number | undefined;
   retryAtMs: number;
-  /** The first allocation of the partition's next batch: full size after a full batch, else about the last one's size. */
+  /**
+   * The first allocation of the partition's next batch: full size after a full batch, else about the
+   * last one's size.
+   */
   nextBatchCapacity: number;
 }
 

@@ -339,7 +339,8 @@ export class ProduceSender {
     while (queue.ready.length > 0 && now - queue.ready[0]!.createdMs > this.deliveryTimeoutMs) {
       const batch = queue.ready.shift()!;
       const error = new RequestTimeoutError(
-        `${batch.builder.count} messages for ${queue.topic}/${queue.partition} were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`,
+        `${batch.builder.count} messages for ${queue.topic}/${queue.partition} ` +
+          `were not delivered within ${this.deliveryTimeoutMs} ms (no leader)`,
       );
       if (this.idempotent && batch.baseSequence >= 0) {
         // Sent before, so its sequence is used: the batches behind it get new ones.

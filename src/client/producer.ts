@@ -232,7 +232,10 @@ export class Producer<K = Buffer, V = Buffer> {
       : this.appendAfterWaiting(topic, messages, group, promise, partitionCount, stalled);
   }
 
-  /** Goes on with a call whose message `stalled` has to wait for buffer room or for its partition to join the transaction. */
+  /**
+   * Goes on with a call whose message `stalled` has to wait for buffer room or for its partition to
+   * join the transaction.
+   */
   private async appendAfterWaiting(
     topic: string,
     messages: ReadonlyArray<ProducerMessage<K, V>>,
@@ -420,7 +423,8 @@ export class Producer<K = Buffer, V = Buffer> {
         if (txn.fenced) throw txn.fenced;
         throw new AggregateError(
           [error, abortError],
-          `the transaction failed (${(error as Error)?.message}) and could not be aborted (${(abortError as Error)?.message})`,
+          `the transaction failed (${(error as Error)?.message}) ` +
+            `and could not be aborted (${(abortError as Error)?.message})`,
         );
       }
       throw error;

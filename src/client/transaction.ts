@@ -33,7 +33,8 @@ export class ProducerFencedError extends SluiceClientError {
   readonly transactionalId: string;
   constructor(transactionalId: string, cause?: unknown) {
     super(
-      `the producer with transactional id "${transactionalId}" was fenced by a newer producer with the same id; close it`,
+      `the producer with transactional id "${transactionalId}" was fenced by a newer producer ` +
+        'with the same id; close it',
       false,
       { cause },
     );
