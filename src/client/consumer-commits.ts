@@ -21,7 +21,7 @@ export interface CommitGeneration {
   groupInstanceId: string | null;
 }
 
-/** The consumer options' listeners a commit reports to (read at each commit, as the caller may set them late). */
+/** Where commits report: the consumer's options object, its listeners looked up at each report. */
 export interface CommitListeners {
   onCommit?(offsets: Array<TopicPartition & { offset: bigint }>): void;
   onError?(error: unknown, message: undefined): void;
