@@ -6,7 +6,7 @@
 // (tombstones). Each write is awaited before the answer.
 //
 // This file is the facade: it checks the coordinator is open, and hands each request to the
-// collaborator that owns it. Dependencies run one way, top to bottom (none imports this file):
+// collaborator that owns it. Each file imports only files listed below it (none imports this one):
 //
 //   coordinator.ts    open/close, loading, the API entry points, admin (list, describe, delete)
 //   membership.ts     JoinGroup, SyncGroup, Heartbeat, LeaveGroup; the member checks of commits
