@@ -98,7 +98,11 @@ export function passRecords(
   if ('problem' in scan) return scan;
 
   const target = policy.compression ?? codec;
-  const maxTimestamp = policy.logAppendTime ? header.maxTimestamp : scan.maxTimestamp;
+  // CreateTime: the records' maximum goes into the header. LogAppendTime: the stamp that follows sets it.
+  // A maximum past the safe-integer range (a hostile baseTimestamp) cannot be written as a number, and
+  // nothing reads such a time meaningfully: the header keeps what the producer sent.
+  const fixMaxTimestamp =
+    !policy.logAppendTime && scan.maxTimestamp !== header.maxTimestamp && Number.isSafeInteger(scan.maxTimestamp);
   let out = batch;
   if (target !== codec) {
     const compressed = target === Compression.None ? records : compressSync(target, records, policy.compressionLevel);
@@ -118,10 +122,10 @@ export function passRecords(
         },
       };
     }
-  } else if (maxTimestamp === header.maxTimestamp) {
+  } else if (!fixMaxTimestamp) {
     return { batch }; // nothing to change: the header was right, the records are fine
   }
-  writeInt64FromNumber(out, maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  if (fixMaxTimestamp) writeInt64FromNumber(out, scan.maxTimestamp, MAX_TIMESTAMP_OFFSET);
   out.writeUInt32BE(crc32c(out.subarray(CRC_START_OFFSET)), CRC_OFFSET);
   return { batch: out };
 }

@@ -234,6 +234,18 @@ test('damaged records on a compacted topic: INVALID_RECORD or CORRUPT_MESSAGE, n
   }
 });
 
+test('hostile header timestamps (far past the safe-integer range) get an answer, not a throw', () => {
+  for (const policy of [compacted, plain, producePolicyOf({ 'compression.type': 'gzip' }, {})]) {
+    const batch = encodeRecordBatchSync({ records: records(3) });
+    batch.writeBigInt64BE(2n ** 62n, 27); // baseTimestamp
+    batch.writeBigInt64BE(-1n, MAX_TIMESTAMP_OFFSET);
+    withCrc(batch);
+    const result = pass(batch, policy);
+    assert.equal(result.problem, undefined);
+    assert.ok(new RecordBatchHeader(result.batch!).isCrcValid());
+  }
+});
+
 test('randomly damaged compacted batches (CRC fixed up): an answer every time, never a throw', () => {
   withSeed('record-pass damage', (random) => {
     for (let round = 0; round < 3000; round++) {
