@@ -152,8 +152,7 @@ export const topicConfigDefinitions: readonly TopicConfigDefinition[] = [
     brokerName: 'compression.type',
     type: 'STRING',
     defaultValue: 'producer',
-    documentation:
-      'The codec batches are stored in: uncompressed, gzip, snappy, lz4, zstd, or producer (as the producer sent them).',
+    documentation: 'The codec batches are stored in: uncompressed, gzip, snappy, lz4, zstd, or producer (as sent).',
     validate: oneOf('uncompressed', 'gzip', 'snappy', 'lz4', 'zstd', 'producer'),
   },
 ];

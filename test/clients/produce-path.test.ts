@@ -54,7 +54,7 @@ function flatten(error: ClientError, depth = 0): ClientError[] {
 
 const NO_KEY = /Compacted topic cannot accept message without key in topic partition/;
 
-test('kafkajs (Produce v7): a keyless message to a compacted topic is INVALID_RECORD, keyed ones are stored', async () => {
+test('kafkajs (Produce v7): keyless to a compacted topic is INVALID_RECORD, keyed messages are stored', async () => {
   const kafka = new Kafka({ brokers: [bootstrap], clientId: 'kafkajs-produce-path', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -126,7 +126,7 @@ test('kafkajs: an uncompressed producer to a compression.type=gzip topic; stored
   assert.deepEqual(got, values);
 });
 
-test('@platformatic/kafka (Produce v11): keyless to a compacted topic fails with Kafka’s record error message', async () => {
+test('@platformatic/kafka (Produce v11): keyless to a compacted topic fails with the record error message', async () => {
   const options = { clientId: 'platformatic-produce-path', bootstrapBrokers: [bootstrap], retries: 0, timeout: 5000 };
   await server.broker.createTopic('pk-compacted', 1, { 'cleanup.policy': 'compact,delete' });
   const producer = new Producer({ ...options, serializers: stringSerializers });
@@ -159,7 +159,7 @@ test('@platformatic/kafka (Produce v11): keyless to a compacted topic fails with
   assert.deepEqual([...recorder.versions.get('platformatic-produce-path')!], [11]);
 });
 
-test('@platformatic/kafka: snappy batches to a compression.type=lz4 topic are stored as lz4 and fetched back', async () => {
+test('@platformatic/kafka: snappy to a compression.type=lz4 topic is stored as lz4 and fetched back', async () => {
   const options = { clientId: 'platformatic-recompress', bootstrapBrokers: [bootstrap], retries: 1, timeout: 5000 };
   await server.broker.createTopic('pk-lz4', 1, { 'compression.type': 'lz4' });
   const producer = new Producer({ ...options, serializers: stringSerializers });

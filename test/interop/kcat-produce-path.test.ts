@@ -37,7 +37,7 @@ async function stored(topic: string) {
   return decodeRecordBatches(result!.records);
 }
 
-test('kcat: keyless messages to a compacted topic fail delivery, keyed ones are stored; it sends Produce v7', async () => {
+test('kcat: keyless to a compacted topic fails delivery, keyed messages are stored; it sends Produce v7', async () => {
   await server.broker.createTopic('kcat-compacted', 1, { 'cleanup.policy': 'compact' });
   await assert.rejects(
     kcat(['-P', '-t', 'kcat-compacted', '-p', '0'], 'no key 1\nno key 2\n'),

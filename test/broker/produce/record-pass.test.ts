@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { producePolicyOf, type ProducePolicy } from '../../../src/broker/produce/policy.js';
 import { passRecords, RECORD_ERRORS_MAX } from '../../../src/broker/produce/record-pass.js';
 import { ErrorCode } from '../../../src/protocol/generated/error-codes.js';
+import { ControlRecordType, encodeControlBatch } from '../../../src/protocol/record-batch/control.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
 import {
   Compression,
@@ -118,6 +119,19 @@ test('recompression: every codec to every other; records, producer fields and fl
       if (from === to) assert.equal(out, original, 'same codec: no copy');
     }
   }
+});
+
+test('control batches are never recompressed (they never come from a client; the pass leaves them alone)', () => {
+  const marker = encodeControlBatch({
+    producerId: 7,
+    producerEpoch: 1,
+    coordinatorEpoch: 0,
+    type: ControlRecordType.Commit,
+  });
+  const copy = Buffer.from(marker);
+  const result = pass(marker, producePolicyOf({ 'compression.type': 'zstd', 'cleanup.policy': 'compact' }, {}));
+  assert.equal(result.batch, marker);
+  assert.deepEqual(marker, copy);
 });
 
 test('recompression honours the zstd and gzip levels', () => {
