@@ -4,7 +4,7 @@
 import { ApiKey } from '../../src/protocol/generated/index.js';
 import { kafkaHandlers } from '../../src/server/handlers/index.js';
 import type { RequestContext } from '../../src/server/handlers/handler.js';
-import { KafkaListener } from '../../src/server/kafka-listener.js';
+import { KafkaListener } from '../../src/server/kafka/listener.js';
 import { listenerLimitsFrom } from '../../src/server/server-config.js';
 import type { TestBroker } from './test-broker.js';
 

@@ -258,17 +258,15 @@ test('maxTimestamp -1 in the header: ListOffsets by time answers as for a well-f
       const answer = await produce(7, topic, make([...timestamps], codec));
       assert.equal(answer.partitionResponses[0].errorCode, ErrorCode.NONE);
     }
-    const offsetAt = async (timestamp: number) => (await server.broker.listOffset(topic, 0, timestamp)).offset;
+    const lookUp = (timestamp: number) => server.broker.listOffset(topic, 0, BigInt(timestamp), 'high-watermark');
+    const offsetAt = async (timestamp: number) => (await lookUp(timestamp)).offset;
     assert.equal(await offsetAt(500), 0, topic);
     assert.equal(await offsetAt(1_500), 1, topic);
+    assert.equal(await offsetAt(2_200), 2, topic); // record-exact: the second record of the lz4 batch
     assert.equal(await offsetAt(2_600), 3, topic);
     assert.equal(await offsetAt(3_001), -1, topic);
-    assert.deepEqual(await server.broker.listOffset(topic, 0, -3), {
-      errorCode: 0,
-      errorMessage: null,
-      offset: 3,
-      timestamp: 3_000,
-    });
+    const max = await lookUp(-3); // MAX_TIMESTAMP
+    assert.deepEqual([max.errorCode, max.offset, max.timestamp], [0, 3, 3_000], topic);
     const stored = await storedBatches(topic);
     assert.deepEqual(
       stored.map((b) => b.maxTimestamp),
