@@ -34,17 +34,9 @@ import type { OffsetsTopicHost } from '../groups/offsets-store.js';
 import { OFFSETS_TOPIC } from '../groups/offsets-store.js';
 import { TRANSACTION_STATUS_NAMES, TransactionStatus, type StoredTransaction } from './state-records.js';
 import { TransactionStateStore } from './state-store.js';
+import { readInteger } from '../../runtime/settings.js';
 
-/** Kafka's `transaction.state.log.num.partitions`. */
-const DEFAULT_STATE_PARTITIONS = 50;
-/** Kafka's `transactional.id.expiration.ms` (7 days): an id idle this long, with no transaction open, is forgotten. */
-const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
-/** Kafka's `transaction.abort.timed.out.transaction.cleanup.interval.ms`. */
-const DEFAULT_TIMEOUT_CHECK_INTERVAL_MS = 10_000;
-/** Transactional ids kept in memory. Each costs ~0.5 KiB plus its partitions; 100 000 bound the coordinator
- *  to ~50 MiB while far above a deployment's producer instances. Past it, new ids are refused
- *  (COORDINATOR_NOT_AVAILABLE) rather than letting clients that invent ids grow the broker. */
-const DEFAULT_TRANSACTIONAL_IDS_MAX = 100_000;
+// Settings (transaction.state.log.num.partitions, sluice.transactional.ids.max, …): the settings registry.
 /** Partitions one transaction may span; an AddPartitionsToTxn past it is refused. Kafka has no such limit,
  *  but each partition costs memory here and a marker at the end. */
 const PARTITIONS_PER_TRANSACTION_MAX = 10_000;
@@ -114,31 +106,12 @@ export interface TransactionSettings {
   transactionalIdExpirationMs: number;
 }
 
-function integerSetting(properties: Record<string, string>, name: string, fallback: number, min: number): number {
-  const raw = properties[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return value;
-}
-
 export function transactionSettingsFrom(properties: Record<string, string>): TransactionSettings {
   return {
-    statePartitions: integerSetting(properties, 'transaction.state.log.num.partitions', DEFAULT_STATE_PARTITIONS, 1),
-    timeoutCheckIntervalMs: integerSetting(
-      properties,
-      'transaction.abort.timed.out.transaction.cleanup.interval.ms',
-      DEFAULT_TIMEOUT_CHECK_INTERVAL_MS,
-      1,
-    ),
-    transactionalIdsMax: integerSetting(properties, 'sluice.transactional.ids.max', DEFAULT_TRANSACTIONAL_IDS_MAX, 1),
-    transactionalIdExpirationMs: integerSetting(
-      properties,
-      'transactional.id.expiration.ms',
-      DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
-      1,
-    ),
+    statePartitions: readInteger(properties, 'transaction.state.log.num.partitions'),
+    timeoutCheckIntervalMs: readInteger(properties, 'transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+    transactionalIdsMax: readInteger(properties, 'sluice.transactional.ids.max'),
+    transactionalIdExpirationMs: readInteger(properties, 'transactional.id.expiration.ms'),
   };
 }
 
