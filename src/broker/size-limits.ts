@@ -1,13 +1,14 @@
 // Every size limit that spans layers, and the rules that relate them, in one table. A batch crosses
-// four of them on its way in — socket.request.max.bytes (the listener), message.max.bytes or the
-// topic's max.message.bytes (produce), segment.bytes and the int32 segment positions (storage) — and
-// two on its way back — the largest batch recovery believes after a crash (storage), fetch.max.bytes
-// and, for followers, replica.fetch.max.bytes. Nothing related them until issue 13: with both limits
-// raised past 100 MiB a 101 MiB batch was acknowledged and then cut by recovery.
+// five of them on its way in — socket.request.max.bytes and queued.max.request.bytes (the listener),
+// message.max.bytes or the topic's max.message.bytes (produce), segment.bytes and the int32 segment
+// positions (storage) — and two on its way back — the largest batch recovery believes after a crash
+// (storage), fetch.max.bytes and, for followers, replica.fetch.max.bytes. Nothing related them until
+// issue 13: with both limits raised past 100 MiB a 101 MiB batch was acknowledged and then cut.
 //
 // Each rule says what must hold, what breaks when it does not, and what Sluice does about it:
-//   refuse     a configuration breaking it could acknowledge a batch and then lose it: `sluice start`
-//              stops with one line (`cannot start: …`), CreateTopics/AlterConfigs answer INVALID_CONFIG;
+//   refuse     a configuration breaking it could acknowledge a batch and then lose it, or could never
+//              work: `sluice start` stops with one line (`cannot start: …`), CreateTopics/AlterConfigs
+//              answer INVALID_CONFIG;
 //   warn       a limit can never be reached (no data at risk): logged, at start and on the topic change;
 //   by-design  holds by how the code works, whatever the settings; its test shows the mechanism.
 // The rules are checked at start (server/start-broker.ts) and on every topic config change
@@ -27,6 +28,8 @@ export interface SizeLimits {
   /** `segment.bytes` (a topic) or `log.segment.bytes` (the broker default). */
   segmentBytes: { name: string; value: number };
   socketRequestMaxBytes: number;
+  /** `queued.max.request.bytes`: the listener's budget of request bytes held over all connections. */
+  queuedRequestBytesMax: number;
   fetchMaxBytes: number;
   replicaFetchMaxBytes: number;
   /** The largest max.message.bytes/message.max.bytes any configuration accepts (the registry's bound). */
@@ -109,6 +112,19 @@ export const sizeLimitRules: readonly SizeLimitRule[] = [
           `closing the connection`,
   },
   {
+    id: 'request-queue-holds-largest-request',
+    consequence: 'refuse',
+    rule: 'socket.request.max.bytes ≤ queued.max.request.bytes',
+    why:
+      'the listener reserves a whole frame of its budget before reading it; a frame the budget could never ' +
+      'hold would only be read when nothing else is, one request at a time for the whole broker',
+    problem: ({ socketRequestMaxBytes, queuedRequestBytesMax }) =>
+      socketRequestMaxBytes <= queuedRequestBytesMax
+        ? null
+        : `queued.max.request.bytes (${queuedRequestBytesMax}) must be at least socket.request.max.bytes ` +
+          `(${socketRequestMaxBytes}): the broker holds a whole request in memory while it reads it`,
+  },
+  {
     id: 'fetch-serves-any-batch',
     consequence: 'by-design',
     rule: 'a Fetch returns the first batch whole, even past fetch.max.bytes and the partition max (KIP-74)',
@@ -134,6 +150,7 @@ export function sizeLimitsFor(brokerProperties: Record<string, string>, topic?: 
       ? { name: 'segment.bytes', value: topic.segmentBytes }
       : { name: 'log.segment.bytes', value: readInteger(brokerProperties, 'log.segment.bytes') },
     socketRequestMaxBytes: readInteger(brokerProperties, 'socket.request.max.bytes'),
+    queuedRequestBytesMax: readInteger(brokerProperties, 'queued.max.request.bytes'),
     fetchMaxBytes: readInteger(brokerProperties, 'fetch.max.bytes'),
     replicaFetchMaxBytes: readInteger(brokerProperties, 'replica.fetch.max.bytes'),
     maxMessageBytesCeiling: Number(integerUpperBound(settingNamed('max.message.bytes'))),

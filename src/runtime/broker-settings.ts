@@ -93,6 +93,14 @@ export const brokerSettings: readonly SettingDefinition[] = [
     { main: 14 },
   ),
   long(
+    'queued.max.request.bytes',
+    512 * 1024 * 1024,
+    10n,
+    SAFE_MAX,
+    'Request bytes all connections together may hold (Kafka: unbounded); at least socket.request.max.bytes.',
+    { main: 23 },
+  ),
+  long(
     'connections.max.idle.ms',
     10 * 60 * 1000,
     1n,

@@ -3,6 +3,7 @@
 // map (Kafka names, string values); every known one is checked against the settings registry here,
 // the broker reads its part with brokerConfigFrom, topic defaults are read by topic-config.ts.
 import { hostname } from 'node:os';
+import { sizeLimitRules, sizeLimitsFor } from '../broker/size-limits.js';
 import { logConfigFor } from '../broker/topic-config.js';
 import { checkBrokerSettings, ConfigError, readInteger } from '../runtime/settings.js';
 import type { ListenerLimits } from './limits.js';
@@ -29,8 +30,11 @@ const limitSettings: Readonly<Record<keyof ListenerLimits, string>> = {
   connectionsMax: 'max.connections',
   inFlightRequestsMax: 'sluice.connection.in.flight.max',
   outputBufferBytesMax: 'sluice.connection.output.buffer.max.bytes',
+  queuedRequestBytesMax: 'queued.max.request.bytes',
   idleTimeoutMs: 'connections.max.idle.ms',
 };
+
+const queuedRequestsRule = sizeLimitRules.find((rule) => rule.id === 'request-queue-holds-largest-request')!;
 
 /** Reads the listener limits; a setting that is absent keeps the registry's default. */
 export function listenerLimitsFrom(properties: Record<string, string>): ListenerLimits {
@@ -38,6 +42,10 @@ export function listenerLimitsFrom(properties: Record<string, string>): Listener
   for (const [field, name] of Object.entries(limitSettings) as [keyof ListenerLimits, string][]) {
     limits[field] = readInteger(properties, name);
   }
+  // The listener's part of the size rules (broker/size-limits.ts): the request budget must hold the
+  // largest request.
+  const problem = queuedRequestsRule.problem(sizeLimitsFor(properties));
+  if (problem !== null) throw new ConfigError(problem);
   return limits;
 }
 

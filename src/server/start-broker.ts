@@ -18,7 +18,7 @@ import { Broker } from '../broker/broker.js';
 import { brokerConfigFrom, ConfigError } from '../broker/config.js';
 import { checkSizeLimits, sizeLimitsFor } from '../broker/size-limits.js';
 import { kafkaHandlers } from './handlers/index.js';
-import { KafkaListener } from './kafka-listener.js';
+import { KafkaListener } from './kafka/listener.js';
 import { silentLogger, type Logger } from './logger.js';
 import { defaultAdvertisedHost, formatHostPort, serverConfigFrom } from './server-config.js';
 

@@ -59,11 +59,24 @@ test('refused: a batch or a segment past the int32 segment positions', () => {
   assert.match(message, /^segment\.bytes \(2147483648\) is above the int32 segment position limit/);
 });
 
+test('refused at start, in one line: a request budget smaller than the largest request', async () => {
+  const message = refusedBy('request-queue-holds-largest-request', {
+    ...defaults,
+    queuedRequestBytesMax: MiB,
+  });
+  assert.match(message, /^queued\.max\.request\.bytes \(1048576\) must be at least socket\.request\.max\.bytes/);
+  await assert.rejects(
+    startBroker({ properties: { 'queued.max.request.bytes': String(MiB) } }),
+    (error: Error) => error.name === 'ConfigError' && error.message === message,
+  );
+});
+
 test('the extreme values the registry accepts are safe: no refusal with every limit at its ceiling', () => {
   const extreme = sizeLimitsFor({
     'message.max.bytes': '2147483647',
     'log.segment.bytes': '2147483647',
     'socket.request.max.bytes': '2147483647',
+    'queued.max.request.bytes': '2147483647',
   });
   assert.deepEqual(checkSizeLimits(extreme).refused, []);
 });
