@@ -17,13 +17,14 @@ import {
 
 /** Which layers each layer may import (DESIGN.md, "Layers"). */
 const allowedImports: Record<string, readonly string[]> = {
-  protocol: [],
-  storage: ['protocol'],
-  broker: ['storage', 'protocol'],
-  server: ['broker', 'protocol'],
-  client: ['protocol'],
-  cli: ['server', 'client'],
-  cluster: ['broker', 'storage', 'protocol'],
+  runtime: [],
+  protocol: ['runtime'],
+  storage: ['protocol', 'runtime'],
+  broker: ['storage', 'protocol', 'runtime'],
+  server: ['broker', 'protocol', 'runtime'],
+  client: ['protocol', 'runtime'],
+  cli: ['server', 'client', 'runtime'],
+  cluster: ['broker', 'storage', 'protocol', 'runtime'],
 };
 /** Node modules that do I/O; `protocol/` is pure and may use none of them. */
 const ioModules = [

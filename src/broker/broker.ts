@@ -25,6 +25,7 @@ import { systemClock, type Failure } from './services.js';
 import { needsRecordPass, producePolicyOf } from './produce/policy.js';
 import { passRecords, type RecordError } from './produce/record-pass.js';
 import { addToTransactionImplicitly, transactionalRefusal } from './produce/transaction-admission.js';
+import { topicSizeLimitProblem } from './size-limits.js';
 import { effectiveTopicConfigs, logConfigFor, topicConfigProblem } from './topic-config.js';
 import { isInternalTopic, topicNameProblem } from './topic-names.js';
 import { PARTITIONS_PER_TOPIC_MAX, TopicRegistry, type Topic } from './topic-registry.js';
@@ -233,7 +234,7 @@ export class Broker {
         `Number of partitions must be between 1 and ${PARTITIONS_PER_TOPIC_MAX}, got ${partitions}`,
       );
     }
-    const configProblem = topicConfigProblem(configs);
+    const configProblem = topicConfigProblem(configs, this.config.properties);
     if (configProblem) return fail(ErrorCode.INVALID_CONFIG, configProblem);
     let logConfig;
     try {
@@ -241,6 +242,8 @@ export class Broker {
     } catch (error) {
       return fail(ErrorCode.INVALID_CONFIG, (error as Error).message);
     }
+    const sizeProblem = topicSizeLimitProblem(name, configs, logConfig, this.config.properties, this.logger);
+    if (sizeProblem) return fail(ErrorCode.INVALID_CONFIG, sizeProblem);
     if (validateOnly) return OK;
     const topic = this.topics.create(name, partitions, configs);
     await this.partitions.open(name, topic.id, 0, partitions, logConfig);
@@ -295,13 +298,16 @@ export class Broker {
   alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Failure {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
-    const problem = topicConfigProblem(overrides);
+    const problem = topicConfigProblem(overrides, this.config.properties);
     if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
+    let logConfig;
     try {
-      logConfigFor(overrides, this.config.properties);
+      logConfig = logConfigFor(overrides, this.config.properties);
     } catch (error) {
       return fail(ErrorCode.INVALID_CONFIG, (error as Error).message);
     }
+    const sizeProblem = topicSizeLimitProblem(name, overrides, logConfig, this.config.properties, this.logger);
+    if (sizeProblem) return fail(ErrorCode.INVALID_CONFIG, sizeProblem);
     if (validateOnly) return OK;
     this.topics.setConfigs(name, overrides);
     // Applies at once: the logs read their settings (segment size, retention, max message size) when

@@ -1,6 +1,10 @@
-// Broker settings with Kafka's names. The CLI gathers them from flags, SLUICE_* environment variables
-// and a --config properties file into one `properties` map; this module reads the broker's part.
-// Storage (`log.*`) settings are read by storage/limits.ts and topic-config.ts from the same map.
+// The broker's part of the settings. The CLI gathers every setting from flags, SLUICE_* environment
+// variables and a --config properties file into one `properties` map (Kafka names, string values);
+// this module reads the broker's part through the settings registry (src/runtime/settings.ts), which
+// declares each one's default and bounds. Topic configs are read by topic-config.ts from the same map.
+import { readBoolean, readInteger, readString } from '../runtime/settings.js';
+
+export { ConfigError } from '../runtime/settings.js';
 
 export interface BrokerConfig {
   /** `node.id`: this broker's id in Metadata; stored in meta.properties on first start. */
@@ -36,71 +40,27 @@ export interface BrokerConfig {
   properties: Record<string, string>;
 }
 
-export const brokerConfigDefaults = {
-  'node.id': '0',
-  'log.dirs': './data',
-  'num.partitions': '1',
-  'auto.create.topics.enable': 'true',
-  'transaction.max.timeout.ms': '900000',
-  'producer.id.expiration.ms': '86400000',
-  'fetch.max.bytes': '57671680',
-  'transaction.check.delay.ms': '6000',
-  'transaction.check.max': '15',
-  'sluice.transaction.check.backoff.max.ms': '60000',
-  'sluice.half.log.num.partitions': '4',
-  'sluice.half.pending.max': '100000',
-} as const;
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-function integer(
-  properties: Record<string, string>,
-  name: keyof typeof brokerConfigDefaults,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const raw = properties[name] ?? brokerConfigDefaults[name];
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(
-      max === Number.MAX_SAFE_INTEGER
-        ? `${name} must be an integer >= ${min}, got "${raw}"`
-        : `${name} must be an integer in [${min}, ${max}], got "${raw}"`,
-    );
-  }
-  return value;
-}
-
-function boolean(properties: Record<string, string>, name: keyof typeof brokerConfigDefaults): boolean {
-  const raw = (properties[name] ?? brokerConfigDefaults[name]).toLowerCase();
-  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-  return raw === 'true';
-}
-
-/** Reads and checks the broker settings; the advertised address is filled in by the server. */
+/** Reads and checks the broker settings (defaults and bounds: the settings registry); the advertised
+ *  address is filled in by the server. Throws ConfigError naming a bad setting. */
 export function brokerConfigFrom(
   properties: Record<string, string>,
   advertised: { host: string; port: number },
 ): BrokerConfig {
   return {
-    nodeId: integer(properties, 'node.id', 0),
-    dataDir: properties['log.dirs'] ?? properties['log.dir'] ?? brokerConfigDefaults['log.dirs'],
+    nodeId: readInteger(properties, 'node.id'),
+    dataDir: readString(properties, 'log.dirs'),
     advertisedHost: advertised.host,
     advertisedPort: advertised.port,
-    numPartitions: integer(properties, 'num.partitions', 1),
-    autoCreateTopics: boolean(properties, 'auto.create.topics.enable'),
-    transactionMaxTimeoutMs: integer(properties, 'transaction.max.timeout.ms', 1),
-    producerIdExpirationMs: integer(properties, 'producer.id.expiration.ms', 1),
-    fetchMaxBytes: integer(properties, 'fetch.max.bytes', 1024),
-    // The check delays are setTimeout delays: at most 2^31 − 1 ms. 1000 checks or channel partitions
-    // are far past any use; the caps keep a typo from creating thousands of logs or retrying for ever.
-    transactionCheckDelayMs: integer(properties, 'transaction.check.delay.ms', 1, 2 ** 31 - 1),
-    transactionCheckMax: integer(properties, 'transaction.check.max', 1, 1000),
-    transactionCheckBackoffMaxMs: integer(properties, 'sluice.transaction.check.backoff.max.ms', 1, 2 ** 31 - 1),
-    halfLogPartitions: integer(properties, 'sluice.half.log.num.partitions', 1, 1000),
-    halfPendingMax: integer(properties, 'sluice.half.pending.max', 1, 10_000_000),
+    numPartitions: readInteger(properties, 'num.partitions'),
+    autoCreateTopics: readBoolean(properties, 'auto.create.topics.enable'),
+    transactionMaxTimeoutMs: readInteger(properties, 'transaction.max.timeout.ms'),
+    producerIdExpirationMs: readInteger(properties, 'producer.id.expiration.ms'),
+    fetchMaxBytes: readInteger(properties, 'fetch.max.bytes'),
+    transactionCheckDelayMs: readInteger(properties, 'transaction.check.delay.ms'),
+    transactionCheckMax: readInteger(properties, 'transaction.check.max'),
+    transactionCheckBackoffMaxMs: readInteger(properties, 'sluice.transaction.check.backoff.max.ms'),
+    halfLogPartitions: readInteger(properties, 'sluice.half.log.num.partitions'),
+    halfPendingMax: readInteger(properties, 'sluice.half.pending.max'),
     properties,
   };
 }

@@ -1,4 +1,7 @@
-// What `sluice --help` and `sluice start --help` print. The README's "Configuration" section says the same at more length.
+// What `sluice --help` and `sluice start --help` print. The settings and their defaults come from the
+// settings registry, as do the README's and docs/configuration.md's tables.
+import { readOptionalString } from '../runtime/settings.js';
+import { helpSettingLines } from '../runtime/settings-docs.js';
 import { namedFlags } from './settings.js';
 
 export const usage = `Usage: sluice <command> [flags]
@@ -17,29 +20,28 @@ Flags:
   -h, --help     show this help
   -v, --version  print the version`;
 
-const row = (left: string, right: string) => `  ${left.padEnd(35)}${right}`;
+const leftWidth = 35;
+const row = (left: string, right: string) => `  ${left.padEnd(leftWidth)}${right}`;
+/** A named flag's description with the default of the setting it sets (from the registry). */
+const withDefault = (description: string, setting: string) => {
+  const value = readOptionalString({}, setting);
+  if (value === null) return description;
+  return description.endsWith(')')
+    ? `${description.slice(0, -1)}; default ${value})`
+    : `${description} (default ${value})`;
+};
 const flagLines = [
-  ...namedFlags.map(({ flag, value, description }) => row(`--${flag} <${value}>`, description)),
+  ...namedFlags.map(({ flag, value, description, setting }) =>
+    row(`--${flag} <${value}>`, withDefault(description, setting)),
+  ),
   row('--config <file>', 'Kafka .properties file (also SLUICE_CONFIG)'),
   row('--override <name=value>', 'any setting by its Kafka name; repeatable'),
   row('--log-level <level>', 'trace, debug, info (default), warn, error, fatal, silent (also SLUICE_LOG_LEVEL)'),
   row('-h, --help', 'show this help'),
   row('-v, --version', 'print the version'),
 ].join('\n');
-const mainSettingLines = [
-  row('num.partitions=1', 'partitions of a new topic when not given'),
-  row('auto.create.topics.enable=true', 'create unknown topics on Metadata/Produce'),
-  row('log.retention.ms=604800000', 'delete segments older than this (-1: keep them)'),
-  row('log.retention.bytes=-1', 'delete the oldest segments above this size per partition'),
-  row('log.segment.bytes=1073741824', 'roll segment files at this size'),
-  row('message.max.bytes=1048588', 'largest batch accepted'),
-  row('log.flush.policy=sync', 'sync: answer after fsync | interval:<ms> | os (see README)'),
-  row('socket.request.max.bytes=104857600', 'largest request'),
-  row('max.connections=4096', 'open client connections'),
-  row('connections.max.idle.ms=600000', 'close connections idle this long'),
-  row('transaction.check.delay.ms=6000', 'check back a half message undecided this long'),
-  row('transaction.check.max=15', 'checks before an undecided half message is abandoned'),
-].join('\n');
+/** From the settings registry (src/runtime/settings-docs.ts), like the README's table. */
+const mainSettingLines = helpSettingLines(leftWidth, 110);
 const variableLines = namedFlags.map(({ environment, setting }) => row(environment, setting)).join('\n');
 
 export const startHelp = `Usage: sluice start [flags]
@@ -56,7 +58,7 @@ ${variableLines}
 Precedence, lowest first: defaults < --config file < SLUICE_* environment < flags
 (within the flags, --listen/--advertised-listener/--data-dir/--node-id win over --override).
 
-Main settings:
+Main settings (every one: docs/configuration.md; topic configs default to their log.* setting):
 ${mainSettingLines}
 
 Logs are JSON lines when stdout is not a terminal. SIGTERM/SIGINT stop the broker cleanly.`;

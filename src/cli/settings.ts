@@ -1,6 +1,6 @@
 // Where `sluice start` gets its settings, lowest precedence first:
 //
-//   1. defaults           listeners=127.0.0.1:9092, log.dirs=./data (the rest: each layer's own defaults)
+//   1. defaults           listeners=127.0.0.1:9092, log.dirs=./data (the rest: the settings registry's)
 //   2. --config <file>    a Kafka .properties file (also SLUICE_CONFIG)
 //   3. environment        SLUICE_* variables (SLUICE_LOG_RETENTION_MS -> log.retention.ms)
 //   4. flags              --override name=value, then the named flags (--listen, --data-dir, ...)
@@ -9,6 +9,7 @@
 // checks; this module only gathers and records where each value came from.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { readString } from '../runtime/settings.js';
 import { ConfigError, parseProperties } from '../server/server-config.js';
 
 /** A command line that cannot be understood (exit code 2, unlike a bad setting, exit code 1). */
@@ -16,9 +17,11 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** What `sluice start` sets when nothing else does (the registry's defaults; startBroker() alone
+ *  would pick a free port and a temporary directory). */
 export const defaultSettings: Readonly<Record<string, string>> = Object.freeze({
-  listeners: '127.0.0.1:9092',
-  'log.dirs': './data',
+  listeners: readString({}, 'listeners'),
+  'log.dirs': readString({}, 'log.dirs'),
 });
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -31,7 +34,7 @@ export const namedFlags = [
     environment: 'SLUICE_LISTEN',
     setting: 'listeners',
     value: 'host:port',
-    description: 'address to listen on (default 127.0.0.1:9092; port 0 picks a free one)',
+    description: 'address to listen on (port 0 picks a free one)',
   },
   {
     flag: 'advertised-listener',
@@ -45,14 +48,14 @@ export const namedFlags = [
     environment: 'SLUICE_DATA_DIR',
     setting: 'log.dirs',
     value: 'path',
-    description: 'data directory (default ./data)',
+    description: 'data directory',
   },
   {
     flag: 'node-id',
     environment: 'SLUICE_NODE_ID',
     setting: 'node.id',
     value: 'n',
-    description: 'broker id shown to clients (default 0; fixed at first start)',
+    description: 'broker id shown to clients (fixed at first start)',
   },
 ] as const;
 

@@ -1,6 +1,7 @@
 // Every limit of the Kafka listener, with why it has that size. Names follow Kafka's where Kafka has
 // the same knob (socket.request.max.bytes, connections.max.idle.ms, max.connections); the others are
-// Sluice's own and start with `sluice.`.
+// Sluice's own and start with `sluice.`. Their defaults and bounds are the settings registry's.
+import { integerDefault, settingNamed } from '../runtime/settings.js';
 
 export interface ListenerLimits {
   /** `socket.request.max.bytes`: largest request frame accepted. Kafka's default, 100 MiB: one produce
@@ -27,13 +28,14 @@ export interface ListenerLimits {
 }
 
 export const defaultListenerLimits: Readonly<ListenerLimits> = Object.freeze({
-  requestBytesMax: 100 * 1024 * 1024,
-  connectionsMax: 4096,
-  inFlightRequestsMax: 64,
-  outputBufferBytesMax: 16 * 1024 * 1024,
-  queuedRequestBytesMax: 512 * 1024 * 1024,
-  idleTimeoutMs: 10 * 60 * 1000,
+  requestBytesMax: integerDefault('socket.request.max.bytes'),
+  connectionsMax: integerDefault('max.connections'),
+  inFlightRequestsMax: integerDefault('sluice.connection.in.flight.max'),
+  outputBufferBytesMax: integerDefault('sluice.connection.output.buffer.max.bytes'),
+  queuedRequestBytesMax: integerDefault('queued.max.request.bytes'),
+  idleTimeoutMs: integerDefault('connections.max.idle.ms'),
 });
 
-/** The smallest request: api_key, api_version, correlation_id and a null client_id. */
-export const REQUEST_BYTES_MIN = 10;
+/** The smallest request: api_key, api_version, correlation_id and a null client_id (10 bytes) — the
+ *  registry's lower bound of socket.request.max.bytes. */
+export const REQUEST_BYTES_MIN = Number(settingNamed('socket.request.max.bytes').min);

@@ -1,13 +1,14 @@
 // The server's part of the Kafka-named settings: where to listen, what address to advertise, and the
 // listener limits of limits.ts. The CLI and startBroker() gather every setting into one `properties`
-// map (Kafka names, string values); the broker reads its part with brokerConfigFrom, the storage
-// `log.*` part is read by topic-config.ts, and this module reads the rest.
+// map (Kafka names, string values); every known one is checked against the settings registry here,
+// the broker reads its part with brokerConfigFrom, topic defaults are read by topic-config.ts.
 import { hostname } from 'node:os';
-import { ConfigError } from '../broker/config.js';
-import { logConfigFor, topicConfigDefinitions } from '../broker/topic-config.js';
-import { defaultListenerLimits, REQUEST_BYTES_MIN, type ListenerLimits } from './limits.js';
+import { sizeLimitRules, sizeLimitsFor } from '../broker/size-limits.js';
+import { logConfigFor } from '../broker/topic-config.js';
+import { checkBrokerSettings, ConfigError, readInteger } from '../runtime/settings.js';
+import type { ListenerLimits } from './limits.js';
 
-export { ConfigError } from '../broker/config.js';
+export { ConfigError } from '../runtime/settings.js';
 export { parseProperties } from '../broker/data-dir.js';
 
 export interface HostPort {
@@ -23,52 +24,28 @@ export interface ServerConfig {
   limits: ListenerLimits;
 }
 
-/** The Kafka name of each listener limit. `int32` caps the values Kafka itself keeps in an int. */
-const limitSettings: ReadonlyArray<{ name: string; field: keyof ListenerLimits; min: number; max: number }> = [
-  { name: 'socket.request.max.bytes', field: 'requestBytesMax', min: REQUEST_BYTES_MIN, max: 2 ** 31 - 1 },
-  { name: 'max.connections', field: 'connectionsMax', min: 1, max: 2 ** 31 - 1 },
-  { name: 'sluice.connection.in.flight.max', field: 'inFlightRequestsMax', min: 1, max: 2 ** 31 - 1 },
-  {
-    name: 'sluice.connection.output.buffer.max.bytes',
-    field: 'outputBufferBytesMax',
-    min: 1,
-    max: Number.MAX_SAFE_INTEGER,
-  },
-  {
-    name: 'queued.max.request.bytes',
-    field: 'queuedRequestBytesMax',
-    min: REQUEST_BYTES_MIN,
-    max: Number.MAX_SAFE_INTEGER,
-  },
-  { name: 'connections.max.idle.ms', field: 'idleTimeoutMs', min: 1, max: Number.MAX_SAFE_INTEGER },
-];
+/** The setting behind each listener limit. */
+const limitSettings: Readonly<Record<keyof ListenerLimits, string>> = {
+  requestBytesMax: 'socket.request.max.bytes',
+  connectionsMax: 'max.connections',
+  inFlightRequestsMax: 'sluice.connection.in.flight.max',
+  outputBufferBytesMax: 'sluice.connection.output.buffer.max.bytes',
+  queuedRequestBytesMax: 'queued.max.request.bytes',
+  idleTimeoutMs: 'connections.max.idle.ms',
+};
 
-/** Kafka names this module reads, for documentation and for the CLI's help. */
-export const serverSettingNames: readonly string[] = [
-  'listeners',
-  'advertised.listeners',
-  ...limitSettings.map((s) => s.name),
-];
+const queuedRequestsRule = sizeLimitRules.find((rule) => rule.id === 'request-queue-holds-largest-request')!;
 
-/** Reads the listener limits; a setting that is absent keeps the default of limits.ts. */
+/** Reads the listener limits; a setting that is absent keeps the registry's default. */
 export function listenerLimitsFrom(properties: Record<string, string>): ListenerLimits {
-  const limits: ListenerLimits = { ...defaultListenerLimits };
-  for (const { name, field, min, max } of limitSettings) {
-    const raw = properties[name];
-    if (raw === undefined) continue;
-    const trimmed = raw.trim();
-    const value = Number(trimmed);
-    if (!/^-?\d+$/.test(trimmed) || !Number.isSafeInteger(value) || value < min || value > max) {
-      throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-    }
-    limits[field] = value;
+  const limits = {} as ListenerLimits;
+  for (const [field, name] of Object.entries(limitSettings) as [keyof ListenerLimits, string][]) {
+    limits[field] = readInteger(properties, name);
   }
-  if (limits.queuedRequestBytesMax < limits.requestBytesMax) {
-    throw new ConfigError(
-      `queued.max.request.bytes (${limits.queuedRequestBytesMax}) must be at least socket.request.max.bytes ` +
-        `(${limits.requestBytesMax}): the broker holds a whole request in memory while it reads it`,
-    );
-  }
+  // The listener's part of the size rules (broker/size-limits.ts): the request budget must hold the
+  // largest request.
+  const problem = queuedRequestsRule.problem(sizeLimitsFor(properties));
+  if (problem !== null) throw new ConfigError(problem);
   return limits;
 }
 
@@ -111,8 +88,9 @@ export function parseListenerAddress(name: string, value: string, options: { all
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-/** Reads and checks the server settings, and checks the broker-wide `log.*` defaults so a bad value
- *  stops the start with a clear message instead of failing later at the first topic. */
+/** Reads and checks the server settings, and checks every setting the registry knows (the topic
+ *  defaults too), so a bad value stops the start with a clear message instead of failing later at the
+ *  first topic. */
 export function serverConfigFrom(properties: Record<string, string>): ServerConfig {
   const listeners = properties['listeners'];
   const advertised = properties['advertised.listeners'];
@@ -121,11 +99,7 @@ export function serverConfigFrom(properties: Record<string, string>): ServerConf
     throw new ConfigError(`log.dirs: Sluice uses one data directory, got the list "${dataDirs}"`);
   }
   if (dataDirs !== undefined && dataDirs.trim() === '') throw new ConfigError('log.dirs must not be empty');
-  for (const definition of topicConfigDefinitions) {
-    const value = properties[definition.brokerName];
-    const problem = value === undefined ? null : definition.validate(value);
-    if (problem !== null) throw new ConfigError(`${definition.brokerName}: ${problem}`);
-  }
+  checkBrokerSettings(properties);
   try {
     logConfigFor({}, properties);
   } catch (error) {

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from '../broker/broker.js';
 import { brokerConfigFrom, ConfigError } from '../broker/config.js';
+import { checkSizeLimits, sizeLimitsFor } from '../broker/size-limits.js';
 import { kafkaHandlers } from './handlers/index.js';
 import { KafkaListener } from './kafka/listener.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -72,6 +73,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   const advertised = server.advertised ?? { host: defaultAdvertisedHost(host), port };
   // Checks every broker setting before anything touches the disk; the real config follows below.
   brokerConfigFrom(properties, advertised);
+  // The size limits of the layers must agree (broker/size-limits.ts): a refusal is the one line
+  // `sluice start` prints; a limit that can never be reached is worth a warning.
+  const sizes = checkSizeLimits(sizeLimitsFor(properties));
+  if (sizes.refused.length > 0) throw new ConfigError(sizes.refused[0]!);
+  for (const warning of sizes.warnings) logger.warn({ rule: warning.rule }, warning.message);
 
   const givenDataDir = properties['log.dirs'] ?? properties['log.dir'];
   const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), 'sluice-')));

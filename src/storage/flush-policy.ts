@@ -13,23 +13,16 @@
 // In every policy, recovery after any crash keeps a prefix of the acknowledged appends and never
 // serves a torn or corrupt batch.
 
+import { parseFlushPolicyText, settingNamed, valueProblem, type FlushPolicyText } from '../runtime/settings.js';
 import { StorageError } from './errors.js';
 
-export type FlushPolicy = { kind: 'sync' } | { kind: 'interval'; intervalMs: number } | { kind: 'os' };
+/** The syntax (and its bounds) is the settings registry's; this module says what each policy does. */
+export type FlushPolicy = FlushPolicyText;
 
 export function parseFlushPolicy(text: string): FlushPolicy {
-  const value = text.trim();
-  if (value === 'sync') return { kind: 'sync' };
-  if (value === 'os') return { kind: 'os' };
-  const match = /^interval:(\d+)$/.exec(value);
-  if (match !== null) {
-    const intervalMs = Number(match[1]);
-    if (intervalMs >= 1 && Number.isSafeInteger(intervalMs)) return { kind: 'interval', intervalMs };
-  }
-  throw new StorageError(
-    'INVALID_CONFIG',
-    `log.flush.policy must be sync, os or interval:<ms> (ms >= 1), got "${text}"`,
-  );
+  const policy = parseFlushPolicyText(text);
+  if (policy !== null) return policy;
+  throw new StorageError('INVALID_CONFIG', valueProblem(settingNamed('log.flush.policy'), text)!);
 }
 
 export function formatFlushPolicy(policy: FlushPolicy): string {

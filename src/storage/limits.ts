@@ -1,7 +1,8 @@
-// Every storage limit and default in one place, with the reason for its size.
-// Names follow Kafka's broker settings (`log.*`) where the concept is the same; the topic-level
-// override has Kafka's topic name (`segment.bytes`, `retention.ms`, …), listed in `kafkaConfigNames`.
+// Every storage limit in one place, with the reason for its size, and the typed LogConfig a partition
+// log runs with. The settings behind LogConfig (names, defaults, bounds) are declared once in the
+// settings registry (src/runtime/settings.ts); `logConfigSettings` says which field reads which.
 
+import { brokerValue, integerOf, listOf, settingNamed, valueProblem } from '../runtime/settings.js';
 import { StorageError } from './errors.js';
 import { parseFlushPolicy, type FlushPolicy } from './flush-policy.js';
 
@@ -47,47 +48,79 @@ export interface LogConfig {
   fileDeleteDelayMs: number;
 }
 
-export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
-  segmentBytes: 1024 * 1024 * 1024,
-  segmentMs: 7 * 24 * 60 * 60 * 1000,
-  indexIntervalBytes: 4096,
-  segmentIndexBytes: 10 * 1024 * 1024,
-  retentionMs: 7 * 24 * 60 * 60 * 1000,
-  retentionBytes: -1,
-  cleanupPolicy: Object.freeze({ delete: true, compact: false }),
-  deleteRetentionMs: 24 * 60 * 60 * 1000,
-  minCompactionLagMs: 0,
-  maxMessageBytes: 1024 * 1024 + 12,
-  flushPolicy: Object.freeze({ kind: 'sync' }) as FlushPolicy,
-  recoveryPointCheckpointIntervalMs: 60_000,
-  retentionCheckIntervalMs: 5 * 60_000,
-  fileDeleteDelayMs: 60_000,
-});
-
-/** Kafka's broker-level name (and topic-level name) of each setting. */
-export const kafkaConfigNames: Record<keyof LogConfig, readonly string[]> = {
-  segmentBytes: ['log.segment.bytes', 'segment.bytes'],
-  segmentMs: ['log.roll.ms', 'segment.ms'],
-  indexIntervalBytes: ['log.index.interval.bytes', 'index.interval.bytes'],
-  segmentIndexBytes: ['log.index.size.max.bytes', 'segment.index.bytes'],
-  retentionMs: ['log.retention.ms', 'retention.ms'],
-  retentionBytes: ['log.retention.bytes', 'retention.bytes'],
-  cleanupPolicy: ['log.cleanup.policy', 'cleanup.policy'],
-  deleteRetentionMs: ['log.cleaner.delete.retention.ms', 'delete.retention.ms'],
-  minCompactionLagMs: ['log.cleaner.min.compaction.lag.ms', 'min.compaction.lag.ms'],
-  maxMessageBytes: ['message.max.bytes', 'max.message.bytes'],
-  flushPolicy: ['log.flush.policy'],
-  recoveryPointCheckpointIntervalMs: ['log.flush.offset.checkpoint.interval.ms'],
-  retentionCheckIntervalMs: ['log.retention.check.interval.ms'],
-  fileDeleteDelayMs: ['file.delete.delay.ms', 'log.segment.delete.delay.ms'],
+/** The registry setting behind each field (src/runtime/settings.ts): its topic-level name, or the
+ *  broker name of a broker-wide one. Defaults, bounds and Kafka's broker-level names come from there. */
+export const logConfigSettings: Readonly<Record<keyof LogConfig, string>> = {
+  segmentBytes: 'segment.bytes',
+  segmentMs: 'segment.ms',
+  indexIntervalBytes: 'index.interval.bytes',
+  segmentIndexBytes: 'segment.index.bytes',
+  retentionMs: 'retention.ms',
+  retentionBytes: 'retention.bytes',
+  cleanupPolicy: 'cleanup.policy',
+  deleteRetentionMs: 'delete.retention.ms',
+  minCompactionLagMs: 'min.compaction.lag.ms',
+  maxMessageBytes: 'max.message.bytes',
+  flushPolicy: 'log.flush.policy',
+  recoveryPointCheckpointIntervalMs: 'log.flush.offset.checkpoint.interval.ms',
+  retentionCheckIntervalMs: 'log.retention.check.interval.ms',
+  fileDeleteDelayMs: 'file.delete.delay.ms',
 };
+
+const fields = Object.keys(logConfigSettings) as (keyof LogConfig)[];
+
+/** A checked setting value as the field's type. */
+function fieldValue<K extends keyof LogConfig>(field: K, value: string): LogConfig[K] {
+  if (field === 'flushPolicy') return parseFlushPolicy(value) as LogConfig[K];
+  if (field === 'cleanupPolicy') {
+    const items = listOf(value);
+    return { delete: items.includes('delete'), compact: items.includes('compact') } as LogConfig[K];
+  }
+  return integerOf(value) as LogConfig[K];
+}
+
+function checked(name: string, raw: string, givenAs = name): string {
+  const problem = valueProblem(settingNamed(name), raw, givenAs);
+  if (problem !== null) throw new StorageError('INVALID_CONFIG', problem);
+  return raw;
+}
+
+/** A LogConfig from setting values by the names of `logConfigSettings`; a name `valueOf` does not
+ *  know takes the registry's default. Throws StorageError INVALID_CONFIG naming the setting. */
+export function logConfigFromSettings(valueOf: (name: string) => string | undefined): LogConfig {
+  const config: Partial<Record<keyof LogConfig, unknown>> = {};
+  for (const field of fields) {
+    const name = logConfigSettings[field];
+    config[field] = fieldValue(field, checked(name, valueOf(name) ?? settingNamed(name).defaultValue!));
+  }
+  return config as LogConfig;
+}
+
+export const defaultLogConfig: Readonly<LogConfig> = (() => {
+  const config = logConfigFromSettings(() => undefined);
+  return Object.freeze({
+    ...config,
+    cleanupPolicy: Object.freeze(config.cleanupPolicy),
+    flushPolicy: Object.freeze(config.flushPolicy),
+  });
+})();
 
 /** Hard limits that are not configuration. */
 export const storageLimits = {
-  /** Largest batch recovery will believe in. Bigger than any `max.message.bytes` one could set
-   *  (Kafka's `socket.request.max.bytes` is 100 MiB), so lowering the topic limit later can never
-   *  make recovery cut valid data; a length beyond this is garbage. */
-  recoveryBatchBytesMax: 100 * 1024 * 1024,
+  /** Largest batch recovery believes: the hard ceiling of every batch any configuration could ever
+   *  have let in, not today's setting. Why the ceiling:
+   *  - Recovery must keep every batch that was acknowledged, under whatever settings were in force
+   *    then. A bound taken from today's `message.max.bytes`/`max.message.bytes` would cut, as
+   *    `bad-length`, a batch accepted before an operator lowered them; a fixed bound below what the
+   *    settings allow (it was 100 MiB) cuts what they let in — issue 13: a 101 MiB batch,
+   *    acknowledged with both limits raised, lost at the next unclean open.
+   *  - Nothing can be larger: `max.message.bytes` and `message.max.bytes` are int32 (their registry
+   *    bound is 2^31 − 1, as Kafka's type), and a segment addresses batches by int32 positions (below).
+   *    broker/size-limits.ts holds the rule that ties the two, with a test.
+   *  - Believing large lengths costs no safety: a length past the file's end is a torn tail, one that
+   *    fits is CRC-checked before anything is kept. Its only cost is reading that many bytes to check
+   *    them, and only when the file holds them — as it does when the broker once accepted such a batch. */
+  recoveryBatchBytesMax: 2 ** 31 - 1,
   /** Bytes read at a time when recovery or an index rebuild walks a segment: large enough that the
    *  read syscall cost vanishes, small enough to allocate per walk. */
   scanChunkBytes: 1024 * 1024,
@@ -99,63 +132,46 @@ export const storageLimits = {
   /** Offsets inside a segment are stored as int32 relative offsets in the index, so a segment may
    *  span at most this many offsets before it must roll (Kafka does the same). */
   relativeOffsetMax: 2 ** 31 - 1,
-  /** Segment files are addressed by int32 positions in the index, so a segment stays below 2 GiB. */
+  /** Segment files are addressed by int32 positions in the index, so a segment stays below 2 GiB:
+   *  `segment.bytes` is an int32, and a batch larger than it goes into a segment of its own. */
   segmentBytesMax: 2 ** 31 - 1,
   /** Sealed segments per partition whose indexes stay in memory (most recently used); the rest are
    *  read back from their files on the next lookup. Fetches mostly hit the newest segments, so a
    *  few suffice, and a partition with thousands of segments no longer holds all their indexes
    *  (up to 20 MiB each at the default segment.index.bytes). */
   sealedSegmentIndexesLoadedMax: 8,
-  /** Smallest segment.bytes accepted: one header's worth, so tests can roll on every batch. */
-  segmentBytesMin: 61,
 } as const;
 
-function positiveInteger(name: string, value: number, min = 1): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new StorageError('INVALID_CONFIG', `${name} must be an integer >= ${min}, got ${value}`);
-  }
-  return value;
-}
-
-/** Fills defaults and checks ranges, so the log never runs with a value that makes no sense. */
+/** Fills defaults and checks each value against the registry's bounds, so the log never runs with a
+ *  value that makes no sense. */
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
-  positiveInteger('segment.bytes', config.segmentBytes, storageLimits.segmentBytesMin);
-  if (config.segmentBytes > storageLimits.segmentBytesMax) {
-    throw new StorageError('INVALID_CONFIG', `segment.bytes must be < 2 GiB, got ${config.segmentBytes}`);
+  for (const field of fields) {
+    const value = config[field];
+    if (typeof value === 'number') checked(logConfigSettings[field], String(value));
   }
-  positiveInteger('segment.ms', config.segmentMs);
-  positiveInteger('index.interval.bytes', config.indexIntervalBytes, 0);
-  positiveInteger('segment.index.bytes', config.segmentIndexBytes, 16);
-  if (config.retentionMs !== -1) positiveInteger('retention.ms', config.retentionMs, 0);
-  if (config.retentionBytes !== -1) positiveInteger('retention.bytes', config.retentionBytes, 0);
-  positiveInteger('delete.retention.ms', config.deleteRetentionMs, 0);
-  positiveInteger('max.message.bytes', config.maxMessageBytes, 61);
-  positiveInteger('log.flush.offset.checkpoint.interval.ms', config.recoveryPointCheckpointIntervalMs);
-  positiveInteger('log.retention.check.interval.ms', config.retentionCheckIntervalMs);
-  positiveInteger('file.delete.delay.ms', config.fileDeleteDelayMs, 0);
   return config;
 }
 
-/** Reads Kafka-named properties (`segment.bytes`, `log.flush.policy`, …) into a partial config. */
+/** Reads Kafka-named properties into a partial config: a field's broker name (or synonym) first, then
+ *  its topic-level name (`log.retention.ms` over `retention.ms`). */
 export function logConfigFromProperties(properties: Record<string, string>): Partial<LogConfig> {
-  const result: Partial<LogConfig> = {};
-  for (const [field, names] of Object.entries(kafkaConfigNames) as [keyof LogConfig, readonly string[]][]) {
-    const raw = names.map((name) => properties[name]).find((value) => value !== undefined);
-    if (raw === undefined) continue;
-    if (field === 'flushPolicy') result.flushPolicy = parseFlushPolicy(raw);
-    else if (field === 'cleanupPolicy') {
-      const parts = raw.split(',').map((part) => part.trim());
-      if (parts.some((part) => part !== 'delete' && part !== 'compact') || parts.length === 0) {
-        throw new StorageError('INVALID_CONFIG', `cleanup.policy must be delete, compact or both, got "${raw}"`);
-      }
-      result.cleanupPolicy = { delete: parts.includes('delete'), compact: parts.includes('compact') };
-    } else {
-      const value = Number(raw);
-      if (!Number.isSafeInteger(value))
-        throw new StorageError('INVALID_CONFIG', `${names[0]} must be an integer, got "${raw}"`);
-      (result as Record<string, number>)[field] = value;
+  const result: Partial<Record<keyof LogConfig, unknown>> = {};
+  for (const field of fields) {
+    const definition = settingNamed(logConfigSettings[field]);
+    let atBroker;
+    try {
+      atBroker = brokerValue(properties, definition);
+    } catch (error) {
+      throw new StorageError('INVALID_CONFIG', (error as Error).message);
     }
+    const raw =
+      atBroker.givenAs !== null
+        ? atBroker.value!
+        : definition.scope === 'topic' && properties[definition.name] !== undefined
+          ? checked(definition.name, properties[definition.name]!)
+          : undefined;
+    if (raw !== undefined) result[field] = fieldValue(field, raw);
   }
-  return result;
+  return result as Partial<LogConfig>;
 }

@@ -367,6 +367,13 @@ test('a bad setting exits 1 with one clear line, wherever it comes from', async 
       [['--node-id', 'x'], {}, /^cannot start: node\.id must be an integer >= 0, got "x"$/],
       [['--listen', '127.0.0.1'], {}, /^cannot start: listeners must look like host:port .*no port/],
       [[], { SLUICE_LOG_RETENTION_MS: 'forever' }, /^cannot start: log\.retention\.ms/],
+      // A topic config's broker default is checked as the topic config is (the settings registry).
+      [
+        ['--override', 'log.cleaner.min.cleanable.ratio=2'],
+        {},
+        /^cannot start: log\.cleaner\.min\.cleanable\.ratio must be a number in \[0, 1\], got "2"$/,
+      ],
+      [['--override', 'log.retention.hours=soon'], {}, /^cannot start: log\.retention\.hours must be an integer/],
       [['--config', configFile], {}, /^cannot start: log\.flush\.policy must be sync, os or interval:<ms>/],
       [
         ['--config', join(directory, 'missing.properties')],

@@ -1,6 +1,7 @@
-// Group coordinator settings (Kafka names) and Sluice's own bounds on memory held for clients.
-// Every map keyed by client input (group ids, member ids, committed partitions) is capped here.
-import { ConfigError } from '../config.js';
+// Group coordinator settings (Kafka names; defaults and bounds in the settings registry) and Sluice's
+// own bounds on memory held for clients. Every map keyed by client input (group ids, member ids,
+// committed partitions) is capped here.
+import { ConfigError, readInteger } from '../../runtime/settings.js';
 
 export interface GroupSettings {
   /** `offsets.topic.num.partitions`: partitions of `__consumer_offsets` when Sluice creates it.
@@ -35,44 +36,23 @@ export interface GroupSettings {
   newMemberJoinTimeoutMs: number;
 }
 
-export const groupSettingDefaults = {
-  'offsets.topic.num.partitions': '10',
-  'offsets.retention.minutes': '10080',
-  'offsets.retention.check.interval.ms': '600000',
-  'offset.metadata.max.bytes': '4096',
-  'group.initial.rebalance.delay.ms': '3000',
-  'group.min.session.timeout.ms': '6000',
-  'group.max.session.timeout.ms': '1800000',
-  'group.max.size': '1000',
-  'sluice.groups.max': '10000',
-  'sluice.group.offsets.max': '1000000',
-} as const;
-
 /** Longest group id accepted: Kafka has none, but ids live in memory and in every offsets record key. */
 export const GROUP_ID_LENGTH_MAX = 4096;
 /** Members of one group listed per JoinGroup/DescribeGroups are bounded by group.max.size. */
 export const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000;
 
-function integer(properties: Record<string, string>, name: keyof typeof groupSettingDefaults, min: number): number {
-  const raw = properties[name] ?? groupSettingDefaults[name];
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min)
-    throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return value;
-}
-
 export function groupSettingsFrom(properties: Record<string, string>): GroupSettings {
   const settings: GroupSettings = {
-    offsetsTopicPartitions: integer(properties, 'offsets.topic.num.partitions', 1),
-    offsetsRetentionMs: integer(properties, 'offsets.retention.minutes', 1) * 60_000,
-    offsetsRetentionCheckIntervalMs: integer(properties, 'offsets.retention.check.interval.ms', 1),
-    offsetMetadataMaxBytes: integer(properties, 'offset.metadata.max.bytes', 0),
-    initialRebalanceDelayMs: integer(properties, 'group.initial.rebalance.delay.ms', 0),
-    minSessionTimeoutMs: integer(properties, 'group.min.session.timeout.ms', 1),
-    maxSessionTimeoutMs: integer(properties, 'group.max.session.timeout.ms', 1),
-    groupMaxSize: integer(properties, 'group.max.size', 1),
-    groupsMax: integer(properties, 'sluice.groups.max', 1),
-    offsetsMax: integer(properties, 'sluice.group.offsets.max', 1),
+    offsetsTopicPartitions: readInteger(properties, 'offsets.topic.num.partitions'),
+    offsetsRetentionMs: readInteger(properties, 'offsets.retention.minutes') * 60_000,
+    offsetsRetentionCheckIntervalMs: readInteger(properties, 'offsets.retention.check.interval.ms'),
+    offsetMetadataMaxBytes: readInteger(properties, 'offset.metadata.max.bytes'),
+    initialRebalanceDelayMs: readInteger(properties, 'group.initial.rebalance.delay.ms'),
+    minSessionTimeoutMs: readInteger(properties, 'group.min.session.timeout.ms'),
+    maxSessionTimeoutMs: readInteger(properties, 'group.max.session.timeout.ms'),
+    groupMaxSize: readInteger(properties, 'group.max.size'),
+    groupsMax: readInteger(properties, 'sluice.groups.max'),
+    offsetsMax: readInteger(properties, 'sluice.group.offsets.max'),
     newMemberJoinTimeoutMs: NEW_MEMBER_JOIN_TIMEOUT_MS,
   };
   if (settings.minSessionTimeoutMs > settings.maxSessionTimeoutMs) {

@@ -3,7 +3,7 @@
 // Broker settings are static in Sluice (flags, environment, config file): altering them is refused
 // with INVALID_REQUEST and a message saying where to set them.
 import type { Broker } from '../../broker/broker.js';
-import { topicConfigByName } from '../../broker/topic-config.js';
+import { topicSetting } from '../../runtime/settings.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { AlterConfigsRequest, AlterConfigsResponseInput } from '../../protocol/generated/alter-configs.js';
 import type {
@@ -74,9 +74,13 @@ export function incrementalAlterConfigsHandler(
           const overrides = { ...topic.configs };
           const effective = new Map((broker.topicConfigs(resource.resourceName) ?? []).map((c) => [c.name, c.value]));
           for (const c of resource.configs) {
-            const definition = topicConfigByName.get(c.name);
+            const definition = topicSetting(c.name);
             if (!definition)
-              return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `unknown topic config "${c.name}"` };
+              return {
+                ...base,
+                errorCode: ErrorCode.INVALID_CONFIG,
+                errorMessage: `Unknown topic config name: ${c.name}`,
+              };
             if (c.configOperation === OP_SET) {
               if (c.value === null)
                 return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `null value for ${c.name}` };

@@ -7,7 +7,7 @@ import type {
   CreateTopicsRequest,
   CreateTopicsResponseInput,
 } from '../../protocol/generated/create-topics.js';
-import { ConfigSource } from './admin-common.js';
+import { configSourceOf } from './admin-common.js';
 import type { KafkaHandler } from './handler.js';
 
 import { ZERO_UUID } from '../../protocol/primitives/helpers.js';
@@ -99,12 +99,7 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
             name: c.name,
             value: c.value,
             readOnly: false,
-            configSource:
-              c.source === 'topic'
-                ? ConfigSource.DYNAMIC_TOPIC_CONFIG
-                : c.source === 'broker'
-                  ? ConfigSource.STATIC_BROKER_CONFIG
-                  : ConfigSource.DEFAULT_CONFIG,
+            configSource: configSourceOf(c.source),
             isSensitive: false,
           })),
         });

@@ -1,8 +1,8 @@
 // DescribeConfigs (key 32), versions 1-4: topic configs (override, broker setting or default, with
-// synonyms) and the broker's settings (static: set by flags, environment or config file).
+// synonyms) and the broker's settings (static: set by flags, environment or config file). Types,
+// documentation and defaults are the settings registry's.
 import type { Broker } from '../../broker/broker.js';
-import { brokerConfigDefaults } from '../../broker/config.js';
-import { configTypeCode, topicConfigDefinitions } from '../../broker/topic-config.js';
+import { brokerValue, configTypeCode, settings, type SettingDefinition } from '../../runtime/settings.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type {
   DescribeConfigsRequest,
@@ -10,25 +10,49 @@ import type {
   DescribeConfigsResponseInput,
   DescribeConfigsResultInput,
 } from '../../protocol/generated/describe-configs.js';
-import { ConfigSource, ResourceType } from './admin-common.js';
+import { ConfigSource, configSourceOf, ResourceType } from './admin-common.js';
 import type { KafkaHandler } from './handler.js';
 
-/** The broker settings DescribeConfigs lists, with their defaults. */
-export function brokerSettings(broker: Broker): Array<{ name: string; value: string; source: number }> {
-  const defaults: Record<string, string> = { ...brokerConfigDefaults, 'log.flush.policy': 'sync' };
-  for (const d of topicConfigDefinitions) defaults[d.brokerName] = d.defaultValue;
-  defaults['node.id'] = String(broker.identity.nodeId);
-  defaults['log.dirs'] = broker.config.dataDir;
-  return Object.keys(defaults)
-    .sort()
-    .map((name) => {
-      const set = broker.config.properties[name];
-      return {
-        name,
-        value: set ?? defaults[name]!,
-        source: set !== undefined ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
-      };
+export interface DescribedBrokerSetting {
+  name: string;
+  value: string | null;
+  source: number;
+  definition: SettingDefinition;
+  synonyms: Array<{ name: string; value: string; source: number }>;
+}
+
+/** The broker settings DescribeConfigs lists: every broker setting of the registry and the broker
+ *  setting behind each topic config, with the value in force and where it came from. */
+export function brokerSettings(broker: Broker): DescribedBrokerSetting[] {
+  const properties = broker.config.properties;
+  const actual: Record<string, string> = {
+    'node.id': String(broker.identity.nodeId),
+    'log.dirs': broker.config.dataDir,
+    'advertised.listeners': `${broker.config.advertisedHost}:${broker.config.advertisedPort}`,
+  };
+  const described: DescribedBrokerSetting[] = [];
+  for (const definition of settings) {
+    const name = definition.brokerName;
+    if (name === null) continue;
+    const { value, givenAs } = brokerValue(properties, definition);
+    const synonyms = [name, ...(definition.synonyms ?? []).map((s) => s.name)]
+      .filter((given) => properties[given] !== undefined)
+      .map((given): { name: string; value: string; source: number } => ({
+        name: given,
+        value: properties[given]!,
+        source: ConfigSource.STATIC_BROKER_CONFIG,
+      }));
+    if (definition.defaultValue !== null)
+      synonyms.push({ name, value: definition.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+    described.push({
+      name,
+      value: givenAs === null && actual[name] !== undefined ? actual[name]! : value,
+      source: givenAs !== null ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
+      definition,
+      synonyms,
     });
+  }
+  return described.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function describeConfigsHandler(
@@ -73,39 +97,18 @@ export function describeConfigsHandler(
             errorMessage: null,
             configs: configs
               .filter((c) => wanted(c.name))
-              .map((c): DescribeConfigsResourceResultInput => {
-                const synonyms = [];
-                const topicValue = broker.topics.get(resource.resourceName)!.configs[c.name];
-                if (topicValue !== undefined)
-                  synonyms.push({ name: c.name, value: topicValue, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
-                const brokerValue = broker.config.properties[c.definition.brokerName];
-                if (brokerValue !== undefined)
-                  synonyms.push({
-                    name: c.definition.brokerName,
-                    value: brokerValue,
-                    source: ConfigSource.STATIC_BROKER_CONFIG,
-                  });
-                synonyms.push({
-                  name: c.definition.brokerName,
-                  value: c.definition.defaultValue,
-                  source: ConfigSource.DEFAULT_CONFIG,
-                });
-                return {
-                  name: c.name,
-                  value: c.value,
-                  readOnly: false,
-                  configSource:
-                    c.source === 'topic'
-                      ? ConfigSource.DYNAMIC_TOPIC_CONFIG
-                      : c.source === 'broker'
-                        ? ConfigSource.STATIC_BROKER_CONFIG
-                        : ConfigSource.DEFAULT_CONFIG,
-                  isSensitive: false,
-                  synonyms: request.includeSynonyms ? synonyms : [],
-                  configType: configTypeCode[c.definition.type],
-                  documentation: request.includeDocumentation ? c.definition.documentation : null,
-                };
-              }),
+              .map((c): DescribeConfigsResourceResultInput => ({
+                name: c.name,
+                value: c.value,
+                readOnly: false,
+                configSource: configSourceOf(c.source),
+                isSensitive: false,
+                synonyms: request.includeSynonyms
+                  ? c.synonyms.map((s) => ({ name: s.name, value: s.value, source: configSourceOf(s.source) }))
+                  : [],
+                configType: configTypeCode[c.definition.type],
+                documentation: request.includeDocumentation ? c.definition.doc : null,
+              })),
           };
         }
         if (resource.resourceType === ResourceType.BROKER) {
@@ -129,9 +132,9 @@ export function describeConfigsHandler(
                 readOnly: true,
                 configSource: s.source,
                 isSensitive: false,
-                synonyms: request.includeSynonyms ? [{ name: s.name, value: s.value, source: s.source }] : [],
-                configType: configTypeCode.STRING,
-                documentation: null,
+                synonyms: request.includeSynonyms ? s.synonyms : [],
+                configType: configTypeCode[s.definition.type],
+                documentation: request.includeDocumentation ? s.definition.doc : null,
               })),
           };
         }
