@@ -8,7 +8,7 @@ import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { PartitionLog } from '../storage/log.js';
-import { StorageError } from '../storage/errors.js';
+import { InvariantError, StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
@@ -69,6 +69,14 @@ function storageFailure(error: unknown): Failure {
   throw error;
 }
 
+/** Opening or renaming partition directories failed: the environment's fault (a StorageError with
+ *  its code, or the file system's error), unless it is our own bug (an invariant), which propagates. */
+function openFailure(error: unknown): Failure {
+  if (error instanceof StorageError) return fail(error.kafkaCode, error.message);
+  if (error instanceof InvariantError) throw error;
+  return fail(ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message);
+}
+
 /** Adapts the broker's structured logger to storage's event logger. */
 function storageLoggerFrom(logger: Logger): StorageLogger {
   return {
@@ -112,6 +120,9 @@ export class Broker {
         producerIdExpirationMs: config.producerIdExpirationMs,
         logger,
       });
+      // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
+      await partitions.finishDeletions(topics.deletions());
+      topics.deletionsFinished(topics.deletions().map((deleted) => deleted.id));
       const broker = new Broker(
         config,
         identity,
@@ -201,7 +212,17 @@ export class Broker {
     }
     if (validateOnly) return OK;
     const topic = this.topics.create(name, partitions, configs);
-    await this.partitions.open(name, topic.id, 0, partitions, logConfig);
+    try {
+      await this.partitions.open(name, topic.id, 0, partitions, logConfig);
+    } catch (error) {
+      // None of its partitions opened (a directory there holds another topic's data; the disk failed).
+      if (this.topics.get(name) === topic) {
+        this.topics.delete(name);
+        this.topics.deletionsFinished([topic.id]);
+      }
+      this.logger.error({ topic: name, error: String(error) }, 'topic not created: its partitions did not open');
+      return openFailure(error);
+    }
     this.logger.info({ topic: name, partitions, topicId: topic.id.toString('base64url'), configs }, 'topic created');
     return { ...OK, topic };
   }
@@ -220,14 +241,29 @@ export class Broker {
     return created;
   }
 
+  /**
+   * Deletes a topic. It is gone once topics.json says so; its partition directories are renamed
+   * `-delete` (durably) before this resolves, so the topic can be created again at once with empty
+   * logs; their files are removed in the background. The broker's own topics cannot be deleted.
+   */
   async deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }> {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
+    if (isInternalTopic(name))
+      return fail(ErrorCode.INVALID_REQUEST, `Deletion of internal topic ${name} is prohibited.`);
     this.topics.delete(name);
-    await this.partitions.delete(name);
+    let failure: Failure = OK;
+    try {
+      await this.partitions.delete(name);
+      this.topics.deletionsFinished([topic.id]);
+    } catch (error) {
+      // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
+      this.logger.error({ topic: name, error: String(error) }, 'topic deleted, but its directories were not renamed');
+      failure = openFailure(error);
+    }
     await this.groups.forgetTopic(name);
     this.logger.info({ topic: name }, 'topic deleted');
-    return { ...OK, topicId: topic.id };
+    return { ...failure, topicId: topic.id };
   }
 
   async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
@@ -243,7 +279,15 @@ export class Broker {
       return fail(ErrorCode.INVALID_PARTITIONS, `at most ${PARTITIONS_PER_TOPIC_MAX} partitions per topic`);
     if (validateOnly) return OK;
     const from = topic.partitions;
-    await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
+    try {
+      await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
+    } catch (error) {
+      this.logger.error({ topic: name, from, to: count, error: String(error) }, 'partitions not added');
+      return openFailure(error);
+    }
+    // Deleted while its new partitions opened: the deletion took them.
+    if (this.topics.get(name) !== topic)
+      return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
     this.topics.setPartitions(name, count);
     this.logger.info({ topic: name, from, to: count }, 'partitions added');
     return OK;
@@ -443,6 +487,8 @@ export class Broker {
           : base.abortedTransactions;
       return { ...base, ...offsets, ...OK, records: read.records, abortedTransactions: aborted };
     } catch (error) {
+      if (this.partitions.get(request.topic, request.partition) !== log)
+        return { ...base, ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'The topic was deleted during the fetch.') };
       return { ...base, ...offsets, ...storageFailure(error) };
     }
   }

@@ -1,6 +1,11 @@
 // The broker's topics: name → id, partition count, config overrides. Persisted as topics.json in the
 // data directory, replaced atomically on every change (topic changes are rare; a whole-file rewrite
 // keeps the format obvious to an operator). Partition logs live beside it as <topic>-<partition>/.
+//
+// topics.json is where a deletion takes effect (Kafka's metadata record): the topic leaves `topics`
+// and joins `deleting` (name and id) in the same write. Its partition directories are renamed
+// `-delete` next; once they are, the entry leaves `deleting`. A broker that stopped in between finds
+// the entry at start and renames what is left before it opens any partition (PartitionSet.finishDeletions).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +28,12 @@ interface StoredTopic {
   configs: Record<string, string>;
 }
 
+/** A deleted topic whose partition directories may still carry their old names. */
+export interface DeletedTopic {
+  name: string;
+  id: Buffer;
+}
+
 const FILE = 'topics.json';
 /** Bounds what CreateTopics/CreatePartitions may ask for, so a request cannot make us create millions of directories. */
 export const PARTITIONS_PER_TOPIC_MAX = 10_000;
@@ -37,6 +48,7 @@ export function newTopicId(): Buffer {
 export class TopicRegistry {
   private readonly topics = new Map<string, Topic>();
   private readonly byCollisionKey = new Map<string, string>();
+  private deleting: DeletedTopic[] = [];
 
   constructor(private readonly dataDir: string) {
     let text: string | null = null;
@@ -46,7 +58,8 @@ export class TopicRegistry {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     if (text !== null) {
-      const stored = JSON.parse(text) as { topics: StoredTopic[] };
+      const stored = JSON.parse(text) as { topics: StoredTopic[]; deleting?: { name: string; id: string }[] };
+      this.deleting = (stored.deleting ?? []).map((t) => ({ name: t.name, id: Buffer.from(t.id, 'base64url') }));
       for (const t of stored.topics)
         this.remember({
           name: t.name,
@@ -66,7 +79,9 @@ export class TopicRegistry {
     const stored: StoredTopic[] = [...this.topics.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((t) => ({ name: t.name, id: t.id.toString('base64url'), partitions: t.partitions, configs: t.configs }));
-    writeFileDurably(this.dataDir, FILE, JSON.stringify({ topics: stored }, null, 2) + '\n');
+    const deleting = this.deleting.map((t) => ({ name: t.name, id: t.id.toString('base64url') }));
+    const content = deleting.length > 0 ? { topics: stored, deleting } : { topics: stored };
+    writeFileDurably(this.dataDir, FILE, JSON.stringify(content, null, 2) + '\n');
   }
 
   get(name: string): Topic | undefined {
@@ -96,15 +111,31 @@ export class TopicRegistry {
     return topic;
   }
 
+  /** Deletes a topic; it stays listed in `deletions()` until deletionFinished is called with its id. */
   delete(name: string): void {
-    if (!this.topics.delete(name)) return;
+    const topic = this.topics.get(name);
+    if (topic === undefined) return;
+    this.topics.delete(name);
     this.byCollisionKey.delete(collisionKey(name));
+    this.deleting.push({ name, id: topic.id });
     this.save();
+  }
+
+  /** Deleted topics whose directories may not all be renamed yet. */
+  deletions(): readonly DeletedTopic[] {
+    return this.deleting;
+  }
+
+  /** The directories of these deleted topics are renamed: forget them. */
+  deletionsFinished(ids: readonly Buffer[]): void {
+    const before = this.deleting.length;
+    this.deleting = this.deleting.filter((t) => !ids.some((id) => id.equals(t.id)));
+    if (this.deleting.length !== before) this.save();
   }
 
   setPartitions(name: string, partitions: number): void {
     const topic = this.topics.get(name)!;
-    topic.partitions = partitions;
+    topic.partitions = Math.max(topic.partitions, partitions); // two CreatePartitions at once: the larger wins
     this.save();
   }
 
