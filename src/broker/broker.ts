@@ -147,6 +147,7 @@ export class Broker {
           clusterId: identity.clusterId,
           nodeId: identity.nodeId,
           topics: topics.all().length,
+          partitions: partitions.all().length,
         },
         'broker opened',
       );
@@ -223,7 +224,11 @@ export class Broker {
       this.logger.error({ topic: name, error: String(error) }, 'topic not created: its partitions did not open');
       return openFailure(error);
     }
-    this.logger.info({ topic: name, partitions, topicId: topic.id.toString('base64url'), configs }, 'topic created');
+    // The broker's own topics are announced by the service that creates them.
+    this.logger[isInternalTopic(name) ? 'debug' : 'info'](
+      { topic: name, partitions, topicId: topic.id.toString('base64url'), configs },
+      'topic created',
+    );
     return { ...OK, topic };
   }
 

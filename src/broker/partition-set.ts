@@ -18,6 +18,7 @@ import type { LogConfig } from '../storage/limits.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { Logger } from './logger.js';
 import { PartitionProducerState } from './producer-state.js';
+import { isInternalTopic } from './topic-names.js';
 import { PartitionTransactions } from './transactions/partition-transactions.js';
 
 export interface FetchWaiter {
@@ -84,6 +85,13 @@ export class PartitionSet {
   }
 
   private async openNow(topic: string, topicId: Buffer, from: number, to: number, config: LogConfig): Promise<void> {
+    // The broker's own topics have many partitions (`__consumer_offsets`: 50) that open at every start:
+    // their per-partition open lines go to debug; the broker logs one summary line.
+    const internal = isInternalTopic(topic);
+    const storageLogger = internal ? quietOpens(this.storageLogger) : this.storageLogger;
+    const producerOptions = internal
+      ? { ...this.producerOptions, logger: quietRecovery(this.producerOptions.logger) }
+      : this.producerOptions;
     const attempts = await Promise.allSettled(
       Array.from({ length: to - from }, (_, i) =>
         PartitionLog.open({
@@ -92,7 +100,7 @@ export class PartitionSet {
           partition: from + i,
           topicId,
           config,
-          logger: this.storageLogger,
+          logger: storageLogger,
           trustAppendedBatches: true, // the broker validates every produced batch (CRC included) first
         }),
       ),
@@ -110,7 +118,7 @@ export class PartitionSet {
     const opened = attempts.map((attempt) => (attempt as PromiseFulfilledResult<PartitionLog>).value);
     // Producer state comes back from its snapshot plus the log tail before any produce is accepted.
     const states = await Promise.all(
-      opened.map((log) => PartitionProducerState.recover(log, { ...this.producerOptions, nowMs: Date.now() })),
+      opened.map((log) => PartitionProducerState.recover(log, { ...producerOptions, nowMs: Date.now() })),
     );
     const transactions = await Promise.all(opened.map((log, i) => PartitionTransactions.recover(log, states[i])));
     const list = this.logs.get(topic) ?? [];
@@ -247,6 +255,21 @@ export class PartitionSet {
     if (!set) return;
     for (const waiter of [...set]) waiter.wake();
   }
+}
+
+/** `log-opened` at debug instead of info; every other line as it is. */
+function quietOpens(logger: StorageLogger): StorageLogger {
+  return { log: (level, event, fields) => logger.log(event === 'log-opened' ? 'debug' : level, event, fields) };
+}
+
+/** The producer state's info lines (`producer state recovered`) at debug; warnings as they are. */
+function quietRecovery(logger: Logger): Logger {
+  return {
+    debug: (fields, message) => logger.debug(fields, message),
+    info: (fields, message) => logger.debug(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => logger.error(fields, message),
+  };
 }
 
 function toStorageError(error: unknown): StorageError {
