@@ -61,7 +61,7 @@ test('deleted and created again at once (no await between): the new topic is emp
   }
 });
 
-test('a deleted partition directory is renamed <topic>-<partition>.<uuid>-delete, then removed after file.delete.delay.ms', async () => {
+test('a deleted partition directory is renamed <topic>-<p>.<uuid>-delete, removed after the delay', async () => {
   const server = await startTestBroker({ properties: { 'log.segment.delete.delay.ms': '300' } });
   try {
     await server.broker.createTopic('gone', 1, {});
@@ -141,7 +141,7 @@ test('a deletion interrupted before its directories were renamed is finished at 
   }
 });
 
-test("a directory holding another topic's data: CreateTopics and CreatePartitions answer an error, the connection stays", async () => {
+test("another topic's directory in the way: CreateTopics/CreatePartitions fail, the connection stays", async () => {
   const server = await startTestBroker();
   const kafka = new Kafka({ brokers: [server.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   const admin = kafka.admin();

@@ -41,7 +41,7 @@ test('internal: Kafka 4.x’s three and every Sluice channel topic; nothing else
   for (const name of channelNames) assert.ok(isInternalTopic(name.endsWith('.') ? `${name}g` : name), name);
 });
 
-test('Metadata marks internal topics is_internal (v1 and v9); platformatic listTopics hides exactly those', async () => {
+test('Metadata marks internal topics is_internal (v1, v9); platformatic listTopics hides exactly those', async () => {
   const server = await startTestBroker();
   const client = await RawClient.connect(server.port);
   const admin = new Admin({ clientId: 'internal-topics', bootstrapBrokers: [server.bootstrap], retries: 1 });

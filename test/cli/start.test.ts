@@ -166,7 +166,7 @@ test('sluice start serves kafkajs, logs JSON lines, and exits 0 on SIGTERM after
   });
 });
 
-test('the start-up log has no block per internal partition at info: their opens go to debug, one summary line', async () => {
+test('start-up log: no block per internal partition at info (their opens go to debug), one summary', async () => {
   await withTemporaryDirectory(async (dataDir) => {
     const port = await freePort();
     const args = ['start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];

@@ -65,7 +65,7 @@ function leftovers(dataDir: string, topic: string): string[] {
   return readdirSync(dataDir).filter((name) => name.endsWith('-delete') || name.startsWith(`${topic}-`));
 }
 
-test('kill -9 after DeleteTopics answered: the topic stays gone, -delete directories go, a new one is empty', async () => {
+test('kill -9 after DeleteTopics answered: the topic stays gone, -delete dirs go, a new one is empty', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-delete-kill9-'));
   const port = await freePort();
   // The removal waits 10 minutes: the kill comes between the rename and the removal.

@@ -66,7 +66,7 @@ async function deleteAndAutoCreate(
   assert.equal(metadataBody.topics[0].errorCode, ErrorCode.NONE, `round ${round}: metadata`);
 }
 
-test(`kcat: delete and auto-create at once, produce, consume, ${ROUNDS} rounds; only the new message is read`, async () => {
+test(`kcat: delete and auto-create at once, produce, consume, ${ROUNDS} rounds; only the new message`, async () => {
   const bootstrap = `127.0.0.1:${port}`;
   const deleter = await RawClient.connect(port);
   const creator = await RawClient.connect(port);
@@ -86,7 +86,7 @@ test(`kcat: delete and auto-create at once, produce, consume, ${ROUNDS} rounds; 
   assert.doesNotMatch(stderr, /StorageError|Unhandled|uncaught/i);
 });
 
-test(`kafkajs: delete and create at once, produce, consume, ${ROUNDS} rounds; only the new message is read`, async () => {
+test(`kafkajs: delete and create at once, produce, consume, ${ROUNDS} rounds; only the new message`, async () => {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafka = new Kafka({
     brokers: [`127.0.0.1:${port}`],
