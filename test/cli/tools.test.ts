@@ -142,7 +142,7 @@ test('error paths: unreachable broker, unknown topic, bad flags', async () => {
   assert.equal((await sluice(['frobnicate'])).code, 2);
 });
 
-test("produce --key-separator '\\t' (backslash and t, as from a shell) sends keyed messages; kcat reads them", async () => {
+test("produce --key-separator '\\t' (backslash, t: as from a shell) sends keyed messages; kcat reads", async () => {
   // What the README shows: printf 'c1\torder-1\n' | sluice produce orders --key-separator '\t'
   const produced = await sluice(
     ['produce', 'cli-tab-keys', '--key-separator', '\\t'],
