@@ -212,14 +212,23 @@ export class Broker {
       return fail(ErrorCode.INVALID_CONFIG, (error as Error).message);
     }
     if (validateOnly) return OK;
-    const topic = this.topics.create(name, partitions, configs);
+    let topic: Topic;
+    try {
+      topic = this.topics.create(name, partitions, configs);
+    } catch (error) {
+      return openFailure(error); // topics.json could not be written
+    }
     try {
       await this.partitions.open(name, topic.id, 0, partitions, logConfig);
     } catch (error) {
       // None of its partitions opened (a directory there holds another topic's data; the disk failed).
       if (this.topics.get(name) === topic) {
-        this.topics.delete(name);
-        this.topics.deletionsFinished([topic.id]);
+        try {
+          this.topics.delete(name);
+          this.deletionFinished(topic);
+        } catch (undoError) {
+          this.logger.error({ topic: name, error: String(undoError) }, 'topic not removed after its failed creation');
+        }
       }
       this.logger.error({ topic: name, error: String(error) }, 'topic not created: its partitions did not open');
       return openFailure(error);
@@ -256,11 +265,15 @@ export class Broker {
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
     if (isInternalTopic(name))
       return fail(ErrorCode.INVALID_REQUEST, `Deletion of internal topic ${name} is prohibited.`);
-    this.topics.delete(name);
+    try {
+      this.topics.delete(name);
+    } catch (error) {
+      return openFailure(error); // topics.json could not be written: the topic stays
+    }
     let failure: Failure = OK;
     try {
       await this.partitions.delete(name);
-      this.topics.deletionsFinished([topic.id]);
+      this.deletionFinished(topic);
     } catch (error) {
       // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
       this.logger.error({ topic: name, error: String(error) }, 'topic deleted, but its directories were not renamed');
@@ -269,6 +282,15 @@ export class Broker {
     await this.groups.forgetTopic(name);
     this.logger.info({ topic: name }, 'topic deleted');
     return { ...failure, topicId: topic.id };
+  }
+
+  /** The topic's directories are renamed: topics.json may forget it (if that write fails, the next start does). */
+  private deletionFinished(topic: Topic): void {
+    try {
+      this.topics.deletionsFinished([topic.id]);
+    } catch (error) {
+      this.logger.warn({ topic: topic.name, error: String(error) }, 'finished deletion not recorded');
+    }
   }
 
   async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
@@ -293,7 +315,11 @@ export class Broker {
     // Deleted while its new partitions opened: the deletion took them.
     if (this.topics.get(name) !== topic)
       return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
-    this.topics.setPartitions(name, count);
+    try {
+      this.topics.setPartitions(name, count);
+    } catch (error) {
+      return openFailure(error); // the new partitions stay open but unlisted; a retry lists them
+    }
     this.logger.info({ topic: name, from, to: count }, 'partitions added');
     return OK;
   }
@@ -310,7 +336,11 @@ export class Broker {
       return fail(ErrorCode.INVALID_CONFIG, (error as Error).message);
     }
     if (validateOnly) return OK;
-    this.topics.setConfigs(name, overrides);
+    try {
+      this.topics.setConfigs(name, overrides);
+    } catch (error) {
+      return openFailure(error);
+    }
     // Applies at once: the logs read their settings (segment size, retention, max message size) when
     // they use them. The flush policy is broker-wide and never changes at run time.
     const updated = this.logConfigOf(topic);
@@ -661,7 +691,12 @@ export class Broker {
   ): Promise<Failure & { producerId: number; producerEpoch: number }> {
     if (transactionalId !== null)
       return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
-    return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+    try {
+      return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+    } catch (error) {
+      // The next block of ids could not be reserved on disk (producer-ids.ts): no id is handed out.
+      return { ...openFailure(error), producerId: -1, producerEpoch: -1 };
+    }
   }
 
   // ── transactions (what the transaction coordinator needs from the broker) ─────────────────

@@ -11,7 +11,7 @@
 // deleted while its creation is still opening logs loses those logs too.
 import { join } from 'node:path';
 import { DeletedDirectoryRemover, partitionDirectoriesOf, renameForDeletion } from '../storage/deleted-directories.js';
-import { StorageError } from '../storage/errors.js';
+import { InvariantError, StorageError } from '../storage/errors.js';
 import { nodeFileSystem } from '../storage/file-system.js';
 import { PartitionLog } from '../storage/log.js';
 import type { LogConfig } from '../storage/limits.js';
@@ -92,12 +92,16 @@ export class PartitionSet {
     const producerOptions = internal
       ? { ...this.producerOptions, logger: quietRecovery(this.producerOptions.logger) }
       : this.producerOptions;
+    // A partition already open stays as it is: two CreatePartitions at once, or one retried after
+    // topics.json could not be written, must not open a second log on the same directory.
+    const open = this.logs.get(topic);
+    const wanted = Array.from({ length: to - from }, (_, i) => from + i).filter((p) => open?.[p] === undefined);
     const attempts = await Promise.allSettled(
-      Array.from({ length: to - from }, (_, i) =>
+      wanted.map((partition) =>
         PartitionLog.open({
-          directory: PartitionSet.directoryOf(this.dataDir, topic, from + i),
+          directory: PartitionSet.directoryOf(this.dataDir, topic, partition),
           topic,
-          partition: from + i,
+          partition,
           topicId,
           config,
           logger: storageLogger,
@@ -125,9 +129,9 @@ export class PartitionSet {
     const stateList = this.producers.get(topic) ?? [];
     const transactionList = this.transactionStates.get(topic) ?? [];
     opened.forEach((log, i) => {
-      list[from + i] = log;
-      stateList[from + i] = states[i]!;
-      transactionList[from + i] = transactions[i]!;
+      list[wanted[i]!] = log;
+      stateList[wanted[i]!] = states[i]!;
+      transactionList[wanted[i]!] = transactions[i]!;
     });
     this.logs.set(topic, list);
     this.producers.set(topic, stateList);
@@ -215,7 +219,22 @@ export class PartitionSet {
       states.forEach((state, partition) => {
         state.expire(nowMs);
         const log = this.logs.get(topic)?.[partition];
-        if (log && log.readOnly === null && state.producerCount > 0) state.writeSnapshot(log.flushedOffset);
+        if (log && log.readOnly === null && state.producerCount > 0) {
+          // At or above every batch the state holds (appends not yet flushed included: under `os` and
+          // `interval` the flushed offset lags). A crash that loses the tail leaves the snapshot above
+          // the log end, and recovery discards it for an older one.
+          const offset = Math.max(log.flushedOffset, state.endOffset);
+          try {
+            state.writeSnapshot(offset);
+          } catch (error) {
+            if (error instanceof InvariantError) throw error;
+            // A disk error: the next round tries again; recovery replays more of the log meanwhile.
+            this.producerOptions.logger.warn(
+              { directory: log.directory, offset, error: String(error) },
+              'producer snapshot not written',
+            );
+          }
+        }
         if (log) this.transactionStates.get(topic)?.[partition]?.prune(log.logStartOffset);
       });
     }

@@ -75,7 +75,18 @@ export class TopicRegistry {
     this.byCollisionKey.set(collisionKey(topic.name), topic.name);
   }
 
-  private save(): void {
+  /** Writes topics.json; if that fails (the disk), `undo` puts memory back as the file still has it,
+   *  and the error goes to the caller (the broker answers KAFKA_STORAGE_ERROR). */
+  private save(undo: () => void): void {
+    try {
+      this.write();
+    } catch (error) {
+      undo();
+      throw error;
+    }
+  }
+
+  private write(): void {
     const stored: StoredTopic[] = [...this.topics.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((t) => ({ name: t.name, id: t.id.toString('base64url'), partitions: t.partitions, configs: t.configs }));
@@ -107,7 +118,7 @@ export class TopicRegistry {
     if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
     const topic: Topic = { name, id: newTopicId(), partitions, configs };
     this.remember(topic);
-    this.save();
+    this.save(() => this.forget(name));
     return topic;
   }
 
@@ -115,10 +126,17 @@ export class TopicRegistry {
   delete(name: string): void {
     const topic = this.topics.get(name);
     if (topic === undefined) return;
+    this.forget(name);
+    this.deleting.push({ name, id: topic.id });
+    this.save(() => {
+      this.deleting.pop();
+      this.remember(topic);
+    });
+  }
+
+  private forget(name: string): void {
     this.topics.delete(name);
     this.byCollisionKey.delete(collisionKey(name));
-    this.deleting.push({ name, id: topic.id });
-    this.save();
   }
 
   /** Deleted topics whose directories may not all be renamed yet. */
@@ -128,20 +146,22 @@ export class TopicRegistry {
 
   /** The directories of these deleted topics are renamed: forget them. */
   deletionsFinished(ids: readonly Buffer[]): void {
-    const before = this.deleting.length;
+    const before = this.deleting;
     this.deleting = this.deleting.filter((t) => !ids.some((id) => id.equals(t.id)));
-    if (this.deleting.length !== before) this.save();
+    if (this.deleting.length !== before.length) this.save(() => (this.deleting = before));
   }
 
   setPartitions(name: string, partitions: number): void {
     const topic = this.topics.get(name)!;
+    const before = topic.partitions;
     topic.partitions = Math.max(topic.partitions, partitions); // two CreatePartitions at once: the larger wins
-    this.save();
+    this.save(() => (topic.partitions = before));
   }
 
   setConfigs(name: string, configs: Record<string, string>): void {
     const topic = this.topics.get(name)!;
+    const before = topic.configs;
     topic.configs = configs;
-    this.save();
+    this.save(() => (topic.configs = before));
   }
 }

@@ -4,7 +4,7 @@
 // CreatePartitions answer an error code, never throw; fetches parked on a deleted topic end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { ErrorCode } from '../../src/protocol/generated/index.js';
@@ -207,6 +207,42 @@ test('a fetch parked on a deleted topic ends at once with UNKNOWN_TOPIC_OR_PARTI
     const [result] = await fetching;
     assert.equal(result!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     assert.ok(Date.now() - started < 5000);
+  } finally {
+    await server.close();
+  }
+});
+
+test('topics.json or producer-ids.properties that cannot be written: KAFKA_STORAGE_ERROR, nothing changes', async () => {
+  const server = await startTestBroker();
+  try {
+    await server.broker.createTopic('stays', 1, {});
+    // A directory where the temporary file of the atomic rewrite goes makes every write fail (EISDIR).
+    const blocker = join(server.dataDir, 'topics.json.tmp');
+    mkdirSync(blocker);
+    const created = await server.broker.topicForMetadata('refused', true);
+    assert.equal(created.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(server.broker.topics.get('refused'), undefined);
+    assert.equal((await server.broker.deleteTopic('stays')).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.ok(server.broker.topics.get('stays'), 'a deletion that was not recorded did not happen');
+    assert.deepEqual(await values(server, 'stays'), []);
+    assert.equal((await server.broker.createPartitions('stays', 3, false)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(server.broker.topics.get('stays')!.partitions, 1);
+    const altered = server.broker.alterTopicConfigs('stays', { 'retention.ms': '1000' }, false);
+    assert.equal(altered.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.deepEqual(server.broker.topics.get('stays')!.configs, {});
+    rmSync(blocker, { recursive: true });
+    // Once the disk is back, the same requests work (the partitions opened before are reused).
+    assert.equal((await server.broker.createPartitions('stays', 3, false)).errorCode, ErrorCode.NONE);
+    assert.equal((await server.broker.deleteTopic('stays')).errorCode, ErrorCode.NONE);
+
+    const idBlocker = join(server.dataDir, 'producer-ids.properties.tmp');
+    mkdirSync(idBlocker);
+    // No id was handed out yet, so the first one needs a block reserved on disk.
+    const refused = await server.broker.initProducerId(null, 60_000, -1, -1);
+    assert.equal(refused.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(refused.producerId, -1);
+    rmSync(idBlocker, { recursive: true });
+    assert.equal((await server.broker.initProducerId(null, 60_000, -1, -1)).errorCode, ErrorCode.NONE);
   } finally {
     await server.close();
   }
