@@ -247,3 +247,63 @@ test('topics.json or producer-ids.properties that cannot be written: KAFKA_STORA
     await server.close();
   }
 });
+
+test('produces in flight when their topic is deleted each get an answer; none is lost to the new topic', async () => {
+  const server = await startTestBroker();
+  try {
+    await server.broker.createTopic('busy', 1, {});
+    const inFlight = Array.from({ length: 200 }, (_, i) =>
+      server.broker.produce('busy', 0, makeBatch([{ key: null, value: Buffer.from(`old-${i}`) }])),
+    );
+    const deleted = server.broker.deleteTopic('busy');
+    const late = Array.from({ length: 50 }, (_, i) =>
+      server.broker.produce('busy', 0, makeBatch([{ key: null, value: Buffer.from(`late-${i}`) }])),
+    );
+    const results = await Promise.allSettled([...inFlight, ...late]);
+    assert.equal((await deleted).errorCode, ErrorCode.NONE);
+    for (const result of results) {
+      assert.equal(result.status, 'fulfilled');
+      const code = (result as PromiseFulfilledResult<{ errorCode: number }>).value.errorCode;
+      assert.ok(([ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION] as number[]).includes(code), `code ${code}`);
+    }
+    assert.equal((await server.broker.createTopic('busy', 1, {})).errorCode, ErrorCode.NONE);
+    assert.deepEqual(await values(server, 'busy'), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a transaction whose topic is deleted ends cleanly; the topic created again takes new transactions', async () => {
+  const server = await startTestBroker();
+  const kafka = new Kafka({ brokers: [server.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ transactionalId: 'deleted-under-me', idempotent: true, maxInFlightRequests: 1 });
+  await admin.connect();
+  await producer.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic: 'tx-gone', numPartitions: 1 }] });
+    const first = await producer.transaction();
+    await first.send({ topic: 'tx-gone', messages: [{ value: 'doomed' }] });
+    await admin.deleteTopics({ topics: ['tx-gone'] });
+    // The COMMIT marker's partition is gone: it is skipped, the transaction completes.
+    await first.commit();
+    await admin.createTopics({ topics: [{ topic: 'tx-gone', numPartitions: 1 }] });
+    const second = await producer.transaction();
+    await second.send({ topic: 'tx-gone', messages: [{ value: 'fresh' }] });
+    await second.commit();
+    // read_committed (readPartition's isolation) sees the new transaction — no stale open one holds
+    // it back — and only its own COMMIT marker follows it (the first transaction's was skipped).
+    const { readPartition } = await import('../support/read-partition.js');
+    const read = await readPartition(server.port, 'tx-gone', 0);
+    assert.equal(read[0]!.value, 'fresh');
+    assert.deepEqual(
+      read.map((r) => r.offset),
+      [0, 1],
+      'the record and its marker',
+    );
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+    await server.close();
+  }
+});
