@@ -69,9 +69,10 @@ function storageFailure(error: unknown): Failure {
   throw error;
 }
 
-/** Opening or renaming partition directories failed: the environment's fault (a StorageError with
- *  its code, or the file system's error), unless it is our own bug (an invariant), which propagates. */
-function openFailure(error: unknown): Failure {
+/** A file operation failed (opening or renaming partition directories, writing topics.json or
+ *  producer-ids.properties): the environment's fault — a StorageError with its code, or the file
+ *  system's error as KAFKA_STORAGE_ERROR — unless it is our own bug (an invariant), which propagates. */
+function diskFailure(error: unknown): Failure {
   if (error instanceof StorageError) return fail(error.kafkaCode, error.message);
   if (error instanceof InvariantError) throw error;
   return fail(ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message);
@@ -216,7 +217,7 @@ export class Broker {
     try {
       topic = this.topics.create(name, partitions, configs);
     } catch (error) {
-      return openFailure(error); // topics.json could not be written
+      return diskFailure(error); // topics.json could not be written
     }
     try {
       await this.partitions.open(name, topic.id, 0, partitions, logConfig);
@@ -231,7 +232,7 @@ export class Broker {
         }
       }
       this.logger.error({ topic: name, error: String(error) }, 'topic not created: its partitions did not open');
-      return openFailure(error);
+      return diskFailure(error);
     }
     // The broker's own topics are announced by the service that creates them.
     this.logger[isInternalTopic(name) ? 'debug' : 'info'](
@@ -268,7 +269,7 @@ export class Broker {
     try {
       this.topics.delete(name);
     } catch (error) {
-      return openFailure(error); // topics.json could not be written: the topic stays
+      return diskFailure(error); // topics.json could not be written: the topic stays
     }
     let failure: Failure = OK;
     try {
@@ -277,7 +278,7 @@ export class Broker {
     } catch (error) {
       // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
       this.logger.error({ topic: name, error: String(error) }, 'topic deleted, but its directories were not renamed');
-      failure = openFailure(error);
+      failure = diskFailure(error);
     }
     await this.groups.forgetTopic(name);
     this.logger.info({ topic: name }, 'topic deleted');
@@ -310,7 +311,7 @@ export class Broker {
       await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
     } catch (error) {
       this.logger.error({ topic: name, from, to: count, error: String(error) }, 'partitions not added');
-      return openFailure(error);
+      return diskFailure(error);
     }
     // Deleted while its new partitions opened: the deletion took them.
     if (this.topics.get(name) !== topic)
@@ -318,7 +319,7 @@ export class Broker {
     try {
       this.topics.setPartitions(name, count);
     } catch (error) {
-      return openFailure(error); // the new partitions stay open but unlisted; a retry lists them
+      return diskFailure(error); // the new partitions stay open but unlisted; a retry lists them
     }
     this.logger.info({ topic: name, from, to: count }, 'partitions added');
     return OK;
@@ -339,7 +340,7 @@ export class Broker {
     try {
       this.topics.setConfigs(name, overrides);
     } catch (error) {
-      return openFailure(error);
+      return diskFailure(error);
     }
     // Applies at once: the logs read their settings (segment size, retention, max message size) when
     // they use them. The flush policy is broker-wide and never changes at run time.
@@ -695,7 +696,7 @@ export class Broker {
       return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
     } catch (error) {
       // The next block of ids could not be reserved on disk (producer-ids.ts): no id is handed out.
-      return { ...openFailure(error), producerId: -1, producerEpoch: -1 };
+      return { ...diskFailure(error), producerId: -1, producerEpoch: -1 };
     }
   }
 
