@@ -108,7 +108,11 @@ export class DeletedDirectoryRemover {
 
   /** Resolves when nothing is scheduled or under way (tests). */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all(this.pending.keys());
+    while (this.pending.size > 0) {
+      // The timers do not hold the process open; one waiting for them does.
+      for (const entry of this.pending.values()) entry.timer.ref();
+      await Promise.all(this.pending.keys());
+    }
   }
 
   /** Cancels the removals still waiting out their delay (the next start removes those directories)
