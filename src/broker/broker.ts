@@ -16,6 +16,7 @@ import { GroupCoordinator } from './groups/coordinator.js';
 import { acceptsClientProduce } from './half-messages/records.js';
 import { HalfMessageService } from './half-messages/service.js';
 import { silentLogger, type Logger } from './logger.js';
+import { lookUpOffset, type FetchableLimit, type OffsetAnswer } from './offset-lookup.js';
 import { PartitionSet, type FetchWaiter } from './partition-set.js';
 import { ProducerIdAllocator } from './producer-ids.js';
 import { validateProducedBatch, stampLogAppendTime } from './produce-validation.js';
@@ -588,53 +589,22 @@ export class Broker {
 
   // ── offsets ───────────────────────────────────────────────────────────────────────────────
 
-  /** ListOffsets: -2 earliest, -1 latest (the last stable offset under read_committed), -3 max timestamp,
-   *  otherwise the first offset at or after a time. */
-  async listOffset(
-    topic: string,
-    partition: number,
-    timestamp: number,
-    isolationLevel: IsolationLevel = 0,
-  ): Promise<Failure & { offset: number; timestamp: number }> {
+  /** ListOffsets for one partition: a special timestamp (-1 latest, -2 earliest, -3 max timestamp, …)
+   *  or the first record at or after a time; answers as Kafka's (offset-lookup.ts). */
+  async listOffset(topic: string, partition: number, timestamp: bigint, limit: FetchableLimit): Promise<OffsetAnswer> {
     const log = this.partitions.get(topic, partition);
     if (!log)
       return {
         ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'),
         offset: -1,
         timestamp: -1,
+        leaderEpoch: -1,
       };
-    if (timestamp === -2) return { ...OK, offset: log.logStartOffset, timestamp: -1 };
-    if (timestamp === -1)
-      return {
-        ...OK,
-        offset: isolationLevel === READ_COMMITTED ? this.lastStableOffset(topic, partition, log) : log.highWatermark,
-        timestamp: -1,
-      };
-    if (timestamp === -3) {
-      const max = log.maxTimestamp();
-      return max.offset < 0
-        ? { ...OK, offset: -1, timestamp: -1 }
-        : { ...OK, offset: max.offset, timestamp: max.timestamp };
-    }
-    if (timestamp < 0)
-      return {
-        ...fail(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`),
-        offset: -1,
-        timestamp: -1,
-      };
-    try {
-      const found = await log.offsetForTimestamp(timestamp);
-      // As Kafka: under read_committed only an offset below the last stable offset is an answer.
-      const visible =
-        found !== null &&
-        found !== undefined &&
-        (isolationLevel !== READ_COMMITTED || found.offset < this.lastStableOffset(topic, partition, log));
-      return visible
-        ? { ...OK, offset: found.offset, timestamp: found.timestamp }
-        : { ...OK, offset: -1, timestamp: -1 };
-    } catch (error) {
-      return { ...storageFailure(error), offset: -1, timestamp: -1 };
-    }
+    return lookUpOffset(
+      { log, lastStableOffset: () => this.lastStableOffset(topic, partition, log) },
+      timestamp,
+      limit,
+    );
   }
 
   /** DeleteRecords: offset -1 means the high watermark. Returns the new low watermark. */
