@@ -5,7 +5,6 @@
 // the environment (disk) come from storage as StorageError and are answered KAFKA_STORAGE_ERROR for
 // that partition; anything else is our bug and propagates.
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { PartitionLog } from '../storage/log.js';
 import { InvariantError, StorageError } from '../storage/errors.js';
@@ -13,29 +12,42 @@ import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { groupSettingsFrom, type GroupSettings } from './groups/limits.js';
 import { acceptsClientProduce } from './half-messages/records.js';
-import { HalfMessageService } from './half-messages/service.js';
+import { halfMessageSettingsFrom, HalfMessageService } from './half-messages/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { lookUpOffset, type FetchableLimit, type OffsetAnswer } from './offset-lookup.js';
 import { PartitionSet, type FetchWaiter } from './partition-set.js';
 import { ProducerIdAllocator } from './producer-ids.js';
 import { validateProducedBatch, stampLogAppendTime } from './produce-validation.js';
+import { PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
+import { systemClock, type Failure } from './services.js';
+import { needsRecordPass, producePolicyOf } from './produce/policy.js';
+import { passRecords, type RecordError } from './produce/record-pass.js';
+import { addToTransactionImplicitly, transactionalRefusal } from './produce/transaction-admission.js';
 import { effectiveTopicConfigs, logConfigFor, topicConfigProblem } from './topic-config.js';
 import { isInternalTopic, topicNameProblem } from './topic-names.js';
 import { PARTITIONS_PER_TOPIC_MAX, TopicRegistry, type Topic } from './topic-registry.js';
-import { TransactionCoordinator } from './transactions/coordinator.js';
+import { TransactionCoordinator, transactionSettingsFrom } from './transactions/coordinator.js';
 import type { AbortedTransaction } from './transactions/partition-transactions.js';
 
-export interface Failure {
-  errorCode: number;
-  errorMessage: string | null;
-}
+export type { Failure } from './services.js';
 
 export interface ProduceResult extends Failure {
   baseOffset: number;
   logAppendTimeMs: number;
   logStartOffset: number;
+  /** KIP-467: the records that made the batch fail (Produce v8+ answers them). */
+  recordErrors?: RecordError[];
 }
+
+/** What the Produce request says besides the batch: its transactional id, and whether (v12+, KIP-890 part 2)
+ *  a transactional batch adds its partition to the transaction itself. */
+export interface ProduceRequestFacts {
+  transactionalId: string | null;
+  addsPartitionsToTransaction: boolean;
+}
+const PLAIN_PRODUCE: ProduceRequestFacts = { transactionalId: null, addsPartitionsToTransaction: false };
 
 export interface FetchPartitionRequest {
   topic: string;
@@ -100,6 +112,13 @@ export class Broker {
   /** Half messages with check-back (half-messages/): rebuilt from `__sluice_half`/`__sluice_half_op` in open(), after the transactions. */
   halfMessages!: HalfMessageService;
   private maintenance: NodeJS.Timeout | null = null;
+  /** The partitions as the services see them (service-adapters.ts), handed to each at open. With
+   *  `groupSettings` and `logger` the broker is also a GroupDependencies: a test opens a second group
+   *  coordinator on a running broker so. */
+  readonly internalTopics: ServicePartitions;
+  /** Read at open: a bad value stops it. */
+  readonly groupSettings: GroupSettings;
+  private readonly markers: PartitionMarkerWriter;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -109,7 +128,13 @@ export class Broker {
     readonly logger: Logger,
     private readonly producerIds: ProducerIdAllocator,
     private readonly releaseLock: () => void,
-  ) {}
+  ) {
+    this.internalTopics = new ServicePartitions(partitions, topics, (name, count, configs) =>
+      this.createTopic(name, count, configs),
+    );
+    this.groupSettings = groupSettingsFrom(config.properties);
+    this.markers = new PartitionMarkerWriter(partitions, systemClock);
+  }
 
   /** Locks the data directory, loads identity and topics, and opens (recovering) every partition. */
   static async open(config: BrokerConfig, options: { logger?: Logger } = {}): Promise<Broker> {
@@ -136,9 +161,25 @@ export class Broker {
       );
       for (const topic of topics.all())
         await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
-      broker.groups = await GroupCoordinator.open(broker);
-      broker.transactions = await TransactionCoordinator.open(broker);
-      broker.halfMessages = await HalfMessageService.open(broker);
+      // Each service gets the narrow interfaces it uses (services.ts), never the broker.
+      const internalTopics = broker.internalTopics;
+      broker.groups = await GroupCoordinator.open({ logger, internalTopics, groupSettings: broker.groupSettings });
+      broker.transactions = await TransactionCoordinator.open({
+        logger,
+        internalTopics,
+        partitions: internalTopics,
+        markers: { writeTransactionMarker: (...marker) => broker.writeTransactionMarker(...marker) },
+        producerIds: { nextProducerId: () => broker.producerIds.next() },
+        offsets: broker.groups.transactionalOffsets,
+        transactionSettings: transactionSettingsFrom(config),
+      });
+      broker.halfMessages = await HalfMessageService.open({
+        logger,
+        partitions: internalTopics,
+        appends: internalTopics,
+        producer: { produce: (topic, partition, batch) => broker.produce(topic, partition, batch) },
+        halfMessageSettings: halfMessageSettingsFrom(config),
+      });
       broker.maintenance = setInterval(
         () => partitions.maintainProducers(Date.now()),
         PRODUCER_MAINTENANCE_INTERVAL_MS,
@@ -360,10 +401,16 @@ export class Broker {
   // ── produce ───────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Appends one produced batch (a slice of the request) to a partition after checking its header.
+   * Appends one produced batch (a slice of the request) to a partition after checking its header;
+   * a batch the topic's policy needs to read goes through the record pass first (produce/policy.ts).
    * Resolves when the batch is as durable as the flush policy promises (after fsync under `sync`).
    */
-  async produce(topicName: string, partition: number, batch: Buffer | null): Promise<ProduceResult> {
+  async produce(
+    topicName: string,
+    partition: number,
+    batch: Buffer | null,
+    request: ProduceRequestFacts = PLAIN_PRODUCE,
+  ): Promise<ProduceResult> {
     const result = (failure: Failure): ProduceResult => ({
       ...failure,
       baseOffset: -1,
@@ -379,36 +426,37 @@ export class Broker {
       return result(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`));
     const problem = validateProducedBatch(batch, log.config.maxMessageBytes);
     if (problem) return result(problem);
-    const header = batch!;
+    const policy = producePolicyOf(topic.configs, this.config.properties);
+    let header = batch!;
+    if (needsRecordPass(policy, header)) {
+      const passed = passRecords(header, policy, `${topicName}-${partition}`, log.config.maxMessageBytes);
+      if (passed.problem) return result(passed.problem); // its record errors, if any, go along
+      header = passed.batch;
+    }
     let logAppendTimeMs = -1;
-    if (
-      topic.configs['message.timestamp.type'] === 'LogAppendTime' ||
-      (topic.configs['message.timestamp.type'] === undefined &&
-        this.config.properties['log.message.timestamp.type'] === 'LogAppendTime')
-    ) {
+    if (policy.logAppendTime) {
       logAppendTimeMs = Date.now();
       stampLogAppendTime(header, logAppendTimeMs);
     }
     const view = new RecordBatchHeader(header);
+    if (request.addsPartitionsToTransaction && view.isTransactional) {
+      const refused = await addToTransactionImplicitly(
+        this.transactions,
+        request.transactionalId,
+        view,
+        topicName,
+        partition,
+      );
+      if (refused) return result(refused);
+    }
     const producers = view.producerId >= 0 ? this.partitions.producerState(topicName, partition) : undefined;
     if (producers) {
       // Sequence check, append and state update happen in one tick: the log assigns the offset
       // synchronously inside append(), so no other produce can slip in between.
       if (log.readOnly !== null) return result(storageFailure(log.readOnly));
       const transactions = this.partitions.transactions(topicName, partition);
-      if (view.isTransactional) {
-        // Only into a partition the producer added to its ongoing transaction (AddPartitionsToTxn).
-        const refused = this.transactions.checkProduce(view.producerId, view.producerEpoch, topicName, partition);
-        if (refused) return result(fail(refused.errorCode, refused.message));
-      } else if (transactions?.isOpen(view.producerId)) {
-        // As Kafka: a producer with a transaction open here may not also write outside it.
-        return result(
-          fail(
-            ErrorCode.INVALID_TXN_STATE,
-            `producer ${view.producerId} has a transaction open in ${topicName}-${partition}; expected a transactional batch`,
-          ),
-        );
-      }
+      const refused = transactionalRefusal(this.transactions, transactions, view, topicName, partition);
+      if (refused) return result(refused);
       const now = Date.now();
       const check = producers.check(view, now);
       if (check.kind === 'error') return result(fail(check.errorCode, check.message));
@@ -670,43 +718,18 @@ export class Broker {
     }
   }
 
-  // ── transactions (what the transaction coordinator needs from the broker) ─────────────────
+  // ── transactions ──────────────────────────────────────────────────────────────────────────
 
-  nextProducerId(): number {
-    return this.producerIds.next();
-  }
-
-  partitionExists(topic: string, partition: number): boolean {
-    return this.partitions.get(topic, partition) !== undefined;
-  }
-
-  /**
-   * Appends a COMMIT or ABORT marker for a producer's transaction to one partition (a single node
-   * writes its markers itself: no WriteTxnMarkers) and resolves when it is durable. The marker goes
-   * through the producer state (it ends the producer's transaction there and carries its epoch, so a
-   * fenced producer's later batches are refused) and the partition's transaction state (the last
-   * stable offset moves; an abort joins the aborted list). A partition that is gone is skipped.
-   */
-  async writeTransactionMarker(
+  /** The transaction coordinator's TransactionMarkerWriter (service-adapters.ts), through the broker so a
+   *  test can make markers fail. */
+  writeTransactionMarker(
     topic: string,
     partition: number,
     producerId: number,
     producerEpoch: number,
     commit: boolean,
   ): Promise<void> {
-    const log = this.partitions.get(topic, partition);
-    const transactions = this.partitions.transactions(topic, partition);
-    if (!log || !transactions) return;
-    if (log.readOnly !== null) throw log.readOnly;
-    const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
-    const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
-    transactions.markTransactional();
-    const appended = log.append(batch); // assigns the offset into `batch` synchronously
-    const view = new RecordBatchHeader(batch);
-    this.partitions.producerState(topic, partition)?.record(view, Date.now());
-    transactions.apply(view, type);
-    await appended;
-    this.partitions.wake(topic, partition);
+    return this.markers.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit);
   }
 
   get isClosed(): boolean {
