@@ -7,7 +7,7 @@
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { PartitionLog } from '../storage/log.js';
-import { StorageError } from '../storage/errors.js';
+import { InvariantError, StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
@@ -83,6 +83,15 @@ function storageFailure(error: unknown): Failure {
   throw error;
 }
 
+/** A file operation failed (opening or renaming partition directories, writing topics.json or
+ *  producer-ids.properties): the environment's fault — a StorageError with its code, or the file
+ *  system's error as KAFKA_STORAGE_ERROR — unless it is our own bug (an invariant), which propagates. */
+function diskFailure(error: unknown): Failure {
+  if (error instanceof StorageError) return fail(error.kafkaCode, error.message);
+  if (error instanceof InvariantError) throw error;
+  return fail(ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message);
+}
+
 /** Adapts the broker's structured logger to storage's event logger. */
 function storageLoggerFrom(logger: Logger): StorageLogger {
   return {
@@ -139,6 +148,9 @@ export class Broker {
         producerIdExpirationMs: config.producerIdExpirationMs,
         logger,
       });
+      // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
+      await partitions.finishDeletions(topics.deletions());
+      topics.deletionsFinished(topics.deletions().map((deleted) => deleted.id));
       const broker = new Broker(
         config,
         identity,
@@ -179,6 +191,7 @@ export class Broker {
           clusterId: identity.clusterId,
           nodeId: identity.nodeId,
           topics: topics.all().length,
+          partitions: partitions.all().length,
         },
         'broker opened',
       );
@@ -245,9 +258,32 @@ export class Broker {
     const sizeProblem = topicSizeLimitProblem(name, configs, logConfig, this.config.properties, this.logger);
     if (sizeProblem) return fail(ErrorCode.INVALID_CONFIG, sizeProblem);
     if (validateOnly) return OK;
-    const topic = this.topics.create(name, partitions, configs);
-    await this.partitions.open(name, topic.id, 0, partitions, logConfig);
-    this.logger.info({ topic: name, partitions, topicId: topic.id.toString('base64url'), configs }, 'topic created');
+    let topic: Topic;
+    try {
+      topic = this.topics.create(name, partitions, configs);
+    } catch (error) {
+      return diskFailure(error); // topics.json could not be written
+    }
+    try {
+      await this.partitions.open(name, topic.id, 0, partitions, logConfig);
+    } catch (error) {
+      // None of its partitions opened (a directory there holds another topic's data; the disk failed).
+      if (this.topics.get(name) === topic) {
+        try {
+          this.topics.delete(name);
+          this.deletionFinished(topic);
+        } catch (undoError) {
+          this.logger.error({ topic: name, error: String(undoError) }, 'topic not removed after its failed creation');
+        }
+      }
+      this.logger.error({ topic: name, error: String(error) }, 'topic not created: its partitions did not open');
+      return diskFailure(error);
+    }
+    // The broker's own topics are announced by the service that creates them.
+    this.logger[isInternalTopic(name) ? 'debug' : 'info'](
+      { topic: name, partitions, topicId: topic.id.toString('base64url'), configs },
+      'topic created',
+    );
     return { ...OK, topic };
   }
 
@@ -265,14 +301,42 @@ export class Broker {
     return created;
   }
 
+  /**
+   * Deletes a topic. It is gone once topics.json says so; its partition directories are renamed
+   * `-delete` (durably) before this resolves, so the topic can be created again at once with empty
+   * logs; their files are removed in the background. The broker's own topics cannot be deleted.
+   */
   async deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }> {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
-    this.topics.delete(name);
-    await this.partitions.delete(name);
+    if (isInternalTopic(name))
+      return fail(ErrorCode.INVALID_REQUEST, `Deletion of internal topic ${name} is prohibited.`);
+    try {
+      this.topics.delete(name);
+    } catch (error) {
+      return diskFailure(error); // topics.json could not be written: the topic stays
+    }
+    let failure: Failure = OK;
+    try {
+      await this.partitions.delete(name);
+      this.deletionFinished(topic);
+    } catch (error) {
+      // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
+      this.logger.error({ topic: name, error: String(error) }, 'topic deleted, but its directories were not renamed');
+      failure = diskFailure(error);
+    }
     await this.groups.forgetTopic(name);
     this.logger.info({ topic: name }, 'topic deleted');
-    return { ...OK, topicId: topic.id };
+    return { ...failure, topicId: topic.id };
+  }
+
+  /** The topic's directories are renamed: topics.json may forget it (if that write fails, the next start does). */
+  private deletionFinished(topic: Topic): void {
+    try {
+      this.topics.deletionsFinished([topic.id]);
+    } catch (error) {
+      this.logger.warn({ topic: topic.name, error: String(error) }, 'finished deletion not recorded');
+    }
   }
 
   async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
@@ -288,8 +352,20 @@ export class Broker {
       return fail(ErrorCode.INVALID_PARTITIONS, `at most ${PARTITIONS_PER_TOPIC_MAX} partitions per topic`);
     if (validateOnly) return OK;
     const from = topic.partitions;
-    await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
-    this.topics.setPartitions(name, count);
+    try {
+      await this.partitions.open(name, topic.id, from, count, this.logConfigOf(topic));
+    } catch (error) {
+      this.logger.error({ topic: name, from, to: count, error: String(error) }, 'partitions not added');
+      return diskFailure(error);
+    }
+    // Deleted while its new partitions opened: the deletion took them.
+    if (this.topics.get(name) !== topic)
+      return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
+    try {
+      this.topics.setPartitions(name, count);
+    } catch (error) {
+      return diskFailure(error); // the new partitions stay open but unlisted; a retry lists them
+    }
     this.logger.info({ topic: name, from, to: count }, 'partitions added');
     return OK;
   }
@@ -309,7 +385,11 @@ export class Broker {
     const sizeProblem = topicSizeLimitProblem(name, overrides, logConfig, this.config.properties, this.logger);
     if (sizeProblem) return fail(ErrorCode.INVALID_CONFIG, sizeProblem);
     if (validateOnly) return OK;
-    this.topics.setConfigs(name, overrides);
+    try {
+      this.topics.setConfigs(name, overrides);
+    } catch (error) {
+      return diskFailure(error);
+    }
     // Applies at once: the logs read their settings (segment size, retention, max message size) when
     // they use them. The flush policy is broker-wide and never changes at run time.
     const updated = this.logConfigOf(topic);
@@ -498,6 +578,8 @@ export class Broker {
           : base.abortedTransactions;
       return { ...base, ...offsets, ...OK, records: read.records, abortedTransactions: aborted };
     } catch (error) {
+      if (this.partitions.get(request.topic, request.partition) !== log)
+        return { ...base, ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'The topic was deleted during the fetch.') };
       return { ...base, ...offsets, ...storageFailure(error) };
     }
   }
@@ -634,7 +716,12 @@ export class Broker {
   ): Promise<Failure & { producerId: number; producerEpoch: number }> {
     if (transactionalId !== null)
       return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
-    return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+    try {
+      return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+    } catch (error) {
+      // The next block of ids could not be reserved on disk (producer-ids.ts): no id is handed out.
+      return { ...diskFailure(error), producerId: -1, producerEpoch: -1 };
+    }
   }
 
   // ── transactions ──────────────────────────────────────────────────────────────────────────

@@ -4,12 +4,21 @@
 // than min_bytes registers a waiter on the partitions it reads; each completed append (which, under
 // the `sync` flush policy, resolves after fsync — so the high watermark has moved) wakes the waiters
 // of that partition. A waiter also ends on its max_wait_ms timer or when its topic is deleted.
+//
+// Opening and deleting the partitions of one topic run one after the other, in call order: a topic
+// deleted and created again at once opens its new, empty directories only after the old ones were
+// renamed away (`<topic>-<partition>.<uuid>-delete`, storage/deleted-directories.ts), and a topic
+// deleted while its creation is still opening logs loses those logs too.
 import { join } from 'node:path';
+import { DeletedDirectoryRemover, partitionDirectoriesOf, renameForDeletion } from '../storage/deleted-directories.js';
+import { InvariantError, StorageError } from '../storage/errors.js';
+import { nodeFileSystem } from '../storage/file-system.js';
 import { PartitionLog } from '../storage/log.js';
 import type { LogConfig } from '../storage/limits.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { Logger } from './logger.js';
 import { PartitionProducerState } from './producer-state.js';
+import { isInternalTopic } from './topic-names.js';
 import { PartitionTransactions } from './transactions/partition-transactions.js';
 
 export interface FetchWaiter {
@@ -21,12 +30,29 @@ export class PartitionSet {
   private readonly producers = new Map<string, PartitionProducerState[]>();
   private readonly transactionStates = new Map<string, PartitionTransactions[]>();
   private readonly waiters = new Map<string, Set<FetchWaiter>>();
+  /** The last open or delete of each topic still under way; the next one waits for it. */
+  private readonly topicWork = new Map<string, Promise<unknown>>();
+  private readonly deletedDirectories: DeletedDirectoryRemover;
 
   constructor(
     private readonly dataDir: string,
     private readonly storageLogger: StorageLogger,
     private readonly producerOptions: { producerIdExpirationMs: number; logger: Logger },
-  ) {}
+  ) {
+    this.deletedDirectories = new DeletedDirectoryRemover({ logger: storageLogger });
+  }
+
+  /** Runs `work` after the topic's earlier opens and deletes, in call order. */
+  private serialized<T>(topic: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.topicWork.get(topic) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.topicWork.set(topic, settled);
+    void settled.then(() => {
+      if (this.topicWork.get(topic) === settled) this.topicWork.delete(topic);
+    });
+    return next;
+  }
 
   static directoryOf(dataDir: string, topic: string, partition: number): string {
     return join(dataDir, `${topic}-${partition}`);
@@ -50,51 +76,131 @@ export class PartitionSet {
     return this.logs.get(topic) ?? [];
   }
 
-  /** Opens (creating and recovering as needed) partitions `from`..`to`-1 of a topic. */
-  async open(topic: string, topicId: Buffer, from: number, to: number, config: LogConfig): Promise<void> {
-    const list = this.logs.get(topic) ?? [];
-    const opened = await Promise.all(
-      Array.from({ length: to - from }, (_, i) =>
+  /**
+   * Opens (creating and recovering as needed) partitions `from`..`to`-1 of a topic: all of them or,
+   * if one fails, none (the directories this call created are renamed for deletion).
+   */
+  open(topic: string, topicId: Buffer, from: number, to: number, config: LogConfig): Promise<void> {
+    return this.serialized(topic, () => this.openNow(topic, topicId, from, to, config));
+  }
+
+  private async openNow(topic: string, topicId: Buffer, from: number, to: number, config: LogConfig): Promise<void> {
+    // The broker's own topics have many partitions (`__consumer_offsets`: 50) that open at every start:
+    // their per-partition open lines go to debug; the broker logs one summary line.
+    const internal = isInternalTopic(topic);
+    const storageLogger = internal ? quietOpens(this.storageLogger) : this.storageLogger;
+    const producerOptions = internal
+      ? { ...this.producerOptions, logger: quietRecovery(this.producerOptions.logger) }
+      : this.producerOptions;
+    // A partition already open stays as it is: two CreatePartitions at once, or one retried after
+    // topics.json could not be written, must not open a second log on the same directory.
+    const open = this.logs.get(topic);
+    const wanted = Array.from({ length: to - from }, (_, i) => from + i).filter((p) => open?.[p] === undefined);
+    const attempts = await Promise.allSettled(
+      wanted.map((partition) =>
         PartitionLog.open({
-          directory: PartitionSet.directoryOf(this.dataDir, topic, from + i),
+          directory: PartitionSet.directoryOf(this.dataDir, topic, partition),
           topic,
-          partition: from + i,
+          partition,
           topicId,
           config,
-          logger: this.storageLogger,
+          logger: storageLogger,
           trustAppendedBatches: true, // the broker validates every produced batch (CRC included) first
         }),
       ),
     );
+    const failed = attempts.find((attempt) => attempt.status === 'rejected');
+    if (failed !== undefined) {
+      // Only what this call made goes; a directory that was there (another topic's, say) stays.
+      for (const attempt of attempts) {
+        if (attempt.status !== 'fulfilled') continue;
+        if (attempt.value.created) this.deletedDirectories.removeLater(await attempt.value.delete(), 0);
+        else await attempt.value.close();
+      }
+      throw failed.reason;
+    }
+    const opened = attempts.map((attempt) => (attempt as PromiseFulfilledResult<PartitionLog>).value);
     // Producer state comes back from its snapshot plus the log tail before any produce is accepted.
     const states = await Promise.all(
-      opened.map((log) => PartitionProducerState.recover(log, { ...this.producerOptions, nowMs: Date.now() })),
+      opened.map((log) => PartitionProducerState.recover(log, { ...producerOptions, nowMs: Date.now() })),
     );
     const transactions = await Promise.all(opened.map((log, i) => PartitionTransactions.recover(log, states[i])));
+    const list = this.logs.get(topic) ?? [];
     const stateList = this.producers.get(topic) ?? [];
     const transactionList = this.transactionStates.get(topic) ?? [];
     opened.forEach((log, i) => {
-      list[from + i] = log;
-      stateList[from + i] = states[i]!;
-      transactionList[from + i] = transactions[i]!;
+      list[wanted[i]!] = log;
+      stateList[wanted[i]!] = states[i]!;
+      transactionList[wanted[i]!] = transactions[i]!;
     });
     this.logs.set(topic, list);
     this.producers.set(topic, stateList);
     this.transactionStates.set(topic, transactionList);
   }
 
-  /** Closes and deletes every partition of a topic, waking its fetch waiters. */
-  async delete(topic: string): Promise<void> {
+  /**
+   * Deletes every partition of a topic: at once, its logs are no longer found and its fetch waiters
+   * wake; then each log closes and its directory is renamed `-delete` (durably) before this resolves.
+   * The files are removed `file.delete.delay.ms` later, in the background.
+   */
+  delete(topic: string): Promise<void> {
+    const taken = this.take(topic);
+    return this.serialized(topic, async () => {
+      // An open still under way when delete was called registered its logs since: they go too.
+      const logs = [...taken, ...this.take(topic)];
+      const renamed = await Promise.allSettled(logs.map((log) => log.delete()));
+      renamed.forEach((result, i) => {
+        if (result.status === 'fulfilled')
+          this.deletedDirectories.removeLater(result.value, logs[i]!.config.fileDeleteDelayMs);
+      });
+      const failed = renamed.find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw toStorageError(failed.reason);
+    });
+  }
+
+  private take(topic: string): PartitionLog[] {
     const list = this.logs.get(topic) ?? [];
     this.logs.delete(topic);
     this.producers.delete(topic);
     this.transactionStates.delete(topic);
-    await Promise.all(list.map((log) => log.delete()));
     list.forEach((_, partition) => this.wake(topic, partition));
+    return list.filter((log) => log !== undefined);
+  }
+
+  /**
+   * Start-up, before any partition opens: finishes the deletions a crash interrupted (the directories
+   * of `deleted` topics still under their old names are renamed `-delete`), then removes every
+   * `-delete` directory in the background.
+   */
+  async finishDeletions(deleted: readonly { name: string; id: Buffer }[]): Promise<void> {
+    for (const topic of deleted) {
+      for (const { directory, partition } of await partitionDirectoriesOf(
+        nodeFileSystem,
+        this.dataDir,
+        topic.name,
+        topic.id,
+      )) {
+        await renameForDeletion(nodeFileSystem, directory, topic.name, partition);
+        this.producerOptions.logger.warn(
+          { directory, topic: topic.name },
+          'partition of a deleted topic found under its old name (the broker stopped during the deletion); removing it',
+        );
+      }
+    }
+    const leftovers = await this.deletedDirectories.removeLeftovers(this.dataDir);
+    if (leftovers > 0)
+      this.producerOptions.logger.info({ directories: leftovers }, 'removing partition directories of deleted topics');
+  }
+
+  /** Resolves once every scheduled removal of a deleted partition directory has run (tests). */
+  deletedDirectoriesRemoved(): Promise<void> {
+    return this.deletedDirectories.idle();
   }
 
   /** Snapshots producer state at each log end, then flushes and closes every log. */
   async closeAll(): Promise<void> {
+    await Promise.all(this.topicWork.values()); // opens and deletes under way end first
+    await this.deletedDirectories.close(); // removals not yet started happen at the next start
     for (const [topic, list] of this.logs) {
       list.forEach((log, partition) => {
         if (log.readOnly === null) this.producers.get(topic)?.[partition]?.writeSnapshot(log.logEndOffset);
@@ -113,7 +219,22 @@ export class PartitionSet {
       states.forEach((state, partition) => {
         state.expire(nowMs);
         const log = this.logs.get(topic)?.[partition];
-        if (log && log.readOnly === null && state.producerCount > 0) state.writeSnapshot(log.flushedOffset);
+        if (log && log.readOnly === null && state.producerCount > 0) {
+          // At or above every batch the state holds (appends not yet flushed included: under `os` and
+          // `interval` the flushed offset lags). A crash that loses the tail leaves the snapshot above
+          // the log end, and recovery discards it for an older one.
+          const offset = Math.max(log.flushedOffset, state.endOffset);
+          try {
+            state.writeSnapshot(offset);
+          } catch (error) {
+            if (error instanceof InvariantError) throw error;
+            // A disk error: the next round tries again; recovery replays more of the log meanwhile.
+            this.producerOptions.logger.warn(
+              { directory: log.directory, offset, error: String(error) },
+              'producer snapshot not written',
+            );
+          }
+        }
         if (log) this.transactionStates.get(topic)?.[partition]?.prune(log.logStartOffset);
       });
     }
@@ -153,4 +274,24 @@ export class PartitionSet {
     if (!set) return;
     for (const waiter of [...set]) waiter.wake();
   }
+}
+
+/** `log-opened` at debug instead of info; every other line as it is. */
+function quietOpens(logger: StorageLogger): StorageLogger {
+  return { log: (level, event, fields) => logger.log(event === 'log-opened' ? 'debug' : level, event, fields) };
+}
+
+/** The producer state's info lines (`producer state recovered`) at debug; warnings as they are. */
+function quietRecovery(logger: Logger): Logger {
+  return {
+    debug: (fields, message) => logger.debug(fields, message),
+    info: (fields, message) => logger.debug(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => logger.error(fields, message),
+  };
+}
+
+function toStorageError(error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  return new StorageError('KAFKA_STORAGE_ERROR', (error as Error).message, error);
 }

@@ -18,6 +18,21 @@ export function collisionKey(name: string): string {
   return name.replace(/\./g, '_');
 }
 
+/** Kafka 4.x's internal topics (Topic.INTERNAL_TOPICS). `__cluster_metadata` is never a topic here. */
+const KAFKA_INTERNAL_TOPICS: ReadonlySet<string> = new Set([
+  '__consumer_offsets',
+  '__transaction_state',
+  '__share_group_state',
+]);
+/** Sluice's own topics (`__sluice_half`, `__sluice_half_op`, `__sluice_half_abandoned`, `__sluice_check.<group>`,
+ *  src/protocol/half-messages.ts) all start so. */
+export const SLUICE_TOPIC_PREFIX = '__sluice_';
+
+/**
+ * A topic the broker writes itself: marked `is_internal` in Metadata, never auto-created by a
+ * Metadata request, closed to client produce (the half-message channel excepted) and to DeleteTopics.
+ * Any other name, `__`-prefixed or not, is an ordinary topic, as in Kafka.
+ */
 export function isInternalTopic(name: string): boolean {
-  return name.startsWith('__');
+  return KAFKA_INTERNAL_TOPICS.has(name) || name.startsWith(SLUICE_TOPIC_PREFIX);
 }

@@ -1,6 +1,11 @@
 // The broker's topics: name → id, partition count, config overrides. Persisted as topics.json in the
 // data directory, replaced atomically on every change (topic changes are rare; a whole-file rewrite
 // keeps the format obvious to an operator). Partition logs live beside it as <topic>-<partition>/.
+//
+// topics.json is where a deletion takes effect (Kafka's metadata record): the topic leaves `topics`
+// and joins `deleting` (name and id) in the same write. Its partition directories are renamed
+// `-delete` next; once they are, the entry leaves `deleting`. A broker that stopped in between finds
+// the entry at start and renames what is left before it opens any partition (PartitionSet.finishDeletions).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +28,12 @@ interface StoredTopic {
   configs: Record<string, string>;
 }
 
+/** A deleted topic whose partition directories may still carry their old names. */
+export interface DeletedTopic {
+  name: string;
+  id: Buffer;
+}
+
 const FILE = 'topics.json';
 /** Bounds what CreateTopics/CreatePartitions may ask for, so a request cannot make us create millions of directories. */
 export const PARTITIONS_PER_TOPIC_MAX = 10_000;
@@ -37,6 +48,7 @@ export function newTopicId(): Buffer {
 export class TopicRegistry {
   private readonly topics = new Map<string, Topic>();
   private readonly byCollisionKey = new Map<string, string>();
+  private deleting: DeletedTopic[] = [];
 
   constructor(private readonly dataDir: string) {
     let text: string | null = null;
@@ -46,7 +58,8 @@ export class TopicRegistry {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     if (text !== null) {
-      const stored = JSON.parse(text) as { topics: StoredTopic[] };
+      const stored = JSON.parse(text) as { topics: StoredTopic[]; deleting?: { name: string; id: string }[] };
+      this.deleting = (stored.deleting ?? []).map((t) => ({ name: t.name, id: Buffer.from(t.id, 'base64url') }));
       for (const t of stored.topics)
         this.remember({
           name: t.name,
@@ -62,11 +75,24 @@ export class TopicRegistry {
     this.byCollisionKey.set(collisionKey(topic.name), topic.name);
   }
 
-  private save(): void {
+  /** Writes topics.json; if that fails (the disk), `undo` puts memory back as the file still has it,
+   *  and the error goes to the caller (the broker answers KAFKA_STORAGE_ERROR). */
+  private save(undo: () => void): void {
+    try {
+      this.write();
+    } catch (error) {
+      undo();
+      throw error;
+    }
+  }
+
+  private write(): void {
     const stored: StoredTopic[] = [...this.topics.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((t) => ({ name: t.name, id: t.id.toString('base64url'), partitions: t.partitions, configs: t.configs }));
-    writeFileDurably(this.dataDir, FILE, JSON.stringify({ topics: stored }, null, 2) + '\n');
+    const deleting = this.deleting.map((t) => ({ name: t.name, id: t.id.toString('base64url') }));
+    const content = deleting.length > 0 ? { topics: stored, deleting } : { topics: stored };
+    writeFileDurably(this.dataDir, FILE, JSON.stringify(content, null, 2) + '\n');
   }
 
   get(name: string): Topic | undefined {
@@ -92,25 +118,50 @@ export class TopicRegistry {
     if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
     const topic: Topic = { name, id: newTopicId(), partitions, configs };
     this.remember(topic);
-    this.save();
+    this.save(() => this.forget(name));
     return topic;
   }
 
+  /** Deletes a topic; it stays listed in `deletions()` until deletionFinished is called with its id. */
   delete(name: string): void {
-    if (!this.topics.delete(name)) return;
+    const topic = this.topics.get(name);
+    if (topic === undefined) return;
+    this.forget(name);
+    this.deleting.push({ name, id: topic.id });
+    this.save(() => {
+      this.deleting.pop();
+      this.remember(topic);
+    });
+  }
+
+  private forget(name: string): void {
+    this.topics.delete(name);
     this.byCollisionKey.delete(collisionKey(name));
-    this.save();
+  }
+
+  /** Deleted topics whose directories may not all be renamed yet. */
+  deletions(): readonly DeletedTopic[] {
+    return this.deleting;
+  }
+
+  /** The directories of these deleted topics are renamed: forget them. */
+  deletionsFinished(ids: readonly Buffer[]): void {
+    const before = this.deleting;
+    this.deleting = this.deleting.filter((t) => !ids.some((id) => id.equals(t.id)));
+    if (this.deleting.length !== before.length) this.save(() => (this.deleting = before));
   }
 
   setPartitions(name: string, partitions: number): void {
     const topic = this.topics.get(name)!;
-    topic.partitions = partitions;
-    this.save();
+    const before = topic.partitions;
+    topic.partitions = Math.max(topic.partitions, partitions); // two CreatePartitions at once: the larger wins
+    this.save(() => (topic.partitions = before));
   }
 
   setConfigs(name: string, configs: Record<string, string>): void {
     const topic = this.topics.get(name)!;
+    const before = topic.configs;
     topic.configs = configs;
-    this.save();
+    this.save(() => (topic.configs = before));
   }
 }

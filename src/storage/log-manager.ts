@@ -109,7 +109,9 @@ export class LogManager {
     const log = this.get(topic, partition);
     if (log === undefined) return;
     this.logs.delete(key(topic, partition));
-    await log.delete();
+    // Renamed first (durably), so the partition can be created again at once; the files go now.
+    const renamed = await log.delete();
+    await (this.options.fileSystem ?? nodeFileSystem).rmdir(renamed);
   }
 
   /** Runs retention and compaction every `log.retention.check.interval.ms`. */

@@ -32,6 +32,7 @@ import { compactLog } from './compaction.js';
 import { loadTransactionIndex, rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
 import { Segment, type SegmentEnvironment } from './segment.js';
+import { renameForDeletion } from './deleted-directories.js';
 import { deletedSuffix } from './segment-files.js';
 import {
   firstRecordAtOrAfter,
@@ -103,6 +104,8 @@ export class PartitionLog {
   readonly topicId: Buffer | null;
   /** What the last open found and did. */
   readonly recovery: RecoveryReport;
+  /** The open made the directory: the partition is new. */
+  created = false;
 
   private segments: Segment[];
   private startOffset: number;
@@ -153,12 +156,14 @@ export class PartitionLog {
       config: resolveLogConfig(options.config),
     };
     const logger = options.logger ?? stderrLogger;
+    const created = (await environment.fileSystem.stat(options.directory)) === null;
     await environment.fileSystem.mkdir(options.directory);
     const topicId = await ensurePartitionMetadata(environment.fileSystem, options.directory, options.topicId);
     const started = Date.now();
     const recovered = await recoverPartition(environment, options.directory, logger);
     const epochs = new LeaderEpochCache(recovered.leaderEpochs);
     const log = new PartitionLog(environment, logger, options, recovered, topicId, epochs);
+    log.created = created;
     const cutAtEnd = epochs.truncateFromEnd(log.logEndOffset);
     const cutAtStart = epochs.truncateFromStart(log.startOffset);
     // A log without epochs (new, or its file lost) was written by this node alone: its epoch covers it all.
@@ -929,10 +934,20 @@ export class PartitionLog {
     for (const segment of [...this.segments, ...this.deletingSegments]) await segment.close().catch(() => undefined);
   }
 
-  /** Deletes the partition directory (DeleteTopics). */
-  async delete(): Promise<void> {
+  /**
+   * DeleteTopics: closes the log without flushing (its data is going), once its background work and
+   * the writes under way have ended, and renames its directory `<topic>-<partition>.<uuid>-delete`,
+   * durably (deleted-directories.ts). Returns the new path; the caller removes it later. Nothing of
+   * this log touches the old path afterwards, so a new partition of the same name may be created there.
+   */
+  async delete(): Promise<string> {
+    this.closed = true; // no new append, read or background round starts
+    for (const timer of this.timers) clearInterval(timer);
+    await this.backgroundChain; // a compaction under way finishes on open files
     await this.abandon();
-    await this.environment.fileSystem.rmdir(this.directory);
+    // Segments waiting out file.delete.delay.ms go with the directory; their timers find nothing to do.
+    this.deletingSegments.clear();
+    return renameForDeletion(this.environment.fileSystem, this.directory, this.topic, this.partition);
   }
 
   private ensureWritable(): void {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -163,6 +163,49 @@ test('sluice start serves kafkajs, logs JSON lines, and exits 0 on SIGTERM after
     );
     assert.equal(sluice.lines.at(-1)!.msg, 'shutdown complete');
     assert.equal(existsSync(join(dataDir, '.lock')), false, 'the lock is released');
+  });
+});
+
+test('start-up log: no block per internal partition at info (their opens go to debug), one summary', async () => {
+  await withTemporaryDirectory(async (dataDir) => {
+    const port = await freePort();
+    const args = ['start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+    const first = Sluice.spawn(args);
+    try {
+      await first.listening();
+      // A group lookup creates `__consumer_offsets` (offsets.topic.num.partitions: 10 here).
+      const admin = kafkaAt(port).admin();
+      await admin.connect();
+      await admin.describeGroups(['any']);
+      await admin.disconnect();
+    } finally {
+      assert.equal(await first.stop('SIGTERM'), 0, first.transcript());
+    }
+    // A line about one partition of an internal topic names its directory, `<data-dir>/__…-<n>`.
+    const perInternalPartition = (line: LogLine) =>
+      typeof line['directory'] === 'string' && /\/__[^/]*-\d+$/.test(line['directory']);
+    const atInfo = (sluice: Sluice) => sluice.lines.filter((line) => line.level === 30);
+    assert.deepEqual(atInfo(first).filter(perInternalPartition), [], 'creating them: nothing per partition at info');
+    for (const level of ['info', 'debug']) {
+      const again = Sluice.spawn([...args, '--log-level', level]);
+      try {
+        await again.listening();
+      } finally {
+        assert.equal(await again.stop('SIGTERM'), 0, again.transcript());
+      }
+      const startUp = atInfo(again).slice(
+        0,
+        atInfo(again).findIndex((line) => line.msg.startsWith('listening on')) + 1,
+      );
+      assert.deepEqual(startUp.filter(perInternalPartition), [], `${level}: nothing per internal partition at info`);
+      assert.ok(startUp.length <= 8, `a short start-up at info:\n${startUp.map((line) => line.msg).join('\n')}`);
+      const opened = startUp.find((line) => line.msg === 'broker opened')!;
+      const partitionDirectories = readdirSync(dataDir).filter((name) => /-\d+$/.test(name)).length;
+      assert.ok(partitionDirectories >= 10 + 9, 'the offsets topic and the half-message channel');
+      assert.equal(opened['partitions'], partitionDirectories, 'the summary counts every partition');
+      const opens = again.lines.filter((line) => line.level === 20 && line.msg === 'log-opened').length;
+      assert.equal(opens, level === 'info' ? 0 : partitionDirectories, `${level}: log-opened lines at debug`);
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runKcat } from '../support/kcat.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 // Through the `sluice` command itself, as a user runs it.
@@ -139,6 +140,24 @@ test('error paths: unreachable broker, unknown topic, bad flags', async () => {
   assert.equal(typo.code, 2);
   assert.match(typo.err, /unknown option --form/);
   assert.equal((await sluice(['frobnicate'])).code, 2);
+});
+
+test("produce --key-separator '\\t' (backslash, t: as from a shell) sends keyed messages; kcat reads", async () => {
+  // What the README shows: printf 'c1\torder-1\n' | sluice produce orders --key-separator '\t'
+  const produced = await sluice(
+    ['produce', 'cli-tab-keys', '--key-separator', '\\t'],
+    'c1\torder-1\nc2\torder-2\nno-key-here\n',
+  );
+  assert.equal(produced.code, 0, produced.err);
+  const read = await runKcat(broker.bootstrap, ['-C', '-t', 'cli-tab-keys', '-o', 'beginning', '-e', '-f', '%k|%s\\n']);
+  assert.deepEqual(read.trim().split('\n'), ['c1|order-1', 'c2|order-2', '|no-key-here']);
+  // A hex escape, and a separator of several characters.
+  assert.equal((await sluice(['produce', 'cli-hex-keys', '--key-separator', '\\x3d>'], 'k=>v\n')).code, 0);
+  const hex = await runKcat(broker.bootstrap, ['-C', '-t', 'cli-hex-keys', '-o', 'beginning', '-e', '-f', '%k|%s\\n']);
+  assert.equal(hex.trim(), 'k|v');
+  const newline = await sluice(['produce', 'cli-hex-keys', '--key-separator', '\\n'], 'x\n');
+  assert.equal(newline.code, 2);
+  assert.match(newline.err, /newline/);
 });
 
 test('bench produce, consume and e2e print throughput and latency', async () => {

@@ -100,3 +100,40 @@ export function durationMs(text: string): number {
     );
   throw new ToolUsageError(`a duration looks like 90m, 2h, 1d or PT1H30M, got "${text}"`);
 }
+
+/**
+ * A separator as typed on a command line, where the shell hands over `'\t'` as the two characters
+ * backslash and t. The escapes are kcat's (`-K`, `-D`), plus `\\`, so that a literal backslash can be
+ * written:
+ *
+ *   written   means
+ *   \t        a tab
+ *   \n        a newline
+ *   \xHH      the character with hex code HH (00-7f: input lines are UTF-8)
+ *   \\        one backslash (kcat has no such escape: there `\\` is two backslashes)
+ *   \<other>  itself, backslash included (as kcat)
+ *
+ * A real tab (typed as $'\t' in bash) passes unchanged.
+ */
+export function unescapeSeparator(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    const next = text[i + 1];
+    if (char !== '\\' || next === undefined) {
+      out += char;
+    } else if (next === 't' || next === 'n' || next === '\\') {
+      out += next === 't' ? '\t' : next === 'n' ? '\n' : '\\';
+      i += 1;
+    } else if (next === 'x') {
+      const hex = text.slice(i + 2, i + 4);
+      if (!/^[0-7][0-9a-fA-F]$/.test(hex))
+        throw new ToolUsageError(`"\\x" takes two hex digits from 00 to 7f, got "${text.slice(i, i + 4)}"`);
+      out += String.fromCharCode(parseInt(hex, 16));
+      i += 3;
+    } else {
+      out += char;
+    }
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 // sluice produce NAME: one message per stdin line.
 import { createInterface } from 'node:readline';
 import { Producer, type CompressionName, type ProducerMessage } from '../../client/producer.js';
-import { integerValue, parseArguments, ToolUsageError, value } from './args.js';
+import { integerValue, parseArguments, ToolUsageError, unescapeSeparator, value } from './args.js';
 import { clientOptions, type ToolIo } from './io.js';
 
 export const produceHelp = `Usage: sluice produce NAME [flags] < lines
@@ -9,7 +9,9 @@ export const produceHelp = `Usage: sluice produce NAME [flags] < lines
 Sends one message per line of stdin; waits until every message is acknowledged.
 
 Flags:
-  --key-separator SEP      split each line at the first SEP into key and value (no key otherwise)
+  --key-separator SEP      split each line at the first SEP into key and value (no key when a line
+                           has no SEP); escapes as kcat -K: '\\t' tab, '\\xHH' hex code, and
+                           '\\\\' a backslash
   --header name=value      add a header to every message (repeatable)
   --partition N            send to partition N (default: by key, or sticky for unkeyed messages)
   --compression CODEC      none (default), gzip, snappy, lz4, zstd
@@ -28,8 +30,11 @@ export async function runProduce(argv: readonly string[], io: ToolIo): Promise<n
   const [topic, ...extra] = args.positionals;
   if (!topic) throw new ToolUsageError('produce needs a topic name');
   if (extra.length > 0) throw new ToolUsageError(`unexpected argument "${extra[0]}"`);
-  const separator = value(args, 'key-separator');
+  const written = value(args, 'key-separator');
+  const separator = written === undefined ? undefined : unescapeSeparator(written);
   if (separator === '') throw new ToolUsageError('--key-separator must not be empty');
+  if (separator?.includes('\n'))
+    throw new ToolUsageError('--key-separator cannot hold a newline: each line of stdin is one message');
   const partition = integerValue(args, 'partition', 0);
   const headers = (args.values.get('header') ?? []).map((entry): [string, string] => {
     const at = entry.indexOf('=');

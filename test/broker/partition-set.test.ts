@@ -1,0 +1,74 @@
+// The broker's set of open partitions: one log per partition directory whatever the order of the
+// opens asking for it, and producer maintenance that never throws for data not yet flushed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode } from '../../src/protocol/generated/index.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { startTestBroker } from '../support/test-broker.js';
+
+async function idempotentBatch(producerId: number, baseSequence: number): Promise<Buffer> {
+  return encodeRecordBatch({
+    producerId,
+    producerEpoch: 0,
+    baseSequence,
+    records: [{ value: Buffer.from(`v${baseSequence}`) }],
+  });
+}
+
+test('two CreatePartitions at once open each new partition once; the larger count wins', async () => {
+  const server = await startTestBroker();
+  try {
+    await server.broker.createTopic('grown', 1, {});
+    const [three, five] = await Promise.all([
+      server.broker.createPartitions('grown', 3, false),
+      server.broker.createPartitions('grown', 5, false),
+    ]);
+    assert.equal(three.errorCode, ErrorCode.NONE);
+    assert.equal(five.errorCode, ErrorCode.NONE);
+    assert.equal(server.broker.topics.get('grown')!.partitions, 5);
+    const opens = server.logger.lines.filter((line) => line.fields['event'] === 'log-opened');
+    for (let partition = 0; partition < 5; partition++) {
+      const directory = join(server.dataDir, `grown-${partition}`);
+      assert.equal(
+        opens.filter((line) => line.fields['directory'] === directory).length,
+        1,
+        `grown-${partition} opened once`,
+      );
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+for (const policy of ['os', 'interval:60000', 'sync']) {
+  test(`producer maintenance with appends not yet flushed (log.flush.policy=${policy}) snapshots, never throws`, async () => {
+    let server = await startTestBroker({ properties: { 'log.flush.policy': policy } });
+    const dataDir = server.dataDir;
+    try {
+      await server.broker.createTopic('kept', 1, {});
+      const { producerId } = await server.broker.initProducerId(null, 60_000, -1, -1);
+      const batches = [];
+      for (const sequence of [0, 1, 2]) batches.push(await idempotentBatch(producerId, sequence));
+      // Issued together, so the last ones are appended but not yet flushed when maintenance runs.
+      const appended = batches.map((batch) => server.broker.produce('kept', 0, batch));
+      const results = await Promise.all(appended);
+      for (const result of results) assert.equal(result.errorCode, ErrorCode.NONE, result.errorMessage ?? '');
+      // The 10-minute timer's work, run now: under os/interval the flushed offset is still 0.
+      server.broker.partitions.maintainProducers(Date.now());
+      assert.ok(readdirSync(join(dataDir, 'kept-0')).some((name) => name.endsWith('.snapshot')));
+      await server.stop();
+      server = await startTestBroker({ dataDir, properties: { 'log.flush.policy': policy } });
+      // The producer's state came back: its next sequence is accepted, a repeat is a duplicate.
+      const next = await server.broker.produce('kept', 0, await idempotentBatch(producerId, 3));
+      assert.equal(next.errorCode, ErrorCode.NONE, next.errorMessage ?? '');
+      assert.equal(next.baseOffset, 3);
+      const repeat = await server.broker.produce('kept', 0, await idempotentBatch(producerId, 2));
+      assert.equal(repeat.errorCode, ErrorCode.NONE);
+      assert.equal(repeat.baseOffset, 2, 'a retried batch gets its original offset');
+    } finally {
+      await server.close();
+    }
+  });
+}
