@@ -11,6 +11,7 @@ import { PartitionLog } from '../storage/log.js';
 import { StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
+import { OneAtATime } from './one-at-a-time.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { acceptsClientProduce } from './half-messages/records.js';
@@ -90,6 +91,7 @@ export class Broker {
   /** Half messages with check-back (half-messages/): rebuilt from `__sluice_half`/`__sluice_half_op` in open(), after the transactions. */
   halfMessages!: HalfMessageService;
   private maintenance: NodeJS.Timeout | null = null;
+  private readonly partitionGrowth = new OneAtATime();
 
   private constructor(
     readonly config: BrokerConfig,
@@ -230,7 +232,12 @@ export class Broker {
     return { ...OK, topicId: topic.id };
   }
 
-  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
+  /** CreatePartitions of one topic run one at a time, each checking the count the one before left. */
+  createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
+    return this.partitionGrowth.run(name, () => this.growPartitions(name, count, validateOnly));
+  }
+
+  private async growPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
     if (!Number.isInteger(count) || count <= topic.partitions) {
