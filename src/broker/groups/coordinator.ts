@@ -126,6 +126,10 @@ export interface GroupDescription {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Offsets are safe integers inside Sluice; a commit of one beyond 2^53 (the handlers' Number() of an
+ *  INT64 near Long.MAX_VALUE) cannot be stored exactly, so it is refused as a commit the coordinator
+ *  cannot store, per partition. */
+const UNSTORABLE_OFFSET = ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
 const systemClock: Clock = { now: () => Date.now() };
 
 function joinError(memberId: string, errorCode: number): JoinResult {
@@ -1023,7 +1027,9 @@ export class GroupCoordinator {
       return all(groupError);
     }
     const now = this.clock.now();
-    const expireTimestamp = request.retentionTimeMs >= 0 ? now + request.retentionTimeMs : null;
+    // A retention past what a timestamp can hold (clients send Long.MAX_VALUE) means: never expires.
+    const expireTimestamp =
+      request.retentionTimeMs >= 0 ? Math.min(now + request.retentionTimeMs, Number.MAX_SAFE_INTEGER) : null;
     const records: OffsetsRecord[] = [];
     const accepted: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
     let newEntries = 0;
@@ -1035,6 +1041,7 @@ export class GroupCoordinator {
         const metadata = p.metadata ?? '';
         if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes)
           return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        if (!Number.isSafeInteger(p.offset)) return { partition: p.partition, errorCode: UNSTORABLE_OFFSET };
         // Negative offsets are stored as given, as Kafka does: kafkajs's admin resetOffsets commits
         // -2/-1 (earliest/latest) and its consumers resolve them when they start.
         if (!group.offsets.get(topic.name)?.has(p.partition)) {
@@ -1157,6 +1164,7 @@ export class GroupCoordinator {
         const metadata = p.metadata ?? '';
         if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes)
           return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        if (!Number.isSafeInteger(p.offset)) return { partition: p.partition, errorCode: UNSTORABLE_OFFSET };
         const value: CommittedOffset = {
           offset: p.offset,
           leaderEpoch: p.leaderEpoch,
