@@ -6,6 +6,14 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, dirname, sep } from 'node:path';
 import { defaultPaths, generateProtocol, repositoryRoot } from '../scripts/generate-protocol.js';
+import {
+  clockAndFileSystemUses,
+  FILE_LINES_MAX,
+  importCycles,
+  LINE_COLUMNS_MAX,
+  longFiles,
+  longLines,
+} from './support/tidy-rules.js';
 
 /** Which layers each layer may import (DESIGN.md, "Layers"). */
 const allowedImports: Record<string, readonly string[]> = {
@@ -133,4 +141,42 @@ test('nothing in the project reads ../shared at build, test or run time', () => 
     if (readFileSync(join(repositoryRoot, file), 'utf8').includes('../shared')) offenders.push(file);
   }
   assert.deepEqual(offenders, []);
+});
+
+// ── shape rules (test/support/tidy-rules.ts) ────────────────────────────────────────────────
+
+function scratchTree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-tidy-shape-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+test('the shape rules catch a cycle, a long file, a long line, and the clock or file system in the wrong place', () => {
+  const root = scratchTree({
+    'broker/a.ts': "import type { B } from './b.js';\nexport type A = B;\n",
+    'broker/b.ts': "import { c } from './c.js';\nexport type B = number;\nexport const b = c;\n",
+    'broker/c.ts': "import type { A } from './a.js';\nexport const c: A | 1 = 1;\n",
+    'broker/self.ts': "import { self } from './self.js';\nexport const self = 1;\n",
+    'broker/long.ts': 'export const x = 1;\n'.repeat(FILE_LINES_MAX + 1),
+    'broker/wide.ts': `export const wide = '${'w'.repeat(LINE_COLUMNS_MAX)}';\n`,
+    'broker/generated/huge.ts': `export const g = '${'g'.repeat(LINE_COLUMNS_MAX)}';\n`.repeat(FILE_LINES_MAX + 1),
+    'broker/time.ts': 'export const t = Date.now();\n',
+    'broker/files.ts': "import { readFileSync } from 'node:fs';\nexport const f = readFileSync;\n",
+    'runtime/clock.ts': 'export const now = () => Date.now();\n',
+    'storage/log.ts': "import { open } from 'node:fs/promises';\nexport const o = open;\nDate.now();\n",
+  });
+  try {
+    assert.deepEqual(importCycles(root), [`broker/a.ts <-> broker/b.ts <-> broker/c.ts`, 'broker/self.ts']);
+    assert.deepEqual(longFiles(root), [`broker/long.ts: ${FILE_LINES_MAX + 1} lines`]);
+    assert.deepEqual(longLines(root), [`broker/wide.ts:1: ${LINE_COLUMNS_MAX + 23} columns`]);
+    assert.deepEqual(clockAndFileSystemUses(root).sort(), [
+      'broker/files.ts: imports node:fs',
+      'broker/time.ts: Date.now()',
+    ]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

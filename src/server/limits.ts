@@ -15,6 +15,13 @@ export interface ListenerLimits {
   /** `sluice.connection.output.buffer.max.bytes`: response bytes queued to a socket the client is not
    *  reading. Above it we stop reading new requests from that client until the socket drains. */
   outputBufferBytesMax: number;
+  /** `queued.max.request.bytes`: request bytes all connections together may hold in memory — frames
+   *  being read and requests not yet answered (a Produce waiting for its fsync holds its batches).
+   *  Kafka's name; Kafka's default is unbounded, ours 512 MiB: with `max.connections` connections each
+   *  allowed a 100 MiB frame, nothing else bounds what clients can make the broker hold. A frame is
+   *  reserved whole from its size prefix, so the budget never deadlocks; a frame larger than it is
+   *  still read when nothing else is held. Must be at least `socket.request.max.bytes`. */
+  queuedRequestBytesMax: number;
   /** `connections.max.idle.ms`: a connection with nothing in flight for this long is closed (Kafka: 10 min). */
   idleTimeoutMs: number;
 }
@@ -24,6 +31,7 @@ export const defaultListenerLimits: Readonly<ListenerLimits> = Object.freeze({
   connectionsMax: 4096,
   inFlightRequestsMax: 64,
   outputBufferBytesMax: 16 * 1024 * 1024,
+  queuedRequestBytesMax: 512 * 1024 * 1024,
   idleTimeoutMs: 10 * 60 * 1000,
 });
 

@@ -34,6 +34,12 @@ const limitSettings: ReadonlyArray<{ name: string; field: keyof ListenerLimits; 
     min: 1,
     max: Number.MAX_SAFE_INTEGER,
   },
+  {
+    name: 'queued.max.request.bytes',
+    field: 'queuedRequestBytesMax',
+    min: REQUEST_BYTES_MIN,
+    max: Number.MAX_SAFE_INTEGER,
+  },
   { name: 'connections.max.idle.ms', field: 'idleTimeoutMs', min: 1, max: Number.MAX_SAFE_INTEGER },
 ];
 
@@ -56,6 +62,12 @@ export function listenerLimitsFrom(properties: Record<string, string>): Listener
       throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
     }
     limits[field] = value;
+  }
+  if (limits.queuedRequestBytesMax < limits.requestBytesMax) {
+    throw new ConfigError(
+      `queued.max.request.bytes (${limits.queuedRequestBytesMax}) must be at least socket.request.max.bytes ` +
+        `(${limits.requestBytesMax}): the broker holds a whole request in memory while it reads it`,
+    );
   }
   return limits;
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { Broker } from '../broker/broker.js';
 import { brokerConfigFrom, ConfigError } from '../broker/config.js';
 import { kafkaHandlers } from './handlers/index.js';
-import { KafkaListener } from './kafka-listener.js';
+import { KafkaListener } from './kafka/listener.js';
 import { silentLogger, type Logger } from './logger.js';
 import { defaultAdvertisedHost, formatHostPort, serverConfigFrom } from './server-config.js';
 

@@ -2,7 +2,7 @@
 // backpressure limits and hostile input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KafkaListener } from '../../src/server/kafka-listener.js';
+import { KafkaListener } from '../../src/server/kafka/listener.js';
 import type { KafkaHandler } from '../../src/server/handlers/handler.js';
 import { MemoryLogger } from '../../src/server/logger.js';
 import { ApiKey } from '../../src/protocol/generated/index.js';

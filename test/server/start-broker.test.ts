@@ -209,14 +209,20 @@ test('listener limits come from their Kafka names, with the defaults of limits.t
       'sluice.connection.in.flight.max': '5',
       'sluice.connection.output.buffer.max.bytes': '65536',
       'connections.max.idle.ms': '1000',
+      'queued.max.request.bytes': '2097152',
     }),
     {
       requestBytesMax: 1048576,
       connectionsMax: 10,
       inFlightRequestsMax: 5,
       outputBufferBytesMax: 65536,
+      queuedRequestBytesMax: 2097152,
       idleTimeoutMs: 1000,
     },
+  );
+  assert.throws(
+    () => listenerLimitsFrom({ 'socket.request.max.bytes': '1048576', 'queued.max.request.bytes': '1048575' }),
+    /queued\.max\.request\.bytes \(1048575\) must be at least socket\.request\.max\.bytes/,
   );
   assert.throws(
     () => listenerLimitsFrom({ 'socket.request.max.bytes': '5' }),

@@ -6,7 +6,7 @@ import { Broker } from '../../src/broker/broker.js';
 import { brokerConfigFrom } from '../../src/broker/config.js';
 import { MemoryLogger } from '../../src/broker/logger.js';
 import { kafkaHandlers } from '../../src/server/handlers/index.js';
-import { KafkaListener } from '../../src/server/kafka-listener.js';
+import { KafkaListener } from '../../src/server/kafka/listener.js';
 import { listenerLimitsFrom } from '../../src/server/server-config.js';
 
 export interface TestBroker {

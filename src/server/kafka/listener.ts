@@ -1,11 +1,13 @@
 // The Kafka TCP listener: accepts connections (up to `connectionsMax`), hands each to a
-// KafkaConnection with the handler table, and closes them all on shutdown.
+// KafkaConnection with the request router and the listener's request memory, and closes them all on
+// shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
-import { apiVersionsHandler, unsupportedApiVersionsBody } from './handlers/api-versions.js';
-import type { KafkaHandler } from './handlers/handler.js';
+import type { KafkaHandler } from '../handlers/handler.js';
+import { defaultListenerLimits, type ListenerLimits } from '../limits.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { KafkaConnection } from './connection.js';
-import { defaultListenerLimits, type ListenerLimits } from './limits.js';
-import { silentLogger, type Logger } from './logger.js';
+import { RequestMemory } from './request-memory.js';
+import { RequestRouter } from './router.js';
 
 export interface KafkaListenerOptions {
   host: string;
@@ -18,7 +20,8 @@ export interface KafkaListenerOptions {
 
 export class KafkaListener {
   private readonly server: Server;
-  private readonly handlers = new Map<number, KafkaHandler>();
+  private readonly router: RequestRouter;
+  private readonly memory: RequestMemory;
   private readonly connections = new Set<KafkaConnection>();
   private readonly limits: ListenerLimits;
   private readonly logger: Logger;
@@ -28,12 +31,8 @@ export class KafkaListener {
   constructor(private readonly options: KafkaListenerOptions) {
     this.limits = { ...defaultListenerLimits, ...options.limits };
     this.logger = options.logger ?? silentLogger;
-    const table = [...options.handlers];
-    if (!table.some((h) => h.apiKey === 18)) table.push(apiVersionsHandler(() => [...this.handlers.values()]));
-    for (const handler of table) {
-      if (this.handlers.has(handler.apiKey)) throw new Error(`two handlers for API key ${handler.apiKey}`);
-      this.handlers.set(handler.apiKey, handler);
-    }
+    this.router = new RequestRouter(options.handlers);
+    this.memory = new RequestMemory(this.limits.queuedRequestBytesMax);
     this.server = createServer((socket) => this.accept(socket));
     this.server.on('error', (error) => this.logger.error({ error: error.message }, 'listener error'));
   }
@@ -44,6 +43,11 @@ export class KafkaListener {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Request bytes held in memory right now (frames being read and requests not yet answered). */
+  get requestBytesReserved(): number {
+    return this.memory.reserved;
   }
 
   async listen(): Promise<void> {
@@ -68,18 +72,8 @@ export class KafkaListener {
       socket.destroy();
       return;
     }
-    const handlers = this.handlers;
-    const allHandlers = () => [...handlers.values()];
-    const connection = new KafkaConnection(
-      socket,
-      this.nextConnectionId++,
-      {
-        handlerFor: (apiKey) => handlers.get(apiKey),
-        unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(allHandlers()),
-      },
-      this.limits,
-      this.logger,
-    );
+    const id = this.nextConnectionId++;
+    const connection = new KafkaConnection(socket, id, this.router, this.memory, this.limits, this.logger);
     this.connections.add(connection);
     connection.onClosed(() => this.connections.delete(connection));
   }
