@@ -27,11 +27,11 @@ import { parseArgs } from 'node:util';
 import { formatReport } from '../test/fuzz/report.js';
 import { runFuzz } from '../test/fuzz/run.js';
 
-function positiveInteger(name: string, raw: string | undefined, fallback: number): number {
+function positiveInteger(name: string, raw: string | undefined, fallback: number, min = 1): number {
   if (raw === undefined) return fallback;
   const value = Number(raw.replace(/_/g, ''));
-  if (!Number.isSafeInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min) {
+    console.error(`--${name} must be an integer of at least ${min}, got "${raw}"`);
     process.exit(2);
   }
   return value;
@@ -62,7 +62,7 @@ const frames =
     ? Infinity
     : positiveInteger('frames', values.frames, 50_000);
 const seed =
-  values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInteger('seed', values.seed, 0) >>> 0;
+  values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInteger('seed', values.seed, 0, 0) >>> 0;
 
 console.log(`fuzz seed ${seed} (replay with --seed ${seed})`);
 const result = await runFuzz({
