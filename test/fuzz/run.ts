@@ -158,6 +158,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   let missingApis: string[] = [];
   let encodeRetries = 0;
   let driver: FuzzDriver | undefined;
+  let kcat: KcatPair | undefined;
   try {
     broker = await startFuzzBroker(dataDir, workDir, 'broker', options.overrides);
     log(`broker pid ${broker.child.pid} on ${broker.bootstrap}, data in ${dataDir}`);
@@ -175,7 +176,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
         advertised.map((a) => `${a.apiKey}:${a.minVersion}-${a.maxVersion}`).join(' '),
     );
 
-    const kcat = new KcatPair(broker.bootstrap);
+    kcat = new KcatPair(broker.bootstrap);
     const kafkajsPair = new KafkajsPair(broker.bootstrap);
     kcat.start();
     await kafkajsPair.start();
@@ -332,6 +333,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     checks.push({ name: 'run', ok: false, detail: (error as Error).stack ?? String(error) });
   } finally {
     rss?.stop();
+    kcat?.kill();
     if (broker && broker.exited() === null) await broker.stop();
   }
   let logSummary: LogSummary | null = null;

@@ -121,6 +121,13 @@ export class KcatPair {
     }, TICK_MS);
   }
 
+  /** Ends both kcat processes at once (a run that failed before finish()). */
+  kill(): void {
+    clearInterval(this.timer);
+    for (const child of [this.producer, this.consumer])
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
   /** Stops producing, waits for kcat -P to deliver everything and exit, then for the consumer to catch up. */
   async finish(timeoutMs: number): Promise<WellBehavedReport> {
     clearInterval(this.timer);
