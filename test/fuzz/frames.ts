@@ -5,7 +5,7 @@
 //
 //   unit        weight  what the driver does with it
 //   single        38    one frame, one write
-//   pipeline      36    2-3000 frames in one write (a tenth repeat one API and version: a flood)
+//   pipeline      36    2-5000 frames in one write (a tenth repeat one API and version: a flood)
 //   split         14    1-5 frames written in 2-8 pieces cut at random points
 //   cut            6    frames, the last one written only in part, then the connection is dropped
 //   idle           3    a side connection that sends nothing or a few bytes of a frame, then waits
@@ -177,14 +177,29 @@ export class FrameSource {
 
   private pipeline(): Frame[] {
     const random = this.random;
-    const roll = random.int(0, 99);
-    const length = roll < 75 ? random.int(2, 10) : roll < 98 ? random.int(11, 100) : random.int(500, 3000);
+    const apis = this.options.apis;
+    // A flood (a tenth of pipelines) repeats one API and version: handlers that answer at once, back to
+    // back. A quarter of floods are the issue's own: thousands of ApiVersions v0 (14 bytes each) in one
+    // write, which a re-entrant pump turns into stack depth.
+    const apiVersions = apis.find((a) => a.apiKey === ApiKey.ApiVersions);
+    let flood: { api: FuzzApi; version: number; clientId?: null } | null = null;
+    let length: number;
+    if (random.chance(0.1)) {
+      const classic = apiVersions !== undefined && random.chance(0.25);
+      const api = classic ? apiVersions : random.pick(apis);
+      flood = classic
+        ? { api, version: 0, clientId: null }
+        : { api, version: random.int(api.minVersion, api.maxVersion) };
+      length = classic ? random.int(1000, 5000) : random.int(2, 2000);
+    } else {
+      const roll = random.int(0, 99);
+      length = roll < 75 ? random.int(2, 10) : roll < 98 ? random.int(11, 100) : random.int(500, 3000);
+    }
     const frames: Frame[] = [];
-    // A flood of one API and version (a tenth of pipelines): handlers that answer at once, back to back.
-    const flood = random.chance(0.1) ? random.pick(this.options.apis) : null;
-    const floodVersion = flood ? random.int(flood.minVersion, flood.maxVersion) : 0;
     for (let i = 0; i < length && this.remaining > 0; i++) {
-      frames.push(this.take(flood ? this.valid(flood, floodVersion) : this.valid(random.pick(this.options.apis))));
+      frames.push(
+        this.take(flood ? this.valid(flood.api, flood.version, flood.clientId) : this.valid(random.pick(apis))),
+      );
     }
     // Now and then the last one is bad (the broker then closes the connection and may drop the answers
     // still in flight; the frames before it were handled all the same).
@@ -217,18 +232,23 @@ export class FrameSource {
     }
   }
 
-  private valid(api: FuzzApi, version = this.random.int(api.minVersion, api.maxVersion)): Frame {
-    return this.encoded(api, version).frame;
+  private valid(
+    api: FuzzApi,
+    version = this.random.int(api.minVersion, api.maxVersion),
+    clientId?: string | null,
+  ): Frame {
+    return this.encoded(api, version, clientId).frame;
   }
 
-  private encoded(api: FuzzApi, version: number): { frame: Frame; marks: Mark[] } {
+  private encoded(api: FuzzApi, version: number, fixedClientId?: string | null): { frame: Frame; marks: Mark[] } {
     const random = this.random;
     const pools = this.pools.get(api.apiKey)!;
     for (let attempt = 0; ; attempt++) {
       const context: FillContext = { random, version, pools, damages: [], duplicated: false };
       const body = randomRequestBody(api.message, context);
       const writer = new RecordingWriter();
-      const clientId = random.pick(['fuzz', 'fuzz', 'fuzz', null, '', 'c'.repeat(300)]);
+      const clientId =
+        fixedClientId !== undefined ? fixedClientId : random.pick(['fuzz', 'fuzz', 'fuzz', null, '', 'c'.repeat(300)]);
       const frame = beginRequestFrame(api.apiKey, version, this.correlationId++, clientId, writer);
       try {
         api.codec.encodeRequest(version, body, writer);
