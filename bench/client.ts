@@ -54,11 +54,14 @@ function printSteadyState(small: { messages: number; rows: Row[] }, large: { mes
     const sluice = rate(`${side} sluice`);
     if (!measurable(side))
       console.log(
-        `  ${side.padEnd(8)} not measurable: one side's ${small.messages} run was not faster than its ${large.messages} run (an outlier; run again)`,
+        `  ${side.padEnd(8)} not measurable: one side's ${small.messages} run was not faster ` +
+          `than its ${large.messages} run (an outlier; run again)`,
       );
     else
       console.log(
-        `  ${side.padEnd(8)} kcat ${Math.round(kcat).toLocaleString('en').padStart(10)} msgs/s   sluice ${Math.round(sluice).toLocaleString('en').padStart(10)} msgs/s   sluice/kcat ${((sluice / kcat) * 100).toFixed(0)}%`,
+        `  ${side.padEnd(8)} kcat ${Math.round(kcat).toLocaleString('en').padStart(10)} msgs/s   ` +
+          `sluice ${Math.round(sluice).toLocaleString('en').padStart(10)} msgs/s   ` +
+          `sluice/kcat ${((sluice / kcat) * 100).toFixed(0)}%`,
       );
   }
   const ratio = (rows: Row[], side: string) =>
@@ -66,10 +69,13 @@ function printSteadyState(small: { messages: number; rows: Row[] }, large: { mes
   const verdict = ['produce', 'consume'].map((side) => {
     const whole = ratio(large.rows, side);
     const steady = measurable(side) ? rate(`${side} sluice`) / rate(`${side} kcat`) : undefined;
-    return `${side} ${(whole * 100).toFixed(0)}% / ${steady === undefined ? 'n/a' : `${(steady * 100).toFixed(0)}%`}${Math.min(whole, steady ?? whole) >= 0.5 ? '' : ' (below)'}`;
+    const steadyText = steady === undefined ? 'n/a' : `${(steady * 100).toFixed(0)}%`;
+    const below = Math.min(whole, steady ?? whole) >= 0.5 ? '' : ' (below)';
+    return `${side} ${(whole * 100).toFixed(0)}% / ${steadyText}${below}`;
   });
   console.log(
-    `\ngoal: ≥ 50% of kcat's msgs/s — throughput, i.e. the ${large.messages} run / the steady state: ${verdict.join(', ')}`,
+    `\ngoal: ≥ 50% of kcat's msgs/s — throughput, i.e. the ${large.messages} run / the steady state: ` +
+      verdict.join(', '),
   );
 }
 
@@ -186,7 +192,8 @@ async function measure(messages: number): Promise<Row[]> {
   // throughput (see the steady state after the larger run).
   const note = messages < 1_000_000 ? ' (start-up weighs heavily at this size)' : '';
   console.log(
-    `  sluice/kcat: produce ${((rate('produce sluice') / rate('produce kcat')) * 100).toFixed(0)}%, consume ${((rate('consume sluice') / rate('consume kcat')) * 100).toFixed(0)}%${note}`,
+    `  sluice/kcat: produce ${((rate('produce sluice') / rate('produce kcat')) * 100).toFixed(0)}%, ` +
+      `consume ${((rate('consume sluice') / rate('consume kcat')) * 100).toFixed(0)}%${note}`,
   );
   return rows;
 }

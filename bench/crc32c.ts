@@ -78,7 +78,8 @@ function throughput(bytes: number, work: () => void): number {
 export async function run(): Promise<void> {
   const cpu = cpus();
   console.log(
-    `machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, node ${process.version}, ${process.platform}/${process.arch}`,
+    `machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, ` +
+      `node ${process.version}, ${process.platform}/${process.arch}`,
   );
   console.log('size      crc32c (native)   Buffer.copy     crc/copy   slice-by-8 (TS)   native/TS');
   for (const size of SIZES) {
@@ -99,7 +100,8 @@ export async function run(): Promise<void> {
     const label = size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : `${size / 1024} KiB`;
     console.log(
       `${label.padEnd(8)}  ${native.toFixed(0).padStart(9)} MB/s   ${copy.toFixed(0).padStart(8)} MB/s   ` +
-        `${(native / copy).toFixed(2).padStart(6)}   ${pure.toFixed(0).padStart(11)} MB/s   ${(native / pure).toFixed(1).padStart(8)}x` +
+        `${(native / copy).toFixed(2).padStart(6)}   ${pure.toFixed(0).padStart(11)} MB/s   ` +
+        `${(native / pure).toFixed(1).padStart(8)}x` +
         (sink === 0.5 ? ' ' : ''),
     );
   }

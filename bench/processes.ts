@@ -192,7 +192,10 @@ export interface KcatRun {
   cpuSeconds: number;
 }
 
-/** Runs kcat to completion (stdout to /dev/null), timing it from spawn to exit. Throws on a non-zero exit or timeout. */
+/**
+ * Runs kcat to completion (stdout to /dev/null), timing it from spawn to exit. Throws on a non-zero
+ * exit or timeout.
+ */
 export async function runKcat(args: string[], timeoutMs: number): Promise<KcatRun> {
   const cpuBefore = reapedChildrenCpuSeconds();
   const start = performance.now();
@@ -210,9 +213,9 @@ export async function runKcat(args: string[], timeoutMs: number): Promise<KcatRu
   );
   const seconds = (performance.now() - start) / 1000;
   clearTimeout(timer);
-  if (code !== 0)
-    throw new Error(
-      `kcat ${args.join(' ')} ${signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exited with ${code}`}:\n${stderr}`,
-    );
+  if (code !== 0) {
+    const how = signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exited with ${code}`;
+    throw new Error(`kcat ${args.join(' ')} ${how}:\n${stderr}`);
+  }
   return { seconds, cpuSeconds: reapedChildrenCpuSeconds() - cpuBefore };
 }

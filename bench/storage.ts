@@ -127,7 +127,8 @@ function machineFacts(directory: string): string {
   return [
     `cpu: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} cores`,
     `disk: ${directory} (${free})`,
-    `node ${process.version} on ${process.platform}/${process.arch}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+    `node ${process.version} on ${process.platform}/${process.arch}, ` +
+      `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
   ].join('\n');
 }
 
@@ -149,7 +150,9 @@ export async function run(): Promise<void> {
         fs.rmSync(caseDirectory, { recursive: true, force: true });
         const ratio = appended.mbps / raw.mbps;
         console.log(
-          `${String(recordBytes).padStart(7)}  ${String(partitions).padStart(10)}  ${raw.mbps.toFixed(1).padStart(24)}  ${appended.mbps.toFixed(1).padStart(8)}  ${(ratio * 100).toFixed(0).padStart(6)}%  ${readMbps.toFixed(0).padStart(9)}`,
+          `${String(recordBytes).padStart(7)}  ${String(partitions).padStart(10)}  ` +
+            `${raw.mbps.toFixed(1).padStart(24)}  ${appended.mbps.toFixed(1).padStart(8)}  ` +
+            `${(ratio * 100).toFixed(0).padStart(6)}%  ${readMbps.toFixed(0).padStart(9)}`,
         );
       }
     }

@@ -4,8 +4,9 @@
 // in Kafka's protocol guide, whether Kafka's clients treat it as retriable (the Java exception
 // extends RetriableException), and a one-line default message in our words. Codes and names were
 // taken from Kafka's Errors.java (apache/kafka) and the 4.x javadoc for the codes added after it.
-// scripts/generate-protocol.ts calls renderErrorCodes() and writes the result; the output must be
-// byte-for-byte deterministic because it is committed and a test regenerates and diffs it.
+// scripts/codec-generator/generate.ts calls renderErrorCodes() and scripts/generate-protocol.ts
+// writes the result; the output must be byte-for-byte deterministic because it is committed and a
+// test regenerates and diffs it.
 
 export interface ErrorCodeRow {
   code: number;
@@ -41,7 +42,8 @@ export function parseErrorCodes(tsv: string): ErrorCodeRow[] {
     const cells = line.split('\t');
     if (cells.length !== HEADER_COLUMNS.length) {
       throw new Error(
-        `kafka-error-codes.tsv:${lineNumber}: expected ${HEADER_COLUMNS.length} tab-separated cells, got ${cells.length}`,
+        `kafka-error-codes.tsv:${lineNumber}: expected ${HEADER_COLUMNS.length} tab-separated cells, ` +
+          `got ${cells.length}`,
       );
     }
     const [codeText, name, retriableText, message] = cells as [string, string, string, string];
@@ -100,7 +102,8 @@ export function renderErrorCodes(tsv: string): string {
   out.push('export const errorCodeInfo: ReadonlyMap<number, ErrorCodeInfo> = new Map<number, ErrorCodeInfo>([');
   for (const row of rows) {
     out.push(
-      `  [${row.code}, { code: ${row.code}, name: ${JSON.stringify(row.name)}, retriable: ${row.retriable}, message: ${JSON.stringify(row.message)} }],`,
+      `  [${row.code}, { code: ${row.code}, name: ${JSON.stringify(row.name)}, retriable: ${row.retriable}, ` +
+        `message: ${JSON.stringify(row.message)} }],`,
     );
   }
   out.push(']);');

@@ -103,6 +103,76 @@ test('the layer check catches a forbidden import', () => {
   }
 });
 
+/** The broker's services (DESIGN.md: they "get narrow interfaces, never the whole broker"). */
+const serviceFolders = ['groups', 'transactions', 'half-messages'];
+/** The broker and its wiring: what a service must not reach past its interfaces for. */
+const brokerWiring = ['broker.ts', 'service-adapters.ts', 'partition-set.ts'];
+/** What services share: the interfaces (services.ts) and the internal-topic store; neither may lead into a service. */
+const sharedServiceModules = ['services.ts', 'internal-topic.ts'];
+
+/**
+ * The rule, in one sentence: a file in a service folder of src/broker/ imports no file of another
+ * service folder and none of the broker's wiring (`brokerWiring`), and the modules they share
+ * (`sharedServiceModules`) import no service folder. (`brokerRoot` is a parameter so a test can feed
+ * it a bad tree.)
+ */
+function serviceViolations(brokerRoot: string): string[] {
+  const problems: string[] = [];
+  const folderOf = (path: string): string | null => {
+    const first = relative(brokerRoot, path).split(sep)[0]!;
+    return serviceFolders.includes(first) && relative(brokerRoot, path).includes(sep) ? first : null;
+  };
+  for (const file of sourceFiles(brokerRoot)) {
+    const folder = folderOf(file);
+    const shared = sharedServiceModules.includes(relative(brokerRoot, file));
+    if (folder === null && !shared) continue;
+    for (const specifier of importsOf(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      const target = resolve(dirname(file), specifier).replace(/\.js$/, '.ts');
+      const targetFolder = folderOf(target);
+      const name = relative(repositoryRoot, file);
+      if (shared && targetFolder !== null)
+        problems.push(`${name} imports ${specifier}: the shared interfaces may not import a service`);
+      else if (folder !== null && targetFolder !== null && targetFolder !== folder)
+        problems.push(`${name} imports ${specifier}: ${folder}/ may not import another service (${targetFolder}/)`);
+      else if (folder !== null && brokerWiring.includes(relative(brokerRoot, target)))
+        problems.push(`${name} imports ${specifier}: a service gets interfaces (services.ts), not the broker`);
+    }
+  }
+  return problems;
+}
+
+test('services import neither the broker nor each other, only the interfaces of services.ts', () => {
+  assert.deepEqual(serviceViolations(join(srcRoot, 'broker')), []);
+});
+
+test('the service check catches a service importing the broker, another service, or a shared module a service', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-tidy-services-'));
+  try {
+    for (const dir of ['groups', 'transactions', 'half-messages']) mkdirSync(join(root, dir));
+    writeFileSync(join(root, 'broker.ts'), 'export const broker = 1;\n');
+    writeFileSync(join(root, 'logger.ts'), 'export const logger = 1;\n');
+    writeFileSync(
+      join(root, 'groups', 'coordinator.ts'),
+      "import { logger } from '../logger.js';\nexport const g = logger;\n",
+    );
+    writeFileSync(join(root, 'services.ts'), "import type { g } from './groups/coordinator.js';\n");
+    writeFileSync(
+      join(root, 'transactions', 'coordinator.ts'),
+      "import { g } from '../groups/coordinator.js';\nimport { broker } from '../broker.js';\n" +
+        "import { x } from './table.js';\n",
+    );
+    writeFileSync(join(root, 'half-messages', 'service.ts'), "import type { b } from '../broker.js';\n");
+    const problems = serviceViolations(root);
+    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.match(problems.join('\n'), /transactions\/ may not import another service \(groups\/\)/);
+    assert.match(problems.join('\n'), /half-messages.*a service gets interfaces/);
+    assert.match(problems.join('\n'), /services\.ts .*the shared interfaces may not import a service/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('generated codecs match what the generator makes from the schemas', () => {
   const paths = defaultPaths();
   const expected = generateProtocol(paths.schemaDir, readFileSync(paths.errorCodes, 'utf8'));

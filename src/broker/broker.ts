@@ -5,7 +5,6 @@
 // the environment (disk) come from storage as StorageError and are answered KAFKA_STORAGE_ERROR for
 // that partition; anything else is our bug and propagates.
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { PartitionLog } from '../storage/log.js';
 import { StorageError } from '../storage/errors.js';
@@ -14,22 +13,23 @@ import type { BrokerConfig } from './config.js';
 import { OneAtATime } from './one-at-a-time.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { groupSettingsFrom, type GroupSettings } from './groups/limits.js';
 import { acceptsClientProduce } from './half-messages/records.js';
-import { HalfMessageService } from './half-messages/service.js';
+import { halfMessageSettingsFrom, HalfMessageService } from './half-messages/service.js';
 import { silentLogger, type Logger } from './logger.js';
+import { lookUpOffset, type FetchableLimit, type OffsetAnswer } from './offset-lookup.js';
 import { PartitionSet, type FetchWaiter } from './partition-set.js';
 import { ProducerIdAllocator } from './producer-ids.js';
 import { validateProducedBatch, stampLogAppendTime } from './produce-validation.js';
+import { PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
+import { systemClock, type Failure } from './services.js';
 import { effectiveTopicConfigs, logConfigFor, topicConfigProblem } from './topic-config.js';
 import { isInternalTopic, topicNameProblem } from './topic-names.js';
 import { PARTITIONS_PER_TOPIC_MAX, TopicRegistry, type Topic } from './topic-registry.js';
-import { TransactionCoordinator } from './transactions/coordinator.js';
+import { TransactionCoordinator, transactionSettingsFrom } from './transactions/coordinator.js';
 import type { AbortedTransaction } from './transactions/partition-transactions.js';
 
-export interface Failure {
-  errorCode: number;
-  errorMessage: string | null;
-}
+export type { Failure } from './services.js';
 
 export interface ProduceResult extends Failure {
   baseOffset: number;
@@ -92,6 +92,13 @@ export class Broker {
   halfMessages!: HalfMessageService;
   private maintenance: NodeJS.Timeout | null = null;
   private readonly partitionGrowth = new OneAtATime();
+  /** The partitions as the services see them (service-adapters.ts), handed to each at open. With
+   *  `groupSettings` and `logger` the broker is also a GroupDependencies: a test opens a second group
+   *  coordinator on a running broker so. */
+  readonly internalTopics: ServicePartitions;
+  /** Read at open: a bad value stops it. */
+  readonly groupSettings: GroupSettings;
+  private readonly markers: PartitionMarkerWriter;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -101,7 +108,13 @@ export class Broker {
     readonly logger: Logger,
     private readonly producerIds: ProducerIdAllocator,
     private readonly releaseLock: () => void,
-  ) {}
+  ) {
+    this.internalTopics = new ServicePartitions(partitions, topics, (name, count, configs) =>
+      this.createTopic(name, count, configs),
+    );
+    this.groupSettings = groupSettingsFrom(config.properties);
+    this.markers = new PartitionMarkerWriter(partitions, systemClock);
+  }
 
   /** Locks the data directory, loads identity and topics, and opens (recovering) every partition. */
   static async open(config: BrokerConfig, options: { logger?: Logger } = {}): Promise<Broker> {
@@ -125,9 +138,25 @@ export class Broker {
       );
       for (const topic of topics.all())
         await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
-      broker.groups = await GroupCoordinator.open(broker);
-      broker.transactions = await TransactionCoordinator.open(broker);
-      broker.halfMessages = await HalfMessageService.open(broker);
+      // Each service gets the narrow interfaces it uses (services.ts), never the broker.
+      const internalTopics = broker.internalTopics;
+      broker.groups = await GroupCoordinator.open({ logger, internalTopics, groupSettings: broker.groupSettings });
+      broker.transactions = await TransactionCoordinator.open({
+        logger,
+        internalTopics,
+        partitions: internalTopics,
+        markers: { writeTransactionMarker: (...marker) => broker.writeTransactionMarker(...marker) },
+        producerIds: { nextProducerId: () => broker.producerIds.next() },
+        offsets: broker.groups.transactionalOffsets,
+        transactionSettings: transactionSettingsFrom(config),
+      });
+      broker.halfMessages = await HalfMessageService.open({
+        logger,
+        partitions: internalTopics,
+        appends: internalTopics,
+        producer: { produce: (topic, partition, batch) => broker.produce(topic, partition, batch) },
+        halfMessageSettings: halfMessageSettingsFrom(config),
+      });
       broker.maintenance = setInterval(
         () => partitions.maintainProducers(Date.now()),
         PRODUCER_MAINTENANCE_INTERVAL_MS,
@@ -513,53 +542,22 @@ export class Broker {
 
   // ── offsets ───────────────────────────────────────────────────────────────────────────────
 
-  /** ListOffsets: -2 earliest, -1 latest (the last stable offset under read_committed), -3 max timestamp,
-   *  otherwise the first offset at or after a time. */
-  async listOffset(
-    topic: string,
-    partition: number,
-    timestamp: number,
-    isolationLevel: IsolationLevel = 0,
-  ): Promise<Failure & { offset: number; timestamp: number }> {
+  /** ListOffsets for one partition: a special timestamp (-1 latest, -2 earliest, -3 max timestamp, …)
+   *  or the first record at or after a time; answers as Kafka's (offset-lookup.ts). */
+  async listOffset(topic: string, partition: number, timestamp: bigint, limit: FetchableLimit): Promise<OffsetAnswer> {
     const log = this.partitions.get(topic, partition);
     if (!log)
       return {
         ...fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'),
         offset: -1,
         timestamp: -1,
+        leaderEpoch: -1,
       };
-    if (timestamp === -2) return { ...OK, offset: log.logStartOffset, timestamp: -1 };
-    if (timestamp === -1)
-      return {
-        ...OK,
-        offset: isolationLevel === READ_COMMITTED ? this.lastStableOffset(topic, partition, log) : log.highWatermark,
-        timestamp: -1,
-      };
-    if (timestamp === -3) {
-      const max = log.maxTimestamp();
-      return max.offset < 0
-        ? { ...OK, offset: -1, timestamp: -1 }
-        : { ...OK, offset: max.offset, timestamp: max.timestamp };
-    }
-    if (timestamp < 0)
-      return {
-        ...fail(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`),
-        offset: -1,
-        timestamp: -1,
-      };
-    try {
-      const found = await log.offsetForTimestamp(timestamp);
-      // As Kafka: under read_committed only an offset below the last stable offset is an answer.
-      const visible =
-        found !== null &&
-        found !== undefined &&
-        (isolationLevel !== READ_COMMITTED || found.offset < this.lastStableOffset(topic, partition, log));
-      return visible
-        ? { ...OK, offset: found.offset, timestamp: found.timestamp }
-        : { ...OK, offset: -1, timestamp: -1 };
-    } catch (error) {
-      return { ...storageFailure(error), offset: -1, timestamp: -1 };
-    }
+    return lookUpOffset(
+      { log, lastStableOffset: () => this.lastStableOffset(topic, partition, log) },
+      timestamp,
+      limit,
+    );
   }
 
   /** DeleteRecords: offset -1 means the high watermark. Returns the new low watermark. */
@@ -620,43 +618,18 @@ export class Broker {
     return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
   }
 
-  // ── transactions (what the transaction coordinator needs from the broker) ─────────────────
+  // ── transactions ──────────────────────────────────────────────────────────────────────────
 
-  nextProducerId(): number {
-    return this.producerIds.next();
-  }
-
-  partitionExists(topic: string, partition: number): boolean {
-    return this.partitions.get(topic, partition) !== undefined;
-  }
-
-  /**
-   * Appends a COMMIT or ABORT marker for a producer's transaction to one partition (a single node
-   * writes its markers itself: no WriteTxnMarkers) and resolves when it is durable. The marker goes
-   * through the producer state (it ends the producer's transaction there and carries its epoch, so a
-   * fenced producer's later batches are refused) and the partition's transaction state (the last
-   * stable offset moves; an abort joins the aborted list). A partition that is gone is skipped.
-   */
-  async writeTransactionMarker(
+  /** The transaction coordinator's TransactionMarkerWriter (service-adapters.ts), through the broker so a
+   *  test can make markers fail. */
+  writeTransactionMarker(
     topic: string,
     partition: number,
     producerId: number,
     producerEpoch: number,
     commit: boolean,
   ): Promise<void> {
-    const log = this.partitions.get(topic, partition);
-    const transactions = this.partitions.transactions(topic, partition);
-    if (!log || !transactions) return;
-    if (log.readOnly !== null) throw log.readOnly;
-    const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
-    const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
-    transactions.markTransactional();
-    const appended = log.append(batch); // assigns the offset into `batch` synchronously
-    const view = new RecordBatchHeader(batch);
-    this.partitions.producerState(topic, partition)?.record(view, Date.now());
-    transactions.apply(view, type);
-    await appended;
-    this.partitions.wake(topic, partition);
+    return this.markers.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit);
   }
 
   get isClosed(): boolean {

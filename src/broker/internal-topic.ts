@@ -6,11 +6,13 @@
 // Created on first use with cleanup.policy=compact; read back in full when the broker opens. Every
 // write is one record batch appended to one partition and awaited — under the default `sync` flush
 // policy, until fsync — before the request that caused it is answered.
+//
+// The store sees the broker only through `InternalPartitions` (services.ts): it runs on any
+// implementation of it, such as partitions on files without a broker (test/broker/groups/without-broker.test.ts).
 import { ControlRecordType, decodeControlRecord } from '../protocol/record-batch/control.js';
 import { encodeRecordBatchSync, decodeRecordBatches } from '../protocol/record-batch/records.js';
-import type { PartitionLog } from '../storage/log.js';
 import type { Logger } from './logger.js';
-import { partitionForGroup } from './groups/offsets-records.js';
+import type { InternalPartitions } from './services.js';
 
 /** Kafka's `offsets.topic.segment.bytes` and `transaction.state.log.segment.bytes` (100 MiB):
  *  internal topics roll less often than data topics. */
@@ -18,25 +20,34 @@ const INTERNAL_SEGMENT_BYTES = 100 * 1024 * 1024;
 /** Bytes read per step when loading; a batch larger than this still comes back whole (KIP-74). */
 const LOAD_READ_BYTES = 1024 * 1024;
 
-/** What the store needs from the broker. */
-export interface InternalTopicHost {
-  readonly logger: Logger;
-  readonly topics: { get(name: string): { partitions: number } | undefined };
-  readonly partitions: {
-    get(topic: string, partition: number): PartitionLog | undefined;
-    wake(topic: string, partition: number): void;
-  };
-  createTopic(
-    name: string,
-    partitions: number,
-    configs: Record<string, string>,
-  ): Promise<{ errorCode: number; errorMessage: string | null }>;
+/** Java's String.hashCode (UTF-16 code units, 32-bit overflow), as Kafka uses to place a group. */
+export function javaStringHashCode(text: string): number {
+  let hash = 0;
+  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  return hash;
+}
+
+/** The partition of an id (a group, a transactional id): Kafka's `Utils.abs(id.hashCode) % partitions`. */
+export function partitionForKey(id: string, partitions: number): number {
+  const hash = javaStringHashCode(id);
+  const abs = hash === -2147483648 ? 0 : Math.abs(hash);
+  return abs % partitions;
 }
 
 export interface InternalRecord {
   key: Buffer;
   /** null: tombstone. */
   value: Buffer | null;
+}
+
+/** A record read back: where it is, and the producer of its batch when that batch is transactional. */
+export interface StoredRecord extends InternalRecord {
+  partition: number;
+  offset: number;
+  /** -1 for a plain batch. */
+  transactionalProducerId: number;
+  /** A COMMIT or ABORT marker of `transactionalProducerId` (key empty, value null). */
+  marker?: 'commit' | 'abort';
 }
 
 export class InternalTopicError extends Error {
@@ -47,7 +58,8 @@ export class InternalTopicStore {
   private creating: Promise<number> | null = null;
 
   constructor(
-    private readonly host: InternalTopicHost,
+    private readonly partitions: InternalPartitions,
+    private readonly logger: Logger,
     /** The topic, e.g. `__consumer_offsets`. */
     readonly topic: string,
     private readonly partitionsWhenCreated: number,
@@ -57,7 +69,7 @@ export class InternalTopicStore {
 
   /** Partition count of the topic, or null when it does not exist yet. */
   get partitionCount(): number | null {
-    return this.host.topics.get(this.topic)?.partitions ?? null;
+    return this.partitions.partitionCount(this.topic);
   }
 
   /** Creates the topic if it does not exist; resolves with its partition count. */
@@ -69,17 +81,14 @@ export class InternalTopicStore {
     if (existing !== null) return Promise.resolve(existing);
     this.creating ??= (async () => {
       try {
-        const created = await this.host.createTopic(this.topic, this.partitionsWhenCreated, {
+        const created = await this.partitions.createTopic(this.topic, this.partitionsWhenCreated, {
           'cleanup.policy': 'compact',
           'segment.bytes': String(INTERNAL_SEGMENT_BYTES),
         });
         const count = this.partitionCount;
         if (count === null)
           throw new InternalTopicError(`cannot create ${this.topic}: ${created.errorMessage ?? created.errorCode}`);
-        this.host.logger.info(
-          { component: this.component, topic: this.topic, partitions: count },
-          'internal topic created',
-        );
+        this.logger.info({ component: this.component, topic: this.topic, partitions: count }, 'internal topic created');
         return count;
       } finally {
         this.creating = null;
@@ -101,10 +110,9 @@ export class InternalTopicStore {
     producer?: { producerId: number; producerEpoch: number },
   ): Promise<void> {
     if (records.length === 0) return;
-    const partitions = await this.ensureTopic();
-    const partition = partitionForGroup(partitionKey, partitions);
-    const log = this.host.partitions.get(this.topic, partition);
-    if (!log) throw new InternalTopicError(`${this.topic}-${partition} is not open`);
+    const partition = partitionForKey(partitionKey, await this.ensureTopic());
+    if (!this.partitions.partition(this.topic, partition))
+      throw new InternalTopicError(`${this.topic}-${partition} is not open`);
     const transactional = producer
       ? {
           producerId: producer.producerId,
@@ -118,64 +126,69 @@ export class InternalTopicStore {
       timestamp,
       ...transactional,
     });
-    await log.append(batch);
-    this.host.partitions.wake(this.topic, partition);
+    await this.partitions.append(this.topic, partition, batch);
+  }
+
+  /** The end of what `read` returns for a partition (its high watermark), or null when it is not open. */
+  endOffset(partition: number): number | null {
+    return this.partitions.partition(this.topic, partition)?.highWatermark ?? null;
   }
 
   /**
    * Every record of every partition, partition by partition, in log order. Records of transactional
    * batches carry their producer id; transaction markers come as `marker` entries (key empty).
    */
-  async *readAll(): AsyncGenerator<
-    InternalRecord & { partition: number; offset: number; transactionalProducerId: number; marker?: 'commit' | 'abort' }
-  > {
+  async *readAll(): AsyncGenerator<StoredRecord> {
     const count = this.partitionCount;
     if (count === null) return;
-    for (let partition = 0; partition < count; partition++) {
-      const log = this.host.partitions.get(this.topic, partition);
-      if (!log) continue;
-      let offset = log.logStartOffset;
-      const end = log.highWatermark;
-      while (offset < end) {
-        const read = await log.read(offset, LOAD_READ_BYTES);
-        if (read.records.length === 0) break;
-        for (const batch of await decodeRecordBatches(read.records)) {
-          const transactionalProducerId = batch.isTransactional ? batch.producerId : -1;
-          if (batch.isControl) {
-            const record = batch.records[0];
-            if (!batch.isTransactional || record === undefined || record.offset < offset) continue;
-            let type: number;
-            try {
-              type = decodeControlRecord(record.key, record.value).type;
-            } catch {
-              continue;
-            }
-            if (type === ControlRecordType.Commit || type === ControlRecordType.Abort) {
-              yield {
-                partition,
-                offset: record.offset,
-                key: Buffer.alloc(0),
-                value: null,
-                transactionalProducerId,
-                marker: type === ControlRecordType.Commit ? 'commit' : 'abort',
-              };
-            }
+    for (let partition = 0; partition < count; partition++) yield* this.read(partition);
+  }
+
+  /** The records of one partition from `fromOffset` (default: its start) up to its end offset when called. */
+  async *read(partition: number, fromOffset = 0): AsyncGenerator<StoredRecord> {
+    const log = this.partitions.partition(this.topic, partition);
+    if (!log) return;
+    let offset = Math.max(fromOffset, log.logStartOffset);
+    const end = log.highWatermark;
+    while (offset < end) {
+      const read = await log.read(offset, LOAD_READ_BYTES);
+      if (read.records.length === 0) break;
+      for (const batch of await decodeRecordBatches(read.records)) {
+        const transactionalProducerId = batch.isTransactional ? batch.producerId : -1;
+        if (batch.isControl) {
+          const record = batch.records[0];
+          if (!batch.isTransactional || record === undefined || record.offset < offset) continue;
+          let type: number;
+          try {
+            type = decodeControlRecord(record.key, record.value).type;
+          } catch {
             continue;
           }
-          for (const record of batch.records) {
-            if (record.offset < offset || record.key === null) continue;
+          if (type === ControlRecordType.Commit || type === ControlRecordType.Abort) {
             yield {
               partition,
               offset: record.offset,
-              key: Buffer.from(record.key),
-              value: record.value === null ? null : Buffer.from(record.value),
+              key: Buffer.alloc(0),
+              value: null,
               transactionalProducerId,
+              marker: type === ControlRecordType.Commit ? 'commit' : 'abort',
             };
           }
+          continue;
         }
-        if (read.nextOffset <= offset) break;
-        offset = read.nextOffset;
+        for (const record of batch.records) {
+          if (record.offset < offset || record.key === null) continue;
+          yield {
+            partition,
+            offset: record.offset,
+            key: Buffer.from(record.key),
+            value: record.value === null ? null : Buffer.from(record.value),
+            transactionalProducerId,
+          };
+        }
       }
+      if (read.nextOffset <= offset) break;
+      offset = read.nextOffset;
     }
   }
 }

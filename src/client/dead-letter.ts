@@ -10,6 +10,12 @@
 //   sluice.dlq.error.name           the last error's name (class)
 //
 // The original key, value and headers are kept, so the dead-letter topic can be replayed as is.
+// The consumer writes them through a DeadLetterPublisher, with a producer of its own made on the first
+// dead letter.
+import type { ClusterOptions } from './cluster.js';
+import type { FetchedBatch, MessageReader } from './consumer-messages.js';
+import type { DeadLetterOptions } from './consumer-types.js';
+import { Producer } from './producer.js';
 
 export const DLQ_HEADERS = {
   topic: 'sluice.dlq.original.topic',
@@ -44,4 +50,42 @@ export function deadLetterHeaders(
     [DLQ_HEADERS.error, Buffer.from(message, 'utf8').subarray(0, ERROR_MESSAGE_BYTES_MAX).toString('utf8')],
     [DLQ_HEADERS.errorName, name],
   ];
+}
+
+/** Publishes a consumer's exhausted messages to their dead-letter topics. */
+export class DeadLetterPublisher {
+  private producer: Producer | undefined;
+
+  constructor(
+    /** The consumer's bootstrap and client id: the producer's defaults. */
+    private readonly consumerOptions: Pick<ClusterOptions, 'bootstrap'>,
+    private readonly clientId: string,
+    private readonly options: DeadLetterOptions,
+    private readonly reader: Pick<MessageReader<unknown, unknown>, 'raw'>,
+  ) {}
+
+  /** Writes the record at `offset` of `fetched`, which failed `attempts` times (the last with `error`). */
+  async publish(fetched: FetchedBatch, offset: number, error: unknown, attempts: number): Promise<void> {
+    const options = this.options;
+    this.producer ??= new Producer({
+      bootstrap: this.consumerOptions.bootstrap,
+      clientId: this.clientId,
+      ...options.producer,
+    });
+    const raw = this.reader.raw(fetched, offset);
+    const topic = (options.topic ?? defaultDeadLetterTopic)(raw.topic);
+    const headers: Array<[string, Buffer | string | null]> = raw.headers.map((h) => [h.key, h.value]);
+    headers.push(
+      ...deadLetterHeaders(
+        { topic: raw.topic, partition: raw.partition, offset: BigInt(raw.offset), timestamp: raw.timestamp },
+        attempts,
+        error,
+      ),
+    );
+    await this.producer.send(topic, { key: raw.key, value: raw.value, headers, timestamp: raw.timestamp });
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.close();
+  }
 }

@@ -87,7 +87,10 @@ export interface HalfMessageProducerOptions<K = Buffer, V = Buffer> extends Clus
   compression?: CompressionName;
   /** Time the broker may take to store a half message or a decision durably (default 30 000). */
   ackTimeoutMs?: number;
-  /** The consumer of check requests: its group membership and parallelism (default: session 10 s, heartbeat 1 s, 8 checks at once). */
+  /**
+   * The consumer of check requests: its group membership and parallelism (default: session 10 s,
+   * heartbeat 1 s, 8 checks at once).
+   */
   checkConsumer?: Pick<
     ConsumerOptions,
     'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'heartbeatIntervalMs' | 'concurrency' | 'maxWaitMs'
@@ -140,7 +143,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       throw new ClientOptionError('HalfMessageProducer needs options with producerGroup and checker');
     if (typeof options.producerGroup !== 'string' || !PRODUCER_GROUP_PATTERN.test(options.producerGroup)) {
       throw new ClientOptionError(
-        `option producerGroup must be 1 to 200 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(options.producerGroup)}`,
+        'option producerGroup must be 1 to 200 characters of A-Z a-z 0-9 . _ -, ' +
+          `got ${JSON.stringify(options.producerGroup)}`,
       );
     }
     if (typeof options.checker !== 'function')
@@ -248,7 +252,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     for (const [name] of headers) {
       if (name.startsWith(RESERVED_HEADER_PREFIX))
         throw new ClientOptionError(
-          `header "${name}" is reserved: headers starting with "${RESERVED_HEADER_PREFIX}" belong to the half message channel`,
+          `header "${name}" is reserved: headers starting with "${RESERVED_HEADER_PREFIX}" ` +
+            'belong to the half message channel',
         );
     }
     const timestamp = message.timestamp ?? Date.now();
@@ -291,7 +296,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     const decision = await localTransaction(info);
     if (!decisions.includes(decision)) {
       throw new ClientOptionError(
-        `the local transaction must return "commit", "rollback" or "unknown", got ${JSON.stringify(decision)}; half message ${half.id} is left to the check-back`,
+        `the local transaction must return "commit", "rollback" or "unknown", got ${JSON.stringify(decision)}; ` +
+          `half message ${half.id} is left to the check-back`,
       );
     }
     if (decision === 'commit') await half.commit();
@@ -299,7 +305,10 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     return { ...info, decision };
   }
 
-  /** Stops answering checks (leaving the check group), then closes the connections. Undecided messages are checked back. */
+  /**
+   * Stops answering checks (leaving the check group), then closes the connections. Undecided messages
+   * are checked back.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -380,7 +389,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     const halfId = request.headers[HALF_HEADERS.id]?.toString('utf8');
     if (!halfId || !/^\d+:\d+$/.test(halfId)) {
       this.logger.warn(
-        `half messages (${this.producerGroup}): check request at offset ${request.offset} of ${request.topic} has no valid ${HALF_HEADERS.id} header; skipped`,
+        `half messages (${this.producerGroup}): check request at offset ${request.offset} of ${request.topic} ` +
+          `has no valid ${HALF_HEADERS.id} header; skipped`,
       );
       return;
     }
@@ -391,7 +401,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       if (decisions.includes(answer)) decision = answer;
       else
         this.logger.warn(
-          `half messages (${this.producerGroup}): the checker returned ${JSON.stringify(answer)} for ${halfId}, counted as "unknown"`,
+          `half messages (${this.producerGroup}): the checker returned ${JSON.stringify(answer)} for ${halfId}, ` +
+            'counted as "unknown"',
         );
     } catch (error) {
       this.logger.warn(
@@ -403,7 +414,8 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       await this.sendDecision(halfId, decision);
     } catch (error) {
       this.logger.warn(
-        `half messages (${this.producerGroup}): could not send "${decision}" for ${halfId}; the broker will check again`,
+        `half messages (${this.producerGroup}): could not send "${decision}" for ${halfId}; ` +
+          'the broker will check again',
         error,
       );
     }

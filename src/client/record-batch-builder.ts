@@ -192,7 +192,10 @@ export class RecordBatchBuilder {
     return batch;
   }
 
-  /** Gives back the room the last doubling left unused, when that is much: a closed batch holds it until acknowledged. */
+  /**
+   * Gives back the room the last doubling left unused, when that is much: a closed batch holds it
+   * until acknowledged.
+   */
   trim(): void {
     const unused = this.bytes.length - this.position;
     if (unused <= 1024 || unused <= this.position / 4) return;

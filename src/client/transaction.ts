@@ -25,7 +25,7 @@ import type { EndTxnResponse } from '../protocol/generated/end-txn.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import type { Cluster } from './cluster.js';
 import { ConnectionError, KafkaError, SluiceClientError } from './errors.js';
-import type { ProducerMessage, RecordMetadata } from './producer.js';
+import type { ProducerMessage, RecordMetadata } from './producer-types.js';
 
 /** Another producer with the same transactional id took over: this one can do nothing more. */
 export class ProducerFencedError extends SluiceClientError {
@@ -33,7 +33,8 @@ export class ProducerFencedError extends SluiceClientError {
   readonly transactionalId: string;
   constructor(transactionalId: string, cause?: unknown) {
     super(
-      `the producer with transactional id "${transactionalId}" was fenced by a newer producer with the same id; close it`,
+      `the producer with transactional id "${transactionalId}" was fenced by a newer producer ` +
+        'with the same id; close it',
       false,
       { cause },
     );

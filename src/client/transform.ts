@@ -19,9 +19,15 @@ export interface TransformOptions<K, V, OK, OV> {
   producer: Producer<OK, OV>;
   /** The consumer's group id: the consumed offsets are committed for it inside each transaction. */
   groupId: string;
-  /** Produces the output of one message with `tx.send`/`tx.sendBatch`; throwing aborts and the message is handled again. */
+  /**
+   * Produces the output of one message with `tx.send`/`tx.sendBatch`; throwing aborts and the message
+   * is handled again.
+   */
   transform(message: ConsumedMessage<K, V>, tx: Transaction<OK, OV>): Promise<void>;
-  /** Called once when the producer was fenced (another instance took its transactional id); the consumer is then closed. */
+  /**
+   * Called once when the producer was fenced (another instance took its transactional id); the
+   * consumer is then closed.
+   */
   onFenced?(error: ProducerFencedError): void;
 }
 

@@ -17,6 +17,10 @@ export const storageErrorCodes = {
     kafkaCode: 56,
     message: 'Disk error when trying to access the log; the partition is read-only',
   },
+  DAMAGED_BATCH: {
+    kafkaCode: 56,
+    message: 'A stored record batch failed its checks when read back (damaged on disk)',
+  },
   INVALID_RECORD: { kafkaCode: 87, message: 'The record batch is structurally invalid' },
   LOG_CLOSED: { kafkaCode: 56, message: 'The partition log is closed' },
   INVALID_CONFIG: { kafkaCode: 40, message: 'A storage configuration value is invalid' },

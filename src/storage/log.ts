@@ -28,12 +28,17 @@ import { StorageError, invariant } from './errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { resolveLogConfig, storageLimits, type LogConfig } from './limits.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
-import { decodeRecordBatch } from '../protocol/record-batch/records.js';
 import { compactLog } from './compaction.js';
 import { loadTransactionIndex, rebuildSegment, recoverPartition, type RecoveryReport } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
-import { Segment, noTimestamp, type SegmentEnvironment } from './segment.js';
+import { Segment, type SegmentEnvironment } from './segment.js';
 import { deletedSuffix } from './segment-files.js';
+import {
+  firstRecordAtOrAfter,
+  recordWithLargestTimestamp,
+  type RecordAtTime,
+  type TimestampLookupScope,
+} from './timestamp-lookup.js';
 import type { AbortedTransactionEntry } from './transaction-index.js';
 
 export interface PartitionLogOptions {
@@ -116,6 +121,8 @@ export class PartitionLog {
   private readonly deletingSegments = new Set<Segment>();
   /** Every segment gets a `.txnindex`, empty or not (see keepTransactionIndexes). */
   private keepingTransactionIndexes = false;
+  /** Damaged or inconsistent batches the lookups by time logged already (timestamp-lookup.ts). */
+  private readonly reportedLookupProblems = new Set<string>();
 
   private constructor(
     private readonly environment: SegmentEnvironment,
@@ -444,55 +451,37 @@ export class PartitionLog {
     return found;
   }
 
-  /** The earliest batch whose maxTimestamp ≥ `timestamp` (ListOffsets by time): its base offset
-   *  (or the log start, if that is inside it) and its maxTimestamp. Null if there is none. */
-  async offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
-    const limit = this.highWatermark;
-    for (const segment of [...this.segments]) {
-      if (segment.nextOffset <= this.startOffset || segment.maxTimestamp < timestamp) continue;
-      if (segment.baseOffset >= limit) break;
-      segment.acquire();
-      try {
-        await segment.fileDescriptor();
-        const found = await segment.findTimestamp(
-          timestamp,
-          Math.max(this.startOffset, segment.baseOffset),
-          segment.readableBytes,
-        );
-        this.noteIndexUse(segment);
-        if (found !== null) return found.offset < limit ? found : null;
-      } catch (error) {
-        throw this.toStorageError(error);
-      } finally {
-        segment.release();
-      }
-    }
-    return null;
+  /** ListOffsets by time: the first record at or after the log start whose timestamp is ≥ `timestamp`,
+   *  or null if there is none below `limitOffset` (see timestamp-lookup.ts for the exact rule). */
+  offsetForTimestamp(timestamp: number, limitOffset = this.highWatermark): Promise<RecordAtTime | null> {
+    return this.lookUpByTime((scope) => firstRecordAtOrAfter(scope, timestamp), limitOffset);
   }
 
-  /** ListOffsets by time as Kafka answers it: the first *record* with timestamp ≥ `timestamp`.
-   *  Finds the batch from the headers, then decodes that one batch (ListOffsets is not the hot path). */
-  async offsetForTimestampExact(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
-    const found = await this.offsetForTimestamp(timestamp);
-    if (found === null) return null;
-    const read = await this.read(found.offset, 1);
-    if (read.records.length === 0) return found;
-    const batch = await decodeRecordBatch(read.records);
-    const record = batch.records.find(
-      (candidate) => candidate.offset >= this.startOffset && candidate.timestamp >= timestamp,
-    );
-    return record === undefined ? found : { offset: record.offset, timestamp: record.timestamp };
+  /** ListOffsets MAX_TIMESTAMP: the first record with the largest timestamp, or null if there is none
+   *  or it is at or past `limitOffset`. */
+  offsetOfMaxTimestamp(limitOffset = this.highWatermark): Promise<RecordAtTime | null> {
+    return this.lookUpByTime(recordWithLargestTimestamp, limitOffset);
   }
 
-  /** The largest batch timestamp in the log and the last offset of the batch carrying it. */
-  maxTimestamp(): { timestamp: number; offset: number } {
-    let best = { timestamp: noTimestamp, offset: -1 };
-    for (const segment of this.segments) {
-      if (segment.nextOffset <= this.startOffset || segment.isEmpty()) continue;
-      if (segment.maxTimestamp > best.timestamp)
-        best = { timestamp: segment.maxTimestamp, offset: segment.offsetOfMaxTimestamp };
+  private async lookUpByTime(
+    lookup: (scope: TimestampLookupScope) => Promise<RecordAtTime | null>,
+    limitOffset: number,
+  ): Promise<RecordAtTime | null> {
+    if (this.closed) throw new StorageError('LOG_CLOSED', this.directory);
+    try {
+      return await lookup({
+        segments: [...this.segments],
+        logStartOffset: this.startOffset,
+        limitOffset: Math.min(limitOffset, this.readableEndOffset),
+        fileSystem: this.environment.fileSystem,
+        logger: this.logger,
+        directory: this.directory,
+        noteIndexUse: (segment) => this.noteIndexUse(segment),
+        reported: this.reportedLookupProblems,
+      });
+    } catch (error) {
+      throw this.toStorageError(error);
     }
-    return best;
   }
 
   // ── trimming ──────────────────────────────────────────────────────────────────────────────────

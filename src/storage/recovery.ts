@@ -335,9 +335,15 @@ async function loadTrustedSegment(context: RecoveryContext, segment: Segment): P
       segment.nextOffset,
     );
     segment.timeIndex.markPersisted(segment.timeIndex.entries);
-    // The time index's last entry may hold the segment's largest timestamp (written at roll).
+    // The time index's last entry may hold the segment's largest timestamp (written at roll). The tail
+    // walk above saw only the batches after the last offset-index entry; when it met the same largest
+    // timestamp, the entry names the earlier batch, the first to carry it (MAX_TIMESTAMP answers that).
     const lastTime = segment.timeIndex.last();
-    if (lastTime !== undefined && lastTime.timestamp > segment.maxTimestamp) {
+    if (
+      lastTime !== undefined &&
+      (lastTime.timestamp > segment.maxTimestamp ||
+        (lastTime.timestamp === segment.maxTimestamp && lastTime.offset < segment.offsetOfMaxTimestamp))
+    ) {
       segment.maxTimestamp = lastTime.timestamp;
       segment.offsetOfMaxTimestamp = lastTime.offset;
     }

@@ -404,29 +404,6 @@ export class Segment {
     return { buffer: buffer.subarray(0, end), firstOffset: firstHeader.baseOffset, nextOffset, position };
   }
 
-  /** The first batch at or after `fromOffset` whose maxTimestamp ≥ `timestamp`. */
-  async findTimestamp(
-    timestamp: number,
-    fromOffset: number,
-    endPosition: number,
-  ): Promise<{ offset: number; timestamp: number } | null> {
-    const { offsetIndex, timeIndex } = await this.ensureIndexes();
-    const before = timeIndex.lastBefore(timestamp);
-    const startOffset = Math.max(fromOffset, before === undefined ? this.baseOffset : before.offset + 1);
-    const reader = new ChunkReader(this.environment.fileSystem, this.fd, endPosition, storageLimits.scanChunkBytes);
-    let position = offsetIndex.lookup(startOffset).position;
-    while (position + BATCH_HEADER_BYTES <= endPosition) {
-      const view = await reader.header(position);
-      if (view.available < BATCH_HEADER_BYTES) return null;
-      const header = new RecordBatchHeader(view.buffer, view.offset);
-      if (header.lastOffset >= startOffset && header.maxTimestamp >= timestamp) {
-        return { offset: Math.max(header.baseOffset, fromOffset), timestamp: header.maxTimestamp };
-      }
-      position += header.totalBytes;
-    }
-    return null;
-  }
-
   /** Calls `visit` with each whole batch below `endPosition`, in order (compaction; off the hot path).
    *  The buffer is only valid during the call. */
   async forEachBatch(

@@ -155,19 +155,28 @@ test('lookups: offset for timestamp, max timestamp, start/end/flushed, size', as
   const timestamps = [100, 300, 200, 400, 400, 500, 1000, 900];
   let size = 0;
   for (const [index, timestamp] of timestamps.entries()) {
-    const batch = makeValueBatch(2, 200, index, { baseTimestamp: timestamp - 5, maxTimestamp: timestamp });
+    // Two records per batch, 5 ms apart; the header's maxTimestamp is the second one's.
+    const values = [Buffer.alloc(200, index), Buffer.alloc(200, index + 100)];
+    const batch = makeBatch(
+      values.map((value, at) => ({ key: null, value, timestampDelta: at * 5 })),
+      { baseTimestamp: timestamp - 5 },
+    );
     size += batch.length;
     await log.append(batch);
   }
   assert.equal(log.sizeBytes, size);
   assert.ok(log.segmentCount > 1);
-  assert.deepEqual(await log.offsetForTimestamp(0), { offset: 0, timestamp: 100 });
-  assert.deepEqual(await log.offsetForTimestamp(150), { offset: 2, timestamp: 300 });
-  assert.deepEqual(await log.offsetForTimestamp(300), { offset: 2, timestamp: 300 });
-  assert.deepEqual(await log.offsetForTimestamp(301), { offset: 6, timestamp: 400 });
-  assert.deepEqual(await log.offsetForTimestamp(950), { offset: 12, timestamp: 1000 });
+  const at = (offset: number, timestamp: number) => ({ offset, timestamp, leaderEpoch: 0 });
+  assert.deepEqual(await log.offsetForTimestamp(0), at(0, 95));
+  assert.deepEqual(await log.offsetForTimestamp(150), at(2, 295));
+  assert.deepEqual(await log.offsetForTimestamp(300), at(3, 300), 'the record, not the batch holding it');
+  assert.deepEqual(await log.offsetForTimestamp(301), at(6, 395), 'past a later batch with older records');
+  assert.deepEqual(await log.offsetForTimestamp(950), at(12, 995));
   assert.equal(await log.offsetForTimestamp(1001), null);
-  assert.deepEqual(log.maxTimestamp(), { timestamp: 1000, offset: 13 });
+  assert.deepEqual(await log.offsetOfMaxTimestamp(), at(13, 1000));
+  assert.equal(await log.offsetForTimestamp(0, 0), null, 'nothing below a limit of 0');
+  assert.equal(await log.offsetForTimestamp(300, 3), null, 'the first record at the time is past the limit');
+  assert.equal(await log.offsetOfMaxTimestamp(13), null, 'the largest timestamp is past the limit');
   assert.equal(log.logStartOffset, 0);
   assert.equal(log.logEndOffset, 16);
   assert.equal(log.flushedOffset, 16);
@@ -275,11 +284,11 @@ test('only the most recently used sealed segments keep their indexes in memory; 
     assert.deepEqual(read.records, stored[index]);
   }
   assert.ok(reopened.loadedIndexCount <= 8);
-  assert.deepEqual(await reopened.offsetForTimestamp(10_003), { offset: 6, timestamp: 10_003 });
+  assert.deepEqual(await reopened.offsetForTimestamp(10_003), { offset: 6, timestamp: 10_003, leaderEpoch: 0 });
   await reopened.close();
 });
 
-test('offsetForTimestampExact finds the first record with a timestamp at or after the target', async () => {
+test('offsetForTimestamp finds the first record with a timestamp at or after the target, not its batch', async () => {
   const log = await PartitionLog.open({
     directory: tempDir(),
     topic: 'orders',
@@ -297,10 +306,9 @@ test('offsetForTimestampExact finds the first record with a timestamp at or afte
     ),
   );
   await log.append(makeBatch([{ key: null, value: Buffer.from('d'), timestampDelta: 0 }], { baseTimestamp: 2000 }));
-  assert.deepEqual(await log.offsetForTimestamp(1005), { offset: 0, timestamp: 1020 });
-  assert.deepEqual(await log.offsetForTimestampExact(1005), { offset: 1, timestamp: 1010 });
-  assert.deepEqual(await log.offsetForTimestampExact(1020), { offset: 2, timestamp: 1020 });
-  assert.deepEqual(await log.offsetForTimestampExact(1500), { offset: 3, timestamp: 2000 });
-  assert.equal(await log.offsetForTimestampExact(2001), null);
+  assert.deepEqual(await log.offsetForTimestamp(1005), { offset: 1, timestamp: 1010, leaderEpoch: 0 });
+  assert.deepEqual(await log.offsetForTimestamp(1020), { offset: 2, timestamp: 1020, leaderEpoch: 0 });
+  assert.deepEqual(await log.offsetForTimestamp(1500), { offset: 3, timestamp: 2000, leaderEpoch: 0 });
+  assert.equal(await log.offsetForTimestamp(2001), null);
   await log.close();
 });

@@ -160,7 +160,7 @@ test('case corrupt-index: a malformed or stale index is deleted and rebuilt', as
     const log = await open(directory, { segmentBytes: 1000, indexIntervalBytes: 100 });
     assert.ok(log.recovery.cases.get('corrupt-index'), damage);
     assert.deepEqual(await readAll(log), stored, damage);
-    assert.deepEqual(await log.offsetForTimestamp(5003), { offset: 9, timestamp: 5003 }, damage);
+    assert.deepEqual(await log.offsetForTimestamp(5003), { offset: 9, timestamp: 5003, leaderEpoch: 0 }, damage);
     await log.close();
     assert.deepEqual(readFileSync(indexPath), original, damage);
   }

@@ -7,10 +7,13 @@
 //   Stable              ← CompletingRebalance (the leader's SyncGroup stored the assignment)
 //   Dead                ← any state (group deleted, or Empty without offsets and removed)
 //
-// Anything else is a bug in the coordinator: transitionTo asserts.
+// Anything else is a bug in the coordinator: transitionTo asserts. When to take each transition is
+// decided by state-machine.ts (rebalances) and membership.ts (joins, syncs, leaves).
+import { ErrorCode } from '../../protocol/generated/error-codes.js';
+import type { Timer } from '../services.js';
 import { decodeSubscribedTopics } from './subscription.js';
 import type { CommittedOffset } from './offsets-records.js';
-import type { Member, Protocol } from './member.js';
+import type { JoinResult, Member, Protocol } from './member.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -38,17 +41,17 @@ export class Group {
   /** group.instance.id → member id (KIP-345). */
   readonly staticMembers = new Map<string, string>();
   /** Member ids handed out with MEMBER_ID_REQUIRED (KIP-394), waiting for the second join. */
-  readonly pendingMembers = new Map<string, NodeJS.Timeout>();
+  readonly pendingMembers = new Map<string, Timer>();
   /** Members of the current generation that have not sent SyncGroup yet. */
   readonly pendingSync = new Set<string>();
   /** topic → partition → committed offset. */
   readonly offsets = new Map<string, Map<number, CommittedOffset>>();
   /** A member joined during the initial rebalance delay: extend it once more. */
   newMemberAdded = false;
-  joinTimer: NodeJS.Timeout | null = null;
+  joinTimer: Timer | null = null;
   /** True while the join timer is the initial delay (the rebalance does not complete early then). */
   initialDelay = false;
-  syncTimer: NodeJS.Timeout | null = null;
+  syncTimer: Timer | null = null;
   /** Whether a GroupMetadata record for this group is in `__consumer_offsets` (a tombstone is owed on removal). */
   stored = false;
   /** Topics the members subscribe to (consumer protocol), or null when unknown. */
@@ -169,6 +172,25 @@ export class Group {
     return best;
   }
 
+  /** The JoinGroup answer of the current generation for `member`; only the leader's lists the members. */
+  joinResultFor(member: Member, withMembers: boolean): JoinResult {
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: this.generationId,
+      protocolType: this.protocolType,
+      protocolName: this.protocolName,
+      leaderId: this.leaderId ?? '',
+      memberId: member.memberId,
+      members: withMembers
+        ? [...this.members.values()].map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            metadata: m.metadataFor(this.protocolName),
+          }))
+        : [],
+    };
+  }
+
   /** Recomputes the subscribed topics from the members' consumer-protocol metadata. */
   updateSubscribedTopics(): void {
     if (this.protocolType !== 'consumer' || this.protocolName === null) {
@@ -188,13 +210,13 @@ export class Group {
   }
 
   clearJoinTimer(): void {
-    if (this.joinTimer !== null) clearTimeout(this.joinTimer);
+    this.joinTimer?.cancel();
     this.joinTimer = null;
     this.initialDelay = false;
   }
 
   clearSyncTimer(): void {
-    if (this.syncTimer !== null) clearTimeout(this.syncTimer);
+    this.syncTimer?.cancel();
     this.syncTimer = null;
   }
 }

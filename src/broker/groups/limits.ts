@@ -15,7 +15,8 @@ export interface GroupSettings {
   offsetsRetentionCheckIntervalMs: number;
   /** `offset.metadata.max.bytes`: longest commit metadata string. 4096 as in Kafka. */
   offsetMetadataMaxBytes: number;
-  /** `group.initial.rebalance.delay.ms`: how long the first rebalance of an Empty group waits for more members. 3 s as in Kafka. */
+  /** `group.initial.rebalance.delay.ms`: how long the first rebalance of an Empty group waits for more
+   *  members. 3 s as in Kafka. */
   initialRebalanceDelayMs: number;
   /** `group.min.session.timeout.ms` / `group.max.session.timeout.ms`: 6 s and 30 min as in Kafka. */
   minSessionTimeoutMs: number;
@@ -76,7 +77,8 @@ export function groupSettingsFrom(properties: Record<string, string>): GroupSett
   };
   if (settings.minSessionTimeoutMs > settings.maxSessionTimeoutMs) {
     throw new ConfigError(
-      `group.min.session.timeout.ms (${settings.minSessionTimeoutMs}) is above group.max.session.timeout.ms (${settings.maxSessionTimeoutMs})`,
+      `group.min.session.timeout.ms (${settings.minSessionTimeoutMs}) is above ` +
+        `group.max.session.timeout.ms (${settings.maxSessionTimeoutMs})`,
     );
   }
   return settings;

@@ -1,5 +1,6 @@
 // One member of a classic group: what it joined with, what it was assigned, and the responses it
 // is waiting for. A member waits for at most one JoinGroup and one SyncGroup answer at a time.
+import type { Timer } from '../services.js';
 
 export interface Protocol {
   name: string;
@@ -38,7 +39,7 @@ export class Member {
   isNew = false;
   assignment: Buffer = EMPTY;
   /** The session timer; restarted by every heartbeat, join, sync and commit. */
-  sessionTimer: NodeJS.Timeout | null = null;
+  sessionTimer: Timer | null = null;
 
   constructor(
     public memberId: string,
@@ -65,7 +66,21 @@ export class Member {
   }
 
   stopSessionTimer(): void {
-    if (this.sessionTimer !== null) clearTimeout(this.sessionTimer);
+    this.sessionTimer?.cancel();
     this.sessionTimer = null;
+  }
+
+  /** Answers the parked JoinGroup, if there is one. */
+  answerJoin(result: JoinResult): void {
+    const callback = this.awaitingJoin;
+    this.awaitingJoin = null;
+    callback?.(result);
+  }
+
+  /** Answers the parked SyncGroup, if there is one. */
+  answerSync(result: SyncResult): void {
+    const callback = this.awaitingSync;
+    this.awaitingSync = null;
+    callback?.(result);
   }
 }

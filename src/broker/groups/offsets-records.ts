@@ -178,16 +178,5 @@ export function decodeGroupValue(value: Buffer): StoredGroup {
   return { protocolType, generation, protocol, leader, currentStateTimestamp, members };
 }
 
-/** Java's String.hashCode (UTF-16 code units, 32-bit overflow), as Kafka uses to place a group. */
-export function javaStringHashCode(text: string): number {
-  let hash = 0;
-  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
-  return hash;
-}
-
 /** The `__consumer_offsets` partition of a group: Kafka's `Utils.abs(groupId.hashCode) % partitions`. */
-export function partitionForGroup(groupId: string, partitions: number): number {
-  const hash = javaStringHashCode(groupId);
-  const abs = hash === -2147483648 ? 0 : Math.abs(hash);
-  return abs % partitions;
-}
+export { javaStringHashCode, partitionForKey as partitionForGroup } from '../internal-topic.js';

@@ -26,176 +26,87 @@
 // If a marker cannot be written (disk), the decision is already durable in Prepare*; the timer
 // retries until every partition has its marker.
 //
-// Every operation on one transactional id runs alone (`exclusive`), so markers of one transaction
-// never interleave with the next one's AddPartitions or TxnOffsetCommit.
+// This file is the facade: the API entry points. Its collaborators, each importing only those below it:
+//
+//   timeouts.ts           the periodic check: timed-out transactions, unfinished markers, idle ids
+//   completion.ts         markers to every partition, then Complete*
+//   listing.ts            DescribeTransactions, ListTransactions
+//   transaction-table.ts  the ids held, their lock, and `transition` (durable first, then memory)
+//   state-store.ts, state-records.ts   `__transaction_state` and its records
+//   settings.ts, dependencies.ts       what it reads, and what it is given
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
-import type { CommitRequest, GroupCoordinator, PartitionError } from '../groups/coordinator.js';
-import type { OffsetsTopicHost } from '../groups/offsets-store.js';
-import { OFFSETS_TOPIC } from '../groups/offsets-store.js';
-import { TRANSACTION_STATUS_NAMES, TransactionStatus, type StoredTransaction } from './state-records.js';
+import { systemClock, systemTimers, type Clock, type ServiceTime, type Timer } from '../services.js';
+import type { OffsetCommitRequest, PartitionErrors } from '../services.js';
+import { TransactionCompletion } from './completion.js';
+import type { TransactionDependencies } from './dependencies.js';
+import { describeTransaction, listTransactions, type TransactionDescription } from './listing.js';
+import { EPOCH_MAX, PARTITIONS_PER_TRANSACTION_MAX, type TransactionSettings } from './settings.js';
+import { TRANSACTION_STATUS_NAMES, TransactionStatus } from './state-records.js';
 import { TransactionStateStore } from './state-store.js';
+import { TransactionTimeouts } from './timeouts.js';
+import {
+  clonePartitions,
+  partitionCount,
+  producerError,
+  result,
+  TransactionTable,
+  type ProducerIdAndEpoch,
+  type Transaction,
+} from './transaction-table.js';
 
-/** Kafka's `transaction.state.log.num.partitions`. */
-const DEFAULT_STATE_PARTITIONS = 50;
-/** Kafka's `transactional.id.expiration.ms` (7 days): an id idle this long, with no transaction open, is forgotten. */
-const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
-/** Kafka's `transaction.abort.timed.out.transaction.cleanup.interval.ms`. */
-const DEFAULT_TIMEOUT_CHECK_INTERVAL_MS = 10_000;
-/** Transactional ids kept in memory. Each costs ~0.5 KiB plus its partitions; 100 000 bound the coordinator
- *  to ~50 MiB while far above a deployment's producer instances. Past it, new ids are refused
- *  (COORDINATOR_NOT_AVAILABLE) rather than letting clients that invent ids grow the broker. */
-const DEFAULT_TRANSACTIONAL_IDS_MAX = 100_000;
-/** Partitions one transaction may span; an AddPartitionsToTxn past it is refused. Kafka has no such limit,
- *  but each partition costs memory here and a marker at the end. */
-const PARTITIONS_PER_TRANSACTION_MAX = 10_000;
-/** Kafka's RecordBatch.NO_PRODUCER_EPOCH − 1: an epoch this high takes a new producer id instead. */
-const EPOCH_MAX = 32766;
-
-export interface TransactionHost extends OffsetsTopicHost {
-  readonly config: { properties: Record<string, string>; transactionMaxTimeoutMs: number };
-  readonly groups: GroupCoordinator;
-  nextProducerId(): number;
-  partitionExists(topic: string, partition: number): boolean;
-  /** Appends a COMMIT or ABORT marker to a partition and resolves when durable; a partition that no longer exists is skipped. */
-  writeTransactionMarker(
-    topic: string,
-    partition: number,
-    producerId: number,
-    producerEpoch: number,
-    commit: boolean,
-  ): Promise<void>;
-}
-
-export interface Clock {
-  now(): number;
-}
-
-interface Transaction {
-  transactionalId: string;
-  producerId: number;
-  producerEpoch: number;
-  /** The id/epoch handed out before the current one (in memory only): an InitProducerId retried with them gets the current ones. */
-  lastProducerId: number;
-  lastProducerEpoch: number;
-  timeoutMs: number;
-  status: TransactionStatus;
-  partitions: Map<string, Set<number>>;
-  startMs: number;
-  lastUpdateMs: number;
-}
-
-export interface ProducerIdAndEpoch {
-  errorCode: number;
-  errorMessage: string | null;
-  producerId: number;
-  producerEpoch: number;
-}
-
-export interface TopicPartitionsResult {
-  name: string;
-  partitions: PartitionError[];
-}
-
-export interface TransactionDescription {
-  errorCode: number;
-  transactionalId: string;
-  state: string;
-  timeoutMs: number;
-  startMs: number;
-  producerId: number;
-  producerEpoch: number;
-  topics: Array<{ topic: string; partitions: number[] }>;
-}
-
-export interface TransactionSettings {
-  statePartitions: number;
-  timeoutCheckIntervalMs: number;
-  transactionalIdsMax: number;
-  transactionalIdExpirationMs: number;
-}
-
-function integerSetting(properties: Record<string, string>, name: string, fallback: number, min: number): number {
-  const raw = properties[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return value;
-}
-
-export function transactionSettingsFrom(properties: Record<string, string>): TransactionSettings {
-  return {
-    statePartitions: integerSetting(properties, 'transaction.state.log.num.partitions', DEFAULT_STATE_PARTITIONS, 1),
-    timeoutCheckIntervalMs: integerSetting(
-      properties,
-      'transaction.abort.timed.out.transaction.cleanup.interval.ms',
-      DEFAULT_TIMEOUT_CHECK_INTERVAL_MS,
-      1,
-    ),
-    transactionalIdsMax: integerSetting(properties, 'sluice.transactional.ids.max', DEFAULT_TRANSACTIONAL_IDS_MAX, 1),
-    transactionalIdExpirationMs: integerSetting(
-      properties,
-      'transactional.id.expiration.ms',
-      DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
-      1,
-    ),
-  };
-}
-
-const systemClock: Clock = { now: () => Date.now() };
-
-function result(
-  errorCode: number,
-  errorMessage: string | null,
-  producerId = -1,
-  producerEpoch = -1,
-): ProducerIdAndEpoch {
-  return { errorCode, errorMessage, producerId, producerEpoch };
-}
-
-function clonePartitions(partitions: Map<string, Set<number>>): Map<string, Set<number>> {
-  return new Map([...partitions].map(([topic, set]) => [topic, new Set(set)]));
-}
-
-function partitionCount(partitions: Map<string, Set<number>>): number {
-  let count = 0;
-  for (const set of partitions.values()) count += set.size;
-  return count;
-}
+export type { TransactionDependencies } from './dependencies.js';
+export type { TransactionDescription } from './listing.js';
+export { transactionSettingsFrom, type TransactionSettings } from './settings.js';
+export type { ProducerIdAndEpoch } from './transaction-table.js';
+export type TopicPartitionsResult = PartitionErrors;
 
 export class TransactionCoordinator {
-  private readonly transactions = new Map<string, Transaction>();
-  private readonly byProducerId = new Map<number, Transaction>();
-  private readonly locks = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | null = null;
+  private readonly table: TransactionTable;
+  /** The table's ids, by transactional id (read only: every change is a table transition). */
+  private readonly transactions: ReadonlyMap<string, Transaction>;
+  private readonly completion: TransactionCompletion;
+  private readonly timeouts: TransactionTimeouts;
+  private timer: Timer | null = null;
   private closed = false;
 
   private constructor(
-    private readonly host: TransactionHost,
+    private readonly dependencies: TransactionDependencies,
     private readonly store: TransactionStateStore,
     readonly settings: TransactionSettings,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    const logger = dependencies.logger;
+    this.table = new TransactionTable(store, clock);
+    this.transactions = this.table.byId;
+    this.completion = new TransactionCompletion(this.table, dependencies.markers, dependencies.offsets, logger);
+    this.timeouts = new TransactionTimeouts(this.table, this.completion, settings, logger, clock);
+  }
 
   /** Loads every transactional id from `__transaction_state`, completes the transactions a crash left in
    *  Prepare*, and starts the timeout check (Ongoing transactions abort when their timeout passes). */
-  static async open(host: TransactionHost, options: { clock?: Clock } = {}): Promise<TransactionCoordinator> {
-    const settings = transactionSettingsFrom(host.config.properties);
+  static async open(dependencies: TransactionDependencies, time: ServiceTime = {}): Promise<TransactionCoordinator> {
+    const settings = dependencies.transactionSettings;
     const coordinator = new TransactionCoordinator(
-      host,
-      new TransactionStateStore(host, settings.statePartitions),
+      dependencies,
+      new TransactionStateStore(dependencies.internalTopics, dependencies.logger, settings.statePartitions),
       settings,
-      options.clock ?? systemClock,
+      time.clock ?? systemClock,
     );
     await coordinator.load();
-    coordinator.timer = setInterval(() => void coordinator.checkTimeouts(), settings.timeoutCheckIntervalMs);
-    coordinator.timer.unref();
+    coordinator.timer = (time.timers ?? systemTimers).every(
+      settings.timeoutCheckIntervalMs,
+      () => void coordinator.checkTimeouts(),
+    );
     return coordinator;
   }
 
   close(): void {
     this.closed = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    this.timer?.cancel();
+  }
+
+  private get logger() {
+    return this.dependencies.logger;
   }
 
   /** Makes sure `__transaction_state` exists (FindCoordinator for a transactional id does this, as in Kafka). */
@@ -204,190 +115,39 @@ export class TransactionCoordinator {
       await this.store.ensureTopic();
       return true;
     } catch (error) {
-      this.host.logger.error(
-        { component: 'transactions', error: String(error) },
-        'transaction state topic unavailable',
-      );
+      this.logger.error({ component: 'transactions', error: String(error) }, 'transaction state topic unavailable');
       return false;
     }
   }
 
   private async load(): Promise<void> {
-    const stored = await this.store.loadAll((partition, offset, error) => {
-      this.host.logger.warn(
+    const stored = await this.table.load((partition, offset, error) => {
+      this.logger.warn(
         { component: 'transactions', partition, offset, error: String(error) },
         'unreadable transaction state record skipped',
       );
     });
-    for (const [transactionalId, value] of stored) {
-      if (value.status === TransactionStatus.Dead) continue;
-      const transaction: Transaction = {
-        transactionalId,
-        producerId: value.producerId,
-        producerEpoch: value.producerEpoch,
-        lastProducerId: -1,
-        lastProducerEpoch: -1,
-        timeoutMs: value.transactionTimeoutMs,
-        status: value.status,
-        partitions: value.partitions,
-        startMs: value.startTimestampMs,
-        lastUpdateMs: value.lastUpdateTimestampMs,
-      };
-      this.transactions.set(transactionalId, transaction);
-      this.byProducerId.set(transaction.producerId, transaction);
-    }
     let completed = 0;
-    for (const transaction of this.transactions.values()) {
+    for (const transaction of this.table.values()) {
       if (transaction.status === TransactionStatus.PrepareEpochFence)
         transaction.status = TransactionStatus.PrepareAbort;
       if (
         transaction.status === TransactionStatus.PrepareCommit ||
         transaction.status === TransactionStatus.PrepareAbort
       ) {
-        await this.exclusive(transaction.transactionalId, () => this.completeQuietly(transaction));
+        await this.table.exclusive(transaction.transactionalId, () => this.completion.completeQuietly(transaction));
         completed++;
       }
     }
-    if (stored.size > 0)
-      this.host.logger.info(
+    if (stored > 0)
+      this.logger.info(
         { component: 'transactions', transactionalIds: this.transactions.size, completed },
         'transactions loaded',
       );
   }
 
-  // ── helpers ─────────────────────────────────────────────────────────────────────────────────
-
-  /** Runs `task` after every earlier task of the same transactional id. */
-  private async exclusive<T>(transactionalId: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(transactionalId) ?? Promise.resolve();
-    let release!: () => void;
-    const done = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => done);
-    this.locks.set(transactionalId, tail);
-    await previous;
-    try {
-      return await task();
-    } finally {
-      release();
-      if (this.locks.get(transactionalId) === tail) this.locks.delete(transactionalId);
-    }
-  }
-
-  private stored(transaction: Transaction): StoredTransaction {
-    return {
-      producerId: transaction.producerId,
-      producerEpoch: transaction.producerEpoch,
-      transactionTimeoutMs: transaction.timeoutMs,
-      status: transaction.status,
-      partitions: transaction.partitions,
-      lastUpdateTimestampMs: transaction.lastUpdateMs,
-      startTimestampMs: transaction.startMs,
-    };
-  }
-
-  /** Writes `next` durably, then makes it the in-memory state of its transactional id. */
-  private async transition(current: Transaction | undefined, next: Transaction): Promise<void> {
-    next.lastUpdateMs = this.clock.now();
-    await this.store.write(next.transactionalId, this.stored(next), next.lastUpdateMs);
-    if (current !== undefined) {
-      if (this.byProducerId.get(current.producerId) === current) this.byProducerId.delete(current.producerId);
-      Object.assign(current, next);
-      this.byProducerId.set(current.producerId, current);
-    } else {
-      this.transactions.set(next.transactionalId, next);
-      this.byProducerId.set(next.producerId, next);
-    }
-  }
-
-  /** Checks the producer id and epoch a client sent for its transactional id. */
-  private producerError(
-    transaction: Transaction | undefined,
-    producerId: number,
-    producerEpoch: number,
-  ): ProducerIdAndEpoch | null {
-    if (transaction === undefined || transaction.producerId !== producerId) {
-      return result(
-        ErrorCode.INVALID_PRODUCER_ID_MAPPING,
-        `producer id ${producerId} is not the one of this transactional id`,
-      );
-    }
-    if (transaction.producerEpoch !== producerEpoch) {
-      return result(
-        ErrorCode.PRODUCER_FENCED,
-        `producer epoch ${producerEpoch} is not the current epoch ${transaction.producerEpoch}: a newer producer (or a timeout) fenced this one`,
-      );
-    }
-    return null;
-  }
-
-  /**
-   * Writes the markers of a Prepare* transaction to every partition it spans, then moves it to
-   * Complete*. Throws if a marker or the state cannot be written (the transaction stays Prepare*).
-   */
-  private async complete(transaction: Transaction): Promise<void> {
-    const commit = transaction.status === TransactionStatus.PrepareCommit;
-    // All partitions at once: each has its own group-commit fsync, so N partitions cost one fsync of
-    // latency, not N. If any fails, the transaction stays Prepare* and every marker is written again
-    // later (a repeated marker is harmless: it ends nothing that is still open).
-    const writes: Promise<void>[] = [];
-    for (const [topic, partitions] of transaction.partitions) {
-      for (const partition of partitions) {
-        writes.push(
-          this.host
-            .writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit)
-            .then(() => {
-              if (topic === OFFSETS_TOPIC)
-                this.host.groups.completeTransactionalOffsets(transaction.producerId, partition, commit);
-            }),
-        );
-      }
-    }
-    const outcomes = await Promise.allSettled(writes);
-    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
-    await this.transition(transaction, {
-      ...transaction,
-      status: commit ? TransactionStatus.CompleteCommit : TransactionStatus.CompleteAbort,
-      partitions: new Map(),
-    });
-    this.host.logger.debug(
-      {
-        component: 'transactions',
-        transactionalId: transaction.transactionalId,
-        producerId: transaction.producerId,
-        producerEpoch: transaction.producerEpoch,
-        outcome: commit ? 'commit' : 'abort',
-      },
-      'transaction completed',
-    );
-  }
-
-  private async completeQuietly(transaction: Transaction): Promise<boolean> {
-    try {
-      await this.complete(transaction);
-      return true;
-    } catch (error) {
-      this.host.logger.error(
-        { component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) },
-        'transaction markers not written; will retry',
-      );
-      return false;
-    }
-  }
-
-  /** Aborts an Ongoing transaction; with `fence`, under a bumped epoch so the old producer is refused everywhere. */
-  private async abortOngoing(transaction: Transaction, fence: boolean): Promise<void> {
-    const epoch =
-      fence && transaction.producerEpoch < EPOCH_MAX ? transaction.producerEpoch + 1 : transaction.producerEpoch;
-    await this.transition(transaction, {
-      ...transaction,
-      partitions: clonePartitions(transaction.partitions),
-      producerEpoch: epoch,
-      lastProducerId: transaction.producerId,
-      lastProducerEpoch: transaction.producerEpoch,
-      status: TransactionStatus.PrepareAbort,
-    });
-    await this.complete(transaction);
+  private partitionExists(topic: string, partition: number): boolean {
+    return this.dependencies.partitions.partition(topic, partition) !== undefined;
   }
 
   // ── InitProducerId ──────────────────────────────────────────────────────────────────────────
@@ -405,7 +165,7 @@ export class TransactionCoordinator {
     if (transactionalId.length === 0) return result(ErrorCode.INVALID_REQUEST, 'the transactional id is empty');
     if (expectedProducerId < 0 !== expectedEpoch < 0)
       return result(ErrorCode.INVALID_REQUEST, 'producer id and epoch must both be given (v3+) or both be -1');
-    const maxTimeoutMs = this.host.config.transactionMaxTimeoutMs;
+    const maxTimeoutMs = this.settings.maxTimeoutMs;
     if (timeoutMs > maxTimeoutMs || timeoutMs <= 0) {
       return result(
         ErrorCode.INVALID_TRANSACTION_TIMEOUT,
@@ -415,12 +175,12 @@ export class TransactionCoordinator {
     if (this.closed) return result(ErrorCode.NOT_COORDINATOR, 'the broker is shutting down');
     if (!(await this.ensureReady()))
       return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state topic is not available');
-    return this.exclusive(transactionalId, async () => {
+    return this.table.exclusive(transactionalId, async () => {
       try {
         const transaction = this.transactions.get(transactionalId);
         if (transaction === undefined) {
           if (this.transactions.size >= this.settings.transactionalIdsMax) {
-            this.host.logger.warn(
+            this.logger.warn(
               { component: 'transactions', limit: this.settings.transactionalIdsMax },
               'sluice.transactional.ids.max reached: new transactional id refused',
             );
@@ -429,7 +189,7 @@ export class TransactionCoordinator {
           const now = this.clock.now();
           const created: Transaction = {
             transactionalId,
-            producerId: this.host.nextProducerId(),
+            producerId: this.dependencies.producerIds.nextProducerId(),
             producerEpoch: 0,
             lastProducerId: -1,
             lastProducerEpoch: -1,
@@ -439,7 +199,7 @@ export class TransactionCoordinator {
             startMs: -1,
             lastUpdateMs: now,
           };
-          await this.transition(undefined, created);
+          await this.table.transition(undefined, created);
           return result(ErrorCode.NONE, null, created.producerId, created.producerEpoch);
         }
         const expected = expectedProducerId >= 0;
@@ -459,23 +219,24 @@ export class TransactionCoordinator {
           if (!isCurrent)
             return result(
               ErrorCode.PRODUCER_FENCED,
-              `producer ${expectedProducerId} epoch ${expectedEpoch} is not the current producer of this transactional id`,
+              `producer ${expectedProducerId} epoch ${expectedEpoch} ` +
+                'is not the current producer of this transactional id',
             );
         }
         if (
           transaction.status === TransactionStatus.PrepareCommit ||
           transaction.status === TransactionStatus.PrepareAbort
         )
-          await this.complete(transaction);
-        if (transaction.status === TransactionStatus.Ongoing) await this.abortOngoing(transaction, true);
+          await this.completion.complete(transaction);
+        if (transaction.status === TransactionStatus.Ongoing) await this.completion.abortOngoing(transaction, true);
         let producerId = transaction.producerId;
         let producerEpoch = transaction.producerEpoch + 1;
         if (producerEpoch > EPOCH_MAX) {
-          producerId = this.host.nextProducerId();
+          producerId = this.dependencies.producerIds.nextProducerId();
           producerEpoch = 0;
         }
         const lastProducerEpoch = expected && producerId === transaction.producerId ? transaction.producerEpoch : -1;
-        await this.transition(transaction, {
+        await this.table.transition(transaction, {
           ...transaction,
           producerId,
           producerEpoch,
@@ -486,13 +247,13 @@ export class TransactionCoordinator {
           partitions: new Map(),
           startMs: -1,
         });
-        this.host.logger.debug(
+        this.logger.debug(
           { component: 'transactions', transactionalId, producerId, producerEpoch },
           'transactional producer initialised',
         );
         return result(ErrorCode.NONE, null, producerId, producerEpoch);
       } catch (error) {
-        this.host.logger.error(
+        this.logger.error(
           { component: 'transactions', transactionalId, error: String(error) },
           'InitProducerId failed',
         );
@@ -512,7 +273,7 @@ export class TransactionCoordinator {
     const all = (errorCode: number) =>
       topics.map((t) => ({ name: t.name, partitions: t.partitions.map((partition) => ({ partition, errorCode })) }));
     const unknown = topics.some((t) =>
-      t.partitions.some((p) => !this.host.partitionExists(t.name, p) || t.name.startsWith('__')),
+      t.partitions.some((p) => !this.partitionExists(t.name, p) || t.name.startsWith('__')),
     );
     if (unknown) {
       return topics.map((t) => ({
@@ -520,7 +281,7 @@ export class TransactionCoordinator {
         partitions: t.partitions.map((partition) => ({
           partition,
           errorCode:
-            !this.host.partitionExists(t.name, partition) || t.name.startsWith('__')
+            !this.partitionExists(t.name, partition) || t.name.startsWith('__')
               ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
               : ErrorCode.OPERATION_NOT_ATTEMPTED,
         })),
@@ -538,12 +299,12 @@ export class TransactionCoordinator {
   ): Promise<number> {
     let partition: number;
     try {
-      partition = await this.host.groups.offsetsPartitionFor(groupId);
+      partition = await this.dependencies.offsets.partitionOf(groupId);
     } catch {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     return this.addToTransaction(transactionalId, producerId, producerEpoch, [
-      { name: OFFSETS_TOPIC, partitions: [partition] },
+      { name: this.dependencies.offsets.topic, partitions: [partition] },
     ]);
   }
 
@@ -554,9 +315,9 @@ export class TransactionCoordinator {
     topics: Array<{ name: string; partitions: number[] }>,
   ): Promise<number> {
     if (this.closed) return ErrorCode.NOT_COORDINATOR;
-    return this.exclusive(transactionalId, async () => {
+    return this.table.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
-      const problem = this.producerError(transaction, producerId, producerEpoch);
+      const problem = producerError(transaction, producerId, producerEpoch);
       if (problem) return problem.errorCode;
       const t = transaction!;
       if (
@@ -582,7 +343,7 @@ export class TransactionCoordinator {
       if (ongoing && !added) return ErrorCode.NONE;
       if (partitionCount(partitions) > PARTITIONS_PER_TRANSACTION_MAX) return ErrorCode.INVALID_REQUEST;
       try {
-        await this.transition(t, {
+        await this.table.transition(t, {
           ...t,
           status: TransactionStatus.Ongoing,
           partitions,
@@ -590,7 +351,7 @@ export class TransactionCoordinator {
         });
         return ErrorCode.NONE;
       } catch (error) {
-        this.host.logger.error(
+        this.logger.error(
           { component: 'transactions', transactionalId, error: String(error) },
           'AddPartitionsToTxn not stored',
         );
@@ -601,12 +362,13 @@ export class TransactionCoordinator {
 
   // ── TxnOffsetCommit ─────────────────────────────────────────────────────────────────────────
 
-  /** TxnOffsetCommit: checked against the transaction (its group's partition must be in it), then stored pending by the group coordinator. */
+  /** TxnOffsetCommit: checked against the transaction (its group's partition must be in it), then stored
+   *  pending by the group coordinator. */
   async commitOffsets(
     transactionalId: string,
     producerId: number,
     producerEpoch: number,
-    request: CommitRequest,
+    request: OffsetCommitRequest,
   ): Promise<TopicPartitionsResult[]> {
     const all = (errorCode: number) =>
       request.topics.map((t) => ({
@@ -614,27 +376,27 @@ export class TransactionCoordinator {
         partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
       }));
     if (this.closed) return all(ErrorCode.NOT_COORDINATOR);
-    return this.exclusive(transactionalId, async () => {
+    return this.table.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
-      const problem = this.producerError(transaction, producerId, producerEpoch);
+      const problem = producerError(transaction, producerId, producerEpoch);
       if (problem)
         return all(
           problem.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : problem.errorCode,
         );
       let partition: number;
       try {
-        partition = await this.host.groups.offsetsPartitionFor(request.groupId);
+        partition = await this.dependencies.offsets.partitionOf(request.groupId);
       } catch {
         return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       }
       if (
         transaction!.status !== TransactionStatus.Ongoing ||
-        !transaction!.partitions.get(OFFSETS_TOPIC)?.has(partition)
+        !transaction!.partitions.get(this.dependencies.offsets.topic)?.has(partition)
       ) {
         return all(ErrorCode.INVALID_TXN_STATE);
       }
-      return this.host.groups.commitTransactionalOffsets(request, { producerId, producerEpoch }, (topic, p) =>
-        this.host.partitionExists(topic, p),
+      return this.dependencies.offsets.prepare(request, { producerId, producerEpoch }, (topic, p) =>
+        this.partitionExists(topic, p),
       );
     });
   }
@@ -648,9 +410,9 @@ export class TransactionCoordinator {
     commit: boolean,
   ): Promise<ProducerIdAndEpoch> {
     if (this.closed) return result(ErrorCode.NOT_COORDINATOR, 'the broker is shutting down');
-    return this.exclusive(transactionalId, async () => {
+    return this.table.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
-      const problem = this.producerError(transaction, producerId, producerEpoch);
+      const problem = producerError(transaction, producerId, producerEpoch);
       if (problem) return problem;
       const t = transaction!;
       const done = () => result(ErrorCode.NONE, null, t.producerId, t.producerEpoch);
@@ -662,19 +424,19 @@ export class TransactionCoordinator {
       switch (t.status) {
         case TransactionStatus.Ongoing:
           try {
-            await this.transition(t, {
+            await this.table.transition(t, {
               ...t,
               partitions: clonePartitions(t.partitions),
               status: commit ? TransactionStatus.PrepareCommit : TransactionStatus.PrepareAbort,
             });
           } catch (error) {
-            this.host.logger.error(
+            this.logger.error(
               { component: 'transactions', transactionalId, error: String(error) },
               'EndTxn not stored',
             );
             return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state could not be written');
           }
-          await this.completeQuietly(t); // the decision is durable: a failed marker is retried by the timer
+          await this.completion.completeQuietly(t); // the decision is durable: a failed marker is retried by the timer
           return done();
         case TransactionStatus.CompleteCommit:
           return commit ? done() : wrongState();
@@ -683,7 +445,7 @@ export class TransactionCoordinator {
         case TransactionStatus.PrepareCommit:
         case TransactionStatus.PrepareAbort:
           if (commit !== (t.status === TransactionStatus.PrepareCommit)) return wrongState();
-          await this.completeQuietly(t);
+          await this.completion.completeQuietly(t);
           return done();
         default:
           return wrongState();
@@ -700,13 +462,15 @@ export class TransactionCoordinator {
     topic: string,
     partition: number,
   ): { errorCode: number; message: string } | null {
-    const transaction = this.byProducerId.get(producerId);
+    const transaction = this.table.ofProducer(producerId);
     if (transaction === undefined)
       return { errorCode: ErrorCode.INVALID_TXN_STATE, message: `producer ${producerId} has no transaction` };
     if (producerEpoch < transaction.producerEpoch) {
       return {
         errorCode: ErrorCode.INVALID_PRODUCER_EPOCH,
-        message: `producer ${producerId} epoch ${producerEpoch} is older than the current epoch ${transaction.producerEpoch}`,
+        message:
+          `producer ${producerId} epoch ${producerEpoch} ` +
+          `is older than the current epoch ${transaction.producerEpoch}`,
       };
     }
     if (
@@ -716,7 +480,9 @@ export class TransactionCoordinator {
     ) {
       return {
         errorCode: ErrorCode.INVALID_TXN_STATE,
-        message: `${topic}-${partition} is not part of an ongoing transaction of producer ${producerId} epoch ${producerEpoch}`,
+        message:
+          `${topic}-${partition} is not part of an ongoing transaction ` +
+          `of producer ${producerId} epoch ${producerEpoch}`,
       };
     }
     return null;
@@ -725,122 +491,17 @@ export class TransactionCoordinator {
   /**
    * Aborts Ongoing transactions older than their timeout (fencing their producer), retries unfinished
    * markers, and forgets transactional ids idle for `transactional.id.expiration.ms` with no transaction
-   * open (a tombstone in `__transaction_state`; the id starts afresh on its next InitProducerId).
+   * open (timeouts.ts). Resolves with the number aborted.
    */
   async checkTimeouts(): Promise<number> {
     if (this.closed) return 0;
-    const now = this.clock.now();
-    let aborted = 0;
-    const idle = (t: Transaction, at: number) =>
-      (t.status === TransactionStatus.Empty ||
-        t.status === TransactionStatus.CompleteCommit ||
-        t.status === TransactionStatus.CompleteAbort) &&
-      at - t.lastUpdateMs >= this.settings.transactionalIdExpirationMs;
-    for (const transaction of [...this.transactions.values()]) {
-      if (idle(transaction, now)) {
-        await this.exclusive(transaction.transactionalId, async () => {
-          if (
-            !idle(transaction, this.clock.now()) ||
-            this.transactions.get(transaction.transactionalId) !== transaction
-          )
-            return;
-          try {
-            await this.store.write(transaction.transactionalId, null, this.clock.now());
-            this.transactions.delete(transaction.transactionalId);
-            if (this.byProducerId.get(transaction.producerId) === transaction)
-              this.byProducerId.delete(transaction.producerId);
-            this.host.logger.info(
-              {
-                component: 'transactions',
-                transactionalId: transaction.transactionalId,
-                producerId: transaction.producerId,
-              },
-              'transactional id expired',
-            );
-          } catch (error) {
-            this.host.logger.error(
-              { component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) },
-              'transactional id expiry not stored; will retry',
-            );
-          }
-        });
-        continue;
-      }
-      const expired =
-        transaction.status === TransactionStatus.Ongoing &&
-        transaction.startMs >= 0 &&
-        now - transaction.startMs >= transaction.timeoutMs;
-      const unfinished =
-        transaction.status === TransactionStatus.PrepareCommit || transaction.status === TransactionStatus.PrepareAbort;
-      if (!expired && !unfinished) continue;
-      await this.exclusive(transaction.transactionalId, async () => {
-        try {
-          if (
-            transaction.status === TransactionStatus.Ongoing &&
-            this.clock.now() - transaction.startMs >= transaction.timeoutMs
-          ) {
-            this.host.logger.warn(
-              {
-                component: 'transactions',
-                transactionalId: transaction.transactionalId,
-                producerId: transaction.producerId,
-                timeoutMs: transaction.timeoutMs,
-              },
-              'transaction timed out: aborting',
-            );
-            await this.abortOngoing(transaction, true);
-            aborted++;
-          } else if (
-            transaction.status === TransactionStatus.PrepareCommit ||
-            transaction.status === TransactionStatus.PrepareAbort
-          ) {
-            await this.complete(transaction);
-          }
-        } catch (error) {
-          this.host.logger.error(
-            { component: 'transactions', transactionalId: transaction.transactionalId, error: String(error) },
-            'transaction timeout handling failed; will retry',
-          );
-        }
-      });
-    }
-    return aborted;
+    return this.timeouts.check();
   }
 
   // ── DescribeTransactions / ListTransactions ─────────────────────────────────────────────────
 
   describe(transactionalId: string): TransactionDescription {
-    const t = this.transactions.get(transactionalId);
-    if (t === undefined) {
-      return {
-        errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND,
-        transactionalId,
-        state: '',
-        timeoutMs: 0,
-        startMs: -1,
-        producerId: -1,
-        producerEpoch: -1,
-        topics: [],
-      };
-    }
-    return {
-      errorCode: ErrorCode.NONE,
-      transactionalId,
-      state: TRANSACTION_STATUS_NAMES[t.status],
-      timeoutMs: t.timeoutMs,
-      startMs:
-        t.status === TransactionStatus.Ongoing ||
-        t.status === TransactionStatus.PrepareCommit ||
-        t.status === TransactionStatus.PrepareAbort
-          ? t.startMs
-          : -1,
-      producerId: t.producerId,
-      producerEpoch: t.producerEpoch,
-      topics: [...t.partitions].map(([topic, partitions]) => ({
-        topic,
-        partitions: [...partitions].sort((a, b) => a - b),
-      })),
-    };
+    return describeTransaction(this.table, transactionalId);
   }
 
   list(
@@ -851,20 +512,7 @@ export class TransactionCoordinator {
     unknownStateFilters: string[];
     transactions: Array<{ transactionalId: string; producerId: number; state: string }>;
   } {
-    const known = new Set(Object.values(TRANSACTION_STATUS_NAMES));
-    const unknownStateFilters = stateFilters.filter((s) => !known.has(s));
-    const states = new Set(stateFilters);
-    const producers = new Set(producerIdFilters);
-    const now = this.clock.now();
-    const transactions = [];
-    for (const t of this.transactions.values()) {
-      const state = TRANSACTION_STATUS_NAMES[t.status];
-      if (states.size > 0 && !states.has(state)) continue;
-      if (producers.size > 0 && !producers.has(t.producerId)) continue;
-      if (durationFilterMs >= 0 && (t.startMs < 0 || now - t.startMs <= durationFilterMs)) continue;
-      transactions.push({ transactionalId: t.transactionalId, producerId: t.producerId, state });
-    }
-    return { unknownStateFilters, transactions };
+    return listTransactions(this.table, this.clock.now(), stateFilters, producerIdFilters, durationFilterMs);
   }
 
   /** The state name of a transactional id (tests, console). */

@@ -1,7 +1,8 @@
 // `__transaction_state`: the internal topic (internal-topic.ts) holding the metadata of every
 // transactional id (state-records.ts); the last record per transactional id is its current state.
 // Created on first use with `transaction.state.log.num.partitions` partitions.
-import { InternalTopicStore, type InternalTopicHost } from '../internal-topic.js';
+import { InternalTopicStore } from '../internal-topic.js';
+import type { InternalPartitions, Logger } from '../services.js';
 import {
   decodeTransactionKey,
   decodeTransactionValue,
@@ -15,8 +16,14 @@ export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 export class TransactionStateStore {
   private readonly topic: InternalTopicStore;
 
-  constructor(host: InternalTopicHost, partitionsWhenCreated: number) {
-    this.topic = new InternalTopicStore(host, TRANSACTION_STATE_TOPIC, partitionsWhenCreated, 'transactions');
+  constructor(partitions: InternalPartitions, logger: Logger, partitionsWhenCreated: number) {
+    this.topic = new InternalTopicStore(
+      partitions,
+      logger,
+      TRANSACTION_STATE_TOPIC,
+      partitionsWhenCreated,
+      'transactions',
+    );
   }
 
   get partitionCount(): number | null {
@@ -36,7 +43,8 @@ export class TransactionStateStore {
     );
   }
 
-  /** The last state of every transactional id (tombstoned ones left out). Unreadable records are reported and skipped. */
+  /** The last state of every transactional id (tombstoned ones left out). Unreadable records are reported
+   *  and skipped. */
   async loadAll(
     onBadRecord: (partition: number, offset: number, error: unknown) => void,
   ): Promise<Map<string, StoredTransaction>> {

@@ -1,0 +1,93 @@
+// The adapters broker.ts hands its services (the interfaces are in services.ts): thin views of the
+// broker's partitions and topics, so a service reaches exactly what its interface lists. When the
+// broker's partitions change shape, these bodies change and the services do not.
+import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch/control.js';
+import { RecordBatchHeader } from '../protocol/record-batch/header.js';
+import { invariant } from '../storage/errors.js';
+import type { PartitionSet } from './partition-set.js';
+import type {
+  AppendWaiter,
+  AppendWatcher,
+  Clock,
+  Failure,
+  InternalTopicWriter,
+  PartitionLookup,
+  PartitionView,
+  TransactionMarkerWriter,
+} from './services.js';
+import { isInternalTopic } from './topic-names.js';
+
+/** The broker's partitions as a service sees them: look up, read, create, append to internal topics, watch. */
+export class ServicePartitions implements PartitionLookup, InternalTopicWriter, AppendWatcher {
+  constructor(
+    private readonly partitions: PartitionSet,
+    private readonly topics: { get(name: string): { partitions: number } | undefined },
+    private readonly create: (topic: string, partitions: number, configs: Record<string, string>) => Promise<Failure>,
+  ) {}
+
+  partitionCount(topic: string): number | null {
+    return this.topics.get(topic)?.partitions ?? null;
+  }
+
+  partition(topic: string, partition: number): PartitionView | undefined {
+    return this.partitions.get(topic, partition);
+  }
+
+  createTopic(topic: string, partitions: number, configs: Record<string, string>): Promise<Failure> {
+    return this.create(topic, partitions, configs);
+  }
+
+  async append(topic: string, partition: number, batch: Buffer): Promise<number> {
+    // A client topic is written through the produce path (its checks, its producer state), never here.
+    invariant(isInternalTopic(topic), () => `${topic} is not an internal topic: a service may not append to it`);
+    const log = this.partitions.get(topic, partition);
+    if (!log) throw new Error(`${topic}-${partition} is not open`);
+    const { baseOffset } = await log.append(batch);
+    this.partitions.wake(topic, partition);
+    return baseOffset;
+  }
+
+  addWaiter(topic: string, partition: number, waiter: AppendWaiter): void {
+    this.partitions.addWaiter(topic, partition, waiter);
+  }
+
+  removeWaiter(topic: string, partition: number, waiter: AppendWaiter): void {
+    this.partitions.removeWaiter(topic, partition, waiter);
+  }
+}
+
+/**
+ * Appends a COMMIT or ABORT marker for a producer's transaction to one partition (a single node writes
+ * its markers itself: no WriteTxnMarkers) and resolves when it is durable. The marker goes through the
+ * producer state (it ends the producer's transaction there and carries its epoch, so a fenced
+ * producer's later batches are refused) and the partition's transaction state (the last stable offset
+ * moves; an abort joins the aborted list). A partition that is gone is skipped.
+ */
+export class PartitionMarkerWriter implements TransactionMarkerWriter {
+  constructor(
+    private readonly partitions: PartitionSet,
+    private readonly clock: Clock,
+  ) {}
+
+  async writeTransactionMarker(
+    topic: string,
+    partition: number,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<void> {
+    const log = this.partitions.get(topic, partition);
+    const transactions = this.partitions.transactions(topic, partition);
+    if (!log || !transactions) return;
+    if (log.readOnly !== null) throw log.readOnly;
+    const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
+    const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
+    transactions.markTransactional();
+    const appended = log.append(batch); // assigns the offset into `batch` synchronously
+    const view = new RecordBatchHeader(batch);
+    this.partitions.producerState(topic, partition)?.record(view, this.clock.now());
+    transactions.apply(view, type);
+    await appended;
+    this.partitions.wake(topic, partition);
+  }
+}
