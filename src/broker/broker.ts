@@ -23,6 +23,9 @@ import { ProducerIdAllocator } from './producer-ids.js';
 import { validateProducedBatch, stampLogAppendTime } from './produce-validation.js';
 import { PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
 import { systemClock, type Failure } from './services.js';
+import { needsRecordPass, producePolicyOf } from './produce/policy.js';
+import { passRecords, type RecordError } from './produce/record-pass.js';
+import { addToTransactionImplicitly, transactionalRefusal } from './produce/transaction-admission.js';
 import { effectiveTopicConfigs, logConfigFor, topicConfigProblem } from './topic-config.js';
 import { isInternalTopic, topicNameProblem } from './topic-names.js';
 import { PARTITIONS_PER_TOPIC_MAX, TopicRegistry, type Topic } from './topic-registry.js';
@@ -35,7 +38,17 @@ export interface ProduceResult extends Failure {
   baseOffset: number;
   logAppendTimeMs: number;
   logStartOffset: number;
+  /** KIP-467: the records that made the batch fail (Produce v8+ answers them). */
+  recordErrors?: RecordError[];
 }
+
+/** What the Produce request says besides the batch: its transactional id, and whether (v12+, KIP-890 part 2)
+ *  a transactional batch adds its partition to the transaction itself. */
+export interface ProduceRequestFacts {
+  transactionalId: string | null;
+  addsPartitionsToTransaction: boolean;
+}
+const PLAIN_PRODUCE: ProduceRequestFacts = { transactionalId: null, addsPartitionsToTransaction: false };
 
 export interface FetchPartitionRequest {
   topic: string;
@@ -315,10 +328,16 @@ export class Broker {
   // ── produce ───────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Appends one produced batch (a slice of the request) to a partition after checking its header.
+   * Appends one produced batch (a slice of the request) to a partition after checking its header;
+   * a batch the topic's policy needs to read goes through the record pass first (produce/policy.ts).
    * Resolves when the batch is as durable as the flush policy promises (after fsync under `sync`).
    */
-  async produce(topicName: string, partition: number, batch: Buffer | null): Promise<ProduceResult> {
+  async produce(
+    topicName: string,
+    partition: number,
+    batch: Buffer | null,
+    request: ProduceRequestFacts = PLAIN_PRODUCE,
+  ): Promise<ProduceResult> {
     const result = (failure: Failure): ProduceResult => ({
       ...failure,
       baseOffset: -1,
@@ -334,36 +353,37 @@ export class Broker {
       return result(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`));
     const problem = validateProducedBatch(batch, log.config.maxMessageBytes);
     if (problem) return result(problem);
-    const header = batch!;
+    const policy = producePolicyOf(topic.configs, this.config.properties);
+    let header = batch!;
+    if (needsRecordPass(policy, header)) {
+      const passed = passRecords(header, policy, `${topicName}-${partition}`, log.config.maxMessageBytes);
+      if (passed.problem) return result(passed.problem); // its record errors, if any, go along
+      header = passed.batch;
+    }
     let logAppendTimeMs = -1;
-    if (
-      topic.configs['message.timestamp.type'] === 'LogAppendTime' ||
-      (topic.configs['message.timestamp.type'] === undefined &&
-        this.config.properties['log.message.timestamp.type'] === 'LogAppendTime')
-    ) {
+    if (policy.logAppendTime) {
       logAppendTimeMs = Date.now();
       stampLogAppendTime(header, logAppendTimeMs);
     }
     const view = new RecordBatchHeader(header);
+    if (request.addsPartitionsToTransaction && view.isTransactional) {
+      const refused = await addToTransactionImplicitly(
+        this.transactions,
+        request.transactionalId,
+        view,
+        topicName,
+        partition,
+      );
+      if (refused) return result(refused);
+    }
     const producers = view.producerId >= 0 ? this.partitions.producerState(topicName, partition) : undefined;
     if (producers) {
       // Sequence check, append and state update happen in one tick: the log assigns the offset
       // synchronously inside append(), so no other produce can slip in between.
       if (log.readOnly !== null) return result(storageFailure(log.readOnly));
       const transactions = this.partitions.transactions(topicName, partition);
-      if (view.isTransactional) {
-        // Only into a partition the producer added to its ongoing transaction (AddPartitionsToTxn).
-        const refused = this.transactions.checkProduce(view.producerId, view.producerEpoch, topicName, partition);
-        if (refused) return result(fail(refused.errorCode, refused.message));
-      } else if (transactions?.isOpen(view.producerId)) {
-        // As Kafka: a producer with a transaction open here may not also write outside it.
-        return result(
-          fail(
-            ErrorCode.INVALID_TXN_STATE,
-            `producer ${view.producerId} has a transaction open in ${topicName}-${partition}; expected a transactional batch`,
-          ),
-        );
-      }
+      const refused = transactionalRefusal(this.transactions, transactions, view, topicName, partition);
+      if (refused) return result(refused);
       const now = Date.now();
       const check = producers.check(view, now);
       if (check.kind === 'error') return result(fail(check.errorCode, check.message));

@@ -1,7 +1,9 @@
 // Checks a produced record batch from its 61-byte header (and its CRC), never decoding records
 // (DESIGN.md, "The hot path"). A client that sends a batch with a valid header and CRC but records
 // that do not parse gets them stored and served back byte for byte; Kafka would decode and refuse
-// them. Deciding that on the hot path would cost a decompression per produce.
+// them. Deciding that on the hot path would cost a decompression per produce. Topics that need their
+// records read (compacted, recompressing) and headers whose maxTimestamp cannot be right go through
+// produce/record-pass.ts after these checks (produce/policy.ts decides, per batch).
 // Each problem maps to the Kafka error code the partition answers with; the other partitions of the
 // same request are unaffected.
 //

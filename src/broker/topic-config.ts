@@ -152,8 +152,8 @@ export const topicConfigDefinitions: readonly TopicConfigDefinition[] = [
     brokerName: 'compression.type',
     type: 'STRING',
     defaultValue: 'producer',
-    documentation: 'Sluice stores batches as the producer compressed them (only "producer").',
-    validate: oneOf('producer'),
+    documentation: 'The codec batches are stored in: uncompressed, gzip, snappy, lz4, zstd, or producer (as sent).',
+    validate: oneOf('uncompressed', 'gzip', 'snappy', 'lz4', 'zstd', 'producer'),
   },
 ];
 

@@ -869,7 +869,7 @@ test('unknown API keys and unsupported versions close the connection, logged wit
       ['WriteTxnMarkers (not served)', 27, 0, /unsupported API key 27/],
       ['key 68 (not served)', 68, 0, /unsupported API key 68/],
       ['Produce v0 (advertised, refused as Kafka does)', ApiKey.Produce, 0, /unsupported version 0 of Produce/],
-      ['Produce v8', ApiKey.Produce, 8, /unsupported version 8 of Produce/],
+      ['Produce v14', ApiKey.Produce, 14, /unsupported version 14 of Produce/],
       ['Fetch v3', ApiKey.Fetch, 3, /unsupported version 3 of Fetch/],
       ['Fetch v13', ApiKey.Fetch, 13, /unsupported version 13 of Fetch/],
       ['Metadata v10', ApiKey.Metadata, 10, /unsupported version 10 of Metadata/],

@@ -47,19 +47,24 @@ export function compressionName(codec: Compression): string {
   }
 }
 
-/** Compresses `data` with `codec` in the form Kafka clients expect inside a batch. */
-export function compressSync(codec: Compression, data: Uint8Array): Buffer {
+/**
+ * Compresses `data` with `codec` in the form Kafka clients expect inside a batch. `level` (Kafka's
+ * compression.gzip.level / compression.zstd.level) is the codec's own level: gzip -1 (zlib's default)
+ * or 1-9, zstd as zstd numbers them; null for the codec's default. snappy has no levels, and lz4-napi
+ * writes only LZ4's fast mode, so an lz4 level is not applied (the data stays valid LZ4 either way).
+ */
+export function compressSync(codec: Compression, data: Uint8Array, level: number | null = null): Buffer {
   switch (codec) {
     case Compression.None:
       return Buffer.from(data);
     case Compression.Gzip:
-      return gzipSync(data);
+      return level === null ? gzipSync(data) : gzipSync(data, { level });
     case Compression.Snappy:
       return xerialCompress(data);
     case Compression.Lz4:
       return lz4FrameCompress(data);
     case Compression.Zstd:
-      return zstdCompressSync(data);
+      return level === null ? zstdCompressSync(data) : zstdCompressSync(data, { compressionLevel: level });
     default:
       throw new RangeError(`cannot compress with unknown codec ${codec as number}`);
   }

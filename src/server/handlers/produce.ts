@@ -1,52 +1,99 @@
-// Produce (key 0): one record batch per partition, appended without decoding records. Answered
-// after every partition's append resolved — under the default `sync` flush policy, after fsync,
-// with concurrent requests sharing one fsync per partition (group commit in storage). acks=0 sends
-// no response at all. Versions 0-2 (message format v0/v1) are advertised, as Kafka does, and the
-// connection is closed if a client sends them.
-import type { Broker } from '../../broker/broker.js';
+// Produce (key 0): one record batch per partition, checked from its header and appended without
+// decoding records, unless the topic needs them read (broker/produce/policy.ts). Answered after every
+// partition's append resolved — under the default `sync` flush policy, after fsync, with concurrent
+// requests sharing one fsync per partition (group commit in storage). acks=0 sends no response at all.
+//
+// | version | what changes                                   | what this handler does                     |
+// |---------|------------------------------------------------|--------------------------------------------|
+// | 0-2     | message format v0/v1                           | advertised (librdkafka < 2.11 turns       |
+// |         |                                                |   compression off without Produce 0, as   |
+// |         |                                                |   Kafka 4 does: KAFKA-18659); a request   |
+// |         |                                                |   closes the connection                   |
+// | 3-7     | v2 batches, KAFKA_STORAGE_ERROR, log start, zstd | served                                  |
+// | 8       | record_errors and error_message (KIP-467)      | filled from the broker's answer           |
+// | 9       | flexible encoding                              | the codec's                                |
+// | 10      | current_leader, node_endpoints (KIP-951)       | left at their defaults: they are only set |
+// |         |                                                |   with NOT_LEADER_OR_FOLLOWER, which one  |
+// |         |                                                |   node that leads every partition never   |
+// |         |                                                |   answers                                 |
+// | 11      | TRANSACTION_ABORTABLE may be answered          | nothing new to send                        |
+// | 12      | a transactional batch adds its partition to    | the broker adds it through the transaction|
+// |         |   the transaction (KIP-890 part 2)             |   coordinator, as AddPartitionsToTxn would|
+// | 13      | topic ids instead of names (KIP-516)           | ids looked up; UNKNOWN_TOPIC_ID otherwise |
+//
+// v12's other half — EndTxn v5 bumping the epoch per transaction — is the transactions-v2 protocol,
+// which clients use only when ApiVersions finalizes the `transaction.version` feature at 2; Sluice
+// does not, so a transactional client stays on v11 and AddPartitionsToTxn, and v12 from a client that
+// sends it anyway still gets the partition added as KIP-890 part 2 says.
+import type { Broker, ProduceRequestFacts, ProduceResult } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type {
   PartitionProduceResponseInput,
   ProduceRequest,
   ProduceResponseInput,
+  TopicProduceData,
+  TopicProduceResponseInput,
 } from '../../protocol/generated/produce.js';
 import type { KafkaHandler } from './handler.js';
+
+/** The first version whose transactional batches add their partition to the transaction (KIP-890 part 2). */
+const IMPLICIT_ADD_PARTITIONS_VERSION = 12;
+/** The first version that names topics by id (KIP-516). */
+const TOPIC_IDS_VERSION = 13;
 
 export function produceHandler(broker: Broker): KafkaHandler<ProduceRequest, ProduceResponseInput> {
   return {
     apiKey: ApiKey.Produce,
     name: 'Produce',
-    versions: { min: 3, max: 7 },
-    advertised: { min: 0, max: 7 },
-    async handle(request) {
+    versions: { min: 3, max: 13 },
+    advertised: { min: 0, max: 13 },
+    async handle(request, context) {
       const validAcks = request.acks === 0 || request.acks === 1 || request.acks === -1;
+      const facts: ProduceRequestFacts = {
+        transactionalId: request.transactionalId,
+        addsPartitionsToTransaction: context.apiVersion >= IMPLICIT_ADD_PARTITIONS_VERSION,
+      };
+      const byId = context.apiVersion >= TOPIC_IDS_VERSION;
       const responses = await Promise.all(
-        request.topicData.map(async (topic) => ({
-          name: topic.name,
-          partitionResponses: await Promise.all(
+        request.topicData.map(async (topic): Promise<TopicProduceResponseInput> => {
+          const name = byId ? broker.topics.byId(topic.topicId)?.name : topic.name;
+          const partitionResponses = await Promise.all(
             topic.partitionData.map(async (partition): Promise<PartitionProduceResponseInput> => {
               if (!validAcks)
-                return {
-                  index: partition.index,
-                  errorCode: ErrorCode.INVALID_REQUIRED_ACKS,
-                  baseOffset: -1n,
-                  errorMessage: `acks must be -1, 0 or 1, got ${request.acks}`,
-                };
-              const result = await broker.produce(topic.name, partition.index, partition.records);
-              return {
-                index: partition.index,
-                errorCode: result.errorCode,
-                errorMessage: result.errorMessage,
-                baseOffset: BigInt(result.baseOffset),
-                logAppendTimeMs: BigInt(result.logAppendTimeMs),
-                logStartOffset: BigInt(result.logStartOffset),
-              };
+                return failed(
+                  partition.index,
+                  ErrorCode.INVALID_REQUIRED_ACKS,
+                  `acks must be -1, 0 or 1, got ${request.acks}`,
+                );
+              if (name === undefined) return unknownTopicId(topic, partition.index);
+              return answer(partition.index, await broker.produce(name, partition.index, partition.records, facts));
             }),
-          ),
-        })),
+          );
+          return byId ? { topicId: topic.topicId, partitionResponses } : { name: topic.name, partitionResponses };
+        }),
       );
       if (request.acks === 0) return null;
       return { responses, throttleTimeMs: 0 };
     },
   };
+}
+
+function answer(index: number, result: ProduceResult): PartitionProduceResponseInput {
+  return {
+    index,
+    errorCode: result.errorCode,
+    errorMessage: result.errorMessage,
+    baseOffset: BigInt(result.baseOffset),
+    logAppendTimeMs: BigInt(result.logAppendTimeMs),
+    logStartOffset: BigInt(result.logStartOffset),
+    recordErrors: result.recordErrors,
+  };
+}
+
+function failed(index: number, errorCode: number, errorMessage: string): PartitionProduceResponseInput {
+  return { index, errorCode, baseOffset: -1n, errorMessage };
+}
+
+function unknownTopicId(topic: TopicProduceData, index: number): PartitionProduceResponseInput {
+  return failed(index, ErrorCode.UNKNOWN_TOPIC_ID, `no topic has id ${topic.topicId.toString('base64url')}`);
 }

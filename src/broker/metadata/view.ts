@@ -1,0 +1,47 @@
+// Where things are: the brokers of the cluster and, per partition, its leader, replicas, in-sync
+// replicas and leader epoch. Handlers and services read placement from this view, never from the
+// node's own id, so that the same code serves one node and a cluster:
+//   - single-node mode: LocalMetadataView (local-view.ts) — this broker leads every partition at the
+//     epoch its log records, with itself as the only replica;
+//   - a cluster (src/cluster/, later): a view kept from etcd by the controller's decisions.
+// The view answers "who", never "what is in the log": offsets, watermarks and data stay with the
+// Partition objects.
+
+export interface BrokerNode {
+  nodeId: number;
+  /** What clients are told to connect to (the advertised listener). */
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+export interface PartitionPlacement {
+  /** The broker that leads the partition, or -1 while it has none. */
+  leaderId: number;
+  /** Bumped each time leadership moves; stamped on every batch the leader appends (KIP-101). */
+  leaderEpoch: number;
+  /** Every broker that holds a copy, the preferred leader first. */
+  replicas: readonly number[];
+  /** The replicas caught up with the leader; `acks=-1` waits for all of them. */
+  inSyncReplicas: readonly number[];
+  /** Replicas whose broker holds the partition on a failed disk. */
+  offlineReplicas: readonly number[];
+}
+
+export interface MetadataView {
+  readonly clusterId: string;
+  /** This broker's id. */
+  readonly localNodeId: number;
+  /** The controller's id, or -1 while there is none. */
+  controllerId(): number;
+  /** The live brokers, by id. */
+  nodes(): readonly BrokerNode[];
+  node(nodeId: number): BrokerNode | undefined;
+  /** Placement of a partition, or undefined if the topic or partition does not exist. */
+  placement(topic: string, partition: number): PartitionPlacement | undefined;
+}
+
+/** True when this broker leads the partition. */
+export function isLocalLeader(view: MetadataView, topic: string, partition: number): boolean {
+  return view.placement(topic, partition)?.leaderId === view.localNodeId;
+}
