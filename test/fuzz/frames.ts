@@ -5,7 +5,7 @@
 //
 //   unit        weight  what the driver does with it
 //   single        38    one frame, one write
-//   pipeline      36    2-5000 frames in one write (a tenth repeat one API and version: a flood)
+//   pipeline      36    2-4000 frames in one write (a tenth repeat one API and version: a flood)
 //   split         14    1-5 frames written in 2-8 pieces cut at random points
 //   cut            6    frames, the last one written only in part, then the connection is dropped
 //   idle           3    a side connection that sends nothing or a few bytes of a frame, then waits
@@ -179,18 +179,18 @@ export class FrameSource {
     const random = this.random;
     const apis = this.options.apis;
     // A flood (a tenth of pipelines) repeats one API and version: handlers that answer at once, back to
-    // back. A quarter of floods are the issue's own: thousands of ApiVersions v0 (14 bytes each) in one
-    // write, which a re-entrant pump turns into stack depth.
+    // back. A tenth of floods are the issue's own: 1 500-4 000 ApiVersions v0 (14 bytes each) in one
+    // write, which a re-entrant pump turns into stack depth. (Together about a third of all frames.)
     const apiVersions = apis.find((a) => a.apiKey === ApiKey.ApiVersions);
     let flood: { api: FuzzApi; version: number; clientId?: null } | null = null;
     let length: number;
     if (random.chance(0.1)) {
-      const classic = apiVersions !== undefined && random.chance(0.25);
+      const classic = apiVersions !== undefined && random.chance(0.1);
       const api = classic ? apiVersions : random.pick(apis);
       flood = classic
         ? { api, version: 0, clientId: null }
         : { api, version: random.int(api.minVersion, api.maxVersion) };
-      length = classic ? random.int(1000, 5000) : random.int(2, 2000);
+      length = classic ? random.int(1500, 4000) : random.int(2, 500);
     } else {
       const roll = random.int(0, 99);
       length = roll < 75 ? random.int(2, 10) : roll < 98 ? random.int(11, 100) : random.int(500, 3000);
