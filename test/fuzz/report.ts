@@ -52,6 +52,12 @@ export function formatReport(result: FuzzResult): string[] {
     const top = [...result.log.messages.entries()].sort((a, b) => b[1].count - a[1].count).slice(0, 12);
     for (const [key, m] of top) out.push(`  ${m.count}× ${key}`);
   }
+  // Node's own warnings (MaxListenersExceededWarning, deprecations) go to stderr, not to the log.
+  const stderrLines = result.brokerStderr.trim() === '' ? [] : result.brokerStderr.trim().split('\n');
+  if (stderrLines.length > 0 && result.checks.every((c) => c.ok)) {
+    out.push(`broker stderr (${stderrLines.length} lines):`);
+    out.push(...stderrLines.slice(0, 10).map((l) => `  ${l}`));
+  }
   out.push('');
   for (const check of result.checks) out.push(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
   const failed = result.checks.filter((c) => !c.ok);
