@@ -10,6 +10,7 @@ import { PartitionLog } from '../storage/log.js';
 import { InvariantError, StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
 import type { BrokerConfig } from './config.js';
+import { OneAtATime } from './one-at-a-time.js';
 import { lockDataDir, loadIdentity, type BrokerIdentity } from './data-dir.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { groupSettingsFrom, type GroupSettings } from './groups/limits.js';
@@ -113,6 +114,7 @@ export class Broker {
   /** Half messages with check-back (half-messages/): rebuilt from `__sluice_half`/`__sluice_half_op` in open(), after the transactions. */
   halfMessages!: HalfMessageService;
   private maintenance: NodeJS.Timeout | null = null;
+  private readonly partitionGrowth = new OneAtATime();
   /** The partitions as the services see them (service-adapters.ts), handed to each at open. With
    *  `groupSettings` and `logger` the broker is also a GroupDependencies: a test opens a second group
    *  coordinator on a running broker so. */
@@ -339,7 +341,12 @@ export class Broker {
     }
   }
 
-  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
+  /** CreatePartitions of one topic run one at a time, each checking the count the one before left. */
+  createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
+    return this.partitionGrowth.run(name, () => this.growPartitions(name, count, validateOnly));
+  }
+
+  private async growPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
     if (!Number.isInteger(count) || count <= topic.partitions) {

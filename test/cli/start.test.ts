@@ -220,6 +220,37 @@ test('SIGINT stops it the same way, also when Ctrl-C arrives twice at once (term
   });
 });
 
+test('SIGTERM with a JoinGroup parked and a client still sending: a clean shutdown, exit 0 (fuzzer, seed 5)', async () => {
+  // The drain waits for the JoinGroup, parked on the group's (unref'd) rebalance timer; the client's
+  // socket stops being read while draining. With nothing else holding the event loop, Node ended the
+  // process mid-shutdown — exit 13, unsettled top-level await — before the broker was closed.
+  await withTemporaryDirectory(async (directory) => {
+    const port = await freePort();
+    const sluice = Sluice.spawn(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', directory]);
+    await sluice.listening();
+    const { RawClient } = await import('../support/raw-client.js');
+    const client = await RawClient.connect(port);
+    try {
+      client.request(11, 0, 1, {
+        groupId: 'parked',
+        sessionTimeoutMs: 30_000,
+        memberId: '',
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+      });
+      await sluice.waitForLine((line) => line.msg === 'preparing to rebalance' || line.msg.includes('rebalance'));
+      sluice.child.kill('SIGTERM');
+      await sluice.waitForLine((line) => line.msg.startsWith('shutting down'));
+      // More requests than a socket buffers: the broker stops reading this connection while it drains.
+      for (let i = 0; i < 3000; i++) client.request(18, 0, 100 + i, {});
+      assert.equal(await sluice.exited, 0, sluice.transcript());
+      assert.equal(sluice.lines.at(-1)!.msg, 'shutdown complete', sluice.transcript());
+    } finally {
+      client.close();
+    }
+  });
+});
+
 test('SIGTERM while a producer is sending: every acknowledged message is there after a restart', async (t) => {
   await withTemporaryDirectory(async (dataDir) => {
     const port = await freePort();

@@ -21,8 +21,8 @@ export async function freePort(): Promise<number> {
 export interface SpawnOptions {
   /** Broker settings as `name=value`, passed as `--override`. */
   overrides?: readonly string[];
-  /** What to do with the child's stdout (its log lines): 'ignore' (default) or 'pipe'. */
-  stdout?: 'ignore' | 'pipe';
+  /** What to do with the child's stdout (its log lines): 'ignore' (default), 'pipe', or a file descriptor. */
+  stdout?: 'ignore' | 'pipe' | number;
   stderr?: 'pipe' | 'inherit';
 }
 

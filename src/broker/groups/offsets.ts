@@ -16,6 +16,11 @@ import type { CommitRequest, FetchedOffset, PartitionError, TopicPartitionErrors
 
 type Entry = { topic: string; partition: number; value: CommittedOffset };
 
+/** Offsets are safe integers inside Sluice; a commit of one beyond 2^53 (the handlers' Number() of an
+ *  INT64 near Long.MAX_VALUE) cannot be stored exactly, so it is refused as a commit the coordinator
+ *  cannot store, per partition. */
+const UNSTORABLE_OFFSET = ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+
 export class GroupOffsets {
   /** TxnOffsetCommit offsets of open transactions: producerId → groupId → topic/partition → offset. */
   private readonly pendingTransactional = new Map<number, Map<string, Map<string, Entry>>>();
@@ -38,7 +43,9 @@ export class GroupOffsets {
     partitionExists: (topic: string, partition: number) => boolean,
   ): Promise<TopicPartitionErrors[]> {
     const now = this.clock.now();
-    const expireTimestamp = request.retentionTimeMs >= 0 ? now + request.retentionTimeMs : null;
+    // A retention past what a timestamp can hold (clients send Long.MAX_VALUE) means: never expires.
+    const expireTimestamp =
+      request.retentionTimeMs >= 0 ? Math.min(now + request.retentionTimeMs, Number.MAX_SAFE_INTEGER) : null;
     const accepted: Entry[] = [];
     let newEntries = 0;
     const results = request.topics.map((topic) => ({
@@ -49,6 +56,7 @@ export class GroupOffsets {
         const metadata = p.metadata ?? '';
         if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes)
           return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        if (!Number.isSafeInteger(p.offset)) return { partition: p.partition, errorCode: UNSTORABLE_OFFSET };
         // Negative offsets are stored as given, as Kafka does: kafkajs's admin resetOffsets commits
         // -2/-1 (earliest/latest) and its consumers resolve them when they start.
         if (!group.offsets.get(topic.name)?.has(p.partition)) {
@@ -120,6 +128,7 @@ export class GroupOffsets {
         const metadata = p.metadata ?? '';
         if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes)
           return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
+        if (!Number.isSafeInteger(p.offset)) return { partition: p.partition, errorCode: UNSTORABLE_OFFSET };
         const value: CommittedOffset = {
           offset: p.offset,
           leaderEpoch: p.leaderEpoch,

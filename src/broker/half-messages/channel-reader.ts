@@ -10,6 +10,7 @@
 import { decodeRecordBatches, type DecodedRecord } from '../../protocol/record-batch/records.js';
 import type { Clock, Logger, PartitionLookup, PartitionView } from '../services.js';
 import { isInternalTopic } from '../topic-names.js';
+import { readableBatches, type UnreadableBatch } from './channel-batches.js';
 import type { PendingHalf, PendingHalves } from './pending.js';
 import {
   formatHalfId,
@@ -76,7 +77,7 @@ export class ChannelReader {
     while (this.opReadOffsets[p]! < opEnd) {
       const read = await opLog.read(this.opReadOffsets[p]!, READ_BYTES, { maxOffset: opEnd });
       if (read.records.length === 0) break;
-      for (const batch of await decodeRecordBatches(read.records)) {
+      for (const batch of await readableBatches(read.records, (bad) => this.skipUnreadable(HALF_OP_TOPIC, p, bad))) {
         if (batch.isControl) continue;
         for (const record of batch.records) {
           if (record.offset < this.opReadOffsets[p]! || record.offset >= opEnd) continue;
@@ -102,7 +103,7 @@ export class ChannelReader {
     while (this.halfReadOffsets[p]! < until) {
       const read = await log.read(this.halfReadOffsets[p]!, READ_BYTES, { maxOffset: end });
       if (read.records.length === 0) break;
-      for (const batch of await decodeRecordBatches(read.records)) {
+      for (const batch of await readableBatches(read.records, (bad) => this.skipUnreadable(HALF_TOPIC, p, bad))) {
         if (batch.isControl) continue;
         for (const record of batch.records) {
           if (record.offset < this.halfReadOffsets[p]! || record.offset >= end) continue;
@@ -112,6 +113,13 @@ export class ChannelReader {
       }
       this.halfReadOffsets[p] = Math.max(this.halfReadOffsets[p]!, Math.min(read.nextOffset, end));
     }
+  }
+
+  private skipUnreadable(topic: string, p: number, batch: UnreadableBatch): void {
+    this.logger.warn(
+      { component: 'half-messages', topic, partition: p, ...batch },
+      'unreadable batch in the half message channel skipped',
+    );
   }
 
   private addHalf(p: number, record: DecodedRecord): void {
@@ -187,10 +195,12 @@ export class ChannelReader {
   async findInTarget(log: PartitionView, from: number, id: string): Promise<number | null> {
     let offset = Math.max(from, log.logStartOffset);
     const end = log.highWatermark;
+    // A target's batch that does not decode (a broken producer's) cannot hold the record we wrote.
+    const skip = () => undefined;
     while (offset < end) {
       const read = await log.read(offset, READ_BYTES, { maxOffset: end });
       if (read.records.length === 0) break;
-      for (const batch of await decodeRecordBatches(read.records)) {
+      for (const batch of await readableBatches(read.records, skip)) {
         if (batch.isControl) continue;
         for (const record of batch.records)
           if (record.offset >= offset && halfIdOf(record) === id) return record.offset;

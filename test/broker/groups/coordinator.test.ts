@@ -127,3 +127,38 @@ test('deleting a topic removes its committed offsets (and an Empty group left wi
     reopened.close();
   }
 });
+
+test('an offset beyond 2^53 is refused per partition, a retention beyond a timestamp never expires (fuzzer, seed 3)', async () => {
+  // The handlers turn INT64 offsets into numbers; Long.MAX_VALUE became 2^63, which the offsets record
+  // encoder could not write: the handler threw and the connection closed.
+  const groups = server.broker.groups;
+  const huge = Number(2n ** 63n - 1n);
+  const partitions = [
+    { partition: 0, offset: huge, leaderEpoch: -1, metadata: null },
+    { partition: 1, offset: 7, leaderEpoch: -1, metadata: null },
+  ];
+  const twoPartitions = (topic: string, partition: number) => topic === 'a' && (partition === 0 || partition === 1);
+  const request = { groupId: 'huge', generationId: -1, memberId: '', groupInstanceId: null };
+  const plain = await groups.commitOffsets(
+    { ...request, retentionTimeMs: Number(2n ** 63n - 1n), topics: [{ name: 'a', partitions }] },
+    twoPartitions,
+  );
+  assert.deepEqual(
+    plain[0]!.partitions.map((p) => p.errorCode),
+    [ErrorCode.INVALID_COMMIT_OFFSET_SIZE, ErrorCode.NONE],
+  );
+  const transactional = await groups.commitTransactionalOffsets(
+    { ...request, groupId: 'huge-txn', retentionTimeMs: -1, topics: [{ name: 'a', partitions }] },
+    { producerId: 1, producerEpoch: 0 },
+    twoPartitions,
+  );
+  assert.deepEqual(
+    transactional[0]!.partitions.map((p) => p.errorCode),
+    [ErrorCode.INVALID_COMMIT_OFFSET_SIZE, ErrorCode.NONE],
+  );
+  const fetched = groups.fetchOffsets('huge', null).topics.find((t) => t.name === 'a')!;
+  assert.deepEqual(
+    fetched.partitions.map((p) => [p.partition, p.offset]),
+    [[1, 7]],
+  );
+});
