@@ -101,6 +101,13 @@ export const brokerSettings: readonly SettingDefinition[] = [
     { main: 23 },
   ),
   long(
+    'sluice.request.receive.timeout.ms',
+    30_000,
+    1n,
+    TIMER_MS_MAX,
+    'Close a connection whose request has not fully arrived this long after its size (clients give up at 30 s).',
+  ),
+  long(
     'connections.max.idle.ms',
     10 * 60 * 1000,
     1n,

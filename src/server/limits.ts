@@ -20,9 +20,14 @@ export interface ListenerLimits {
    *  being read and requests not yet answered (a Produce waiting for its fsync holds its batches).
    *  Kafka's name; Kafka's default is unbounded, ours 512 MiB: with `max.connections` connections each
    *  allowed a 100 MiB frame, nothing else bounds what clients can make the broker hold. A frame is
-   *  reserved whole from its size prefix, so the budget never deadlocks; a frame larger than it is
-   *  still read when nothing else is held. Must be at least `socket.request.max.bytes`. */
+   *  reserved whole from its size prefix, so the budget never deadlocks; frames still arriving may hold
+   *  only half of it, so size prefixes alone cannot lock out requests that have arrived (see
+   *  server/kafka/request-memory.ts). Must be at least `socket.request.max.bytes`. */
   queuedRequestBytesMax: number;
+  /** `sluice.request.receive.timeout.ms`: how long a request may take to arrive once its size prefix
+   *  is read. Bounds how long a client that announces a frame and stops sending holds its memory.
+   *  30 s: a client has given up on the request by then (request.timeout.ms defaults to 30 s). */
+  requestReceiveTimeoutMs: number;
   /** `connections.max.idle.ms`: a connection with nothing in flight for this long is closed (Kafka: 10 min). */
   idleTimeoutMs: number;
 }
@@ -33,6 +38,7 @@ export const defaultListenerLimits: Readonly<ListenerLimits> = Object.freeze({
   inFlightRequestsMax: integerDefault('sluice.connection.in.flight.max'),
   outputBufferBytesMax: integerDefault('sluice.connection.output.buffer.max.bytes'),
   queuedRequestBytesMax: integerDefault('queued.max.request.bytes'),
+  requestReceiveTimeoutMs: integerDefault('sluice.request.receive.timeout.ms'),
   idleTimeoutMs: integerDefault('connections.max.idle.ms'),
 });
 

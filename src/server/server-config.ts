@@ -31,6 +31,7 @@ const limitSettings: Readonly<Record<keyof ListenerLimits, string>> = {
   inFlightRequestsMax: 'sluice.connection.in.flight.max',
   outputBufferBytesMax: 'sluice.connection.output.buffer.max.bytes',
   queuedRequestBytesMax: 'queued.max.request.bytes',
+  requestReceiveTimeoutMs: 'sluice.request.receive.timeout.ms',
   idleTimeoutMs: 'connections.max.idle.ms',
 };
 

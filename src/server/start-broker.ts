@@ -131,17 +131,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // Until the broker is closed, this keeps the process alive: the drain waits for parked requests
-      // (a JoinGroup on its group's rebalance timer) whose timers are unref'd, and a connection that is
-      // no longer read holds no active handle, so Node could otherwise end the process mid-shutdown.
-      const alive = setInterval(() => undefined, 60_000);
       try {
         await listener.close(options.closeGraceMs ?? 5000);
       } finally {
         try {
           await broker.close();
         } finally {
-          clearInterval(alive);
           await removeDataDir();
         }
       }

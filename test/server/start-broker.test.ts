@@ -217,6 +217,7 @@ test('listener limits come from their Kafka names, with the defaults of limits.t
       inFlightRequestsMax: 5,
       outputBufferBytesMax: 65536,
       queuedRequestBytesMax: 2097152,
+      requestReceiveTimeoutMs: 30000,
       idleTimeoutMs: 1000,
     },
   );

@@ -25,6 +25,7 @@
 // handler that throws, or returns a response that cannot be encoded, is our bug, not the client's:
 // it is logged with the peer, that request is answered UNKNOWN_SERVER_ERROR in its API's own shape,
 // and the connection carries on.
+import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { DecodeError } from '../../protocol/errors.js';
 import { beginResponseFrame, decodeRequestHeader, finishFrame } from '../../protocol/frame.js';
@@ -33,7 +34,7 @@ import type { RequestContext } from '../handlers/handler.js';
 import type { ListenerLimits } from '../limits.js';
 import { REQUEST_BYTES_MIN } from '../limits.js';
 import type { Logger } from '../logger.js';
-import type { RequestMemory } from './request-memory.js';
+import type { FrameState, RequestMemory } from './request-memory.js';
 import type { RequestRouter, Route } from './router.js';
 
 /** A frame's size is an INT32. Handlers bound their responses well below this (fetch.max.bytes). */
@@ -57,6 +58,10 @@ export class KafkaConnection {
   private receivedBytes = 0;
   /** The size (prefix included) of the frame at the head of `received`, once its memory is reserved. */
   private headFrameBytes = -1;
+  /** Whether that frame was reserved before all of it had arrived (RequestMemory's announced share). */
+  private headFrameState: FrameState = 'arrived';
+  /** Closes the connection if the head frame does not arrive in time (`requestReceiveTimeoutMs`). */
+  private receiveTimer: NodeJS.Timeout | null = null;
   /** Set while this connection waits for request memory; calling it withdraws the wait. */
   private withdrawMemoryWait: (() => void) | null = null;
   private readonly pending: PendingResponse[] = [];
@@ -80,6 +85,8 @@ export class KafkaConnection {
     private readonly logger: Logger,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    // Every parked request (a long-poll Fetch) listens for the close; at most the in-flight cap of them.
+    setMaxListeners(limits.inFlightRequestsMax + 1, this.aborter.signal);
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs);
     socket.on('data', (data: Buffer) => this.onData(data));
@@ -222,24 +229,46 @@ export class KafkaConnection {
         return null;
       }
       const frameBytes = 4 + size;
-      if (!this.memory.tryReserve(frameBytes)) {
-        this.withdrawMemoryWait = this.memory.reserveLater(frameBytes, () => {
+      const state: FrameState = this.receivedBytes >= frameBytes ? 'arrived' : 'announced';
+      if (!this.memory.tryReserve(frameBytes, state)) {
+        this.withdrawMemoryWait = this.memory.reserveLater(frameBytes, state, () => {
           this.withdrawMemoryWait = null;
           if (this.closed) {
-            this.memory.release(frameBytes);
+            this.memory.release(frameBytes, state);
             return;
           }
-          this.headFrameBytes = frameBytes;
+          this.reserved(frameBytes, state);
           this.pump();
         });
         return null;
       }
-      this.headFrameBytes = frameBytes;
+      this.reserved(frameBytes, state);
     }
     if (this.receivedBytes < this.headFrameBytes) return null;
+    if (this.headFrameState === 'announced') {
+      this.memory.arrived(this.headFrameBytes);
+      this.headFrameState = 'arrived';
+      clearTimeout(this.receiveTimer!);
+      this.receiveTimer = null;
+    }
     const frame = this.take(this.headFrameBytes);
     this.headFrameBytes = -1;
     return frame;
+  }
+
+  /** The head frame's memory is reserved; one still arriving must arrive within the receive timeout. */
+  private reserved(frameBytes: number, state: FrameState): void {
+    this.headFrameBytes = frameBytes;
+    this.headFrameState = state;
+    if (state === 'announced') {
+      this.receiveTimer = setTimeout(() => {
+        this.reject(
+          `request of ${frameBytes} bytes not received within ${this.limits.requestReceiveTimeoutMs} ms ` +
+            `(${this.receivedBytes} arrived)`,
+        );
+      }, this.limits.requestReceiveTimeoutMs);
+      this.receiveTimer.unref();
+    }
   }
 
   private peekSize(): number {
@@ -425,8 +454,10 @@ export class KafkaConnection {
     this.memoryReleased = true;
     this.withdrawMemoryWait?.();
     this.withdrawMemoryWait = null;
-    if (this.headFrameBytes > 0) this.memory.release(this.headFrameBytes);
+    if (this.headFrameBytes > 0) this.memory.release(this.headFrameBytes, this.headFrameState);
     this.headFrameBytes = -1;
+    if (this.receiveTimer !== null) clearTimeout(this.receiveTimer);
+    this.receiveTimer = null;
     for (const slot of this.pending) this.memory.release(slot.reservedBytes);
     this.pending.length = 0;
   }

@@ -50,6 +50,11 @@ export class KafkaListener {
     return this.memory.reserved;
   }
 
+  /** Of those, the bytes of frames announced by their size prefix and still arriving. */
+  get requestBytesAnnounced(): number {
+    return this.memory.announced;
+  }
+
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -78,11 +83,15 @@ export class KafkaListener {
     connection.onClosed(() => this.connections.delete(connection));
   }
 
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection.
+   *  The grace timer holds the process open: a shutdown must finish even when nothing else is pending
+   *  (a request parked on an unref'd timer, a connection no longer read while it drains). */
   async close(graceMs = 5000): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const drained = Promise.all([...this.connections].map((c) => c.drainAndClose()));
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (grace = setTimeout(resolve, graceMs)))]);
+    clearTimeout(grace);
     for (const connection of this.connections) connection.close();
     await stopped;
   }

@@ -324,3 +324,60 @@ test('frames cut at every byte and frames many to a write are answered alike', a
     client.close();
   });
 });
+
+test('size prefixes alone cannot lock out requests that arrived; a frame that stalls is closed after the timeout', async () => {
+  const handlers: KafkaHandler[] = [
+    { apiKey: ApiKey.Heartbeat, name: 'Heartbeat', versions: { min: 0, max: 4 }, handle: () => ({ errorCode: 0 }) },
+  ];
+  const budget = 1024 * 1024;
+  const limits = { queuedRequestBytesMax: budget, requestBytesMax: budget, requestReceiveTimeoutMs: 400 };
+  await withListener(handlers, limits, async (listener, logger) => {
+    // Each announces 400 KiB and sends nothing more: together they would hold the whole budget.
+    const stalled = await Promise.all(Array.from({ length: 3 }, () => RawClient.connect(listener.port)));
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(400 * 1024);
+    for (const client of stalled) client.sendRaw(prefix);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(listener.requestBytesAnnounced <= budget / 2, `announced ${listener.requestBytesAnnounced}`);
+
+    const good = await RawClient.connect(listener.port);
+    good.request(ApiKey.Heartbeat, 3, 9, { groupId: 'g', generationId: 1, memberId: 'm' });
+    const [answer] = await good.waitForFrames(1, 300);
+    assert.ok(answer, 'a request that arrived is answered while announced frames hold their share');
+    assert.equal(RawClient.decode(ApiKey.Heartbeat, 3, answer).correlationId, 9);
+
+    for (const client of stalled) assert.ok(await client.waitForClose(3000), 'a stalled frame closes its connection');
+    assert.ok(logger.lines.some((line) => /not received within 400 ms/.test(line.message)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(listener.requestBytesReserved, 0);
+    good.close();
+  });
+});
+
+test('many requests parked on one connection do not trip Node’s listener-count warning', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.name);
+  process.on('warning', onWarning);
+  const handlers: KafkaHandler[] = [
+    {
+      apiKey: ApiKey.Heartbeat,
+      name: 'Heartbeat',
+      versions: { min: 0, max: 4 },
+      // Parks until the connection closes, as a long-poll Fetch does.
+      handle: (_request, context) =>
+        new Promise((resolve) => context.signal.addEventListener('abort', () => resolve({ errorCode: 0 }))),
+    },
+  ];
+  try {
+    await withListener(handlers, {}, async (listener) => {
+      const client = await RawClient.connect(listener.port);
+      for (let i = 0; i < 40; i++) client.request(ApiKey.Heartbeat, 3, i, { groupId: 'g', memberId: 'm' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      client.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    });
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+});
