@@ -30,6 +30,8 @@ export class PartitionSet {
   private readonly producers = new Map<string, PartitionProducerState[]>();
   private readonly transactionStates = new Map<string, PartitionTransactions[]>();
   private readonly waiters = new Map<string, Set<FetchWaiter>>();
+  /** Logs of deleted topics, unfindable since the DeleteTopics call, that a delete job has not renamed yet. */
+  private readonly hidden = new Map<string, PartitionLog[]>();
   /** The last open or delete of each topic still under way; the next one waits for it. */
   private readonly topicWork = new Map<string, Promise<unknown>>();
   private readonly deletedDirectories: DeletedDirectoryRemover;
@@ -144,10 +146,14 @@ export class PartitionSet {
    * The files are removed `file.delete.delay.ms` later, in the background.
    */
   delete(topic: string): Promise<void> {
-    const taken = this.take(topic);
+    this.hide(topic);
     return this.serialized(topic, async () => {
-      // An open still under way when delete was called registered its logs since: they go too.
-      const logs = [...taken, ...this.take(topic)];
+      // Every log hidden so far goes now — by this call, or by an earlier delete's call while an open
+      // was still under way — before any later open of the topic runs; and an open still under way when
+      // this delete was called registered its logs since: they go too.
+      this.hide(topic);
+      const logs = this.hidden.get(topic) ?? [];
+      this.hidden.delete(topic);
       const renamed = await Promise.allSettled(logs.map((log) => log.delete()));
       renamed.forEach((result, i) => {
         if (result.status === 'fulfilled')
@@ -158,13 +164,16 @@ export class PartitionSet {
     });
   }
 
-  private take(topic: string): PartitionLog[] {
+  /** Makes the topic's open logs unfindable at once (their fetch waiters wake); the next delete job of
+   *  the topic closes and renames them. */
+  private hide(topic: string): void {
     const list = this.logs.get(topic) ?? [];
     this.logs.delete(topic);
     this.producers.delete(topic);
     this.transactionStates.delete(topic);
     list.forEach((_, partition) => this.wake(topic, partition));
-    return list.filter((log) => log !== undefined);
+    const logs = list.filter((log) => log !== undefined);
+    if (logs.length > 0) this.hidden.set(topic, [...(this.hidden.get(topic) ?? []), ...logs]);
   }
 
   /**

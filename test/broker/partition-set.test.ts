@@ -72,3 +72,33 @@ for (const policy of ['os', 'interval:60000', 'sync']) {
     }
   });
 }
+
+test('a delete called while an earlier delete waits renames the logs before the next open runs (fuzzer, seed 3)', async () => {
+  const server = await startTestBroker();
+  try {
+    const partitions = server.broker.partitions;
+    const config = server.broker.logConfigOf({ name: 'raced', id: Buffer.alloc(16, 1), partitions: 1, configs: {} });
+    const first = Buffer.alloc(16, 1);
+    const second = Buffer.alloc(16, 2);
+    const opening = partitions.open('raced', first, 0, 1, config); // an open under way …
+    const earlierDelete = partitions.delete('raced'); // … a delete that finds nothing open yet …
+    const reopening = partitions.open('raced', second, 0, 1, config); // … and a new topic's open behind it
+    await opening;
+    // The first topic's log is open now; a second delete hides it at once. The earlier delete, which runs
+    // before the new open, must rename it — or the new open finds the old directory with the old topic id.
+    const laterDelete = partitions.delete('raced');
+    await earlierDelete;
+    await reopening;
+    assert.deepEqual(partitions.get('raced', 0)?.topicId, second, 'the new topic opened its own, empty log');
+    assert.equal(partitions.get('raced', 0)?.logEndOffset, 0);
+    await laterDelete;
+    assert.equal(partitions.get('raced', 0), undefined);
+    const leftovers = readdirSync(server.dataDir).filter((name) => name.startsWith('raced-0'));
+    assert.ok(
+      leftovers.every((name) => name.endsWith('-delete')),
+      `only renamed directories: ${leftovers.join(', ')}`,
+    );
+  } finally {
+    await server.close();
+  }
+});
