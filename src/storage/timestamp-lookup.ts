@@ -39,13 +39,16 @@
 // DAMAGED_BATCH (KAFKA_STORAGE_ERROR for that partition), logged; nothing is changed on disk. A batch
 // that inflates past the record decoder's bound (DEFAULT_MAX_DECOMPRESSED_BYTES, 64 MiB) is not looked
 // into: it answers its first offset (at or after the log start) and its header's maxTimestamp, with a
-// warning — a consumer starting there gets at most that one batch's older records again.
+// warning — a consumer starting there gets at most that one batch's older records again. So does a
+// batch whose bytes are sound (CRC as written) but whose records do not decode: its producer wrote it
+// so, and the disk is not to blame (a warning, not a storage error).
 
 import {
   BATCH_HEADER_BYTES,
   RECORD_BATCH_MAGIC,
   RecordBatchHeader,
   TIMESTAMP_TYPE_LOG_APPEND_TIME,
+  validateBatch,
 } from '../protocol/record-batch/header.js';
 import { DecompressionLimitError } from '../protocol/record-batch/errors.js';
 import {
@@ -163,9 +166,17 @@ class SegmentWalk {
       }
       return { offsets, timestamps };
     } catch (error) {
-      if (!(error instanceof DecompressionLimitError)) throw this.damaged(batch.position, (error as Error).message);
-      this.warn('lookup-batch-too-large', batch, { error: error.message });
-      return null;
+      if (error instanceof DecompressionLimitError) {
+        this.warn('lookup-batch-too-large', batch, { error: error.message });
+        return null;
+      }
+      // Sound bytes (length, magic, CRC as written) whose records do not decode: the producer wrote
+      // them so (produce checks the header and CRC, not each record); the disk is not at fault.
+      if (validateBatch(bytes, 0, bytes.length) === null) {
+        this.warn('lookup-batch-unreadable', batch, { error: (error as Error).message });
+        return null;
+      }
+      throw this.damaged(batch.position, (error as Error).message);
     }
   }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Compression } from '../../src/protocol/record-batch/header.js';
+import { Compression, CRC_OFFSET, RecordBatchHeader } from '../../src/protocol/record-batch/header.js';
 import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
 import type { StorageError } from '../../src/storage/errors.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js';
@@ -195,6 +195,21 @@ test('a batch too large to decompress here answers its first offset, with a warn
   await log.append(huge); // 1-2
   assert.deepEqual(await log.offsetForTimestamp(250), at(1, 300), 'the batch start, not a record inside');
   assert.equal(logger.events('lookup-batch-too-large').length, 1);
+  await log.close();
+});
+
+test('a batch whose CRC is right but whose records do not decode is the producer’s: a warning, not a disk error', async () => {
+  const { log, logger } = await open(tempDir());
+  await log.append(await timed([1000]));
+  const garbage = await timed([2000, 3000]);
+  garbage.fill(0xff, 61, 66); // the first record's length: a varint that never ends
+  garbage.writeUInt32BE(new RecordBatchHeader(garbage).computeCrc(), CRC_OFFSET);
+  await log.append(garbage); // 1-2: header and CRC sound, as produce checks them
+  await log.append(await timed([4000])); // 3
+  assert.deepEqual(await log.offsetForTimestamp(2500), at(1, 3000), 'the batch start, its header’s time');
+  assert.deepEqual(await log.offsetForTimestamp(3500), at(3, 4000));
+  assert.equal(logger.events('lookup-batch-unreadable').length, 1);
+  assert.equal(logger.events('damaged-batch').length, 0);
   await log.close();
 });
 
