@@ -18,10 +18,10 @@
 //   | ProducerIdSource          | a producer id never handed out before                  | transactions   |
 //   | TransactionalOffsets      | a group's offsets as part of a producer's transaction  | transactions   |
 //   | Clock, Timers             | the time, and timers that do not hold the process open | all three      |
-import type { Clock } from '../storage/clock.js';
+import type { Clock } from '../runtime/clock.js';
 
-export type { Clock } from '../storage/clock.js';
-export { systemClock } from '../storage/clock.js';
+export type { Clock } from '../runtime/clock.js';
+export { systemClock } from '../runtime/clock.js';
 export type { Logger } from './logger.js';
 
 /** The answer of an operation a client asked for: a Kafka error code, and a message where there is one. */

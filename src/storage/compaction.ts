@@ -45,7 +45,7 @@ import {
   type DecodedRecord,
   type DecodedRecordBatch,
 } from '../protocol/record-batch/records.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../runtime/clock.js';
 import { isDiskError } from './errors.js';
 import type { PartitionLog } from './log.js';
 import type { StorageLogger } from './logger.js';

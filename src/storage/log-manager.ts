@@ -2,7 +2,7 @@
 // time), creates and deletes them, and runs the background work — retention and compaction — on
 // a timer, one partition at a time so it never competes with appends for more than one disk stream.
 
-import type { Clock } from './clock.js';
+import type { Clock } from '../runtime/clock.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { defaultLogConfig, type LogConfig } from './limits.js';
 import { PartitionLog } from './log.js';

@@ -23,7 +23,7 @@ import {
   writeLeaderEpochs,
   writeOffsetCheckpoint,
 } from './checkpoints.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import { StorageError, invariant } from './errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { resolveLogConfig, storageLimits, type LogConfig } from './limits.js';

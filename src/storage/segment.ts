@@ -8,7 +8,7 @@
 // completed, which is what reads may see.
 
 import { BATCH_HEADER_BYTES, RECORD_BATCH_MAGIC, RecordBatchHeader } from '../protocol/record-batch/header.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../runtime/clock.js';
 import { invariant } from './errors.js';
 import { readFully, type FileSystem } from './file-system.js';
 import { storageLimits, type LogConfig } from './limits.js';

@@ -16,7 +16,7 @@ import { parseFlushPolicy } from '../../src/storage/flush-policy.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { systemClock } from '../../src/storage/clock.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import {
   crashBatchFor,
   crashCompactedLogConfig,

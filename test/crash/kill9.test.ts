@@ -17,7 +17,7 @@ import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { seededRandom, splitBatches, temporaryDirectory } from '../storage/helpers.js';
 import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
-import { systemClock } from '../../src/storage/clock.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import {
   crashBatchFor,

@@ -10,7 +10,7 @@ import {
   deletedPartitionDirectoryName,
   isDeletedPartitionDirectoryName,
 } from '../../src/storage/deleted-directories.js';
-import { ManualClock } from '../../src/storage/clock.js';
+import { ManualClock } from '../../src/runtime/clock.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { parsePartitionDirectoryName } from '../../src/storage/segment-files.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { ManualClock } from '../../src/storage/clock.js';
+import { ManualClock } from '../../src/runtime/clock.js';
 import { LogManager } from '../../src/storage/log-manager.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { makeBatch, makeValueBatch, temporaryDirectory } from './helpers.js';

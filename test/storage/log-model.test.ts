@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ManualClock } from '../../src/storage/clock.js';
+import { ManualClock } from '../../src/runtime/clock.js';
 import type { LogConfig } from '../../src/storage/limits.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';

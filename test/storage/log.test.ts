@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/storage/clock.js';
+import { ManualClock } from '../../src/runtime/clock.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';

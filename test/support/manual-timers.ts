@@ -2,7 +2,7 @@
 // clock and runs every timer that comes due, in time order, so a session timeout or a rebalance delay
 // takes no real time and happens exactly when the test says.
 import type { Timer, Timers } from '../../src/broker/services.js';
-import type { ManualClock } from '../../src/storage/clock.js';
+import type { ManualClock } from '../../src/runtime/clock.js';
 
 interface Scheduled {
   atMs: number;

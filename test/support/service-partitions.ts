@@ -12,7 +12,7 @@ import { PartitionMarkerWriter, ServicePartitions } from '../../src/broker/servi
 import type { ClientProducer, Failure } from '../../src/broker/services.js';
 import { logConfigFor } from '../../src/broker/topic-config.js';
 import { TopicRegistry } from '../../src/broker/topic-registry.js';
-import { ManualClock } from '../../src/storage/clock.js';
+import { ManualClock } from '../../src/runtime/clock.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 
 export class ServiceHome {

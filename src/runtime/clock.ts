@@ -1,4 +1,5 @@
-// Time is injected so that tests can drive roll.ms, retention.ms and flush intervals.
+// The one clock. Every layer reads time through it, so tests can drive roll.ms, retention.ms, timeouts
+// and flush intervals by hand.
 
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
