@@ -51,11 +51,13 @@ const none: OffsetAnswer = {
   leaderEpoch: -1,
 };
 
-/** What the lookup needs of the partition besides its log. */
+/** What the lookup needs of the partition (a Partition is one). */
 export interface OffsetLookupPartition {
-  log: PartitionLog;
-  /** The partition's last stable offset (read_committed). */
-  lastStableOffset(): number;
+  readonly log: PartitionLog;
+  /** Records below it are committed (read_uncommitted). */
+  readonly highWatermark: number;
+  /** The first offset of the earliest open transaction, or the high watermark (read_committed). */
+  readonly lastStableOffset: number;
 }
 
 /**
@@ -74,9 +76,9 @@ export async function lookUpOffset(
   try {
     const lastFetchable =
       limit === 'last-stable-offset'
-        ? partition.lastStableOffset()
+        ? partition.lastStableOffset
         : limit === 'high-watermark'
-          ? log.highWatermark
+          ? partition.highWatermark
           : log.readableEndOffset;
     if (timestamp >= 0n) return answer(await log.offsetForTimestamp(Number(timestamp), lastFetchable));
     switch (Number(timestamp)) {

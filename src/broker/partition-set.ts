@@ -1,9 +1,9 @@
-// The open partition logs of the broker, by topic, plus the waiters of long-polling fetches.
+// The open partitions of the broker (partition/partition.ts), by topic: opening (recovering their logs,
+// producer state and transaction index), deleting and closing them.
 //
-// Fetch long-poll is woken by appends, never by timers polling the disk: a fetch that found fewer
-// than min_bytes registers a waiter on the partitions it reads; each completed append (which, under
-// the `sync` flush policy, resolves after fsync — so the high watermark has moved) wakes the waiters
-// of that partition. A waiter also ends on its max_wait_ms timer or when its topic is deleted.
+// Fetch long-poll is woken by the high watermark moving, never by timers polling the disk: a fetch that
+// found fewer than min_bytes parks on the partitions it reads, and each Partition wakes its parked
+// fetches when an append moves its high watermark, or when it is retired (its topic deleted).
 //
 // Opening and deleting the partitions of one topic run one after the other, in call order: a topic
 // deleted and created again at once opens its new, empty directories only after the old ones were
@@ -16,22 +16,27 @@ import { nodeFileSystem } from '../storage/file-system.js';
 import { PartitionLog } from '../storage/log.js';
 import type { LogConfig } from '../storage/limits.js';
 import type { StorageLogger } from '../storage/logger.js';
+import type { Clock } from '../runtime/clock.js';
 import type { Logger } from './logger.js';
+import type { PartitionHooks } from './partition/hooks.js';
+import { Partition } from './partition/partition.js';
 import { PartitionProducerState } from './producer-state.js';
 import { isInternalTopic } from './topic-names.js';
 import { PartitionTransactions } from './transactions/partition-transactions.js';
 
-export interface FetchWaiter {
-  wake(): void;
+export interface PartitionSetOptions {
+  producerIdExpirationMs: number;
+  logger: Logger;
+  clock: Clock;
+  /** The hook points every partition's pipelines run (partition/hooks.ts). */
+  hooks: PartitionHooks;
 }
 
 export class PartitionSet {
-  private readonly logs = new Map<string, PartitionLog[]>();
-  private readonly producers = new Map<string, PartitionProducerState[]>();
-  private readonly transactionStates = new Map<string, PartitionTransactions[]>();
-  private readonly waiters = new Map<string, Set<FetchWaiter>>();
-  /** Logs of deleted topics, unfindable since the DeleteTopics call, that a delete job has not renamed yet. */
-  private readonly hidden = new Map<string, PartitionLog[]>();
+  private readonly partitions = new Map<string, Partition[]>();
+  /** Partitions of deleted topics, unfindable since the DeleteTopics call, that a delete job has not
+   *  renamed yet. */
+  private readonly hidden = new Map<string, Partition[]>();
   /** The last open or delete of each topic still under way; the next one waits for it. */
   private readonly topicWork = new Map<string, Promise<unknown>>();
   private readonly deletedDirectories: DeletedDirectoryRemover;
@@ -39,7 +44,7 @@ export class PartitionSet {
   constructor(
     private readonly dataDir: string,
     private readonly storageLogger: StorageLogger,
-    private readonly producerOptions: { producerIdExpirationMs: number; logger: Logger },
+    private readonly options: PartitionSetOptions,
   ) {
     this.deletedDirectories = new DeletedDirectoryRemover({ logger: storageLogger });
   }
@@ -60,22 +65,12 @@ export class PartitionSet {
     return join(dataDir, `${topic}-${partition}`);
   }
 
-  get(topic: string, partition: number): PartitionLog | undefined {
-    return this.logs.get(topic)?.[partition];
+  get(topic: string, partition: number): Partition | undefined {
+    return this.partitions.get(topic)?.[partition];
   }
 
-  /** Idempotent-producer state of a partition (sequence checks, duplicates). */
-  producerState(topic: string, partition: number): PartitionProducerState | undefined {
-    return this.producers.get(topic)?.[partition];
-  }
-
-  /** Open transactions and aborted transactions of a partition (last stable offset, read_committed). */
-  transactions(topic: string, partition: number): PartitionTransactions | undefined {
-    return this.transactionStates.get(topic)?.[partition];
-  }
-
-  partitionsOf(topic: string): readonly PartitionLog[] {
-    return this.logs.get(topic) ?? [];
+  partitionsOf(topic: string): readonly Partition[] {
+    return this.partitions.get(topic) ?? [];
   }
 
   /**
@@ -91,12 +86,13 @@ export class PartitionSet {
     // their per-partition open lines go to debug; the broker logs one summary line.
     const internal = isInternalTopic(topic);
     const storageLogger = internal ? quietOpens(this.storageLogger) : this.storageLogger;
-    const producerOptions = internal
-      ? { ...this.producerOptions, logger: quietRecovery(this.producerOptions.logger) }
-      : this.producerOptions;
+    const producerOptions = {
+      producerIdExpirationMs: this.options.producerIdExpirationMs,
+      logger: internal ? quietRecovery(this.options.logger) : this.options.logger,
+    };
     // A partition already open stays as it is: two CreatePartitions at once, or one retried after
     // topics.json could not be written, must not open a second log on the same directory.
-    const open = this.logs.get(topic);
+    const open = this.partitions.get(topic);
     const wanted = Array.from({ length: to - from }, (_, i) => from + i).filter((p) => open?.[p] === undefined);
     const attempts = await Promise.allSettled(
       wanted.map((partition) =>
@@ -124,25 +120,26 @@ export class PartitionSet {
     const opened = attempts.map((attempt) => (attempt as PromiseFulfilledResult<PartitionLog>).value);
     // Producer state comes back from its snapshot plus the log tail before any produce is accepted.
     const states = await Promise.all(
-      opened.map((log) => PartitionProducerState.recover(log, { ...producerOptions, nowMs: Date.now() })),
+      opened.map((log) => PartitionProducerState.recover(log, { ...producerOptions, nowMs: this.options.clock.now() })),
     );
     const transactions = await Promise.all(opened.map((log, i) => PartitionTransactions.recover(log, states[i])));
-    const list = this.logs.get(topic) ?? [];
-    const stateList = this.producers.get(topic) ?? [];
-    const transactionList = this.transactionStates.get(topic) ?? [];
+    const list = this.partitions.get(topic) ?? [];
     opened.forEach((log, i) => {
-      list[wanted[i]!] = log;
-      stateList[wanted[i]!] = states[i]!;
-      transactionList[wanted[i]!] = transactions[i]!;
+      list[wanted[i]!] = new Partition({
+        topic,
+        index: wanted[i]!,
+        log,
+        producers: states[i]!,
+        transactions: transactions[i]!,
+        hooks: this.options.hooks,
+      });
     });
-    this.logs.set(topic, list);
-    this.producers.set(topic, stateList);
-    this.transactionStates.set(topic, transactionList);
+    this.partitions.set(topic, list);
   }
 
   /**
-   * Deletes every partition of a topic: at once, its logs are no longer found and its fetch waiters
-   * wake; then each log closes and its directory is renamed `-delete` (durably) before this resolves.
+   * Deletes every partition of a topic: at once, its partitions are no longer found and retire (their
+   * parked fetches wake); then each log closes and its directory is renamed `-delete` (durably) before this resolves.
    * The files are removed `file.delete.delay.ms` later, in the background.
    */
   delete(topic: string): Promise<void> {
@@ -152,7 +149,7 @@ export class PartitionSet {
       // was still under way — before any later open of the topic runs; and an open still under way when
       // this delete was called registered its logs since: they go too.
       this.hide(topic);
-      const logs = this.hidden.get(topic) ?? [];
+      const logs = (this.hidden.get(topic) ?? []).map((partition) => partition.log);
       this.hidden.delete(topic);
       const renamed = await Promise.allSettled(logs.map((log) => log.delete()));
       renamed.forEach((result, i) => {
@@ -164,16 +161,13 @@ export class PartitionSet {
     });
   }
 
-  /** Makes the topic's open logs unfindable at once (their fetch waiters wake); the next delete job of
-   *  the topic closes and renames them. */
+  /** Makes the topic's open partitions unfindable at once and retires them (their parked fetches wake);
+   *  the next delete job of the topic closes and renames their logs. */
   private hide(topic: string): void {
-    const list = this.logs.get(topic) ?? [];
-    this.logs.delete(topic);
-    this.producers.delete(topic);
-    this.transactionStates.delete(topic);
-    list.forEach((_, partition) => this.wake(topic, partition));
-    const logs = list.filter((log) => log !== undefined);
-    if (logs.length > 0) this.hidden.set(topic, [...(this.hidden.get(topic) ?? []), ...logs]);
+    const list = (this.partitions.get(topic) ?? []).filter((partition) => partition !== undefined);
+    this.partitions.delete(topic);
+    for (const partition of list) partition.retire();
+    if (list.length > 0) this.hidden.set(topic, [...(this.hidden.get(topic) ?? []), ...list]);
   }
 
   /**
@@ -190,7 +184,7 @@ export class PartitionSet {
         topic.id,
       )) {
         await renameForDeletion(nodeFileSystem, directory, topic.name, partition);
-        this.producerOptions.logger.warn(
+        this.options.logger.warn(
           { directory, topic: topic.name },
           'partition of a deleted topic found under its old name (the broker stopped during the deletion); removing it',
         );
@@ -198,7 +192,7 @@ export class PartitionSet {
     }
     const leftovers = await this.deletedDirectories.removeLeftovers(this.dataDir);
     if (leftovers > 0)
-      this.producerOptions.logger.info({ directories: leftovers }, 'removing partition directories of deleted topics');
+      this.options.logger.info({ directories: leftovers }, 'removing partition directories of deleted topics');
   }
 
   /** Resolves once every scheduled removal of a deleted partition directory has run (tests). */
@@ -210,78 +204,51 @@ export class PartitionSet {
   async closeAll(): Promise<void> {
     await Promise.all(this.topicWork.values()); // opens and deletes under way end first
     await this.deletedDirectories.close(); // removals not yet started happen at the next start
-    for (const [topic, list] of this.logs) {
-      list.forEach((log, partition) => {
-        if (log.readOnly === null) this.producers.get(topic)?.[partition]?.writeSnapshot(log.logEndOffset);
-      });
+    const all = this.all();
+    this.partitions.clear();
+    for (const partition of all) {
+      partition.retire();
+      if (partition.log.readOnly === null) partition.producers.writeSnapshot(partition.log.logEndOffset);
     }
-    const all = [...this.logs.values()].flat();
-    this.logs.clear();
-    this.producers.clear();
-    this.transactionStates.clear();
-    await Promise.all(all.map((log) => log.close()));
+    await Promise.all(all.map((partition) => partition.log.close()));
   }
 
   /** Forgets idle producers and snapshots producer state (a restart then replays less of the log). */
   maintainProducers(nowMs: number): void {
-    for (const [topic, states] of this.producers) {
-      states.forEach((state, partition) => {
-        state.expire(nowMs);
-        const log = this.logs.get(topic)?.[partition];
-        if (log && log.readOnly === null && state.producerCount > 0) {
-          // At or above every batch the state holds (appends not yet flushed included: under `os` and
-          // `interval` the flushed offset lags). A crash that loses the tail leaves the snapshot above
-          // the log end, and recovery discards it for an older one.
-          const offset = Math.max(log.flushedOffset, state.endOffset);
-          try {
-            state.writeSnapshot(offset);
-          } catch (error) {
-            if (error instanceof InvariantError) throw error;
-            // A disk error: the next round tries again; recovery replays more of the log meanwhile.
-            this.producerOptions.logger.warn(
-              { directory: log.directory, offset, error: String(error) },
-              'producer snapshot not written',
-            );
-          }
+    for (const { log, producers: state, transactions } of this.all()) {
+      state.expire(nowMs);
+      if (log.readOnly === null && state.producerCount > 0) {
+        // At or above every batch the state holds (appends not yet flushed included: under `os` and
+        // `interval` the flushed offset lags). A crash that loses the tail leaves the snapshot above
+        // the log end, and recovery discards it for an older one.
+        const offset = Math.max(log.flushedOffset, state.endOffset);
+        try {
+          state.writeSnapshot(offset);
+        } catch (error) {
+          if (error instanceof InvariantError) throw error;
+          // A disk error: the next round tries again; recovery replays more of the log meanwhile.
+          this.options.logger.warn(
+            { directory: log.directory, offset, error: String(error) },
+            'producer snapshot not written',
+          );
         }
-        if (log) this.transactionStates.get(topic)?.[partition]?.prune(log.logStartOffset);
-      });
+      }
+      transactions.prune(log.logStartOffset);
     }
   }
 
-  all(): PartitionLog[] {
-    return [...this.logs.values()].flat();
+  all(): Partition[] {
+    return [...this.partitions.values()].flat().filter((partition) => partition !== undefined);
   }
 
-  // ── long-poll ───────────────────────────────────────────────────────────────────────────────
-
-  private static key(topic: string, partition: number): string {
-    return `${topic}\u0000${partition}`;
-  }
-
-  addWaiter(topic: string, partition: number, waiter: FetchWaiter): void {
-    const key = PartitionSet.key(topic, partition);
-    let set = this.waiters.get(key);
-    if (!set) this.waiters.set(key, (set = new Set()));
-    set.add(waiter);
-  }
-
-  removeWaiter(topic: string, partition: number, waiter: FetchWaiter): void {
-    const key = PartitionSet.key(topic, partition);
-    const set = this.waiters.get(key);
-    if (!set) return;
-    set.delete(waiter);
-    if (set.size === 0) this.waiters.delete(key);
-  }
-
-  wakeAll(): void {
-    for (const set of [...this.waiters.values()]) for (const waiter of [...set]) waiter.wake();
-  }
-
+  /** Wakes the fetches parked on one partition: they read again (a wake with nothing new is harmless). */
   wake(topic: string, partition: number): void {
-    const set = this.waiters.get(PartitionSet.key(topic, partition));
-    if (!set) return;
-    for (const waiter of [...set]) waiter.wake();
+    this.get(topic, partition)?.wakeParked();
+  }
+
+  /** Wakes every parked fetch (the broker closes: they answer now instead of holding it open). */
+  wakeAll(): void {
+    for (const partition of this.all()) partition.wakeParked();
   }
 }
 

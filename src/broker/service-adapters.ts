@@ -40,19 +40,18 @@ export class ServicePartitions implements PartitionLookup, InternalTopicWriter, 
   async append(topic: string, partition: number, batch: Buffer): Promise<number> {
     // A client topic is written through the produce path (its checks, its producer state), never here.
     invariant(isInternalTopic(topic), () => `${topic} is not an internal topic: a service may not append to it`);
-    const log = this.partitions.get(topic, partition);
-    if (!log) throw new Error(`${topic}-${partition} is not open`);
-    const { baseOffset } = await log.append(batch);
-    this.partitions.wake(topic, partition);
+    const found = this.partitions.get(topic, partition);
+    if (!found) throw new Error(`${topic}-${partition} is not open`);
+    const { baseOffset } = await found.append(batch); // its high watermark moves: parked fetches wake
     return baseOffset;
   }
 
   addWaiter(topic: string, partition: number, waiter: AppendWaiter): void {
-    this.partitions.addWaiter(topic, partition, waiter);
+    this.partitions.get(topic, partition)?.park(waiter);
   }
 
   removeWaiter(topic: string, partition: number, waiter: AppendWaiter): void {
-    this.partitions.removeWaiter(topic, partition, waiter);
+    this.partitions.get(topic, partition)?.unpark(waiter);
   }
 }
 
@@ -76,18 +75,17 @@ export class PartitionMarkerWriter implements TransactionMarkerWriter {
     producerEpoch: number,
     commit: boolean,
   ): Promise<void> {
-    const log = this.partitions.get(topic, partition);
-    const transactions = this.partitions.transactions(topic, partition);
-    if (!log || !transactions) return;
+    const found = this.partitions.get(topic, partition);
+    if (!found) return;
+    const { log, transactions, producers } = found;
     if (log.readOnly !== null) throw log.readOnly;
     const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
     const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
     transactions.markTransactional();
-    const appended = log.append(batch); // assigns the offset into `batch` synchronously
+    const appended = found.append(batch); // assigns the offset into `batch` synchronously
     const view = new RecordBatchHeader(batch);
-    this.partitions.producerState(topic, partition)?.record(view, this.clock.now());
+    producers.record(view, this.clock.now());
     transactions.apply(view, type);
     await appended;
-    this.partitions.wake(topic, partition);
   }
 }

@@ -12,7 +12,7 @@
 //   |---------------------------|--------------------------------------------------------|----------------|
 //   | PartitionLookup           | a topic's partition count; an open partition to read   | all three      |
 //   | InternalTopicWriter       | create a topic; append a batch to an internal one      | all three      |
-//   | AppendWatcher             | be woken when a partition is appended to               | half messages  |
+//   | AppendWatcher             | be woken when a partition's high watermark moves       | half messages  |
 //   | ClientProducer            | produce a batch into a client topic, as a client would | half messages  |
 //   | TransactionMarkerWriter   | write a COMMIT/ABORT marker to a partition             | transactions   |
 //   | ProducerIdSource          | a producer id never handed out before                  | transactions   |
@@ -74,7 +74,8 @@ export interface AppendWaiter {
 }
 
 export interface AppendWatcher {
-  /** `waiter.wake()` runs after each append to the partition, until it is removed. */
+  /** `waiter.wake()` runs each time the open partition's high watermark moves (an append), until it is
+   *  removed. A partition not open takes no waiter. */
   addWaiter(topic: string, partition: number, waiter: AppendWaiter): void;
   removeWaiter(topic: string, partition: number, waiter: AppendWaiter): void;
 }

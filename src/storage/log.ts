@@ -6,8 +6,8 @@
 //   flushed  = recovery point: fdatasync'ed, survives a machine crash
 //   readable = written to the file (page cache); reads see at most this
 //   logEnd   = next offset to assign; batches up to here are queued for writing
-// `highWatermark` is what a fetch may return by default: `flushedOffset` under the `sync` policy (a
-// consumer never sees a message a crash could take back), `readableEndOffset` otherwise.
+// What is *committed* (the high watermark) is not storage's to say: the broker's Partition decides it
+// from these (broker/partition/partition.ts).
 
 import {
   BATCH_HEADER_BYTES,
@@ -68,7 +68,7 @@ export interface AppendResult {
 }
 
 export interface ReadOptions {
-  /** Return no batch that starts at or after this offset (default: the high watermark). */
+  /** Return no batch that starts at or after this offset (default: the readable end). */
   maxOffset?: number;
 }
 
@@ -82,7 +82,6 @@ export interface ReadResult {
   /** The file range the records came from, for a caller that would send it with sendfile. */
   file: { path: string; position: number; length: number } | null;
   logStartOffset: number;
-  highWatermark: number;
 }
 
 /** What readTransactionIndexes found. */
@@ -216,10 +215,6 @@ export class PartitionLog {
       if (segment.readableNextOffset < segment.nextOffset) end = Math.min(end, segment.readableNextOffset);
     }
     return end;
-  }
-
-  get highWatermark(): number {
-    return this.config.flushPolicy.kind === 'sync' ? this.flushed : this.readableEndOffset;
   }
 
   /** Bytes in all segments. */
@@ -373,15 +368,14 @@ export class PartitionLog {
         `offset ${offset}, log has [${this.startOffset}, ${this.logEndOffset})`,
       );
     }
-    const highWatermark = this.highWatermark;
-    const limit = Math.min(options.maxOffset ?? highWatermark, this.readableEndOffset);
+    const readableEnd = this.readableEndOffset;
+    const limit = Math.min(options.maxOffset ?? readableEnd, readableEnd);
     const empty: ReadResult = {
       records: Buffer.alloc(0),
       firstOffset: offset,
       nextOffset: offset,
       file: null,
       logStartOffset: this.startOffset,
-      highWatermark,
     };
     if (offset >= limit) return empty;
     for (let index = this.segmentIndexFor(offset); index < this.segments.length; index += 1) {
@@ -402,7 +396,6 @@ export class PartitionLog {
           nextOffset: range.nextOffset,
           file: { path: segment.logPath, position: range.position, length: range.buffer.length },
           logStartOffset: this.startOffset,
-          highWatermark,
         };
       } catch (error) {
         throw this.toStorageError(error);
@@ -458,13 +451,13 @@ export class PartitionLog {
 
   /** ListOffsets by time: the first record at or after the log start whose timestamp is ≥ `timestamp`,
    *  or null if there is none below `limitOffset` (see timestamp-lookup.ts for the exact rule). */
-  offsetForTimestamp(timestamp: number, limitOffset = this.highWatermark): Promise<RecordAtTime | null> {
+  offsetForTimestamp(timestamp: number, limitOffset = this.readableEndOffset): Promise<RecordAtTime | null> {
     return this.lookUpByTime((scope) => firstRecordAtOrAfter(scope, timestamp), limitOffset);
   }
 
   /** ListOffsets MAX_TIMESTAMP: the first record with the largest timestamp, or null if there is none
    *  or it is at or past `limitOffset`. */
-  offsetOfMaxTimestamp(limitOffset = this.highWatermark): Promise<RecordAtTime | null> {
+  offsetOfMaxTimestamp(limitOffset = this.readableEndOffset): Promise<RecordAtTime | null> {
     return this.lookUpByTime(recordWithLargestTimestamp, limitOffset);
   }
 
@@ -492,13 +485,15 @@ export class PartitionLog {
   // ── trimming ──────────────────────────────────────────────────────────────────────────────────
 
   /** DeleteRecords: offsets below `offset` are no longer served; whole segments below it are deleted.
-   *  Returns the new log start offset. */
+   *  Returns the new log start offset. The broker bounds `offset` by the high watermark; storage only
+   *  by what is written. */
   async deleteRecordsBefore(offset: number): Promise<number> {
     this.ensureWritable();
-    if (offset > this.highWatermark || offset < 0) {
+    const readableEnd = this.readableEndOffset;
+    if (offset > readableEnd || offset < 0) {
       throw new StorageError(
         'OFFSET_OUT_OF_RANGE',
-        `cannot delete records before ${offset}: high watermark is ${this.highWatermark}`,
+        `cannot delete records before ${offset}: the log is written up to ${readableEnd}`,
       );
     }
     if (offset > this.startOffset) {

@@ -89,7 +89,7 @@ test('a delete called while an earlier delete waits renames the logs before the 
     const laterDelete = partitions.delete('raced');
     await earlierDelete;
     await reopening;
-    assert.deepEqual(partitions.get('raced', 0)?.topicId, second, 'the new topic opened its own, empty log');
+    assert.deepEqual(partitions.get('raced', 0)?.log.topicId, second, 'the new topic opened its own, empty log');
     assert.equal(partitions.get('raced', 0)?.logEndOffset, 0);
     await laterDelete;
     assert.equal(partitions.get('raced', 0), undefined);

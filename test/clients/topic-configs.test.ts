@@ -100,7 +100,7 @@ test('kafkajs: createTopics with every config, describeConfigs shows each as an 
       assert.equal(entries.get(name)?.readOnly, false, name);
     }
     // The acted-on ones reached the partition log.
-    const log = server.broker.partitions.get('kj-every', 0)!.config;
+    const log = server.broker.partitions.get('kj-every', 0)!.log.config;
     assert.equal(log.segmentBytes, 10485760);
     assert.equal(log.maxMessageBytes, 500000);
     assert.deepEqual(log.cleanupPolicy, { compact: true, delete: false });
@@ -264,7 +264,7 @@ test('@platformatic/kafka: create, incremental alter (SET, DELETE, APPEND, SUBTR
     assert.equal(configs.get('min.cleanable.dirty.ratio')!.configType, 6, 'DOUBLE');
     assert.equal(configs.get('retention.ms')!.configType, 5, 'LONG');
     assert.match(configs.get('flush.ms')!.documentation ?? '', /accepted, not acted on/i);
-    assert.equal(server.broker.partitions.get('pk-every', 0)!.config.cleanupPolicy.delete, true);
+    assert.equal(server.broker.partitions.get('pk-every', 0)!.log.config.cleanupPolicy.delete, true);
 
     await assert.rejects(
       incremental([

@@ -112,7 +112,7 @@ test('librdkafka CreateTopics with ordinary configs succeeds; DescribeConfigs sh
   });
   assert.equal(configs.size, 36, 'every topic config is described');
   // The acted-on ones took effect: the partition log runs with them.
-  const log = server.broker.partitions.get('rd-ordinary', 0)!;
+  const log = server.broker.partitions.get('rd-ordinary', 0)!.log;
   assert.equal(log.config.segmentBytes, 1048576);
   assert.deepEqual(log.config.cleanupPolicy, { compact: true, delete: true });
 });

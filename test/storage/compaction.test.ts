@@ -265,7 +265,7 @@ async function compactionModel(seed: number, operations: number): Promise<void> 
       for (const recordOffset of [...model.keys()]) if (recordOffset >= log.logEndOffset) model.delete(recordOffset);
       startOffset = log.logStartOffset;
     } else if (choice < 88) {
-      const offset = startOffset + random.integer(Math.max(1, log.highWatermark - startOffset));
+      const offset = startOffset + random.integer(Math.max(1, log.readableEndOffset - startOffset));
       trace.push(`deleteRecords(${offset})`);
       startOffset = await log.deleteRecordsBefore(offset);
     } else if (choice < 94) {

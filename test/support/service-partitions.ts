@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { decodeRecordBatches, type DecodedRecordBatch } from '../../src/protocol/record-batch/records.js';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.js';
 import { silentLogger } from '../../src/broker/logger.js';
+import { PartitionHooks } from '../../src/broker/partition/hooks.js';
 import { PartitionSet } from '../../src/broker/partition-set.js';
 import { PartitionMarkerWriter, ServicePartitions } from '../../src/broker/service-adapters.js';
 import type { ClientProducer, Failure } from '../../src/broker/services.js';
@@ -38,6 +39,8 @@ export class ServiceHome {
     this.partitions = new PartitionSet(this.dataDir, new MemoryLogger(), {
       producerIdExpirationMs: 7 * 24 * 60 * 60 * 1000,
       logger: silentLogger,
+      clock: this.clock,
+      hooks: new PartitionHooks(),
     });
     for (const topic of this.topics.all())
       await this.partitions.open(topic.name, topic.id, 0, topic.partitions, logConfigFor(topic.configs, {}));
@@ -61,7 +64,6 @@ export class ServiceHome {
       if (!log)
         return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'no such partition', baseOffset: -1 };
       const { baseOffset } = await log.append(batch);
-      this.partitions.wake(topic, partition);
       return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset };
     },
   };

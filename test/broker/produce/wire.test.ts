@@ -151,7 +151,7 @@ test('Produce v12: a transactional batch adds its partition to the transaction (
   );
   assert.equal(server.broker.transactions.describe('implicit').state, 'Ongoing');
   // Not visible to read_committed until the commit, then visible.
-  const committedEnd = () => server.broker.lastStableOffset('txn', 0, server.broker.partitions.get('txn', 0)!);
+  const committedEnd = () => server.broker.partitions.get('txn', 0)!.lastStableOffset;
   assert.equal(committedEnd(), 0);
   const ended = await server.broker.transactions.endTransaction('implicit', producerId, producerEpoch, true);
   assert.equal(ended.errorCode, ErrorCode.NONE);
@@ -290,7 +290,7 @@ test('maxTimestamp -1 in the header: time-based retention deletes old records an
     const topic = `retention-${index}`;
     await server.broker.createTopic(topic, 1, { 'retention.ms': String(day) });
     assert.equal((await produce(7, topic, batch)).partitionResponses[0].errorCode, ErrorCode.NONE);
-    const log = server.broker.partitions.get(topic, 0)!;
+    const log = server.broker.partitions.get(topic, 0)!.log;
     assert.equal(await log.applyRetention(), deleted, name);
     assert.equal(log.logStartOffset, deleted === 1 ? log.logEndOffset : 0, name);
   }

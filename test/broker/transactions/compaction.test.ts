@@ -104,7 +104,7 @@ test('after compaction a read_uncommitted consumer no longer sees aborted record
       await open.send({ topic, messages: [{ key: 'k', value: 'later' }] });
       await fill('fill-b', 6); // seals the segments holding the ABORT marker and the open transaction's record
 
-      const log = server.broker.partitions.get(topic, 0)!;
+      const log = server.broker.partitions.get(topic, 0)!.log;
       assert.ok(log.segmentCount >= 4, `several segments (${log.segmentCount})`);
       const before = await readUncommitted(server, 'before', 'fill-b-5');
       assert.equal(

@@ -104,7 +104,7 @@ test('transactional produce only into partitions added to the ongoing transactio
     ErrorCode.INVALID_TXN_STATE,
     'a producer id with no transactional id',
   );
-  const lso = server.broker.lastStableOffset('coord', 0, server.broker.partitions.get('coord', 0)!);
+  const lso = server.broker.partitions.get('coord', 0)!.lastStableOffset;
   assert.equal(lso, 0);
   const ended = await tc.endTransaction('coord-produce', producerId, producerEpoch, true);
   assert.equal(ended.errorCode, ErrorCode.NONE);
@@ -113,8 +113,8 @@ test('transactional produce only into partitions added to the ongoing transactio
     ErrorCode.INVALID_TXN_STATE,
     'the transaction is over',
   );
-  const log = server.broker.partitions.get('coord', 0)!;
-  assert.equal(server.broker.lastStableOffset('coord', 0, log), log.highWatermark);
+  const partition = server.broker.partitions.get('coord', 0)!;
+  assert.equal(partition.lastStableOffset, partition.highWatermark);
 });
 
 test('AddPartitionsToTxn and EndTxn: wrong producer id, old epoch, unknown partitions, each state', async () => {
