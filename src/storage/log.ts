@@ -59,9 +59,6 @@ export interface PartitionLogOptions {
   leaderEpoch?: number;
   /** The caller already checked each batch's CRC (the broker does on produce): skip doing it twice. */
   trustAppendedBatches?: boolean;
-  /** Run retention and compaction on this log's own timer (`log.retention.check.interval.ms`).
-   *  Default true; the LogManager turns it off and runs them for all its partitions in turn. */
-  backgroundWork?: boolean;
 }
 
 export interface ReadOptions {
@@ -102,7 +99,6 @@ export class PartitionLog implements CompactionTarget {
   private readonly background: BackgroundWork;
   /** Damaged or inconsistent batches the lookups by time logged already (timestamp-lookup.ts). */
   private readonly reportedLookupProblems = new Set<string>();
-  private readonly backgroundWork: boolean;
 
   private constructor(
     environment: SegmentEnvironment,
@@ -118,7 +114,6 @@ export class PartitionLog implements CompactionTarget {
     this.config = environment.config;
     this.topicId = topicId;
     this.recovery = recovered.report;
-    this.backgroundWork = options.backgroundWork !== false;
     this.state = new LogState(options.directory, environment, logger, recovered);
     this.checkpoints = new CheckpointWriter(this.state, { topic: this.topic, partition: this.partition }, leaderEpochs);
     this.appender = new LogAppender(
@@ -444,9 +439,7 @@ export class PartitionLog implements CompactionTarget {
     this.timers.push(
       setInterval(() => this.checkpoints.request(), this.config.recoveryPointCheckpointIntervalMs).unref(),
     );
-    if (this.backgroundWork) {
-      this.timers.push(setInterval(() => void this.runBackgroundWork(), this.config.retentionCheckIntervalMs).unref());
-    }
+    this.timers.push(setInterval(() => void this.runBackgroundWork(), this.config.retentionCheckIntervalMs).unref());
   }
 
   /** One round of retention and (for compacted topics) compaction, as the

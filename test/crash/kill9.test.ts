@@ -216,7 +216,6 @@ test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout
       partition: 0,
       config: crashCompactedLogConfig,
       logger: new MemoryLogger(),
-      backgroundWork: false,
     });
     const newestServed = new Map<string, number>();
     let previous = -1;
@@ -330,7 +329,6 @@ test(
         partition: 0,
         config: crashRetentionLogConfig,
         logger: new MemoryLogger(),
-        backgroundWork: false,
       });
       assert.ok(
         log.logEndOffset > highestAcknowledged,
