@@ -7,7 +7,7 @@ import { compactLog, type CompactionTarget } from './compaction.js';
 import { invariant } from './errors.js';
 import type { LogState } from './log-state.js';
 import type { LogTrimmer } from './log-trimming.js';
-import { rebuildSegment } from './recovery.js';
+import { rebuildSegment } from './recovery-scan.js';
 import { Segment } from './segment.js';
 
 /** The sealed, durable segments (not the active one) compaction may rewrite, and all segments. */

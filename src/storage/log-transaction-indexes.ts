@@ -1,12 +1,13 @@
 // The aborted-transaction indexes (`.txnindex`) of a partition log, across its segments: which logs
 // keep them, recording an entry right after its ABORT marker, and reading them all at open — with the
-// ranges the broker must complete (recovery table rows `txnindex-*`, recovery.ts).
-// One file per segment lives with the segment (segment.ts); README.md has the lifecycle.
+// ranges the broker must complete (recovery table rows `txnindex-*`, recovery-transaction-index.ts).
+// One file per segment lives with the segment (segment-index-writer.ts writes it); README.md has the lifecycle.
 
 import { invariant } from './errors.js';
 import type { CheckpointWriter } from './log-checkpoint-writer.js';
 import type { LogState } from './log-state.js';
-import { loadTransactionIndex, type RecoveryReport } from './recovery.js';
+import type { RecoveryReport } from './recovery-cases.js';
+import { loadTransactionIndex } from './recovery-transaction-index.js';
 import type { AbortedTransactionEntry } from './transaction-index.js';
 
 /** What readTransactionIndexes found. */

@@ -30,7 +30,8 @@ import { LogState } from './log-state.js';
 import { LogTrimmer } from './log-trimming.js';
 import { TransactionIndexes, type TransactionIndexRead } from './log-transaction-indexes.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
-import { recoverPartition, type RecoveryReport } from './recovery.js';
+import type { RecoveryReport } from './recovery-cases.js';
+import { recoverPartition } from './recovery.js';
 import { Segment, type SegmentEnvironment } from './segment.js';
 import { renameForDeletion } from './deleted-directories.js';
 import {

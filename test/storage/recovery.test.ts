@@ -17,7 +17,7 @@ import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
 import { validateBatch } from '../../src/protocol/record-batch/header.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery.js';
+import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery-cases.js';
 import { decodeTransactionIndex, type AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
 import {
   makeMarker,

@@ -16,13 +16,7 @@ import {
   transactionIndexEntryBytes,
   type AbortedTransactionEntry,
 } from '../../src/storage/transaction-index.js';
-import {
-  makeMarker,
-  makeTransactionalBatch,
-  makeValueBatch,
-  partitionDirectories,
-  appendTransaction,
-} from './helpers.js';
+import { makeTransactionalBatch, makeValueBatch, partitionDirectories, appendTransaction } from './helpers.js';
 
 const tempDir = partitionDirectories('orders-0');
 
