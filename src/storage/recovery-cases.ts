@@ -82,19 +82,25 @@ export const recoveryCases = [
   },
   {
     id: 'offset-mismatch',
-    when: 'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if it starts below',
+    when:
+      'the batch does not start at the end of the previous batch (or its segment base); with compaction, only if ' +
+      'it starts below',
     action: 'cut the file there',
   },
   {
     id: 'segment-gap',
-    when: 'the next segment does not start where this one ends (this one lost its tail in a crash during a roll); with compaction, only if it starts below',
+    when:
+      'the next segment does not start where this one ends (this one lost its tail in a crash during a roll); ' +
+      'with compaction, only if it starts below',
     action: 'treat as a cut: delete the segments after it',
   },
   { id: 'segment-after-cut', when: 'a segment after one that was cut', action: 'delete it' },
   // Aborted-transaction indexes (.txnindex)
   {
     id: 'txnindex-loaded',
-    when: "a trusted segment's .txnindex passes its checks (whole entries, version 0, markers increasing inside the segment)",
+    when:
+      "a trusted segment's .txnindex passes its checks " +
+      '(whole entries, version 0, markers increasing inside the segment)',
     action: 'use its entries',
   },
   {
@@ -114,12 +120,16 @@ export const recoveryCases = [
   },
   {
     id: 'txnindex-past-end',
-    when: "a scanned segment's .txnindex has entries at or past the recovered end, or above the recovery point without a control batch at their marker offset",
+    when:
+      "a scanned segment's .txnindex has entries at or past the recovered end, or above the recovery point " +
+      'without a control batch at their marker offset',
     action: 'drop them (the file is rewritten)',
   },
   {
     id: 'txnindex-unverified',
-    when: 'a scanned segment has control batches at or past the recovery point (or anywhere, without a .txnindex) that no entry names',
+    when:
+      'a scanned segment has control batches at or past the recovery point (or anywhere, without a .txnindex) ' +
+      'that no entry names',
     action: 'list them for the broker to complete; the recovery point stays below the first until it has',
   },
 ] as const;

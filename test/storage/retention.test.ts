@@ -217,7 +217,7 @@ test('retention runs in the background on the log.retention.check.interval.ms ti
   await log.close();
 });
 
-test('a background round runs retention on a delete topic and compaction, not retention, on a compact-only one', async () => {
+test('a background round: retention on a delete topic, compaction (no retention) on a compact one', async () => {
   // (Once the LogManager's test: the broker opens its PartitionLogs itself, and each runs its own rounds.)
   const clock = new ManualClock(0);
   const config = { segmentBytes: 400, retentionMs: 1000, fileDeleteDelayMs: 0 };
