@@ -47,10 +47,23 @@ import {
 } from '../protocol/record-batch/records.js';
 import type { Clock } from '../runtime/clock.js';
 import { isDiskError } from './errors.js';
-import type { PartitionLog } from './log.js';
+import type { LogConfig } from './limits.js';
 import type { StorageLogger } from './logger.js';
 import { cleanedSuffix, swapSuffix } from './segment-files.js';
-import type { Segment } from './segment.js';
+import type { Segment, SegmentEnvironment } from './segment.js';
+
+/** What compaction needs of a partition log — PartitionLog gives it, and this file does not know
+ *  PartitionLog: the segments it may rewrite, a way to swap one in, and where to report a disk error. */
+export interface CompactionTarget {
+  readonly directory: string;
+  readonly config: LogConfig;
+  readonly segmentEnvironment: SegmentEnvironment;
+  /** The sealed, flushed segments compaction may rewrite, and all segments. */
+  segmentsForCompaction(): { sealed: Segment[]; all: Segment[] };
+  /** Puts a complete, fsync'ed `.log.swap` in place of `segment`; false if the segment went away. */
+  replaceSegment(segment: Segment, swapPath: string): Promise<boolean>;
+  reportDiskFailure(operation: string, error: unknown): void;
+}
 
 export interface CompactionResult {
   segmentsRewritten: number;
@@ -180,7 +193,7 @@ async function collectLastOffsets(
 
 /** Compacts the log's sealed segments. Safe to run while appends continue. */
 export async function compactLog(
-  log: PartitionLog,
+  log: CompactionTarget,
   context: { clock: Clock; logger: StorageLogger },
 ): Promise<CompactionResult> {
   try {
@@ -196,7 +209,7 @@ export async function compactLog(
 }
 
 async function compactSegments(
-  log: PartitionLog,
+  log: CompactionTarget,
   context: { clock: Clock; logger: StorageLogger },
 ): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0, bytesBefore: 0, bytesAfter: 0 };

@@ -6,84 +6,44 @@
 //   readableBytes ≤ sizeBytes
 // `nextOffset`/`sizeBytes` count every batch handed to append(); `readable*` only those whose write
 // completed, which is what reads may see.
+//
+// Collaborators (none imports this file): segment-appender.ts (ordered writes, group commit),
+// segment-batches.ts (walking the batch headers of the file), segment-indexes.ts (the index entry rule,
+// loading and rebuilding the indexes), segment-index-writer.ts (writing the index files).
 
-import { BATCH_HEADER_BYTES, RECORD_BATCH_MAGIC, RecordBatchHeader } from '../protocol/record-batch/header.js';
+import type { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import type { Clock } from '../runtime/clock.js';
 import { invariant } from './errors.js';
-import { readFully, type FileSystem } from './file-system.js';
+import type { FileSystem } from './file-system.js';
 import { storageLimits, type LogConfig } from './limits.js';
 import { IndexCorruptError, OffsetIndex } from './offset-index.js';
 import { SegmentAppender, type AppenderHooks } from './segment-appender.js';
+import { forEachBatchIn, locateBatch, readBatchRange, walkTail, type BatchRange } from './segment-batches.js';
 import {
   logSuffix,
   offsetIndexSuffix,
   segmentFileName,
-  temporarySuffix,
   timeIndexSuffix,
   transactionIndexSuffix,
 } from './segment-files.js';
-import { ChunkReader } from './segment-reader.js';
-import { TimeIndex } from './time-index.js';
+import { SegmentIndexWriter } from './segment-index-writer.js';
 import {
-  TransactionIndex,
-  encodeTransactionIndexEntries,
-  transactionIndexEntryBytes,
-  type AbortedTransactionEntry,
-} from './transaction-index.js';
+  buildIndexesFromHeaders,
+  indexBatch,
+  noTimestamp,
+  readIndexFiles,
+  type LoadedIndexes,
+} from './segment-indexes.js';
+import { TimeIndex } from './time-index.js';
+import { TransactionIndex, type AbortedTransactionEntry } from './transaction-index.js';
+
+export type { BatchRange } from './segment-batches.js';
+export { noTimestamp } from './segment-indexes.js';
 
 export interface SegmentEnvironment {
   fileSystem: FileSystem;
   clock: Clock;
   config: LogConfig;
-}
-
-/** Kafka's "no timestamp". */
-export const noTimestamp = -1;
-
-export interface BatchRange {
-  buffer: Buffer;
-  /** Base offset of the first batch in `buffer`. */
-  firstOffset: number;
-  /** Offset after the last batch in `buffer`. */
-  nextOffset: number;
-  /** Where `buffer` came from, for a caller that would rather send the file range itself. */
-  position: number;
-}
-
-interface LoadedIndexes {
-  offsetIndex: OffsetIndex;
-  timeIndex: TimeIndex;
-}
-
-/** What indexBatch keeps between batches. */
-interface IndexingState {
-  bytesSinceLastIndexEntry: number;
-  maxTimestamp: number;
-  offsetOfMaxTimestamp: number;
-}
-
-/** The one rule for index entries, shared by appends, recovery and rebuilds (as Kafka): after more
- *  than `index.interval.bytes` of batches, the next batch gets an offset-index entry (its last
- *  offset → its position) and, if the largest timestamp grew, a time-index entry. */
-function indexBatch(
-  offsetIndex: OffsetIndex,
-  timeIndex: TimeIndex,
-  state: IndexingState,
-  header: RecordBatchHeader,
-  position: number,
-  intervalBytes: number,
-): void {
-  const lastOffset = header.lastOffset;
-  if (header.maxTimestamp > state.maxTimestamp) {
-    state.maxTimestamp = header.maxTimestamp;
-    state.offsetOfMaxTimestamp = lastOffset;
-  }
-  if (state.bytesSinceLastIndexEntry > intervalBytes) {
-    offsetIndex.append(lastOffset, position);
-    timeIndex.maybeAppend(state.maxTimestamp, state.offsetOfMaxTimestamp);
-    state.bytesSinceLastIndexEntry = 0;
-  }
-  state.bytesSinceLastIndexEntry += header.totalBytes;
 }
 
 export class Segment {
@@ -119,7 +79,7 @@ export class Segment {
   private references = 0;
   private closeRequested: (() => void) | null = null;
   private closed: Promise<void> | null = null;
-  private indexWrites: Promise<void> = Promise.resolve();
+  private readonly indexWriter: SegmentIndexWriter;
 
   private constructor(
     private readonly environment: SegmentEnvironment,
@@ -137,6 +97,7 @@ export class Segment {
     this.transactionIndex = new TransactionIndex(baseOffset);
     this.opened = opened.then((fd) => (this.fd = fd));
     this.opened.catch(() => undefined);
+    this.indexWriter = new SegmentIndexWriter(environment.fileSystem, this);
   }
 
   get offsetIndex(): OffsetIndex {
@@ -160,6 +121,16 @@ export class Segment {
 
   retire(): void {
     this.retired = true;
+  }
+
+  get isRetired(): boolean {
+    return this.retired;
+  }
+
+  /** The offset and time indexes, or null while they are unloaded. */
+  loadedIndexes(): LoadedIndexes | null {
+    if (this.offsetIndexValue === null || this.timeIndexValue === null) return null;
+    return { offsetIndex: this.offsetIndexValue, timeIndex: this.timeIndexValue };
   }
 
   /** Drops a sealed, idle segment's indexes from memory; false if it cannot now. */
@@ -190,32 +161,12 @@ export class Segment {
 
   private loadIndexes(): Promise<LoadedIndexes> {
     this.loadingIndexes ??= (async (): Promise<LoadedIndexes> => {
-      const { fileSystem, config } = this.environment;
       if (this.retired) return this.rebuildIndexesFromHeaders();
       try {
-        const offsetContent = await fileSystem.readFile(this.offsetIndexPath);
-        const timeContent = await fileSystem.readFile(this.timeIndexPath);
-        if (offsetContent === null || timeContent === null)
-          throw new IndexCorruptError(this.offsetIndexPath, 'missing');
-        const offsetIndex = OffsetIndex.load(
-          this.offsetIndexPath,
-          this.baseOffset,
-          config.segmentIndexBytes,
-          offsetContent,
-          this.sizeBytes,
-        );
-        const timeIndex = TimeIndex.load(
-          this.timeIndexPath,
-          this.baseOffset,
-          config.segmentIndexBytes,
-          timeContent,
-          this.nextOffset,
-        );
-        offsetIndex.markPersisted(offsetIndex.entries);
-        timeIndex.markPersisted(timeIndex.entries);
-        this.offsetIndexValue = offsetIndex;
-        this.timeIndexValue = timeIndex;
-        return { offsetIndex, timeIndex };
+        const loaded = await readIndexFiles(this.environment.fileSystem, this.environment.config, this);
+        this.offsetIndexValue = loaded.offsetIndex;
+        this.timeIndexValue = loaded.timeIndex;
+        return loaded;
       } catch (error) {
         if (!(error instanceof IndexCorruptError)) throw error;
         return this.rebuildIndexesFromHeaders();
@@ -227,34 +178,12 @@ export class Segment {
   /** Rebuilds both indexes by walking the (already validated) batch headers, then writes them.
    *  Builds on the side: the segment's counters, which reads use meanwhile, stay as they are. */
   private async rebuildIndexesFromHeaders(): Promise<LoadedIndexes> {
-    const { config } = this.environment;
-    const reader = new ChunkReader(
-      this.environment.fileSystem,
-      await this.opened,
-      this.sizeBytes,
-      storageLimits.scanChunkBytes,
-    );
-    const offsetIndex = new OffsetIndex(this.baseOffset, config.segmentIndexBytes);
-    const timeIndex = new TimeIndex(this.baseOffset, config.segmentIndexBytes);
-    offsetIndex.markFileUnknown();
-    timeIndex.markFileUnknown();
-    const state: IndexingState = {
-      bytesSinceLastIndexEntry: 0,
-      maxTimestamp: noTimestamp,
-      offsetOfMaxTimestamp: this.baseOffset,
-    };
-    let position = 0;
-    while (position + BATCH_HEADER_BYTES <= this.sizeBytes) {
-      const view = await reader.header(position);
-      const header = new RecordBatchHeader(view.buffer, view.offset);
-      indexBatch(offsetIndex, timeIndex, state, header, position, config.indexIntervalBytes);
-      position += header.totalBytes;
-    }
-    if (state.maxTimestamp !== noTimestamp) timeIndex.maybeAppend(state.maxTimestamp, state.offsetOfMaxTimestamp, true);
-    this.offsetIndexValue = offsetIndex;
-    this.timeIndexValue = timeIndex;
+    const { fileSystem, config } = this.environment;
+    const built = await buildIndexesFromHeaders(fileSystem, await this.opened, config, this);
+    this.offsetIndexValue = built.offsetIndex;
+    this.timeIndexValue = built.timeIndex;
     await this.persistIndexes(true);
-    return { offsetIndex, timeIndex };
+    return built;
   }
 
   get logPath(): string {
@@ -362,46 +291,19 @@ export class Segment {
   /** The position of the first batch whose last offset is ≥ `offset`, below `endPosition`. */
   async locate(offset: number, endPosition: number): Promise<{ position: number; baseOffset: number } | null> {
     const { offsetIndex } = await this.ensureIndexes();
-    const reader = new ChunkReader(this.environment.fileSystem, this.fd, endPosition, storageLimits.lookupChunkBytes);
-    let position = offsetIndex.lookup(offset).position;
-    while (position + BATCH_HEADER_BYTES <= endPosition) {
-      const view = await reader.header(position);
-      if (view.available < BATCH_HEADER_BYTES) return null;
-      const header = new RecordBatchHeader(view.buffer, view.offset);
-      if (header.lastOffset >= offset) return { position, baseOffset: header.baseOffset };
-      position += header.totalBytes;
-    }
-    return null;
+    const start = offsetIndex.lookup(offset).position;
+    return locateBatch(this.environment.fileSystem, this.fd, offset, start, endPosition);
   }
 
   /** Whole batches from `position`: as many as fit in `maxBytes`, at least one (KIP-74), none at or
    *  past `limitOffset` or `endPosition`. */
-  async readBatches(
+  readBatches(
     position: number,
     maxBytes: number,
     limitOffset: number,
     endPosition: number,
   ): Promise<BatchRange | null> {
-    const first = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
-    if (
-      (await readFully(this.environment.fileSystem, this.fd, first, BATCH_HEADER_BYTES, position)) < BATCH_HEADER_BYTES
-    )
-      return null;
-    const firstHeader = new RecordBatchHeader(first);
-    if (firstHeader.baseOffset >= limitOffset || position + firstHeader.totalBytes > endPosition) return null;
-    const length = Math.max(firstHeader.totalBytes, Math.min(maxBytes, endPosition - position));
-    const buffer = Buffer.allocUnsafe(length);
-    const read = await readFully(this.environment.fileSystem, this.fd, buffer, length, position);
-    let end = 0;
-    let nextOffset = firstHeader.baseOffset;
-    while (end + BATCH_HEADER_BYTES <= read) {
-      const header = new RecordBatchHeader(buffer, end);
-      if (header.baseOffset >= limitOffset || end + header.totalBytes > read) break;
-      end += header.totalBytes;
-      nextOffset = header.lastOffset + 1;
-    }
-    invariant(end > 0, 'read found no whole batch where the first one was');
-    return { buffer: buffer.subarray(0, end), firstOffset: firstHeader.baseOffset, nextOffset, position };
+    return readBatchRange(this.environment.fileSystem, this.fd, position, maxBytes, limitOffset, endPosition);
   }
 
   /** Calls `visit` with each whole batch below `endPosition`, in order (compaction; off the hot path).
@@ -410,21 +312,7 @@ export class Segment {
     endPosition: number,
     visit: (batch: Buffer, position: number) => void | Promise<void>,
   ): Promise<void> {
-    const reader = new ChunkReader(
-      this.environment.fileSystem,
-      await this.opened,
-      endPosition,
-      storageLimits.scanChunkBytes,
-    );
-    let position = 0;
-    while (position + BATCH_HEADER_BYTES <= endPosition) {
-      const headerView = await reader.header(position);
-      const totalBytes = new RecordBatchHeader(headerView.buffer, headerView.offset).totalBytes;
-      const view = await reader.view(position, totalBytes);
-      invariant(view.available >= totalBytes, () => `batch at ${position} of ${this.logPath} runs past ${endPosition}`);
-      await visit(view.buffer.subarray(view.offset, view.offset + totalBytes), position);
-      position += totalBytes;
-    }
+    await forEachBatchIn(this.environment.fileSystem, await this.opened, this.logPath, endPosition, visit);
   }
 
   /**
@@ -442,37 +330,19 @@ export class Segment {
   }
 
   private async walkTail(): Promise<string | null> {
-    const last = this.offsetIndex.last();
-    let position = last?.position ?? 0;
-    const reader = new ChunkReader(this.environment.fileSystem, this.fd, this.sizeBytes, storageLimits.scanChunkBytes);
-    let nextOffset = this.baseOffset;
-    let maxTimestamp = this.timeIndex.last()?.timestamp ?? noTimestamp;
-    let offsetOfMaxTimestamp = this.timeIndex.last()?.offset ?? this.baseOffset;
-    let first = true;
-    while (position < this.sizeBytes) {
-      const view = await reader.header(position);
-      if (view.available < BATCH_HEADER_BYTES) return `${view.available} stray bytes at ${position}`;
-      const header = new RecordBatchHeader(view.buffer, view.offset);
-      if (header.magic !== RECORD_BATCH_MAGIC) return `magic ${header.magic} at ${position}`;
-      if (header.totalBytes < BATCH_HEADER_BYTES || position + header.totalBytes > this.sizeBytes)
-        return `batch length ${header.totalBytes} at ${position}`;
-      if (first && last !== undefined && header.lastOffset !== last.offset)
-        return `index entry names offset ${last.offset}, batch at ${position} ends at ${header.lastOffset}`;
-      if (!first && header.baseOffset < nextOffset)
-        return `offset ${header.baseOffset} after ${nextOffset} at ${position}`;
-      if (header.maxTimestamp > maxTimestamp) {
-        maxTimestamp = header.maxTimestamp;
-        offsetOfMaxTimestamp = header.lastOffset;
-      }
-      nextOffset = header.lastOffset + 1;
-      position += header.totalBytes;
-      first = false;
-    }
-    this.nextOffset = nextOffset;
-    this.readableNextOffset = nextOffset;
-    this.maxTimestamp = maxTimestamp;
-    this.offsetOfMaxTimestamp = offsetOfMaxTimestamp;
-    this.bytesSinceLastIndexEntry = this.sizeBytes - (last?.position ?? 0);
+    const end = await walkTail(this.environment.fileSystem, this.fd, {
+      baseOffset: this.baseOffset,
+      sizeBytes: this.sizeBytes,
+      lastIndexEntry: this.offsetIndex.last(),
+      maxTimestamp: this.timeIndex.last()?.timestamp ?? noTimestamp,
+      offsetOfMaxTimestamp: this.timeIndex.last()?.offset ?? this.baseOffset,
+    });
+    if (typeof end === 'string') return end;
+    this.nextOffset = end.nextOffset;
+    this.readableNextOffset = end.nextOffset;
+    this.maxTimestamp = end.maxTimestamp;
+    this.offsetOfMaxTimestamp = end.offsetOfMaxTimestamp;
+    this.bytesSinceLastIndexEntry = this.sizeBytes - (this.offsetIndex.last()?.position ?? 0);
     if (this.sizeBytes > 0) this.firstAppendAtMs = this.environment.clock.now();
     return null;
   }
@@ -495,88 +365,13 @@ export class Segment {
 
   /** Writes index changes to their files (and fsyncs them if `sync`). Serialized per segment. */
   persistIndexes(sync: boolean): Promise<void> {
-    const run = async (): Promise<void> => {
-      const { fileSystem } = this.environment;
-      if (this.retired) return; // the files are not ours any more
-      await this.writeTransactionIndex(sync);
-      if (!this.indexesLoaded) return; // nothing pending
-      for (const [index, path] of [
-        [this.offsetIndex, this.offsetIndexPath],
-        [this.timeIndex, this.timeIndexPath],
-      ] as const) {
-        const pending = index.pendingWrite();
-        if (pending === null && !sync) continue;
-        // Not 'a': with O_APPEND, Linux ignores the position of a positional write.
-        const fd = await fileSystem.open(path, 'r+').catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return fileSystem.open(path, 'w+');
-          throw error;
-        });
-        try {
-          if (pending !== null) {
-            await fileSystem.writeAll(fd, [pending.bytes], pending.position);
-            if (pending.truncate || (await fileSystem.fstat(fd)).size !== pending.fileBytes)
-              await fileSystem.ftruncate(fd, pending.fileBytes);
-          }
-          if (sync) await fileSystem.fsync(fd);
-        } finally {
-          await fileSystem.close(fd);
-        }
-        if (pending !== null) index.markPersisted(pending.entries);
-      }
-    };
-    this.indexWrites = this.indexWrites.then(run, run);
-    return this.indexWrites;
+    return this.indexWriter.persistIndexes(sync);
   }
 
   /** Writes the `.txnindex` entries appended since the last write now (page cache), without waiting
    *  for the next checkpoint: a process crash then loses none. Serialized with persistIndexes. */
   persistTransactionIndex(): Promise<void> {
-    const run = async (): Promise<void> => {
-      if (!this.retired) await this.writeTransactionIndex(false);
-    };
-    this.indexWrites = this.indexWrites.then(run, run);
-    return this.indexWrites;
-  }
-
-  /** Appends the pending `.txnindex` entries (creating the file if needed); fsyncs if `sync` and
-   *  anything was written since the last fsync. */
-  private async writeTransactionIndex(sync: boolean): Promise<void> {
-    const index = this.transactionIndex;
-    if (!index.needsWrite() && !(sync && index.unsynced)) return;
-    const { fileSystem } = this.environment;
-    const path = this.transactionIndexPath;
-    const fd = await fileSystem.open(path, 'r+').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return fileSystem.open(path, 'w+');
-      throw error;
-    });
-    if (!index.fileExists) index.directoryUnsynced = true;
-    const created = !index.fileExists;
-    try {
-      const pending = index.pending.slice();
-      if (pending.length > 0 || created) {
-        // Entries go after the whole entries already there (a sealed segment's count is learned from the size).
-        const fileBytes = (await fileSystem.fstat(fd)).size;
-        const entries = index.fileEntries >= 0 ? index.fileEntries : Math.floor(fileBytes / transactionIndexEntryBytes);
-        const position = entries * transactionIndexEntryBytes;
-        await fileSystem.writeAll(fd, [encodeTransactionIndexEntries(pending)], position);
-        const end = position + pending.length * transactionIndexEntryBytes;
-        if (fileBytes > end) await fileSystem.ftruncate(fd, end);
-        index.fileEntries = entries + pending.length;
-        index.pending = index.pending.slice(pending.length);
-        index.fileExists = true;
-        index.unsynced = true;
-      }
-      if (sync) {
-        await fileSystem.fsync(fd);
-        index.unsynced = false;
-      }
-    } finally {
-      await fileSystem.close(fd);
-    }
-    if (sync && index.directoryUnsynced) {
-      await fileSystem.syncDirectory(this.directory);
-      index.directoryUnsynced = false;
-    }
+    return this.indexWriter.persistTransactionIndex();
   }
 
   /** Records an aborted transaction whose marker this (active) segment holds, and writes it. */
@@ -586,60 +381,14 @@ export class Segment {
   }
 
   /** The entries in the `.txnindex` file now (written ones only), or null when there is none. */
-  async readTransactionIndexFile(): Promise<Buffer | null> {
-    await this.indexWrites.catch(() => undefined);
-    return this.environment.fileSystem.readFile(this.transactionIndexPath);
+  readTransactionIndexFile(): Promise<Buffer | null> {
+    return this.indexWriter.readTransactionIndexFile();
   }
 
   /** Replaces the `.txnindex` with exactly `entries`, atomically (temporary file, fsync, rename):
    *  a crash leaves either the old file or the new one. For recovery and its completion. */
   replaceTransactionIndex(entries: readonly AbortedTransactionEntry[]): Promise<void> {
-    const run = async (): Promise<void> => {
-      if (this.retired) return;
-      invariant(this.transactionIndex.pending.length === 0, 'transaction index replaced while entries are pending');
-      const { fileSystem } = this.environment;
-      const temporary = `${this.transactionIndexPath}${temporarySuffix}`;
-      const fd = await fileSystem.open(temporary, 'w');
-      try {
-        await fileSystem.writeAll(fd, [encodeTransactionIndexEntries(entries)], 0);
-        await fileSystem.fsync(fd);
-      } finally {
-        await fileSystem.close(fd);
-      }
-      await fileSystem.rename(temporary, this.transactionIndexPath);
-      await fileSystem.syncDirectory(this.directory);
-      this.transactionIndex.replaced(entries);
-    };
-    this.indexWrites = this.indexWrites.then(run, run);
-    return this.indexWrites;
-  }
-
-  /** Drops the `.txnindex` entries whose marker is at or after `endOffset` (truncation). */
-  private async truncateTransactionIndex(endOffset: number): Promise<void> {
-    const index = this.transactionIndex;
-    index.pending = index.pending.filter((entry) => entry.lastOffset < endOffset);
-    const content = await this.readTransactionIndexFile();
-    if (content === null) return;
-    let keep = 0;
-    while (
-      (keep + 1) * transactionIndexEntryBytes <= content.length &&
-      Number(content.readBigInt64BE(keep * transactionIndexEntryBytes + 18)) < endOffset
-    )
-      keep += 1;
-    const { fileSystem } = this.environment;
-    if (keep * transactionIndexEntryBytes < content.length) {
-      const fd = await fileSystem.open(this.transactionIndexPath, 'r+');
-      try {
-        await fileSystem.ftruncate(fd, keep * transactionIndexEntryBytes);
-        await fileSystem.fsync(fd);
-      } finally {
-        await fileSystem.close(fd);
-      }
-    }
-    index.fileEntries = keep;
-    index.lastOffset =
-      index.pending.at(-1)?.lastOffset ??
-      (keep === 0 ? -1 : Number(content.readBigInt64BE((keep - 1) * transactionIndexEntryBytes + 18)));
+    return this.indexWriter.replaceTransactionIndex(entries);
   }
 
   /** Rolls: waits for pending appends, records the final largest timestamp, makes log and indexes durable. */
@@ -668,7 +417,7 @@ export class Segment {
     this.readableBytes = position;
     this.offsetIndex.truncateToPosition(position);
     this.timeIndex.truncateToOffset(nextOffset);
-    await this.truncateTransactionIndex(nextOffset);
+    await this.indexWriter.truncateTransactionIndex(nextOffset);
     this.nextOffset = nextOffset;
     this.readableNextOffset = nextOffset;
     this.maxTimestamp = noTimestamp;
@@ -698,7 +447,7 @@ export class Segment {
     if (this.closed === null) {
       this.closed = (async () => {
         if (this.appender !== null) await this.appender.idle();
-        await this.indexWrites.catch(() => undefined); // nothing of this segment is written after close
+        await this.indexWriter.settled(); // nothing of this segment is written after close
         if (this.references > 0) await new Promise<void>((resolve) => (this.closeRequested = resolve));
         const fd = await this.opened.catch(() => -1);
         if (fd >= 0) await this.environment.fileSystem.close(fd);

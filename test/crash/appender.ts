@@ -42,7 +42,6 @@ const log = await PartitionLog.open({
   partition: 0,
   config: { ...config, flushPolicy },
   logger: new MemoryLogger(),
-  backgroundWork: false,
 });
 process.stdout.write(`ready ${log.logEndOffset}\n`);
 

@@ -118,7 +118,8 @@ test(
             const at = positions.get(value);
             assert.ok(
               at !== undefined,
-              `seed ${seed} cycle ${cycle}: acknowledged ${value} is missing (${acknowledged.length} acknowledged, ${stored.length} stored)`,
+              `seed ${seed} cycle ${cycle}: acknowledged ${value} is missing (${acknowledged.length} acknowledged, ` +
+                `${stored.length} stored)`,
             );
             assert.ok(at > previous, `seed ${seed} cycle ${cycle}: ${value} out of order`);
             previous = at;

@@ -74,10 +74,9 @@ test(
           acknowledged = Math.max(acknowledged, correlationId);
       }
       client.close();
-      assert.ok(
-        acknowledged >= 20,
-        `acknowledged ${acknowledged} of ${client.frames.length} answers: ${JSON.stringify(RawClient.decode(ApiKey.OffsetCommit, 7, client.frames[0]!).body, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`,
-      );
+      const firstAnswer = RawClient.decode(ApiKey.OffsetCommit, 7, client.frames[0]!).body;
+      const shown = JSON.stringify(firstAnswer, (_, v) => (typeof v === 'bigint' ? String(v) : v));
+      assert.ok(acknowledged >= 20, `acknowledged ${acknowledged} of ${client.frames.length} answers: ${shown}`);
 
       broker = startBroker(port, dataDir);
       const raw = await connected(port);

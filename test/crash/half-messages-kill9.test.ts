@@ -119,7 +119,8 @@ async function kcatKeys(port: number, isolation: 'read_committed' | 'read_uncomm
   return lines.map((line) => line.slice(0, line.indexOf('|'))).sort();
 }
 
-/** Keys of every record in `orders`, by a kafkajs consumer group from the beginning, sorted; waits for `expected`, then a while longer for duplicates. */
+/** Keys of every record in `orders`, by a kafkajs consumer group from the beginning, sorted; waits for `expected`,
+ *  then a while longer for duplicates. */
 async function kafkajsKeys(port: number, readUncommitted: boolean, expected: number): Promise<string[]> {
   const kafka = new Kafka({
     brokers: [`127.0.0.1:${port}`],
@@ -164,7 +165,8 @@ async function assertEveryReaderSees(port: number, expected: string[], when: str
 }
 
 test(
-  'kill -9 of the order service after its database commit: a second instance commits the order once; a rolled-back order never appears',
+  'kill -9 of the order service after its database commit: a second instance commits the order once; a rolled-back ' +
+    'order never appears',
   { timeout: 180_000 },
   async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sluice-half-kill9-'));
@@ -216,7 +218,8 @@ test(
       );
       const expected = inDatabase; // o-killed appears if and only if its row was committed
       console.log(
-        `o-killed killed ${delayMs} ms after its half message; in the database: ${inDatabase.includes('o-killed')}; output: ${JSON.stringify(killedRun.output())}`,
+        `o-killed killed ${delayMs} ms after its half message; in the database: ${inDatabase.includes('o-killed')}; ` +
+          `output: ${JSON.stringify(killedRun.output())}`,
       );
 
       // Checks are sent but nobody alive answers them: the crashed order stays invisible.

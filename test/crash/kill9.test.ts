@@ -108,7 +108,9 @@ async function killRepeatedly(policy: string, cycles: number): Promise<void> {
       highestAcknowledged = Math.max(highestAcknowledged, ack.lastOffset);
     }
     totalAcks += result.acks.length;
-    const where = `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), cycle ${cycle}, killed ${killAfterMs} ms after ${duringStartup ? 'spawn' : 'ready'}`;
+    const where =
+      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), cycle ${cycle}, killed ${killAfterMs} ms ` +
+      `after ${duringStartup ? 'spawn' : 'ready'}`;
 
     const log = await PartitionLog.open({
       directory,
@@ -160,7 +162,8 @@ async function killRepeatedly(policy: string, cycles: number): Promise<void> {
     await log.abandon();
   }
   console.log(
-    `kill -9 (${policy}): ${cycles} cycles, ${totalAcks} acknowledged batches checked, ${killsBeforeReady} kills during open/recovery, seed ${seed}`,
+    `kill -9 (${policy}): ${cycles} cycles, ${totalAcks} acknowledged batches checked, ${killsBeforeReady} kills ` +
+      `during open/recovery, seed ${seed}`,
   );
   assert.ok(totalAcks > 0, 'the appender never acknowledged anything');
 }
@@ -209,14 +212,15 @@ test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout
       }
     }
     totalAcks += result.acks.length;
-    const where = `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), compaction cycle ${cycle}, killed ${killAfterMs} ms after ${duringStartup ? 'spawn' : 'ready'}`;
+    const where =
+      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), compaction cycle ${cycle}, killed ` +
+      `${killAfterMs} ms after ${duringStartup ? 'spawn' : 'ready'}`;
     const log = await PartitionLog.open({
       directory,
       topic: 'crash',
       partition: 0,
       config: crashCompactedLogConfig,
       logger: new MemoryLogger(),
-      backgroundWork: false,
     });
     const newestServed = new Map<string, number>();
     let previous = -1;
@@ -294,7 +298,8 @@ test(`kill -9 while compacting, ${otherCycles} cycles (seed ${seed})`, { timeout
     await log.abandon();
   }
   console.log(
-    `kill -9 (compacting): ${otherCycles} cycles, ${totalAcks} acknowledged batches, ${servedRecords} of ${logOffsets} offsets still hold a record, seed ${seed}`,
+    `kill -9 (compacting): ${otherCycles} cycles, ${totalAcks} acknowledged batches, ${servedRecords} of ` +
+      `${logOffsets} offsets still hold a record, seed ${seed}`,
   );
   assert.ok(totalAcks > 0);
   assert.ok(servedRecords < logOffsets, 'compaction never removed anything: the test did not test it');
@@ -323,14 +328,15 @@ test(
         highestAcknowledged = Math.max(highestAcknowledged, ack.lastOffset);
       }
       totalAcks += result.acks.length;
-      const where = `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), retention cycle ${cycle}, killed ${killAfterMs} ms after ${duringStartup ? 'spawn' : 'ready'}`;
+      const where =
+        `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}), retention cycle ${cycle}, killed ` +
+        `${killAfterMs} ms after ${duringStartup ? 'spawn' : 'ready'}`;
       const log = await PartitionLog.open({
         directory,
         topic: 'crash',
         partition: 0,
         config: crashRetentionLogConfig,
         logger: new MemoryLogger(),
-        backgroundWork: false,
       });
       assert.ok(
         log.logEndOffset > highestAcknowledged,
@@ -376,7 +382,8 @@ test(
       await log.abandon();
     }
     console.log(
-      `kill -9 (retention): ${otherCycles} cycles, ${totalAcks} acknowledged batches, log start reached ${previousStart}, seed ${seed}`,
+      `kill -9 (retention): ${otherCycles} cycles, ${totalAcks} acknowledged batches, log start reached ` +
+        `${previousStart}, seed ${seed}`,
     );
     assert.ok(previousStart > 0, 'retention never deleted anything: the test did not test it');
   },

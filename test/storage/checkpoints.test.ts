@@ -12,9 +12,11 @@ import {
   writeLeaderEpochs,
   writeOffsetCheckpoint,
 } from '../../src/storage/checkpoints.js';
-import { nodeFileSystem } from '../../src/storage/file-system.js';
+import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { logConfigFromProperties, resolveLogConfig } from '../../src/storage/limits.js';
-import { temporaryDirectory } from './helpers.js';
+import { PartitionLog } from '../../src/storage/log.js';
+import { MemoryLogger } from '../../src/storage/logger.js';
+import { makeValueBatch, temporaryDirectory } from './helpers.js';
 
 const directory = temporaryDirectory();
 after(() => directory.remove());
@@ -104,4 +106,48 @@ test('limits: Kafka-named properties are read and checked', () => {
   assert.throws(() => resolveLogConfig({ segmentBytes: 10 }), { code: 'INVALID_CONFIG' });
   assert.throws(() => logConfigFromProperties({ 'cleanup.policy': 'shred' }), { code: 'INVALID_CONFIG' });
   assert.throws(() => logConfigFromProperties({ 'retention.ms': 'soon' }), { code: 'INVALID_CONFIG' });
+});
+
+test('a running log writes its checkpoints off the event loop: temporary file, fsync, rename, fsync directory', async () => {
+  const calls: string[] = [];
+  const recording = Object.fromEntries(
+    Object.entries(nodeFileSystem).map(([name, operation]) => [
+      name,
+      (...args: unknown[]) => {
+        const path = typeof args[0] === 'string' ? args[0].slice(args[0].lastIndexOf('/') + 1) : '';
+        calls.push(path === '' ? name : `${name} ${path}`);
+        return (operation as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as unknown as FileSystem;
+  const partition = temporaryDirectory();
+  try {
+    const log = await PartitionLog.open({
+      directory: `${partition.path}/c-0`,
+      topic: 'c',
+      partition: 0,
+      fileSystem: recording,
+      logger: new MemoryLogger(),
+    });
+    await log.append(makeValueBatch(3, 10));
+    calls.length = 0;
+    let loopTurned = false;
+    setImmediate(() => (loopTurned = true));
+    await log.checkpoint();
+    assert.ok(loopTurned, 'the checkpoint waited for the disk without holding the event loop');
+    const written = calls.filter((call) => !call.startsWith('fstat') && !call.startsWith('writeAll'));
+    const at = written.indexOf('open recovery-point-offset-checkpoint.tmp');
+    assert.ok(at >= 0, `the recovery point was written: ${calls.join(', ')}`);
+    assert.deepEqual(written.slice(at, at + 5), [
+      'open recovery-point-offset-checkpoint.tmp',
+      'fsync',
+      'close',
+      'rename recovery-point-offset-checkpoint.tmp',
+      'syncDirectory c-0',
+    ]);
+    await log.close();
+    assert.equal(readFileSync(`${partition.path}/c-0/recovery-point-offset-checkpoint`, 'utf8'), '0\n1\nc 0 3\n');
+  } finally {
+    partition.remove();
+  }
 });

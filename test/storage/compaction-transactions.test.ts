@@ -199,7 +199,7 @@ test('an aborted transaction never shadows the committed value of its key, and i
   await reopened.close();
 });
 
-test('committed transactional records compact like any others, and keep their producer and transactional bit', async () => {
+test('committed transactional records compact like others and keep producer and transactional bit', async () => {
   const directory = tempDir();
   const clock = new ManualClock(Date.now() + 3_600_000);
   const log = await open(directory, clock);
@@ -354,7 +354,8 @@ async function transactionalModel(seed: number, operations: number): Promise<voi
   const trace: string[] = [];
   const fail = (message: string) =>
     assert.fail(
-      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-12).join(' | ')}`,
+      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\n` +
+        `last operations: ${trace.slice(-12).join(' | ')}`,
     );
   const verify = async (final: boolean) => {
     const served = (await contents(log)).filter((record) => !record.control);

@@ -66,7 +66,7 @@ async function fill(
   return latest;
 }
 
-test('compaction keeps the last record per key at its original offset; tombstones go after delete.retention.ms', async () => {
+test('compaction keeps the last record per key at its offset; tombstones go after delete.retention.ms', async () => {
   const directory = tempDir();
   const clock = new ManualClock(1_000_000);
   const log = await PartitionLog.open({
@@ -201,7 +201,8 @@ async function compactionModel(seed: number, operations: number): Promise<void> 
   const trace: string[] = [];
   const fail = (message: string) =>
     assert.fail(
-      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-10).join(' | ')}`,
+      `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\n` +
+        `last operations: ${trace.slice(-10).join(' | ')}`,
     );
   const verify = async () => {
     const served = await contents(log);

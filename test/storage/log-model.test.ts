@@ -65,7 +65,8 @@ async function runSeed(seed: number, operations: number): Promise<void> {
   const check = (condition: unknown, message: string) => {
     if (!condition)
       assert.fail(
-        `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\nlast operations: ${trace.slice(-12).join(' | ')}`,
+        `seed ${seed} (replay with SLUICE_TEST_SEED=${seed}): ${message}\n` +
+          `last operations: ${trace.slice(-12).join(' | ')}`,
       );
   };
 
@@ -222,9 +223,11 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       await log.close();
       check(log.readOnly === null, `the log turned read-only: ${log.readOnly?.message}`);
       log = await open();
+      const warnings = logger.lines.filter((line) => line.level !== 'info');
       check(
         log.recovery.scannedSegments === 0,
-        `clean reopen scanned ${log.recovery.scannedSegments} segments: ${JSON.stringify([...log.recovery.cases])} ${JSON.stringify(logger.lines.filter((line) => line.level !== 'info'))}`,
+        `clean reopen scanned ${log.recovery.scannedSegments} segments: ` +
+          `${JSON.stringify([...log.recovery.cases])} ${JSON.stringify(warnings)}`,
       );
     } else {
       trace.push('crash+reopen');

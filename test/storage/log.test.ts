@@ -105,7 +105,7 @@ test('segments roll at segment.bytes and segment.ms with 20-digit names; reads c
   await log.close();
 });
 
-test('offset index holds batch last offsets at positions every index.interval.bytes; time index is monotonic', async () => {
+test('offset index: batch last offsets every index.interval.bytes; the time index is monotonic', async () => {
   const directory = tempDir();
   const log = await PartitionLog.open({
     directory,

@@ -17,7 +17,7 @@ import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
 import { validateBatch } from '../../src/protocol/record-batch/header.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
-import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery.js';
+import { recoveryCases, type RecoveryCaseId } from '../../src/storage/recovery-cases.js';
 import { decodeTransactionIndex, type AbortedTransactionEntry } from '../../src/storage/transaction-index.js';
 import {
   makeMarker,
@@ -304,7 +304,7 @@ test('case segment-after-cut: segments after a cut are deleted', async () => {
   await log.close();
 });
 
-test('case segment-gap: a segment that does not continue the previous one (lost tail during a roll) is dropped', async () => {
+test('case segment-gap: a segment not continuing the previous one (tail lost in a roll) is dropped', async () => {
   const directory = tempDir();
   const stored = await writeAndCrash(directory, 12, { segmentBytes: 700 });
   const logs = readdirSync(directory)
@@ -358,7 +358,7 @@ function recoveryPointOnDisk(directory: string): number {
   );
 }
 
-test("case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments' indexes are checked; missing or bad ones are listed for a rebuild", async () => {
+test('case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted indexes checked, bad ones listed', async () => {
   const directory = tempDir();
   const config = { segmentBytes: 500 };
   const log = await open(directory, config);
@@ -367,7 +367,8 @@ test("case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments
   const bases = log.segmentBaseOffsets;
   assert.ok(bases.length >= 4, `segments ${bases}`);
   const ends = [...bases.slice(1), log.logEndOffset];
-  // Segment 0: no file (written before .txnindex existed); 1: garbage; 2: torn (below the recovery point, so corrupt too).
+  // Segment 0: no file (written before .txnindex existed); 1: garbage;
+  // 2: torn (below the recovery point, so corrupt too).
   unlinkSync(segmentPath(directory, bases[0]!, '.txnindex'));
   writeFileSync(segmentPath(directory, bases[1]!, '.txnindex'), Buffer.alloc(34, 0x7f));
   const torn = readFileSync(segmentPath(directory, bases[2]!, '.txnindex'));
@@ -402,7 +403,7 @@ test("case txnindex-loaded, txnindex-missing, txnindex-corrupt: trusted segments
   await again.close();
 });
 
-test("case txnindex-torn, txnindex-past-end, txnindex-unverified: a crashed tail's index is cut to what the log kept; control batches without an entry are listed", async () => {
+test("case txnindex-torn, txnindex-past-end, txnindex-unverified: a crashed tail's index is cut", async () => {
   const directory = tempDir();
   const log = await open(directory);
   const entries = await writeTransactions(log, 6); // markers: abort, abort, commit, abort, abort, commit

@@ -6,7 +6,7 @@ import { StorageError } from '../../src/storage/errors.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { selectSegmentsToDelete } from '../../src/storage/retention.js';
-import { makeValueBatch, partitionDirectories } from './helpers.js';
+import { makeBatch, makeValueBatch, partitionDirectories } from './helpers.js';
 
 const tempDir = partitionDirectories('r-0');
 
@@ -215,6 +215,62 @@ test('retention runs in the background on the log.retention.check.interval.ms ti
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(log.logStartOffset, 8, 'every expired segment went without anyone asking');
   await log.close();
+});
+
+test('a background round: retention on a delete topic, compaction (no retention) on a compact one', async () => {
+  // (Once the LogManager's test: the broker opens its PartitionLogs itself, and each runs its own rounds.)
+  const clock = new ManualClock(0);
+  const config = { segmentBytes: 400, retentionMs: 1000, fileDeleteDelayMs: 0 };
+  const plain = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'r',
+    partition: 0,
+    clock,
+    config,
+    logger: new MemoryLogger(),
+  });
+  for (let index = 0; index < 6; index += 1)
+    await plain.append(makeValueBatch(1, 100, index, { baseTimestamp: 0, maxTimestamp: 0 }));
+  const compacted = await PartitionLog.open({
+    directory: tempDir(),
+    topic: 'r',
+    partition: 0,
+    clock,
+    config: { ...config, cleanupPolicy: { compact: true, delete: false } },
+    logger: new MemoryLogger(),
+  });
+  for (let index = 0; index < 12; index += 1)
+    await compacted.append(
+      makeBatch([{ key: Buffer.from('same'), value: Buffer.from(`v${index}`) }], { baseTimestamp: 0 }),
+    );
+  // Reopened, so every segment but the last is sealed and flushed: compaction's input.
+  await plain.close();
+  await compacted.close();
+  const reopenedPlain = await PartitionLog.open({
+    directory: plain.directory,
+    topic: 'r',
+    partition: 0,
+    clock,
+    config,
+    logger: new MemoryLogger(),
+  });
+  const reopenedCompacted = await PartitionLog.open({
+    directory: compacted.directory,
+    topic: 'r',
+    partition: 0,
+    clock,
+    config: { ...config, cleanupPolicy: { compact: true, delete: false } },
+    logger: new MemoryLogger(),
+  });
+  const compactedBytes = reopenedCompacted.sizeBytes;
+  clock.set(5000);
+  await reopenedPlain.runBackgroundWork();
+  await reopenedCompacted.runBackgroundWork();
+  assert.ok(reopenedPlain.logStartOffset > 0, 'retention ran on the delete topic');
+  assert.ok(reopenedCompacted.sizeBytes < compactedBytes, 'compaction ran on the compacted topic');
+  assert.equal(reopenedCompacted.logStartOffset, 0, 'a compact-only topic is not trimmed by retention');
+  await reopenedPlain.close();
+  await reopenedCompacted.close();
 });
 
 test('segments wholly below the log start are deleted by the next retention pass, whatever the policy', async () => {

@@ -198,7 +198,7 @@ test('a batch too large to decompress here answers its first offset, with a warn
   await log.close();
 });
 
-test('a batch whose CRC is right but whose records do not decode is the producer’s: a warning, not a disk error', async () => {
+test('a batch with a right CRC whose records do not decode is the producer’s: a warning, no disk error', async () => {
   const { log, logger } = await open(tempDir());
   await log.append(await timed([1000]));
   const garbage = await timed([2000, 3000]);

@@ -16,13 +16,7 @@ import {
   transactionIndexEntryBytes,
   type AbortedTransactionEntry,
 } from '../../src/storage/transaction-index.js';
-import {
-  makeMarker,
-  makeTransactionalBatch,
-  makeValueBatch,
-  partitionDirectories,
-  appendTransaction,
-} from './helpers.js';
+import { makeTransactionalBatch, makeValueBatch, partitionDirectories, appendTransaction } from './helpers.js';
 
 const tempDir = partitionDirectories('orders-0');
 
@@ -84,8 +78,10 @@ test('format: 34-byte entries as Kafka (version int16, producerId, firstOffset, 
   corrupt(bytes.subarray(0, 50)); // torn
   corrupt(Buffer.concat([bytes.subarray(34), bytes.subarray(0, 34)])); // markers out of order
   corrupt(bytes, 110); // a marker past the segment end
-  corrupt(encodeTransactionIndexEntries([{ producerId: 1, firstOffset: 1, lastOffset: 99, lastStableOffset: 1 }])); // before the segment
-  corrupt(encodeTransactionIndexEntries([{ producerId: 1, firstOffset: 120, lastOffset: 110, lastStableOffset: 1 }])); // first after last
+  // before the segment
+  corrupt(encodeTransactionIndexEntries([{ producerId: 1, firstOffset: 1, lastOffset: 99, lastStableOffset: 1 }]));
+  // first after last
+  corrupt(encodeTransactionIndexEntries([{ producerId: 1, firstOffset: 120, lastOffset: 110, lastStableOffset: 1 }]));
   const badVersion = Buffer.from(bytes);
   badVersion.writeInt16BE(3, 34);
   corrupt(badVersion);
@@ -146,7 +142,7 @@ test('a log that keeps no transaction indexes writes no .txnindex', async () => 
   assert.deepEqual(txnindexFiles(directory), []);
 });
 
-test("rolled with its segment: each entry goes to the marker's segment; every segment of a kept log has a file", async () => {
+test("rolled with its segment: entries go to their marker's segment; each segment of a kept log has one", async () => {
   const directory = tempDir();
   const log = await open(directory, { segmentBytes: 400 });
   await log.append(makeValueBatch(2, 100)); // a segment from before the partition became transactional
