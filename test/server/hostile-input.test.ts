@@ -22,7 +22,8 @@ import {
   RECORDS_OFFSET,
   RecordBatchHeader,
 } from '../../src/protocol/record-batch/header.js';
-import { decodeRecordBatches, encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatchSync } from '../../src/protocol/record-batch/record-encoder.js';
 import { startBrokerProcess } from '../support/broker-process.js';
 import { RawClient } from '../support/raw-client.js';
 import { Random, seedFromEnvironment } from '../support/random.js';
