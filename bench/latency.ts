@@ -16,8 +16,9 @@ import { performance } from 'node:perf_hooks';
 import { ApiKey, ErrorCode } from '../src/protocol/generated/index.js';
 import type { FetchResponse } from '../src/protocol/generated/fetch.js';
 import type { ProduceResponse } from '../src/protocol/generated/produce.js';
-import { decodeRecordBatchSync, type RecordToEncode } from '../src/protocol/record-batch/records.js';
-import { encodeRecordBatchSync } from '../src/protocol/record-batch/records.js';
+import { decodeRecordBatchSync } from '../src/protocol/record-batch/record-decoder.js';
+import { type RecordToEncode } from '../src/protocol/record-batch/record-encoder.js';
+import { encodeRecordBatchSync } from '../src/protocol/record-batch/record-encoder.js';
 import { WireClient } from './wire-client.js';
 
 /** Unanswered Produce requests allowed before the producer skips a tick (and falls behind). */

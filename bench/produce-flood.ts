@@ -6,7 +6,7 @@
 // last response.
 import { ApiKey, ErrorCode } from '../src/protocol/generated/index.js';
 import type { ProduceResponse } from '../src/protocol/generated/produce.js';
-import { encodeRecordBatchSync } from '../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../src/protocol/record-batch/record-encoder.js';
 import { WireClient } from './wire-client.js';
 
 /** Kafka's default max.message.bytes is 1 MiB + 12; stay a little under it. */

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeRecordBatchSync } from '../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../src/protocol/record-batch/record-encoder.js';
 import { nodeFileSystem } from '../src/storage/file-system.js';
 import { PartitionLog } from '../src/storage/log.js';
 import { MemoryLogger } from '../src/storage/logger.js';

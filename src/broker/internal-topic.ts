@@ -10,7 +10,8 @@
 // The store sees the broker only through `InternalPartitions` (services.ts): it runs on any
 // implementation of it, such as partitions on files without a broker (test/broker/groups/without-broker.test.ts).
 import { ControlRecordType, decodeControlRecord } from '../protocol/record-batch/control.js';
-import { encodeRecordBatchSync, decodeRecordBatches } from '../protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../protocol/record-batch/record-encoder.js';
+import { decodeRecordBatches } from '../protocol/record-batch/record-decoder.js';
 import type { Logger } from './logger.js';
 import type { InternalPartitions } from './services.js';
 

@@ -15,7 +15,7 @@ import {
   SLOT_KEY_LENGTH,
   SLOT_OFFSET_DELTA,
   type LocatedRecordBatch,
-} from '../protocol/record-batch/records.js';
+} from '../protocol/record-batch/record-locator.js';
 import type { FetchedBatch } from './consumer-messages.js';
 import { partitionId, type PartitionState } from './consumer-partitions.js';
 import type { OrderedExecutor } from './ordered-executor.js';

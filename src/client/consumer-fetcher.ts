@@ -16,7 +16,7 @@
 import { ApiKey } from '../protocol/generated/index.js';
 import type { FetchResponse } from '../protocol/generated/fetch.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { locateRecordBatches } from '../protocol/record-batch/records.js';
+import { locateRecordBatches } from '../protocol/record-batch/record-locator.js';
 import {
   BASE_OFFSET_OFFSET,
   BATCH_HEADER_BYTES,

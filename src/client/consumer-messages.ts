@@ -12,8 +12,8 @@ import {
   SLOT_HEADER_COUNT,
   SLOT_OFFSET_DELTA,
   type LocatedRecordBatch,
-  type RecordHeader,
-} from '../protocol/record-batch/records.js';
+} from '../protocol/record-batch/record-locator.js';
+import { type RecordHeader } from '../protocol/record-batch/record-layout.js';
 import { TIMESTAMP_TYPE_LOG_APPEND_TIME } from '../protocol/record-batch/header.js';
 import type { ConsumedMessage } from './consumer-types.js';
 import type { PartitionState } from './consumer-partitions.js';

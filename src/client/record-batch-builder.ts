@@ -1,6 +1,6 @@
 // The producer's open batch: each record is written into the batch's bytes when it is sent, so a
 // buffered message costs its encoded bytes and nothing else — no record object, no header array,
-// no second pass to size and encode a whole batch when it closes (records.ts's encodeRecordBatch
+// no second pass to size and encode a whole batch when it closes (record-encoder.ts's encodeRecordBatch
 // does that, for callers that hold their records as objects).
 //
 // Layout (docs/record-batch.md): 61 header bytes, left blank until `finish`, then the records:

@@ -41,10 +41,10 @@ import { ControlRecordType, decodeControlBatchMarker } from '../protocol/record-
 import { Compression } from '../protocol/record-batch/header.js';
 import {
   decodeRecordBatch,
-  encodeRecordBatch,
   type DecodedRecord,
   type DecodedRecordBatch,
-} from '../protocol/record-batch/records.js';
+} from '../protocol/record-batch/record-decoder.js';
+import { encodeRecordBatch } from '../protocol/record-batch/record-encoder.js';
 import type { Clock } from '../runtime/clock.js';
 import { isDiskError } from './errors.js';
 import type { LogConfig } from './limits.js';

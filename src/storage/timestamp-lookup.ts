@@ -56,7 +56,7 @@ import {
   locatedRecordCount,
   RECORD_SLOTS,
   SLOT_OFFSET_DELTA,
-} from '../protocol/record-batch/records.js';
+} from '../protocol/record-batch/record-locator.js';
 import { StorageError } from './errors.js';
 import type { FileSystem } from './file-system.js';
 import { storageLimits } from './limits.js';

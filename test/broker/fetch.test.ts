@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches, encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 

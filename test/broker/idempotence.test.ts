@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { startTestBroker } from '../support/test-broker.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode } from '../../src/protocol/generated/index.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { startTestBroker } from '../support/test-broker.js';
 
 async function idempotentBatch(producerId: number, baseSequence: number): Promise<Buffer> {

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { ControlRecordType, encodeControlBatch } from '../../src/protocol/record-batch/control.js';
 import { CRC_OFFSET, MAGIC_OFFSET } from '../../src/protocol/record-batch/header.js';
 import { RawClient } from '../support/raw-client.js';

@@ -14,7 +14,7 @@ import {
 } from '../../src/broker/producer-state.js';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.js';
 import { RecordBatchHeader } from '../../src/protocol/record-batch/header.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { MemoryLogger as StorageMemoryLogger } from '../../src/storage/logger.js';
 import { PartitionLog } from '../../src/storage/log.js';
 

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { MemoryLogger } from '../../src/broker/logger.js';
 import { checkSizeLimits, sizeLimitRules, sizeLimitsFor, type SizeLimits } from '../../src/broker/size-limits.js';
 import { ErrorCode } from '../../src/protocol/generated/index.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { startBroker } from '../../src/server/start-broker.js';
 import { startTestBroker } from '../support/test-broker.js';
 

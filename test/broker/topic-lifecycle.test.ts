@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { ErrorCode } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { TopicRegistry } from '../../src/broker/topic-registry.js';
 import { isDeletedPartitionDirectoryName } from '../../src/storage/deleted-directories.js';
 import { makeBatch } from '../storage/helpers.js';

@@ -1,15 +1,12 @@
 // The producer's incremental batch encoder must write the same bytes as the reference encoder
-// (records.ts), record for record, whatever the keys, values, headers and timestamps.
+// (record-encoder.ts), record for record, whatever the keys, values, headers and timestamps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { RecordBatchBuilder, type HeaderEntry } from '../../src/client/record-batch-builder.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import {
-  decodeRecordBatchSync,
-  encodeRecordBatchSync,
-  type RecordToEncode,
-} from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatchSync } from '../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatchSync, type RecordToEncode } from '../../src/protocol/record-batch/record-encoder.js';
 
 interface Message {
   key: Buffer | null;

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { ApiKey } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 

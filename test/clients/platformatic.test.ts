@@ -1,60 +1,19 @@
 // @platformatic/kafka 1.35 (what npm installs on Node 20) against a real in-process broker on loopback:
-// admin topics and metadata, keyed messages with headers in every codec the client supports here
-// (none, gzip, snappy, lz4; its zstd needs node:zlib's zstd, i.e. Node >= 22.15, and is refused by the
-// client on Node 20), acks 0/1/-1, the idempotent producer, list offsets (earliest, latest, by time),
-// delete records, configs, consuming by partition and offset through its group-less Consumer.fetch,
-// and a consumer group. What was stored is read back with our own Fetch decoder (readPartition), so
-// a client bug cannot hide a broker bug.
+// keyed messages with headers in every codec the client supports here (none, gzip, snappy, lz4; its
+// zstd needs node:zlib's zstd, i.e. Node >= 22.15, and is refused by the client on Node 20), acks
+// 0/1/-1, the idempotent producer, consuming by partition and offset through its group-less
+// Consumer.fetch, and a consumer group. Admin, list offsets, delete records and configs are in
+// platformatic-admin.test.ts. What was stored is read back with our own Fetch decoder
+// (readPartition), so a client bug cannot hide a broker bug.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import {
-  Admin,
-  Consumer,
-  Producer,
-  ProduceAcks,
-  ConfigResourceTypes,
-  IncrementalAlterConfigOperationTypes,
-  stringDeserializers,
-  stringSerializers,
-  type CompressionAlgorithmValue,
-} from '@platformatic/kafka';
-import { ApiKey } from '../../src/protocol/generated/index.js';
-import { RawClient } from '../support/raw-client.js';
+import { Consumer, ProduceAcks, stringDeserializers, type CompressionAlgorithmValue } from '@platformatic/kafka';
+import { clientOptions, failedWith, newAdmin, newProducer } from '../support/platformatic-clients.js';
 import { readPartition } from '../support/read-partition.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 let server: TestBroker;
-
-// Short retries: against one broker on loopback a failure is a failure, not a transient.
-const clientOptions = () => ({
-  clientId: 'platformatic-test',
-  bootstrapBrokers: [server.bootstrap],
-  retries: 1,
-  retryDelay: 50,
-  timeout: 5000,
-});
-
-function newAdmin(): Admin {
-  return new Admin(clientOptions());
-}
-
-function newProducer(
-  options: { idempotent?: boolean; compression?: CompressionAlgorithmValue } = {},
-): Producer<string, string, string, string> {
-  return new Producer({ ...clientOptions(), serializers: stringSerializers, ...options });
-}
-
-type ClientError = Error & { code?: string; apiId?: string; errors?: ClientError[] };
-
-/** @platformatic/kafka wraps broker error codes in (nested) AggregateErrors; this finds one by name or code. */
-function failedWith(name: string): (error: ClientError) => boolean {
-  const found = (error: ClientError, depth: number): boolean =>
-    error.apiId === name ||
-    error.code === name ||
-    (depth < 5 && (error.errors ?? []).some((inner) => found(inner, depth + 1)));
-  return (error) => found(error, 0);
-}
 
 before(async () => {
   // A lone test consumer need not wait Kafka's 3 s for more members to join.
@@ -65,54 +24,11 @@ after(async () => {
   await server.close();
 });
 
-test('admin: create, list, describe and delete topics; metadata', async () => {
-  const admin = newAdmin();
-  try {
-    const created = await admin.createTopics({ topics: ['pk-admin'], partitions: 3, replicas: 1 });
-    assert.equal(created.length, 1);
-    assert.equal(created[0]!.name, 'pk-admin');
-    assert.equal(created[0]!.partitions, 3);
-    assert.match(created[0]!.id, /^[0-9a-f-]{36}$/, 'a topic id is returned');
-    await assert.rejects(
-      admin.createTopics({ topics: ['pk-admin'], partitions: 3, replicas: 1 }),
-      failedWith('TOPIC_ALREADY_EXISTS'),
-    );
-    await assert.rejects(
-      admin.createTopics({ topics: ['bad name!'], partitions: 1, replicas: 1 }),
-      failedWith('INVALID_TOPIC_EXCEPTION'),
-    );
-
-    assert.ok((await admin.listTopics()).includes('pk-admin'));
-
-    const metadata = await admin.metadata({ topics: ['pk-admin'], forceUpdate: true });
-    assert.equal(metadata.controllerId, 0);
-    assert.deepEqual(
-      [...metadata.brokers.entries()].map(([id, b]) => `${id}@${b.host}:${b.port}`),
-      [`0@${server.bootstrap}`],
-    );
-    assert.match(metadata.id, /^[A-Za-z0-9_-]{22}$/, 'cluster id');
-    const topic = metadata.topics.get('pk-admin')!;
-    assert.equal(topic.partitionsCount, 3);
-    assert.ok(topic.partitions.every((p) => p.leader === 0 && p.replicas.length === 1 && p.isr.length === 1));
-
-    await admin.createPartitions({ topics: [{ name: 'pk-admin', count: 5, assignments: [] }] });
-    assert.equal(
-      (await admin.metadata({ topics: ['pk-admin'], forceUpdate: true })).topics.get('pk-admin')!.partitionsCount,
-      5,
-    );
-
-    await admin.deleteTopics({ topics: ['pk-admin'] });
-    assert.ok(!(await admin.listTopics()).includes('pk-admin'));
-  } finally {
-    await admin.close();
-  }
-});
-
 // zstd rides on node:zlib's zstdCompressSync, which Node 20 does not have; the client knows it.
 const zstdAvailable = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
 
 test('produce keyed messages with headers in every codec, stored exactly as sent', async () => {
-  const admin = newAdmin();
+  const admin = newAdmin(server.bootstrap);
   await admin.createTopics({ topics: ['pk-codecs'], partitions: 1, replicas: 1 });
   await admin.close();
   const codecs: CompressionAlgorithmValue[] = [
@@ -122,7 +38,7 @@ test('produce keyed messages with headers in every codec, stored exactly as sent
     'lz4',
     ...(zstdAvailable ? (['zstd'] as const) : []),
   ];
-  const producer = newProducer();
+  const producer = newProducer(server.bootstrap);
   const sent: Array<{ key: string; value: string; headers: Record<string, string> }> = [];
   try {
     for (const compression of codecs) {
@@ -164,7 +80,7 @@ test('produce keyed messages with headers in every codec, stored exactly as sent
 });
 
 test('acks=0 and acks=1: no answer needed, stored all the same', async () => {
-  const producer = newProducer();
+  const producer = newProducer(server.bootstrap);
   try {
     await producer.send({
       messages: Array.from({ length: 5 }, (_, i) => ({ topic: 'pk-acks', partition: 0, value: `none-${i}` })),
@@ -190,10 +106,10 @@ test('acks=0 and acks=1: no answer needed, stored all the same', async () => {
 });
 
 test('consume by partition and offset with the group-less Consumer.fetch', async () => {
-  const admin = newAdmin();
+  const admin = newAdmin(server.bootstrap);
   await admin.createTopics({ topics: ['pk-fetch'], partitions: 2, replicas: 1 });
   await admin.close();
-  const producer = newProducer();
+  const producer = newProducer(server.bootstrap);
   try {
     const messages = Array.from({ length: 30 }, (_, i) => ({
       topic: 'pk-fetch',
@@ -205,7 +121,7 @@ test('consume by partition and offset with the group-less Consumer.fetch', async
   } finally {
     await producer.close();
   }
-  const consumer = new Consumer({ ...clientOptions(), groupId: 'pk-unused-group', maxWaitTime: 100 });
+  const consumer = new Consumer({ ...clientOptions(server.bootstrap), groupId: 'pk-unused-group', maxWaitTime: 100 });
   try {
     const response = await consumer.fetch({
       node: 0,
@@ -273,7 +189,7 @@ test('consume by partition and offset with the group-less Consumer.fetch', async
 });
 
 test('idempotent producer: sequences accepted, offsets contiguous, stored once', async () => {
-  const producer = newProducer({ idempotent: true });
+  const producer = newProducer(server.bootstrap, { idempotent: true });
   try {
     for (let i = 0; i < 10; i++) {
       const result = await producer.send({
@@ -303,8 +219,8 @@ test('idempotent producer: sequences accepted, offsets contiguous, stored once',
 // that instead "bumps" producer 0 hands every such client the same id and epoch, so a second
 // producer's batches look like duplicates of the first's: acknowledged, never stored.
 test('two idempotent producers at once get distinct producer ids and every acknowledged message is stored', async () => {
-  const first = newProducer({ idempotent: true });
-  const second = newProducer({ idempotent: true });
+  const first = newProducer(server.bootstrap, { idempotent: true });
+  const second = newProducer(server.bootstrap, { idempotent: true });
   try {
     const acknowledged: Array<{ value: string; offset: bigint }> = [];
     for (let i = 0; i < 3; i++) {
@@ -344,7 +260,7 @@ test('two idempotent producers at once get distinct producer ids and every ackno
 test('an idempotent producer started after another one closed: its messages are stored, not taken for duplicates', async () => {
   const acknowledged: Array<{ value: string; offset: bigint }> = [];
   for (const run of ['before-restart', 'after-restart']) {
-    const producer = newProducer({ idempotent: true });
+    const producer = newProducer(server.bootstrap, { idempotent: true });
     try {
       for (let i = 0; i < 3; i++) {
         const value = `${run}-${i}`;
@@ -366,185 +282,13 @@ test('an idempotent producer started after another one closed: its messages are 
   );
 });
 
-test('list offsets: earliest, latest, by time; delete records moves the start', async () => {
-  const admin = newAdmin();
-  const producer = newProducer();
-  try {
-    await admin.createTopics({ topics: ['pk-timed'], partitions: 1, replicas: 1 });
-    const base = BigInt(Date.now() - 100_000);
-    for (let i = 0; i < 5; i++) {
-      await producer.send({
-        messages: [{ topic: 'pk-timed', partition: 0, value: `t${i}`, timestamp: base + BigInt(i * 10_000) }],
-      });
-    }
-    const list = async (timestamp: bigint) =>
-      (await admin.listOffsets({ topics: [{ name: 'pk-timed', partitions: [{ partitionIndex: 0, timestamp }] }] }))[0]!
-        .partitions[0]!;
-    assert.equal((await list(-2n)).offset, 0n, 'earliest');
-    assert.equal((await list(-1n)).offset, 5n, 'latest');
-    const byTime = await list(base + 25_000n);
-    assert.equal(byTime.offset, 3n, 'first record at or after the time');
-    assert.equal(byTime.timestamp, base + 30_000n);
-    assert.equal((await list(base)).offset, 0n);
-    assert.equal(
-      (await list(base + 1_000_000n)).offset,
-      -1n,
-      'a time after the last record: no offset (-1), as in Kafka',
-    );
-
-    // The consumer's convenience API takes the same path.
-    const consumer = new Consumer({ ...clientOptions(), groupId: 'pk-unused-group' });
-    try {
-      const latest = await consumer.listOffsets({ topics: ['pk-timed'] });
-      assert.deepEqual(latest.get('pk-timed'), [5n]);
-      const at = await consumer.listOffsets({ topics: ['pk-timed'], timestamp: base + 10_000n });
-      assert.deepEqual(at.get('pk-timed'), [1n]);
-    } finally {
-      await consumer.close();
-    }
-
-    const deleted = await admin.deleteRecords({
-      topics: [{ name: 'pk-timed', partitions: [{ partition: 0, offset: 2n }] }],
-    });
-    assert.deepEqual(deleted, [{ name: 'pk-timed', partitions: [{ partition: 0, lowWatermark: 2n }] }]);
-    assert.equal((await list(-2n)).offset, 2n, 'earliest follows the new log start');
-    assert.deepEqual(
-      (await readPartition(server.port, 'pk-timed', 0, 2)).map((r) => r.value),
-      ['t2', 't3', 't4'],
-    );
-  } finally {
-    await producer.close();
-    await admin.close();
-  }
-});
-
-// Our own DescribeConfigs v2, so the alter tests below do not depend on the client's describe.
-async function describeTopicConfigs(
-  topic: string,
-  keys: string[] | null = null,
-): Promise<Map<string, { value: string | null; configSource: number }>> {
-  const client = await RawClient.connect(server.port);
-  try {
-    client.request(ApiKey.DescribeConfigs, 2, 1, {
-      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: keys }],
-      includeSynonyms: false,
-    });
-    const [frame] = await client.waitForFrames(1);
-    assert.ok(frame, 'DescribeConfigs answered');
-    const result = RawClient.decode(ApiKey.DescribeConfigs, 2, frame).body.results[0];
-    assert.equal(result.errorCode, 0);
-    return new Map(
-      result.configs.map((c: { name: string; value: string | null; configSource: number }) => [c.name, c]),
-    );
-  } finally {
-    client.close();
-  }
-}
-
-test('configs: create with configs, alter, incremental alter, validation, enforcement', async () => {
-  const admin = newAdmin();
-  try {
-    await admin.createTopics({
-      topics: ['pk-configs'],
-      partitions: 1,
-      replicas: 1,
-      configs: [{ name: 'retention.ms', value: '3600000' }],
-    });
-    const all = await describeTopicConfigs('pk-configs');
-    assert.equal(all.get('retention.ms')!.value, '3600000');
-    assert.equal(all.get('retention.ms')!.configSource, 1, 'TOPIC_CONFIG');
-    assert.equal(all.get('cleanup.policy')!.value, 'delete');
-
-    await admin.alterConfigs({
-      resources: [
-        {
-          resourceType: ConfigResourceTypes.TOPIC,
-          resourceName: 'pk-configs',
-          configs: [{ name: 'max.message.bytes', value: '2000' }],
-        },
-      ],
-    });
-    const altered = await describeTopicConfigs('pk-configs', ['max.message.bytes', 'retention.ms']);
-    assert.equal(altered.get('max.message.bytes')!.value, '2000');
-    assert.equal(
-      altered.get('retention.ms')!.value,
-      '604800000',
-      'AlterConfigs replaces the whole set of overrides, as in Kafka',
-    );
-
-    await admin.incrementalAlterConfigs({
-      resources: [
-        {
-          resourceType: ConfigResourceTypes.TOPIC,
-          resourceName: 'pk-configs',
-          configs: [
-            { name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '7200000' },
-          ],
-        },
-      ],
-    });
-    const incremental = await describeTopicConfigs('pk-configs', ['max.message.bytes', 'retention.ms']);
-    assert.equal(incremental.get('retention.ms')!.value, '7200000');
-    assert.equal(incremental.get('max.message.bytes')!.value, '2000', 'incremental keeps the other overrides');
-
-    await assert.rejects(
-      admin.alterConfigs({
-        resources: [
-          {
-            resourceType: ConfigResourceTypes.TOPIC,
-            resourceName: 'pk-configs',
-            configs: [{ name: 'retention.ms', value: 'soon' }],
-          },
-        ],
-      }),
-      failedWith('INVALID_CONFIG'),
-    );
-
-    // The new max.message.bytes is enforced on produce.
-    const producer = newProducer();
-    try {
-      await assert.rejects(
-        producer.send({ messages: [{ topic: 'pk-configs', partition: 0, value: 'y'.repeat(5000) }] }),
-        failedWith('MESSAGE_TOO_LARGE'),
-      );
-    } finally {
-      await producer.close();
-    }
-  } finally {
-    await admin.close();
-  }
-});
-
-// Table B has the broker advertise DescribeConfigs 1-2, so @platformatic/kafka 1.35 picks v2 — and its
-// v2 encoder also writes include_documentation, a v3 field: one byte after the v2 message.
-test('configs: describeConfigs through @platformatic/kafka', async () => {
-  const admin = newAdmin();
-  try {
-    await admin.createTopics({
-      topics: ['pk-describe'],
-      partitions: 1,
-      replicas: 1,
-      configs: [{ name: 'retention.ms', value: '3600000' }],
-    });
-    const [description] = await admin.describeConfigs({
-      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'pk-describe' }],
-    });
-    const configs = new Map(description!.configs.map((c) => [c.name, c]));
-    assert.equal(configs.get('retention.ms')!.value, '3600000');
-    assert.equal(configs.get('retention.ms')!.configSource, 1, 'TOPIC_CONFIG');
-    assert.equal(configs.get('cleanup.policy')!.value, 'delete');
-  } finally {
-    await admin.close();
-  }
-});
-
 // Consumer groups (issue 6): join, sync, fetch, commit; a later member of the group resumes from the
 // committed offsets.
 test('consumer group: consume every message, commit, and resume from the committed offsets', async () => {
-  const admin = newAdmin();
-  const producer = newProducer();
+  const admin = newAdmin(server.bootstrap);
+  const producer = newProducer(server.bootstrap);
   const consumerOptions = {
-    ...clientOptions(),
+    ...clientOptions(server.bootstrap),
     groupId: 'pk-group',
     deserializers: stringDeserializers,
     sessionTimeout: 10_000,

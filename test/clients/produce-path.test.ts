@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { Consumer, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { recordProduceVersions, type ProduceVersionRecorder } from '../support/produce-versions.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiKey } from '../../src/protocol/generated/index.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { readPartition } from '../support/read-partition.js';
 import { Random, seedFromEnvironment } from '../support/random.js';

@@ -1,7 +1,7 @@
 // What the kill -9 child writes, shared with the parent that checks it.
 
 import type { LogConfig } from '../../src/storage/limits.js';
-import { encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../src/protocol/record-batch/record-encoder.js';
 import { makeBatch, makeMarker, makeValueBatch } from '../storage/helpers.js';
 
 /** Small segments so crashes also land in rolls; `sync`, the policy under test. */

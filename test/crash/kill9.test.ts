@@ -16,7 +16,7 @@ import { validateBatch } from '../../src/protocol/record-batch/header.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import { seededRandom, splitBatches, temporaryDirectory } from '../storage/helpers.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import {

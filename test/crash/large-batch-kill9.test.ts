@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { beginRequestFrame, finishFrame } from '../../src/protocol/frame.js';
 import { ApiKey, apiCodecs } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches, encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { freePort, killed, mainScript } from '../support/sluice-process.js';
 

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { readPartition } from '../support/read-partition.js';
 import { Random, seedFromEnvironment } from '../support/random.js';

@@ -16,7 +16,7 @@ import {
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
 } from '../../src/protocol/record-batch/header.js';
-import { encodeRecordBatchSync, type RecordToEncode } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync, type RecordToEncode } from '../../src/protocol/record-batch/record-encoder.js';
 import type { Random } from '../support/random.js';
 
 /** Record timestamps: fixed, so a seed's frames do not depend on when it runs. */

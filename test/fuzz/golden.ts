@@ -12,7 +12,7 @@ import kafkajs from 'kafkajs';
 import { ApiKey } from '../../src/protocol/generated/index.js';
 import { compressSync, decompressSync } from '../../src/protocol/record-batch/compression.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { RawClient } from '../support/raw-client.js';
 import { GOLDEN_TOPICS, GOLDEN_TRANSACTIONAL_ID } from './vocabulary.js';
 

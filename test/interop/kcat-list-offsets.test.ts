@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { ApiKey } from '../../src/protocol/generated/index.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { runKcat } from '../support/kcat.js';
 import { RawClient } from '../support/raw-client.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';

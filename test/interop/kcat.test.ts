@@ -55,7 +55,7 @@ test('kcat -C -o <offset> and -o s@<timestamp> start where asked', async () => {
   // kcat -P has no per-message timestamp flag; produce through our own encoder over the wire instead.
   const { RawClient } = await import('../support/raw-client.js');
   const { ApiKey } = await import('../../src/protocol/generated/index.js');
-  const { encodeRecordBatch } = await import('../../src/protocol/record-batch/records.js');
+  const { encodeRecordBatch } = await import('../../src/protocol/record-batch/record-encoder.js');
   const client = await RawClient.connect(server.port);
   client.request(ApiKey.Metadata, 9, 0, { topics: [{ name: topic }], allowAutoTopicCreation: true });
   await client.waitForFrames(1);

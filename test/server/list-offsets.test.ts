@@ -9,7 +9,7 @@ import { SpecialTimestamp } from '../../src/broker/offset-lookup.js';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.js';
 import { ApiKey } from '../../src/protocol/generated/index.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { specialTimestampFirstVersion } from '../../src/server/handlers/list-offsets.js';
 import { RawClient } from '../support/raw-client.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { encodeRecordBatchSync, decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../src/protocol/record-batch/record-encoder.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogConfig } from '../../src/storage/limits.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogConfig } from '../../src/storage/limits.js';

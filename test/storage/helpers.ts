@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlRecordType, encodeControlBatch } from '../../src/protocol/record-batch/control.js';
 import { crc32c } from '../../src/protocol/record-batch/crc32c.js';
-import { encodeRecordBatchSync } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../src/protocol/record-batch/record-encoder.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import type { PartitionLog } from '../../src/storage/log.js';
 import type { AbortedTransactionEntry } from '../../src/storage/transaction-index.js';

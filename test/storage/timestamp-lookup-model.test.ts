@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ControlRecordType, encodeControlBatch } from '../../src/protocol/record-batch/control.js';
 import { Compression } from '../../src/protocol/record-batch/header.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import { PartitionLog } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';
 import type { RecordAtTime } from '../../src/storage/timestamp-lookup.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Compression, CRC_OFFSET, RecordBatchHeader } from '../../src/protocol/record-batch/header.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import type { StorageError } from '../../src/storage/errors.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/log.js';
 import { MemoryLogger } from '../../src/storage/logger.js';

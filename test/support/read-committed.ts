@@ -3,7 +3,7 @@
 // control batch, that producer's transactional records are dropped. Control batches are never shown.
 import assert from 'node:assert/strict';
 import { ApiKey } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { RawClient } from './raw-client.js';
 
 export interface CommittedRead {

@@ -2,7 +2,7 @@
 // a client-independent way for tests to see exactly what the broker serves.
 import assert from 'node:assert/strict';
 import { ApiKey } from '../../src/protocol/generated/index.js';
-import { decodeRecordBatches } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../src/protocol/record-batch/record-decoder.js';
 import { RawClient } from './raw-client.js';
 
 export interface ReadRecord {

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRecordBatches, type DecodedRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches, type DecodedRecordBatch } from '../../src/protocol/record-batch/record-decoder.js';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.js';
 import { silentLogger } from '../../src/broker/logger.js';
 import { PartitionHooks } from '../../src/broker/partition/hooks.js';

@@ -5,7 +5,7 @@
 // the whole read at once would fail on it in every pass — the partition's half messages would never
 // be read again. It is reported and passed over; the batches around it are read as usual.
 import { RecordBatchHeader } from '../../protocol/record-batch/header.js';
-import { decodeRecordBatch, type DecodedRecordBatch } from '../../protocol/record-batch/records.js';
+import { decodeRecordBatch, type DecodedRecordBatch } from '../../protocol/record-batch/record-decoder.js';
 
 export interface UnreadableBatch {
   baseOffset: number;

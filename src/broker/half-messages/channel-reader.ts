@@ -7,7 +7,7 @@
 // only after its half message was acknowledged, so every genuine op names a half message below that
 // high watermark and is never applied before its half message is known. Ops naming a later offset,
 // another partition, or nothing readable are ignored.
-import { decodeRecordBatches, type DecodedRecord } from '../../protocol/record-batch/records.js';
+import { decodeRecordBatches, type DecodedRecord } from '../../protocol/record-batch/record-decoder.js';
 import type { Clock, Logger, PartitionLookup, PartitionView } from '../services.js';
 import { isInternalTopic } from '../topic-names.js';
 import { readableBatches, type UnreadableBatch } from './channel-batches.js';

@@ -10,7 +10,9 @@
 //   __sluice_check.<group> the half record with its headers, plus sluice.half.id and sluice.half.check
 //   __sluice_half_abandoned the half record with its headers, plus sluice.half.id, .checks, .reason
 //   T                      the message with sluice.half.* replaced by sluice.half.id
-import type { DecodedRecord, RecordHeader, RecordToEncode } from '../../protocol/record-batch/records.js';
+import type { DecodedRecord } from '../../protocol/record-batch/record-decoder.js';
+import type { RecordHeader } from '../../protocol/record-batch/record-layout.js';
+import type { RecordToEncode } from '../../protocol/record-batch/record-encoder.js';
 import {
   HALF_HEADER_PREFIX,
   HALF_HEADERS,

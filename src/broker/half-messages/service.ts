@@ -30,7 +30,7 @@
 // pending.ts (the half messages held), records.ts (the channel's records), settings.ts, dependencies.ts
 // (what the service is given: it sees the broker only through them).
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
-import { encodeRecordBatchSync, type RecordToEncode } from '../../protocol/record-batch/records.js';
+import { encodeRecordBatchSync, type RecordToEncode } from '../../protocol/record-batch/record-encoder.js';
 import { systemClock, systemTimers, type Clock, type ServiceTime, type Timer } from '../services.js';
 import type { AppendWaiter, InternalPartitions, Logger } from '../services.js';
 import { isInternalTopic } from '../topic-names.js';

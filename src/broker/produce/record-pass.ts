@@ -38,11 +38,8 @@ import {
   RECORDS_OFFSET,
   writeInt64FromNumber,
 } from '../../protocol/record-batch/header.js';
-import {
-  DEFAULT_MAX_DECOMPRESSED_BYTES,
-  newRecordLayout,
-  readRecordLayout,
-} from '../../protocol/record-batch/records.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../../protocol/record-batch/batch-fields.js';
+import { newRecordLayout, readRecordLayout } from '../../protocol/record-batch/record-layout.js';
 import type { ProducePolicy } from './policy.js';
 
 /** One entry of a Produce v8+ response's record_errors (KIP-467). */

@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BATCH_HEADER_BYTES, RecordBatchHeader } from '../../protocol/record-batch/header.js';
 import { ControlRecordType, decodeControlRecord } from '../../protocol/record-batch/control.js';
-import { decodeRecordBatchSync } from '../../protocol/record-batch/records.js';
+import { decodeRecordBatchSync } from '../../protocol/record-batch/record-decoder.js';
 import type { PartitionLog } from '../../storage/log.js';
 import type { AbortedTransactionEntry } from '../../storage/transaction-index.js';
 import { writeFileDurably } from '../data-dir.js';

@@ -4,7 +4,8 @@
 //
 //   key   = version int16 (0) | type int16 (0 ABORT, 1 COMMIT; Kafka's metadata log uses 2..6)
 //   value = version int16 (0) | coordinatorEpoch int32        (for ABORT and COMMIT)
-import { encodeRecordBatchSync, type DecodedRecord, type DecodedRecordBatch } from './records.js';
+import { encodeRecordBatchSync } from './record-encoder.js';
+import { type DecodedRecord, type DecodedRecordBatch } from './record-decoder.js';
 import { RecordDecodeError } from './errors.js';
 
 export enum ControlRecordType {

@@ -36,20 +36,21 @@ export {
   type BatchProblem,
   type BatchProblemKind,
 } from './header.js';
+export { DEFAULT_MAX_DECOMPRESSED_BYTES, type DecodeLimits } from './batch-fields.js';
 export {
-  DEFAULT_MAX_DECOMPRESSED_BYTES,
   decodeRecordBatch,
   decodeRecordBatches,
   decodeRecordBatchSync,
-  encodeRecordBatch,
-  encodeRecordBatchSync,
   type DecodedRecord,
   type DecodedRecordBatch,
-  type DecodeLimits,
+} from './record-decoder.js';
+export {
+  encodeRecordBatch,
+  encodeRecordBatchSync,
   type EncodeRecordBatchOptions,
-  type RecordHeader,
   type RecordToEncode,
-} from './records.js';
+} from './record-encoder.js';
+export { type RecordHeader } from './record-layout.js';
 export {
   ControlRecordType,
   decodeControlBatchMarker,

@@ -8,7 +8,7 @@ import { readableBatches, type UnreadableBatch } from '../../../src/broker/half-
 import { ErrorCode } from '../../../src/protocol/generated/error-codes.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
 import { CRC_OFFSET, CRC_START_OFFSET, RECORDS_OFFSET } from '../../../src/protocol/record-batch/header.js';
-import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import { ChannelProducer, read, startHalfBroker, waitFor } from './channel.js';
 
 /** A batch with a believable header and a right CRC whose first record's length is nonsense. */

@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../../src/protocol/generated/error-codes.js';
-import { decodeRecordBatches, encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import type { TestBroker } from '../../support/test-broker.js';
 import { ChannelProducer, opsOf, read, sleep, startHalfBroker, waitFor } from './channel.js';
 

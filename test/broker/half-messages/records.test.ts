@@ -2,7 +2,7 @@
 // records the broker derives from it (target, check request, abandoned copy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DecodedRecord } from '../../../src/protocol/record-batch/records.js';
+import type { DecodedRecord } from '../../../src/protocol/record-batch/record-decoder.js';
 import {
   abandonedRecord,
   acceptsClientProduce,

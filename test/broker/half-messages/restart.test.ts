@@ -5,7 +5,7 @@
 // reopening the data directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeRecordBatchSync, type RecordToEncode } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync, type RecordToEncode } from '../../../src/protocol/record-batch/record-encoder.js';
 import type { TestBroker } from '../../support/test-broker.js';
 import { ChannelProducer, opsOf, read, restart, sleep, startHalfBroker, waitFor } from './channel.js';
 

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { HalfMessageService } from '../../../src/broker/half-messages/service.js';
 import type { HalfMessageSettings } from '../../../src/broker/half-messages/settings.js';
 import { MemoryLogger } from '../../../src/broker/logger.js';
-import { encodeRecordBatchSync, type DecodedRecord } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
+import { type DecodedRecord } from '../../../src/protocol/record-batch/record-decoder.js';
 import { ManualTimers } from '../../support/manual-timers.js';
 import { ServiceHome } from '../../support/service-partitions.js';
 

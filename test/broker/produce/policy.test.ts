@@ -8,7 +8,7 @@ import {
   topicCompressionCodecs,
 } from '../../../src/broker/produce/policy.js';
 import { Compression, MAX_TIMESTAMP_OFFSET, writeInt64FromNumber } from '../../../src/protocol/record-batch/header.js';
-import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 
 function batch(options: { compression?: Compression; maxTimestamp?: number; timestamps?: number[] } = {}): Buffer {
   const timestamps = options.timestamps ?? [1_000, 2_000];

@@ -16,11 +16,8 @@ import {
   RECORDS_OFFSET,
   writeInt64FromNumber,
 } from '../../../src/protocol/record-batch/header.js';
-import {
-  decodeRecordBatchSync,
-  encodeRecordBatchSync,
-  type RecordToEncode,
-} from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatchSync } from '../../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatchSync, type RecordToEncode } from '../../../src/protocol/record-batch/record-encoder.js';
 import { withSeed } from '../../support/random.js';
 
 const codecs = [Compression.None, Compression.Gzip, Compression.Snappy, Compression.Lz4, Compression.Zstd];

@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { ApiKey, ErrorCode } from '../../../src/protocol/generated/index.js';
 import { Compression, MAX_TIMESTAMP_OFFSET, writeInt64FromNumber } from '../../../src/protocol/record-batch/header.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
+import { decodeRecordBatches } from '../../../src/protocol/record-batch/record-decoder.js';
 import {
-  decodeRecordBatches,
   encodeRecordBatchSync,
   type EncodeRecordBatchOptions,
-} from '../../../src/protocol/record-batch/records.js';
+} from '../../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../../support/raw-client.js';
 import { startTestBroker, type TestBroker } from '../../support/test-broker.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { decodeRecordBatches } from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../../src/protocol/record-batch/record-decoder.js';
 import { startTestBroker, type TestBroker } from '../../support/test-broker.js';
 
 const { Kafka, logLevel } = kafkajs;

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiKey, ErrorCode } from '../../../src/protocol/generated/index.js';
-import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import { RawClient } from '../../support/raw-client.js';
 import { startTestBroker, type TestBroker } from '../../support/test-broker.js';
 

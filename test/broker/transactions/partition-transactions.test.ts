@@ -16,7 +16,8 @@ import {
   encodeControlBatch,
 } from '../../../src/protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../../../src/protocol/record-batch/header.js';
-import { decodeRecordBatches, encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatches } from '../../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import { PartitionLog } from '../../../src/storage/log.js';
 import { MemoryLogger } from '../../../src/storage/logger.js';
 

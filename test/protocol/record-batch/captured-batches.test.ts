@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeRecordBatch, encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatch } from '../../../src/protocol/record-batch/record-decoder.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import { Compression, RecordBatchHeader, validateBatch } from '../../../src/protocol/record-batch/header.js';
 
 function repositoryRoot(): string {

@@ -7,7 +7,7 @@ import {
   encodeControlBatch,
 } from '../../../src/protocol/record-batch/control.js';
 import { RecordBatchHeader, validateBatch } from '../../../src/protocol/record-batch/header.js';
-import { decodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { decodeRecordBatchSync } from '../../../src/protocol/record-batch/record-decoder.js';
 import { RecordDecodeError } from '../../../src/protocol/record-batch/errors.js';
 import { kafkajsDecode } from './helpers.js';
 

@@ -9,7 +9,7 @@ import {
   validateBatch,
 } from '../../../src/protocol/record-batch/header.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
-import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import { kafkajsBatch, randomBytes, testSeed, withSeed } from './helpers.js';
 
 /** Builds a batch header plus `body` by hand from the layout in docs/record-batch.md. */

@@ -4,8 +4,13 @@ import {
   decodeRecordBatch,
   decodeRecordBatches,
   decodeRecordBatchSync,
+} from '../../../src/protocol/record-batch/record-decoder.js';
+import {
   encodeRecordBatch,
   encodeRecordBatchSync,
+  type RecordToEncode,
+} from '../../../src/protocol/record-batch/record-encoder.js';
+import {
   locatedRecordCount,
   locateRecordBatch,
   RECORD_SLOTS,
@@ -14,9 +19,8 @@ import {
   recordValueAt,
   SLOT_OFFSET_DELTA,
   type LocatedRecordBatch,
-  type RecordHeader,
-  type RecordToEncode,
-} from '../../../src/protocol/record-batch/records.js';
+} from '../../../src/protocol/record-batch/record-locator.js';
+import { type RecordHeader } from '../../../src/protocol/record-batch/record-layout.js';
 import { Compression, RecordBatchHeader, validateBatch } from '../../../src/protocol/record-batch/header.js';
 import { crc32c } from '../../../src/protocol/record-batch/crc32c.js';
 import { writeVarint } from '../../../src/protocol/record-batch/varint.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { MemoryLogger } from '../../../src/broker/logger.js';
 import { beginRequestFrame, finishFrame } from '../../../src/protocol/frame.js';
 import { apiCodecs, ApiKey, ErrorCode } from '../../../src/protocol/generated/index.js';
-import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/records.js';
+import { encodeRecordBatchSync } from '../../../src/protocol/record-batch/record-encoder.js';
 import type { KafkaHandler } from '../../../src/server/handlers/handler.js';
 import { KafkaListener } from '../../../src/server/kafka/listener.js';
 import { startBrokerProcess } from '../../support/broker-process.js';
