@@ -130,7 +130,7 @@ export class Broker {
     readonly partitions: PartitionSet,
     readonly logger: Logger,
     private readonly producerIds: ProducerIdAllocator,
-    private readonly releaseLock: () => void,
+    private readonly releaseLock: () => Promise<void>,
   ) {
     this.internalTopics = new ServicePartitions(partitions, topics, (name, count, configs) =>
       this.createTopic(name, count, configs),
@@ -142,24 +142,24 @@ export class Broker {
   /** Locks the data directory, loads identity and topics, and opens (recovering) every partition. */
   static async open(config: BrokerConfig, options: { logger?: Logger } = {}): Promise<Broker> {
     const logger = options.logger ?? silentLogger;
-    const lock = lockDataDir(config.dataDir);
+    const lock = await lockDataDir(config.dataDir);
     try {
-      const identity = loadIdentity(config.dataDir, config.nodeId);
-      const topics = new TopicRegistry(config.dataDir);
+      const identity = await loadIdentity(config.dataDir, config.nodeId);
+      const topics = await TopicRegistry.open(config.dataDir);
       const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger), {
         producerIdExpirationMs: config.producerIdExpirationMs,
         logger,
       });
       // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
       await partitions.finishDeletions(topics.deletions());
-      topics.deletionsFinished(topics.deletions().map((deleted) => deleted.id));
+      await topics.deletionsFinished(topics.deletions().map((deleted) => deleted.id));
       const broker = new Broker(
         config,
         identity,
         topics,
         partitions,
         logger,
-        ProducerIdAllocator.open(config.dataDir),
+        await ProducerIdAllocator.open(config.dataDir),
         () => lock.release(),
       );
       for (const topic of topics.all())
@@ -199,7 +199,7 @@ export class Broker {
       );
       return broker;
     } catch (error) {
-      lock.release();
+      await lock.release();
       throw error;
     }
   }
@@ -216,7 +216,7 @@ export class Broker {
     try {
       await this.partitions.closeAll();
     } finally {
-      this.releaseLock();
+      await this.releaseLock();
     }
     this.logger.info({ dataDir: this.config.dataDir }, 'broker closed');
   }
@@ -262,7 +262,7 @@ export class Broker {
     if (validateOnly) return OK;
     let topic: Topic;
     try {
-      topic = this.topics.create(name, partitions, configs);
+      topic = await this.topics.create(name, partitions, configs);
     } catch (error) {
       return diskFailure(error); // topics.json could not be written
     }
@@ -272,8 +272,8 @@ export class Broker {
       // None of its partitions opened (a directory there holds another topic's data; the disk failed).
       if (this.topics.get(name) === topic) {
         try {
-          this.topics.delete(name);
-          this.deletionFinished(topic);
+          await this.topics.delete(name);
+          await this.deletionFinished(topic);
         } catch (undoError) {
           this.logger.error({ topic: name, error: String(undoError) }, 'topic not removed after its failed creation');
         }
@@ -314,14 +314,14 @@ export class Broker {
     if (isInternalTopic(name))
       return fail(ErrorCode.INVALID_REQUEST, `Deletion of internal topic ${name} is prohibited.`);
     try {
-      this.topics.delete(name);
+      await this.topics.delete(name);
     } catch (error) {
       return diskFailure(error); // topics.json could not be written: the topic stays
     }
     let failure: Failure = OK;
     try {
       await this.partitions.delete(name);
-      this.deletionFinished(topic);
+      await this.deletionFinished(topic);
     } catch (error) {
       // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
       this.logger.error({ topic: name, error: String(error) }, 'topic deleted, but its directories were not renamed');
@@ -333,9 +333,9 @@ export class Broker {
   }
 
   /** The topic's directories are renamed: topics.json may forget it (if that write fails, the next start does). */
-  private deletionFinished(topic: Topic): void {
+  private async deletionFinished(topic: Topic): Promise<void> {
     try {
-      this.topics.deletionsFinished([topic.id]);
+      await this.topics.deletionsFinished([topic.id]);
     } catch (error) {
       this.logger.warn({ topic: topic.name, error: String(error) }, 'finished deletion not recorded');
     }
@@ -369,7 +369,7 @@ export class Broker {
     if (this.topics.get(name) !== topic)
       return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
     try {
-      this.topics.setPartitions(name, count);
+      await this.topics.setPartitions(name, count);
     } catch (error) {
       return diskFailure(error); // the new partitions stay open but unlisted; a retry lists them
     }
@@ -378,7 +378,7 @@ export class Broker {
   }
 
   /** Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides. */
-  alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Failure {
+  async alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Promise<Failure> {
     const topic = this.topics.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition.`);
     const problem = topicConfigProblem(overrides, this.config.properties);
@@ -393,7 +393,7 @@ export class Broker {
     if (sizeProblem) return fail(ErrorCode.INVALID_CONFIG, sizeProblem);
     if (validateOnly) return OK;
     try {
-      this.topics.setConfigs(name, overrides);
+      await this.topics.setConfigs(name, overrides);
     } catch (error) {
       return diskFailure(error);
     }
@@ -464,10 +464,18 @@ export class Broker {
     }
     const producers = view.producerId >= 0 ? this.partitions.producerState(topicName, partition) : undefined;
     if (producers) {
+      const transactions = this.partitions.transactions(topicName, partition);
+      if (view.isTransactional && transactions !== undefined && !transactions.isMarked) {
+        // Once per partition, before the one-tick section below: a durable file saying "scan me at open".
+        try {
+          await transactions.markTransactional();
+        } catch (error) {
+          return result(storageFailure(error));
+        }
+      }
       // Sequence check, append and state update happen in one tick: the log assigns the offset
       // synchronously inside append(), so no other produce can slip in between.
       if (log.readOnly !== null) return result(storageFailure(log.readOnly));
-      const transactions = this.partitions.transactions(topicName, partition);
       const refused = transactionalRefusal(this.transactions, transactions, view, topicName, partition);
       if (refused) return result(refused);
       const now = Date.now();
@@ -484,7 +492,6 @@ export class Broker {
           logStartOffset: log.logStartOffset,
         };
       }
-      if (view.isTransactional) transactions?.markTransactional(); // once per partition: a durable file saying "scan me at open"
       const appended = log.append(header);
       producers.record(view, now);
       if (view.isTransactional) transactions?.apply(view, null);
@@ -724,7 +731,7 @@ export class Broker {
     if (transactionalId !== null)
       return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
     try {
-      return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+      return { ...OK, producerId: await this.producerIds.next(), producerEpoch: 0 };
     } catch (error) {
       // The next block of ids could not be reserved on disk (producer-ids.ts): no id is handed out.
       return { ...diskFailure(error), producerId: -1, producerEpoch: -1 };

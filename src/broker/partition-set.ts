@@ -11,7 +11,7 @@
 // deleted while its creation is still opening logs loses those logs too.
 import { join } from 'node:path';
 import { DeletedDirectoryRemover, partitionDirectoriesOf, renameForDeletion } from '../storage/deleted-directories.js';
-import { InvariantError, StorageError } from '../storage/errors.js';
+import { StorageError } from '../storage/errors.js';
 import { nodeFileSystem } from '../storage/file-system.js';
 import { PartitionLog } from '../storage/log.js';
 import type { LogConfig } from '../storage/limits.js';
@@ -210,11 +210,18 @@ export class PartitionSet {
   async closeAll(): Promise<void> {
     await Promise.all(this.topicWork.values()); // opens and deletes under way end first
     await this.deletedDirectories.close(); // removals not yet started happen at the next start
+    const snapshots: Promise<void>[] = [];
     for (const [topic, list] of this.logs) {
       list.forEach((log, partition) => {
-        if (log.readOnly === null) this.producers.get(topic)?.[partition]?.writeSnapshot(log.logEndOffset);
+        const state = this.producers.get(topic)?.[partition];
+        if (log.readOnly === null && state) snapshots.push(state.writeSnapshot(log.logEndOffset));
       });
     }
+    // A snapshot that fails costs the next start a longer replay, not the close.
+    const written = await Promise.allSettled(snapshots);
+    for (const result of written)
+      if (result.status === 'rejected')
+        this.producerOptions.logger.warn({ error: String(result.reason) }, 'producer snapshot not written at close');
     const all = [...this.logs.values()].flat();
     this.logs.clear();
     this.producers.clear();
@@ -222,8 +229,10 @@ export class PartitionSet {
     await Promise.all(all.map((log) => log.close()));
   }
 
-  /** Forgets idle producers and snapshots producer state (a restart then replays less of the log). */
-  maintainProducers(nowMs: number): void {
+  /** Forgets idle producers and snapshots producer state (a restart then replays less of the log).
+   *  Resolves when the snapshots are written or have failed (logged); rejects only on an InvariantError. */
+  async maintainProducers(nowMs: number): Promise<void> {
+    const snapshots: Promise<void>[] = [];
     for (const [topic, states] of this.producers) {
       states.forEach((state, partition) => {
         state.expire(nowMs);
@@ -233,20 +242,22 @@ export class PartitionSet {
           // `interval` the flushed offset lags). A crash that loses the tail leaves the snapshot above
           // the log end, and recovery discards it for an older one.
           const offset = Math.max(log.flushedOffset, state.endOffset);
-          try {
-            state.writeSnapshot(offset);
-          } catch (error) {
-            if (error instanceof InvariantError) throw error;
-            // A disk error: the next round tries again; recovery replays more of the log meanwhile.
-            this.producerOptions.logger.warn(
-              { directory: log.directory, offset, error: String(error) },
-              'producer snapshot not written',
+          // An InvariantError throws at once; a disk error rejects: the next round tries again, and
+          // recovery replays more of the log meanwhile.
+          const written = state
+            .writeSnapshot(offset)
+            .catch((error: unknown) =>
+              this.producerOptions.logger.warn(
+                { directory: log.directory, offset, error: String(error) },
+                'producer snapshot not written',
+              ),
             );
-          }
+          snapshots.push(written);
         }
         if (log) this.transactionStates.get(topic)?.[partition]?.prune(log.logStartOffset);
       });
     }
+    await Promise.all(snapshots);
   }
 
   all(): PartitionLog[] {
