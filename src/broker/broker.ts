@@ -92,7 +92,7 @@ export class Broker {
     readonly clock: Clock,
     hooks: PartitionHooks,
     private readonly producerIds: ProducerIdAllocator,
-    private readonly releaseLock: () => void,
+    private readonly releaseLock: () => Promise<void>,
   ) {
     this.hooks = hooks;
     this.topicAdmin = new TopicAdmin({
@@ -122,10 +122,10 @@ export class Broker {
   static async open(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
     const logger = options.logger ?? silentLogger;
     const clock = options.clock ?? systemClock;
-    const lock = lockDataDir(config.dataDir);
+    const lock = await lockDataDir(config.dataDir);
     try {
-      const identity = loadIdentity(config.dataDir, config.nodeId);
-      const topics = new TopicRegistry(config.dataDir);
+      const identity = await loadIdentity(config.dataDir, config.nodeId);
+      const topics = await TopicRegistry.open(config.dataDir);
       const hooks = new PartitionHooks();
       const partitions = new PartitionSet(config.dataDir, storageLoggerFrom(logger), {
         producerIdExpirationMs: config.producerIdExpirationMs,
@@ -135,7 +135,7 @@ export class Broker {
       });
       // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
       await partitions.finishDeletions(topics.deletions());
-      topics.deletionsFinished(topics.deletions().map((deleted) => deleted.id));
+      await topics.deletionsFinished(topics.deletions().map((deleted) => deleted.id));
       const broker = new Broker(
         config,
         identity,
@@ -144,14 +144,14 @@ export class Broker {
         logger,
         clock,
         hooks,
-        ProducerIdAllocator.open(config.dataDir),
+        await ProducerIdAllocator.open(config.dataDir),
         () => lock.release(),
       );
       for (const topic of topics.all())
         await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
       await broker.openServices();
       broker.maintenance = setInterval(
-        () => partitions.maintainProducers(clock.now()),
+        () => void partitions.maintainProducers(clock.now()),
         PRODUCER_MAINTENANCE_INTERVAL_MS,
       ).unref();
       logger.info(
@@ -166,7 +166,7 @@ export class Broker {
       );
       return broker;
     } catch (error) {
-      lock.release();
+      await lock.release();
       throw error;
     }
   }
@@ -205,7 +205,7 @@ export class Broker {
     try {
       await this.partitions.closeAll();
     } finally {
-      this.releaseLock();
+      await this.releaseLock();
     }
     this.logger.info({ dataDir: this.config.dataDir }, 'broker closed');
   }
@@ -238,7 +238,7 @@ export class Broker {
     return this.topicAdmin.createPartitions(name, count, validateOnly);
   }
 
-  alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Failure {
+  alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Promise<Failure> {
     return this.topicAdmin.alterTopicConfigs(name, overrides, validateOnly);
   }
 
@@ -314,7 +314,7 @@ export class Broker {
     if (transactionalId !== null)
       return this.transactions.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch);
     try {
-      return { ...OK, producerId: this.producerIds.next(), producerEpoch: 0 };
+      return { ...OK, producerId: await this.producerIds.next(), producerEpoch: 0 };
     } catch (error) {
       // The next block of ids could not be reserved on disk (producer-ids.ts): no id is handed out.
       return { ...diskFailure(error), producerId: -1, producerEpoch: -1 };

@@ -3,40 +3,19 @@
 //   .lock             the pid of the broker using the directory; a second broker refuses to start
 //   topics.json       topic ids, partition counts and config overrides (atomically replaced)
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
 import { join } from 'node:path';
+import {
+  createFileExclusively,
+  makeDirectory,
+  makeTempDirectory,
+  readTextIfExists,
+  removeDirectory,
+  removeFile,
+  writeFileDurably,
+} from '../storage/durable-files.js';
 
 export class DataDirError extends Error {
   override readonly name = 'DataDirError';
-}
-
-/** Writes a file so that a crash leaves either the old or the new content: temp file, fsync, rename, fsync dir. */
-export function writeFileDurably(directory: string, name: string, content: string): void {
-  const temporary = join(directory, `${name}.tmp`);
-  const fd = openSync(temporary, 'w');
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, join(directory, name));
-  const dirFd = openSync(directory, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }
 
 function parseProperties(text: string): Record<string, string> {
@@ -62,19 +41,13 @@ export interface BrokerIdentity {
 }
 
 /** Reads meta.properties, creating it on first start. A node id that differs from the stored one is refused. */
-export function loadIdentity(dataDir: string, nodeId: number): BrokerIdentity {
-  mkdirSync(dataDir, { recursive: true });
-  let text: string | null = null;
-  try {
-    text = readFileSync(join(dataDir, 'meta.properties'), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+export async function loadIdentity(dataDir: string, nodeId: number): Promise<BrokerIdentity> {
+  await makeDirectory(dataDir);
+  const text = await readTextIfExists(join(dataDir, 'meta.properties'));
   if (text === null) {
     const identity = { clusterId: newClusterId(), nodeId };
-    writeFileDurably(
-      dataDir,
-      'meta.properties',
+    await writeFileDurably(
+      join(dataDir, 'meta.properties'),
       `# written by sluice on first start; do not edit\nversion=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`,
     );
     return identity;
@@ -95,43 +68,45 @@ export function loadIdentity(dataDir: string, nodeId: number): BrokerIdentity {
 /** Takes the data directory's lock. A lock held by a live process is refused with a clear message. */
 const lockedInThisProcess = new Set<string>();
 
-export function lockDataDir(dataDir: string): { release(): void } {
-  mkdirSync(dataDir, { recursive: true });
+export async function lockDataDir(dataDir: string): Promise<{ release(): Promise<void> }> {
+  await makeDirectory(dataDir);
   const path = join(dataDir, '.lock');
   if (lockedInThisProcess.has(path))
     throw new DataDirError(`data directory ${dataDir} is in use by another broker in this process`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      let released = false;
-      lockedInThisProcess.add(path);
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          lockedInThisProcess.delete(path);
-          try {
-            unlinkSync(path);
-          } catch {
-            // already gone
-          }
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(path, 'utf8').trim());
+  // Claimed before the first await below, so a second open in this process is refused, not raced.
+  lockedInThisProcess.add(path);
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (await createFileExclusively(path, `${process.pid}\n`)) {
+        let released = false;
+        return {
+          async release() {
+            if (released) return;
+            released = true;
+            try {
+              await removeFile(path);
+            } catch {
+              // the next start takes a stale lock over
+            } finally {
+              lockedInThisProcess.delete(path);
+            }
+          },
+        };
+      }
+      const holder = Number(((await readTextIfExists(path)) ?? '').trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new DataDirError(
           `data directory ${dataDir} is in use by another broker (pid ${holder}); stop it or choose another --data-dir`,
         );
       }
       // A lock left by a process that no longer runs (kill -9): take it over.
-      unlinkSync(path);
+      await removeFile(path);
     }
+    throw new DataDirError(`could not lock data directory ${dataDir}`);
+  } catch (error) {
+    lockedInThisProcess.delete(path);
+    throw error;
   }
-  throw new DataDirError(`could not lock data directory ${dataDir}`);
 }
 
 function isAlive(pid: number): boolean {
@@ -144,3 +119,13 @@ function isAlive(pid: number): boolean {
 }
 
 export { parseProperties };
+
+/** A new, empty data directory under `parent` (the OS temp directory for a throw-away broker). */
+export function makeTemporaryDataDir(parent: string): Promise<string> {
+  return makeTempDirectory(join(parent, 'sluice-'));
+}
+
+/** Removes a throw-away data directory with everything in it. */
+export function removeDataDir(dataDir: string): Promise<void> {
+  return removeDirectory(dataDir);
+}

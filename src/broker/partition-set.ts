@@ -11,7 +11,7 @@
 // deleted while its creation is still opening logs loses those logs too.
 import { join } from 'node:path';
 import { DeletedDirectoryRemover, partitionDirectoriesOf, renameForDeletion } from '../storage/deleted-directories.js';
-import { InvariantError, StorageError } from '../storage/errors.js';
+import { StorageError } from '../storage/errors.js';
 import { nodeFileSystem } from '../storage/file-system.js';
 import { PartitionLog } from '../storage/log.js';
 import type { LogConfig } from '../storage/limits.js';
@@ -206,15 +206,23 @@ export class PartitionSet {
     await this.deletedDirectories.close(); // removals not yet started happen at the next start
     const all = this.all();
     this.partitions.clear();
+    const snapshots: Promise<void>[] = [];
     for (const partition of all) {
       partition.retire();
-      if (partition.log.readOnly === null) partition.producers.writeSnapshot(partition.log.logEndOffset);
+      if (partition.log.readOnly === null) snapshots.push(partition.producers.writeSnapshot(partition.log.logEndOffset));
     }
+    // A snapshot that fails costs the next start a longer replay, not the close.
+    const written = await Promise.allSettled(snapshots);
+    for (const result of written)
+      if (result.status === 'rejected')
+        this.options.logger.warn({ error: String(result.reason) }, 'producer snapshot not written at close');
     await Promise.all(all.map((partition) => partition.log.close()));
   }
 
-  /** Forgets idle producers and snapshots producer state (a restart then replays less of the log). */
-  maintainProducers(nowMs: number): void {
+  /** Forgets idle producers and snapshots producer state (a restart then replays less of the log).
+   *  Resolves when the snapshots are written or have failed (logged); rejects only on an InvariantError. */
+  async maintainProducers(nowMs: number): Promise<void> {
+    const snapshots: Promise<void>[] = [];
     for (const { log, producers: state, transactions } of this.all()) {
       state.expire(nowMs);
       if (log.readOnly === null && state.producerCount > 0) {
@@ -222,19 +230,21 @@ export class PartitionSet {
         // `interval` the flushed offset lags). A crash that loses the tail leaves the snapshot above
         // the log end, and recovery discards it for an older one.
         const offset = Math.max(log.flushedOffset, state.endOffset);
-        try {
-          state.writeSnapshot(offset);
-        } catch (error) {
-          if (error instanceof InvariantError) throw error;
-          // A disk error: the next round tries again; recovery replays more of the log meanwhile.
-          this.options.logger.warn(
-            { directory: log.directory, offset, error: String(error) },
-            'producer snapshot not written',
+        // An InvariantError throws at once; a disk error rejects: the next round tries again, and
+        // recovery replays more of the log meanwhile.
+        const written = state
+          .writeSnapshot(offset)
+          .catch((error: unknown) =>
+            this.options.logger.warn(
+              { directory: log.directory, offset, error: String(error) },
+              'producer snapshot not written',
+            ),
           );
-        }
+        snapshots.push(written);
       }
       transactions.prune(log.logStartOffset);
     }
+    await Promise.all(snapshots);
   }
 
   all(): Partition[] {

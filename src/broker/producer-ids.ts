@@ -10,9 +10,9 @@
 // (temp file, fsync, rename, fsync dir). A crash at any moment therefore leaves a file whose value
 // is at or above every id ever returned, and the next open starts from it: ids are never reused.
 // The price of a crash is at most one block of ids skipped, which is why blocks stay small.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataDirError, parseProperties, writeFileDurably } from './data-dir.js';
+import { readTextIfExists, writeFileDurably } from '../storage/durable-files.js';
+import { DataDirError, parseProperties } from './data-dir.js';
 
 export const PRODUCER_IDS_FILE_NAME = 'producer-ids.properties';
 /** Ids reserved per durable write: Kafka's block size. One fsync per 1000 InitProducerId calls, and at
@@ -30,6 +30,8 @@ export class ProducerIdAllocator {
   private nextId: number;
   /** Ids below this are reserved on disk; `nextId < blockEnd` means an id can be handed out without I/O. */
   private blockEnd: number;
+  /** The reservation of the next block under way: callers that find the block used up wait for it. */
+  private reserving: Promise<void> | undefined;
 
   private constructor(
     private readonly dataDir: string,
@@ -42,17 +44,12 @@ export class ProducerIdAllocator {
 
   /** Reads where the last run stopped reserving (0 on a fresh data directory). Refuses an unreadable file
    *  rather than guessing, since a guess could hand an id out twice. */
-  static open(dataDir: string, options: ProducerIdAllocatorOptions = {}): ProducerIdAllocator {
+  static async open(dataDir: string, options: ProducerIdAllocatorOptions = {}): Promise<ProducerIdAllocator> {
     const blockSize = options.blockSize ?? PRODUCER_ID_BLOCK_SIZE;
     if (!Number.isSafeInteger(blockSize) || blockSize < 1)
       throw new RangeError(`producer id block size must be a positive integer, got ${blockSize}`);
     const path = join(dataDir, PRODUCER_IDS_FILE_NAME);
-    let text: string | null = null;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    const text = await readTextIfExists(path);
     if (text === null) return new ProducerIdAllocator(dataDir, 0, blockSize);
     const value = parseProperties(text)[NEXT_BLOCK_KEY];
     const start = value !== undefined && /^\d+$/.test(value) ? Number(value) : Number.NaN;
@@ -64,9 +61,13 @@ export class ProducerIdAllocator {
     return new ProducerIdAllocator(dataDir, start, blockSize);
   }
 
-  /** The next unused producer id. Writes the file (synchronously, durably) once per block. */
-  next(): number {
-    if (this.nextId >= this.blockEnd) this.reserveBlock();
+  /** The next unused producer id. Writes the file durably once per block; the other 999 calls of a
+   *  block resolve without I/O. */
+  async next(): Promise<number> {
+    while (this.nextId >= this.blockEnd) {
+      this.reserving ??= this.reserveBlock().finally(() => (this.reserving = undefined));
+      await this.reserving;
+    }
     const id = this.nextId;
     this.nextId += 1;
     return id;
@@ -77,13 +78,12 @@ export class ProducerIdAllocator {
     return this.blockEnd;
   }
 
-  private reserveBlock(): void {
+  private async reserveBlock(): Promise<void> {
     const end = this.nextId + this.blockSize;
     if (!Number.isSafeInteger(end))
       throw new DataDirError('producer ids exhausted: the next block would pass 2^53 - 1');
-    writeFileDurably(
-      this.dataDir,
-      PRODUCER_IDS_FILE_NAME,
+    await writeFileDurably(
+      join(this.dataDir, PRODUCER_IDS_FILE_NAME),
       `# written by sluice: producer ids below next.block.start may have been handed out; do not edit\n${NEXT_BLOCK_KEY}=${end}\n`,
     );
     this.blockEnd = end;

@@ -36,7 +36,9 @@
 //
 // Snapshot file `<20-digit offset>.snapshot` in the partition directory: the state after every batch
 // below `offset`, i.e. recovery loads it and replays batch headers from `offset` to the log end.
-// Written with writeFileDurably (temp, fsync, rename); the newest two are kept. Text, two lines:
+// Written with storage's writeFileDurably (temp, fsync, rename), asynchronously: the state is taken
+// when writeSnapshot is called and written off the event loop; snapshot writes and deletions of one
+// partition run one after the other, in call order. The newest two are kept. Text, two lines:
 //
 //   sluice-producer-snapshot 1 <crc32c of line 2, 8 hex digits>
 //   {"offset":N,"producers":[[producerId, epoch, lastActivityMs, transactionFirstOffset,
@@ -45,14 +47,13 @@
 // Producers are listed least recently used first, batches oldest first; transactionFirstOffset is −1
 // when no transaction is open. A file whose checksum, version, offset or fields do not check out is
 // ignored (and deleted) and the next older one is tried.
-import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { crc32c } from '../protocol/record-batch/crc32c.js';
 import { BATCH_HEADER_BYTES, RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { invariant } from '../storage/errors.js';
+import { listDirectory, readTextIfExists, removeFile, writeFileDurably } from '../storage/durable-files.js';
 import type { PartitionLog } from '../storage/log.js';
-import { writeFileDurably } from './data-dir.js';
 import { silentLogger, type Logger } from './logger.js';
 
 /** Batches remembered per producer: the Java producer's max.in.flight.requests.per.connection limit for
@@ -154,6 +155,8 @@ export class PartitionProducerState {
   private readonly entries = new Map<number, ProducerEntry>();
   private mapEndOffset = 0;
   private readonly logger: Logger;
+  /** The last snapshot write or deletion asked for; the next one starts after it. */
+  private snapshotWork: Promise<void> = Promise.resolve();
 
   /** An empty state for the partition in `directory` (a new partition). Existing ones use recover(). */
   constructor(directory: string, options: ProducerStateOptions = {}) {
@@ -320,10 +323,12 @@ export class PartitionProducerState {
   /**
    * Writes the state as of `offset` (usually the log end; every batch below it must have gone through
    * record()) durably, then keeps only the newest SNAPSHOTS_KEPT snapshots. Snapshots above `offset`
-   * describe a log that no longer exists (it was truncated) and are deleted too. Synchronous: it
-   * fsyncs, so call it at segment roll and shutdown, not per request.
+   * describe a log that no longer exists (it was truncated) and are deleted too. The state is taken
+   * now (an offset below what was recorded throws at once); the file is written asynchronously and
+   * fsynced, so call it at segment roll, on a timer and at shutdown, not per request. Resolves once
+   * the snapshot is durable; rejects if the disk failed.
    */
-  writeSnapshot(offset: number): void {
+  writeSnapshot(offset: number): Promise<void> {
     invariant(
       Number.isSafeInteger(offset) && offset >= this.mapEndOffset,
       () => `producer snapshot at ${offset} would miss batches recorded up to ${this.mapEndOffset}`,
@@ -345,31 +350,42 @@ export class PartitionProducerState {
       ]);
     }
     const body = JSON.stringify({ offset, producers });
-    const name = snapshotFileName(offset);
-    writeFileDurably(
-      this.directory,
-      name,
-      `${SNAPSHOT_MAGIC} ${SNAPSHOT_VERSION} ${hex32(crc32c(Buffer.from(body, 'utf8')))}\n${body}\n`,
-    );
+    const content = `${SNAPSHOT_MAGIC} ${SNAPSHOT_VERSION} ${hex32(crc32c(Buffer.from(body, 'utf8')))}\n${body}\n`;
     this.mapEndOffset = offset;
-    const existing = listSnapshots(this.directory);
-    const kept = existing.filter((snapshot) => snapshot.offset <= offset).slice(-SNAPSHOTS_KEPT);
-    for (const snapshot of existing) {
-      if (!kept.includes(snapshot)) removeFile(join(this.directory, snapshot.name));
-    }
-    this.logger.debug({ directory: this.directory, offset, producers: producers.length }, 'producer snapshot written');
+    const directory = this.directory;
+    return this.afterSnapshotWork(async () => {
+      await writeFileDurably(join(directory, snapshotFileName(offset)), content);
+      const existing = await listSnapshots(directory);
+      const kept = existing.filter((snapshot) => snapshot.offset <= offset).slice(-SNAPSHOTS_KEPT);
+      for (const snapshot of existing) {
+        if (!kept.includes(snapshot)) await removeFile(join(directory, snapshot.name));
+      }
+      this.logger.debug({ directory, offset, producers: producers.length }, 'producer snapshot written');
+    });
   }
 
   /** Deletes snapshots above `offset`: call when the log is truncated to `offset`, then recover() again. */
-  deleteSnapshotsAbove(offset: number): void {
-    for (const snapshot of listSnapshots(this.directory)) {
-      if (snapshot.offset > offset) removeFile(join(this.directory, snapshot.name));
-    }
+  deleteSnapshotsAbove(offset: number): Promise<void> {
+    return this.afterSnapshotWork(async () => {
+      for (const snapshot of await listSnapshots(this.directory)) {
+        if (snapshot.offset > offset) await removeFile(join(this.directory, snapshot.name));
+      }
+    });
   }
 
-  /** Offsets of the snapshots on disk, oldest first. */
-  snapshotOffsets(): number[] {
-    return listSnapshots(this.directory).map((snapshot) => snapshot.offset);
+  /** Offsets of the snapshots on disk, oldest first (once the snapshot work asked for so far is done). */
+  snapshotOffsets(): Promise<number[]> {
+    return this.afterSnapshotWork(async () => (await listSnapshots(this.directory)).map((snapshot) => snapshot.offset));
+  }
+
+  /** Runs `work` after every snapshot write and deletion asked for before it, failed ones included. */
+  private afterSnapshotWork<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.snapshotWork.then(work);
+    this.snapshotWork = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
   }
 
   // ── recovery ──────────────────────────────────────────────────────────────────────────────────
@@ -403,22 +419,24 @@ export class PartitionProducerState {
     const discard = (name: string, reason: string) => {
       report.discardedSnapshots.push({ name, reason });
       state.logger.warn({ directory: log.directory, snapshot: name, reason }, 'producer snapshot discarded');
-      removeFile(join(log.directory, name));
+      return removeFile(join(log.directory, name));
     };
-    for (const snapshot of listSnapshots(log.directory).reverse()) {
+    for (const snapshot of (await listSnapshots(log.directory)).reverse()) {
       if (report.snapshotOffset !== null) break;
       if (snapshot.offset > logEndOffset) {
-        discard(snapshot.name, `above the log end ${logEndOffset}`);
+        await discard(snapshot.name, `above the log end ${logEndOffset}`);
       } else if (snapshot.offset < logStartOffset) {
-        discard(snapshot.name, `below the log start ${logStartOffset}`);
+        await discard(snapshot.name, `below the log start ${logStartOffset}`);
       } else {
         try {
-          state.load(snapshot.offset, readFileSync(join(log.directory, snapshot.name), 'utf8'));
+          const text = await readTextIfExists(join(log.directory, snapshot.name));
+          if (text === null) continue; // removed meanwhile
+          state.load(snapshot.offset, text);
           report.snapshotOffset = snapshot.offset;
         } catch (error) {
           if (!(error instanceof SnapshotFormatError)) throw error;
           state.entries.clear();
-          discard(snapshot.name, error.message);
+          await discard(snapshot.name, error.message);
         }
       }
     }
@@ -540,23 +558,15 @@ class SnapshotFormatError extends Error {
   override readonly name = 'SnapshotFormatError';
 }
 
-function listSnapshots(directory: string): { name: string; offset: number }[] {
+async function listSnapshots(directory: string): Promise<{ name: string; offset: number }[]> {
   const found: { name: string; offset: number }[] = [];
-  for (const name of readdirSync(directory)) {
+  for (const name of await listDirectory(directory)) {
     const match = SNAPSHOT_NAME.exec(name);
     if (match === null) continue;
     const offset = Number(match[1]);
     if (Number.isSafeInteger(offset)) found.push({ name, offset });
   }
   return found.sort((left, right) => left.offset - right.offset);
-}
-
-function removeFile(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
 }
 
 function isInteger(

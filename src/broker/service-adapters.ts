@@ -81,7 +81,8 @@ export class PartitionMarkerWriter implements TransactionMarkerWriter {
     if (log.readOnly !== null) throw log.readOnly;
     const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
     const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
-    transactions.markTransactional();
+    await transactions.markTransactional();
+    if (log.readOnly !== null) throw log.readOnly;
     const appended = found.append(batch); // assigns the offset into `batch` synchronously
     const view = new RecordBatchHeader(batch);
     producers.record(view, this.clock.now());

@@ -99,8 +99,8 @@ export interface TransactionMarkerWriter {
 }
 
 export interface ProducerIdSource {
-  /** A producer id never handed out before, across restarts. */
-  nextProducerId(): number;
+  /** A producer id never handed out before, across restarts (durably reserved before it resolves). */
+  nextProducerId(): Promise<number>;
 }
 
 export interface PartitionErrors {

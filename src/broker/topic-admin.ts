@@ -73,7 +73,7 @@ export class TopicAdmin {
     if (validateOnly) return OK;
     let topic: Topic;
     try {
-      topic = this.parts.topics.create(name, partitions, configs);
+      topic = await this.parts.topics.create(name, partitions, configs);
     } catch (error) {
       return diskFailure(error); // topics.json could not be written
     }
@@ -83,8 +83,8 @@ export class TopicAdmin {
       // None of its partitions opened (a directory there holds another topic's data; the disk failed).
       if (this.parts.topics.get(name) === topic) {
         try {
-          this.parts.topics.delete(name);
-          this.deletionFinished(topic);
+          await this.parts.topics.delete(name);
+          await this.deletionFinished(topic);
         } catch (undoError) {
           this.parts.logger.error(
             { topic: name, error: String(undoError) },
@@ -128,14 +128,14 @@ export class TopicAdmin {
     if (isInternalTopic(name))
       return fail(ErrorCode.INVALID_REQUEST, `Deletion of internal topic ${name} is prohibited.`);
     try {
-      this.parts.topics.delete(name);
+      await this.parts.topics.delete(name);
     } catch (error) {
       return diskFailure(error); // topics.json could not be written: the topic stays
     }
     let failure: Failure = OK;
     try {
       await this.parts.partitions.delete(name);
-      this.deletionFinished(topic);
+      await this.deletionFinished(topic);
     } catch (error) {
       // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
       this.parts.logger.error(
@@ -150,9 +150,9 @@ export class TopicAdmin {
   }
 
   /** The topic's directories are renamed: topics.json may forget it (if that write fails, the next start does). */
-  private deletionFinished(topic: Topic): void {
+  private async deletionFinished(topic: Topic): Promise<void> {
     try {
-      this.parts.topics.deletionsFinished([topic.id]);
+      await this.parts.topics.deletionsFinished([topic.id]);
     } catch (error) {
       this.parts.logger.warn({ topic: topic.name, error: String(error) }, 'finished deletion not recorded');
     }
@@ -186,7 +186,7 @@ export class TopicAdmin {
     if (this.parts.topics.get(name) !== topic)
       return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
     try {
-      this.parts.topics.setPartitions(name, count);
+      await this.parts.topics.setPartitions(name, count);
     } catch (error) {
       return diskFailure(error); // the new partitions stay open but unlisted; a retry lists them
     }
@@ -195,7 +195,7 @@ export class TopicAdmin {
   }
 
   /** Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides. */
-  alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Failure {
+  async alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Promise<Failure> {
     const topic = this.parts.topics.get(name);
     if (!topic) return UNKNOWN_PARTITION;
     const problem = topicConfigProblem(overrides, this.parts.config.properties);
@@ -216,7 +216,7 @@ export class TopicAdmin {
     if (sizeProblem) return fail(ErrorCode.INVALID_CONFIG, sizeProblem);
     if (validateOnly) return OK;
     try {
-      this.parts.topics.setConfigs(name, overrides);
+      await this.parts.topics.setConfigs(name, overrides);
     } catch (error) {
       return diskFailure(error);
     }

@@ -6,10 +6,14 @@
 // and joins `deleting` (name and id) in the same write. Its partition directories are renamed
 // `-delete` next; once they are, the entry leaves `deleting`. A broker that stopped in between finds
 // the entry at start and renames what is left before it opens any partition (PartitionSet.finishDeletions).
+//
+// A change shows in memory at once (a second CreateTopics of the name sees it) and its write to disk
+// is asynchronous; the change's promise resolves once topics.json holds it, or rejects after putting
+// memory back. Writes run one at a time, in call order, each writing memory as it is at its turn, so
+// the file never goes back to an older state and a failed write's change is not in any later one.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurably } from './data-dir.js';
+import { readTextIfExists, writeFileDurably } from '../storage/durable-files.js';
 import { collisionKey } from './topic-names.js';
 
 export interface Topic {
@@ -49,14 +53,19 @@ export class TopicRegistry {
   private readonly topics = new Map<string, Topic>();
   private readonly byCollisionKey = new Map<string, string>();
   private deleting: DeletedTopic[] = [];
+  /** The last write of topics.json asked for; the next one starts after it. */
+  private writing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly dataDir: string) {
-    let text: string | null = null;
-    try {
-      text = readFileSync(join(dataDir, FILE), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+  private constructor(private readonly dataDir: string) {}
+
+  /** The registry as topics.json has it (empty when there is none yet). */
+  static async open(dataDir: string): Promise<TopicRegistry> {
+    const registry = new TopicRegistry(dataDir);
+    registry.load(await readTextIfExists(join(dataDir, FILE)));
+    return registry;
+  }
+
+  private load(text: string | null): void {
     if (text !== null) {
       const stored = JSON.parse(text) as { topics: StoredTopic[]; deleting?: { name: string; id: string }[] };
       this.deleting = (stored.deleting ?? []).map((t) => ({ name: t.name, id: Buffer.from(t.id, 'base64url') }));
@@ -77,22 +86,24 @@ export class TopicRegistry {
 
   /** Writes topics.json; if that fails (the disk), `undo` puts memory back as the file still has it,
    *  and the error goes to the caller (the broker answers KAFKA_STORAGE_ERROR). */
-  private save(undo: () => void): void {
-    try {
-      this.write();
-    } catch (error) {
-      undo();
-      throw error;
-    }
+  private save(undo: () => void): Promise<void> {
+    const saved = this.writing
+      .then(() => this.write())
+      .catch((error: unknown) => {
+        undo(); // before the next write starts, so it does not hold this change
+        throw error;
+      });
+    this.writing = saved.catch(() => undefined);
+    return saved;
   }
 
-  private write(): void {
+  private write(): Promise<void> {
     const stored: StoredTopic[] = [...this.topics.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((t) => ({ name: t.name, id: t.id.toString('base64url'), partitions: t.partitions, configs: t.configs }));
     const deleting = this.deleting.map((t) => ({ name: t.name, id: t.id.toString('base64url') }));
     const content = deleting.length > 0 ? { topics: stored, deleting } : { topics: stored };
-    writeFileDurably(this.dataDir, FILE, JSON.stringify(content, null, 2) + '\n');
+    return writeFileDurably(join(this.dataDir, FILE), JSON.stringify(content, null, 2) + '\n');
   }
 
   get(name: string): Topic | undefined {
@@ -114,23 +125,26 @@ export class TopicRegistry {
     return other !== undefined && other !== name ? other : undefined;
   }
 
-  create(name: string, partitions: number, configs: Record<string, string>): Topic {
+  async create(name: string, partitions: number, configs: Record<string, string>): Promise<Topic> {
     if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
     const topic: Topic = { name, id: newTopicId(), partitions, configs };
     this.remember(topic);
-    this.save(() => this.forget(name));
+    await this.save(() => {
+      if (this.topics.get(name) === topic) this.forget(name);
+    });
     return topic;
   }
 
   /** Deletes a topic; it stays listed in `deletions()` until deletionFinished is called with its id. */
-  delete(name: string): void {
+  delete(name: string): Promise<void> {
     const topic = this.topics.get(name);
-    if (topic === undefined) return;
+    if (topic === undefined) return Promise.resolve();
     this.forget(name);
-    this.deleting.push({ name, id: topic.id });
-    this.save(() => {
-      this.deleting.pop();
-      this.remember(topic);
+    const deleted = { name, id: topic.id };
+    this.deleting.push(deleted);
+    return this.save(() => {
+      this.deleting = this.deleting.filter((entry) => entry !== deleted);
+      if (!this.topics.has(name)) this.remember(topic);
     });
   }
 
@@ -145,23 +159,29 @@ export class TopicRegistry {
   }
 
   /** The directories of these deleted topics are renamed: forget them. */
-  deletionsFinished(ids: readonly Buffer[]): void {
-    const before = this.deleting;
-    this.deleting = this.deleting.filter((t) => !ids.some((id) => id.equals(t.id)));
-    if (this.deleting.length !== before.length) this.save(() => (this.deleting = before));
+  deletionsFinished(ids: readonly Buffer[]): Promise<void> {
+    const finished = this.deleting.filter((t) => ids.some((id) => id.equals(t.id)));
+    if (finished.length === 0) return Promise.resolve();
+    this.deleting = this.deleting.filter((t) => !finished.includes(t));
+    // Put back in front: the entries finished here are older than any deleted since.
+    return this.save(() => (this.deleting = [...finished, ...this.deleting]));
   }
 
-  setPartitions(name: string, partitions: number): void {
+  setPartitions(name: string, partitions: number): Promise<void> {
     const topic = this.topics.get(name)!;
     const before = topic.partitions;
     topic.partitions = Math.max(topic.partitions, partitions); // two CreatePartitions at once: the larger wins
-    this.save(() => (topic.partitions = before));
+    return this.save(() => {
+      if (topic.partitions === partitions) topic.partitions = before;
+    });
   }
 
-  setConfigs(name: string, configs: Record<string, string>): void {
+  setConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const topic = this.topics.get(name)!;
     const before = topic.configs;
     topic.configs = configs;
-    this.save(() => (topic.configs = before));
+    return this.save(() => {
+      if (topic.configs === configs) topic.configs = before; // unless a later change replaced it
+    });
   }
 }

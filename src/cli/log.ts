@@ -4,6 +4,7 @@
 //
 //   14:02:11.532 INFO  listening host=127.0.0.1 port=9092 dataDir=/home/me/sluice/data
 import { pino, type Logger as PinoLogger } from 'pino';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import type { LogLevel } from './settings.js';
 
 const levelNames: Record<number, string> = {
@@ -25,14 +26,14 @@ function formatValue(value: unknown): string {
 }
 
 /** Turns one pino JSON line into `time LEVEL message key=value ...`. */
-export function readableLine(json: string, colour: boolean): string {
+export function readableLine(json: string, colour: boolean, clock: Clock = systemClock): string {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(json) as Record<string, unknown>;
   } catch {
     return json.endsWith('\n') ? json : `${json}\n`;
   }
-  const time = new Date(typeof entry['time'] === 'number' ? entry['time'] : Date.now()).toISOString().slice(11, 23);
+  const time = new Date(typeof entry['time'] === 'number' ? entry['time'] : clock.now()).toISOString().slice(11, 23);
   const level = typeof entry['level'] === 'number' ? entry['level'] : 30;
   const name = (levelNames[level] ?? String(level)).padEnd(5);
   const shownLevel = colour ? `\u001b[${levelColours[level] ?? '0'}m${name}\u001b[0m` : name;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `sluice` command. Exit codes: 0 done, 1 could not start (or shutdown failed), 2 bad command line.
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readConfigFile } from '../runtime/config-file.js';
 import { startHelp, usage } from './help.js';
 import { parseStartArguments, UsageError } from './settings.js';
 import { runStart } from './start.js';
@@ -13,7 +13,7 @@ function packageVersion(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
     try {
-      const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as {
+      const manifest = JSON.parse(readConfigFile(join(directory, 'package.json'))) as {
         name?: string;
         version?: string;
       };

@@ -7,8 +7,8 @@
 //
 // Everything ends up as one map of Kafka-named settings with string values, which startBroker()
 // checks; this module only gathers and records where each value came from.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { readConfigFile } from '../runtime/config-file.js';
 import { readString } from '../runtime/settings.js';
 import { ConfigError, parseProperties } from '../server/server-config.js';
 
@@ -157,7 +157,7 @@ export function logLevelOf(args: StartArguments, environment: NodeJS.ProcessEnv)
 export function gatherSettings(
   args: StartArguments,
   environment: NodeJS.ProcessEnv,
-  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+  readFile: (path: string) => string = readConfigFile,
 ): GatheredSettings {
   const properties: Record<string, string> = {};
   const sources: Record<string, SettingSource> = {};

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, DataDirError, ListenError, startBroker, type StartedBroker } from '../server/start-broker.js';
 import { formatHostPort } from '../server/server-config.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import { createLogger } from './log.js';
 import { gatherSettings, logLevelOf, type StartArguments } from './settings.js';
 
@@ -17,6 +18,7 @@ export async function runStart(
   args: StartArguments,
   version: string,
   environment: NodeJS.ProcessEnv = process.env,
+  clock: Clock = systemClock,
 ): Promise<number> {
   const logger = createLogger(logLevelOf(args, environment));
   // Signal handlers go in first: a supervisor may send SIGTERM the moment it sees "listening", or
@@ -80,17 +82,17 @@ export async function runStart(
         // Ctrl-C under `npm start` arrives twice at once: from the terminal to the process group, and
         // forwarded by npm. Only a signal sent deliberately later cuts the shutdown short; the log is
         // consistent after any crash, so that is safe, merely slower to start next time.
-        if (Date.now() - stoppingSince < repeatedSignalWindowMs) return;
+        if (clock.now() - stoppingSince < repeatedSignalWindowMs) return;
         logger.warn({ signal }, 'second signal: exiting before shutdown finished');
         resolveExit(1);
         return;
       }
-      stoppingSince = Date.now();
+      stoppingSince = clock.now();
       const startedAt = stoppingSince;
       logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
       started.close().then(
         () => {
-          logger.info({ durationMs: Date.now() - startedAt }, 'shutdown complete');
+          logger.info({ durationMs: clock.now() - startedAt }, 'shutdown complete');
           resolveExit(0);
         },
         (error: unknown) => {

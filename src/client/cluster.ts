@@ -9,6 +9,7 @@ import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataResponse } from '../protocol/generated/metadata.js';
 import type { FindCoordinatorResponse } from '../protocol/generated/find-coordinator.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { Connection, type RequestOptions } from './connection.js';
 import { ClientClosedError, ConnectionError, KafkaError, SluiceClientError } from './errors.js';
@@ -29,6 +30,8 @@ export interface ClusterOptions {
   retries?: number;
   /** First retry delay; doubles up to 1 s (default 100). */
   retryBackoffMs?: number;
+  /** Where the client reads the time (default the system clock; tests pass a ManualClock). */
+  clock?: Clock;
 }
 
 export interface BrokerInfo {
@@ -60,6 +63,8 @@ export class Cluster {
   readonly retries: number;
   readonly retryBackoffMs: number;
   readonly requestTimeoutMs: number;
+  /** The one clock of this client: every part built on this cluster reads time through it. */
+  readonly clock: Clock;
   private readonly bootstrap: Array<{ host: string; port: number }>;
   private readonly connectTimeoutMs: number;
   private readonly maxInFlightRequests: number;
@@ -91,6 +96,7 @@ export class Cluster {
     this.allowAutoTopicCreation = booleanOption('allowAutoTopicCreation', options.allowAutoTopicCreation, true);
     this.retries = integerOption('retries', options.retries, 5, 0, 1000);
     this.retryBackoffMs = integerOption('retryBackoffMs', options.retryBackoffMs, 100, 0);
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Fetches metadata from the first reachable bootstrap broker and starts the periodic refresh. */
@@ -99,7 +105,8 @@ export class Cluster {
     if (!this.refreshTimer) {
       this.refreshTimer = setInterval(
         () => {
-          if (Date.now() - this.lastRefreshMs >= this.metadataMaxAgeMs) this.refreshMetadata().catch(() => undefined);
+          if (this.clock.now() - this.lastRefreshMs >= this.metadataMaxAgeMs)
+            this.refreshMetadata().catch(() => undefined);
         },
         Math.min(this.metadataMaxAgeMs, 60_000),
       );
@@ -109,7 +116,7 @@ export class Cluster {
 
   /** How old the metadata view is (Infinity before the first answer). */
   metadataAgeMs(): number {
-    return this.lastRefreshMs === 0 ? Infinity : Date.now() - this.lastRefreshMs;
+    return this.lastRefreshMs === 0 ? Infinity : this.clock.now() - this.lastRefreshMs;
   }
 
   /** Adds topics to those kept in the metadata view. */
@@ -152,7 +159,7 @@ export class Cluster {
   }
 
   private applyMetadata(response: MetadataResponse): void {
-    this.lastRefreshMs = Date.now();
+    this.lastRefreshMs = this.clock.now();
     this.clusterId = response.clusterId;
     this.controllerId = response.controllerId;
     this.brokers.clear();

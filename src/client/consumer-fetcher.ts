@@ -76,7 +76,12 @@ export class Fetcher {
   async fetchOnce(): Promise<boolean> {
     const byLeader = new Map<number, PartitionState[]>();
     for (const state of this.partitions.states.values()) {
-      if (state.paused || state.position === undefined || (state.retryAt !== 0 && state.retryAt > Date.now())) continue;
+      if (
+        state.paused ||
+        state.position === undefined ||
+        (state.retryAt !== 0 && state.retryAt > this.cluster.clock.now())
+      )
+        continue;
       if (!this.cluster.topics.has(state.topic)) await this.cluster.topic(state.topic);
       const leader = this.cluster.leaderOf(state.topic, state.partition);
       if (leader === undefined) {
@@ -165,7 +170,7 @@ export class Fetcher {
               if (state.epoch === epoch) {
                 state.epoch++;
                 state.position = delivery.next;
-                state.retryAt = Date.now() + this.cluster.retryBackoffMs;
+                state.retryAt = this.cluster.clock.now() + this.cluster.retryBackoffMs;
               }
               throw error;
             }

@@ -22,7 +22,7 @@ export interface PartitionState {
   /** Reset target when the position is unknown or out of range. */
   reset: OffsetSpec | undefined;
   paused: boolean;
-  /** After records that could not be decoded: not fetched again before this time (ms, Date.now()). */
+  /** After records that could not be decoded: not fetched again before this time (ms, on the cluster clock). */
   retryAt: number;
   /** Bumped by every seek, so an answer to an older fetch is dropped. */
   epoch: number;
@@ -98,7 +98,7 @@ export class ConsumerPartitions {
     let earliest = Infinity;
     for (const state of this.states.values())
       if (state.retryAt !== 0 && !state.paused) earliest = Math.min(earliest, state.retryAt);
-    return Math.max(0, earliest - Date.now());
+    return Math.max(0, earliest - this.cluster.clock.now());
   }
 
   /** Gives every partition without a position one: committed offset, else its reset target. */

@@ -314,8 +314,8 @@ export class Consumer<K = Buffer, V = Buffer> {
       state.epoch++;
     }
     this.engine?.dropQueued(ids);
-    const deadline = Date.now() + (this.options.rebalanceTimeoutMs ?? 60_000) / 2;
-    while (this.engine && this.engine.pendingIn(ids) > 0 && Date.now() < deadline) await sleep(10);
+    const deadline = this.cluster.clock.now() + (this.options.rebalanceTimeoutMs ?? 60_000) / 2;
+    while (this.engine && this.engine.pendingIn(ids) > 0 && this.cluster.clock.now() < deadline) await sleep(10);
     await this.commits?.commitNow(new Set(ids)).catch((error: unknown) => this.options.onError?.(error, undefined));
     await this.options.onRevoked?.(partitions);
     this.forget(ids);
@@ -345,8 +345,8 @@ export class Consumer<K = Buffer, V = Buffer> {
     if (this.engine) {
       const ids = [...this.partitions.states.keys()];
       this.engine.dropQueued(ids);
-      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-      while (this.engine.pendingIn(ids) > 0 && Date.now() < deadline) await sleep(10);
+      const deadline = this.cluster.clock.now() + (options.timeoutMs ?? 30_000);
+      while (this.engine.pendingIn(ids) > 0 && this.cluster.clock.now() < deadline) await sleep(10);
       this.engine.stop();
     }
     await this.running?.catch(() => undefined);

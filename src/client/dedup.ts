@@ -9,6 +9,7 @@
 //
 // The store is the small interface below: the in-memory LRU here, or anything with an atomic
 // "set if absent with expiry" (a Redis SET NX PX, a SQL row with a unique key).
+import { systemClock, type Clock } from '../runtime/clock.js';
 import { sleep } from './backoff.js';
 import { integerOption } from './options.js';
 
@@ -31,9 +32,11 @@ export class MemoryDedupStore implements DedupStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
 
-  constructor(options: { maxEntries?: number; now?: () => number } = {}) {
+  /** `clock` (or, as before, a bare `now` function) is where expiry reads the time. */
+  constructor(options: { maxEntries?: number; now?: () => number; clock?: Clock } = {}) {
     this.maxEntries = integerOption('maxEntries', options.maxEntries, 100_000, 1);
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.now = options.now ?? (() => clock.now());
   }
 
   private readonly now: () => number;

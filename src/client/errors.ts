@@ -4,7 +4,9 @@
 //   RequestTimeoutError a request got no answer within its timeout
 //   ClientOptionError   the caller passed an option we cannot use (thrown synchronously, clear message)
 //   ClientClosedError   the producer/consumer/admin was closed while the call was waiting
+// Each is listed in the error registry (runtime/errors.ts), which says whether it is retriable.
 import { errorCodeInfo, errorName } from '../protocol/generated/error-codes.js';
+import { errorTypes } from '../runtime/errors.js';
 
 export class SluiceClientError extends Error {
   override name = 'SluiceClientError';
@@ -34,28 +36,28 @@ export class KafkaError extends SluiceClientError {
 export class ConnectionError extends SluiceClientError {
   override name = 'ConnectionError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, true, options);
+    super(message, errorTypes.ConnectionError.retriable, options);
   }
 }
 
 export class RequestTimeoutError extends SluiceClientError {
   override name = 'RequestTimeoutError';
   constructor(message: string) {
-    super(message, true);
+    super(message, errorTypes.RequestTimeoutError.retriable);
   }
 }
 
 export class ClientOptionError extends SluiceClientError {
   override name = 'ClientOptionError';
   constructor(message: string) {
-    super(message, false);
+    super(message, errorTypes.ClientOptionError.retriable);
   }
 }
 
 export class ClientClosedError extends SluiceClientError {
   override name = 'ClientClosedError';
   constructor(what: string) {
-    super(`${what} is closed`, false);
+    super(`${what} is closed`, errorTypes.ClientClosedError.retriable);
   }
 }
 
@@ -63,7 +65,7 @@ export class ClientClosedError extends SluiceClientError {
 export class BufferFullError extends SluiceClientError {
   override name = 'BufferFullError';
   constructor(message: string) {
-    super(message, false);
+    super(message, errorTypes.BufferFullError.retriable);
   }
 }
 

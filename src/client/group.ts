@@ -145,9 +145,9 @@ export class GroupMember {
   /** Marks a rejoin when the metadata says the assignment no longer covers the subscription (see the header). */
   private async checkMetadata(): Promise<void> {
     const maxAgeMs = this.cluster.metadataMaxAgeMs;
-    if (this.options.topics instanceof RegExp && Date.now() - this.lastPatternCheckMs >= maxAgeMs) {
+    if (this.options.topics instanceof RegExp && this.cluster.clock.now() - this.lastPatternCheckMs >= maxAgeMs) {
       // Set first: a failed listing is tried again after maxAgeMs, not on every poll.
-      this.lastPatternCheckMs = Date.now();
+      this.lastPatternCheckMs = this.cluster.clock.now();
       const matching = await this.matchingTopics();
       if (matching.join('\u0000') !== this.subscribedTopics.join('\u0000')) this.needsRejoin = true;
     }
@@ -174,7 +174,7 @@ export class GroupMember {
 
   private async rebalance(): Promise<void> {
     this.assignmentSnapshot = undefined;
-    this.lastPatternCheckMs = Date.now();
+    this.lastPatternCheckMs = this.cluster.clock.now();
     this.subscribedTopics = await this.matchingTopics();
     this.cluster.addTopics(this.subscribedTopics);
     const cooperative = this.protocol !== undefined && assignors[this.protocol].cooperative;

@@ -14,6 +14,7 @@
 //
 // Built on the public API of Producer, Consumer and Admin: the wire format is the one any Kafka
 // client can speak (docs/half-messages.md "The channel").
+import { systemClock, type Clock } from '../runtime/clock.js';
 import { Admin } from './admin.js';
 import type { ClusterOptions } from './cluster.js';
 import { Consumer, type ConsumedMessage, type ConsumerOptions } from './consumer.js';
@@ -132,6 +133,7 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
   private readonly partitioner: PartitionSelector<K, V> | undefined;
   private readonly clusterOptions: ClusterOptions;
   private readonly logger: HalfMessageLogger;
+  private readonly clock: Clock;
   /** Writes half messages and decisions as raw bytes: serialisation happens here, with the target topic. */
   private readonly producer: Producer;
   private readonly consumer: Consumer;
@@ -159,6 +161,7 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
     this.valueDeserializer = options.valueDeserializer ?? (bufferSerde.deserialize as unknown as Deserializer<V>);
     this.partitioner = options.partitioner;
     this.logger = options.logger ?? console;
+    this.clock = options.clock ?? systemClock;
     const {
       bootstrap,
       clientId,
@@ -169,6 +172,7 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       allowAutoTopicCreation,
       retries,
       retryBackoffMs,
+      clock,
     } = options;
     // A half message for a topic that does not exist would only be abandoned by the broker: looking
     // the target up must not create it.
@@ -182,6 +186,7 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
       allowAutoTopicCreation: allowAutoTopicCreation ?? false,
       retries,
       retryBackoffMs,
+      clock,
     };
     // Idempotent, so acks=all: a half message or decision is durable when its send resolves.
     this.producer = new Producer({
@@ -256,7 +261,7 @@ export class HalfMessageProducer<K = Buffer, V = Buffer> {
             'belong to the half message channel',
         );
     }
-    const timestamp = message.timestamp ?? Date.now();
+    const timestamp = message.timestamp ?? this.clock.now();
     if (!Number.isInteger(timestamp) || timestamp < 0)
       throw new ClientOptionError(`message timestamp must be a non-negative integer (ms), got ${timestamp}`);
     await this.producer.connect();

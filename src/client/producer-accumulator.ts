@@ -10,6 +10,7 @@
 // Fields of a PartitionQueue belong to one side each: open, lingerTimer, nextBatchCapacity and the
 // push end of `ready` here; inFlight, nextSequence, recovering, failed, gapAt and retryAtMs to the
 // sender. One object per partition, so a lookup per message finds all of it.
+import type { Clock } from '../runtime/clock.js';
 import { BATCH_HEADER_BYTES } from '../protocol/record-batch/header.js';
 import type { BufferMemory } from './producer-memory.js';
 import { newRun, type SendGroup, type SendRun } from './producer-results.js';
@@ -83,6 +84,7 @@ export class BatchAccumulator {
     private readonly lingerMs: number,
     private readonly memory: BufferMemory,
     private readonly onClosed: BatchClosed,
+    private readonly clock: Clock,
   ) {
     this.fullBatchCapacity = BATCH_HEADER_BYTES + this.batchBytes;
   }
@@ -157,7 +159,7 @@ export class BatchAccumulator {
       builder: new RecordBatchBuilder(bytes, this.fullBatchCapacity),
       runs: [firstRun],
       bytes: BATCH_HEADER_BYTES,
-      createdMs: Date.now(),
+      createdMs: this.clock.now(),
       encoded: undefined,
       baseSequence: -1,
       attempts: 0,

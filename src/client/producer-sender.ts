@@ -96,7 +96,7 @@ export class ProduceSender {
   /** Sends every batch that may go now, grouped into one Produce request per leader. */
   drain(): void {
     if (this.closed && this.accumulator.outstanding === 0) return;
-    const now = Date.now();
+    const now = this.cluster.clock.now();
     const byLeader = new Map<number, Array<{ queue: PartitionQueue; batch: Batch }>>();
     let needMetadata = false;
     let earliestRetryMs = Infinity;
@@ -318,7 +318,7 @@ export class ProduceSender {
     const code = error instanceof KafkaError ? error.code : undefined;
     // OUT_OF_ORDER_SEQUENCE behind a batch that failed: the gap is ours and the resend fills it.
     const behindFailure = code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && queue.recovering;
-    const expired = Date.now() - batch.createdMs > this.deliveryTimeoutMs;
+    const expired = this.cluster.clock.now() - batch.createdMs > this.deliveryTimeoutMs;
     const retriable = error instanceof SluiceClientError && (error.retriable || behindFailure) && !expired;
     queue.recovering = true;
     if (retriable && batch.attempts <= this.cluster.retries) {
@@ -374,7 +374,7 @@ export class ProduceSender {
     const attempts = Math.max(1, ...failed.map((b) => b.attempts));
     queue.retryAtMs =
       failed.length > 0
-        ? Date.now() + backoffDelayMs({ initialMs: this.cluster.retryBackoffMs, maxMs: 1000 }, attempts)
+        ? this.cluster.clock.now() + backoffDelayMs({ initialMs: this.cluster.retryBackoffMs, maxMs: 1000 }, attempts)
         : 0;
   }
 }

@@ -140,8 +140,12 @@ export class Producer<K = Buffer, V = Buffer> {
     // Wiring, one way: the facade owns every part and passes each what it needs; the callbacks below
     // are the only way back (a closed batch → the sender drains; full memory → open batches close).
     this.memory = new BufferMemory(bufferBytesMax, bufferFullAction, bufferWaitMs, () => this.accumulator.closeAll());
-    this.accumulator = new BatchAccumulator(batchBytes, lingerMs, this.memory, (queue, partitionCount, full) =>
-      this.batchClosed(queue, partitionCount, full),
+    this.accumulator = new BatchAccumulator(
+      batchBytes,
+      lingerMs,
+      this.memory,
+      (queue, partitionCount, full) => this.batchClosed(queue, partitionCount, full),
+      this.cluster.clock,
     );
     this.identity = new ProducerIdentity(this.cluster, this.txn, () => this.sender.resetSequences());
     this.sender = new ProduceSender(
@@ -223,7 +227,7 @@ export class Producer<K = Buffer, V = Buffer> {
     });
     let stalled: StalledMessage | undefined;
     try {
-      stalled = this.appendMessages(topic, messages, 0, group, partitionCount, Date.now());
+      stalled = this.appendMessages(topic, messages, 0, group, partitionCount, this.cluster.clock.now());
     } catch (error) {
       return this.abandon(group, promise, error);
     }
@@ -264,7 +268,14 @@ export class Producer<K = Buffer, V = Buffer> {
           group,
           stalled.index,
         );
-        stalled = this.appendMessages(topic, messages, stalled.index + 1, group, partitionCount, Date.now());
+        stalled = this.appendMessages(
+          topic,
+          messages,
+          stalled.index + 1,
+          group,
+          partitionCount,
+          this.cluster.clock.now(),
+        );
       }
     } catch (error) {
       return this.abandon(group, promise, error);

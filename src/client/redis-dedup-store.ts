@@ -6,6 +6,7 @@
 //   release   delete the key only if it still holds our claim (a Lua compare-and-delete, atomic)
 //
 // Spoken through ioredis (a maintained Redis client): one connection, commands pipelined by it.
+import { errorTypes } from '../runtime/errors.js';
 import { Redis } from 'ioredis';
 import type { ClaimResult, DedupStore } from './dedup.js';
 import { ConnectionError, SluiceClientError } from './errors.js';
@@ -28,7 +29,7 @@ export interface RedisDedupStoreOptions {
 export class RedisReplyError extends SluiceClientError {
   override name = 'RedisReplyError';
   constructor(message: string) {
-    super(`redis: ${message}`, false);
+    super(`redis: ${message}`, errorTypes.RedisReplyError.retriable);
   }
 }
 

@@ -23,6 +23,7 @@ import type { AddOffsetsToTxnResponse } from '../protocol/generated/add-offsets-
 import type { TxnOffsetCommitResponse } from '../protocol/generated/txn-offset-commit.js';
 import type { EndTxnResponse } from '../protocol/generated/end-txn.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
+import { errorTypes } from '../runtime/errors.js';
 import type { Cluster } from './cluster.js';
 import { ConnectionError, KafkaError, SluiceClientError } from './errors.js';
 import type { ProducerMessage, RecordMetadata } from './producer-types.js';
@@ -35,7 +36,7 @@ export class ProducerFencedError extends SluiceClientError {
     super(
       `the producer with transactional id "${transactionalId}" was fenced by a newer producer ` +
         'with the same id; close it',
-      false,
+      errorTypes.ProducerFencedError.retriable,
       { cause },
     );
     this.transactionalId = transactionalId;

@@ -11,11 +11,10 @@
 // taken; the listener binds next; only then is the advertised port known when port 0 was asked for.
 // No client can ask for Metadata before the listener is bound, and the handlers read the advertised
 // address per request, so filling it in after `listen()` is never observed half-done.
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Broker } from '../broker/broker.js';
 import { brokerConfigFrom, ConfigError } from '../broker/config.js';
+import { makeTemporaryDataDir, removeDataDir as removeDirectoryTree } from '../broker/data-dir.js';
 import { checkSizeLimits, sizeLimitsFor } from '../broker/size-limits.js';
 import { kafkaHandlers } from './handlers/index.js';
 import { KafkaListener } from './kafka/listener.js';
@@ -80,9 +79,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   for (const warning of sizes.warnings) logger.warn({ rule: warning.rule }, warning.message);
 
   const givenDataDir = properties['log.dirs'] ?? properties['log.dir'];
-  const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), 'sluice-')));
-  const removeDataDir =
-    givenDataDir === undefined ? () => rm(dataDir, { recursive: true, force: true }) : async () => {};
+  const dataDir = givenDataDir ?? (await makeTemporaryDataDir(tmpdir()));
+  const removeDataDir = givenDataDir === undefined ? () => removeDirectoryTree(dataDir) : async () => {};
   properties['log.dirs'] = dataDir;
 
   let broker: Broker;

@@ -5,27 +5,11 @@
 //      the partition turns read-only and says so once in the log;
 //   3. Sluice itself is wrong → `invariant()` throws an InvariantError, which nobody should catch.
 
-/** Codes a StorageError can carry, with the Kafka error code the broker answers with. */
-export const storageErrorCodes = {
-  OFFSET_OUT_OF_RANGE: {
-    kafkaCode: 1,
-    message: 'The requested offset is not within the range of offsets kept by this partition',
-  },
-  CORRUPT_MESSAGE: { kafkaCode: 2, message: 'The record batch failed its length, magic or CRC check' },
-  MESSAGE_TOO_LARGE: { kafkaCode: 10, message: 'The record batch is larger than the partition accepts' },
-  KAFKA_STORAGE_ERROR: {
-    kafkaCode: 56,
-    message: 'Disk error when trying to access the log; the partition is read-only',
-  },
-  DAMAGED_BATCH: {
-    kafkaCode: 56,
-    message: 'A stored record batch failed its checks when read back (damaged on disk)',
-  },
-  INVALID_RECORD: { kafkaCode: 87, message: 'The record batch is structurally invalid' },
-  LOG_CLOSED: { kafkaCode: 56, message: 'The partition log is closed' },
-  INVALID_CONFIG: { kafkaCode: 40, message: 'A storage configuration value is invalid' },
-  INCONSISTENT_TOPIC_ID: { kafkaCode: 103, message: 'The topic id on disk differs from the one given' },
-} as const;
+import { storageErrorCodes } from '../runtime/errors.js';
+
+/** Codes a StorageError can carry, with the Kafka error code the broker answers with (the error
+ *  registry's table, runtime/errors.ts). */
+export { storageErrorCodes };
 
 export type StorageErrorCode = keyof typeof storageErrorCodes;
 

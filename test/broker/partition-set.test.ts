@@ -56,7 +56,7 @@ for (const policy of ['os', 'interval:60000', 'sync']) {
       const results = await Promise.all(appended);
       for (const result of results) assert.equal(result.errorCode, ErrorCode.NONE, result.errorMessage ?? '');
       // The 10-minute timer's work, run now: under os/interval the flushed offset is still 0.
-      server.broker.partitions.maintainProducers(Date.now());
+      await server.broker.partitions.maintainProducers(Date.now());
       assert.ok(readdirSync(join(dataDir, 'kept-0')).some((name) => name.endsWith('.snapshot')));
       await server.stop();
       server = await startTestBroker({ dataDir, properties: { 'log.flush.policy': policy } });

@@ -4,7 +4,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.js';
-import { encodeRecordBatch } from '../../src/protocol/record-batch/records.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch/record-encoder.js';
 import type { HookedPartition } from '../../src/broker/partition/hooks.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 

@@ -16,20 +16,34 @@ function tempDir(): string {
   return directory;
 }
 
-test('a fresh data directory starts at 0 and hands out consecutive ids', () => {
-  const allocator = ProducerIdAllocator.open(tempDir(), { blockSize: 10 });
+test('a fresh data directory starts at 0 and hands out consecutive ids', async () => {
+  const allocator = await ProducerIdAllocator.open(tempDir(), { blockSize: 10 });
+  const ids: number[] = [];
+  for (let count = 0; count < 25; count += 1) ids.push(await allocator.next());
   assert.deepEqual(
-    Array.from({ length: 25 }, () => allocator.next()),
+    ids,
     Array.from({ length: 25 }, (_, index) => index),
   );
   assert.equal(allocator.reservedEnd, 30);
 });
 
-test('the block end is on disk before any id of the block is returned', () => {
+test('ids asked for at once are distinct, and one write reserves each block', async () => {
   const directory = tempDir();
-  const allocator = ProducerIdAllocator.open(directory, { blockSize: 100 });
+  const allocator = await ProducerIdAllocator.open(directory, { blockSize: 10 });
+  const ids = await Promise.all(Array.from({ length: 25 }, () => allocator.next()));
+  assert.deepEqual(
+    [...ids].sort((left, right) => left - right),
+    Array.from({ length: 25 }, (_, index) => index),
+  );
+  assert.equal(allocator.reservedEnd, 30);
+  assert.match(readFileSync(join(directory, PRODUCER_IDS_FILE_NAME), 'utf8'), /next\.block\.start=30\n/);
+});
+
+test('the block end is on disk before any id of the block is returned', async () => {
+  const directory = tempDir();
+  const allocator = await ProducerIdAllocator.open(directory, { blockSize: 100 });
   for (let count = 0; count < 250; count += 1) {
-    const id = allocator.next();
+    const id = await allocator.next();
     const persisted = Number(
       /next\.block\.start=(\d+)/.exec(readFileSync(join(directory, PRODUCER_IDS_FILE_NAME), 'utf8'))![1],
     );
@@ -37,27 +51,27 @@ test('the block end is on disk before any id of the block is returned', () => {
   }
 });
 
-test('ids stay unique across reopen, with and without the previous allocator being done', () => {
+test('ids stay unique across reopen, with and without the previous allocator being done', async () => {
   const directory = tempDir();
   const seen = new Set<number>();
-  const take = (allocator: ProducerIdAllocator, count: number) => {
+  const take = async (allocator: ProducerIdAllocator, count: number) => {
     for (let index = 0; index < count; index += 1) {
-      const id = allocator.next();
+      const id = await allocator.next();
       assert.ok(Number.isSafeInteger(id) && id >= 0);
       assert.ok(!seen.has(id), `id ${id} handed out twice`);
       seen.add(id);
     }
   };
-  const first = ProducerIdAllocator.open(directory, { blockSize: 7 });
-  take(first, 5);
+  const first = await ProducerIdAllocator.open(directory, { blockSize: 7 });
+  await take(first, 5);
   // No close exists and none is needed: the old allocator is simply abandoned (as by kill -9).
-  const second = ProducerIdAllocator.open(directory, { blockSize: 7 });
-  take(second, 20);
-  const third = ProducerIdAllocator.open(directory, { blockSize: 7 });
-  take(third, 1);
+  const second = await ProducerIdAllocator.open(directory, { blockSize: 7 });
+  await take(second, 20);
+  const third = await ProducerIdAllocator.open(directory, { blockSize: 7 });
+  await take(third, 1);
   // A new open that hands out nothing does not move the file; the next one still does not repeat.
-  ProducerIdAllocator.open(directory, { blockSize: 7 });
-  take(ProducerIdAllocator.open(directory), 3);
+  await ProducerIdAllocator.open(directory, { blockSize: 7 });
+  await take(await ProducerIdAllocator.open(directory), 3);
   assert.equal(seen.size, 29);
 });
 
@@ -68,8 +82,8 @@ test('ids handed out by a process killed with SIGKILL are never handed out again
   const moduleUrl = new URL(`../../src/broker/producer-ids.${compiled ? 'js' : 'ts'}`, import.meta.url).href;
   const script = `
     import { ProducerIdAllocator } from ${JSON.stringify(moduleUrl)};
-    const allocator = ProducerIdAllocator.open(${JSON.stringify(directory)}, { blockSize: 50 });
-    for (;;) { process.stdout.write(allocator.next() + '\\n'); await new Promise((resolve) => setImmediate(resolve)); }
+    const allocator = await ProducerIdAllocator.open(${JSON.stringify(directory)}, { blockSize: 50 });
+    for (;;) { process.stdout.write((await allocator.next()) + '\\n'); await new Promise((resolve) => setImmediate(resolve)); }
   `;
   const child = spawn(
     process.execPath,
@@ -93,27 +107,27 @@ test('ids handed out by a process killed with SIGKILL are never handed out again
     .filter((line) => /^\d+$/.test(line))
     .map(Number);
   assert.ok(handedOut.length >= 100);
-  const allocator = ProducerIdAllocator.open(directory, { blockSize: 50 });
-  const next = allocator.next();
+  const allocator = await ProducerIdAllocator.open(directory, { blockSize: 50 });
+  const next = await allocator.next();
   assert.ok(
     next > Math.max(...handedOut),
     `after the kill, ${next} is not above every id handed out (max ${Math.max(...handedOut)})`,
   );
 });
 
-test('an unreadable file is refused rather than guessed', () => {
+test('an unreadable file is refused rather than guessed', async () => {
   const directory = tempDir();
   writeFileSync(join(directory, PRODUCER_IDS_FILE_NAME), 'next.block.start=banana\n');
-  assert.throws(() => ProducerIdAllocator.open(directory), DataDirError);
+  await assert.rejects(ProducerIdAllocator.open(directory), DataDirError);
   writeFileSync(join(directory, PRODUCER_IDS_FILE_NAME), '');
-  assert.throws(() => ProducerIdAllocator.open(directory), DataDirError);
+  await assert.rejects(ProducerIdAllocator.open(directory), DataDirError);
   writeFileSync(join(directory, PRODUCER_IDS_FILE_NAME), `next.block.start=${2 ** 53}\n`);
-  assert.throws(() => ProducerIdAllocator.open(directory), DataDirError);
+  await assert.rejects(ProducerIdAllocator.open(directory), DataDirError);
 });
 
-test('ids stop with an error rather than leaving the safe-integer range', () => {
+test('ids stop with an error rather than leaving the safe-integer range', async () => {
   const directory = tempDir();
   writeFileSync(join(directory, PRODUCER_IDS_FILE_NAME), `next.block.start=${Number.MAX_SAFE_INTEGER - 5}\n`);
-  const allocator = ProducerIdAllocator.open(directory, { blockSize: 10 });
-  assert.throws(() => allocator.next(), DataDirError);
+  const allocator = await ProducerIdAllocator.open(directory, { blockSize: 10 });
+  await assert.rejects(allocator.next(), DataDirError);
 });

@@ -309,7 +309,7 @@ test('recovery from the newest snapshot plus the replayed tail equals the live s
   const log = await openLog(directory);
   const live = new PartitionProducerState(directory);
   await workload(log, live, 3);
-  live.writeSnapshot(log.logEndOffset);
+  await live.writeSnapshot(log.logEndOffset);
   const snapshotOffset = log.logEndOffset;
   await workload(log, live, 4, 3);
   const expected = snapshotOf(live);
@@ -362,7 +362,7 @@ test('with no snapshot the state is rebuilt from the log start; a snapshot at th
   assert.equal(fromLog.recovery!.replayedFromOffset, 0);
   assert.deepEqual(snapshotOf(fromLog), expected);
 
-  fromLog.writeSnapshot(reopened.logEndOffset);
+  await fromLog.writeSnapshot(reopened.logEndOffset);
   const fromSnapshot = await PartitionProducerState.recover(reopened, { nowMs: NOW });
   assert.equal(fromSnapshot.recovery!.snapshotOffset, reopened.logEndOffset);
   assert.equal(fromSnapshot.recovery!.replayedBatches, 0);
@@ -375,10 +375,10 @@ test('a corrupt newest snapshot is ignored and deleted; the older one plus a lon
   const log = await openLog(directory);
   const live = new PartitionProducerState(directory);
   await workload(log, live, 2);
-  live.writeSnapshot(log.logEndOffset);
+  await live.writeSnapshot(log.logEndOffset);
   const older = log.logEndOffset;
   await workload(log, live, 2, 2);
-  live.writeSnapshot(log.logEndOffset);
+  await live.writeSnapshot(log.logEndOffset);
   const newer = log.logEndOffset;
   await workload(log, live, 2, 4);
   const expected = snapshotOf(live);
@@ -395,7 +395,7 @@ test('a corrupt newest snapshot is ignored and deleted; the older one plus a lon
   );
   assert.match(recovered.recovery!.discardedSnapshots[0]!.reason, /checksum/);
   assert.deepEqual(snapshotOf(recovered), expected);
-  assert.deepEqual(recovered.snapshotOffsets(), [older]);
+  assert.deepEqual(await recovered.snapshotOffsets(), [older]);
 
   // Garbage and a torn (empty) file are ignored too; then there is nothing but the log.
   writeFileSync(join(directory, snapshotFileName(older)), 'not a snapshot at all');
@@ -445,22 +445,22 @@ test('snapshots above the log end (after a truncation) and below the log start a
   const live = new PartitionProducerState(directory);
   await workload(log, live, 2);
   const early = log.logEndOffset;
-  live.writeSnapshot(early);
+  await live.writeSnapshot(early);
   await workload(log, live, 2, 2);
-  live.writeSnapshot(log.logEndOffset + 50); // as if the log had held 50 more offsets before a truncation
+  await live.writeSnapshot(log.logEndOffset + 50); // as if the log had held 50 more offsets before a truncation
   const expected = snapshotOf(live);
 
   const recovered = await PartitionProducerState.recover(log, { nowMs: NOW });
   assert.equal(recovered.recovery!.snapshotOffset, early);
   assert.match(recovered.recovery!.discardedSnapshots[0]!.reason, /above the log end/);
-  assert.deepEqual(recovered.snapshotOffsets(), [early]);
+  assert.deepEqual(await recovered.snapshotOffsets(), [early]);
   assert.deepEqual(snapshotOf(recovered), expected);
 
   await log.deleteRecordsBefore(early + 1);
   const afterDelete = await PartitionProducerState.recover(log, { nowMs: NOW });
   assert.equal(afterDelete.recovery!.snapshotOffset, null);
   assert.match(afterDelete.recovery!.discardedSnapshots[0]!.reason, /below the log start/);
-  assert.deepEqual(afterDelete.snapshotOffsets(), []);
+  assert.deepEqual(await afterDelete.snapshotOffsets(), []);
   // Only what the kept log shows is rebuilt: producers whose batches were all deleted are forgotten.
   for (const entry of snapshotOf(afterDelete)) {
     assert.ok(entry.batches.every((batch) => batch.lastOffset >= early + 1));
@@ -477,19 +477,28 @@ test('snapshots above the log end (after a truncation) and below the log start a
 test('writeSnapshot keeps the newest two and drops snapshots above the one written', async () => {
   const directory = tempDir();
   const state = new PartitionProducerState(directory);
-  for (const offset of [10, 20, 30, 40]) state.writeSnapshot(offset);
-  assert.deepEqual(state.snapshotOffsets(), [30, 40]);
+  for (const offset of [10, 20, 30, 40]) await state.writeSnapshot(offset);
+  assert.deepEqual(await state.snapshotOffsets(), [30, 40]);
   assert.deepEqual(readdirSync(directory).sort(), [snapshotFileName(30), snapshotFileName(40)]);
   // A state rebuilt after truncating to 35 writes at 35: the snapshot at 40 describes a lost future.
   const rebuilt = new PartitionProducerState(directory);
-  rebuilt.writeSnapshot(35);
-  assert.deepEqual(rebuilt.snapshotOffsets(), [30, 35]);
-  rebuilt.deleteSnapshotsAbove(30);
-  assert.deepEqual(rebuilt.snapshotOffsets(), [30]);
+  await rebuilt.writeSnapshot(35);
+  assert.deepEqual(await rebuilt.snapshotOffsets(), [30, 35]);
+  await rebuilt.deleteSnapshotsAbove(30);
+  assert.deepEqual(await rebuilt.snapshotOffsets(), [30]);
   // A snapshot below what the state already holds would lose batches: a bug, stopped by an assertion.
   const partition = new FakePartition(directory);
   await partition.produce({ producerId: 1, epoch: 0, sequence: 0, count: 5 });
   assert.throws(() => partition.state.writeSnapshot(4), /invariant/);
+});
+
+test('snapshot writes asked for at once run in call order: the newest two are what stays', async () => {
+  const directory = tempDir();
+  const state = new PartitionProducerState(directory);
+  // Not awaited one by one: each write's clean-up must not delete a newer snapshot, nor run before it.
+  await Promise.all([10, 20, 30, 40].map((offset) => state.writeSnapshot(offset)));
+  assert.deepEqual(await state.snapshotOffsets(), [30, 40]);
+  assert.deepEqual(readdirSync(directory).sort(), [snapshotFileName(30), snapshotFileName(40)]);
 });
 
 test('recovery expires producers whose snapshot shows them idle too long, and keeps their transactions', async () => {
@@ -498,7 +507,7 @@ test('recovery expires producers whose snapshot shows them idle too long, and ke
   const live = new PartitionProducerState(directory, { producerIdExpirationMs: 60_000 });
   await produceTo(log, live, { producerId: 1, epoch: 0, sequence: 0 });
   await produceTo(log, live, { producerId: 2, epoch: 0, sequence: 0, transactional: true });
-  live.writeSnapshot(log.logEndOffset);
+  await live.writeSnapshot(log.logEndOffset);
   await produceTo(log, live, { producerId: 3, epoch: 0, sequence: 0 }); // replayed: active at recovery time
   const recovered = await PartitionProducerState.recover(log, { nowMs: NOW + 60_000, producerIdExpirationMs: 60_000 });
   assert.equal(recovered.recovery!.expiredProducers, 1);

@@ -104,7 +104,7 @@ test('warned, at start and on a topic change: a max.message.bytes no request can
   try {
     const created = await server.broker.createTopic('big', 1, { 'max.message.bytes': String(200 * MiB) });
     assert.equal(created.errorCode, ErrorCode.NONE, 'a warning, not a refusal');
-    const altered = server.broker.alterTopicConfigs('big', { 'max.message.bytes': String(150 * MiB) }, false);
+    const altered = await server.broker.alterTopicConfigs('big', { 'max.message.bytes': String(150 * MiB) }, false);
     assert.equal(altered.errorCode, ErrorCode.NONE);
     const warnings = server.logger.lines.filter((line) => line.fields['rule'] === 'request-carries-largest-batch');
     assert.deepEqual(

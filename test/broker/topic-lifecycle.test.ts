@@ -126,11 +126,11 @@ test('a deletion interrupted before its directories were renamed is finished at 
     await server.stop();
     // What a kill -9 right after topics.json was written (the deletion's commit point) leaves:
     // the topic listed as deleting, its directories still under their old names.
-    new TopicRegistry(dataDir).delete('half-done');
+    await (await TopicRegistry.open(dataDir)).delete('half-done');
     assert.ok(existsSync(join(dataDir, 'half-done-0')));
     server = await startTestBroker({ dataDir });
     assert.ok(!existsSync(join(dataDir, 'half-done-0')) && !existsSync(join(dataDir, 'half-done-1')));
-    assert.equal(new TopicRegistry(dataDir).deletions().length, 0, 'the deletion is recorded as finished');
+    assert.equal((await TopicRegistry.open(dataDir)).deletions().length, 0, 'the deletion is recorded as finished');
     assert.equal((await server.broker.createTopic('half-done', 2, {})).errorCode, ErrorCode.NONE);
     assert.deepEqual(await values(server, 'half-done', 0), []);
     assert.deepEqual(await values(server, 'half-done', 1), []);
@@ -227,7 +227,7 @@ test('topics.json or producer-ids.properties that cannot be written: KAFKA_STORA
     assert.deepEqual(await values(server, 'stays'), []);
     assert.equal((await server.broker.createPartitions('stays', 3, false)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
     assert.equal(server.broker.topics.get('stays')!.partitions, 1);
-    const altered = server.broker.alterTopicConfigs('stays', { 'retention.ms': '1000' }, false);
+    const altered = await server.broker.alterTopicConfigs('stays', { 'retention.ms': '1000' }, false);
     assert.equal(altered.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
     assert.deepEqual(server.broker.topics.get('stays')!.configs, {});
     rmSync(blocker, { recursive: true });

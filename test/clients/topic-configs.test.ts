@@ -195,7 +195,7 @@ test('kafkajs: alterConfigs sets ordinary configs; bad values and unknown names 
       }),
       (error: Error & { type?: string }) => error.type === 'INVALID_CONFIG',
     );
-    const conflict = server.broker.alterTopicConfigs(
+    const conflict = await server.broker.alterTopicConfigs(
       'kj-alter',
       { 'min.compaction.lag.ms': '1000', 'max.compaction.lag.ms': '10' },
       true,

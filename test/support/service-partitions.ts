@@ -35,7 +35,7 @@ export class ServiceHome {
 
   /** Opens (recovering) every partition the registry lists. */
   async reopen(): Promise<void> {
-    this.topics = new TopicRegistry(this.dataDir);
+    this.topics = await TopicRegistry.open(this.dataDir);
     this.partitions = new PartitionSet(this.dataDir, new MemoryLogger(), {
       producerIdExpirationMs: 7 * 24 * 60 * 60 * 1000,
       logger: silentLogger,
@@ -52,7 +52,7 @@ export class ServiceHome {
 
   async createTopic(name: string, count: number, configs: Record<string, string> = {}): Promise<Failure> {
     if (this.topics.get(name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: 'exists' };
-    const topic = this.topics.create(name, count, configs);
+    const topic = await this.topics.create(name, count, configs);
     await this.partitions.open(name, topic.id, 0, count, logConfigFor(configs, {}));
     return { errorCode: ErrorCode.NONE, errorMessage: null };
   }

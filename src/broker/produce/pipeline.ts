@@ -121,6 +121,14 @@ export class ProducePipeline {
     logAppendTimeMs: number,
   ): Promise<ProduceResult> {
     const { log, producers, transactions } = partition;
+    if (view.isTransactional && !transactions.isMarked) {
+      // Once per partition, before the one-tick section below: a durable file saying "scan me at open".
+      try {
+        await transactions.markTransactional();
+      } catch (error) {
+        return refusedWith(storageFailure(error));
+      }
+    }
     if (partition.retired) return refusedWith(UNKNOWN_PARTITION); // deleted during the implicit add
     if (log.readOnly !== null) return refusedWith(storageFailure(log.readOnly));
     const coordinator = this.parts.transactions();
@@ -143,8 +151,6 @@ export class ProducePipeline {
     }
     const hookRefused = this.beforeAppend(partition, view);
     if (hookRefused !== null) return refusedWith(hookRefused);
-    // Once per partition: a durable file saying "scan me at open".
-    if (view.isTransactional) transactions.markTransactional();
     const appended = partition.append(batch);
     producers.record(view, now);
     if (view.isTransactional) transactions.apply(view, null);

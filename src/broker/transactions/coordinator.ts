@@ -186,10 +186,11 @@ export class TransactionCoordinator {
             );
             return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'too many transactional ids');
           }
+          const producerId = await this.dependencies.producerIds.nextProducerId();
           const now = this.clock.now();
           const created: Transaction = {
             transactionalId,
-            producerId: this.dependencies.producerIds.nextProducerId(),
+            producerId,
             producerEpoch: 0,
             lastProducerId: -1,
             lastProducerEpoch: -1,
@@ -232,7 +233,7 @@ export class TransactionCoordinator {
         let producerId = transaction.producerId;
         let producerEpoch = transaction.producerEpoch + 1;
         if (producerEpoch > EPOCH_MAX) {
-          producerId = this.dependencies.producerIds.nextProducerId();
+          producerId = await this.dependencies.producerIds.nextProducerId();
           producerEpoch = 0;
         }
         const lastProducerEpoch = expected && producerId === transaction.producerId ? transaction.producerEpoch : -1;

@@ -18,14 +18,13 @@
 // All of this only for partitions that have ever held a transactional batch: before the first one is
 // appended, a marker file `transactions` is written durably in the partition directory; partitions
 // without it pay nothing at open and have no `.txnindex` files.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BATCH_HEADER_BYTES, RecordBatchHeader } from '../../protocol/record-batch/header.js';
 import { ControlRecordType, decodeControlRecord } from '../../protocol/record-batch/control.js';
 import { decodeRecordBatchSync } from '../../protocol/record-batch/record-decoder.js';
+import { pathExists, writeFileDurably } from '../../storage/durable-files.js';
 import type { PartitionLog } from '../../storage/log.js';
 import type { AbortedTransactionEntry } from '../../storage/transaction-index.js';
-import { writeFileDurably } from '../data-dir.js';
 import type { PartitionProducerState } from '../producer-state.js';
 
 export const TRANSACTIONS_MARKER_FILE = 'transactions';
@@ -44,13 +43,17 @@ export class PartitionTransactions {
   /** In marker order, so sorted by lastOffset. */
   private aborted: AbortedTransaction[] = [];
   private marked: boolean;
+  /** The marker file's write under way; every transactional append waits for the same one. */
+  private marking: Promise<void> | undefined;
 
-  /** `log`: where aborted transactions are indexed (none: in memory only, for tests). */
+  /** `log`: where aborted transactions are indexed (none: in memory only, for tests). `marked`: the
+   *  directory has the marker file (recover() looks; a new partition has none). */
   constructor(
     readonly directory: string,
     private readonly log: PartitionLog | null = null,
+    marked = false,
   ) {
-    this.marked = existsSync(join(directory, TRANSACTIONS_MARKER_FILE));
+    this.marked = marked;
   }
 
   /**
@@ -60,7 +63,8 @@ export class PartitionTransactions {
    * an open transaction may have been evicted from it) — and the aborted ones from the `.txnindex`.
    */
   static async recover(log: PartitionLog, producers?: PartitionProducerState): Promise<PartitionTransactions> {
-    const state = new PartitionTransactions(log.directory, log);
+    const marked = await pathExists(join(log.directory, TRANSACTIONS_MARKER_FILE));
+    const state = new PartitionTransactions(log.directory, log, marked);
     if (!state.marked) return state;
     log.keepTransactionIndexes(false);
     if (producers !== undefined && producers.producerCount < producers.maxProducers) {
@@ -84,17 +88,32 @@ export class PartitionTransactions {
     return state;
   }
 
-  /** Writes the marker file once, durably; call before appending a transactional batch or marker. */
-  markTransactional(): void {
-    if (this.marked) return;
-    writeFileDurably(
-      this.directory,
-      TRANSACTIONS_MARKER_FILE,
+  /** Has the marker file been written? Then markTransactional() has nothing to do. */
+  get isMarked(): boolean {
+    return this.marked;
+  }
+
+  /** Writes the marker file once, durably; await it before appending a transactional batch or marker
+   *  (callers on the produce path check isMarked first and await only the first time). */
+  markTransactional(): Promise<void> {
+    if (this.marked) return Promise.resolve();
+    this.marking ??= writeFileDurably(
+      join(this.directory, TRANSACTIONS_MARKER_FILE),
       'sluice: this partition holds transactional batches; its aborted transactions are kept in .txnindex files\n',
+    ).then(
+      () => {
+        this.marking = undefined;
+        if (this.marked) return;
+        this.marked = true;
+        // Nothing before this point is transactional: the segments there get empty indexes.
+        this.log?.keepTransactionIndexes(true);
+      },
+      (error: unknown) => {
+        this.marking = undefined; // the next transactional append tries again
+        throw error;
+      },
     );
-    this.marked = true;
-    // Nothing before this point is transactional: the segments there get empty indexes.
-    this.log?.keepTransactionIndexes(true);
+    return this.marking;
   }
 
   /** Takes an appended transactional batch (its offsets assigned) into the state; an ABORT marker

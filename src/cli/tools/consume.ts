@@ -2,6 +2,7 @@
 import { Admin } from '../../client/admin.js';
 import { Consumer, type ConsumedMessage } from '../../client/consumer.js';
 import { bigintValue, integerValue, parseArguments, timeValue, ToolUsageError, value } from './args.js';
+import { systemClock } from '../../runtime/clock.js';
 import { clientOptions, type ToolIo } from './io.js';
 
 export const consumeHelp = `Usage: sluice consume NAME [flags]
@@ -62,8 +63,10 @@ export async function runConsume(argv: readonly string[], io: ToolIo): Promise<n
     if (p >= partitionCount)
       throw new ToolUsageError(`topic ${topic} has no partition ${p} (it has ${partitionCount})`);
 
+  const clock = io.clock ?? systemClock;
   const consumer = new Consumer({
     ...options,
+    clock,
     groupId,
     autoOffsetReset: args.flags.has('from-beginning') ? 'earliest' : 'latest',
     maxWaitMs: 200,
@@ -82,13 +85,13 @@ export async function runConsume(argv: readonly string[], io: ToolIo): Promise<n
     );
 
   let count = 0;
-  let lastMessageMs = Date.now();
+  let lastMessageMs = clock.now();
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   await consumer.run(async (message: ConsumedMessage) => {
     if (max !== undefined && count >= max) return;
     count++;
-    lastMessageMs = Date.now();
+    lastMessageMs = clock.now();
     io.out(
       format === 'json'
         ? JSON.stringify(toJson(message)) + '\n'
@@ -103,7 +106,7 @@ export async function runConsume(argv: readonly string[], io: ToolIo): Promise<n
   const idle =
     timeoutMs === undefined
       ? undefined
-      : setInterval(() => Date.now() - lastMessageMs >= timeoutMs && stop(), Math.min(100, timeoutMs));
+      : setInterval(() => clock.now() - lastMessageMs >= timeoutMs && stop(), Math.min(100, timeoutMs));
   await Promise.race([stopped, io.interrupted]);
   if (idle) clearInterval(idle);
   await consumer.close();

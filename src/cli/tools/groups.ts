@@ -1,6 +1,7 @@
 // sluice groups list|describe|delete|reset-offsets
 import { Admin } from '../../client/admin.js';
 import { bigintValue, durationMs, parseArguments, timeValue, ToolUsageError, value } from './args.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import { clientOptions, type ToolIo } from './io.js';
 
 export const groupsHelp = `Usage: sluice groups <action> [ID] [flags]
@@ -73,7 +74,7 @@ export async function runGroups(argv: readonly string[], io: ToolIo): Promise<nu
       case 'reset-offsets': {
         const id = needGroup();
         const topic = value(args, 'topic')!;
-        const plan = await planReset(admin, id, topic, args);
+        const plan = await planReset(admin, id, topic, args, io.clock ?? systemClock);
         const execute = args.flags.has('execute');
         for (const p of plan) io.out(`${topic}/${p.partition}  ${p.current < 0n ? '-' : p.current} -> ${p.offset}\n`);
         if (!execute) {
@@ -118,6 +119,7 @@ async function planReset(
   groupId: string,
   topic: string,
   args: ReturnType<typeof parseArguments>,
+  clock: Clock,
 ): Promise<Array<{ partition: number; current: bigint; offset: bigint }>> {
   const earliest = await admin.listOffsets(topic, 'earliest');
   const latest = await admin.listOffsets(topic, 'latest');
@@ -146,7 +148,7 @@ async function planReset(
   } else {
     const time = args.values.has('to-datetime')
       ? timeValue(args, 'to-datetime')!
-      : Date.now() - durationMs(value(args, 'by-duration')!);
+      : clock.now() - durationMs(value(args, 'by-duration')!);
     const found = await admin.listOffsets(topic, time);
     targets = new Map(
       found.map((f) => [

@@ -1,4 +1,5 @@
 // Where a tool reads and writes, injectable so tests can run tools in-process.
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Readable } from 'node:stream';
 
 export interface ToolIo {
@@ -7,6 +8,8 @@ export interface ToolIo {
   err(text: string): void;
   /** Resolves when the user asks to stop (Ctrl-C); tests pass a promise they control. */
   interrupted: Promise<void>;
+  /** Where the tools read the time (default the system clock). */
+  clock?: Clock;
 }
 
 export function processIo(): ToolIo {
@@ -14,6 +17,7 @@ export function processIo(): ToolIo {
     stdin: process.stdin,
     out: (text) => void process.stdout.write(text),
     err: (text) => void process.stderr.write(text),
+    clock: systemClock,
     interrupted: new Promise((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());

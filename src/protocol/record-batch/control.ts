@@ -4,6 +4,7 @@
 //
 //   key   = version int16 (0) | type int16 (0 ABORT, 1 COMMIT; Kafka's metadata log uses 2..6)
 //   value = version int16 (0) | coordinatorEpoch int32        (for ABORT and COMMIT)
+import { systemClock } from '../../runtime/clock.js';
 import { encodeRecordBatchSync } from './record-encoder.js';
 import { type DecodedRecord, type DecodedRecordBatch } from './record-decoder.js';
 import { RecordDecodeError } from './errors.js';
@@ -57,7 +58,7 @@ export function encodeControlBatch(options: ControlBatchOptions): Buffer {
   if (!Number.isSafeInteger(options.producerId) || options.producerId < 0) {
     throw new RangeError(`a transaction marker needs a producerId >= 0, got ${options.producerId}`);
   }
-  const timestamp = options.timestamp ?? Date.now();
+  const timestamp = options.timestamp ?? systemClock.now();
   return encodeRecordBatchSync({
     baseOffset: options.baseOffset ?? 0,
     partitionLeaderEpoch: options.partitionLeaderEpoch ?? -1,

@@ -34,17 +34,23 @@ export function alterConfigsHandler(broker: Broker): KafkaHandler<AlterConfigsRe
     apiKey: ApiKey.AlterConfigs,
     name: 'AlterConfigs',
     versions: { min: 0, max: 2 },
-    handle(request) {
+    async handle(request) {
       return {
         throttleTimeMs: 0,
-        responses: request.resources.map((resource) => {
-          const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
-          const refused = refuseNonTopic(resource.resourceType);
-          if (refused) return { ...base, ...refused };
-          const overrides: Record<string, string> = {};
-          for (const c of resource.configs) if (c.value !== null) overrides[c.name] = c.value;
-          return { ...base, ...broker.alterTopicConfigs(resource.resourceName, overrides, request.validateOnly) };
-        }),
+        // Each resource's change is in memory before the next is worked out; their writes run in order.
+        responses: await Promise.all(
+          request.resources.map(async (resource) => {
+            const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+            const refused = refuseNonTopic(resource.resourceType);
+            if (refused) return { ...base, ...refused };
+            const overrides: Record<string, string> = {};
+            for (const c of resource.configs) if (c.value !== null) overrides[c.name] = c.value;
+            return {
+              ...base,
+              ...(await broker.alterTopicConfigs(resource.resourceName, overrides, request.validateOnly)),
+            };
+          }),
+        ),
       };
     },
   };
@@ -57,66 +63,72 @@ export function incrementalAlterConfigsHandler(
     apiKey: ApiKey.IncrementalAlterConfigs,
     name: 'IncrementalAlterConfigs',
     versions: { min: 0, max: 1 },
-    handle(request) {
+    async handle(request) {
       return {
         throttleTimeMs: 0,
-        responses: request.resources.map((resource) => {
-          const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
-          const refused = refuseNonTopic(resource.resourceType);
-          if (refused) return { ...base, ...refused };
-          const topic = broker.topics.get(resource.resourceName);
-          if (!topic)
-            return {
-              ...base,
-              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-              errorMessage: `Topic '${resource.resourceName}' does not exist.`,
-            };
-          const overrides = { ...topic.configs };
-          const effective = new Map((broker.topicConfigs(resource.resourceName) ?? []).map((c) => [c.name, c.value]));
-          for (const c of resource.configs) {
-            const definition = topicSetting(c.name);
-            if (!definition)
+        // Each resource's change is in memory before the next is worked out; their writes run in order.
+        responses: await Promise.all(
+          request.resources.map(async (resource) => {
+            const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+            const refused = refuseNonTopic(resource.resourceType);
+            if (refused) return { ...base, ...refused };
+            const topic = broker.topics.get(resource.resourceName);
+            if (!topic)
               return {
                 ...base,
-                errorCode: ErrorCode.INVALID_CONFIG,
-                errorMessage: `Unknown topic config name: ${c.name}`,
+                errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                errorMessage: `Topic '${resource.resourceName}' does not exist.`,
               };
-            if (c.configOperation === OP_SET) {
-              if (c.value === null)
-                return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `null value for ${c.name}` };
-              overrides[c.name] = c.value;
-            } else if (c.configOperation === OP_DELETE) {
-              delete overrides[c.name];
-            } else if (c.configOperation === OP_APPEND || c.configOperation === OP_SUBTRACT) {
-              if (definition.type !== 'LIST')
+            const overrides = { ...topic.configs };
+            const effective = new Map((broker.topicConfigs(resource.resourceName) ?? []).map((c) => [c.name, c.value]));
+            for (const c of resource.configs) {
+              const definition = topicSetting(c.name);
+              if (!definition)
                 return {
                   ...base,
                   errorCode: ErrorCode.INVALID_CONFIG,
-                  errorMessage: `${c.name} is not a list; APPEND/SUBTRACT apply to lists only`,
+                  errorMessage: `Unknown topic config name: ${c.name}`,
                 };
-              const current = (overrides[c.name] ?? effective.get(c.name) ?? '')
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean);
-              const items = (c.value ?? '')
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean);
-              const next =
-                c.configOperation === OP_APPEND
-                  ? [...current, ...items.filter((i) => !current.includes(i))]
-                  : current.filter((i) => !items.includes(i));
-              overrides[c.name] = next.join(',');
-            } else {
-              return {
-                ...base,
-                errorCode: ErrorCode.INVALID_REQUEST,
-                errorMessage: `unknown config operation ${c.configOperation}`,
-              };
+              if (c.configOperation === OP_SET) {
+                if (c.value === null)
+                  return { ...base, errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `null value for ${c.name}` };
+                overrides[c.name] = c.value;
+              } else if (c.configOperation === OP_DELETE) {
+                delete overrides[c.name];
+              } else if (c.configOperation === OP_APPEND || c.configOperation === OP_SUBTRACT) {
+                if (definition.type !== 'LIST')
+                  return {
+                    ...base,
+                    errorCode: ErrorCode.INVALID_CONFIG,
+                    errorMessage: `${c.name} is not a list; APPEND/SUBTRACT apply to lists only`,
+                  };
+                const current = (overrides[c.name] ?? effective.get(c.name) ?? '')
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean);
+                const items = (c.value ?? '')
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean);
+                const next =
+                  c.configOperation === OP_APPEND
+                    ? [...current, ...items.filter((i) => !current.includes(i))]
+                    : current.filter((i) => !items.includes(i));
+                overrides[c.name] = next.join(',');
+              } else {
+                return {
+                  ...base,
+                  errorCode: ErrorCode.INVALID_REQUEST,
+                  errorMessage: `unknown config operation ${c.configOperation}`,
+                };
+              }
             }
-          }
-          return { ...base, ...broker.alterTopicConfigs(resource.resourceName, overrides, request.validateOnly) };
-        }),
+            return {
+              ...base,
+              ...(await broker.alterTopicConfigs(resource.resourceName, overrides, request.validateOnly)),
+            };
+          }),
+        ),
       };
     },
   };

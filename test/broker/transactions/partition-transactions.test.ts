@@ -89,13 +89,13 @@ test('open transactions give the first unstable offset; markers close them; abor
   }
 });
 
-test('the marker file is written once, durably, and makes the next open read the aborted list', () => {
+test('the marker file is written once, durably, and makes the next open read the aborted list', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
   try {
     const state = new PartitionTransactions(directory);
     assert.equal(existsSync(join(directory, TRANSACTIONS_MARKER_FILE)), false);
-    state.markTransactional();
-    state.markTransactional();
+    await Promise.all([state.markTransactional(), state.markTransactional()]); // two at once share one write
+    await state.markTransactional();
     assert.equal(existsSync(join(directory, TRANSACTIONS_MARKER_FILE)), true);
   } finally {
     rmSync(directory, { recursive: true, force: true });
@@ -112,7 +112,7 @@ async function appendAs(
   batch: Buffer,
   controlType: number | null,
 ): Promise<number> {
-  state.markTransactional();
+  await state.markTransactional();
   const appended = log.append(batch);
   const header = new RecordBatchHeader(batch);
   producers.record(header, Date.now());
@@ -181,7 +181,7 @@ async function writeHistory(directory: string): Promise<{
     await new Promise((resolve) => setTimeout(resolve, 50)); // the index entries' writes
     await log.abandon();
   };
-  producers.writeSnapshot(log.logEndOffset);
+  await producers.writeSnapshot(log.logEndOffset);
   return {
     aborted: state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER),
     firstUnstable: state.firstUnstableOffset,
@@ -319,7 +319,7 @@ test('randomized crashes: the recovered aborted list and last stable offset equa
           const type = choice < 8 ? ControlRecordType.Abort : ControlRecordType.Commit;
           await appendAs(log, transactions, producers, markerBatch(producerId, type), type);
         }
-        if (random(25) === 0) producers.writeSnapshot(log.logEndOffset);
+        if (random(25) === 0) await producers.writeSnapshot(log.logEndOffset);
         if (random(30) === 0) await log.checkpoint();
       }
       await new Promise((resolve) => setTimeout(resolve, 20));

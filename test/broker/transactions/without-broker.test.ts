@@ -38,7 +38,7 @@ test('transactions on partitions alone: offsets in the transaction, a timeout by
   const logger = new MemoryLogger();
   const open = async () => {
     const groups = await GroupCoordinator.open({ logger, internalTopics: home.services, groupSettings }, { timers });
-    const producerIds = ProducerIdAllocator.open(home.dataDir, { blockSize: 10 });
+    const producerIds = await ProducerIdAllocator.open(home.dataDir, { blockSize: 10 });
     const transactions = await TransactionCoordinator.open(
       {
         logger,
