@@ -251,3 +251,15 @@ test('the shape rules catch a cycle, a long file, a long line, and the clock or 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+for (const tree of ['src', 'test', 'bench', 'scripts']) {
+  test(`${tree}/ has no import cycle and no non-generated file over ${FILE_LINES_MAX} lines`, () => {
+    const root = join(repositoryRoot, tree);
+    assert.deepEqual(importCycles(root), []);
+    assert.deepEqual(longFiles(root), []);
+  });
+}
+
+test('Date.now() only in the Clock and storage; node:fs only in storage (and the config-file reader)', () => {
+  assert.deepEqual(clockAndFileSystemUses(join(repositoryRoot, 'src')), []);
+});
