@@ -10,6 +10,7 @@ import {
   clockAndFileSystemUses,
   FILE_LINES_MAX,
   importCycles,
+  importPattern,
   LINE_COLUMNS_MAX,
   longFiles,
   longLines,
@@ -54,9 +55,7 @@ function sourceFiles(dir: string): string[] {
 
 function importsOf(text: string): string[] {
   const found: string[] = [];
-  const pattern =
-    /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
-  for (const match of text.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3])!);
+  for (const match of text.matchAll(importPattern)) found.push((match[1] ?? match[2] ?? match[3])!);
   return found;
 }
 

@@ -75,7 +75,8 @@ export function loadIdentity(dataDir: string, nodeId: number): BrokerIdentity {
     writeFileDurably(
       dataDir,
       'meta.properties',
-      `# written by sluice on first start; do not edit\nversion=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`,
+      `# written by sluice on first start; do not edit\n` +
+        `version=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`,
     );
     return identity;
   }

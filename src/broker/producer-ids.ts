@@ -84,7 +84,8 @@ export class ProducerIdAllocator {
     writeFileDurably(
       this.dataDir,
       PRODUCER_IDS_FILE_NAME,
-      `# written by sluice: producer ids below next.block.start may have been handed out; do not edit\n${NEXT_BLOCK_KEY}=${end}\n`,
+      `# written by sluice: producer ids below next.block.start may have been handed out; do not edit\n` +
+        `${NEXT_BLOCK_KEY}=${end}\n`,
     );
     this.blockEnd = end;
   }
