@@ -25,7 +25,8 @@ export interface BrokerConfig {
   /** `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the client asks
    *  (Kafka: 55 MiB). Bounds the memory one request can make the broker hold. */
   fetchMaxBytes: number;
-  /** `transaction.check.delay.ms`: how long a half message may stay undecided before its first check (docs/half-messages.md). */
+  /** `transaction.check.delay.ms`: how long a half message may stay undecided before its first check
+   *  (docs/half-messages.md). */
   transactionCheckDelayMs: number;
   /** `transaction.check.max`: checks sent before an undecided half message is rolled back and recorded as abandoned. */
   transactionCheckMax: number;

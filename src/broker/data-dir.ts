@@ -48,7 +48,8 @@ export async function loadIdentity(dataDir: string, nodeId: number): Promise<Bro
     const identity = { clusterId: newClusterId(), nodeId };
     await writeFileDurably(
       join(dataDir, 'meta.properties'),
-      `# written by sluice on first start; do not edit\nversion=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`,
+      `# written by sluice on first start; do not edit\n` +
+        `version=1\ncluster.id=${identity.clusterId}\nnode.id=${nodeId}\n`,
     );
     return identity;
   }

@@ -209,7 +209,8 @@ export class PartitionSet {
     const snapshots: Promise<void>[] = [];
     for (const partition of all) {
       partition.retire();
-      if (partition.log.readOnly === null) snapshots.push(partition.producers.writeSnapshot(partition.log.logEndOffset));
+      if (partition.log.readOnly === null)
+        snapshots.push(partition.producers.writeSnapshot(partition.log.logEndOffset));
     }
     // A snapshot that fails costs the next start a longer replay, not the close.
     const written = await Promise.allSettled(snapshots);

@@ -84,7 +84,8 @@ export class ProducerIdAllocator {
       throw new DataDirError('producer ids exhausted: the next block would pass 2^53 - 1');
     await writeFileDurably(
       join(this.dataDir, PRODUCER_IDS_FILE_NAME),
-      `# written by sluice: producer ids below next.block.start may have been handed out; do not edit\n${NEXT_BLOCK_KEY}=${end}\n`,
+      `# written by sluice: producer ids below next.block.start may have been handed out; do not edit\n` +
+        `${NEXT_BLOCK_KEY}=${end}\n`,
     );
     this.blockEnd = end;
   }

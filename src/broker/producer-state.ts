@@ -203,7 +203,9 @@ export class PartitionProducerState {
       return {
         kind: 'error',
         errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
-        message: `producer ${producerId} started epoch ${epoch} (current ${entry.producerEpoch}) with sequence ${firstSequence}; a new epoch starts at 0`,
+        message:
+          `producer ${producerId} started epoch ${epoch} (current ${entry.producerEpoch}) ` +
+          `with sequence ${firstSequence}; a new epoch starts at 0`,
       };
     }
     const lastSequence = incrementSequence(firstSequence, header.lastOffsetDelta);
@@ -222,7 +224,9 @@ export class PartitionProducerState {
     return {
       kind: 'error',
       errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
-      message: `producer ${producerId} epoch ${epoch} sent sequence ${firstSequence}, expected ${last === MAX_SEQUENCE ? 0 : last + 1}`,
+      message:
+        `producer ${producerId} epoch ${epoch} sent sequence ${firstSequence}, ` +
+        `expected ${last === MAX_SEQUENCE ? 0 : last + 1}`,
     };
   }
 

@@ -39,7 +39,10 @@ export interface DeletedTopic {
 }
 
 const FILE = 'topics.json';
-/** Bounds what CreateTopics/CreatePartitions may ask for, so a request cannot make us create millions of directories. */
+/**
+ * Bounds what CreateTopics/CreatePartitions may ask for, so a request cannot make us create millions of
+ * directories.
+ */
 export const PARTITIONS_PER_TOPIC_MAX = 10_000;
 
 export function newTopicId(): Buffer {

@@ -129,7 +129,9 @@ export const errorTypes = {
     kind: 'environment',
     kafka: KAFKA_STORAGE_ERROR,
     retriable: false,
-    doc: 'the data directory is held, foreign or unreadable (start refused); or producer ids cannot be reserved (InitProducerId: KAFKA_STORAGE_ERROR)',
+    doc:
+      'the data directory is held, foreign or unreadable (start refused); ' +
+      'or producer ids cannot be reserved (InitProducerId: KAFKA_STORAGE_ERROR)',
   },
   SnapshotFormatError: {
     layer: 'broker',

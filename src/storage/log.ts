@@ -273,7 +273,7 @@ export class PartitionLog implements CompactionTarget {
           nextOffset: range.nextOffset,
           file: { path: segment.logPath, position: range.position, length: range.buffer.length },
           logStartOffset: this.state.startOffset,
-            };
+        };
       } catch (error) {
         throw this.state.toStorageError(error);
       } finally {

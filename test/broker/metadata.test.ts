@@ -52,7 +52,7 @@ test('auto-creation needs both allow_auto_topic_creation and auto.create.topics.
   }
 });
 
-test('cluster id, node id and topic ids are stable across restarts; a second broker on the data dir is refused', async () => {
+test('cluster, node and topic ids are stable across restarts; a second broker on the data dir is refused', async () => {
   let server = await startTestBroker({ properties: { 'node.id': '7' } });
   const dataDir = server.dataDir;
   try {

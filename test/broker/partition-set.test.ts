@@ -43,7 +43,7 @@ test('two CreatePartitions at once open each new partition once; the larger coun
 });
 
 for (const policy of ['os', 'interval:60000', 'sync']) {
-  test(`producer maintenance with appends not yet flushed (log.flush.policy=${policy}) snapshots, never throws`, async () => {
+  test(`producer maintenance with unflushed appends (log.flush.policy=${policy}) snapshots, never throws`, async () => {
     let server = await startTestBroker({ properties: { 'log.flush.policy': policy } });
     const dataDir = server.dataDir;
     try {
@@ -73,7 +73,8 @@ for (const policy of ['os', 'interval:60000', 'sync']) {
   });
 }
 
-test('a delete called while an earlier delete waits renames the logs before the next open runs (fuzzer, seed 3)', async () => {
+// Found by the fuzzer, seed 3.
+test('a delete called while an earlier delete waits renames the logs before the next open runs', async () => {
   const server = await startTestBroker();
   try {
     const partitions = server.broker.partitions;

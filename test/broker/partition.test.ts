@@ -98,7 +98,7 @@ test('a refused idempotent batch does not advance its producer: the same sequenc
   assert.equal(duplicate.baseOffset, accepted.baseOffset, 'the retry is answered with the original offset');
 });
 
-test("the broker's own appends (transaction markers) move the high watermark: afterHighWatermark sees them", async () => {
+test("the broker's own appends (transaction markers) move the high watermark, seen by afterHighWatermark", async () => {
   const moves: number[] = [];
   server.broker.hooks.afterHighWatermark.push((partition, highWatermark) => {
     if (partition.topic === 'p' && partition.index === 1) moves.push(highWatermark);

@@ -83,7 +83,10 @@ test('ids handed out by a process killed with SIGKILL are never handed out again
   const script = `
     import { ProducerIdAllocator } from ${JSON.stringify(moduleUrl)};
     const allocator = await ProducerIdAllocator.open(${JSON.stringify(directory)}, { blockSize: 50 });
-    for (;;) { process.stdout.write((await allocator.next()) + '\\n'); await new Promise((resolve) => setImmediate(resolve)); }
+    for (;;) {
+      process.stdout.write((await allocator.next()) + '\\n');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   `;
   const child = spawn(
     process.execPath,

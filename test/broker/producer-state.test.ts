@@ -107,7 +107,8 @@ test('in-order batches are new; a gap, a repeat of an older range or a lower seq
   assert.equal(partition.state.endOffset, 6);
 });
 
-test('a duplicate of each of the last five batches returns its original offsets; the sixth-oldest is out of order', async () => {
+// A duplicate of the sixth-oldest batch is out of order.
+test('a duplicate of one of the last five batches returns its original offsets', async () => {
   const partition = new FakePartition();
   const appended: { sequence: number; count: number; baseOffset: number; lastOffset: number }[] = [];
   let sequence = 0;
@@ -208,7 +209,7 @@ test('a batch that is not an idempotent data batch is refused as INVALID_RECORD,
 
 // ── expiry and the producer cap ──────────────────────────────────────────────────────────────────
 
-test('expire forgets producers idle for producer.id.expiration.ms, keeps active ones and open transactions', async () => {
+test('expire forgets producers idle for producer.id.expiration.ms, keeps active ones, open transactions', async () => {
   const partition = new FakePartition(tempDir(), { producerIdExpirationMs: 1000 });
   await partition.produce({ producerId: 1, epoch: 0, sequence: 0 }, NOW);
   await partition.produce({ producerId: 2, epoch: 0, sequence: 0 }, NOW);
@@ -348,7 +349,7 @@ test('recovery from the newest snapshot plus the replayed tail equals the live s
   await reopened.close();
 });
 
-test('with no snapshot the state is rebuilt from the log start; a snapshot at the log end needs no replay', async () => {
+test('without a snapshot the state is rebuilt from the log start; one at the log end needs no replay', async () => {
   const directory = tempDir();
   const log = await openLog(directory);
   const live = new PartitionProducerState(directory);
@@ -370,7 +371,8 @@ test('with no snapshot the state is rebuilt from the log start; a snapshot at th
   await reopened.close();
 });
 
-test('a corrupt newest snapshot is ignored and deleted; the older one plus a longer replay gives the same state', async () => {
+// The older snapshot plus a longer replay gives the same state.
+test('a corrupt newest snapshot is ignored and deleted', async () => {
   const directory = tempDir();
   const log = await openLog(directory);
   const live = new PartitionProducerState(directory);
@@ -421,7 +423,8 @@ test('a snapshot whose checksum matches but whose content lies is ignored too', 
   };
   for (const body of [
     JSON.stringify({ offset: offset + 1, producers: [] }), // the body names another offset than the file
-    JSON.stringify({ offset, producers: [[1, 0, NOW, -1, [[0, 0, offset, offset, NOW]]]] }), // a batch at or past the snapshot offset
+    // a batch at or past the snapshot offset
+    JSON.stringify({ offset, producers: [[1, 0, NOW, -1, [[0, 0, offset, offset, NOW]]]] }),
     JSON.stringify({
       offset,
       producers: [

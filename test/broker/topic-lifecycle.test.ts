@@ -212,7 +212,7 @@ test('a fetch parked on a deleted topic ends at once with UNKNOWN_TOPIC_OR_PARTI
   }
 });
 
-test('topics.json or producer-ids.properties that cannot be written: KAFKA_STORAGE_ERROR, nothing changes', async () => {
+test('topics.json or producer-ids.properties cannot be written: KAFKA_STORAGE_ERROR, nothing changes', async () => {
   const server = await startTestBroker();
   try {
     await server.broker.createTopic('stays', 1, {});

@@ -24,7 +24,8 @@ test('SLUICE_* variables map to Kafka names', () => {
 test('each layer overrides the one below, and sources say where a value came from', () => {
   const files: Record<string, string> = {
     '/etc/sluice.properties':
-      'listeners=PLAINTEXT://0.0.0.0:9092\nnum.partitions=2\nlog.retention.ms=1000\nnode.id=1\nlog.dir=/var/lib/sluice\n',
+      'listeners=PLAINTEXT://0.0.0.0:9092\nnum.partitions=2\nlog.retention.ms=1000\n' +
+      'node.id=1\nlog.dir=/var/lib/sluice\n',
   };
   const readFile = (path: string) => {
     const text = files[path];

@@ -220,7 +220,8 @@ test('SIGINT stops it the same way, also when Ctrl-C arrives twice at once (term
   });
 });
 
-test('SIGTERM with a JoinGroup parked and a client still sending: a clean shutdown, exit 0 (fuzzer, seed 5)', async () => {
+// Found by the fuzzer, seed 5.
+test('SIGTERM with a JoinGroup parked and a client still sending: a clean shutdown, exit 0', async () => {
   // The drain waits for the JoinGroup, parked on the group's (unref'd) rebalance timer; the client's
   // socket stops being read while draining. With nothing else holding the event loop, Node ended the
   // process mid-shutdown — exit 13, unsettled top-level await — before the broker was closed.
@@ -306,7 +307,7 @@ test('SIGTERM while a producer is sending: every acknowledged message is there a
   });
 });
 
-test('a second broker on the same data dir exits 1 with one line naming the lock, and the first keeps serving', async () => {
+test('a second broker on the same data dir exits 1, one line naming the lock; the first keeps serving', async () => {
   await withTemporaryDirectory(async (dataDir) => {
     const port = await freePort();
     const first = Sluice.spawn(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]);

@@ -113,7 +113,8 @@ function rechunkingProxy(brokerPort: number, random: () => number): Promise<Prox
   });
 }
 
-test('connection reads frames however the stream is cut: split size prefixes, byte-sized pieces, several frames per read, large frames', async () => {
+// Split size prefixes, byte-sized pieces, several frames per read, large frames.
+test('connection reads frames however the stream is cut', async () => {
   const broker = await startTestBroker();
   const random = new Random(7);
   const proxy = await rechunkingProxy(broker.port, () => random.next() / 2 ** 32);

@@ -27,7 +27,8 @@ function damagingProxy(brokerPort: number, find: Buffer, replace: Buffer): Promi
   });
 }
 
-test('a damaged batch: the batches before it in the same answer are handled once, it and the rest not; the error is reported once per retryBackoffMs; a seek gets past it', async () => {
+// The error is reported once per retryBackoffMs, and a seek gets past the damaged batch.
+test('a damaged batch: those before it in the answer are handled once, it and the rest not', async () => {
   const broker = await startTestBroker();
   const admin = new Admin({ bootstrap: broker.bootstrap });
   const producer = new Producer({ bootstrap: broker.bootstrap, lingerMs: 20 });

@@ -140,7 +140,7 @@ test('seek to an offset, the beginning, the end, and a timestamp', async () => {
   }
 });
 
-test('retry then dead-letter: failing messages land in <topic>.DLQ with headers, the others are processed', async () => {
+test('retry then dead-letter: failing messages land in <topic>.DLQ with headers, others are processed', async () => {
   const broker = await startTestBroker();
   try {
     await produce(

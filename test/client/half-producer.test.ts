@@ -220,7 +220,8 @@ test(
         },
       );
       assert.equal(unknown.decision, 'unknown');
-      // The local transaction fails after the row was written: no decision, the error is rethrown, the check-back commits.
+      // The local transaction fails after the row was written: no decision, the error is rethrown,
+      // the check-back commits.
       const boom = new Error('connection to the database lost after COMMIT');
       let thrownId = '';
       await assert.rejects(

@@ -101,10 +101,16 @@ function assignedExactlyOnce(members: Array<{ owned: Set<string> }>, expected: T
 
 function describe(members: Array<{ owned: Set<string> }>, produced: string[], deliveries: Deliveries): string {
   const missing = produced.filter((id) => !deliveries.has(id));
-  return `owned ${members.map((m) => `[${[...m.owned].sort().join(' ')}]`).join(' ')}; ${deliveries.size}/${produced.length} consumed; missing e.g. ${missing.slice(0, 3).join(' ')}`;
+  const owned = members.map((m) => `[${[...m.owned].sort().join(' ')}]`).join(' ');
+  return (
+    `owned ${owned}; ${deliveries.size}/${produced.length} consumed; ` + `missing e.g. ${missing.slice(0, 3).join(' ')}`
+  );
 }
 
-/** Every produced message consumed exactly once, nothing else consumed; checked again after a pause for late duplicates. */
+/**
+ * Every produced message consumed exactly once, nothing else consumed; checked again after a pause for
+ * late duplicates.
+ */
 async function assertConsumedExactlyOnce(
   members: Array<{ owned: Set<string> }>,
   expected: TopicPartition[],
@@ -222,7 +228,8 @@ for (const assignor of ['range', 'cooperative-sticky'] as AssignorName[]) {
   });
 }
 
-test('the leader rejoins for partitions added to a topic only another member subscribes; a non-leader rejoins for its own pattern', async () => {
+// Also: a member that is not the leader rejoins for partitions added to its own pattern.
+test('the leader rejoins for partitions added to a topic only another member subscribes', async () => {
   const broker = await startTestBroker({ properties: groupProperties });
   const admin = new Admin({ bootstrap: broker.bootstrap });
   const deliveries: Deliveries = new Map();
@@ -286,7 +293,7 @@ test('the leader rejoins for partitions added to a topic only another member sub
   }
 });
 
-test('rebalances for added partitions while compressed answers are being decoded consume nothing twice (range)', async () => {
+test('rebalances for added partitions while compressed answers are decoded consume nothing twice (range)', async () => {
   // An eager rebalance revokes every partition and commits; a fetch answer still being decompressed
   // at that moment must not reach the handler afterwards, or the same messages are consumed again
   // from the committed offset once the partitions come back.

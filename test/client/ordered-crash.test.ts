@@ -137,7 +137,8 @@ test(
           assert.ok(finished.has(offset), `partition ${partition} offset ${offset} committed but not finished`);
       }
       process.stdout.write(
-        `# run 1: ${first.done.length} done, peak ${first.peak}; run 2: ${second.done.length} done, peak ${second.peak}; re-delivered ${redelivered.length}\n`,
+        `# run 1: ${first.done.length} done, peak ${first.peak}; ` +
+          `run 2: ${second.done.length} done, peak ${second.peak}; re-delivered ${redelivered.length}\n`,
       );
     } finally {
       running?.kill('SIGKILL');

@@ -22,7 +22,8 @@ function partitionOf(call: number, i: number): number {
 }
 
 for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as CompressionName[]) {
-  test(`idempotent ${compression}: ${CALLS} concurrent sendBatch calls over ${PARTITIONS} partitions all succeed, in order, once`, async () => {
+  // The CALLS calls are spread over PARTITIONS partitions.
+  test(`idempotent ${compression}: ${CALLS} concurrent sendBatch calls all succeed, in order, once`, async () => {
     const broker = await startTestBroker();
     const admin = new Admin({ bootstrap: broker.bootstrap });
     const producer = new Producer<string, string>({

@@ -151,7 +151,7 @@ test('a full buffer fails or waits, by option', async () => {
   }
 });
 
-test('sendBatch calls not awaited land in call order, whether they waited for metadata or appended at once', async () => {
+test('sendBatch calls not awaited land in call order, whether they waited for metadata or not', async () => {
   const broker = await startTestBroker();
   const producer = new Producer<string, string>({
     bootstrap: broker.bootstrap,

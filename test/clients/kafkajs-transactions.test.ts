@@ -109,7 +109,10 @@ async function fetchRaw(
   }
 }
 
-/** Everything a kafkajs consumer (read_committed unless told) gets from `topic` from the beginning, until `quietMs` pass without a message. */
+/**
+ * Everything a kafkajs consumer (read_committed unless told) gets from `topic` from the beginning, until
+ * `quietMs` pass without a message.
+ */
 async function consumeAll(
   topic: string,
   options: { readUncommitted?: boolean; expect?: number; k?: KafkaClient } = {},
@@ -207,7 +210,7 @@ test('abort: read_committed consumers (kafkajs) never see aborted records; read_
   assert.equal(uncommittedEnd!.high, String(raw.highWatermark));
 });
 
-test('ListOffsets: read_committed answers up to the last stable offset, read_uncommitted up to the high watermark', async () => {
+test('ListOffsets: read_committed answers the last stable offset, read_uncommitted the high watermark', async () => {
   await createTopic('txn-list-offsets', 1);
   const producer = kafka.producer({ transactionalId: 'tx-list-offsets', maxInFlightRequests: 1, idempotent: true });
   await producer.connect();
@@ -346,7 +349,8 @@ test('transactional offsets stay invisible until commit and are dropped on abort
   });
   const before = server.broker.groups.fetchOffsets('txo-group', [{ name: 'txo-in', partitions: [0] }]);
   assert.equal(before.topics[0]!.partitions[0]!.offset, -1, 'not visible while the transaction is open');
-  // OffsetFetch v7 with require_stable (librdkafka's read_committed consumers send it): UNSTABLE_OFFSET_COMMIT while pending.
+  // OffsetFetch v7 with require_stable (librdkafka's read_committed consumers send it):
+  // UNSTABLE_OFFSET_COMMIT while pending.
   const raw = await RawClient.connect(server.port);
   try {
     for (const [correlationId, requireStable] of [

@@ -218,7 +218,7 @@ test('idempotent producer: sequences accepted, offsets contiguous, stored once',
 // always allocates a fresh id with epoch 0 (TransactionCoordinator.handleInitProducerId). A broker
 // that instead "bumps" producer 0 hands every such client the same id and epoch, so a second
 // producer's batches look like duplicates of the first's: acknowledged, never stored.
-test('two idempotent producers at once get distinct producer ids and every acknowledged message is stored', async () => {
+test('two idempotent producers at once get distinct producer ids; every acknowledged message is stored', async () => {
   const first = newProducer(server.bootstrap, { idempotent: true });
   const second = newProducer(server.bootstrap, { idempotent: true });
   try {
@@ -239,7 +239,8 @@ test('two idempotent producers at once get distinct producer ids and every ackno
     assert.notEqual(
       first.producerId,
       second.producerId,
-      `both producers were given producer id ${first.producerId} (epochs ${first.producerEpoch}, ${second.producerEpoch})`,
+      `both producers were given producer id ${first.producerId} ` +
+        `(epochs ${first.producerEpoch}, ${second.producerEpoch})`,
     );
     const stored = await readPartition(server.port, 'pk-two-idempotent', 0, 0, 100);
     const storedByOffset = new Map(stored.map((r) => [BigInt(r.offset), r.value]));
@@ -257,7 +258,7 @@ test('two idempotent producers at once get distinct producer ids and every ackno
   }
 });
 
-test('an idempotent producer started after another one closed: its messages are stored, not taken for duplicates', async () => {
+test('an idempotent producer after another one closed: its messages are stored, not taken for duplicates', async () => {
   const acknowledged: Array<{ value: string; offset: bigint }> = [];
   for (const run of ['before-restart', 'after-restart']) {
     const producer = newProducer(server.bootstrap, { idempotent: true });

@@ -126,7 +126,7 @@ test('kafkajs: an uncompressed producer to a compression.type=gzip topic; stored
   assert.deepEqual(got, values);
 });
 
-test('@platformatic/kafka (Produce v11): keyless to a compacted topic fails with the record error message', async () => {
+test('@platformatic/kafka (Produce v11): keyless to a compacted topic fails with the record error text', async () => {
   const options = { clientId: 'platformatic-produce-path', bootstrapBrokers: [bootstrap], retries: 0, timeout: 5000 };
   await server.broker.createTopic('pk-compacted', 1, { 'cleanup.policy': 'compact,delete' });
   const producer = new Producer({ ...options, serializers: stringSerializers });

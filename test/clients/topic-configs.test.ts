@@ -290,7 +290,7 @@ test('@platformatic/kafka: create, incremental alter (SET, DELETE, APPEND, SUBTR
   }
 });
 
-test('@platformatic/kafka: the broker resource lists every broker setting with its type, value and source', async () => {
+test('@platformatic/kafka: the broker resource lists every broker setting with type, value and source', async () => {
   const admin = new Admin({ clientId: 'pk-broker', bootstrapBrokers: [server.bootstrap], retries: 0, timeout: 5000 });
   try {
     const [description] = await admin.describeConfigs({

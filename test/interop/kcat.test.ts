@@ -36,7 +36,8 @@ test('kcat -L lists this broker, the controller and the topics', async () => {
 
 for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
   for (const idempotent of [false, true]) {
-    test(`kcat -P -z ${codec}${idempotent ? ' with enable.idempotence' : ''}, then -C reads every message back in order`, async () => {
+    const withIdempotence = idempotent ? ' with enable.idempotence' : '';
+    test(`kcat -P -z ${codec}${withIdempotence}, then -C reads every message back in order`, async () => {
       const topic = `kcat-${codec}-${idempotent ? 'idem' : 'plain'}`;
       const lines = Array.from({ length: 200 }, (_, i) => `key${i % 13}\t${codec}-message-${i}-${'z'.repeat(i % 50)}`);
       const extra = idempotent ? ['-X', 'enable.idempotence=true'] : [];

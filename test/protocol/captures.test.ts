@@ -92,7 +92,10 @@ function decode(fixture: Fixture): { clientId: string | null; correlationId: num
   return { clientId: header.clientId, correlationId: header.correlationId, body };
 }
 
-/** Checks the one record batch of a Produce partition: whole, CRC-sound, magic 2, and compressed as the file name says. */
+/**
+ * Checks the one record batch of a Produce partition: whole, CRC-sound, magic 2, and compressed as the
+ * file name says.
+ */
 function checkProducedBatch(fixture: Fixture, records: unknown): void {
   assert.ok(Buffer.isBuffer(records), 'records is a Buffer');
   assert.ok(records.length >= 61, 'records hold at least a batch header');

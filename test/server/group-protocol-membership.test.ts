@@ -42,7 +42,7 @@ test('FindCoordinator: v0 group key, v3 transaction key, unknown key type, v4 ba
   }
 });
 
-test('static membership: a restarted member gets its assignment back without a rebalance; the old id is fenced', async () => {
+test('static membership: a restarted member gets its assignment back, no rebalance; the old id is fenced', async () => {
   const a = await Conn.open(server.port);
   const b = await Conn.open(server.port);
   try {
@@ -166,7 +166,7 @@ test('static membership: a restarted member gets its assignment back without a r
   }
 });
 
-test('join errors: session timeout bounds, protocol mismatch, group.max.size, unknown member, empty group id', async () => {
+test('join errors: session timeout bounds, protocol mismatch, group.max.size, unknown member, empty id', async () => {
   const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(server.port)));
   try {
     const [c0, c1, c2, c3] = conns as [Conn, Conn, Conn, Conn];

@@ -19,7 +19,8 @@ after(async () => {
   await server.close();
 });
 
-test('offsets: simple commits, metadata and leader epoch kept, unknown partitions refused, OffsetFetch v1/v7/v8, ListGroups filter, DeleteGroups', async () => {
+// Also checked here: OffsetFetch v1, v7 and v8, the ListGroups filter, and DeleteGroups.
+test('offsets: simple commits keep metadata and leader epoch; unknown partitions are refused', async () => {
   const conn = await Conn.open(server.port);
   try {
     const commit = await conn.call(ApiKey.OffsetCommit, 8, {
@@ -238,7 +239,8 @@ test('commits racing the creation of __consumer_offsets all succeed (they wait f
   }
 });
 
-test('OffsetDelete semantics (coordinator; no OffsetDelete schema in src/protocol/schemas, so no handler yet)', async () => {
+// Not over the wire: src/protocol/schemas has no OffsetDelete schema, so there is no handler yet.
+test('OffsetDelete semantics, in the coordinator', async () => {
   const conn = await Conn.open(server.port);
   try {
     await conn.call(ApiKey.OffsetCommit, 8, {

@@ -230,7 +230,7 @@ test('a member that stops heartbeating is removed after its session timeout and 
   }
 });
 
-test('group.initial.rebalance.delay.ms: members arriving within the delay land in the first generation together', async () => {
+test('group.initial.rebalance.delay.ms: members arriving within the delay share the first generation', async () => {
   const own = await startTestBroker({ properties: { ...groupProperties, 'group.initial.rebalance.delay.ms': '300' } });
   const [a, b] = [await Conn.open(own.port), await Conn.open(own.port)];
   try {

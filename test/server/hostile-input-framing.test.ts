@@ -79,7 +79,7 @@ test('truncated frames: a frame that never completes holds nothing, and hanging 
   });
 });
 
-test('requests dribbled a byte at a time, or glued together and split at odd places, are answered in order', async (t) => {
+test('requests dribbled a byte at a time, or glued and split at odd places, are answered in order', async (t) => {
   await seeded(t, 'odd chunking', async (random) => {
     await target.whileCanaryWorks('odd chunking', async () => {
       const frames = [
@@ -162,7 +162,8 @@ test('a complete frame whose body is cut short is a decode error: closed and log
   });
 });
 
-test('unknown API keys and unsupported versions close the connection, logged with the peer; ApiVersions is answered', async () => {
+// An ApiVersions newer than ours is answered instead (KIP-511).
+test('unknown API keys and unsupported versions close the connection, logged with the peer', async () => {
   await target.whileCanaryWorks('unknown APIs', async () => {
     const header = (apiKey: number, apiVersion: number) => {
       const bytes = Buffer.alloc(14);

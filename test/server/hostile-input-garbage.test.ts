@@ -130,7 +130,8 @@ function mutate(random: Random, message: Buffer): { message: Buffer; how: string
   }
 }
 
-test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffsets, ApiVersions): closed or answered, nothing corrupt stored', async (t) => {
+// The requests: Produce, Fetch, Metadata, CreateTopics, ListOffsets and ApiVersions.
+test('mutated valid requests: closed or answered, nothing corrupt stored', async (t) => {
   const samples = sampleRequests();
   // The unmutated samples are valid: each is answered (checks the fixtures, not the broker's defences).
   for (const sample of samples) {
@@ -196,7 +197,7 @@ test('mutated valid requests (Produce, Fetch, Metadata, CreateTopics, ListOffset
 // src/broker/produce-validation.ts): records that do not parse behind a valid header and CRC are
 // the producing client's fault and are stored as sent. What the broker guarantees: an unknown codec
 // is refused, and whatever it accepts is served back byte for byte with a valid header and CRC.
-test('CRC-repaired mutations of a produced batch: unknown codecs are refused, accepted batches come back byte for byte', async (t) => {
+test('CRC-repaired mutated batches: unknown codecs refused, accepted batches come back byte for byte', async (t) => {
   await seeded(t, 'CRC-repaired batches', async (random) => {
     const client = await RawClient.connect(target.server.port);
     const accepted: Array<{ how: string; offset: bigint; bytes: Buffer }> = [];
@@ -250,7 +251,8 @@ test('CRC-repaired mutations of a produced batch: unknown codecs are refused, ac
       client.close();
     }
     t.diagnostic(
-      `CRC-repaired batches: ${accepted.length} accepted, refused by error code: ${JSON.stringify(Object.fromEntries(refused))}`,
+      `CRC-repaired batches: ${accepted.length} accepted, ` +
+        `refused by error code: ${JSON.stringify(Object.fromEntries(refused))}`,
     );
     // Read each accepted batch back on its own: the bytes sent, with the broker's offset and epoch.
     const reader = await RawClient.connect(target.server.port);

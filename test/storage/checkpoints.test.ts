@@ -108,7 +108,7 @@ test('limits: Kafka-named properties are read and checked', () => {
   assert.throws(() => logConfigFromProperties({ 'retention.ms': 'soon' }), { code: 'INVALID_CONFIG' });
 });
 
-test('a running log writes its checkpoints off the event loop: temporary file, fsync, rename, fsync directory', async () => {
+test('a running log writes checkpoints off the event loop: temp file, fsync, rename, fsync directory', async () => {
   const calls: string[] = [];
   const recording = Object.fromEntries(
     Object.entries(nodeFileSystem).map(([name, operation]) => [

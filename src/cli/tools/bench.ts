@@ -150,13 +150,15 @@ export async function runBench(argv: readonly string[], io: ToolIo): Promise<num
   const seconds = (performance.now() - started) / 1000;
   const count = progress.count;
   io.out(
-    `${mode}: ${count} messages in ${seconds.toFixed(2)} s — ${Math.round(count / seconds).toLocaleString('en')} msgs/s, ${(bytes / seconds / 1e6).toFixed(1)} MB/s\n`,
+    `${mode}: ${count} messages in ${seconds.toFixed(2)} s — ` +
+      `${Math.round(count / seconds).toLocaleString('en')} msgs/s, ${(bytes / seconds / 1e6).toFixed(1)} MB/s\n`,
   );
   if (latencies.length > 0) {
     latencies.sort((a, b) => a - b);
     const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1);
     io.out(
-      `latency ms: p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}  max ${latencies[latencies.length - 1]!.toFixed(1)}\n`,
+      `latency ms: p50 ${at(0.5)}  p90 ${at(0.9)}  p99 ${at(0.99)}  ` +
+        `max ${latencies[latencies.length - 1]!.toFixed(1)}\n`,
     );
   }
   return 0;

@@ -51,7 +51,8 @@ export async function runGroups(argv: readonly string[], io: ToolIo): Promise<nu
         );
         for (const m of group!.members)
           io.out(
-            `  member ${m.memberId}${m.groupInstanceId ? ` (instance ${m.groupInstanceId})` : ''}  client ${m.clientId}  host ${m.clientHost}\n`,
+            `  member ${m.memberId}${m.groupInstanceId ? ` (instance ${m.groupInstanceId})` : ''}  ` +
+              `client ${m.clientId}  host ${m.clientHost}\n`,
           );
         const offsets = await admin.fetchOffsets(id);
         const ends = new Map<string, bigint>();
@@ -60,7 +61,8 @@ export async function runGroups(argv: readonly string[], io: ToolIo): Promise<nu
         for (const o of offsets) {
           const end = ends.get(`${o.topic}/${o.partition}`);
           io.out(
-            `  ${o.topic}/${o.partition}  committed ${o.offset}  end ${end ?? '?'}  lag ${end !== undefined && o.offset >= 0n ? end - o.offset : '?'}\n`,
+            `  ${o.topic}/${o.partition}  committed ${o.offset}  end ${end ?? '?'}  ` +
+              `lag ${end !== undefined && o.offset >= 0n ? end - o.offset : '?'}\n`,
           );
         }
         return 0;
@@ -108,7 +110,8 @@ function validateReset(args: ReturnType<typeof parseArguments>): void {
     .concat(['to-offset', 'to-datetime', 'by-duration', 'shift-by'].filter((v) => args.values.has(v)));
   if (chosen.length !== 1)
     throw new ToolUsageError(
-      'reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --by-duration, --shift-by',
+      'reset-offsets needs exactly one of ' +
+        '--to-earliest, --to-latest, --to-offset, --to-datetime, --by-duration, --shift-by',
     );
   if (args.flags.has('execute') && args.flags.has('dry-run'))
     throw new ToolUsageError('--execute and --dry-run exclude each other');

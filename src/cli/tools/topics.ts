@@ -64,7 +64,8 @@ export async function runTopics(argv: readonly string[], io: ToolIo): Promise<nu
         io.out(`topic ${info!.name}  partitions ${info!.partitions.length}${info!.isInternal ? '  internal' : ''}\n`);
         for (const p of info!.partitions)
           io.out(
-            `  partition ${p.partition}  leader ${p.leader}  replicas ${p.replicas.join(',')}  isr ${p.isr.join(',')}\n`,
+            `  partition ${p.partition}  leader ${p.leader}  ` +
+              `replicas ${p.replicas.join(',')}  isr ${p.isr.join(',')}\n`,
           );
         const described = await admin.describeConfigs('topic', info!.name);
         const overrides = Object.entries(described).filter(([, entry]) => !entry.isDefault);

@@ -184,7 +184,8 @@ export class RecordBatchHeader {
     const end = this.offset + this.totalBytes;
     if (this.batchLength < BATCH_HEADER_BYTES - BATCH_LENGTH_PREFIX_BYTES || end > this.buffer.length) {
       throw new RangeError(
-        `batch of ${this.totalBytes} bytes at offset ${this.offset} is not wholly inside a buffer of ${this.buffer.length}`,
+        `batch of ${this.totalBytes} bytes at offset ${this.offset} ` +
+          `is not wholly inside a buffer of ${this.buffer.length}`,
       );
     }
     return crc32c(this.buffer.subarray(this.offset + CRC_START_OFFSET, end));

@@ -47,7 +47,8 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
             topics.push(
               failed(
                 ErrorCode.INVALID_REQUEST,
-                'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.',
+                'Both numPartitions or replicationFactor and replicasAssignments were set. ' +
+                  'Both cannot be used at the same time.',
               ),
             );
             continue;
@@ -57,7 +58,8 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
             topics.push(
               failed(
                 ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-                `partition ${bad.partitionIndex} is assigned to brokers [${bad.brokerIds.join(', ')}]; this cluster has only broker ${node}`,
+                `partition ${bad.partitionIndex} is assigned to brokers [${bad.brokerIds.join(', ')}]; ` +
+                  `this cluster has only broker ${node}`,
               ),
             );
             continue;

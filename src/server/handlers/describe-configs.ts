@@ -113,10 +113,11 @@ export function describeConfigsHandler(
         }
         if (resource.resourceType === ResourceType.BROKER) {
           if (resource.resourceName !== '' && resource.resourceName !== String(broker.identity.nodeId)) {
+            const expected = broker.identity.nodeId;
             return {
               ...base,
               errorCode: ErrorCode.INVALID_REQUEST,
-              errorMessage: `Unexpected broker id, expected ${broker.identity.nodeId} but received ${resource.resourceName}`,
+              errorMessage: `Unexpected broker id, expected ${expected} but received ${resource.resourceName}`,
               configs: [],
             };
           }

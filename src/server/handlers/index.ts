@@ -1,5 +1,5 @@
-// The handler table: one handler per Kafka API. ApiVersions is derived from this list
-// (the request router, server/kafka/router.ts, adds its handler), so adding an API here is all it takes to advertise it.
+// The handler table: one handler per Kafka API. ApiVersions is derived from this list (the request
+// router, server/kafka/router.ts, adds its handler), so adding an API here is all it takes to advertise it.
 import type { Broker } from '../../broker/broker.js';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.js';
 import { createPartitionsHandler } from './create-partitions.js';

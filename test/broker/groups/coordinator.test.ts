@@ -51,7 +51,8 @@ const committedTopics = (coordinator: GroupCoordinator, groupId: string) =>
     .topics.map((t) => t.name)
     .sort();
 
-test('retention: simple groups by commit time; consumer groups keep subscribed topics while active and expire from when they emptied', async () => {
+// A consumer group keeps the offsets of the topics it subscribes to while it is active.
+test('retention: simple groups expire by commit time, consumer groups from when they emptied', async () => {
   let now = 1_000_000;
   const coordinator = await GroupCoordinator.open(server.broker, { clock: { now: () => now } });
   try {
@@ -128,7 +129,8 @@ test('deleting a topic removes its committed offsets (and an Empty group left wi
   }
 });
 
-test('an offset beyond 2^53 is refused per partition, a retention beyond a timestamp never expires (fuzzer, seed 3)', async () => {
+// Found by the fuzzer, seed 3.
+test('an offset beyond 2^53 is refused per partition, a retention beyond a timestamp never expires', async () => {
   // The handlers turn INT64 offsets into numbers; Long.MAX_VALUE became 2^63, which the offsets record
   // encoder could not write: the handler threw and the connection closed.
   const groups = server.broker.groups;

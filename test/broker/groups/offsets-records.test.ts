@@ -29,7 +29,8 @@ test('Java String.hashCode, including overflow and the Integer.MIN_VALUE case', 
   }
 });
 
-test('offset commit key and value (v1 with expiry, v3 with leader epoch) round-trip; bytes as Kafka lays them out', () => {
+// Value v1 carries an expiry, v3 a leader epoch.
+test('offset commit key and value round-trip; bytes as Kafka lays them out', () => {
   const key = encodeOffsetKey('g', 't', 3);
   assert.deepEqual(key, Buffer.from([0, 1, 0, 1, 0x67, 0, 1, 0x74, 0, 0, 0, 3]));
   assert.deepEqual(decodeKey(key), { kind: 'offset', group: 'g', topic: 't', partition: 3 });

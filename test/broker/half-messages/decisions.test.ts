@@ -30,7 +30,8 @@ test('the broker creates the channel topics when it opens', () => {
   assert.equal(server.broker.topics.get('__sluice_half_abandoned')?.partitions, 1);
 });
 
-test('commit: invisible while pending, then in the target exactly once with key, value, timestamp and headers', async () => {
+// All its fields: key, value, timestamp and headers.
+test('commit: invisible while pending, then in the target exactly once with all its fields', async () => {
   const timestamp = Date.now() - 5000;
   const id = await producer.sendHalf(
     {

@@ -25,7 +25,8 @@ function op(id: string, value: object): RecordToEncode {
   return { key: Buffer.from(id), value: Buffer.from(JSON.stringify(value)) };
 }
 
-test('pending half messages survive a restart: still invisible, committed afterwards; decided ones stay decided', async () => {
+// Half messages decided before the restart stay decided.
+test('pending half messages survive a restart invisible and are committed afterwards', async () => {
   let server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': '60000' } });
   try {
     await server.broker.createTopic('kept', 1, {});
@@ -105,7 +106,8 @@ test('check counts survive a restart: checks go on from where they were, then ab
 });
 
 for (const alreadyInTarget of [true, false]) {
-  test(`a crash between "moving" and "moved", the message ${alreadyInTarget ? 'already' : 'not yet'} in the target: in the target exactly once after the restart`, async () => {
+  const where = alreadyInTarget ? 'already' : 'not yet';
+  test(`a crash between "moving" and "moved", ${where} in the target: in it exactly once after restart`, async () => {
     let server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': '60000' } });
     try {
       await server.broker.createTopic('moved-once', 1, {});
@@ -181,7 +183,8 @@ test('a commit read at open without "moving" is moved after the restart, once', 
   }
 });
 
-test('replayed at open: an "abandoned" the broker wrote after a commit it had not read yet loses to the commit; one after "moving" ends it', async () => {
+// The broker wrote the "abandoned" after a commit it had not read yet.
+test('replayed at open: an "abandoned" loses to an unread commit before it; one after "moving" ends it', async () => {
   let server = await startHalfBroker({ properties: { 'transaction.check.delay.ms': '60000' } });
   try {
     await server.broker.createTopic('replayed', 1, {});

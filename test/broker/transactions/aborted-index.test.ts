@@ -135,7 +135,8 @@ function txnindexFiles(directory: string): string[] {
     .sort();
 }
 
-test('read_committed lists the same aborted transactions after a restart: intact, missing and crash-lost .txnindex', async () => {
+// Whether the .txnindex files are intact, missing, or lost in a crash.
+test('read_committed lists the same aborted transactions after a restart', async () => {
   let server = await startTestBroker({ properties });
   try {
     const committed = await produce(server);

@@ -54,7 +54,8 @@ async function readUncommitted(
 const valuesOf = (records: { key: string; value: string }[], key: string) =>
   records.filter((record) => record.key === key).map((record) => record.value);
 
-test('after compaction a read_uncommitted consumer no longer sees aborted records; an open transaction is left alone', async () => {
+// An open transaction is left alone.
+test('after compaction a read_uncommitted consumer no longer sees aborted records', async () => {
   const server = await startTestBroker({ properties });
   try {
     const kafka = new Kafka({

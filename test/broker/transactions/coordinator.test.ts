@@ -31,7 +31,7 @@ function batch(producerId: number, producerEpoch: number, baseSequence: number, 
   });
 }
 
-test('InitProducerId: a new id at epoch 0, then epoch bumps; KIP-360 expected id/epoch; fencing; bad input', async () => {
+test('InitProducerId: a new id at epoch 0, then bumps; KIP-360 expected id/epoch; fencing; bad input', async () => {
   const tc = server.broker.transactions;
   const first = await tc.initProducerId('coord-init', 10_000, -1, -1);
   assert.equal(first.errorCode, ErrorCode.NONE);
@@ -52,7 +52,8 @@ test('InitProducerId: a new id at epoch 0, then epoch bumps; KIP-360 expected id
   );
   const stale = await tc.initProducerId('coord-init', 10_000, first.producerId, 0);
   assert.equal(stale.errorCode, ErrorCode.PRODUCER_FENCED);
-  const fresh = await tc.initProducerId('coord-init', 10_000, -1, -1); // another instance: no retry of the old bump any more
+  // Another instance: no retry of the old bump any more.
+  const fresh = await tc.initProducerId('coord-init', 10_000, -1, -1);
   assert.equal(fresh.producerEpoch, 3);
   assert.equal(
     (await tc.initProducerId('coord-init', 10_000, first.producerId, 2)).errorCode,
@@ -166,7 +167,8 @@ test('PRODUCER_FENCED goes to clients older than KIP-588 as INVALID_PRODUCER_EPO
   const tc = server.broker.transactions;
   const old = await tc.initProducerId('coord-versions', 10_000, -1, -1);
   await tc.initProducerId('coord-versions', 10_000, -1, -1); // fences `old`
-  await tc.initProducerId('coord-versions', 10_000, -1, -1); // and again: `old` is no longer even the previous epoch (a retry)
+  // And again: `old` is no longer even the previous epoch (a retry).
+  await tc.initProducerId('coord-versions', 10_000, -1, -1);
   const raw = await RawClient.connect(server.port);
   try {
     const body = {
@@ -209,7 +211,7 @@ test('PRODUCER_FENCED goes to clients older than KIP-588 as INVALID_PRODUCER_EPO
   }
 });
 
-test('transactional.id.expiration.ms: an idle id with no open transaction is forgotten, also across a restart', async () => {
+test('transactional.id.expiration.ms: an idle id without open transaction is forgotten, also on restart', async () => {
   const properties = {
     'transaction.state.log.num.partitions': '1',
     'transactional.id.expiration.ms': '300',

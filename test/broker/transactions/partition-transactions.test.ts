@@ -196,7 +196,7 @@ async function reopen(directory: string): Promise<{ log: PartitionLog; state: Pa
   return { log, state: await PartitionTransactions.recover(log, producers) };
 }
 
-test('recover: the aborted list comes from the .txnindex and the open transactions from the producer state', async () => {
+test('recover: the aborted list comes from the .txnindex, the open transactions from the producer state', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
   try {
     const before = await writeHistory(directory);
@@ -219,7 +219,8 @@ test('recover: the aborted list comes from the .txnindex and the open transactio
   }
 });
 
-test("recover after a crash that lost the tail's .txnindex: a transaction begun segments earlier gets its exact first offset", async () => {
+// The transaction began segments earlier than the tail.
+test("recover after a crash lost the tail's .txnindex: an older transaction gets its exact first offset", async () => {
   const directory = mkdtempSync(join(tmpdir(), 'sluice-ptx-'));
   try {
     const before = await writeHistory(directory);
@@ -227,7 +228,8 @@ test("recover after a crash that lost the tail's .txnindex: a transaction begun 
     await before.crash();
     const tail = join(directory, `${String(last).padStart(20, '0')}.txnindex`);
     if (existsSync(tail)) unlinkSync(tail);
-    writeFileSync(join(directory, 'recovery-point-offset-checkpoint'), `0\n1\nptx 0 ${last}\n`); // the crash came before a checkpoint past it
+    // The crash came before a checkpoint past it.
+    writeFileSync(join(directory, 'recovery-point-offset-checkpoint'), `0\n1\nptx 0 ${last}\n`);
     const { log, state } = await reopen(directory);
     assert.ok(log.recovery.cases.get('txnindex-unverified'), 'the tail was rescanned');
     assert.deepEqual(state.abortedOverlapping(0, Number.MAX_SAFE_INTEGER), before.aborted);
@@ -289,7 +291,8 @@ async function scanWholeLog(log: PartitionLog): Promise<{
   return { aborted, firstUnstable: open.size === 0 ? null : Math.min(...open.values()) };
 }
 
-test('randomized crashes: the recovered aborted list and last stable offset equal a full read of what the log kept', async () => {
+// That is, a full read of what the log kept after each crash.
+test('randomized crashes: recovered aborted list and last stable offset equal a full read of the log', async () => {
   const seed = Number(process.env.SLUICE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
   let state = seed >>> 0;
   const random = (below: number) => {

@@ -41,7 +41,8 @@ function kafkaFor(server: TestBroker) {
   });
 }
 
-test('a transaction open across a restart stays open (records hidden, LSO held) and commits afterwards, offsets included', async () => {
+// Open: its records stay hidden and the last stable offset held.
+test('a transaction open across a restart stays open and commits afterwards, offsets included', async () => {
   let server = await startTestBroker({ properties });
   try {
     const kafka = kafkaFor(server);
@@ -102,7 +103,8 @@ test('a transaction open across a restart stays open (records hidden, LSO held) 
   }
 });
 
-test('a transaction open across a restart and abandoned is aborted by its timeout; its records stay hidden', async () => {
+// Its records stay hidden.
+test('a transaction open across a restart and abandoned is aborted by its timeout', async () => {
   let server = await startTestBroker({ properties });
   try {
     const kafka = kafkaFor(server);
@@ -133,7 +135,7 @@ test('a transaction open across a restart and abandoned is aborted by its timeou
   }
 });
 
-test('a commit decided (PrepareCommit stored) but whose markers failed is completed when the broker opens', async () => {
+test('a commit decided (PrepareCommit stored) whose markers failed is completed when the broker opens', async () => {
   let server = await startTestBroker({ properties });
   try {
     const kafka = kafkaFor(server);

@@ -35,7 +35,8 @@ test('control: a COMMIT marker batch has the layout of docs/record-batch.md §4'
   assert.equal(header.partitionLeaderEpoch, 0);
   assert.equal(header.baseTimestamp, 1_700_000_000_500);
   assert.equal(header.maxTimestamp, 1_700_000_000_500);
-  // The one record: length 16 (zig-zag 0x20), attributes, tsDelta 0, offsetDelta 0, key (4 bytes), value (6 bytes), 0 headers.
+  // The one record: length 16 (zig-zag 0x20), attributes, tsDelta 0, offsetDelta 0, key (4 bytes),
+  // value (6 bytes), 0 headers.
   assert.equal(
     batch.subarray(61).toString('hex'),
     ['20', '00', '00', '00', '08', '00000001', '0c', '00000000000d', '00'].join(''),

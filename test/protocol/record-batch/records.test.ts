@@ -423,7 +423,7 @@ async function outcome<T>(run: () => Promise<T>): Promise<{ value?: T; error?: s
   }
 }
 
-test('records: locating agrees with decoding — same records from the table, the same error for damaged bytes', async () => {
+test('records: locating agrees with decoding — same records from the table, same error for damaged bytes', async () => {
   await withSeed(testSeed(), async (random) => {
     for (let round = 0; round < 3000; round++) {
       const codec = random() < 0.7 ? Compression.None : CODECS[(random() * CODECS.length) | 0]!;

@@ -71,7 +71,7 @@ test('100 000 pipelined ApiVersions v0 in one write are all answered, in order, 
   }
 });
 
-test('10 000 mixed Produce, Metadata, Fetch and long-poll Fetch frames in one write are answered in order', async () => {
+test('10 000 mixed Produce, Metadata, Fetch, long-poll Fetch frames in one write are answered in order', async () => {
   const broker = await startBrokerProcess();
   try {
     const topic = 'pump-mixed';
@@ -153,7 +153,7 @@ test('10 000 mixed Produce, Metadata, Fetch and long-poll Fetch frames in one wr
   }
 });
 
-test('a handler that throws or answers what cannot be encoded gets UNKNOWN_SERVER_ERROR; the connection stays', async () => {
+test('a handler that throws or answers the unencodable gets UNKNOWN_SERVER_ERROR; the connection stays', async () => {
   const handlers: KafkaHandler[] = [
     {
       apiKey: ApiKey.Metadata,
@@ -255,7 +255,7 @@ test('a connection with thousands of queued requests does not starve another con
   });
 });
 
-test('request memory is bounded across connections, every frame is still served, and all of it is given back', async () => {
+test('request memory is bounded across connections, every frame is still served, and all is given back', async () => {
   let peak = 0;
   let listenerRef: KafkaListener | undefined;
   const handlers: KafkaHandler[] = [
@@ -325,7 +325,7 @@ test('frames cut at every byte and frames many to a write are answered alike', a
   });
 });
 
-test('size prefixes alone cannot lock out requests that arrived; a frame that stalls is closed after the timeout', async () => {
+test('size prefixes alone cannot lock out arrived requests; a stalled frame is closed on timeout', async () => {
   const handlers: KafkaHandler[] = [
     { apiKey: ApiKey.Heartbeat, name: 'Heartbeat', versions: { min: 0, max: 4 }, handle: () => ({ errorCode: 0 }) },
   ];

@@ -29,7 +29,8 @@ test('with nothing reserved any frame fits, so a frame larger than the budget is
   assert.ok(memory.tryReserve(5000, 'arrived'));
 });
 
-test('waiters are granted in order per kind, from a microtask; an arrived frame passes a blocked announced one', async () => {
+// A frame that has arrived passes a blocked one that is only announced.
+test('waiters are granted in order per kind, from a microtask', async () => {
   const memory = new RequestMemory(1000);
   assert.ok(memory.tryReserve(500, 'announced'));
   assert.ok(memory.tryReserve(400, 'arrived'));

@@ -86,7 +86,7 @@ test('Produce with acks=0 has no error response: the connection is closed instea
   assert.equal(route.errorResponse({ acks: 0, topicData: [] }, -1, { apiVersion: 7, message: 'm' }), null);
 });
 
-test('the router refuses a handler without a codec, without an error response, or with versions its schema lacks', () => {
+test('the router refuses a handler without codec, without error response, or with versions its schema lacks', () => {
   const handler = (apiKey: number, max = 1): KafkaHandler => ({
     apiKey,
     name: `api ${apiKey}`,
