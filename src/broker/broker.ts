@@ -26,6 +26,8 @@ import { GroupCoordinator } from './groups/coordinator.js';
 import { groupSettingsFrom, type GroupSettings } from './groups/limits.js';
 import { halfMessageSettingsFrom, HalfMessageService } from './half-messages/service.js';
 import { silentLogger, type Logger } from './logger.js';
+import { LocalMetadataView } from './metadata/local-view.js';
+import type { MetadataView } from './metadata/view.js';
 import { lookUpOffset, type FetchableLimit, type OffsetAnswer } from './offset-lookup.js';
 import { PartitionHooks } from './partition/hooks.js';
 import { PartitionSet } from './partition-set.js';
@@ -57,6 +59,8 @@ const PRODUCER_MAINTENANCE_INTERVAL_MS = 10 * 60 * 1000;
 export interface BrokerOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Where partitions are led (metadata/view.ts); default: this node leads every one (LocalMetadataView). */
+  metadata?: (broker: Broker) => MetadataView;
 }
 
 export class Broker {
@@ -78,6 +82,8 @@ export class Broker {
   /** Read at open: a bad value stops it. */
   readonly groupSettings: GroupSettings;
   readonly topicAdmin: TopicAdmin;
+  /** Placement — brokers, and per partition its leader, replicas, ISR and epoch — for the handlers. */
+  metadata!: MetadataView;
   private readonly producePipeline: ProducePipeline;
   private readonly fetchService: FetchService;
   private readonly markers: PartitionMarkerWriter;
@@ -147,6 +153,9 @@ export class Broker {
         await ProducerIdAllocator.open(config.dataDir),
         () => lock.release(),
       );
+      broker.metadata = options.metadata
+        ? options.metadata(broker)
+        : new LocalMetadataView(identity.clusterId, identity.nodeId, config, partitions);
       for (const topic of topics.all())
         await partitions.open(topic.name, topic.id, 0, topic.partitions, broker.logConfigOf(topic));
       await broker.openServices();

@@ -17,7 +17,7 @@ export function createPartitionsHandler(
     async handle(request) {
       const results = [];
       for (const t of request.topics) {
-        const node = broker.identity.nodeId;
+        const node = broker.metadata.localNodeId;
         if (t.assignments !== null && t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== node)) {
           results.push({
             name: t.name,

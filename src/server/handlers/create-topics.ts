@@ -40,7 +40,7 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
           );
           continue;
         }
-        const node = broker.identity.nodeId;
+        const node = broker.metadata.localNodeId;
         let partitions = t.numPartitions === -1 ? broker.config.numPartitions : t.numPartitions;
         if (t.assignments.length > 0) {
           if (t.numPartitions !== -1 || t.replicationFactor !== -1) {

@@ -31,16 +31,11 @@ export function describeClusterHandler(
         errorCode: ErrorCode.NONE,
         errorMessage: null,
         endpointType: ENDPOINT_TYPE_BROKERS,
-        clusterId: broker.identity.clusterId,
-        controllerId: broker.identity.nodeId,
-        brokers: [
-          {
-            brokerId: broker.identity.nodeId,
-            host: broker.config.advertisedHost,
-            port: broker.config.advertisedPort,
-            rack: null,
-          },
-        ],
+        clusterId: broker.metadata.clusterId,
+        controllerId: broker.metadata.controllerId(),
+        brokers: broker.metadata
+          .nodes()
+          .map(({ nodeId, host, port, rack }) => ({ brokerId: nodeId, host, port, rack })),
         clusterAuthorizedOperations: -2147483648,
       };
     },

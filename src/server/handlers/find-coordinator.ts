@@ -35,11 +35,14 @@ export function findCoordinatorHandler(
         errorMessage: 'the transaction state topic could not be created',
       };
     }
+    // This node coordinates every group and transactional id (single node: it leads every partition of
+    // __consumer_offsets and __transaction_state); a cluster answers the leader of the key's partition.
+    const coordinator = broker.metadata.node(broker.metadata.localNodeId)!;
     return {
       key,
-      nodeId: broker.identity.nodeId,
-      host: broker.config.advertisedHost,
-      port: broker.config.advertisedPort,
+      nodeId: coordinator.nodeId,
+      host: coordinator.host,
+      port: coordinator.port,
       errorCode: ErrorCode.NONE,
       errorMessage: null,
     };

@@ -17,21 +17,34 @@ const OPERATIONS_NOT_REQUESTED = -2147483648;
 import { ZERO_UUID } from '../../protocol/primitives/helpers.js';
 
 function describeTopic(broker: Broker, topic: Topic): MetadataResponseTopicInput {
-  const node = broker.identity.nodeId;
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id,
     isInternal: isInternalTopic(topic.name),
-    partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex,
-      leaderId: node,
-      leaderEpoch: 0,
-      replicaNodes: [node],
-      isrNodes: [node],
-      offlineReplicas: [],
-    })),
+    partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => {
+      const placement = broker.metadata.placement(topic.name, partitionIndex);
+      // Listed in topics.json but not open (its open is still under way): no leader yet.
+      if (placement === undefined)
+        return {
+          errorCode: ErrorCode.LEADER_NOT_AVAILABLE,
+          partitionIndex,
+          leaderId: -1,
+          leaderEpoch: -1,
+          replicaNodes: [],
+          isrNodes: [],
+          offlineReplicas: [],
+        };
+      return {
+        errorCode: ErrorCode.NONE,
+        partitionIndex,
+        leaderId: placement.leaderId,
+        leaderEpoch: placement.leaderEpoch,
+        replicaNodes: [...placement.replicas],
+        isrNodes: [...placement.inSyncReplicas],
+        offlineReplicas: [...placement.offlineReplicas],
+      };
+    }),
     topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
   };
 }
@@ -65,16 +78,9 @@ export function metadataHandler(broker: Broker): KafkaHandler<MetadataRequest, M
       }
       return {
         throttleTimeMs: 0,
-        brokers: [
-          {
-            nodeId: broker.identity.nodeId,
-            host: broker.config.advertisedHost,
-            port: broker.config.advertisedPort,
-            rack: null,
-          },
-        ],
-        clusterId: broker.identity.clusterId,
-        controllerId: broker.identity.nodeId,
+        brokers: broker.metadata.nodes().map(({ nodeId, host, port, rack }) => ({ nodeId, host, port, rack })),
+        clusterId: broker.metadata.clusterId,
+        controllerId: broker.metadata.controllerId(),
         topics,
         clusterAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
       };
