@@ -45,3 +45,16 @@ export interface MetadataView {
 export function isLocalLeader(view: MetadataView, topic: string, partition: number): boolean {
   return view.placement(topic, partition)?.leaderId === view.localNodeId;
 }
+
+/**
+ * The placement of a partition that exists but that this broker does not lead — another broker does,
+ * or none does yet. Produce, Fetch, ListOffsets and OffsetForLeaderEpoch answer such a partition with
+ * NOT_LEADER_OR_FOLLOWER (and, where the version has the fields, the leader they know of), as Kafka's
+ * ReplicaManager does for a partition its metadata knows but it does not lead. Undefined when this
+ * broker leads it, and when the view does not know it: that case is the handler's own
+ * UNKNOWN_TOPIC_OR_PARTITION, which `!isLocalLeader` alone could not tell apart.
+ */
+export function ledElsewhere(view: MetadataView, topic: string, partition: number): PartitionPlacement | undefined {
+  const placement = view.placement(topic, partition);
+  return placement !== undefined && placement.leaderId !== view.localNodeId ? placement : undefined;
+}

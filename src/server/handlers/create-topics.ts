@@ -1,5 +1,7 @@
-// CreateTopics (key 19), versions 2-7. One broker: replication factor must be -1 or 1, and a
-// manual assignment may only name this broker. validate_only checks without creating.
+// CreateTopics (key 19), versions 2-7. The broker creates a partition on this node only: replication
+// factor must be -1 or 1, and a manual assignment may only name this node (the metadata view's local
+// node). The replication factor answered is the new topic's placement's. validate_only checks without
+// creating.
 import type { Broker } from '../../broker/broker.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type {
@@ -66,10 +68,13 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
           }
           partitions = t.assignments.length;
         } else if (t.replicationFactor !== -1 && t.replicationFactor !== 1) {
+          const brokers = broker.metadata.nodes().length;
           topics.push(
             failed(
               ErrorCode.INVALID_REPLICATION_FACTOR,
-              `Replication factor: ${t.replicationFactor} larger than available brokers: 1.`,
+              t.replicationFactor > brokers
+                ? `Replication factor: ${t.replicationFactor} larger than available brokers: ${brokers}.`
+                : `Replication factor: ${t.replicationFactor}: this broker creates partitions with one replica only.`,
             ),
           );
           continue;
@@ -96,7 +101,8 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
           errorCode: ErrorCode.NONE,
           errorMessage: null,
           numPartitions: partitions,
-          replicationFactor: 1,
+          // As the view places the new topic; validate_only placed nothing: one replica, this broker.
+          replicationFactor: broker.metadata.placement(t.name, 0)?.replicas.length ?? 1,
           configs: described.map((c) => ({
             name: c.name,
             value: c.value,

@@ -21,7 +21,7 @@ export function describeClusterHandler(
         return {
           errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
           errorMessage: `endpoint type ${request.endpointType} is not served`,
-          clusterId: broker.identity.clusterId,
+          clusterId: broker.metadata.clusterId,
           controllerId: -1,
           brokers: [],
         };

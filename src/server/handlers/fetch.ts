@@ -4,10 +4,24 @@
 // read from the segment, handed to the socket without a copy (ByteWriter references large buffers).
 // isolation_level 1 (read_committed) stops at each partition's last stable offset and lists the
 // aborted transactions overlapping the records returned, so the client drops their records.
+// A partition the metadata view says another broker leads (or none does) is NOT_LEADER_OR_FOLLOWER,
+// with the leader and epoch the view knows in v12's current_leader, and is not read. (Fetching from a
+// follower, KIP-392, is for the cluster to add: preferred_read_replica stays -1.)
 import { READ_COMMITTED, type Broker } from '../../broker/broker.js';
+import { ledElsewhere, type PartitionPlacement } from '../../broker/metadata/view.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchResponseInput, PartitionDataInput } from '../../protocol/generated/fetch.js';
 import type { KafkaHandler } from './handler.js';
+
+/** What a partition that is not read carries, as Kafka sends (empty, not null). */
+const NO_RECORDS = Buffer.alloc(0);
+
+interface WantedPartition {
+  fetchOffset: number;
+  partitionMaxBytes: number;
+  /** Set when another broker leads the partition: answered NOT_LEADER_OR_FOLLOWER, not read. */
+  elsewhere: PartitionPlacement | undefined;
+}
 
 export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchResponseInput> {
   return {
@@ -20,17 +34,24 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
       }
       // Each topic-partition is read once, however often the request names it (as in Kafka, where
       // the request is a map): a small request cannot ask for the same data hundreds of times.
-      const topics = new Map<string, Map<number, { fetchOffset: number; partitionMaxBytes: number }>>();
+      const view = broker.metadata;
+      const topics = new Map<string, Map<number, WantedPartition>>();
       for (const topic of request.topics) {
-        const partitions = topics.get(topic.topic) ?? new Map();
+        const partitions = topics.get(topic.topic) ?? new Map<number, WantedPartition>();
         for (const p of topic.partitions)
           if (!partitions.has(p.partition))
-            partitions.set(p.partition, { fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes });
+            partitions.set(p.partition, {
+              fetchOffset: Number(p.fetchOffset),
+              partitionMaxBytes: p.partitionMaxBytes,
+              elsewhere: ledElsewhere(view, topic.topic, p.partition),
+            });
         topics.set(topic.topic, partitions);
       }
-      const wanted = [...topics].flatMap(([topic, partitions]) =>
-        [...partitions].map(([partition, p]) => ({ topic, partition, ...p })),
-      );
+      const wanted = [];
+      for (const [topic, partitions] of topics)
+        for (const [partition, p] of partitions)
+          if (p.elsewhere === undefined)
+            wanted.push({ topic, partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes });
       const results = await broker.fetch(
         wanted,
         {
@@ -48,7 +69,8 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
         sessionId: 0,
         responses: [...topics].map(([topic, partitions]) => ({
           topic,
-          partitions: [...partitions.keys()].map((): PartitionDataInput => {
+          partitions: [...partitions].map(([partition, p]): PartitionDataInput => {
+            if (p.elsewhere !== undefined) return notLeader(partition, p.elsewhere);
             const r = results[index++]!;
             return {
               partitionIndex: r.partition,
@@ -70,5 +92,19 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
         })),
       };
     },
+  };
+}
+
+function notLeader(partitionIndex: number, placement: PartitionPlacement): PartitionDataInput {
+  return {
+    partitionIndex,
+    errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    currentLeader: { leaderId: placement.leaderId, leaderEpoch: placement.leaderEpoch },
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: NO_RECORDS,
   };
 }

@@ -1,8 +1,14 @@
-// FindCoordinator (key 10): this node coordinates every group (key type 0) and every
-// transactional id (key type 1). v0 carries one group key; v1-3 add the key type and an error
-// message; v4 batches keys ("CoordinatorKeys") with one answer each. As in Kafka, the first group
-// lookup creates `__consumer_offsets`; if that fails the answer is COORDINATOR_NOT_AVAILABLE.
+// FindCoordinator (key 10): the coordinator of a group (key type 0) or a transactional id (key type 1)
+// is the leader of the partition of `__consumer_offsets` or `__transaction_state` the key hashes to
+// (the partition its records go to, broker/internal-topic.ts), as in Kafka; the leader and its address
+// come from the metadata view — single node: always this node. v0 carries one group key; v1-3 add the
+// key type and an error message; v4 batches keys ("CoordinatorKeys") with one answer each. As in Kafka,
+// the first lookup creates the internal topic; if that fails, or the key's partition has no leader the
+// view can name, the answer is COORDINATOR_NOT_AVAILABLE.
 import type { Broker } from '../../broker/broker.js';
+import { OFFSETS_TOPIC } from '../../broker/groups/offsets-store.js';
+import { partitionForKey } from '../../broker/internal-topic.js';
+import { TRANSACTION_STATE_TOPIC } from '../../broker/transactions/state-store.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type {
   CoordinatorInput,
@@ -35,9 +41,16 @@ export function findCoordinatorHandler(
         errorMessage: 'the transaction state topic could not be created',
       };
     }
-    // This node coordinates every group and transactional id (single node: it leads every partition of
-    // __consumer_offsets and __transaction_state); a cluster answers the leader of the key's partition.
-    const coordinator = broker.metadata.node(broker.metadata.localNodeId)!;
+    const view = broker.metadata;
+    const topic = keyType === GROUP ? OFFSETS_TOPIC : TRANSACTION_STATE_TOPIC;
+    const partitions = broker.topics.get(topic)?.partitions;
+    const partition = partitions === undefined ? -1 : partitionForKey(key, partitions);
+    const placement = view.placement(topic, partition);
+    const coordinator = placement === undefined ? undefined : view.node(placement.leaderId);
+    if (coordinator === undefined) {
+      const errorMessage = `${topic}-${partition} has no leader the metadata knows the address of`;
+      return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage };
+    }
     return {
       key,
       nodeId: coordinator.nodeId,

@@ -10,9 +10,12 @@
 // A special timestamp sent below its version, and any other negative timestamp, is UNSUPPORTED_VERSION
 // for that partition. A partition named twice in one request gets one answer, INVALID_REQUEST, as
 // Kafka. A request with replica_id ≠ −1 (a follower, or −2 debugging) may see up to the log end.
-// current_leader_epoch (v4+) is not checked: Metadata and Fetch do not fence by epoch yet either, and
-// all three must take the epoch from one place when they do.
+// A partition the metadata view says another broker leads (or none does) is NOT_LEADER_OR_FOLLOWER.
+// The leader epoch answered is the log's (the epoch of the offset found, as Kafka), not the view's.
+// current_leader_epoch (v4+) is not checked: Metadata and Fetch do not fence by epoch yet either; when
+// they do, all of them take the current epoch from the metadata view's placement.
 import { READ_COMMITTED, type Broker } from '../../broker/broker.js';
+import { ledElsewhere } from '../../broker/metadata/view.js';
 import { SpecialTimestamp, type FetchableLimit } from '../../broker/offset-lookup.js';
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -49,6 +52,7 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler<ListOffsetsRequ
     versions: { min: 1, max: 11 },
     async handle(request, context) {
       const version = context.apiVersion;
+      const view = broker.metadata;
       const limit: FetchableLimit =
         request.replicaId !== CONSUMER_REPLICA_ID
           ? 'log-end'
@@ -81,7 +85,9 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler<ListOffsetsRequ
             ? ErrorCode.INVALID_REQUEST
             : timestampUnsupported(p.timestamp, version)
               ? ErrorCode.UNSUPPORTED_VERSION
-              : ErrorCode.NONE;
+              : ledElsewhere(view, topic.name, p.partitionIndex) !== undefined
+                ? ErrorCode.NOT_LEADER_OR_FOLLOWER
+                : ErrorCode.NONE;
           if (errorCode !== ErrorCode.NONE) {
             answers.set(p.partitionIndex, Promise.resolve(failed(p.partitionIndex, errorCode)));
             continue;

@@ -36,7 +36,8 @@ function describeTopic(broker: Broker, topic: Topic): MetadataResponseTopicInput
           offlineReplicas: [],
         };
       return {
-        errorCode: ErrorCode.NONE,
+        // Placed, but no broker leads it now (a cluster between leaders): Kafka's answer, with the replicas.
+        errorCode: placement.leaderId === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
         partitionIndex,
         leaderId: placement.leaderId,
         leaderEpoch: placement.leaderEpoch,
