@@ -3,7 +3,7 @@
 //   node dist/scripts/test.js interop   test/interop/ (real third-party clients)
 //   node dist/scripts/test.js crash     test/crash/ (kill -9, torn tails); `--cycles N` for long runs
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=crc).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,31 @@ if (files.length === 0) {
   console.error(`no tests found for suite "${suite}" under ${testRoot}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...files], {
-  stdio: 'inherit',
+// Two guards so that CI ends with a verdict instead of its own timeout:
+//   - a test that takes longer than its suite's limit fails (a test's own `timeout` option, where it
+//     has one, wins);
+//   - the runner exits when every test has ended even if a file leaked a handle (a kafkajs retry timer,
+//     a child's pipe) that would otherwise keep that file's process, and with it the suite, alive for ever.
+// And a wall-clock limit for the whole suite: past it the suite is stopped and reported as failed.
+const perTestMs = { unit: 120_000, interop: 300_000, crash: 600_000 }[suite] ?? 300_000;
+const suiteMinutes = Number(process.env.SLUICE_SUITE_MINUTES ?? (suite === 'unit' ? 25 : 20));
+const args = ['--test', '--test-reporter=spec', `--test-timeout=${perTestMs}`, '--test-force-exit', ...extra, ...files];
+// Its own process group, so that stopping it also stops the test files' processes and the brokers they spawned.
+const runner = spawn(process.execPath, args, { stdio: 'inherit', detached: true });
+const stopAll = (signal: NodeJS.Signals) => {
+  try {
+    process.kill(-runner.pid!, signal);
+  } catch {
+    // already gone
+  }
+};
+const watchdog = setTimeout(() => {
+  console.error(`suite "${suite}" still running after ${suiteMinutes} min (SLUICE_SUITE_MINUTES): stopped, failed`);
+  stopAll('SIGKILL');
+}, suiteMinutes * 60_000);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal));
+runner.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  stopAll('SIGKILL'); // whatever a test file left behind
+  process.exit(signal === null ? (code ?? 1) : 1);
 });
-process.exit(result.status ?? 1);
