@@ -2,6 +2,7 @@
 //   node dist/scripts/test.js unit      every test/**/*.test.ts except interop/ and crash/
 //   node dist/scripts/test.js interop   test/interop/ (real third-party clients)
 //   node dist/scripts/test.js crash     test/crash/ (kill -9, torn tails); `--cycles N` for long runs
+//   node dist/scripts/test.js cluster   test/cluster/ (etcd and broker processes; `--cycles N` for the kill -9 loop)
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=crc).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -21,10 +22,11 @@ if (cyclesAt >= 0) {
   }
   process.env.SLUICE_CRASH_CYCLES = cycles;
   process.env.SLUICE_BROKER_CRASH_CYCLES = cycles;
+  process.env.SLUICE_CLUSTER_CYCLES = cycles;
   extra.splice(cyclesAt, 2);
 }
 const testRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'test');
-const slowSuites = new Set(['interop', 'crash']);
+const slowSuites = new Set(['interop', 'crash', 'cluster']);
 
 function listTests(dir: string): string[] {
   const found: string[] = [];
@@ -52,7 +54,7 @@ if (files.length === 0) {
 //   - the runner exits when every test has ended even if a file leaked a handle (a kafkajs retry timer,
 //     a child's pipe) that would otherwise keep that file's process, and with it the suite, alive for ever.
 // And a wall-clock limit for the whole suite: past it the suite is stopped and reported as failed.
-const perTestMs = { unit: 120_000, interop: 300_000, crash: 600_000 }[suite] ?? 300_000;
+const perTestMs = { unit: 120_000, interop: 300_000, crash: 600_000, cluster: 900_000 }[suite] ?? 300_000;
 const suiteMinutes = Number(process.env.SLUICE_SUITE_MINUTES ?? (suite === 'unit' ? 25 : 20));
 const args = ['--test', '--test-reporter=spec', `--test-timeout=${perTestMs}`, '--test-force-exit', ...extra, ...files];
 // Its own process group, so that stopping it also stops the test files' processes and the brokers they spawned.

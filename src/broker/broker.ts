@@ -36,6 +36,8 @@ import { ProducerIdAllocator } from './producer-ids.js';
 import { PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
 import type { Failure } from './services.js';
 import { TopicAdmin } from './topic-admin.js';
+import { isInternalTopic } from './topic-names.js';
+import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { TopicRegistry, type Topic } from './topic-registry.js';
 import { TransactionCoordinator, transactionSettingsFrom } from './transactions/coordinator.js';
 
@@ -56,11 +58,29 @@ function storageLoggerFrom(logger: Logger): StorageLogger {
 /** How often idle producers are expired and producer state is snapshotted (Kafka checks every 10 min). */
 const PRODUCER_MAINTENANCE_INTERVAL_MS = 10 * 60 * 1000;
 
+/**
+ * Where topic changes are decided. One node decides them itself (TopicAdmin); in a cluster the
+ * controller does (src/cluster/topic-requests.ts), and the broker's own internal topics stay local.
+ */
+export interface TopicRequests {
+  createTopic(
+    name: string,
+    partitions: number,
+    replicationFactor: number,
+    configs: Record<string, string>,
+    validateOnly: boolean,
+  ): Promise<Failure & { topic?: Topic }>;
+  deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }>;
+  createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure>;
+}
+
 export interface BrokerOptions {
   logger?: Logger;
   clock?: Clock;
   /** Where partitions are led (metadata/view.ts); default: this node leads every one (LocalMetadataView). */
   metadata?: (broker: Broker) => MetadataView;
+  /** Who decides topic changes; default: this broker (one node). */
+  topicRequests?: TopicRequests;
 }
 
 export class Broker {
@@ -88,6 +108,7 @@ export class Broker {
   private readonly fetchService: FetchService;
   private readonly markers: PartitionMarkerWriter;
   private maintenance: NodeJS.Timeout | null = null;
+  private topicRequests: TopicRequests | null = null;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -153,6 +174,7 @@ export class Broker {
         await ProducerIdAllocator.open(config.dataDir),
         () => lock.release(),
       );
+      broker.topicRequests = options.topicRequests ?? null;
       broker.metadata = options.metadata
         ? options.metadata(broker)
         : new LocalMetadataView(identity.clusterId, identity.nodeId, config, partitions);
@@ -229,21 +251,47 @@ export class Broker {
     return this.topicAdmin.logConfigOf(topic);
   }
 
-  /** Creates a topic (or only checks that it could be, with `validateOnly`). */
-  createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false) {
+  /** Creates a topic (or only checks that it could be, with `validateOnly`). `replicationFactor` -1:
+   *  the default; one node has one replica of everything. */
+  createTopic(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+    validateOnly = false,
+    replicationFactor = -1,
+  ): Promise<Failure & { topic?: Topic }> {
+    if (this.topicRequests !== null && !isInternalTopic(name))
+      return this.topicRequests.createTopic(name, partitions, replicationFactor, configs, validateOnly);
+    if (replicationFactor !== -1 && replicationFactor !== 1)
+      return Promise.resolve({
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        errorMessage:
+          replicationFactor > 1
+            ? `Replication factor: ${replicationFactor} larger than available brokers: 1.`
+            : `Replication factor must be larger than 0, got ${replicationFactor}.`,
+      });
     return this.topicAdmin.createTopic(name, partitions, configs, validateOnly);
   }
 
   /** The topic for a Metadata request, creating it when allowed. */
-  topicForMetadata(name: string, allowAutoCreate: boolean) {
-    return this.topicAdmin.topicForMetadata(name, allowAutoCreate);
+  async topicForMetadata(name: string, allowAutoCreate: boolean): Promise<Failure & { topic?: Topic }> {
+    if (this.topicRequests === null || isInternalTopic(name) || this.topics.get(name) !== undefined)
+      return this.topicAdmin.topicForMetadata(name, allowAutoCreate);
+    if (!allowAutoCreate || !this.config.autoCreateTopics) return this.topicAdmin.topicForMetadata(name, false);
+    const created = await this.createTopic(name, this.config.numPartitions, {});
+    if (created.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS && this.topics.get(name))
+      return { ...OK, topic: this.topics.get(name)! };
+    return created;
   }
 
   deleteTopic(name: string) {
+    if (this.topicRequests !== null && !isInternalTopic(name)) return this.topicRequests.deleteTopic(name);
     return this.topicAdmin.deleteTopic(name);
   }
 
   createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
+    if (this.topicRequests !== null && !isInternalTopic(name))
+      return this.topicRequests.createPartitions(name, count, validateOnly);
     return this.topicAdmin.createPartitions(name, count, validateOnly);
   }
 

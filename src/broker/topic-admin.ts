@@ -32,12 +32,14 @@ export class TopicAdmin {
     return logConfigFor(topic.configs, this.parts.config.properties);
   }
 
-  /** Creates a topic (or only checks that it could be, with `validateOnly`). */
+  /** Creates a topic (or only checks that it could be, with `validateOnly`); `topicId` when a cluster's
+   *  controller decided it. */
   async createTopic(
     name: string,
     partitions: number,
     configs: Record<string, string>,
     validateOnly = false,
+    topicId?: Buffer,
   ): Promise<Failure & { topic?: Topic }> {
     const nameProblem = topicNameProblem(name);
     if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
@@ -73,7 +75,7 @@ export class TopicAdmin {
     if (validateOnly) return OK;
     let topic: Topic;
     try {
-      topic = await this.parts.topics.create(name, partitions, configs);
+      topic = await this.parts.topics.create(name, partitions, configs, topicId);
     } catch (error) {
       return diskFailure(error); // topics.json could not be written
     }

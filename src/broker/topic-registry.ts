@@ -128,9 +128,10 @@ export class TopicRegistry {
     return other !== undefined && other !== name ? other : undefined;
   }
 
-  async create(name: string, partitions: number, configs: Record<string, string>): Promise<Topic> {
+  /** `id`: the topic's id when it is decided elsewhere (a cluster's controller); new otherwise. */
+  async create(name: string, partitions: number, configs: Record<string, string>, id?: Buffer): Promise<Topic> {
     if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
-    const topic: Topic = { name, id: newTopicId(), partitions, configs };
+    const topic: Topic = { name, id: id ?? newTopicId(), partitions, configs };
     this.remember(topic);
     await this.save(() => {
       if (this.topics.get(name) === topic) this.forget(name);

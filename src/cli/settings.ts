@@ -57,6 +57,13 @@ export const namedFlags = [
     value: 'n',
     description: 'broker id shown to clients (fixed at first start)',
   },
+  {
+    flag: 'cluster-etcd',
+    environment: 'SLUICE_CLUSTER_ETCD',
+    setting: 'sluice.cluster.etcd',
+    value: 'url[,url]',
+    description: 'join the cluster whose membership and metadata live in this etcd (default: one node)',
+  },
 ] as const;
 
 /** Sluice variables that are not settings. */
@@ -99,6 +106,7 @@ export function parseStartArguments(args: readonly string[]): StartArguments {
         'advertised-listener': { type: 'string' },
         'data-dir': { type: 'string' },
         'node-id': { type: 'string' },
+        'cluster-etcd': { type: 'string' },
         config: { type: 'string', short: 'c' },
         override: { type: 'string', multiple: true },
         'log-level': { type: 'string' },

@@ -286,8 +286,8 @@ export const topicSettings: readonly SettingDefinition[] = [
     type: 'INT',
     defaultValue: '1',
     min: 1n,
-    effect: 'inert',
-    doc: 'Replicas that must have a write for acks=all. Accepted, not acted on yet (one replica per partition).',
+    effect: 'acted',
+    doc: 'In-sync replicas a partition needs for acks=all (NOT_ENOUGH_REPLICAS below it); checked in a cluster only.',
   },
   {
     name: 'preallocate',
@@ -405,7 +405,7 @@ export const topicSettings: readonly SettingDefinition[] = [
     brokerName: 'unclean.leader.election.enable',
     type: 'BOOLEAN',
     defaultValue: 'false',
-    effect: 'inert',
-    doc: 'Let an out-of-sync replica lead. Accepted, not acted on yet (one replica per partition).',
+    effect: 'acted',
+    doc: 'Let an out-of-sync replica lead when no in-sync one is alive (acknowledged messages may be lost).',
   },
 ];

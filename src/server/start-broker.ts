@@ -16,6 +16,8 @@ import { Broker } from '../broker/broker.js';
 import { brokerConfigFrom, ConfigError } from '../broker/config.js';
 import { makeTemporaryDataDir, removeDataDir as removeDirectoryTree } from '../broker/data-dir.js';
 import { checkSizeLimits, sizeLimitsFor } from '../broker/size-limits.js';
+import { ClusterNode, clusterSettingsFrom } from '../cluster/cluster-node.js';
+import { systemClock } from '../runtime/clock.js';
 import { kafkaHandlers } from './handlers/index.js';
 import { KafkaListener } from './kafka/listener.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -49,6 +51,8 @@ export interface StartedBroker {
   bootstrapServers: string;
   dataDir: string;
   broker: Broker;
+  /** Its membership of a cluster, or null for one node. */
+  cluster: ClusterNode | null;
   /** Stops accepting, lets in-flight requests finish, flushes and checkpoints the logs, releases the
    *  data directory and removes it if startBroker created it. Safe to call more than once. */
   close(): Promise<void>;
@@ -83,10 +87,27 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   const removeDataDir = givenDataDir === undefined ? () => removeDirectoryTree(dataDir) : async () => {};
   properties['log.dirs'] = dataDir;
 
+  // In a cluster, etcd comes first: the broker opens with the cluster's view of where partitions are
+  // led, and cannot start (one line, exit 1) if etcd cannot be reached.
+  const clusterSettings = clusterSettingsFrom(properties);
+  let cluster: ClusterNode | null = null;
+  if (clusterSettings !== null) {
+    try {
+      cluster = await ClusterNode.connect(clusterSettings, Number(properties['node.id'] ?? 0), logger, systemClock);
+    } catch (error) {
+      await removeDataDir();
+      throw new ConfigError(`cannot reach etcd at ${clusterSettings.endpoints.join(',')}: ${(error as Error).message}`);
+    }
+  }
+
   let broker: Broker;
   try {
-    broker = await Broker.open(brokerConfigFrom(properties, advertised), { logger });
+    broker = await Broker.open(
+      brokerConfigFrom(properties, advertised),
+      cluster === null ? { logger } : { logger, metadata: () => cluster.metadata(), topicRequests: cluster.topicRequests },
+    );
   } catch (error) {
+    await cluster?.close();
     await removeDataDir();
     throw error;
   }
@@ -105,7 +126,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   const listener = new KafkaListener({
     host,
     port,
-    handlers: kafkaHandlers(broker),
+    handlers: kafkaHandlers(broker, cluster),
     limits: server.limits,
     logger: listenerLogger,
   });
@@ -113,6 +134,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
     await listener.listen();
     bound = true;
   } catch (error) {
+    await cluster?.close();
     await broker.close();
     await removeDataDir();
     const code = (error as NodeJS.ErrnoException).code;
@@ -125,11 +147,25 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
     throw new ListenError(`cannot listen on ${formatHostPort({ host, port })}: ${why}`);
   }
   if (server.advertised === null && broker.config.advertisedPort === 0) broker.config.advertisedPort = listener.port;
+  if (cluster !== null) {
+    try {
+      await cluster.join(broker);
+    } catch (error) {
+      await listener.close(0);
+      await cluster.close();
+      await broker.close();
+      await removeDataDir();
+      throw new ConfigError(`cannot join the cluster: ${(error as Error).message}`);
+    }
+  }
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       try {
+        // A controlled shutdown first: leaderships move to other in-sync replicas while this broker
+        // still answers, so clients are sent to the new leaders instead of timing out.
+        await cluster?.shutdown();
         await listener.close(options.closeGraceMs ?? 5000);
       } finally {
         try {
@@ -148,6 +184,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
     bootstrapServers: formatHostPort({ host: broker.config.advertisedHost, port: broker.config.advertisedPort }),
     dataDir,
     broker,
+    cluster,
     close,
   };
 }

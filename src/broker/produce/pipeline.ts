@@ -45,6 +45,8 @@ export interface ProduceResult extends Failure {
 export interface ProduceRequestFacts {
   transactionalId: string | null;
   addsPartitionsToTransaction: boolean;
+  /** -1 (all in-sync replicas), 1 (the leader) or 0; the broker's own appends are -1. */
+  acks?: number;
 }
 export const PLAIN_PRODUCE: ProduceRequestFacts = { transactionalId: null, addsPartitionsToTransaction: false };
 
@@ -83,6 +85,12 @@ export class ProducePipeline {
     const topic = this.parts.topics.get(topicName);
     const partition = this.parts.partitions.get(topicName, index);
     if (!topic || !partition) return refusedWith(UNKNOWN_PARTITION);
+    const acks = request.acks ?? -1;
+    if (acks === -1 && partition.inSyncReplicaCount < partition.minInSyncReplicas)
+      return refusedWith({
+        errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
+        errorMessage: `${partition.inSyncReplicaCount} in-sync replicas, min.insync.replicas is ${partition.minInSyncReplicas}`,
+      });
     const { log } = partition;
     const problem = validateProducedBatch(batch, log.config.maxMessageBytes);
     if (problem) return refusedWith(problem);
@@ -99,7 +107,7 @@ export class ProducePipeline {
       stampLogAppendTime(header, logAppendTimeMs);
     }
     const view = new RecordBatchHeader(header);
-    if (view.producerId < 0) return this.append(partition, header, view, logAppendTimeMs);
+    if (view.producerId < 0) return this.append(partition, header, view, logAppendTimeMs, acks);
     if (request.addsPartitionsToTransaction && view.isTransactional) {
       const refused = await addToTransactionImplicitly(
         this.parts.transactions(),
@@ -110,7 +118,7 @@ export class ProducePipeline {
       );
       if (refused) return refusedWith(refused);
     }
-    return this.admitAndAppend(partition, header, view, logAppendTimeMs);
+    return this.admitAndAppend(partition, header, view, logAppendTimeMs, acks);
   }
 
   /** Steps 6–8 for a batch with a producer id: all in this tick. */
@@ -119,6 +127,7 @@ export class ProducePipeline {
     batch: Buffer,
     view: RecordBatchHeader,
     logAppendTimeMs: number,
+    acks: number,
   ): Promise<ProduceResult> {
     const { log, producers, transactions } = partition;
     if (view.isTransactional && !transactions.isMarked) {
@@ -154,7 +163,7 @@ export class ProducePipeline {
     const appended = partition.append(batch);
     producers.record(view, now);
     if (view.isTransactional) transactions.apply(view, null);
-    return this.finish(partition, appended, logAppendTimeMs);
+    return this.finish(partition, appended, logAppendTimeMs, acks);
   }
 
   private append(
@@ -162,10 +171,11 @@ export class ProducePipeline {
     batch: Buffer,
     view: RecordBatchHeader,
     logAppendTimeMs: number,
+    acks: number,
   ): Promise<ProduceResult> {
     const hookRefused = this.beforeAppend(partition, view);
     if (hookRefused !== null) return Promise.resolve(refusedWith(hookRefused));
-    return this.finish(partition, partition.append(batch), logAppendTimeMs);
+    return this.finish(partition, partition.append(batch), logAppendTimeMs, acks);
   }
 
   private beforeAppend(partition: Partition, view: RecordBatchHeader): Failure | null {
@@ -177,12 +187,24 @@ export class ProducePipeline {
     partition: Partition,
     appended: Promise<AppendResult>,
     logAppendTimeMs: number,
+    acks: number,
   ): Promise<ProduceResult> {
     let result: AppendResult;
     try {
       result = await appended;
     } catch (error) {
       return refusedWith(storageFailure(error));
+    }
+    if (acks === -1) {
+      // Every in-sync replica has it once the high watermark is past it (one node: at once — its rule is
+      // the flush policy, which the append already waited for).
+      const notCommitted = await partition.committedThrough(result.lastOffset + 1);
+      if (notCommitted !== null) return refusedWith(notCommitted);
+      if (partition.inSyncReplicaCount < partition.minInSyncReplicas)
+        return refusedWith({
+          errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+          errorMessage: `appended, but the ISR shrank to ${partition.inSyncReplicaCount} (min.insync.replicas ${partition.minInSyncReplicas})`,
+        });
     }
     const hooks = this.parts.hooks;
     if (hooks.afterAppend.length > 0) hooks.runAfterAppend(partition, result.baseOffset, result.lastOffset);

@@ -67,17 +67,6 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
             continue;
           }
           partitions = t.assignments.length;
-        } else if (t.replicationFactor !== -1 && t.replicationFactor !== 1) {
-          const brokers = broker.metadata.nodes().length;
-          topics.push(
-            failed(
-              ErrorCode.INVALID_REPLICATION_FACTOR,
-              t.replicationFactor > brokers
-                ? `Replication factor: ${t.replicationFactor} larger than available brokers: ${brokers}.`
-                : `Replication factor: ${t.replicationFactor}: this broker creates partitions with one replica only.`,
-            ),
-          );
-          continue;
         }
         const configs: Record<string, string> = {};
         let nullValue: string | undefined;
@@ -89,7 +78,7 @@ export function createTopicsHandler(broker: Broker): KafkaHandler<CreateTopicsRe
           topics.push(failed(ErrorCode.INVALID_CONFIG, `Null value not supported for topic configs: ${nullValue}`));
           continue;
         }
-        const result = await broker.createTopic(t.name, partitions, configs, request.validateOnly);
+        const result = await broker.createTopic(t.name, partitions, configs, request.validateOnly, t.replicationFactor);
         if (result.errorCode !== ErrorCode.NONE) {
           topics.push(failed(result.errorCode, result.errorMessage ?? ''));
           continue;

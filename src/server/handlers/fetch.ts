@@ -12,6 +12,7 @@ import { ledElsewhere, type PartitionPlacement } from '../../broker/metadata/vie
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchResponseInput, PartitionDataInput } from '../../protocol/generated/fetch.js';
 import type { KafkaHandler } from './handler.js';
+import type { ClusterNode } from '../../cluster/cluster-node.js';
 
 /** What a partition that is not read carries, as Kafka sends (empty, not null). */
 const NO_RECORDS = Buffer.alloc(0);
@@ -23,7 +24,7 @@ interface WantedPartition {
   elsewhere: PartitionPlacement | undefined;
 }
 
-export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchResponseInput> {
+export function fetchHandler(broker: Broker, cluster: ClusterNode | null = null): KafkaHandler<FetchRequest, FetchResponseInput> {
   return {
     apiKey: ApiKey.Fetch,
     name: 'Fetch',
@@ -32,6 +33,8 @@ export function fetchHandler(broker: Broker): KafkaHandler<FetchRequest, FetchRe
       if (request.sessionId !== 0) {
         return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
       }
+      // A follower of a cluster (replica_id ≥ 0) reads past the high watermark: the cluster serves it.
+      if (request.replicaId >= 0 && cluster !== null) return cluster.replicaFetch(request, context.signal);
       // Each topic-partition is read once, however often the request names it (as in Kafka, where
       // the request is a map): a small request cannot ask for the same data hundreds of times.
       const view = broker.metadata;

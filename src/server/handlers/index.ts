@@ -23,6 +23,7 @@ import { syncGroupHandler } from './sync-group.js';
 import { initProducerIdHandler } from './init-producer-id.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
+import type { ClusterNode } from '../../cluster/cluster-node.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { produceHandler } from './produce.js';
@@ -33,10 +34,10 @@ import { endTxnHandler } from './end-txn.js';
 import { listTransactionsHandler } from './list-transactions.js';
 import { txnOffsetCommitHandler } from './txn-offset-commit.js';
 
-export function kafkaHandlers(broker: Broker): KafkaHandler[] {
+export function kafkaHandlers(broker: Broker, cluster: ClusterNode | null = null): KafkaHandler[] {
   return [
     produceHandler(broker),
-    fetchHandler(broker),
+    fetchHandler(broker, cluster),
     listOffsetsHandler(broker),
     metadataHandler(broker),
     createTopicsHandler(broker),

@@ -55,6 +55,7 @@ export function produceHandler(broker: Broker): KafkaHandler<ProduceRequest, Pro
     async handle(request, context) {
       const validAcks = request.acks === 0 || request.acks === 1 || request.acks === -1;
       const facts: ProduceRequestFacts = {
+        acks: request.acks,
         transactionalId: request.transactionalId,
         addsPartitionsToTransaction: context.apiVersion >= IMPLICIT_ADD_PARTITIONS_VERSION,
       };
