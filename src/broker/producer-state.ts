@@ -156,6 +156,8 @@ export class PartitionProducerState {
   private readonly logger: Logger;
   /** The last snapshot write or deletion asked for; the next one starts after it. */
   private snapshotWork: Promise<void> = Promise.resolve();
+  /** truncated() is rebuilding the state: a snapshot now would describe the state being replaced. */
+  private rebuilding = false;
 
   /** An empty state for the partition in `directory` (a new partition). Existing ones use recover(). */
   constructor(directory: string, options: ProducerStateOptions = {}) {
@@ -332,6 +334,7 @@ export class PartitionProducerState {
    * the snapshot is durable; rejects if the disk failed.
    */
   writeSnapshot(offset: number): Promise<void> {
+    if (this.rebuilding) return Promise.resolve(); // the next one after the rebuild will do
     invariant(
       Number.isSafeInteger(offset) && offset >= this.mapEndOffset,
       () => `producer snapshot at ${offset} would miss batches recorded up to ${this.mapEndOffset}`,
@@ -454,6 +457,27 @@ export class PartitionProducerState {
       'producer state recovered',
     );
     return state;
+  }
+
+  /**
+   * The log was cut back (a follower's divergent tail, PartitionLog.truncateTo): deletes the
+   * snapshots above its new end, rebuilds the state as recover() does (the newest snapshot left plus
+   * the log after it) and puts it in place of this one's at once, so callers keep this object.
+   * Snapshot writes asked for meanwhile are skipped. No append may run meanwhile.
+   */
+  async truncated(log: PartitionLog, nowMs: number): Promise<void> {
+    this.rebuilding = true;
+    try {
+      await this.deleteSnapshotsAbove(log.logEndOffset);
+      const { producerIdExpirationMs, maxProducers, logger } = this;
+      const rebuilt = await PartitionProducerState.recover(log, { producerIdExpirationMs, maxProducers, logger, nowMs });
+      this.entries.clear();
+      for (const [producerId, entry] of rebuilt.entries) this.entries.set(producerId, entry);
+      this.mapEndOffset = rebuilt.mapEndOffset;
+      this.recovery = rebuilt.recovery;
+    } finally {
+      this.rebuilding = false;
+    }
   }
 
   private async replay(
