@@ -19,7 +19,7 @@ import type { StorageLogger } from '../storage/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from './logger.js';
 import type { PartitionHooks } from './partition/hooks.js';
-import { Partition } from './partition/partition.js';
+import { Partition, type PartitionRole } from './partition/partition.js';
 import { PartitionProducerState } from './producer-state.js';
 import { isInternalTopic } from './topic-names.js';
 import { PartitionTransactions } from './transactions/partition-transactions.js';
@@ -30,6 +30,9 @@ export interface PartitionSetOptions {
   clock: Clock;
   /** The hook points every partition's pipelines run (partition/hooks.ts). */
   hooks: PartitionHooks;
+  /** The role partitions open in. Default leader (a single node leads them all); a replicated broker
+   *  opens them as followers (high watermark at the log start) and makes the ones it leads leaders. */
+  initialRole?: PartitionRole;
 }
 
 export class PartitionSet {
@@ -132,6 +135,8 @@ export class PartitionSet {
         producers: states[i]!,
         transactions: transactions[i]!,
         hooks: this.options.hooks,
+        clock: this.options.clock,
+        role: this.options.initialRole ?? 'leader',
       });
     });
     this.partitions.set(topic, list);

@@ -34,27 +34,30 @@
 // - The number of producers per partition is capped (MAX_PRODUCERS_PER_PARTITION, least recently used
 //   dropped first); Kafka only expires by time.
 //
-// Snapshot file `<20-digit offset>.snapshot` in the partition directory: the state after every batch
-// below `offset`, i.e. recovery loads it and replays batch headers from `offset` to the log end.
-// Written with storage's writeFileDurably (temp, fsync, rename), asynchronously: the state is taken
-// when writeSnapshot is called and written off the event loop; snapshot writes and deletions of one
-// partition run one after the other, in call order. The newest two are kept. Text, two lines:
-//
-//   sluice-producer-snapshot 1 <crc32c of line 2, 8 hex digits>
-//   {"offset":N,"producers":[[producerId, epoch, lastActivityMs, transactionFirstOffset,
-//                             [[baseSequence, lastSequence, baseOffset, lastOffset, maxTimestamp], …]], …]}
-//
-// Producers are listed least recently used first, batches oldest first; transactionFirstOffset is −1
-// when no transaction is open. A file whose checksum, version, offset or fields do not check out is
-// ignored (and deleted) and the next older one is tried.
+// Snapshot file `<20-digit offset>.snapshot` in the partition directory (format: producer-snapshots.ts):
+// the state after every batch below `offset`, i.e. recovery loads it and replays batch headers from
+// `offset` to the log end. Written with storage's writeFileDurably (temp, fsync, rename),
+// asynchronously: the state is taken when writeSnapshot is called and written off the event loop;
+// snapshot writes and deletions of one partition run one after the other, in call order. The newest
+// two are kept. A file whose checksum, version, offset or fields do not check out is ignored (and
+// deleted) and the next older one is tried.
 import { join } from 'node:path';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import { crc32c } from '../protocol/record-batch/crc32c.js';
 import { BATCH_HEADER_BYTES, RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { invariant } from '../storage/errors.js';
-import { listDirectory, readTextIfExists, removeFile, writeFileDurably } from '../storage/durable-files.js';
+import { readTextIfExists, removeFile, writeFileDurably } from '../storage/durable-files.js';
 import type { PartitionLog } from '../storage/log.js';
 import { silentLogger, type Logger } from './logger.js';
+import {
+  SnapshotFormatError,
+  isInteger,
+  listSnapshots,
+  snapshotBody,
+  snapshotContent,
+  snapshotFileName,
+} from './producer-snapshots.js';
+
+export { SNAPSHOT_SUFFIX, snapshotFileName } from './producer-snapshots.js';
 
 /** Batches remembered per producer: the Java producer's max.in.flight.requests.per.connection limit for
  *  idempotence is 5, so any batch it may still retry is among the last five it appended. */
@@ -76,10 +79,6 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 60 * 60 * 1000;
 /** Snapshots kept per partition: the newest, and one more in case the newest turns out unreadable. */
 export const SNAPSHOTS_KEPT = 2;
 
-export const SNAPSHOT_SUFFIX = '.snapshot';
-const SNAPSHOT_MAGIC = 'sluice-producer-snapshot';
-const SNAPSHOT_VERSION = 1;
-const SNAPSHOT_NAME = /^(\d{20})\.snapshot$/;
 /** Bytes read per step when replaying the log tail; the log returns at least one whole batch anyway. */
 const REPLAY_READ_BYTES = 1024 * 1024;
 
@@ -157,6 +156,8 @@ export class PartitionProducerState {
   private readonly logger: Logger;
   /** The last snapshot write or deletion asked for; the next one starts after it. */
   private snapshotWork: Promise<void> = Promise.resolve();
+  /** truncated() is rebuilding the state: a snapshot now would describe the state being replaced. */
+  private rebuilding = false;
 
   /** An empty state for the partition in `directory` (a new partition). Existing ones use recover(). */
   constructor(directory: string, options: ProducerStateOptions = {}) {
@@ -333,6 +334,7 @@ export class PartitionProducerState {
    * the snapshot is durable; rejects if the disk failed.
    */
   writeSnapshot(offset: number): Promise<void> {
+    if (this.rebuilding) return Promise.resolve(); // the next one after the rebuild will do
     invariant(
       Number.isSafeInteger(offset) && offset >= this.mapEndOffset,
       () => `producer snapshot at ${offset} would miss batches recorded up to ${this.mapEndOffset}`,
@@ -354,7 +356,7 @@ export class PartitionProducerState {
       ]);
     }
     const body = JSON.stringify({ offset, producers });
-    const content = `${SNAPSHOT_MAGIC} ${SNAPSHOT_VERSION} ${hex32(crc32c(Buffer.from(body, 'utf8')))}\n${body}\n`;
+    const content = snapshotContent(body);
     this.mapEndOffset = offset;
     const directory = this.directory;
     return this.afterSnapshotWork(async () => {
@@ -457,6 +459,27 @@ export class PartitionProducerState {
     return state;
   }
 
+  /**
+   * The log was cut back (a follower's divergent tail, PartitionLog.truncateTo): deletes the
+   * snapshots above its new end, rebuilds the state as recover() does (the newest snapshot left plus
+   * the log after it) and puts it in place of this one's at once, so callers keep this object.
+   * Snapshot writes asked for meanwhile are skipped. No append may run meanwhile.
+   */
+  async truncated(log: PartitionLog, nowMs: number): Promise<void> {
+    this.rebuilding = true;
+    try {
+      await this.deleteSnapshotsAbove(log.logEndOffset);
+      const { producerIdExpirationMs, maxProducers, logger } = this;
+      const rebuilt = await PartitionProducerState.recover(log, { producerIdExpirationMs, maxProducers, logger, nowMs });
+      this.entries.clear();
+      for (const [producerId, entry] of rebuilt.entries) this.entries.set(producerId, entry);
+      this.mapEndOffset = rebuilt.mapEndOffset;
+      this.recovery = rebuilt.recovery;
+    } finally {
+      this.rebuilding = false;
+    }
+  }
+
   private async replay(
     log: PartitionLog,
     from: number,
@@ -488,21 +511,7 @@ export class PartitionProducerState {
 
   /** Replaces the state with a snapshot's; throws SnapshotFormatError if anything does not check out. */
   private load(offset: number, text: string): void {
-    const newline = text.indexOf('\n');
-    if (newline < 0) throw new SnapshotFormatError('no header line');
-    const [magic, version, checksum, ...rest] = text.slice(0, newline).split(' ');
-    if (magic !== SNAPSHOT_MAGIC || rest.length > 0) throw new SnapshotFormatError('not a producer snapshot');
-    if (version !== String(SNAPSHOT_VERSION)) throw new SnapshotFormatError(`unknown version ${version}`);
-    const body = text.slice(newline + 1).replace(/\n$/, '');
-    const computed = hex32(crc32c(Buffer.from(body, 'utf8')));
-    if (checksum !== computed) throw new SnapshotFormatError(`checksum ${checksum}, computed ${computed}`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      throw new SnapshotFormatError('body is not JSON');
-    }
-    const root = parsed as { offset?: unknown; producers?: unknown };
+    const root = snapshotBody(text) as { offset?: unknown; producers?: unknown };
     if (typeof root !== 'object' || root === null || root.offset !== offset || !Array.isArray(root.producers)) {
       throw new SnapshotFormatError(`body does not describe offset ${offset}`);
     }
@@ -552,35 +561,4 @@ export function incrementSequence(sequence: number, delta: number): number {
 
 function isNextSequence(lastSequence: number, nextSequence: number): boolean {
   return nextSequence === lastSequence + 1 || (nextSequence === 0 && lastSequence === MAX_SEQUENCE);
-}
-
-export function snapshotFileName(offset: number): string {
-  return `${String(offset).padStart(20, '0')}${SNAPSHOT_SUFFIX}`;
-}
-
-class SnapshotFormatError extends Error {
-  override readonly name = 'SnapshotFormatError';
-}
-
-async function listSnapshots(directory: string): Promise<{ name: string; offset: number }[]> {
-  const found: { name: string; offset: number }[] = [];
-  for (const name of await listDirectory(directory)) {
-    const match = SNAPSHOT_NAME.exec(name);
-    if (match === null) continue;
-    const offset = Number(match[1]);
-    if (Number.isSafeInteger(offset)) found.push({ name, offset });
-  }
-  return found.sort((left, right) => left.offset - right.offset);
-}
-
-function isInteger(
-  value: unknown,
-  minimum = Number.MIN_SAFE_INTEGER,
-  maximum = Number.MAX_SAFE_INTEGER,
-): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= minimum && value <= maximum;
-}
-
-function hex32(value: number): string {
-  return value.toString(16).padStart(8, '0');
 }

@@ -77,12 +77,12 @@ export class PartitionMarkerWriter implements TransactionMarkerWriter {
   ): Promise<void> {
     const found = this.partitions.get(topic, partition);
     if (!found) return;
-    const { log, transactions, producers } = found;
-    if (log.readOnly !== null) throw log.readOnly;
+    const { transactions, producers } = found;
+    if (found.appendRefusal !== null) throw found.appendRefusal; // read-only, or a follower
     const type = commit ? ControlRecordType.Commit : ControlRecordType.Abort;
     const batch = encodeControlBatch({ producerId, producerEpoch, coordinatorEpoch: 0, type });
     await transactions.markTransactional();
-    if (log.readOnly !== null) throw log.readOnly;
+    if (found.appendRefusal !== null) throw found.appendRefusal;
     const appended = found.append(batch); // assigns the offset into `batch` synchronously
     const view = new RecordBatchHeader(batch);
     producers.record(view, this.clock.now());

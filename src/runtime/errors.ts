@@ -267,4 +267,14 @@ export const storageErrorCodes = {
   LOG_CLOSED: { kafkaCode: 56, message: 'The partition log is closed' },
   INVALID_CONFIG: { kafkaCode: INVALID_CONFIG.code, message: 'A storage configuration value is invalid' },
   INCONSISTENT_TOPIC_ID: { kafkaCode: 103, message: 'The topic id on disk differs from the one given' },
+  // Replication (storage/log-replication.ts and the broker's Partition); they answer a replica, not a client.
+  FENCED_LEADER_EPOCH: { kafkaCode: 74, message: 'The leader epoch is older than one the log already holds' },
+  UNEXPECTED_APPEND_OFFSET: {
+    kafkaCode: -1,
+    message: 'The replicated batches do not continue the log at its end offset',
+  },
+  NOT_LEADER_OR_FOLLOWER: {
+    kafkaCode: 6,
+    message: 'The partition does not take this write in its current role (leader or follower)',
+  },
 } as const;

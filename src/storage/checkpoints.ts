@@ -15,7 +15,7 @@
 // directory is self-contained and partitions checkpoint independently. Every write is atomic
 // (temporary file, fsync, rename, fsync directory).
 
-import { StorageError } from './errors.js';
+import { StorageError, invariant } from './errors.js';
 import { writeFileAtomically, type FileSystem } from './file-system.js';
 
 export const recoveryPointFileName = 'recovery-point-offset-checkpoint';
@@ -140,6 +140,32 @@ export class LeaderEpochCache {
     const last = this.entries.at(-1);
     if (last !== undefined && last.epoch >= epoch) return false;
     this.entries.push({ epoch, startOffset });
+    return true;
+  }
+
+  /**
+   * Replication: the entries that start at or after `offset` (the log end: no batch backs them, e.g.
+   * one recorded when this replica last became leader and wrote nothing) give way to `entries`, the
+   * epochs of the leader's batches appended from `offset` on (each newer than the one before it).
+   * Returns whether anything changed. The cache is never left empty.
+   */
+  replaceFrom(offset: number, entries: readonly EpochEntry[]): boolean {
+    let keep = this.entries.length;
+    while (keep > 0 && this.entries[keep - 1]!.startOffset >= offset) keep -= 1;
+    const removed = this.entries.slice(keep);
+    const same =
+      removed.length === entries.length &&
+      removed.every((entry, i) => entry.epoch === entries[i]!.epoch && entry.startOffset === entries[i]!.startOffset);
+    if (same) return false;
+    const next = [...this.entries.slice(0, keep), ...entries.map((entry) => ({ ...entry }))];
+    invariant(next.length > 0, 'leader-epoch cache left empty');
+    for (let i = 1; i < next.length; i++) {
+      invariant(
+        next[i]!.epoch > next[i - 1]!.epoch && next[i]!.startOffset >= next[i - 1]!.startOffset,
+        () => `leader epoch ${next[i]!.epoch} at ${next[i]!.startOffset} after ${next[i - 1]!.epoch}`,
+      );
+    }
+    this.entries = next;
     return true;
   }
 

@@ -24,8 +24,8 @@ export class LogAppender {
   constructor(
     private readonly state: LogState,
     private readonly checkpoints: CheckpointWriter,
-    /** The leader epoch stamped on appended batches. */
-    private readonly leaderEpoch: number,
+    /** The leader epoch stamped on appended batches; a new leader changes it (log-replication.ts). */
+    public leaderEpoch: number,
     /** The caller checked each batch's CRC already (the broker does on produce). */
     private readonly trustAppendedBatches: boolean,
   ) {}
@@ -75,19 +75,30 @@ export class LogAppender {
     const lastOffset = baseOffset + lastOffsetDelta;
     const appender = segment.appender;
     invariant(appender !== null, 'active segment has no appender');
-    return appender.append(batch, lastOffset + 1).then(
-      () => ({ baseOffset, lastOffset }),
+    return this.whenDurable(appender.append(batch, lastOffset + 1), { baseOffset, lastOffset });
+  }
+
+  /** Resolves with `result` once `written` is as durable as the flush policy promises and the leader
+   *  epochs it may carry are in the leader-epoch file (the write, if any, under way now). */
+  whenDurable<T>(written: Promise<unknown>, result: T): Promise<T> {
+    const { state } = this;
+    const epochs = this.checkpoints.epochsDurable;
+    const done = epochs === null ? written : Promise.all([written, epochs]);
+    return done.then(
+      () => result,
       (error: unknown) => {
         throw state.readOnlyError ?? state.toStorageError(error);
       },
     );
   }
 
-  /** Starts a new segment at the log end; the old one is sealed (made durable) in the background. */
-  roll(reason: string): Segment {
+  /** Starts a new segment at the log end (or at `baseOffset` past it: a replicated batch after a
+   *  compaction gap); the old one is sealed (made durable) in the background. */
+  roll(reason: string, baseOffset = this.state.active.nextOffset): Segment {
     const { state } = this;
     const previous = state.active;
     if (previous.isEmpty()) return previous; // a new segment would have the same base offset
+    invariant(baseOffset >= previous.nextOffset, () => `roll to ${baseOffset} below the log end ${previous.nextOffset}`);
     const sealed = previous.seal();
     sealed.then(
       () => {
@@ -97,7 +108,7 @@ export class LogAppender {
       },
       (error: unknown) => state.markReadOnly('seal', error),
     );
-    const segment = Segment.create(state.environment, state.directory, previous.nextOffset);
+    const segment = Segment.create(state.environment, state.directory, baseOffset);
     segment.transactionIndex.required = state.keepingTransactionIndexes;
     this.startAppending(segment, previous);
     state.segments.push(segment);

@@ -18,6 +18,8 @@ export class CheckpointWriter {
   private checkpointedRecoveryPoint = -1;
   private checkpointedStartOffset = -1;
   private chain: Promise<void> = Promise.resolve();
+  /** The leader-epoch write under way for entries just added; null once the file holds them all. */
+  private epochWrite: Promise<void> | null = null;
 
   constructor(
     private readonly state: LogState,
@@ -40,6 +42,34 @@ export class CheckpointWriter {
   /** Resolves once the writes under way have ended, however they ended. */
   settled(): Promise<void> {
     return this.chain.catch(() => undefined);
+  }
+
+  /**
+   * Entries were added to the leader-epoch cache (a new leader epoch, or replicated batches of one):
+   * writes the file now, in the checkpoint order. Until it is durable, `epochsDurable` holds the
+   * write and appends wait for it before resolving: recovery cuts a batch whose epoch the file does
+   * not know, so an acknowledged batch must never carry an epoch the file may not have. A failure
+   * turns the partition read-only.
+   */
+  epochsChanged(): Promise<void> {
+    const { state } = this;
+    const written = this.checkpoint(true).catch((error: unknown) => {
+      state.markReadOnly('leader epochs', error);
+      throw state.readOnlyError ?? state.toStorageError(error);
+    });
+    this.epochWrite = written;
+    written.then(
+      () => {
+        if (this.epochWrite === written) this.epochWrite = null;
+      },
+      () => undefined,
+    );
+    return written;
+  }
+
+  /** The leader-epoch write appends must wait for, or null when the file holds every entry. */
+  get epochsDurable(): Promise<void> | null {
+    return this.epochWrite;
   }
 
   writeLeaderEpochs(): Promise<void> {

@@ -1,5 +1,6 @@
-// One partition's log: a directory of segments, appended at the end, read anywhere, trimmed at the
-// front by retention and DeleteRecords, cut at the back by truncateTo (replication, later).
+// One partition's log: a directory of segments, appended at the end (by the broker, or with the
+// leader's batches as they are on a follower), read anywhere, trimmed at the front by retention and
+// DeleteRecords, cut at the back by truncateTo (a follower's divergent tail).
 //
 // The offsets of a partition, and how they relate (asserted where they change):
 //   logStartOffset ≤ flushedOffset ≤ readableEndOffset ≤ logEndOffset
@@ -12,6 +13,7 @@
 // PartitionLog is the public face and the reads; its collaborators each own one path and share the
 // LogState (log-state.ts) it hands them, never importing this file:
 //   log-appender.ts            header checks, offsets, roll, flush
+//   log-replication.ts         a follower's append of the leader's batches; a new leader's epoch
 //   log-trimming.ts            retention, DeleteRecords, truncateTo, delayed deletion of segments
 //   log-checkpoint-writer.ts   recovery point, log start offset, leader epochs (asynchronous, atomic)
 //   log-transaction-indexes.ts the `.txnindex` files across segments, at open and after aborts
@@ -29,6 +31,7 @@ import { BackgroundWork, compactableSegments, swapInCompactedSegment } from './l
 import { LogState } from './log-state.js';
 import { LogTrimmer } from './log-trimming.js';
 import { TransactionIndexes, type TransactionIndexRead } from './log-transaction-indexes.js';
+import { ReplicaAppender, type ReplicatedAppendResult, type ReplicatedBatchVisitor } from './log-replication.js';
 import { stderrLogger, type StorageLogger } from './logger.js';
 import type { RecoveryReport } from './recovery-cases.js';
 import { recoverPartition } from './recovery.js';
@@ -44,6 +47,7 @@ import type { AbortedTransactionEntry } from './transaction-index.js';
 
 export type { AppendResult } from './log-appender.js';
 export type { TransactionIndexRead } from './log-transaction-indexes.js';
+export type { ReplicatedAppendResult, ReplicatedBatchVisitor } from './log-replication.js';
 
 export interface PartitionLogOptions {
   /** The partition directory, `<data-dir>/<topic>-<partition>`. */
@@ -56,7 +60,8 @@ export interface PartitionLogOptions {
   fileSystem?: FileSystem;
   clock?: Clock;
   logger?: StorageLogger;
-  /** The leader epoch stamped on appended batches. A single node uses 0. */
+  /** The leader epoch stamped on appended batches; recorded as starting at the log end if newer than
+   *  the log's latest. Default: the log's latest epoch (0 for a new log; a single node only has 0). */
   leaderEpoch?: number;
   /** The caller already checked each batch's CRC (the broker does on produce): skip doing it twice. */
   trustAppendedBatches?: boolean;
@@ -93,6 +98,7 @@ export class PartitionLog implements CompactionTarget {
   private readonly state: LogState;
   private readonly checkpoints: CheckpointWriter;
   private readonly appender: LogAppender;
+  private readonly replica: ReplicaAppender;
   private readonly trimmer: LogTrimmer;
   private readonly transactionIndexes: TransactionIndexes;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -122,6 +128,7 @@ export class PartitionLog implements CompactionTarget {
       options.leaderEpoch ?? 0,
       options.trustAppendedBatches === true,
     );
+    this.replica = new ReplicaAppender(this.state, this.checkpoints, this.appender);
     this.trimmer = new LogTrimmer(this.state, this.checkpoints, this.appender);
     this.transactionIndexes = new TransactionIndexes(this.state, this.checkpoints, this.recovery);
     this.background = new BackgroundWork(this.state, this.trimmer, this);
@@ -145,9 +152,11 @@ export class PartitionLog implements CompactionTarget {
     log.created = created;
     const cutAtEnd = epochs.truncateFromEnd(log.logEndOffset);
     const cutAtStart = epochs.truncateFromStart(log.logStartOffset);
+    // By default the log goes on with the epoch of its last batch (or a newer one its leader recorded).
+    if (options.leaderEpoch === undefined) log.appender.leaderEpoch = epochs.latestEpoch() ?? 0;
     // A log without epochs (new, or its file lost) was written by this node alone: its epoch covers it all.
     const assigned = epochs.assign(
-      options.leaderEpoch ?? 0,
+      log.appender.leaderEpoch,
       epochs.list().length === 0 ? log.logStartOffset : log.logEndOffset,
     );
     if (assigned || cutAtEnd || cutAtStart || recovered.leaderEpochs.length === 0)
@@ -209,6 +218,11 @@ export class PartitionLog implements CompactionTarget {
     return this.checkpoints.leaderEpochs.list();
   }
 
+  /** The leader epoch append() stamps on batches. */
+  get leaderEpoch(): number {
+    return this.appender.leaderEpoch;
+  }
+
   // ── append ────────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -219,6 +233,35 @@ export class PartitionLog implements CompactionTarget {
    */
   append(batch: Buffer): Promise<AppendResult> {
     return this.appender.append(batch);
+  }
+
+  // ── replication ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A follower appends `chunk` — one or more whole RecordBatch v2 batches as the leader's log holds
+   * them (a fetch response's records) — keeping every byte: baseOffset and partitionLeaderEpoch are
+   * not rewritten. The chunk's whole batches are checked (log-replication.ts has the table: length,
+   * magic, CRC32C, counts, offsets continuing the log end, epochs) and taken before this returns,
+   * or, if any fails, none of them are and the promise rejects with a StorageError. A partial batch
+   * at the end is left (`bytes` says how many were taken). A batch of an epoch newer than the last
+   * one on record starts an entry epoch → its baseOffset in the leader-epoch checkpoint. `visit`
+   * sees each batch taken, synchronously (the broker's producer and transaction state). Resolves
+   * when the batches are as durable as the flush policy promises (group commit, as append) and the
+   * epoch entries they added are in the checkpoint. No append or truncation may run meanwhile.
+   */
+  appendReplicated(chunk: Buffer, visit?: ReplicatedBatchVisitor): Promise<ReplicatedAppendResult> {
+    return this.replica.appendReplicated(chunk, visit);
+  }
+
+  /**
+   * This replica leads from now on at `epoch`: append() stamps it on every later batch and, if it is
+   * newer than the log's latest epoch, the entry epoch → log end offset is recorded (entries at or
+   * past the log end, which no batch backs, give way to it). Resolves once the leader-epoch
+   * checkpoint holds it; appends made meanwhile resolve only after that too. An epoch older than
+   * the log's latest is refused (FENCED_LEADER_EPOCH): a leader's epochs only grow.
+   */
+  assignLeaderEpoch(epoch: number): Promise<void> {
+    return this.replica.assignLeaderEpoch(epoch);
   }
 
   /** Starts a new segment at the log end; the old one is sealed (made durable) in the background. */

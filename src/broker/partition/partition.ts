@@ -3,20 +3,42 @@
 // index, the leader epoch and the fetches parked on it until it grows.
 //
 // Storage knows what is written (readableEndOffset) and what is flushed (flushedOffset); what is
-// *committed* is the partition's decision, made by its HighWatermarkRule each time an append
-// completes. A single node commits what the flush policy made durable (`flushedCommit`); a replicated
-// partition will commit the minimum its in-sync replicas hold, with the same Partition around it.
+// *committed* is the partition's decision. Replicated or not, a partition is the leader or a follower
+// of its partition at a leader epoch (issue 14, KIP-101):
+//
+//   | role     | appends                                        | high watermark                             |
+//   |----------|------------------------------------------------|--------------------------------------------|
+//   | leader   | append(): produce, markers, the broker's own   | its HighWatermarkRule, asked after every   |
+//   |          | topics; stamped with its leader epoch          | append: a single node commits what the     |
+//   |          |                                                | flush policy made durable (flushedCommit); |
+//   |          |                                                | a replicated one the ISR's minimum         |
+//   |          |                                                | (setHighWatermarkRule)                     |
+//   | follower | appendReplicated(): its leader's batches, byte | min(the leader's, as followHighWatermark   |
+//   |          | for byte; append() is refused                  | last reported; what its own flush policy   |
+//   |          |                                                | made durable)                              |
+//
+// Either way the idempotent producers' and the transactions' state take each batch from its header in
+// the tick the log takes it, so a follower that becomes leader answers a retried batch as a duplicate
+// and knows the open and aborted transactions; a follower's divergent tail goes with truncateTo(),
+// which rebuilds that state from the log.
 //
 // The offsets, and how they relate:
 //   logStartOffset ≤ lastStableOffset ≤ highWatermark ≤ readableEndOffset ≤ logEndOffset
 // The high watermark never moves back while the partition is open; each time it moves the
-// afterHighWatermark hooks run and the parked fetches wake.
+// afterHighWatermark hooks run and the parked fetches wake. So a follower opens with it at the log
+// start (it does not know what of its log is committed until its leader says so: there is no
+// high-watermark checkpoint yet), follows its leader's only upwards, keeps it when it changes role,
+// and never truncates below it: the records below the high watermark are on every in-sync replica, so
+// a divergent tail always lies above it (a cut below it is refused, as only an unclean election needs it).
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
+import { BATCH_HEADER_BYTES, RecordBatchHeader } from '../../protocol/record-batch/header.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
+import { StorageError } from '../../storage/errors.js';
+import type { AppendResult, PartitionLog, ReadResult, ReplicatedAppendResult } from '../../storage/log.js';
 import { storageFailure } from '../failures.js';
-import type { AppendResult, PartitionLog, ReadResult } from '../../storage/log.js';
 import type { PartitionProducerState } from '../producer-state.js';
 import type { Failure, PartitionView } from '../services.js';
-import type { PartitionTransactions } from '../transactions/partition-transactions.js';
+import { controlTypeOf, type PartitionTransactions } from '../transactions/partition-transactions.js';
 import type { HookedPartition, PartitionHooks } from './hooks.js';
 
 /** The offset below which a partition's records are committed, asked after every append. */
@@ -26,6 +48,9 @@ export type HighWatermarkRule = (log: PartitionLog) => number;
  *  sees a message a crash could take back), written to the file otherwise. */
 export const flushedCommit: HighWatermarkRule = (log) =>
   log.config.flushPolicy.kind === 'sync' ? log.flushedOffset : log.readableEndOffset;
+
+/** Whether this replica leads its partition or follows the leader. */
+export type PartitionRole = 'leader' | 'follower';
 
 /** Something waiting for the partition to change: a long-poll fetch, a service reading an internal topic. */
 export interface ParkedFetch {
@@ -39,9 +64,15 @@ export interface PartitionParts {
   producers: PartitionProducerState;
   transactions: PartitionTransactions;
   hooks: PartitionHooks;
+  /** The leader's rule (default flushedCommit); setHighWatermarkRule replaces it. */
   highWatermarkRule?: HighWatermarkRule;
-  /** The leader epoch its appends are stamped with (a single node: 0). */
+  /** The partition's leader epoch (default: the log's, which its appends are stamped with; a single
+   *  node: 0). becomeLeader and becomeFollower move it. */
   leaderEpoch?: number;
+  /** Default leader (a single node). A follower opens with its high watermark at the log start. */
+  role?: PartitionRole;
+  /** The broker's clock: producer activity of replicated batches. */
+  clock?: Clock;
 }
 
 export class Partition implements PartitionView, HookedPartition {
@@ -52,9 +83,15 @@ export class Partition implements PartitionView, HookedPartition {
   readonly producers: PartitionProducerState;
   /** Open and aborted transactions: the last stable offset, read_committed's aborted list. */
   readonly transactions: PartitionTransactions;
-  readonly leaderEpoch: number;
   private readonly hooks: PartitionHooks;
-  private readonly rule: HighWatermarkRule;
+  private readonly clock: Clock;
+  private leaderRule: HighWatermarkRule;
+  private roleNow: PartitionRole;
+  private epoch: number;
+  /** Role changes so far: a becomeLeader overtaken by a later change while it waited does nothing. */
+  private transitions = 0;
+  /** A follower's last word from its leader: the leader's high watermark. */
+  private leaderHighWatermark: number;
   private committed: number;
   private readonly parked = new Set<ParkedFetch>();
   private retiredAlready = false;
@@ -66,9 +103,21 @@ export class Partition implements PartitionView, HookedPartition {
     this.producers = parts.producers;
     this.transactions = parts.transactions;
     this.hooks = parts.hooks;
-    this.rule = parts.highWatermarkRule ?? flushedCommit;
-    this.leaderEpoch = parts.leaderEpoch ?? 0;
-    this.committed = this.rule(parts.log);
+    this.clock = parts.clock ?? systemClock;
+    this.leaderRule = parts.highWatermarkRule ?? flushedCommit;
+    this.roleNow = parts.role ?? 'leader';
+    this.epoch = parts.leaderEpoch ?? parts.log.leaderEpoch;
+    this.committed = this.roleNow === 'leader' ? this.leaderRule(parts.log) : parts.log.logStartOffset;
+    this.leaderHighWatermark = this.committed;
+  }
+
+  get role(): PartitionRole {
+    return this.roleNow;
+  }
+
+  /** The leader epoch this replica knows its partition at (as leader: the one its appends carry). */
+  get leaderEpoch(): number {
+    return this.epoch;
   }
 
   // ── offsets ─────────────────────────────────────────────────────────────────────────────────
@@ -111,6 +160,7 @@ export class Partition implements PartitionView, HookedPartition {
    * as durable as the flush policy promises, and the high watermark has moved over it.
    */
   append(batch: Buffer): Promise<AppendResult> {
+    if (this.roleNow !== 'leader') return Promise.reject(notInRole('a follower appends only its leader\'s batches'));
     return this.log.append(batch).then(
       (appended) => {
         this.advanceHighWatermark();
@@ -121,6 +171,15 @@ export class Partition implements PartitionView, HookedPartition {
         throw error;
       },
     );
+  }
+
+  /**
+   * Why an append would be refused now — the log is read-only, or this replica follows — or null.
+   * Callers that record producer or transaction state in the tick of the append check it first:
+   * that state cannot be taken back.
+   */
+  get appendRefusal(): StorageError | null {
+    return this.log.readOnly ?? (this.roleNow === 'leader' ? null : notInRole('this replica is a follower'));
   }
 
   /** Whole batches from `offset`, none starting at or past `maxOffset` (default: the high watermark). */
@@ -143,9 +202,13 @@ export class Partition implements PartitionView, HookedPartition {
     return { errorCode: ErrorCode.NONE, errorMessage: null, lowWatermark };
   }
 
-  /** Asks the rule again; if the high watermark moved, runs the hooks and wakes the parked fetches. */
+  /** Asks the rule again (a follower: its leader's word and its own flushed end); if the high watermark
+   *  moved, runs the hooks and wakes the parked fetches. */
   advanceHighWatermark(): void {
-    const next = this.rule(this.log);
+    const next =
+      this.roleNow === 'leader'
+        ? this.leaderRule(this.log)
+        : Math.min(this.leaderHighWatermark, flushedCommit(this.log));
     if (next <= this.committed) return;
     const previous = this.committed;
     this.committed = next;
@@ -174,6 +237,135 @@ export class Partition implements PartitionView, HookedPartition {
       });
     }
     return null;
+  }
+
+  // ── replication ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * This replica leads its partition from now on at `leaderEpoch`: its appends carry that epoch, and
+   * the leader-epoch checkpoint records where it starts (PartitionLog.assignLeaderEpoch); its high
+   * watermark follows its leader rule again. Resolves once the epoch is durable; a role change made
+   * meanwhile wins (then this one does nothing; check `role`). Rejects an epoch older than the
+   * partition's (FENCED_LEADER_EPOCH).
+   */
+  async becomeLeader(leaderEpoch: number): Promise<void> {
+    this.checkEpoch(leaderEpoch);
+    const transition = ++this.transitions;
+    await this.log.assignLeaderEpoch(leaderEpoch);
+    if (transition !== this.transitions) return;
+    this.epoch = leaderEpoch;
+    this.roleNow = 'leader';
+    this.advanceHighWatermark();
+  }
+
+  /**
+   * This replica follows the leader of `leaderEpoch` from now on: append() is refused, the leader's
+   * batches come through appendReplicated(), and the high watermark follows the leader's
+   * (followHighWatermark) from where it is. Throws for an epoch older than the partition's
+   * (FENCED_LEADER_EPOCH). Parked fetches wake, to find out who leads now.
+   */
+  becomeFollower(leaderEpoch: number): void {
+    this.checkEpoch(leaderEpoch);
+    this.transitions += 1;
+    this.epoch = leaderEpoch;
+    if (this.roleNow === 'follower') return;
+    this.roleNow = 'follower';
+    this.leaderHighWatermark = this.committed;
+    this.wakeParked();
+  }
+
+  private checkEpoch(leaderEpoch: number): void {
+    if (!Number.isInteger(leaderEpoch) || leaderEpoch < 0) throw new RangeError(`leader epoch ${leaderEpoch}`);
+    if (leaderEpoch < this.epoch)
+      throw new StorageError('FENCED_LEADER_EPOCH', `epoch ${leaderEpoch}, the partition is at ${this.epoch}`);
+  }
+
+  /** The leader's rule from now on (a replicated leader: the ISR's minimum); asked at once if this
+   *  replica leads. The high watermark still never moves back. */
+  setHighWatermarkRule(rule: HighWatermarkRule): void {
+    this.leaderRule = rule;
+    if (this.roleNow === 'leader') this.advanceHighWatermark();
+  }
+
+  /**
+   * A follower learnt its leader's high watermark (a fetch response): its own becomes
+   * min(`leaderHighWatermark`, what its flush policy made durable — flushed under `sync`, written
+   * otherwise), if that is higher than it is. Ignored on a leader (a response that arrived after
+   * becomeLeader).
+   */
+  followHighWatermark(leaderHighWatermark: number): void {
+    if (this.roleNow !== 'follower') return;
+    this.leaderHighWatermark = leaderHighWatermark;
+    this.advanceHighWatermark();
+  }
+
+  /**
+   * A follower appends its leader's batches exactly as they are (PartitionLog.appendReplicated: one
+   * chunk of whole RecordBatch v2 batches, a fetch response's records; a partial last batch is left,
+   * see `bytes`), and takes each into the producer and transaction state as the produce pipeline and
+   * the marker writer do: idempotent producers' sequences, open transactions, COMMIT and ABORT markers
+   * (an abort goes to the `.txnindex`). Resolves when the batches are as durable as the flush policy
+   * promises; the high watermark is then asked again. A chunk that fails its checks is refused whole
+   * (StorageError); on a leader everything is (NOT_LEADER_OR_FOLLOWER). One chunk at a time.
+   */
+  async appendReplicated(chunk: Buffer): Promise<ReplicatedAppendResult> {
+    if (this.roleNow !== 'follower') throw notInRole('a leader takes no replicated batches');
+    if (!this.transactions.isMarked && holdsTransactionalBatch(chunk)) {
+      await this.transactions.markTransactional(); // once per partition, before its first transactional batch
+      if (this.roleNow !== 'follower') throw notInRole('a leader takes no replicated batches');
+    }
+    const nowMs = this.clock.now();
+    let result: ReplicatedAppendResult;
+    try {
+      result = await this.log.appendReplicated(chunk, (header) => this.takeReplicated(header, nowMs));
+    } catch (error) {
+      this.wakeParked(); // a waiter re-checks: the log may be read-only now
+      throw error;
+    }
+    this.advanceHighWatermark();
+    return result;
+  }
+
+  /** One replicated batch, just taken by the log (its segment still the active one). */
+  private takeReplicated(header: RecordBatchHeader, nowMs: number): void {
+    if (header.producerId >= 0) this.producers.record(header, nowMs);
+    if (!header.isTransactional) return;
+    const batch = header.buffer.subarray(header.offset, header.offset + header.totalBytes);
+    this.transactions.apply(header, header.isControl ? controlTypeOf(batch) : null);
+  }
+
+  /** For a follower's fetch: whole batches from `offset` up to the readable end — past the high
+   *  watermark, where read() stops, since the followers' copies are what moves it. */
+  readForReplica(offset: number, maxBytes: number): Promise<ReadResult> {
+    return this.log.read(offset, maxBytes);
+  }
+
+  /**
+   * A follower cuts its divergent tail (KIP-101: at the end offset its leader gave for the last
+   * common epoch): every batch at or after `offset` goes, the one holding it whole
+   * (PartitionLog.truncateTo), and the producer and transaction state are rebuilt for the log that is
+   * left (snapshots above it deleted; aborted transactions whose marker went forgotten; transactions
+   * whose marker went open again). Refused below the high watermark (OFFSET_OUT_OF_RANGE) and on a
+   * leader. No append may run meanwhile.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    if (this.roleNow !== 'follower') throw notInRole('a leader never cuts its log');
+    if (offset >= this.log.logEndOffset) return;
+    const refuse = (cut: number) =>
+      new StorageError(
+        'OFFSET_OUT_OF_RANGE',
+        `cannot truncate to ${offset} (the cut starts at ${cut}): ` +
+          `below the high watermark ${this.committed}, committed records are never cut`,
+      );
+    if (offset < this.committed) throw refuse(offset);
+    // The batch holding `offset` goes whole; what of it lies below the log start is not served anyway.
+    const holder = offset < this.log.readableEndOffset ? await this.log.read(offset, 1) : null;
+    const first = holder !== null && holder.records.length > 0 ? holder.firstOffset : offset;
+    const cut = Math.max(Math.min(offset, first), this.log.logStartOffset);
+    if (cut < this.committed) throw refuse(cut);
+    await this.log.truncateTo(offset);
+    await this.producers.truncated(this.log, this.clock.now());
+    await this.transactions.truncated(this.log, this.producers);
   }
 
   // ── parked fetches ──────────────────────────────────────────────────────────────────────────
@@ -207,4 +399,19 @@ export class Partition implements PartitionView, HookedPartition {
   get retired(): boolean {
     return this.retiredAlready;
   }
+}
+
+function notInRole(detail: string): StorageError {
+  return new StorageError('NOT_LEADER_OR_FOLLOWER', detail);
+}
+
+/** Whether any whole-header batch of `chunk` is transactional (headers only). */
+function holdsTransactionalBatch(chunk: Buffer): boolean {
+  for (let position = 0; position + BATCH_HEADER_BYTES <= chunk.length; ) {
+    const header = new RecordBatchHeader(chunk, position);
+    if (header.isTransactional) return true;
+    if (header.totalBytes < BATCH_HEADER_BYTES) return false;
+    position += header.totalBytes;
+  }
+  return false;
 }

@@ -139,7 +139,9 @@ export class ProducePipeline {
       }
     }
     if (partition.retired) return refusedWith(UNKNOWN_PARTITION); // deleted during the implicit add
-    if (log.readOnly !== null) return refusedWith(storageFailure(log.readOnly));
+    // Read-only, or a follower now: nothing below may record state for a batch the log would refuse.
+    const appendRefusal = partition.appendRefusal;
+    if (appendRefusal !== null) return refusedWith(storageFailure(appendRefusal));
     const coordinator = this.parts.transactions();
     const refused = transactionalRefusal(coordinator, transactions, view, partition.topic, partition.index);
     if (refused) return refusedWith(refused);

@@ -67,18 +67,7 @@ export class PartitionTransactions {
     const state = new PartitionTransactions(log.directory, log, marked);
     if (!state.marked) return state;
     log.keepTransactionIndexes(false);
-    if (producers !== undefined && producers.producerCount < producers.maxProducers) {
-      for (const entry of producers.producers()) {
-        if (entry.transactionFirstOffset >= 0)
-          state.open.set(entry.producerId, Math.max(entry.transactionFirstOffset, log.logStartOffset));
-      }
-    } else {
-      await forEachTransactionalBatch(log, log.logStartOffset, log.logEndOffset, (header) => {
-        if (!header.isControl) {
-          if (!state.open.has(header.producerId)) state.open.set(header.producerId, header.baseOffset);
-        } else state.open.delete(header.producerId);
-      });
-    }
+    await state.findOpen(log, producers);
     const read = await log.readTransactionIndexes();
     const entries = [...read.entries];
     const known = new Set(entries.map((entry) => entry.lastOffset));
@@ -86,6 +75,37 @@ export class PartitionTransactions {
     entries.sort((left, right) => left.lastOffset - right.lastOffset);
     state.aborted = entries.map(({ producerId, firstOffset, lastOffset }) => ({ producerId, firstOffset, lastOffset }));
     return state;
+  }
+
+  /** The open transactions, from `producers` or — when it is missing or full (a producer with an open
+   *  transaction may have been evicted from it) — from a read of the whole log. */
+  private async findOpen(log: PartitionLog, producers: PartitionProducerState | undefined): Promise<void> {
+    this.open.clear();
+    if (producers !== undefined && producers.producerCount < producers.maxProducers) {
+      for (const entry of producers.producers()) {
+        if (entry.transactionFirstOffset >= 0)
+          this.open.set(entry.producerId, Math.max(entry.transactionFirstOffset, log.logStartOffset));
+      }
+      return;
+    }
+    await forEachTransactionalBatch(log, log.logStartOffset, log.logEndOffset, (header) => {
+      if (!header.isControl) {
+        if (!this.open.has(header.producerId)) this.open.set(header.producerId, header.baseOffset);
+      } else this.open.delete(header.producerId);
+    });
+  }
+
+  /**
+   * The log was cut back (PartitionLog.truncateTo; its `.txnindex` files are cut with it): the
+   * aborted transactions whose marker went are forgotten, and the open transactions come again from
+   * `producers`, already rebuilt for the cut log — a transaction whose marker went is open again.
+   * No append may run meanwhile.
+   */
+  async truncated(log: PartitionLog, producers: PartitionProducerState): Promise<void> {
+    const end = log.logEndOffset;
+    this.aborted = this.aborted.filter((aborted) => aborted.lastOffset < end);
+    if (this.marked) await this.findOpen(log, producers);
+    else this.open.clear();
   }
 
   /** Has the marker file been written? Then markTransactional() has nothing to do. */
@@ -293,7 +313,8 @@ async function firstOffsetBefore(
   return candidate;
 }
 
-function controlTypeOf(batch: Buffer): number | null {
+/** The type of a control batch's one record (COMMIT or ABORT), or null if it does not decode. */
+export function controlTypeOf(batch: Buffer): number | null {
   try {
     const decoded = decodeRecordBatchSync(batch);
     const record = decoded.records[0];
