@@ -4,8 +4,8 @@
 // Replicas: the brokers are listed alternating over racks (r1-a, r2-a, r3-a, r1-b, …), so consecutive
 // brokers of the list are in different racks wherever racks allow. Partition p's first replica — its
 // preferred leader — is broker (start + p) of that list, so leaders spread evenly; its followers are
-// the next ones after a shift that grows with each full round over the brokers, so two partitions with
-// the same leader do not also share all followers (Kafka's assignment does the same with a random start).
+// the next ones — without racks after a shift that grows with each full round over the brokers, so two
+// partitions with the same leader do not also share all followers (Kafka shifts the same way).
 import type { PartitionRecord } from './records.js';
 
 export interface PlacementBroker {
@@ -40,11 +40,14 @@ export function assignReplicas(
 ): number[][] {
   const list = rackAlternating(brokers);
   const n = list.length;
+  // With racks, followers are the next brokers of the rack-alternating list, so they are in other racks;
+  // a shift would break that. Without racks a shift spreads followers.
+  const racks = new Set(brokers.map((b) => b.rack ?? '')).size;
   if (replicationFactor < 1 || replicationFactor > n) throw new RangeError(`replication factor ${replicationFactor} with ${n} brokers`);
   const assignments: number[][] = [];
   for (let p = from; p < from + count; p++) {
     const first = (start + p) % n;
-    const shift = n > 1 ? Math.floor(p / n) % (n - 1) : 0;
+    const shift = n > 1 && racks === 1 ? Math.floor(p / n) % (n - 1) : 0;
     const replicas = [list[first]!];
     for (let j = 1; j < replicationFactor; j++) replicas.push(list[(first + shift + j) % n]!);
     // A shift can wrap a follower onto the leader or onto each other when rf is close to n: fill in order.

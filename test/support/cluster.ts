@@ -15,7 +15,8 @@ export interface ClusterBroker {
   port: number;
   dataDir: string;
   child: ChildProcess | null;
-  stderr: string;
+  /** The last of its log lines (stdout and stderr), for a failing test to show. */
+  output: string;
 }
 
 export class TestCluster {
@@ -29,7 +30,7 @@ export class TestCluster {
     const etcd = await EtcdServer.start();
     const brokers: ClusterBroker[] = [];
     for (let nodeId = 1; nodeId <= count; nodeId++)
-      brokers.push({ nodeId, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `sluice-cluster-${nodeId}-`)), child: null, stderr: '' });
+      brokers.push({ nodeId, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `sluice-cluster-${nodeId}-`)), child: null, output: '' });
     const cluster = new TestCluster(etcd, brokers, overrides);
     for (const b of brokers) cluster.spawn(b);
     await cluster.untilBrokers(count);
@@ -54,8 +55,15 @@ export class TestCluster {
         'group.initial.rebalance.delay.ms=100',
         ...this.overrides,
       ],
+      stdout: 'pipe',
+      logLevel: process.env.SLUICE_CLUSTER_LOG_LEVEL ?? 'info',
     });
-    b.child.stderr!.on('data', (chunk: Buffer) => (b.stderr = (b.stderr + chunk.toString()).slice(-8000)));
+    const keep = (chunk: Buffer) => {
+      b.output = (b.output + chunk.toString()).slice(-64_000);
+      if (process.env.SLUICE_CLUSTER_LOGS) process.stderr.write(`[${b.nodeId}] ${chunk}`);
+    };
+    b.child.stdout!.on('data', keep);
+    b.child.stderr!.on('data', keep);
   }
 
   kafka(clientId = 'cluster-test') {

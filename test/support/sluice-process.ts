@@ -24,6 +24,8 @@ export interface SpawnOptions {
   /** What to do with the child's stdout (its log lines): 'ignore' (default), 'pipe', or a file descriptor. */
   stdout?: 'ignore' | 'pipe' | number;
   stderr?: 'pipe' | 'inherit';
+  /** `--log-level` (default: the CLI's). */
+  logLevel?: string;
 }
 
 /** Spawns `sluice start` on 127.0.0.1:port with dataDir; does not wait for it to listen (see untilConnected). */
@@ -38,6 +40,7 @@ export function spawnSluice(port: number, dataDir: string, options: SpawnOptions
     '--data-dir',
     dataDir,
     ...overrides.flatMap((o) => ['--override', o]),
+    ...(options.logLevel !== undefined ? ['--log-level', options.logLevel] : []),
   ];
   return spawn(process.execPath, args, {
     env,

@@ -94,6 +94,13 @@ export class Partition implements PartitionView, HookedPartition {
   private leaderHighWatermark: number;
   private committed: number;
   private readonly parked = new Set<ParkedFetch>();
+  /** Woken after every completed append, whether or not the high watermark moved: followers' fetches
+   *  wait here, since on a replicated leader the high watermark moves only after they fetched. */
+  private readonly appendWaiters = new Set<ParkedFetch>();
+  /** The in-sync replicas a cluster recorded for this partition (one node: itself). */
+  inSyncReplicaCount = 1;
+  /** `min.insync.replicas` as a cluster applies it; one node has one replica and does not check. */
+  minInSyncReplicas = 1;
   private retiredAlready = false;
 
   constructor(parts: PartitionParts) {
@@ -164,6 +171,7 @@ export class Partition implements PartitionView, HookedPartition {
     return this.log.append(batch).then(
       (appended) => {
         this.advanceHighWatermark();
+        if (this.appendWaiters.size > 0) for (const waiter of [...this.appendWaiters]) waiter.wake();
         return appended;
       },
       (error: unknown) => {
@@ -226,6 +234,8 @@ export class Partition implements PartitionView, HookedPartition {
       if (readOnly !== null) return storageFailure(readOnly);
       if (this.retiredAlready)
         return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: 'the partition is no longer served' };
+      if (this.roleNow !== 'leader')
+        return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: 'this replica no longer leads' };
       await new Promise<void>((resolve) => {
         const waiter: ParkedFetch = {
           wake: () => {
@@ -378,6 +388,14 @@ export class Partition implements PartitionView, HookedPartition {
 
   unpark(waiter: ParkedFetch): void {
     this.parked.delete(waiter);
+  }
+
+  parkAppendWaiter(waiter: ParkedFetch): void {
+    this.appendWaiters.add(waiter);
+  }
+
+  unparkAppendWaiter(waiter: ParkedFetch): void {
+    this.appendWaiters.delete(waiter);
   }
 
   wakeParked(): void {
