@@ -470,7 +470,12 @@ export class PartitionProducerState {
     try {
       await this.deleteSnapshotsAbove(log.logEndOffset);
       const { producerIdExpirationMs, maxProducers, logger } = this;
-      const rebuilt = await PartitionProducerState.recover(log, { producerIdExpirationMs, maxProducers, logger, nowMs });
+      const rebuilt = await PartitionProducerState.recover(log, {
+        producerIdExpirationMs,
+        maxProducers,
+        logger,
+        nowMs,
+      });
       this.entries.clear();
       for (const [producerId, entry] of rebuilt.entries) this.entries.set(producerId, entry);
       this.mapEndOffset = rebuilt.mapEndOffset;

@@ -98,7 +98,10 @@ export class LogAppender {
     const { state } = this;
     const previous = state.active;
     if (previous.isEmpty()) return previous; // a new segment would have the same base offset
-    invariant(baseOffset >= previous.nextOffset, () => `roll to ${baseOffset} below the log end ${previous.nextOffset}`);
+    invariant(
+      baseOffset >= previous.nextOffset,
+      () => `roll to ${baseOffset} below the log end ${previous.nextOffset}`,
+    );
     const sealed = previous.seal();
     sealed.then(
       () => {

@@ -34,11 +34,7 @@
 // when that file is durable too: recovery cuts a batch whose epoch the file does not know.
 
 import type { EpochEntry } from './checkpoints.js';
-import {
-  BATCH_HEADER_BYTES,
-  RecordBatchHeader,
-  validateBatch,
-} from '../protocol/record-batch/header.js';
+import { BATCH_HEADER_BYTES, RecordBatchHeader, validateBatch } from '../protocol/record-batch/header.js';
 import { StorageError, invariant } from './errors.js';
 import type { LogAppender } from './log-appender.js';
 import type { CheckpointWriter } from './log-checkpoint-writer.js';
@@ -101,7 +97,8 @@ export function planReplicatedChunk(chunk: Buffer, end: ReplicaLogEnd): Replicat
       refuse('CORRUPT_MESSAGE', position, `batch length ${totalBytes}`);
     if (position + totalBytes > chunk.length) break; // the rest comes with the next fetch
     const problem = validateBatch(chunk, position, totalBytes);
-    if (problem !== null) refuse(problem.kind === 'bad-count' ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', position, problem.detail);
+    if (problem !== null)
+      refuse(problem.kind === 'bad-count' ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE', position, problem.detail);
     if (header.lastOffsetDelta < 0) refuse('INVALID_RECORD', position, `lastOffsetDelta ${header.lastOffsetDelta}`);
     let baseOffset: number;
     try {
@@ -164,7 +161,13 @@ export class ReplicaAppender {
     });
     const { headers } = plan;
     if (headers.length === 0)
-      return Promise.resolve({ baseOffset: logEndOffset, lastOffset: logEndOffset - 1, batches: 0, bytes: 0, logEndOffset });
+      return Promise.resolve({
+        baseOffset: logEndOffset,
+        lastOffset: logEndOffset - 1,
+        batches: 0,
+        bytes: 0,
+        logEndOffset,
+      });
     // Written at once; the append below resolves only once it is durable (whenDurable).
     if (checkpoints.leaderEpochs.replaceFrom(logEndOffset, plan.epochs)) void checkpoints.epochsChanged();
     const writes: Promise<void>[] = [];

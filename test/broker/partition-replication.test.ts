@@ -45,7 +45,12 @@ async function openPartition(role: PartitionRole, dataDir = mkdtempSync(join(tmp
     initialRole: role,
   });
   await set.open(topic, topicId, 0, 1, resolveLogConfig({ segmentBytes: 1500, indexIntervalBytes: 400 }));
-  const opened: Opened = { set, partition: set.get(topic, 0)!, directory: PartitionSet.directoryOf(dataDir, topic, 0), dataDir };
+  const opened: Opened = {
+    set,
+    partition: set.get(topic, 0)!,
+    directory: PartitionSet.directoryOf(dataDir, topic, 0),
+    dataDir,
+  };
   return opened;
 }
 
@@ -103,14 +108,17 @@ test("a follower's copy is byte for byte the leader's, with the leader's epochs"
     { epoch: 5, startOffset: 12 },
   ]);
   assert.deepEqual(follower.partition.endOffsetForEpoch(3), { leaderEpoch: 3, endOffset: 12 });
-  assert.deepEqual(follower.partition.producers.entry(77)?.batches.at(-1), leader.partition.producers.entry(77)?.batches.at(-1));
+  assert.deepEqual(
+    follower.partition.producers.entry(77)?.batches.at(-1),
+    leader.partition.producers.entry(77)?.batches.at(-1),
+  );
   assert.ok(leader.partition.log.segmentCount > 1);
   await leader.set.closeAll();
   await follower.set.closeAll();
   assert.deepEqual(logFiles(follower.directory), logFiles(leader.directory));
 });
 
-test("a follower's high watermark is the lower of its leader's and its own durable end, and never moves back", async () => {
+test("a follower's high watermark: the lower of its leader's and its own durable end, never back", async () => {
   const leader = await openPartition('leader');
   const follower = await openPartition('follower');
   for (let i = 0; i < 5; i += 1) await produce(leader.partition, batch(2));
@@ -156,7 +164,10 @@ test('a follower refuses appends of its own, a leader replicated ones; the roles
   leader.partition.becomeFollower(2);
   assert.equal(leader.partition.role, 'follower');
   assert.equal(leader.partition.highWatermark, 1, 'kept across the change');
-  assert.throws(() => leader.partition.becomeFollower(1), (error: StorageError) => error.code === 'FENCED_LEADER_EPOCH');
+  assert.throws(
+    () => leader.partition.becomeFollower(1),
+    (error: StorageError) => error.code === 'FENCED_LEADER_EPOCH',
+  );
   await assert.rejects(leader.partition.becomeLeader(1), (error: StorageError) => error.code === 'FENCED_LEADER_EPOCH');
   await leader.partition.becomeLeader(3);
   assert.equal(leader.partition.role, 'leader');
@@ -193,7 +204,7 @@ test("a leader's rule can be replaced while it runs, and its followers read past
   await follower.set.closeAll();
 });
 
-test('a divergent tail is cut, the producer state rebuilt for what is left, and the leader\u2019s batches follow', async () => {
+test('a divergent tail is cut, producer state rebuilt for what is left, the leader\u2019s batches follow', async () => {
   const leader = await openPartition('leader');
   const follower = await openPartition('follower');
   await leader.partition.becomeLeader(5);
@@ -236,7 +247,7 @@ test('a divergent tail is cut, the producer state rebuilt for what is left, and 
   assert.deepEqual(logFiles(follower.directory), logFiles(leader.directory));
 });
 
-test('after a crash a follower has its replicated batches, epochs and producers, and a high watermark to learn', async () => {
+test('after a crash a follower has its batches, epochs and producers, and a high watermark to learn', async () => {
   const leader = await openPartition('leader');
   const follower = await openPartition('follower');
   await leader.partition.becomeLeader(2);

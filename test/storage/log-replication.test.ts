@@ -113,7 +113,7 @@ test('a chunk spanning a roll is taken whole, one write per segment, and the vis
   const everything = await leader.read(0, 1 << 20);
   // One segment per read: read the rest of the leader's segments and join them into one chunk.
   const parts = [everything.records];
-  for (let next = everything.nextOffset; next < leader.logEndOffset; ) {
+  for (let next = everything.nextOffset; next < leader.logEndOffset;) {
     const more = await leader.read(next, 1 << 20);
     parts.push(more.records);
     next = more.nextOffset;
@@ -184,7 +184,8 @@ test('a chunk with a bad batch is refused whole: the log, its files and its epoc
   for (const [what, chunk, code] of refusals) {
     await assert.rejects(
       follower.appendReplicated(chunk),
-      (error: StorageError) => error instanceof StorageError && error.code === code && /replicated batch/.test(error.message),
+      (error: StorageError) =>
+        error instanceof StorageError && error.code === code && /replicated batch/.test(error.message),
       what,
     );
     assert.equal(follower.logEndOffset, before.logEnd, what);
@@ -320,6 +321,7 @@ test('a compacted topic takes a batch past a gap, as its recovery does; another 
   assert.equal(planReplicatedChunk(batch, { ...end, compacted: true }).headers.length, 1);
   assert.throws(
     () => planReplicatedChunk(batch, { ...end, compacted: false }),
-    (error: StorageError) => error.code === 'UNEXPECTED_APPEND_OFFSET' && /offset 15, the log ends at 10/.test(error.message),
+    (error: StorageError) =>
+      error.code === 'UNEXPECTED_APPEND_OFFSET' && /offset 15, the log ends at 10/.test(error.message),
   );
 });

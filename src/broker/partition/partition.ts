@@ -167,7 +167,7 @@ export class Partition implements PartitionView, HookedPartition {
    * as durable as the flush policy promises, and the high watermark has moved over it.
    */
   append(batch: Buffer): Promise<AppendResult> {
-    if (this.roleNow !== 'leader') return Promise.reject(notInRole('a follower appends only its leader\'s batches'));
+    if (this.roleNow !== 'leader') return Promise.reject(notInRole("a follower appends only its leader's batches"));
     return this.log.append(batch).then(
       (appended) => {
         this.advanceHighWatermark();
@@ -369,7 +369,8 @@ export class Partition implements PartitionView, HookedPartition {
       );
     if (offset < this.committed) throw refuse(offset);
     // The batch holding `offset` goes whole; what of it lies below the log start is not served anyway.
-    const holder = offset < this.log.readableEndOffset ? await this.log.read(offset, 1) : null;
+    const readable = offset >= this.log.logStartOffset && offset < this.log.readableEndOffset;
+    const holder = readable ? await this.log.read(offset, 1) : null;
     const first = holder !== null && holder.records.length > 0 ? holder.firstOffset : offset;
     const cut = Math.max(Math.min(offset, first), this.log.logStartOffset);
     if (cut < this.committed) throw refuse(cut);
@@ -425,7 +426,7 @@ function notInRole(detail: string): StorageError {
 
 /** Whether any whole-header batch of `chunk` is transactional (headers only). */
 function holdsTransactionalBatch(chunk: Buffer): boolean {
-  for (let position = 0; position + BATCH_HEADER_BYTES <= chunk.length; ) {
+  for (let position = 0; position + BATCH_HEADER_BYTES <= chunk.length;) {
     const header = new RecordBatchHeader(chunk, position);
     if (header.isTransactional) return true;
     if (header.totalBytes < BATCH_HEADER_BYTES) return false;
