@@ -79,7 +79,8 @@ export interface BrokerOptions {
   clock?: Clock;
   /** Where partitions are led (metadata/view.ts); default: this node leads every one (LocalMetadataView). */
   metadata?: (broker: Broker) => MetadataView;
-  /** Who decides topic changes; default: this broker (one node). */
+  /** Who decides topic changes; default: this broker (one node). With it, topics other than the
+   *  broker's own open as followers until the cluster says which this broker leads. */
   topicRequests?: TopicRequests;
 }
 
@@ -159,6 +160,7 @@ export class Broker {
         logger,
         clock,
         hooks,
+        ...(options.topicRequests ? { initialRole: (topic: string) => (isInternalTopic(topic) ? 'leader' : 'follower') } : {}),
       });
       // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
       await partitions.finishDeletions(topics.deletions());

@@ -30,9 +30,10 @@ export interface PartitionSetOptions {
   clock: Clock;
   /** The hook points every partition's pipelines run (partition/hooks.ts). */
   hooks: PartitionHooks;
-  /** The role partitions open in. Default leader (a single node leads them all); a replicated broker
-   *  opens them as followers (high watermark at the log start) and makes the ones it leads leaders. */
-  initialRole?: PartitionRole;
+  /** The role a topic's partitions open in. Default leader (a single node leads them all); a replicated
+   *  broker opens its replicated topics' as followers (high watermark at the log start: what its own log
+   *  holds is not known to be committed) and makes the ones it leads leaders. */
+  initialRole?: PartitionRole | ((topic: string) => PartitionRole);
 }
 
 export class PartitionSet {
@@ -136,7 +137,7 @@ export class PartitionSet {
         transactions: transactions[i]!,
         hooks: this.options.hooks,
         clock: this.options.clock,
-        role: this.options.initialRole ?? 'leader',
+        role: typeof this.options.initialRole === 'function' ? this.options.initialRole(topic) : (this.options.initialRole ?? 'leader'),
       });
     });
     this.partitions.set(topic, list);

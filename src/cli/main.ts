@@ -6,6 +6,7 @@ import { readConfigFile } from '../runtime/config-file.js';
 import { startHelp, usage } from './help.js';
 import { parseStartArguments, UsageError } from './settings.js';
 import { runStart } from './start.js';
+import { runCluster } from './cluster.js';
 import { processIo, runTool, toolNames } from './tools/index.js';
 
 /** The package version, from the nearest package.json above this file (src/cli or dist/src/cli). */
@@ -38,11 +39,12 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command !== undefined && toolNames.includes(command)) return runTool(command, rest, processIo());
+  if (command === 'cluster') return runCluster(rest);
   if (command !== 'start') {
     console.error(
       command === undefined
         ? usage
-        : `sluice: unknown command "${command}" (commands: start, ${toolNames.join(', ')}; see sluice --help)`,
+        : `sluice: unknown command "${command}" (commands: start, cluster, ${toolNames.join(', ')}; see sluice --help)`,
     );
     return 2;
   }

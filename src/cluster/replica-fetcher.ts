@@ -156,7 +156,17 @@ export class ReplicaFetcher {
             { topic: topic.topic, partition: answer.partition, from: f.partition.logEndOffset, to: cut, leader: this.leaderId },
             'follower truncates its divergent tail',
           );
-          await f.partition.truncateTo(cut);
+          try {
+            await f.partition.truncateTo(cut);
+          } catch (error) {
+            // Below this replica's high watermark (only an unclean election leads there): it cannot follow.
+            this.settings.logger.error(
+              { topic: topic.topic, partition: answer.partition, to: cut, error: String(error) },
+              'divergent tail not truncated: the partition is not followed here until its leader changes',
+            );
+            this.followed.delete(keyOf(topic.topic, answer.partition));
+            continue;
+          }
         }
         f.truncated = true;
       }
