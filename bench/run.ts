@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   broker: () => import('./broker.js'),
   storage: () => import('./storage.js'),
   client: () => import('./client.js'),
+  cluster: () => import('./cluster.js'),
 };
 
 async function main(): Promise<void> {

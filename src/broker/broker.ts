@@ -160,7 +160,9 @@ export class Broker {
         logger,
         clock,
         hooks,
-        ...(options.topicRequests ? { initialRole: (topic: string) => (isInternalTopic(topic) ? 'leader' : 'follower') } : {}),
+        ...(options.topicRequests
+          ? { initialRole: (topic: string) => (isInternalTopic(topic) ? 'leader' : 'follower') }
+          : {}),
       });
       // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
       await partitions.finishDeletions(topics.deletions());

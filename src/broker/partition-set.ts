@@ -137,7 +137,10 @@ export class PartitionSet {
         transactions: transactions[i]!,
         hooks: this.options.hooks,
         clock: this.options.clock,
-        role: typeof this.options.initialRole === 'function' ? this.options.initialRole(topic) : (this.options.initialRole ?? 'leader'),
+        role:
+          typeof this.options.initialRole === 'function'
+            ? this.options.initialRole(topic)
+            : (this.options.initialRole ?? 'leader'),
       });
     });
     this.partitions.set(topic, list);

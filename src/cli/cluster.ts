@@ -75,7 +75,13 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const count = Number(values.brokers);
   const basePort = Number(values['base-port']);
   const etcdPort = Number(values['etcd-port']);
-  if (!Number.isInteger(count) || count < 1 || count > 32 || !Number.isInteger(basePort) || !Number.isInteger(etcdPort)) {
+  if (
+    !Number.isInteger(count) ||
+    count < 1 ||
+    count > 32 ||
+    !Number.isInteger(basePort) ||
+    !Number.isInteger(etcdPort)
+  ) {
     console.error('sluice cluster: --brokers takes 1..32, ports take integers');
     return 2;
   }
@@ -88,12 +94,29 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     const peer = `http://127.0.0.1:${etcdPort + 1}`;
     etcd = spawn(
       'etcd',
-      ['--name', 'sluice', '--data-dir', join(dataDir, 'etcd'), '--listen-client-urls', etcdUrl,
-        '--advertise-client-urls', etcdUrl, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `sluice=${peer}`, '--log-level', 'warn'],
+      [
+        '--name',
+        'sluice',
+        '--data-dir',
+        join(dataDir, 'etcd'),
+        '--listen-client-urls',
+        etcdUrl,
+        '--advertise-client-urls',
+        etcdUrl,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `sluice=${peer}`,
+        '--log-level',
+        'warn',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    etcd.on('error', (error) => console.error(`sluice cluster: cannot start etcd (apt-get install etcd-server): ${error.message}`));
+    etcd.on('error', (error) =>
+      console.error(`sluice cluster: cannot start etcd (apt-get install etcd-server): ${error.message}`),
+    );
     prefixed(etcd, 'etcd');
     try {
       await untilHealthy(etcdUrl, etcd, 20_000);
@@ -106,8 +129,19 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   for (let id = 1; id <= count; id++) {
     const child = spawn(
       process.execPath,
-      [mainScript, 'start', '--cluster-etcd', etcdUrl, '--node-id', String(id), '--listen', `127.0.0.1:${basePort + id - 1}`,
-        '--data-dir', join(dataDir, `broker-${id}`), ...(values.override ?? []).flatMap((o) => ['--override', o])],
+      [
+        mainScript,
+        'start',
+        '--cluster-etcd',
+        etcdUrl,
+        '--node-id',
+        String(id),
+        '--listen',
+        `127.0.0.1:${basePort + id - 1}`,
+        '--data-dir',
+        join(dataDir, `broker-${id}`),
+        ...(values.override ?? []).flatMap((o) => ['--override', o]),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     prefixed(child, `broker-${id}`);

@@ -32,7 +32,10 @@ export function clusterSettingsFrom(properties: Record<string, string>): Cluster
   const etcd = (properties['sluice.cluster.etcd'] ?? '').trim();
   if (etcd === '') return null;
   return {
-    endpoints: etcd.split(',').map((e) => e.trim()).filter((e) => e !== ''),
+    endpoints: etcd
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== ''),
     name: properties['sluice.cluster.name'] ?? 'sluice',
     sessionTimeoutMs: Number(properties['sluice.cluster.session.timeout.ms'] ?? 6000),
     rack: (properties['broker.rack'] ?? '') === '' ? null : properties['broker.rack']!,
@@ -165,7 +168,10 @@ export class ClusterNode {
     const fresh = this.session.leaseFresh();
     if (!fresh && !this.resigned) {
       this.resigned = true;
-      this.logger.warn({ nodeId: this.localId }, 'etcd lease not renewed within the session timeout: resigning every leadership');
+      this.logger.warn(
+        { nodeId: this.localId },
+        'etcd lease not renewed within the session timeout: resigning every leadership',
+      );
       this.replicas?.resignAll();
     } else if (fresh && this.resigned) {
       this.resigned = false;
@@ -224,7 +230,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.controller?.stop();
-    this.replicas?.stop();
+    await this.replicas?.stop();
     await this.session.close();
   }
 }

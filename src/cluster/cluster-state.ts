@@ -85,7 +85,10 @@ export class ClusterState {
     parse: (text: string) => T | undefined,
   ): void {
     if (event.kind === 'delete') into.delete(name);
-    else this.remember(event.key, parse(event.value), (value) => into.set(name, { value, modRevision: event.modRevision }));
+    else
+      this.remember(event.key, parse(event.value), (value) =>
+        into.set(name, { value, modRevision: event.modRevision }),
+      );
   }
 
   private remember<T>(key: string, value: T | undefined, use: (value: T) => void): void {
@@ -95,6 +98,9 @@ export class ClusterState {
 
   /** Brokers that are registered and not shutting down: where leaders may be placed. */
   eligibleBrokers(): number[] {
-    return [...this.brokers.values()].filter((b) => !b.shuttingDown).map((b) => b.nodeId).sort((a, b) => a - b);
+    return [...this.brokers.values()]
+      .filter((b) => !b.shuttingDown)
+      .map((b) => b.nodeId)
+      .sort((a, b) => a - b);
   }
 }

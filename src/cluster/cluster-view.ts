@@ -65,7 +65,9 @@ export class ClusterMetadataView implements MetadataView {
         offlineReplicas: Object.freeze(p.replicas.filter((id) => !this.state.brokers.has(id))),
       }),
     );
-    const withheld = placements.map((p) => (p.leaderId === this.localNodeId ? Object.freeze({ ...p, leaderId: -1 }) : p));
+    const withheld = placements.map((p) =>
+      p.leaderId === this.localNodeId ? Object.freeze({ ...p, leaderId: -1 }) : p,
+    );
     return { record, placements, withheld };
   }
 
@@ -100,7 +102,13 @@ export class ClusterMetadataView implements MetadataView {
     let placement = this.internalPlacements.get(key);
     if (placement === undefined) {
       const replicas = Object.freeze([host]);
-      placement = Object.freeze({ leaderId, leaderEpoch: open.leaderEpoch, replicas, inSyncReplicas: replicas, offlineReplicas: [] });
+      placement = Object.freeze({
+        leaderId,
+        leaderEpoch: open.leaderEpoch,
+        replicas,
+        inSyncReplicas: replicas,
+        offlineReplicas: [],
+      });
       this.internalPlacements.set(key, placement);
     }
     return placement;

@@ -160,7 +160,8 @@ export class EtcdSession {
    *  `fence` and every `ifModRevision` holds. Resolves false when a condition failed (nothing written). */
   async fencedWrite(controllerKey: string, fence: string, writes: readonly Write[]): Promise<boolean> {
     let txn = this.ns.if(controllerKey, 'Create', '==', fence);
-    for (const w of writes) if (w.ifModRevision) txn = txn.and(w.ifModRevision.key, 'Mod', '==', w.ifModRevision.modRevision);
+    for (const w of writes)
+      if (w.ifModRevision) txn = txn.and(w.ifModRevision.key, 'Mod', '==', w.ifModRevision.modRevision);
     const ops = writes.flatMap((w) => [
       ...(w.put ? [this.ns.put(w.put.key).value(w.put.value)] : []),
       ...(w.delete !== undefined ? [this.ns.delete().key(w.delete)] : []),

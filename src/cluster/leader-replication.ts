@@ -31,6 +31,8 @@ export class LeaderReplication {
   private isr: number[];
   private proposed: string | null = null;
   private readonly since: number;
+  /** The log end when this leadership began: every record a committed one could be is below it. */
+  private readonly epochStartOffset: number;
 
   constructor(
     readonly partition: Partition,
@@ -42,6 +44,7 @@ export class LeaderReplication {
   ) {
     this.isr = record.isr;
     this.since = now;
+    this.epochStartOffset = partition.logEndOffset;
     partition.inSyncReplicaCount = this.isr.length;
     partition.setHighWatermarkRule((log) => this.highWatermarkOf(log));
   }
@@ -76,7 +79,13 @@ export class LeaderReplication {
     if (fetchOffset >= end || fetchOffset >= follower.leaderEndAtLastFetch) follower.caughtUpAt = now;
     follower.leaderEndAtLastFetch = end;
     this.partition.advanceHighWatermark();
-    if (!this.isr.includes(replicaId) && this.record.replicas.includes(replicaId) && fetchOffset >= this.partition.highWatermark)
+    // In sync means holding every record that may be committed. A new leader's high watermark can be
+    // behind what its predecessor committed (it learns it from its followers' fetches), so reaching it
+    // is not enough: the follower must also hold everything this leader had when it took over (Kafka
+    // checks the same, the start offset of the leader's epoch). Else it could be elected next and lose
+    // acknowledged records.
+    const caughtUp = fetchOffset >= Math.max(this.partition.highWatermark, this.epochStartOffset);
+    if (!this.isr.includes(replicaId) && this.record.replicas.includes(replicaId) && caughtUp)
       this.propose([...this.isr, replicaId]);
   }
 

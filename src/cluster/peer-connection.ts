@@ -14,7 +14,10 @@ export class PeerClosedError extends Error {
 export class PeerConnection {
   private buffered: Buffer = Buffer.alloc(0);
   private nextCorrelationId = 1;
-  private readonly pending = new Map<number, { apiKey: number; version: number; resolve: (body: any) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { apiKey: number; version: number; resolve: (body: any) => void; reject: (e: Error) => void }
+  >();
   private closedWith: Error | null = null;
 
   private constructor(
@@ -27,7 +30,13 @@ export class PeerConnection {
     socket.on('error', (error) => this.fail(new PeerClosedError(error.message)));
   }
 
-  static open(host: string, port: number, clientId: string, timeoutMs: number, maxFrameBytes: number): Promise<PeerConnection> {
+  static open(
+    host: string,
+    port: number,
+    clientId: string,
+    timeoutMs: number,
+    maxFrameBytes: number,
+  ): Promise<PeerConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port });
       socket.setNoDelay(true);

@@ -43,7 +43,8 @@ export function assignReplicas(
   // With racks, followers are the next brokers of the rack-alternating list, so they are in other racks;
   // a shift would break that. Without racks a shift spreads followers.
   const racks = new Set(brokers.map((b) => b.rack ?? '')).size;
-  if (replicationFactor < 1 || replicationFactor > n) throw new RangeError(`replication factor ${replicationFactor} with ${n} brokers`);
+  if (replicationFactor < 1 || replicationFactor > n)
+    throw new RangeError(`replication factor ${replicationFactor} with ${n} brokers`);
   const assignments: number[][] = [];
   for (let p = from; p < from + count; p++) {
     const first = (start + p) % n;
@@ -68,7 +69,11 @@ export function assignReplicas(
  * out-of-sync replica leads only with `unclean`). A leader change bumps the epoch. Returns the same
  * object when nothing changes.
  */
-export function electLeader(current: PartitionRecord, eligible: ReadonlySet<number>, unclean: boolean): PartitionRecord {
+export function electLeader(
+  current: PartitionRecord,
+  eligible: ReadonlySet<number>,
+  unclean: boolean,
+): PartitionRecord {
   const liveIsr = current.isr.filter((id) => eligible.has(id));
   let leader = current.leader;
   let isr = current.isr;

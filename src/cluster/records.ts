@@ -43,8 +43,15 @@ export interface TopicRecord {
 }
 
 export type AdminRequest =
-  | { kind: 'create'; from: number; topic: string; partitions: number; replicationFactor: number;
-      configs: Record<string, string>; answer?: AdminAnswer }
+  | {
+      kind: 'create';
+      from: number;
+      topic: string;
+      partitions: number;
+      replicationFactor: number;
+      configs: Record<string, string>;
+      answer?: AdminAnswer;
+    }
   | { kind: 'delete'; from: number; topic: string; answer?: AdminAnswer }
   | { kind: 'grow'; from: number; topic: string; partitions: number; answer?: AdminAnswer };
 
@@ -94,7 +101,8 @@ function partitionRecordFrom(v: unknown): PartitionRecord | undefined {
 
 export function topicRecordFrom(text: string): TopicRecord | undefined {
   const v = parse(text);
-  if (!isObject(v) || typeof v.name !== 'string' || typeof v.id !== 'string' || !isStringMap(v.configs)) return undefined;
+  if (!isObject(v) || typeof v.name !== 'string' || typeof v.id !== 'string' || !isStringMap(v.configs))
+    return undefined;
   if (!Array.isArray(v.partitions) || v.partitions.length === 0) return undefined;
   const partitions: PartitionRecord[] = [];
   for (const p of v.partitions) {
@@ -111,13 +119,22 @@ export function adminRequestFrom(text: string): AdminRequest | undefined {
   if (!isObject(v) || !isInt(v.from) || typeof v.topic !== 'string') return undefined;
   const answer =
     isObject(v.answer) && isInt(v.answer.errorCode)
-      ? { errorCode: v.answer.errorCode, errorMessage: typeof v.answer.errorMessage === 'string' ? v.answer.errorMessage : null }
+      ? {
+          errorCode: v.answer.errorCode,
+          errorMessage: typeof v.answer.errorMessage === 'string' ? v.answer.errorMessage : null,
+        }
       : undefined;
   const base = { from: v.from, topic: v.topic, ...(answer ? { answer } : {}) };
   if (v.kind === 'delete') return { kind: 'delete', ...base };
   if (v.kind === 'grow' && isInt(v.partitions)) return { kind: 'grow', ...base, partitions: v.partitions };
   if (v.kind === 'create' && isInt(v.partitions) && isInt(v.replicationFactor) && isStringMap(v.configs))
-    return { kind: 'create', ...base, partitions: v.partitions, replicationFactor: v.replicationFactor, configs: v.configs };
+    return {
+      kind: 'create',
+      ...base,
+      partitions: v.partitions,
+      replicationFactor: v.replicationFactor,
+      configs: v.configs,
+    };
   return undefined;
 }
 

@@ -41,7 +41,7 @@ const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
 export class ReplicaFetcher {
   private readonly followed = new Map<string, Followed>();
   private connection: PeerConnection | null = null;
-  private running = false;
+  private running: Promise<void> | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
 
@@ -72,17 +72,19 @@ export class ReplicaFetcher {
     return this.followed.size;
   }
 
-  stop(): void {
+  /** Stops fetching; resolves once the append or truncation under way (if any) has finished, so the
+   *  broker can close its logs after it. */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.connection?.close();
     this.wake?.();
+    await this.running;
   }
 
   private start(): void {
     this.wake?.();
-    if (this.running) return;
-    this.running = true;
-    void this.run().finally(() => (this.running = false));
+    if (this.running !== null || this.stopped) return;
+    this.running = this.run().finally(() => (this.running = null));
   }
 
   private async run(): Promise<void> {
@@ -118,7 +120,13 @@ export class ReplicaFetcher {
   private async connect(): Promise<PeerConnection> {
     if (this.connection !== null && !this.connection.closed) return this.connection;
     const { host, port } = this.address;
-    this.connection = await PeerConnection.open(host, port, `sluice-replica-${this.settings.localId}`, CONNECT_TIMEOUT_MS, this.settings.maxFrameBytes);
+    this.connection = await PeerConnection.open(
+      host,
+      port,
+      `sluice-replica-${this.settings.localId}`,
+      CONNECT_TIMEOUT_MS,
+      this.settings.maxFrameBytes,
+    );
     return this.connection;
   }
 
@@ -128,17 +136,21 @@ export class ReplicaFetcher {
     if (pending.length === 0) return;
     const byTopic = new Map<string, Followed[]>();
     for (const f of pending) byTopic.set(f.partition.topic, [...(byTopic.get(f.partition.topic) ?? []), f]);
-    const response = await connection.request<OffsetForLeaderEpochResponse>(ApiKey.OffsetForLeaderEpoch, EPOCH_VERSION, {
-      replicaId: this.settings.localId,
-      topics: [...byTopic].map(([topic, list]) => ({
-        topic,
-        partitions: list.map((f) => ({
-          partition: f.partition.index,
-          currentLeaderEpoch: f.leaderEpoch,
-          leaderEpoch: lastEpochOf(f.partition),
+    const response = await connection.request<OffsetForLeaderEpochResponse>(
+      ApiKey.OffsetForLeaderEpoch,
+      EPOCH_VERSION,
+      {
+        replicaId: this.settings.localId,
+        topics: [...byTopic].map(([topic, list]) => ({
+          topic,
+          partitions: list.map((f) => ({
+            partition: f.partition.index,
+            currentLeaderEpoch: f.leaderEpoch,
+            leaderEpoch: lastEpochOf(f.partition),
+          })),
         })),
-      })),
-    });
+      },
+    );
     for (const topic of response.topics)
       for (const answer of topic.partitions) {
         const f = this.followed.get(keyOf(topic.topic, answer.partition));
@@ -153,7 +165,16 @@ export class ReplicaFetcher {
         }
         if (cut >= 0 && cut < f.partition.logEndOffset) {
           this.settings.logger.info(
-            { topic: topic.topic, partition: answer.partition, from: f.partition.logEndOffset, to: cut, leader: this.leaderId },
+            {
+              topic: topic.topic,
+              partition: answer.partition,
+              from: f.partition.logEndOffset,
+              to: cut,
+              leader: this.leaderId,
+              askedEpoch: mine,
+              answer: { leaderEpoch: answer.leaderEpoch, endOffset: Number(answer.endOffset) },
+              epochs: f.partition.log.leaderEpochEntries,
+            },
             'follower truncates its divergent tail',
           );
           try {

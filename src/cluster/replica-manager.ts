@@ -35,7 +35,7 @@ export class ReplicaManager {
   private readonly leaders = new Map<string, LeaderReplication>();
   private readonly following = new Map<string, { leaderId: number; leaderEpoch: number }>();
   private readonly fetchers = new Map<number, ReplicaFetcher>();
-  private running = false;
+  private running: Promise<void> | null = null;
   private again = false;
   private lagTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -65,12 +65,11 @@ export class ReplicaManager {
 
   changed(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.running !== null) {
       this.again = true;
       return;
     }
-    this.running = true;
-    void (async () => {
+    this.running = (async () => {
       try {
         do {
           this.again = false;
@@ -80,7 +79,7 @@ export class ReplicaManager {
       } catch (error) {
         this.parts.logger.error({ error: String(error), stack: (error as Error).stack }, 'replica manager pass failed');
       } finally {
-        this.running = false;
+        this.running = null;
       }
     })();
   }
@@ -93,10 +92,13 @@ export class ReplicaManager {
     }
   }
 
-  stop(): void {
+  /** Stops following and leading changes; resolves once the pass and the fetches under way ended, so
+   *  that nothing of the cluster's touches a log the broker closes next. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
-    for (const fetcher of this.fetchers.values()) fetcher.stop();
+    await this.running;
+    await Promise.all([...this.fetchers.values()].map((fetcher) => fetcher.stop()));
     this.fetchers.clear();
   }
 
@@ -132,7 +134,13 @@ export class ReplicaManager {
       local = undefined;
     }
     if (local === undefined) {
-      const created = await broker.topicAdmin.createTopic(record.name, record.partitions.length, record.configs, false, id);
+      const created = await broker.topicAdmin.createTopic(
+        record.name,
+        record.partitions.length,
+        record.configs,
+        false,
+        id,
+      );
       if (created.errorCode !== 0)
         this.parts.logger.error({ topic: record.name, error: created.errorMessage }, 'cluster topic not created here');
       return;
@@ -170,9 +178,26 @@ export class ReplicaManager {
       if (!this.leaseFresh()) return; // the lease may have ended: lead again once etcd answers
       this.stopFollowing(key, partition);
       await partition.becomeLeader(record.leaderEpoch);
-      const leader = new LeaderReplication(partition, localId, record.leaderEpoch, record, this.parts.proposer, this.parts.clock.now());
+      const leader = new LeaderReplication(
+        partition,
+        localId,
+        record.leaderEpoch,
+        record,
+        this.parts.proposer,
+        this.parts.clock.now(),
+      );
       this.leaders.set(key, leader);
-      this.parts.logger.info({ topic: topic.name, partition: partition.index, epoch: record.leaderEpoch }, 'leading');
+      this.parts.logger.info(
+        {
+          topic: topic.name,
+          partition: partition.index,
+          epoch: record.leaderEpoch,
+          logEndOffset: partition.logEndOffset,
+          highWatermark: partition.highWatermark,
+          epochs: partition.log.leaderEpochEntries,
+        },
+        'leading',
+      );
       return;
     }
     const leading = this.leaders.get(key);
@@ -185,7 +210,8 @@ export class ReplicaManager {
       this.stopFollowing(key, partition);
       return;
     }
-    if (current !== undefined && current.leaderId === record.leader && current.leaderEpoch === record.leaderEpoch) return;
+    if (current !== undefined && current.leaderId === record.leader && current.leaderEpoch === record.leaderEpoch)
+      return;
     this.stopFollowing(key, partition);
     const node = this.parts.state.brokers.get(record.leader);
     if (node === undefined) return;

@@ -52,7 +52,8 @@ export async function serveReplicaFetch(
       const fetchOffset = Number(p.fetchOffset);
       let errorCode: number = ErrorCode.NONE;
       if (leader === undefined || !node.session.leaseFresh()) errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
-      else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < leader.leaderEpoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
+      else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < leader.leaderEpoch)
+        errorCode = ErrorCode.FENCED_LEADER_EPOCH;
       else if (p.currentLeaderEpoch > leader.leaderEpoch) errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
       else if (fetchOffset > leader.partition.logEndOffset || fetchOffset < leader.partition.logStartOffset)
         errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
@@ -69,7 +70,11 @@ export async function serveReplicaFetch(
   const served = wanted.filter((w) => w.partition !== null);
   const nothingNew = served.every((w) => w.fetchOffset >= w.partition!.logEndOffset);
   if (served.length > 0 && nothingNew && request.maxWaitMs > 0 && served.length === wanted.length)
-    await anyAppend(served.map((w) => w.partition!), request.maxWaitMs, signal);
+    await anyAppend(
+      served.map((w) => w.partition!),
+      request.maxWaitMs,
+      signal,
+    );
 
   const byTopic = new Map<string, PartitionDataInput[]>();
   let budget = request.maxBytes;

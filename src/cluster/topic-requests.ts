@@ -38,16 +38,28 @@ export class ClusterTopicRequests implements TopicRequests {
         errorMessage: `Replication factor: ${rf} larger than available brokers: ${live}.`,
       };
     if (validateOnly) return OK;
-    const answer = await this.ask({ kind: 'create', from: this.node.localId, topic: name, partitions, replicationFactor: rf, configs });
+    const answer = await this.ask({
+      kind: 'create',
+      from: this.node.localId,
+      topic: name,
+      partitions,
+      replicationFactor: rf,
+      configs,
+    });
     if (answer.errorCode !== ErrorCode.NONE) return answer;
     const here = await this.node.waitFor(() => this.isHere(name), REQUEST_TIMEOUT_MS);
-    return here ? { ...OK, topic: this.broker.topics.get(name)! } : timedOut(`topic ${name} created but not open here yet`);
+    return here
+      ? { ...OK, topic: this.broker.topics.get(name)! }
+      : timedOut(`topic ${name} created but not open here yet`);
   }
 
   async deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }> {
     const topic = this.broker.topics.get(name);
     if (!this.node.state.topics.has(name))
-      return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' };
+      return {
+        errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        errorMessage: 'This server does not host this topic-partition.',
+      };
     const answer = await this.ask({ kind: 'delete', from: this.node.localId, topic: name });
     if (answer.errorCode !== ErrorCode.NONE) return answer;
     const gone = await this.node.waitFor(() => this.broker.topics.get(name) === undefined, REQUEST_TIMEOUT_MS);
@@ -57,16 +69,24 @@ export class ClusterTopicRequests implements TopicRequests {
   async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
     const record = this.node.state.topics.get(name)?.value;
     if (record === undefined)
-      return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' };
+      return {
+        errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        errorMessage: 'This server does not host this topic-partition.',
+      };
     if (count <= record.partitions.length)
       return {
         errorCode: ErrorCode.INVALID_PARTITIONS,
-        errorMessage: `Topic currently has ${record.partitions.length} partitions, which is higher than the requested ${count}.`,
+        errorMessage:
+          `Topic currently has ${record.partitions.length} partitions, ` +
+          `which is higher than the requested ${count}.`,
       };
     if (validateOnly) return OK;
     const answer = await this.ask({ kind: 'grow', from: this.node.localId, topic: name, partitions: count });
     if (answer.errorCode !== ErrorCode.NONE) return answer;
-    const grown = await this.node.waitFor(() => (this.broker.topics.get(name)?.partitions ?? 0) >= count, REQUEST_TIMEOUT_MS);
+    const grown = await this.node.waitFor(
+      () => (this.broker.topics.get(name)?.partitions ?? 0) >= count,
+      REQUEST_TIMEOUT_MS,
+    );
     return grown ? OK : timedOut(`topic ${name} grown but not here yet`);
   }
 

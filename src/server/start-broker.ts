@@ -104,7 +104,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   try {
     broker = await Broker.open(
       brokerConfigFrom(properties, advertised),
-      cluster === null ? { logger } : { logger, metadata: () => cluster.metadata(), topicRequests: cluster.topicRequests },
+      cluster === null
+        ? { logger }
+        : { logger, metadata: () => cluster.metadata(), topicRequests: cluster.topicRequests },
     );
   } catch (error) {
     await cluster?.close();

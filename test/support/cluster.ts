@@ -30,7 +30,13 @@ export class TestCluster {
     const etcd = await EtcdServer.start();
     const brokers: ClusterBroker[] = [];
     for (let nodeId = 1; nodeId <= count; nodeId++)
-      brokers.push({ nodeId, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `sluice-cluster-${nodeId}-`)), child: null, output: '' });
+      brokers.push({
+        nodeId,
+        port: await freePort(),
+        dataDir: mkdtempSync(join(tmpdir(), `sluice-cluster-${nodeId}-`)),
+        child: null,
+        output: '',
+      });
     const cluster = new TestCluster(etcd, brokers, overrides);
     for (const b of brokers) cluster.spawn(b);
     await cluster.untilBrokers(count);
@@ -67,7 +73,12 @@ export class TestCluster {
   }
 
   kafka(clientId = 'cluster-test') {
-    return new Kafka({ brokers: this.bootstrap, clientId, logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
+    return new Kafka({
+      brokers: this.bootstrap,
+      clientId,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
   }
 
   /** Waits until a broker's Metadata lists `count` brokers and a controller. */

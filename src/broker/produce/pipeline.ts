@@ -89,7 +89,9 @@ export class ProducePipeline {
     if (acks === -1 && partition.inSyncReplicaCount < partition.minInSyncReplicas)
       return refusedWith({
         errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
-        errorMessage: `${partition.inSyncReplicaCount} in-sync replicas, min.insync.replicas is ${partition.minInSyncReplicas}`,
+        errorMessage:
+          `${partition.inSyncReplicaCount} in-sync replicas, ` +
+          `min.insync.replicas is ${partition.minInSyncReplicas}`,
       });
     const { log } = partition;
     const problem = validateProducedBatch(batch, log.config.maxMessageBytes);
@@ -205,7 +207,9 @@ export class ProducePipeline {
       if (partition.inSyncReplicaCount < partition.minInSyncReplicas)
         return refusedWith({
           errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-          errorMessage: `appended, but the ISR shrank to ${partition.inSyncReplicaCount} (min.insync.replicas ${partition.minInSyncReplicas})`,
+          errorMessage:
+            `appended, but the ISR shrank to ${partition.inSyncReplicaCount} ` +
+            `(min.insync.replicas ${partition.minInSyncReplicas})`,
         });
     }
     const hooks = this.parts.hooks;

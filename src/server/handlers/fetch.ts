@@ -24,7 +24,10 @@ interface WantedPartition {
   elsewhere: PartitionPlacement | undefined;
 }
 
-export function fetchHandler(broker: Broker, cluster: ClusterNode | null = null): KafkaHandler<FetchRequest, FetchResponseInput> {
+export function fetchHandler(
+  broker: Broker,
+  cluster: ClusterNode | null = null,
+): KafkaHandler<FetchRequest, FetchResponseInput> {
   return {
     apiKey: ApiKey.Fetch,
     name: 'Fetch',
