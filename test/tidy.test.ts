@@ -22,7 +22,7 @@ const allowedImports: Record<string, readonly string[]> = {
   protocol: ['runtime'],
   storage: ['protocol', 'runtime'],
   broker: ['storage', 'protocol', 'runtime'],
-  server: ['broker', 'protocol', 'runtime'],
+  server: ['broker', 'cluster', 'protocol', 'runtime'],
   client: ['protocol', 'runtime'],
   cli: ['server', 'client', 'runtime'],
   cluster: ['broker', 'storage', 'protocol', 'runtime'],

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { systemClock } from '../runtime/clock.js';
 
 export const clusterHelp = `Usage: sluice cluster up [flags]
 
@@ -35,7 +36,7 @@ function prefixed(child: ChildProcess, name: string): void {
 }
 
 async function untilHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = systemClock.now() + timeoutMs;
   for (;;) {
     try {
       if ((await fetch(`${url}/health`)).ok) return;
@@ -43,7 +44,7 @@ async function untilHealthy(url: string, child: ChildProcess, timeoutMs: number)
       // not up yet
     }
     if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`etcd at ${url} not healthy after ${timeoutMs} ms`);
+    if (systemClock.now() > deadline) throw new Error(`etcd at ${url} not healthy after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -26,7 +26,7 @@ const row = (left: string, right: string) => `  ${left.padEnd(leftWidth)}${right
 /** A named flag's description with the default of the setting it sets (from the registry). */
 const withDefault = (description: string, setting: string) => {
   const value = readOptionalString({}, setting);
-  if (value === null) return description;
+  if (value === null || value === '') return description;
   return description.endsWith(')')
     ? `${description.slice(0, -1)}; default ${value})`
     : `${description} (default ${value})`;

@@ -62,7 +62,7 @@ export const namedFlags = [
     environment: 'SLUICE_CLUSTER_ETCD',
     setting: 'sluice.cluster.etcd',
     value: 'url[,url]',
-    description: 'join the cluster whose membership and metadata live in this etcd (default: one node)',
+    description: 'join the cluster whose membership and metadata live in this etcd (none: one node)',
   },
 ] as const;
 

@@ -206,7 +206,12 @@ export class ClusterNode {
   }
 
   replicaFetch(request: FetchRequest, signal?: AbortSignal): Promise<FetchResponseInput> {
-    return serveReplicaFetch(this, this.replicas, request, signal);
+    return serveReplicaFetch(
+      { clock: this.clock, leaseFresh: () => this.session.leaseFresh() },
+      this.replicas,
+      request,
+      signal,
+    );
   }
 
   /**
@@ -216,7 +221,9 @@ export class ClusterNode {
    */
   async shutdown(): Promise<void> {
     try {
-      if (this.broker !== null && this.replicas !== null && this.session.leaseFresh()) {
+      const others = this.state.eligibleBrokers().filter((id) => id !== this.localId);
+      // With no other live broker there is no one to hand leaderships to: stop at once.
+      if (this.broker !== null && this.replicas !== null && this.session.leaseFresh() && others.length > 0) {
         await this.register(true);
         const moved = await this.waitFor(() => this.replicas!.leadershipCount === 0, this.settings.sessionTimeoutMs);
         this.logger.info({ moved, leading: this.replicas.leadershipCount }, 'controlled shutdown: leaderships moved');

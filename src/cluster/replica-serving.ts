@@ -11,7 +11,7 @@
 import type { Partition } from '../broker/partition/partition.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import type { FetchRequest, FetchResponseInput, PartitionDataInput } from '../protocol/generated/fetch.js';
-import type { ClusterNode } from './cluster-node.js';
+import type { Clock } from '../runtime/clock.js';
 import type { ReplicaManager } from './replica-manager.js';
 
 const NO_RECORDS = Buffer.alloc(0);
@@ -38,8 +38,14 @@ function refused(index: number, errorCode: number): PartitionDataInput {
   };
 }
 
+/** What serving needs of the cluster node: its clock, and whether its etcd lease may still live. */
+export interface ServingNode {
+  readonly clock: Clock;
+  leaseFresh(): boolean;
+}
+
 export async function serveReplicaFetch(
-  node: ClusterNode,
+  node: ServingNode,
   replicas: ReplicaManager | null,
   request: FetchRequest,
   signal?: AbortSignal,
@@ -51,7 +57,7 @@ export async function serveReplicaFetch(
       const leader = replicas?.leaderOf(topic.topic, p.partition);
       const fetchOffset = Number(p.fetchOffset);
       let errorCode: number = ErrorCode.NONE;
-      if (leader === undefined || !node.session.leaseFresh()) errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+      if (leader === undefined || !node.leaseFresh()) errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
       else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < leader.leaderEpoch)
         errorCode = ErrorCode.FENCED_LEADER_EPOCH;
       else if (p.currentLeaderEpoch > leader.leaderEpoch) errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;

@@ -7,15 +7,27 @@ import type { TopicRequests } from '../broker/broker.js';
 import type { Failure } from '../broker/services.js';
 import type { Topic } from '../broker/topic-registry.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
-import type { ClusterNode } from './cluster-node.js';
+import type { Broker } from '../broker/broker.js';
+import type { ClusterState } from './cluster-state.js';
+import type { EtcdSession } from './etcd-session.js';
 import type { AdminAnswer, AdminRequest } from './records.js';
 
 /** How long a request waits for the controller (and then for the broker to apply it). */
 const REQUEST_TIMEOUT_MS = 30_000;
 const OK: Failure = { errorCode: ErrorCode.NONE, errorMessage: null };
 
+/** What the requests need of the cluster node (cluster-node.ts). */
+export interface RequestingNode {
+  readonly localId: number;
+  readonly state: ClusterState;
+  readonly session: EtcdSession;
+  readonly settings: { defaultReplicationFactor: number };
+  readonly brokerOrNull: Broker | null;
+  waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean>;
+}
+
 export class ClusterTopicRequests implements TopicRequests {
-  constructor(private readonly node: ClusterNode) {}
+  constructor(private readonly node: RequestingNode) {}
 
   private get broker() {
     return this.node.brokerOrNull!;

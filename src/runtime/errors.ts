@@ -14,7 +14,7 @@
 // the test checks both against protocol/generated/error-codes.ts.
 
 export type ErrorKind = 'caller' | 'environment' | 'bug';
-export type ErrorLayer = 'runtime' | 'protocol' | 'storage' | 'broker' | 'server' | 'client' | 'cli';
+export type ErrorLayer = 'runtime' | 'protocol' | 'storage' | 'broker' | 'cluster' | 'server' | 'client' | 'cli';
 
 export interface KafkaCodeRef {
   code: number;
@@ -153,6 +153,14 @@ export const errorTypes = {
     kafka: null,
     retriable: true,
     doc: "an internal topic (a coordinator's log) could not be created or is not open",
+  },
+  // cluster
+  PeerClosedError: {
+    layer: 'cluster',
+    kind: 'environment',
+    kafka: null,
+    retriable: true,
+    doc: "a broker's connection to another broker (a follower's to its leader) closed; the fetcher opens a new one",
   },
   // server
   ListenError: {

@@ -54,9 +54,17 @@ class SplitView implements MetadataView {
 }
 
 const TOPIC = 'split';
+/** Led here, but at epoch 4 (as after leader changes in a cluster): for the leader-epoch checks. */
+const EPOCHS = 'epochs';
 /** Partition 0: this broker leads. 1: node 7 leads. 2: nobody leads. */
 const splitLeaders = (topic: string, partition: number): number | undefined =>
-  topic !== TOPIC || partition === 0 ? undefined : partition === 1 ? OTHER.nodeId : NO_LEADER;
+  topic === EPOCHS
+    ? server.broker.metadata.localNodeId
+    : topic !== TOPIC || partition === 0
+      ? undefined
+      : partition === 1
+        ? OTHER.nodeId
+        : NO_LEADER;
 
 let server: TestBroker;
 let client: RawClient;
@@ -65,6 +73,7 @@ let correlationId = 0;
 before(async () => {
   server = await startTestBroker();
   await server.broker.createTopic(TOPIC, 3, {});
+  await server.broker.createTopic(EPOCHS, 1, {});
   server.broker.metadata = new SplitView(server.broker.metadata, splitLeaders);
   client = await RawClient.connect(server.port);
 });
@@ -174,6 +183,38 @@ test('Fetch v12: NOT_LEADER_OR_FOLLOWER with the current leader, no records; the
   }
   assert.deepEqual(answers.get(1).currentLeader, { leaderId: OTHER.nodeId, leaderEpoch: OTHER_EPOCH });
   assert.deepEqual(answers.get(2).currentLeader, { leaderId: NO_LEADER, leaderEpoch: OTHER_EPOCH });
+});
+
+test('Fetch v12 (KIP-320): an older leader epoch is FENCED_LEADER_EPOCH, a newer UNKNOWN_LEADER_EPOCH', async () => {
+  const errorAt = async (currentLeaderEpoch: number) => {
+    const body = await call(ApiKey.Fetch, 12, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [
+        {
+          topic: EPOCHS,
+          partitions: [
+            { partition: 0, currentLeaderEpoch, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 },
+          ],
+        },
+      ],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    const answer = body.responses[0].partitions[0];
+    return { errorCode: answer.errorCode, currentLeader: answer.currentLeader };
+  };
+  const fenced = await errorAt(OTHER_EPOCH - 2);
+  assert.equal(fenced.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
+  assert.deepEqual(fenced.currentLeader, { leaderId: server.broker.metadata.localNodeId, leaderEpoch: OTHER_EPOCH });
+  assert.equal((await errorAt(OTHER_EPOCH + 1)).errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
+  assert.equal((await errorAt(OTHER_EPOCH)).errorCode, ErrorCode.NONE);
+  assert.equal((await errorAt(-1)).errorCode, ErrorCode.NONE, 'no epoch named: no check');
 });
 
 test('Fetch v11: NOT_LEADER_OR_FOLLOWER per partition', async () => {

@@ -22,6 +22,18 @@ interface WantedPartition {
   partitionMaxBytes: number;
   /** Set when another broker leads the partition: answered NOT_LEADER_OR_FOLLOWER, not read. */
   elsewhere: PartitionPlacement | undefined;
+  /** FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH when the fetcher's leader epoch is not the leader's
+   *  (KIP-320): not read, answered with the leader and epoch the view knows. */
+  epochError: { errorCode: number; placement: PartitionPlacement } | undefined;
+}
+
+/** KIP-320: a fetcher that names a leader epoch (v9+, ≥ 0) other than the partition's current one. */
+function epochErrorOf(placement: PartitionPlacement | undefined, currentLeaderEpoch: number) {
+  if (placement === undefined || currentLeaderEpoch < 0 || currentLeaderEpoch === placement.leaderEpoch)
+    return undefined;
+  const errorCode =
+    currentLeaderEpoch < placement.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+  return { errorCode, placement };
 }
 
 export function fetchHandler(
@@ -45,18 +57,24 @@ export function fetchHandler(
       for (const topic of request.topics) {
         const partitions = topics.get(topic.topic) ?? new Map<number, WantedPartition>();
         for (const p of topic.partitions)
-          if (!partitions.has(p.partition))
+          if (!partitions.has(p.partition)) {
+            const elsewhere = ledElsewhere(view, topic.topic, p.partition);
             partitions.set(p.partition, {
               fetchOffset: Number(p.fetchOffset),
               partitionMaxBytes: p.partitionMaxBytes,
-              elsewhere: ledElsewhere(view, topic.topic, p.partition),
+              elsewhere,
+              epochError:
+                elsewhere === undefined
+                  ? epochErrorOf(view.placement(topic.topic, p.partition), p.currentLeaderEpoch)
+                  : undefined,
             });
+          }
         topics.set(topic.topic, partitions);
       }
       const wanted = [];
       for (const [topic, partitions] of topics)
         for (const [partition, p] of partitions)
-          if (p.elsewhere === undefined)
+          if (p.elsewhere === undefined && p.epochError === undefined)
             wanted.push({ topic, partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes });
       const results = await broker.fetch(
         wanted,
@@ -77,6 +95,7 @@ export function fetchHandler(
           topic,
           partitions: [...partitions].map(([partition, p]): PartitionDataInput => {
             if (p.elsewhere !== undefined) return notLeader(partition, p.elsewhere);
+            if (p.epochError !== undefined) return notLeader(partition, p.epochError.placement, p.epochError.errorCode);
             const r = results[index++]!;
             return {
               partitionIndex: r.partition,
@@ -101,10 +120,14 @@ export function fetchHandler(
   };
 }
 
-function notLeader(partitionIndex: number, placement: PartitionPlacement): PartitionDataInput {
+function notLeader(
+  partitionIndex: number,
+  placement: PartitionPlacement,
+  errorCode: number = ErrorCode.NOT_LEADER_OR_FOLLOWER,
+): PartitionDataInput {
   return {
     partitionIndex,
-    errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    errorCode,
     highWatermark: -1n,
     lastStableOffset: -1n,
     logStartOffset: -1n,

@@ -1,0 +1,150 @@
+// Cluster-wide admin and the in-sync replica rules: DeleteTopics and CreatePartitions go through the
+// controller and reach every broker; acks=all is refused below min.insync.replicas while acks=1 is
+// taken; and `sluice cluster up` starts a working cluster that Ctrl-C stops.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { TestCluster } from '../support/cluster.js';
+import { freePort, mainScript, waitFor } from '../support/sluice-process.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+test('CreatePartitions and DeleteTopics on one broker reach the whole cluster', { timeout: 120_000 }, async () => {
+  const cluster = await TestCluster.start(3);
+  try {
+    const admin = cluster.kafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic: 'grow', numPartitions: 2, replicationFactor: 2 }],
+      waitForLeaders: true,
+    });
+    await admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 5 }] });
+    const grown = await cluster.partitions('grow');
+    assert.equal(grown.length, 5);
+    for (const p of grown) assert.equal(p.replicas.length, 2);
+    const shrink = await admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 3 }] }).then(
+      () => 'grown',
+      (error: { type?: string }) => error.type ?? String(error),
+    );
+    assert.equal(shrink, 'INVALID_PARTITIONS');
+    await admin.deleteTopics({ topics: ['grow'] });
+    await admin.disconnect();
+    // Every broker, asked on its own, no longer has it.
+    for (const b of cluster.brokers) {
+      const own = new Kafka({ brokers: [`127.0.0.1:${b.port}`], logLevel: logLevel.NOTHING }).admin();
+      await own.connect();
+      await waitFor(
+        `broker ${b.nodeId} without the topic`,
+        async () => !(await own.listTopics()).includes('grow'),
+        20_000,
+      );
+      await own.disconnect();
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test(
+  'min.insync.replicas=2 with one in-sync replica left: acks=all is NOT_ENOUGH_REPLICAS, acks=1 is taken',
+  { timeout: 120_000 },
+  async () => {
+    const cluster = await TestCluster.start(3, ['min.insync.replicas=2']);
+    try {
+      const admin = cluster.kafka().admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [{ topic: 'isr', numPartitions: 1, replicationFactor: 3 }],
+        waitForLeaders: true,
+      });
+      await admin.disconnect();
+      const [p] = await cluster.partitions('isr');
+      for (const id of p!.replicas.filter((r) => r !== p!.leader)) await cluster.kill(id);
+      await waitFor(
+        'the ISR down to the leader',
+        async () => (await cluster.partitions('isr'))[0]!.isr.length === 1,
+        30_000,
+        200,
+      );
+      const kafka = new Kafka({
+        brokers: [`127.0.0.1:${cluster.broker(p!.leader).port}`],
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 0 },
+      });
+      const producer = kafka.producer({ retry: { retries: 0 } });
+      await producer.connect();
+      const refused = await producer.send({ topic: 'isr', acks: -1, messages: [{ value: 'all' }] }).then(
+        () => 'acknowledged',
+        (error: { type?: string; cause?: { type?: string } }) => error.type ?? error.cause?.type ?? String(error),
+      );
+      assert.equal(refused, 'NOT_ENOUGH_REPLICAS');
+      const [taken] = await producer.send({ topic: 'isr', acks: 1, messages: [{ value: 'one' }] });
+      assert.equal(taken!.errorCode, 0);
+      await producer.disconnect();
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+test(
+  'sluice cluster up --brokers 3: etcd and three brokers that kcat sees; SIGINT stops all of them',
+  { timeout: 120_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-cluster-up-'));
+    const basePort = await freePort();
+    const etcdPort = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        mainScript,
+        'cluster',
+        'up',
+        '--brokers',
+        '3',
+        '--base-port',
+        String(basePort),
+        '--etcd-port',
+        String(etcdPort),
+        '--data-dir',
+        dataDir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const admin = new Kafka({
+        brokers: [`127.0.0.1:${basePort}`],
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 20 },
+      }).admin();
+      await waitFor(
+        'three brokers',
+        async () => {
+          try {
+            await admin.connect();
+            return (await admin.describeCluster()).brokers.length === 3;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        300,
+      );
+      await admin.disconnect();
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, output.slice(-3000));
+      assert.match(output, /\[broker-2\].*shutdown complete/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
