@@ -4,20 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { Producer } from '../../src/client/producer.js';
 import { stringSerde } from '../../src/client/serializers.js';
-import { TestCluster } from '../support/cluster.js';
+import { ackedWriter, logBytes, TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/sluice-process.js';
-
-function logBytes(dataDir: string, topic: string, partition: number): Buffer {
-  const dir = join(dataDir, `${topic}-${partition}`);
-  const segments = readdirSync(dir)
-    .filter((f) => f.endsWith('.log'))
-    .sort();
-  return Buffer.concat(segments.map((f) => readFileSync(join(dir, f))));
-}
 
 async function createTopic(cluster: TestCluster, topic: string, partitions = 1, replicationFactor = 3): Promise<void> {
   const admin = cluster.kafka().admin();
@@ -112,28 +104,15 @@ test(
         retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 },
       });
       await producer.connect();
-      const acknowledged: string[] = [];
-      let next = 0;
-      let writing = true;
-      const writer = (async () => {
-        while (writing) {
-          const values = Array.from({ length: 5 }, () => `e-${next++}`);
-          try {
-            await producer.send({ topic: 'etcd-down', acks: -1, messages: values.map((value) => ({ value })) });
-            acknowledged.push(...values);
-          } catch {
-            // not acknowledged
-          }
-        }
-      })();
+      const writer = ackedWriter(producer, 'etcd-down', 'e', 5);
+      const { acknowledged } = writer;
       await waitFor('writes before etcd goes', () => acknowledged.length >= 50, 30_000);
       await cluster.etcd.kill();
       await new Promise((r) => setTimeout(r, 5000)); // longer than the session timeout (3 s)
       const duringOutage = acknowledged.length;
       await cluster.etcd.restart();
       await waitFor('writes acknowledged after etcd is back', () => acknowledged.length >= duringOutage + 50, 90_000);
-      writing = false;
-      await writer;
+      await writer.stop();
       await producer.disconnect();
       const seen = new Set(await readAll(cluster, 'etcd-down', acknowledged.length));
       assert.deepEqual(

@@ -4,20 +4,10 @@
 // once the killed brokers are back the three replicas' logs are byte-identical.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { TestCluster } from '../support/cluster.js';
+import { ackedWriter, logBytes, TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/sluice-process.js';
 
 const cycles = Number(process.env.SLUICE_CLUSTER_CYCLES ?? 20);
-
-function logBytes(dataDir: string, topic: string, partition: number): Buffer {
-  const dir = join(dataDir, `${topic}-${partition}`);
-  const segments = readdirSync(dir)
-    .filter((f) => f.endsWith('.log'))
-    .sort();
-  return Buffer.concat(segments.map((f) => readFileSync(join(dir, f))));
-}
 
 test(
   'metadata: every broker lists the three, a controller, and a replicated topic with balanced leaders',
@@ -72,20 +62,8 @@ test(
         retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1000 },
       });
       await producer.connect();
-      const acknowledged: string[] = [];
-      let next = 0;
-      let writing = true;
-      const writer = (async () => {
-        while (writing) {
-          const values = Array.from({ length: 10 }, () => `m-${next++}`);
-          try {
-            await producer.send({ topic: 'ha', acks: -1, messages: values.map((value) => ({ value })) });
-            acknowledged.push(...values);
-          } catch {
-            // not acknowledged: these values may or may not be in the log, never twice
-          }
-        }
-      })();
+      const writer = ackedWriter(producer, 'ha', 'm', 10);
+      const { acknowledged } = writer;
       const failovers: number[] = [];
       for (let cycle = 0; cycle < cycles; cycle++) {
         const before = acknowledged.length;
@@ -100,8 +78,7 @@ test(
         cluster.restart(leader);
         await cluster.untilBrokers(3, 60_000);
       }
-      writing = false;
-      await writer;
+      await writer.stop();
       await producer.disconnect();
       failovers.sort((a, b) => a - b);
       console.log(

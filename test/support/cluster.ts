@@ -1,7 +1,7 @@
 // A local cluster for tests: a real etcd and N `sluice start --cluster-etcd …` processes on loopback,
 // each with its own data dir, killed (-9), restarted and stopped by the test.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -132,4 +132,47 @@ export class TestCluster {
     await this.etcd.stop();
     for (const b of this.brokers) rmSync(b.dataDir, { recursive: true, force: true });
   }
+}
+
+/** What a kafkajs producer's send takes, as far as the writer below uses it. */
+interface Sender {
+  send(record: { topic: string; acks: number; messages: { value: string }[] }): Promise<unknown>;
+}
+
+/**
+ * A writer that sends `batch` unique values (`<prefix>-<n>`, n counting up) per acks=all send, one send
+ * at a time, until stopped; `acknowledged` holds the values of every send that succeeded, in order. A
+ * failed send's values may or may not be in the log — never twice, with an idempotent producer.
+ */
+export function ackedWriter(producer: Sender, topic: string, prefix: string, batch: number) {
+  const acknowledged: string[] = [];
+  let next = 0;
+  let writing = true;
+  const running = (async () => {
+    while (writing) {
+      const values = Array.from({ length: batch }, () => `${prefix}-${next++}`);
+      try {
+        await producer.send({ topic, acks: -1, messages: values.map((value) => ({ value })) });
+        acknowledged.push(...values);
+      } catch {
+        // not acknowledged
+      }
+    }
+  })();
+  return {
+    acknowledged,
+    async stop(): Promise<void> {
+      writing = false;
+      await running;
+    },
+  };
+}
+
+/** A partition's log bytes in one broker's data dir: every segment, in order. */
+export function logBytes(dataDir: string, topic: string, partition: number): Buffer {
+  const dir = join(dataDir, `${topic}-${partition}`);
+  const segments = readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .sort();
+  return Buffer.concat(segments.map((f) => readFileSync(join(dir, f))));
 }
