@@ -73,6 +73,10 @@ export async function run(): Promise<void> {
     let singleRate: number;
     let singleLatency;
     try {
+      const admin = new kafkajs.Kafka({ brokers: [single.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      await admin.createTopics({ topics: ['bench', 'bench-latency'].map((topic) => ({ topic, numPartitions: 1 })) });
+      await admin.disconnect();
       singleRate = await kcatThroughput(single.bootstrap, 'bench', file);
       singleLatency = await latency(single.host, single.port, 'bench-latency');
     } finally {
