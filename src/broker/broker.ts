@@ -79,6 +79,8 @@ export interface BrokerOptions {
   clock?: Clock;
   /** Where partitions are led (metadata/view.ts); default: this node leads every one (LocalMetadataView). */
   metadata?: (broker: Broker) => MetadataView;
+  /** Blocks of producer ids unique across brokers (a cluster); default: this data directory's file. */
+  reserveProducerIds?: (size: number) => Promise<number>;
   /** Who decides topic changes; default: this broker (one node). With it, topics other than the
    *  broker's own open as followers until the cluster says which this broker leads. */
   topicRequests?: TopicRequests;
@@ -175,7 +177,10 @@ export class Broker {
         logger,
         clock,
         hooks,
-        await ProducerIdAllocator.open(config.dataDir),
+        await ProducerIdAllocator.open(
+          config.dataDir,
+          options.reserveProducerIds ? { reserveBlock: options.reserveProducerIds } : {},
+        ),
         () => lock.release(),
       );
       broker.topicRequests = options.topicRequests ?? null;

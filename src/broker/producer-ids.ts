@@ -24,6 +24,12 @@ const NEXT_BLOCK_KEY = 'next.block.start';
 export interface ProducerIdAllocatorOptions {
   /** Ids reserved per durable write (tests use small blocks). */
   blockSize?: number;
+  /**
+   * Where blocks come from when the ids must be unique across brokers (a cluster: src/cluster/ reserves
+   * them in etcd, as Kafka's controller does with AllocateProducerIds). Resolves with the first id of a
+   * block of `size` ids no other broker was or will be given. Default: this data directory's file.
+   */
+  reserveBlock?: (size: number) => Promise<number>;
 }
 
 export class ProducerIdAllocator {
@@ -37,6 +43,7 @@ export class ProducerIdAllocator {
     private readonly dataDir: string,
     start: number,
     private readonly blockSize: number,
+    private readonly shared?: (size: number) => Promise<number>,
   ) {
     this.nextId = start;
     this.blockEnd = start;
@@ -48,6 +55,7 @@ export class ProducerIdAllocator {
     const blockSize = options.blockSize ?? PRODUCER_ID_BLOCK_SIZE;
     if (!Number.isSafeInteger(blockSize) || blockSize < 1)
       throw new RangeError(`producer id block size must be a positive integer, got ${blockSize}`);
+    if (options.reserveBlock !== undefined) return new ProducerIdAllocator(dataDir, 0, blockSize, options.reserveBlock);
     const path = join(dataDir, PRODUCER_IDS_FILE_NAME);
     const text = await readTextIfExists(path);
     if (text === null) return new ProducerIdAllocator(dataDir, 0, blockSize);
@@ -79,6 +87,12 @@ export class ProducerIdAllocator {
   }
 
   private async reserveBlock(): Promise<void> {
+    if (this.shared !== undefined) {
+      const start = await this.shared(this.blockSize);
+      this.nextId = start;
+      this.blockEnd = start + this.blockSize;
+      return;
+    }
     const end = this.nextId + this.blockSize;
     if (!Number.isSafeInteger(end))
       throw new DataDirError('producer ids exhausted: the next block would pass 2^53 - 1');

@@ -157,12 +157,12 @@ export async function runCluster(args: readonly string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       for (const child of children) {
-        if (child.exitCode !== null) continue;
+        if (child.exitCode !== null || child.signalCode !== null) continue; // already gone (killed by hand)
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
-      if (etcd !== null && etcd.exitCode === null) {
+      if (etcd !== null && etcd.exitCode === null && etcd.signalCode === null) {
         const exited = new Promise((r) => etcd!.once('exit', r));
         etcd.kill('SIGTERM');
         await exited;

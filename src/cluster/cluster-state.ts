@@ -64,6 +64,8 @@ export class ClusterState {
       case 'cluster-id':
         if (!removed) this.clusterId = event.value;
         return;
+      case 'producer-ids': // the producer id counter: read and moved only by reservations (etcd-session.ts)
+        return;
       case 'topics':
         this.keep(this.topics, rest, event, topicRecordFrom);
         return;

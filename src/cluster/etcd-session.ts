@@ -156,6 +156,26 @@ export class EtcdSession {
     await this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit();
   }
 
+  /**
+   * Reserves `size` ids of a counter kept in etcd under `key` (not under the lease: it outlives every
+   * broker): read, then compare-and-swap on the key's mod revision, again until no other broker
+   * reserved in between. Resolves with the first id of the block.
+   */
+  async reserveFromCounter(key: string, size: number): Promise<number> {
+    for (;;) {
+      const range = await this.ns.get(key).exec();
+      const kv = range.kvs[0];
+      const start = kv === undefined ? 0 : Number(kv.value.toString());
+      if (!Number.isSafeInteger(start) || start < 0) throw new Error(`etcd key ${key} holds no counter`);
+      const modRevision = kv === undefined ? '0' : kv.mod_revision;
+      const result = await this.ns
+        .if(key, 'Mod', '==', modRevision)
+        .then(this.ns.put(key).value(String(start + size)))
+        .commit();
+      if (result.succeeded) return start;
+    }
+  }
+
   /** Writes all of `writes` in one transaction if this broker still holds the controller key it took at
    *  `fence` and every `ifModRevision` holds. Resolves false when a condition failed (nothing written). */
   async fencedWrite(controllerKey: string, fence: string, writes: readonly Write[]): Promise<boolean> {

@@ -106,7 +106,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
       brokerConfigFrom(properties, advertised),
       cluster === null
         ? { logger }
-        : { logger, metadata: () => cluster.metadata(), topicRequests: cluster.topicRequests },
+        : {
+            logger,
+            metadata: () => cluster.metadata(),
+            topicRequests: cluster.topicRequests,
+            // Producer ids unique across the cluster: blocks from a counter in etcd (Kafka: KIP-730).
+            reserveProducerIds: (size) => cluster.session.reserveFromCounter('producer-ids', size),
+          },
     );
   } catch (error) {
     await cluster?.close();

@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import { ApiKey, ErrorCode } from '../../src/protocol/generated/index.js';
 import { TestCluster } from '../support/cluster.js';
-import { freePort, mainScript, waitFor } from '../support/sluice-process.js';
+import { RawClient } from '../support/raw-client.js';
+import { freePort, mainScript, untilConnected, waitFor } from '../support/sluice-process.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -145,6 +147,87 @@ test(
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'producer ids are unique across the cluster: InitProducerId on every broker, before and after a restart',
+  { timeout: 120_000 },
+  async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      const ids: number[] = [];
+      const ask = async (port: number) => {
+        const client = await untilConnected(port, 30_000);
+        for (let i = 1; i <= 3; i++)
+          client.request(ApiKey.InitProducerId, 1, i, { transactionalId: null, transactionTimeoutMs: 60_000 });
+        const frames = await client.waitForFrames(3, 10_000);
+        client.close();
+        for (const frame of frames) {
+          const { body } = RawClient.decode(ApiKey.InitProducerId, 1, frame);
+          assert.equal(body.errorCode, ErrorCode.NONE);
+          ids.push(Number(body.producerId));
+        }
+      };
+      for (const b of cluster.brokers) await ask(b.port);
+      await cluster.kill(1);
+      cluster.restart(1);
+      await cluster.untilBrokers(3, 60_000);
+      for (const b of cluster.brokers) await ask(b.port);
+      assert.equal(new Set(ids).size, ids.length, `ids ${ids.join(',')}`);
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+test(
+  'two idempotent kcat producers through different brokers, same partition: both sets of messages are there',
+  { timeout: 120_000 },
+  async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      const admin = cluster.kafka().admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [{ topic: 'two', numPartitions: 1, replicationFactor: 3 }],
+        waitForLeaders: true,
+      });
+      await admin.disconnect();
+      for (const [index, b] of cluster.brokers.slice(0, 2).entries()) {
+        const kcat = spawn(
+          'kcat',
+          [
+            '-P',
+            '-b',
+            `127.0.0.1:${b.port}`,
+            '-t',
+            'two',
+            '-p',
+            '0',
+            '-X',
+            'acks=all',
+            '-X',
+            'enable.idempotence=true',
+          ],
+          {
+            stdio: ['pipe', 'ignore', 'pipe'],
+          },
+        );
+        kcat.stdin.end(Array.from({ length: 100 }, (_, i) => `p${index}-${i}`).join('\n') + '\n');
+        assert.equal(await new Promise((r) => kcat.once('exit', r)), 0);
+      }
+      const consumer = cluster.kafka().consumer({ groupId: 'two-check', maxWaitTimeInMs: 200 });
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'two', fromBeginning: true });
+      const seen = new Set<string>();
+      await consumer.run({ eachMessage: async ({ message }) => void seen.add(message.value!.toString()) });
+      await waitFor('200 messages', () => seen.size >= 200, 30_000);
+      await consumer.disconnect();
+      assert.equal(seen.size, 200);
+    } finally {
+      await cluster.stop();
     }
   },
 );
