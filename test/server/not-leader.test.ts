@@ -217,6 +217,30 @@ test('Fetch v12 (KIP-320): an older leader epoch is FENCED_LEADER_EPOCH, a newer
   assert.equal((await errorAt(-1)).errorCode, ErrorCode.NONE, 'no epoch named: no check');
 });
 
+test('ListOffsets v4+ and OffsetForLeaderEpoch (KIP-320): the same leader-epoch checks', async () => {
+  const listAt = async (currentLeaderEpoch: number) =>
+    (
+      await call(ApiKey.ListOffsets, 7, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: EPOCHS, partitions: [{ partitionIndex: 0, currentLeaderEpoch, timestamp: -1n }] }],
+      })
+    ).topics[0].partitions[0].errorCode;
+  const epochAt = async (currentLeaderEpoch: number) =>
+    (
+      await call(ApiKey.OffsetForLeaderEpoch, 4, {
+        replicaId: -1,
+        topics: [{ topic: EPOCHS, partitions: [{ partition: 0, currentLeaderEpoch, leaderEpoch: 0 }] }],
+      })
+    ).topics[0].partitions[0].errorCode;
+  for (const ask of [listAt, epochAt]) {
+    assert.equal(await ask(OTHER_EPOCH - 1), ErrorCode.FENCED_LEADER_EPOCH);
+    assert.equal(await ask(OTHER_EPOCH + 3), ErrorCode.UNKNOWN_LEADER_EPOCH);
+    assert.equal(await ask(OTHER_EPOCH), ErrorCode.NONE);
+    assert.equal(await ask(-1), ErrorCode.NONE);
+  }
+});
+
 test('Fetch v11: NOT_LEADER_OR_FOLLOWER per partition', async () => {
   const answers = await fetch(11);
   assert.deepEqual(

@@ -7,6 +7,8 @@
 // The view answers "who", never "what is in the log": offsets, watermarks and data stay with the
 // Partition objects.
 
+import { ErrorCode } from '../../protocol/generated/error-codes.js';
+
 export interface BrokerNode {
   nodeId: number;
   /** What clients are told to connect to (the advertised listener). */
@@ -39,6 +41,21 @@ export interface MetadataView {
   node(nodeId: number): BrokerNode | undefined;
   /** Placement of a partition, or undefined if the topic or partition does not exist. */
   placement(topic: string, partition: number): PartitionPlacement | undefined;
+}
+
+/**
+ * KIP-320: the error for a request that names a leader epoch (≥ 0; -1 means "not checked") other than the
+ * partition's current one — FENCED_LEADER_EPOCH for an older one (the client's metadata is stale),
+ * UNKNOWN_LEADER_EPOCH for a newer one (this broker's is) — or undefined when it matches or is not named.
+ * Fetch, ListOffsets and OffsetForLeaderEpoch check it.
+ */
+export function leaderEpochMismatch(
+  placement: PartitionPlacement | undefined,
+  currentLeaderEpoch: number,
+): number | undefined {
+  if (placement === undefined || currentLeaderEpoch < 0 || currentLeaderEpoch === placement.leaderEpoch)
+    return undefined;
+  return currentLeaderEpoch < placement.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
 }
 
 /** True when this broker leads the partition. */

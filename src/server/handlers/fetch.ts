@@ -8,7 +8,7 @@
 // with the leader and epoch the view knows in v12's current_leader, and is not read. (Fetching from a
 // follower, KIP-392, is for the cluster to add: preferred_read_replica stays -1.)
 import { READ_COMMITTED, type Broker } from '../../broker/broker.js';
-import { ledElsewhere, type PartitionPlacement } from '../../broker/metadata/view.js';
+import { leaderEpochMismatch, ledElsewhere, type PartitionPlacement } from '../../broker/metadata/view.js';
 import { ApiKey, ErrorCode } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchResponseInput, PartitionDataInput } from '../../protocol/generated/fetch.js';
 import type { KafkaHandler } from './handler.js';
@@ -29,11 +29,8 @@ interface WantedPartition {
 
 /** KIP-320: a fetcher that names a leader epoch (v9+, ≥ 0) other than the partition's current one. */
 function epochErrorOf(placement: PartitionPlacement | undefined, currentLeaderEpoch: number) {
-  if (placement === undefined || currentLeaderEpoch < 0 || currentLeaderEpoch === placement.leaderEpoch)
-    return undefined;
-  const errorCode =
-    currentLeaderEpoch < placement.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
-  return { errorCode, placement };
+  const errorCode = leaderEpochMismatch(placement, currentLeaderEpoch);
+  return errorCode === undefined ? undefined : { errorCode, placement: placement! };
 }
 
 export function fetchHandler(

@@ -15,7 +15,7 @@
 // current_leader_epoch (v4+) is not checked: Metadata and Fetch do not fence by epoch yet either; when
 // they do, all of them take the current epoch from the metadata view's placement.
 import { READ_COMMITTED, type Broker } from '../../broker/broker.js';
-import { ledElsewhere } from '../../broker/metadata/view.js';
+import { leaderEpochMismatch, ledElsewhere } from '../../broker/metadata/view.js';
 import { SpecialTimestamp, type FetchableLimit } from '../../broker/offset-lookup.js';
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -87,7 +87,8 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler<ListOffsetsRequ
               ? ErrorCode.UNSUPPORTED_VERSION
               : ledElsewhere(view, topic.name, p.partitionIndex) !== undefined
                 ? ErrorCode.NOT_LEADER_OR_FOLLOWER
-                : ErrorCode.NONE;
+                : (leaderEpochMismatch(view.placement(topic.name, p.partitionIndex), p.currentLeaderEpoch) ??
+                  ErrorCode.NONE);
           if (errorCode !== ErrorCode.NONE) {
             answers.set(p.partitionIndex, Promise.resolve(failed(p.partitionIndex, errorCode)));
             continue;

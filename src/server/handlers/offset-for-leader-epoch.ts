@@ -3,7 +3,7 @@
 // in Kafka: a partition the metadata view says another broker leads (or none does) is
 // NOT_LEADER_OR_FOLLOWER.
 import type { Broker } from '../../broker/broker.js';
-import { ledElsewhere } from '../../broker/metadata/view.js';
+import { leaderEpochMismatch, ledElsewhere } from '../../broker/metadata/view.js';
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type {
@@ -34,6 +34,9 @@ export function offsetForLeaderEpochHandler(
                 endOffset: -1n,
               };
             }
+            const mismatch = leaderEpochMismatch(view.placement(topic.topic, p.partition), p.currentLeaderEpoch);
+            if (mismatch !== undefined)
+              return { errorCode: mismatch, partition: p.partition, leaderEpoch: -1, endOffset: -1n };
             const found = broker.endOffsetForEpoch(topic.topic, p.partition, p.leaderEpoch);
             return {
               errorCode: found.errorCode,
