@@ -58,6 +58,11 @@ export class ClusterNode {
   private waiters = new Set<() => void>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private resigned = false;
+  /** False from the moment the lease may have ended until a fresh snapshot of etcd is applied: a broker
+   *  that was cut off takes up no leadership from what it knew before (others may have moved it since). */
+  private synced = true;
+  /** Watch events at or below this revision are older than the last snapshot applied: dropped. */
+  private snapshotRevision = 0n;
   readonly topicRequests: TopicRequests;
 
   private constructor(
@@ -69,7 +74,7 @@ export class ClusterNode {
   ) {
     this.view = new ClusterMetadataView('', localId, this.state, {
       leadingEpoch: (topic, partition) => this.replicas?.leadingEpoch(topic, partition) ?? -1,
-      leaseFresh: () => this.session.leaseFresh(),
+      leaseFresh: () => this.mayLead(),
       localInternal: (topic, partition) => this.broker?.partitions.get(topic, partition),
     });
     this.topicRequests = new ClusterTopicRequests(this);
@@ -100,9 +105,15 @@ export class ClusterNode {
     return this.view;
   }
 
+  /** This broker may act as a leader: its lease may live, and its state is not from before a gap. */
+  private mayLead(): boolean {
+    return this.synced && this.session.leaseFresh();
+  }
+
   private applied(events: KeyEvent[], createRevisions: Map<string, string>): void {
     const before = this.state.unreadable.length;
-    for (const event of events) this.state.apply(event, createRevisions.get(event.key));
+    for (const event of events)
+      if (BigInt(event.modRevision) > this.snapshotRevision) this.state.apply(event, createRevisions.get(event.key));
     for (const key of this.state.unreadable.slice(before)) this.logger.warn({ key }, 'etcd key ignored: not readable');
     this.view.refresh();
     this.controller?.changed();
@@ -137,11 +148,11 @@ export class ClusterNode {
       logger,
       clock,
     });
-    this.replicas.leaseFresh = () => session.leaseFresh();
+    this.replicas.leaseFresh = () => this.mayLead();
     this.replicas.onPass = () => this.wakeWaiters();
     this.replicas.start();
     await this.register(false);
-    session.onNewLease = () => this.replicas?.changed();
+    session.onNewLease = () => this.resync();
     this.controller = new Controller(localId, session, this.state, settings, logger);
     this.controller.start();
     this.leaseTimer = setInterval(() => this.checkLease(), LEASE_CHECK_MS).unref();
@@ -168,6 +179,7 @@ export class ClusterNode {
     const fresh = this.session.leaseFresh();
     if (!fresh && !this.resigned) {
       this.resigned = true;
+      this.synced = false;
       this.logger.warn(
         { nodeId: this.localId },
         'etcd lease not renewed within the session timeout: resigning every leadership',
@@ -175,7 +187,26 @@ export class ClusterNode {
       this.replicas?.resignAll();
     } else if (fresh && this.resigned) {
       this.resigned = false;
+      void this.resync();
+    }
+  }
+
+  /** Reads etcd afresh and replaces the state with it, then lets the replicas take their roles. */
+  private async resync(): Promise<void> {
+    try {
+      const snapshot = await this.session.snapshot();
+      this.state.reset();
+      this.snapshotRevision = BigInt(snapshot.revision);
+      for (const event of snapshot.events) this.state.apply(event, snapshot.createRevisions.get(event.key));
+      this.synced = true;
+      this.logger.info({ revision: snapshot.revision }, 'cluster state read afresh from etcd');
+      this.view.refresh();
+      this.controller?.changed();
       this.replicas?.changed();
+      this.wakeWaiters();
+    } catch (error) {
+      this.logger.warn({ error: String(error) }, 'etcd snapshot failed; the lease check tries again');
+      this.resigned = true; // checkLease tries again while the lease is fresh
     }
   }
 

@@ -41,6 +41,15 @@ export class ClusterState {
   /** Keys that were there but did not parse: logged once by the caller. */
   readonly unreadable: string[] = [];
 
+  /** Forgets everything but the cluster id, before a fresh snapshot is applied (after etcd was away). */
+  reset(): void {
+    this.brokers.clear();
+    this.controller = null;
+    this.topics.clear();
+    this.requests.clear();
+    this.isrChanges.clear();
+  }
+
   apply(event: KeyEvent, createRevision = event.modRevision): void {
     if (BigInt(event.modRevision) > BigInt(this.revision)) this.revision = event.modRevision;
     const slash = event.key.indexOf('/');

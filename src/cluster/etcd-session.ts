@@ -44,10 +44,12 @@ export class EtcdSession {
   private lastAcknowledgedAt = -Infinity;
   private watcher: Watcher | null = null;
   private closed = false;
+  /** The one loop granting a new lease after the last was lost (lost events of failed grants join it). */
+  private regranting: Promise<void> | null = null;
   /** Keys rewritten under each new lease (the registration). */
   private readonly underLease = new Map<string, string>();
   /** Runs after a new lease replaced a lost one and the keys under it were written again. */
-  onNewLease: () => void = () => {};
+  onNewLease: () => void | Promise<void> = () => {};
 
   constructor(private readonly options: EtcdSessionOptions) {
     this.client = new Etcd3({ hosts: options.endpoints, dialTimeout: 2000 });
@@ -71,9 +73,10 @@ export class EtcdSession {
     });
     lease.on('lost', (error) => {
       if (this.closed || this.lease !== lease) return;
-      this.options.logger.warn({ error: String(error) }, 'etcd lease lost: joining again with a new one');
       this.lastAcknowledgedAt = -Infinity;
-      void this.regrant();
+      if (this.regranting !== null) return;
+      this.options.logger.warn({ error: String(error) }, 'etcd lease lost: joining again with a new one');
+      this.regranting = this.regrant().finally(() => (this.regranting = null));
     });
     const asked = this.options.clock.now();
     this.leaseId = await lease.grant();
@@ -86,7 +89,7 @@ export class EtcdSession {
         this.lease?.release();
         await this.grant();
         for (const [key, value] of this.underLease) await this.ns.put(key).value(value).lease(this.leaseId).exec();
-        this.onNewLease();
+        await this.onNewLease();
         return;
       } catch (error) {
         this.options.logger.warn({ error: String(error) }, 'etcd unreachable: retrying the lease');
@@ -108,6 +111,18 @@ export class EtcdSession {
   async putUnderLease(key: string, value: string): Promise<void> {
     this.underLease.set(key, value);
     await this.ns.put(key).value(value).lease(this.leaseId).exec();
+  }
+
+  /** Everything under the prefix now, and the revision it was read at. */
+  async snapshot(): Promise<{ events: KeyEvent[]; createRevisions: Map<string, string>; revision: string }> {
+    const range = await this.ns.getAll().exec();
+    const createRevisions = new Map<string, string>();
+    const events: KeyEvent[] = range.kvs.map((kv) => {
+      const key = kv.key.toString();
+      createRevisions.set(key, kv.create_revision);
+      return { kind: 'put', key, value: kv.value.toString(), modRevision: kv.mod_revision };
+    });
+    return { events, createRevisions, revision: range.header.revision };
   }
 
   /** Everything under the prefix, then every change after it, in revision order. */

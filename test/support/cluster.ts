@@ -26,7 +26,14 @@ export class TestCluster {
     private readonly overrides: readonly string[],
   ) {}
 
-  static async start(count: number, overrides: readonly string[] = []): Promise<TestCluster> {
+  /** Where a broker reaches etcd, when not directly (a proxy the test can cut). */
+  etcdEndpointOf: (nodeId: number) => string = () => this.etcd.endpoint;
+
+  static async start(
+    count: number,
+    overrides: readonly string[] = [],
+    etcdEndpointOf?: (etcd: EtcdServer, nodeId: number) => Promise<string>,
+  ): Promise<TestCluster> {
     const etcd = await EtcdServer.start();
     const brokers: ClusterBroker[] = [];
     for (let nodeId = 1; nodeId <= count; nodeId++)
@@ -38,6 +45,11 @@ export class TestCluster {
         output: '',
       });
     const cluster = new TestCluster(etcd, brokers, overrides);
+    if (etcdEndpointOf !== undefined) {
+      const endpoints = new Map<number, string>();
+      for (const b of brokers) endpoints.set(b.nodeId, await etcdEndpointOf(etcd, b.nodeId));
+      cluster.etcdEndpointOf = (nodeId) => endpoints.get(nodeId)!;
+    }
     for (const b of brokers) cluster.spawn(b);
     await cluster.untilBrokers(count);
     return cluster;
@@ -54,7 +66,7 @@ export class TestCluster {
   private spawn(b: ClusterBroker): void {
     b.child = spawnSluice(b.port, b.dataDir, {
       overrides: [
-        `sluice.cluster.etcd=${this.etcd.endpoint}`,
+        `sluice.cluster.etcd=${this.etcdEndpointOf(b.nodeId)}`,
         `node.id=${b.nodeId}`,
         'sluice.cluster.session.timeout.ms=3000',
         'replica.lag.time.max.ms=3000',
