@@ -114,7 +114,7 @@ export class EtcdSession {
   }
 
   /** Everything under the prefix now, and the revision it was read at. */
-  async snapshot(): Promise<{ events: KeyEvent[]; createRevisions: Map<string, string>; revision: string }> {
+  async snapshot(): Promise<Snapshot> {
     const range = await this.ns.getAll().exec();
     const createRevisions = new Map<string, string>();
     const events: KeyEvent[] = range.kvs.map((kv) => {
@@ -127,15 +127,9 @@ export class EtcdSession {
 
   /** Everything under the prefix, then every change after it, in revision order. */
   async watch(onEvents: (events: KeyEvent[], createRevisions: Map<string, string>) => void): Promise<void> {
-    const range = await this.ns.getAll().exec();
-    const createRevisions = new Map<string, string>();
-    const events: KeyEvent[] = range.kvs.map((kv) => {
-      const key = kv.key.toString();
-      createRevisions.set(key, kv.create_revision);
-      return { kind: 'put', key, value: kv.value.toString(), modRevision: kv.mod_revision };
-    });
+    const { events, createRevisions, revision } = await this.snapshot();
     onEvents(events, createRevisions);
-    const next = (BigInt(range.header.revision) + 1n).toString();
+    const next = (BigInt(revision) + 1n).toString();
     this.watcher = await this.ns.watch().prefix('').startRevision(next).create();
     this.watcher.on('data', (response) => {
       const revisions = new Map<string, string>();

@@ -11,32 +11,13 @@ import { stringSerde } from '../../src/client/serializers.js';
 import { ackedWriter, logBytes, TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/sluice-process.js';
 
-async function createTopic(cluster: TestCluster, topic: string, partitions = 1, replicationFactor = 3): Promise<void> {
-  const admin = cluster.kafka().admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
-  await admin.disconnect();
-}
-
-async function readAll(cluster: TestCluster, topic: string, expected: number): Promise<string[]> {
-  const consumer = cluster.kafka().consumer({ groupId: `check-${topic}-${Date.now()}`, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const seen: string[] = [];
-  await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
-  await waitFor(`${expected} messages of ${topic}`, () => seen.length >= expected, 60_000);
-  await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive now
-  await consumer.disconnect();
-  return seen;
-}
-
 test(
   'a follower killed, its log torn at a random byte, restarted: it catches up, re-joins the ISR, same bytes',
   { timeout: 180_000 },
   async () => {
     const cluster = await TestCluster.start(3);
     try {
-      await createTopic(cluster, 'torn');
+      await cluster.createTopic('torn');
       const producer = cluster.kafka().producer({ idempotent: true });
       await producer.connect();
       for (let i = 0; i < 50; i++)
@@ -79,7 +60,7 @@ test(
         30_000,
         200,
       );
-      const seen = await readAll(cluster, 'torn', 600);
+      const seen = await cluster.readAll('torn', 600);
       assert.deepEqual(
         seen,
         Array.from({ length: 600 }, (_, i) => `t-${i}`),
@@ -97,7 +78,7 @@ test(
   async () => {
     const cluster = await TestCluster.start(3, ['min.insync.replicas=2']);
     try {
-      await createTopic(cluster, 'etcd-down');
+      await cluster.createTopic('etcd-down');
       const producer = cluster.kafka().producer({
         idempotent: true,
         maxInFlightRequests: 1,
@@ -114,7 +95,7 @@ test(
       await waitFor('writes acknowledged after etcd is back', () => acknowledged.length >= duringOutage + 50, 90_000);
       await writer.stop();
       await producer.disconnect();
-      const seen = new Set(await readAll(cluster, 'etcd-down', acknowledged.length));
+      const seen = new Set(await cluster.readAll('etcd-down', acknowledged.length));
       assert.deepEqual(
         acknowledged.filter((v) => !seen.has(v)),
         [],
@@ -132,7 +113,7 @@ test(
   async () => {
     const cluster = await TestCluster.start(3, ['min.insync.replicas=2']);
     try {
-      await createTopic(cluster, 'rolling', 3);
+      await cluster.createTopic('rolling', 3);
       const producer = cluster.kafka().producer({ idempotent: true });
       await producer.connect();
       for (const round of [1, 2, 3]) {
@@ -170,7 +151,7 @@ test(
         );
       }
       await producer.disconnect();
-      const seen = await readAll(cluster, 'rolling', 90);
+      const seen = await cluster.readAll('rolling', 90);
       assert.equal(new Set(seen).size, 90);
     } finally {
       await cluster.stop();
@@ -184,7 +165,7 @@ test(
   async () => {
     const cluster = await TestCluster.start(3, ['min.insync.replicas=2']);
     try {
-      await createTopic(cluster, 'kcat-ha');
+      await cluster.createTopic('kcat-ha');
       const lines = Array.from({ length: 20_000 }, (_, i) => `k-${i}`);
       const kcat = spawn(
         'kcat',
@@ -219,7 +200,7 @@ test(
       assert.equal(await done, 0, errors);
       // Transport errors while the leader is gone are printed and retried; a message given up is "Delivery failed".
       assert.doesNotMatch(errors, /Delivery failed/, errors);
-      const seen = await readAll(cluster, 'kcat-ha', lines.length);
+      const seen = await cluster.readAll('kcat-ha', lines.length);
       assert.deepEqual(seen, lines);
     } finally {
       await cluster.stop();
@@ -233,7 +214,7 @@ test(
   async () => {
     const cluster = await TestCluster.start(3, ['min.insync.replicas=2']);
     try {
-      await createTopic(cluster, 'sluice-ha');
+      await cluster.createTopic('sluice-ha');
       const producer = new Producer<string, string>({
         bootstrap: cluster.bootstrap,
         lingerMs: 1,
@@ -265,7 +246,7 @@ test(
       writing = false;
       await writer;
       await producer.close();
-      const seen = await readAll(cluster, 'sluice-ha', acknowledged.length);
+      const seen = await cluster.readAll('sluice-ha', acknowledged.length);
       const once = new Set(seen);
       assert.equal(once.size, seen.length, 'no message twice');
       assert.deepEqual(
@@ -287,7 +268,7 @@ test(
   async () => {
     const cluster = await TestCluster.start(3);
     try {
-      await createTopic(cluster, 'before', 3);
+      await cluster.createTopic('before', 3);
       const admin = cluster.kafka().admin();
       await admin.connect();
       const { controller } = await admin.describeCluster();
@@ -318,7 +299,7 @@ test(
         200,
       );
       // … and the new one serves admin requests.
-      await createTopic(cluster, 'after', 2, 2);
+      await cluster.createTopic('after', 2, 2);
       const after = await cluster.partitions('after');
       assert.equal(after.length, 2);
       for (const p of after) assert.ok(p.leader !== controller && p.leader >= 0);

@@ -126,6 +126,29 @@ export class TestCluster {
     }
   }
 
+  async createTopic(topic: string, partitions = 1, replicationFactor = 3): Promise<void> {
+    const admin = this.kafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor }],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+  }
+
+  /** Every value of `topic` from the beginning, once `expected` arrived (and half a second for a duplicate). */
+  async readAll(topic: string, expected: number): Promise<string[]> {
+    const consumer = this.kafka().consumer({ groupId: `check-${topic}-${Date.now()}`, maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    await waitFor(`${expected} messages of ${topic}`, () => seen.length >= expected, 60_000);
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive now
+    await consumer.disconnect();
+    return seen;
+  }
+
   async kill(nodeId: number): Promise<void> {
     const b = this.broker(nodeId);
     if (b.child) await killed(b.child);

@@ -201,9 +201,11 @@ export class ProducePipeline {
     }
     if (acks === -1) {
       // Every in-sync replica has it once the high watermark is past it (one node: at once — its rule is
-      // the flush policy, which the append already waited for).
-      const notCommitted = await partition.committedThrough(result.lastOffset + 1);
-      if (notCommitted !== null) return refusedWith(notCommitted);
+      // the flush policy, which the append already waited for; then no wait is set up at all).
+      if (partition.highWatermark <= result.lastOffset) {
+        const notCommitted = await partition.committedThrough(result.lastOffset + 1);
+        if (notCommitted !== null) return refusedWith(notCommitted);
+      }
       if (partition.inSyncReplicaCount < partition.minInSyncReplicas)
         return refusedWith({
           errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
