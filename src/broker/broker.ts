@@ -36,7 +36,11 @@ import { ProducerIdAllocator } from './producer-ids.js';
 import { PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
 import type { Failure } from './services.js';
 import { TopicAdmin } from './topic-admin.js';
-import { isInternalTopic } from './topic-names.js';
+import { isInternalTopic, isReplicatedInternalTopic } from './topic-names.js';
+
+/** In a cluster: a topic the controller places and the brokers replicate (every topic but Sluice's own
+ *  `__sluice_*` ones, which stay with one broker for now). */
+const replicated = (name: string) => !isInternalTopic(name) || isReplicatedInternalTopic(name);
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import { TopicRegistry, type Topic } from './topic-registry.js';
 import { TransactionCoordinator, transactionSettingsFrom } from './transactions/coordinator.js';
@@ -132,8 +136,11 @@ export class Broker {
       logger,
       topicDeleted: (name) => this.groups.forgetTopic(name),
     });
-    this.internalTopics = new ServicePartitions(partitions, topics, (name, count, configs) =>
-      this.createTopic(name, count, configs),
+    this.internalTopics = new ServicePartitions(
+      partitions,
+      topics,
+      (name, count, configs) => this.createTopic(name, count, configs),
+      () => this.metadata as MetadataView | undefined,
     );
     this.groupSettings = groupSettingsFrom(config.properties);
     this.markers = new PartitionMarkerWriter(partitions, clock);
@@ -163,7 +170,7 @@ export class Broker {
         clock,
         hooks,
         ...(options.topicRequests
-          ? { initialRole: (topic: string) => (isInternalTopic(topic) ? 'leader' : 'follower') }
+          ? { initialRole: (topic: string) => (replicated(topic) ? 'follower' : 'leader') }
           : {}),
       });
       // Deletions a stop interrupted end before any partition opens: a topic of the same name may exist again.
@@ -269,7 +276,7 @@ export class Broker {
     validateOnly = false,
     replicationFactor = -1,
   ): Promise<Failure & { topic?: Topic }> {
-    if (this.topicRequests !== null && !isInternalTopic(name))
+    if (this.topicRequests !== null && replicated(name))
       return this.topicRequests.createTopic(name, partitions, replicationFactor, configs, validateOnly);
     if (replicationFactor !== -1 && replicationFactor !== 1)
       return Promise.resolve({
@@ -294,14 +301,21 @@ export class Broker {
   }
 
   deleteTopic(name: string) {
-    if (this.topicRequests !== null && !isInternalTopic(name)) return this.topicRequests.deleteTopic(name);
+    if (this.topicRequests !== null && replicated(name)) return this.topicRequests.deleteTopic(name);
     return this.topicAdmin.deleteTopic(name);
   }
 
   createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
-    if (this.topicRequests !== null && !isInternalTopic(name))
+    if (this.topicRequests !== null && replicated(name))
       return this.topicRequests.createPartitions(name, count, validateOnly);
     return this.topicAdmin.createPartitions(name, count, validateOnly);
+  }
+
+  /** Leadership of partitions may have moved (the cluster's replica manager, after each pass): the
+   *  coordinators load the partitions of their topics led here and drop the others. */
+  leadershipChanged(): void {
+    this.groups?.leadershipChanged();
+    this.transactions?.leadershipChanged();
   }
 
   alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Promise<Failure> {

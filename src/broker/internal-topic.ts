@@ -3,9 +3,10 @@
 // always maps to one partition, Kafka's abs(hashCode(id)) % partitions, so one id's history reads
 // back in order and the last record per key is its current state.
 //
-// Created on first use with cleanup.policy=compact; read back in full when the broker opens. Every
-// write is one record batch appended to one partition and awaited — under the default `sync` flush
-// policy, until fsync — before the request that caused it is answered.
+// Created on first use with cleanup.policy=compact; each partition is read back when this broker
+// becomes its leader (partition-ownership.ts; one node: all of them at open). Every write is one record
+// batch appended to one partition and awaited until committed — under the default `sync` flush policy
+// fsync'ed, and in a cluster on every in-sync replica — before the request that caused it is answered.
 //
 // The store sees the broker only through `InternalPartitions` (services.ts): it runs on any
 // implementation of it, such as partitions on files without a broker (test/broker/groups/without-broker.test.ts).
@@ -66,7 +67,16 @@ export class InternalTopicStore {
     private readonly partitionsWhenCreated: number,
     /** The `component` of its log lines, e.g. "groups". */
     private readonly component: string,
+    /** Runs once this store created the topic (its owner then holds the empty partitions it leads). */
+    private readonly onCreated: () => void = () => {},
   ) {}
+
+  /** The partition of an id, or -1 while the topic does not exist or this store is creating it. */
+  partitionOf(id: string): number {
+    if (this.creating !== null) return -1;
+    const count = this.partitionCount;
+    return count === null ? -1 : partitionForKey(id, count);
+  }
 
   /** Partition count of the topic, or null when it does not exist yet. */
   get partitionCount(): number | null {
@@ -90,6 +100,7 @@ export class InternalTopicStore {
         if (count === null)
           throw new InternalTopicError(`cannot create ${this.topic}: ${created.errorMessage ?? created.errorCode}`);
         this.logger.info({ component: this.component, topic: this.topic, partitions: count }, 'internal topic created');
+        this.onCreated();
         return count;
       } finally {
         this.creating = null;

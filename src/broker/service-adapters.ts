@@ -4,6 +4,7 @@
 import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch/control.js';
 import { RecordBatchHeader } from '../protocol/record-batch/header.js';
 import { invariant } from '../storage/errors.js';
+import type { MetadataView } from './metadata/view.js';
 import type { PartitionSet } from './partition-set.js';
 import type {
   AppendWaiter,
@@ -11,19 +12,41 @@ import type {
   Clock,
   Failure,
   InternalTopicWriter,
+  PartitionLeadership,
   PartitionLookup,
   PartitionView,
   TransactionMarkerWriter,
 } from './services.js';
 import { isInternalTopic } from './topic-names.js';
 
-/** The broker's partitions as a service sees them: look up, read, create, append to internal topics, watch. */
-export class ServicePartitions implements PartitionLookup, InternalTopicWriter, AppendWatcher {
+/** The broker's partitions as a service sees them: look up, read, create, append to internal topics, watch,
+ *  and who leads them. */
+export class ServicePartitions implements PartitionLookup, InternalTopicWriter, AppendWatcher, PartitionLeadership {
   constructor(
     private readonly partitions: PartitionSet,
     private readonly topics: { get(name: string): { partitions: number } | undefined },
     private readonly create: (topic: string, partitions: number, configs: Record<string, string>) => Promise<Failure>,
+    /** The broker's metadata view (metadata/view.ts) once open: it says who leads. Without one (a service
+     *  on partitions without a broker), the open partition's own role says it. */
+    private readonly view: () => MetadataView | undefined = () => undefined,
   ) {}
+
+  leaderEpoch(topic: string, partition: number): number {
+    const view = this.view();
+    if (view !== undefined) {
+      const placement = view.placement(topic, partition);
+      return placement !== undefined && placement.leaderId === view.localNodeId ? placement.leaderEpoch : -1;
+    }
+    const found = this.partitions.get(topic, partition);
+    return found !== undefined && found.role === 'leader' ? found.leaderEpoch : -1;
+  }
+
+  async settled(topic: string, partition: number): Promise<void> {
+    const found = this.partitions.get(topic, partition);
+    if (!found) throw new Error(`${topic}-${partition} is not open`);
+    const refused = await found.committedThrough(found.logEndOffset);
+    if (refused !== null) throw new Error(`${topic}-${partition}: ${refused.errorMessage ?? refused.errorCode}`);
+  }
 
   partitionCount(topic: string): number | null {
     return this.topics.get(topic)?.partitions ?? null;
@@ -42,7 +65,10 @@ export class ServicePartitions implements PartitionLookup, InternalTopicWriter, 
     invariant(isInternalTopic(topic), () => `${topic} is not an internal topic: a service may not append to it`);
     const found = this.partitions.get(topic, partition);
     if (!found) throw new Error(`${topic}-${partition} is not open`);
-    const { baseOffset } = await found.append(batch); // its high watermark moves: parked fetches wake
+    const { baseOffset, lastOffset } = await found.append(batch); // its high watermark moves: parked fetches wake
+    // One node: committed already. A cluster: once every in-sync replica has it (acks=-1).
+    const refused = await found.committedThrough(lastOffset + 1);
+    if (refused !== null) throw new Error(`${topic}-${partition}: ${refused.errorMessage ?? refused.errorCode}`);
     return baseOffset;
   }
 

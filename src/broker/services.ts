@@ -12,6 +12,7 @@
 //   |---------------------------|--------------------------------------------------------|----------------|
 //   | PartitionLookup           | a topic's partition count; an open partition to read   | all three      |
 //   | InternalTopicWriter       | create a topic; append a batch to an internal one      | all three      |
+//   | PartitionLeadership       | whether this broker leads a partition, at which epoch  | groups, txns   |
 //   | AppendWatcher             | be woken when a partition's high watermark moves       | half messages  |
 //   | ClientProducer            | produce a batch into a client topic, as a client would | half messages  |
 //   | TransactionMarkerWriter   | write a COMMIT/ABORT marker to a partition             | transactions   |
@@ -60,14 +61,26 @@ export interface InternalTopicWriter {
   createTopic(topic: string, partitions: number, configs: Record<string, string>): Promise<Failure>;
   /**
    * Appends one batch as it is to a partition of an internal topic (no produce checks: the broker wrote
-   * it) and resolves with its base offset once durable; fetches waiting on the partition are woken.
-   * Rejects when the partition is not open or storage refuses (a StorageError carries its Kafka code).
+   * it) and resolves with its base offset once committed — durable, and in a cluster on every in-sync
+   * replica (as acks=-1); fetches waiting on the partition are woken. Rejects when the partition is not
+   * open, this broker does not lead it (or stops leading it before the batch is committed), or storage
+   * refuses (a StorageError carries its Kafka code).
    */
   append(topic: string, partition: number, batch: Buffer): Promise<number>;
 }
 
-/** Both halves: what a service that keeps its state in internal topics is given. */
-export type InternalPartitions = PartitionLookup & InternalTopicWriter;
+/** Where a coordinator may act: its partition's leader (broker/partition-ownership.ts). */
+export interface PartitionLeadership {
+  /** The leader epoch at which this broker leads the partition and may act for it, or -1 (another broker
+   *  leads it, none does, or this broker cannot know it still does). One node: its log's epoch. */
+  leaderEpoch(topic: string, partition: number): number;
+  /** Resolves once the partition's high watermark reached its log end offset as it is now — what a new
+   *  leader was elected with is then committed and can be loaded; rejects if it stops leading first. */
+  settled(topic: string, partition: number): Promise<void>;
+}
+
+/** What a service that keeps its state in internal topics is given. */
+export type InternalPartitions = PartitionLookup & InternalTopicWriter & PartitionLeadership;
 
 export interface AppendWaiter {
   wake(): void;

@@ -24,6 +24,12 @@ const KAFKA_INTERNAL_TOPICS: ReadonlySet<string> = new Set([
   '__transaction_state',
   '__share_group_state',
 ]);
+/** An internal topic a cluster replicates like any other, whose partitions' leaders run its coordinator
+ *  (Kafka's). Sluice's own `__sluice_*` topics stay with one broker for now (docs/cluster.md). */
+export function isReplicatedInternalTopic(name: string): boolean {
+  return KAFKA_INTERNAL_TOPICS.has(name);
+}
+
 /** Sluice's own topics (`__sluice_half`, `__sluice_half_op`, `__sluice_half_abandoned`, `__sluice_check.<group>`,
  *  src/protocol/half-messages.ts) all start so. */
 export const SLUICE_TOPIC_PREFIX = '__sluice_';

@@ -2,12 +2,13 @@
 // placements as this broker's ClusterState holds them, with two local corrections —
 //   - this broker never says it leads a partition while its etcd lease may have ended (it cannot know
 //     it still leads), nor before its Partition took up leadership at the record's epoch;
-//   - the broker's own internal topics (__consumer_offsets, …) are not replicated yet: they are local
-//     to each broker and placed on the lowest-numbered live broker, so every client finds the same
-//     coordinator while that broker lives (docs/cluster.md says what that costs).
+//   - Sluice's own topics (`__sluice_*`, half messages) are not replicated yet: they are local to each
+//     broker and placed on the lowest-numbered live broker, so every client finds the same one while
+//     that broker lives (docs/cluster.md says what that costs). Kafka's internal topics
+//     (`__consumer_offsets`, `__transaction_state`) are cluster topics like any other.
 // Placements are built once per topic record and frozen; `placement` allocates nothing.
 import type { BrokerNode, MetadataView, PartitionPlacement } from '../broker/metadata/view.js';
-import { isInternalTopic } from '../broker/topic-names.js';
+import { isInternalTopic, isReplicatedInternalTopic } from '../broker/topic-names.js';
 import type { ClusterState } from './cluster-state.js';
 import type { TopicRecord } from './records.js';
 
@@ -85,7 +86,10 @@ export class ClusterMetadataView implements MetadataView {
 
   placement(topic: string, partition: number): PartitionPlacement | undefined {
     const built = this.built.get(topic);
-    if (built === undefined) return isInternalTopic(topic) ? this.internalPlacement(topic, partition) : undefined;
+    if (built === undefined)
+      return isInternalTopic(topic) && !isReplicatedInternalTopic(topic)
+        ? this.internalPlacement(topic, partition)
+        : undefined;
     const placement = built.placements[partition];
     if (placement === undefined || placement.leaderId !== this.localNodeId) return placement;
     const ready = this.local.leaseFresh() && this.local.leadingEpoch(topic, partition) === placement.leaderEpoch;

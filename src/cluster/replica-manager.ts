@@ -11,7 +11,7 @@
 import type { Broker } from '../broker/broker.js';
 import type { Logger } from '../broker/logger.js';
 import type { Partition } from '../broker/partition/partition.js';
-import { isInternalTopic } from '../broker/topic-names.js';
+import { isInternalTopic, isReplicatedInternalTopic } from '../broker/topic-names.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ClusterState } from './cluster-state.js';
 import { LeaderReplication, type IsrProposer } from './leader-replication.js';
@@ -74,6 +74,7 @@ export class ReplicaManager {
         do {
           this.again = false;
           await this.pass();
+          this.parts.broker.leadershipChanged();
           this.onPass();
         } while (this.again && !this.stopped);
       } catch (error) {
@@ -90,6 +91,7 @@ export class ReplicaManager {
       leader.partition.becomeFollower(leader.leaderEpoch);
       this.leaders.delete(key);
     }
+    this.parts.broker.leadershipChanged(); // the coordinators drop what they loaded
   }
 
   /** Stops following and leading changes; resolves once the pass and the fetches under way ended, so
@@ -111,7 +113,7 @@ export class ReplicaManager {
     const { broker, state } = this.parts;
     for (const { value: record } of state.topics.values()) await this.mirror(record);
     for (const local of broker.topics.all())
-      if (!isInternalTopic(local.name) && !state.topics.has(local.name)) {
+      if ((!isInternalTopic(local.name) || isReplicatedInternalTopic(local.name)) && !state.topics.has(local.name)) {
         this.forgetTopic(local.name);
         const deleted = await broker.topicAdmin.deleteTopic(local.name);
         this.parts.logger.info({ topic: local.name, errorCode: deleted.errorCode }, 'topic deleted by the controller');

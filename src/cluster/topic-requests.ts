@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { TopicRequests } from '../broker/broker.js';
 import type { Failure } from '../broker/services.js';
 import type { Topic } from '../broker/topic-registry.js';
+import { isReplicatedInternalTopic } from '../broker/topic-names.js';
+import { TRANSACTION_STATE_TOPIC } from '../broker/transactions/state-store.js';
 import { ErrorCode } from '../protocol/generated/error-codes.js';
 import type { Broker } from '../broker/broker.js';
 import type { ClusterState } from './cluster-state.js';
@@ -43,7 +45,17 @@ export class ClusterTopicRequests implements TopicRequests {
     const checked = await this.broker.topicAdmin.createTopic(name, partitions, configs, true);
     if (checked.errorCode !== ErrorCode.NONE) return checked;
     const live = this.node.state.eligibleBrokers().length;
-    const rf = replicationFactor === -1 ? this.node.settings.defaultReplicationFactor : replicationFactor;
+    let rf = replicationFactor === -1 ? this.node.settings.defaultReplicationFactor : replicationFactor;
+    if (replicationFactor === -1 && isReplicatedInternalTopic(name)) {
+      // A coordinator's topic: as many replicas as its setting asks for and live brokers allow (Kafka
+      // waits for enough brokers instead; a cluster brought up one broker at a time would have no
+      // coordinator until then).
+      const setting =
+        name === TRANSACTION_STATE_TOPIC
+          ? 'transaction.state.log.replication.factor'
+          : 'offsets.topic.replication.factor';
+      rf = Math.max(1, Math.min(Number(this.broker.config.properties[setting] ?? 3), live));
+    }
     if (rf < 1 || rf > live)
       return {
         errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,

@@ -217,6 +217,20 @@ export const brokerSettings: readonly SettingDefinition[] = [
   },
   int('default.replication.factor', 1, 1n, 32767n, 'Replicas of a topic created without a replication factor.'),
   int(
+    'offsets.topic.replication.factor',
+    3,
+    1n,
+    32767n,
+    'Replicas of __consumer_offsets in a cluster (fewer while fewer brokers are live when it is created).',
+  ),
+  int(
+    'transaction.state.log.replication.factor',
+    3,
+    1n,
+    32767n,
+    'Replicas of __transaction_state in a cluster (fewer while fewer brokers are live when it is created).',
+  ),
+  int(
     'replica.lag.time.max.ms',
     30_000,
     1n,

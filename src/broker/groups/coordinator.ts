@@ -1,6 +1,9 @@
 // The classic group coordinator (Kafka's GroupCoordinator before KIP-848): the entry points the
-// request handlers call, for membership, rebalances and committed offsets of every group. This node
-// coordinates every group; group state is kept in memory and written to `__consumer_offsets`
+// request handlers call, for membership, rebalances and committed offsets of the groups this broker
+// coordinates — those whose partition of `__consumer_offsets` it leads (partition-ownership.ts: a
+// partition is loaded when this broker becomes its leader, dropped when it stops; others answer
+// NOT_COORDINATOR, a partition still loading COORDINATOR_LOAD_IN_PROGRESS; one node leads them all).
+// Group state is kept in memory and written to `__consumer_offsets`
 // (offsets-store.ts) at the points Kafka writes it: the leader's SyncGroup (assignment), a rebalance
 // that ends Empty, a static member replaced while Stable, OffsetCommit, and deletions/expiry
 // (tombstones). Each write is awaited before the answer.
@@ -18,6 +21,7 @@
 //
 // What the coordinator is given (dependencies.ts) is all it sees of the broker.
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
+import { PartitionOwnership } from '../partition-ownership.js';
 import { systemClock, systemTimers, type Clock, type Logger, type ServiceTime } from '../services.js';
 import type { Timer, Timers, TransactionalOffsets } from '../services.js';
 import type { GroupDependencies } from './dependencies.js';
@@ -27,6 +31,7 @@ import { GROUP_ID_LENGTH_MAX, type GroupSettings } from './limits.js';
 import { Member, type JoinResult, type SyncResult } from './member.js';
 import { Membership } from './membership.js';
 import { GroupOffsets } from './offsets.js';
+import { partitionForGroup } from './offsets-records.js';
 import { OFFSETS_TOPIC, OffsetsStore, type LoadedOffsets } from './offsets-store.js';
 import {
   commitError,
@@ -56,22 +61,44 @@ export type {
 export type { GroupDependencies } from './dependencies.js';
 
 export class GroupCoordinator {
+  private readonly store: OffsetsStore;
   private readonly table: GroupTable;
   private readonly machine: GroupStateMachine;
   private readonly membership: Membership;
   private readonly offsets: GroupOffsets;
   private retentionTimer: Timer | null = null;
   private closed = false;
+  /** Which partitions of `__consumer_offsets` this broker coordinates now. */
+  private readonly ownership: PartitionOwnership;
   /** The offsets of a transaction, as the transaction coordinator sees them (services.ts). */
   readonly transactionalOffsets: TransactionalOffsets;
 
   private constructor(
-    private readonly store: OffsetsStore,
+    private readonly dependencies: GroupDependencies,
     readonly settings: GroupSettings,
     private readonly logger: Logger,
     private readonly clock: Clock,
     timers: Timers,
   ) {
+    const internalTopics = dependencies.internalTopics;
+    const store = new OffsetsStore(internalTopics, logger, settings.offsetsTopicPartitions, () =>
+      this.ownership.adoptCreated(),
+    );
+    this.store = store;
+    this.ownership = new PartitionOwnership(
+      OFFSETS_TOPIC,
+      {
+        partitionCount: () => store.partitionCount,
+        leaderEpoch: (partition) => internalTopics.leaderEpoch(OFFSETS_TOPIC, partition),
+        isEmpty: (partition) => (internalTopics.partition(OFFSETS_TOPIC, partition)?.logEndOffset ?? 0) === 0,
+      },
+      {
+        load: (partition, current) => this.loadPartition(partition, current),
+        unload: (partition) => this.unloadPartition(partition),
+      },
+      logger,
+      'groups',
+    );
     this.table = new GroupTable(store, settings, logger, clock);
     this.machine = new GroupStateMachine(this.table, store, settings, logger, clock, timers);
     this.membership = new Membership(this.table, this.machine, store, settings, logger, clock, timers);
@@ -85,18 +112,19 @@ export class GroupCoordinator {
     };
   }
 
-  /** Loads every group from `__consumer_offsets` (if it exists) and starts offset expiry. */
+  /** Loads the groups of every partition of `__consumer_offsets` this broker leads (one node: all of
+   *  them) and starts offset expiry. */
   static async open(dependencies: GroupDependencies, time: ServiceTime = {}): Promise<GroupCoordinator> {
     const settings = dependencies.groupSettings;
     const timers = time.timers ?? systemTimers;
     const coordinator = new GroupCoordinator(
-      new OffsetsStore(dependencies.internalTopics, dependencies.logger, settings.offsetsTopicPartitions),
+      dependencies,
       settings,
       dependencies.logger,
       time.clock ?? systemClock,
       timers,
     );
-    coordinator.restore(await coordinator.store.load());
+    await coordinator.ownership.settle();
     coordinator.retentionTimer = timers.every(
       settings.offsetsRetentionCheckIntervalMs,
       () =>
@@ -113,8 +141,44 @@ export class GroupCoordinator {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ownership.close();
     this.retentionTimer?.cancel();
     this.machine.close();
+  }
+
+  /** Leadership of `__consumer_offsets` partitions may have moved: load what is led here, drop the rest. */
+  leadershipChanged(): void {
+    if (!this.closed) this.ownership.refresh();
+  }
+
+  /** Loads what is led here and waits for those loads (tests; a broker that wants to answer at once). */
+  settle(): Promise<void> {
+    return this.ownership.settle();
+  }
+
+  /** NONE when this broker coordinates the group now; NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. */
+  private refusal(groupId: string): number {
+    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    const partition = this.store.partitionOfNow(groupId);
+    return partition < 0 ? ErrorCode.NONE : this.ownership.check(partition);
+  }
+
+  private async loadPartition(partition: number, current: () => boolean): Promise<void> {
+    await this.dependencies.internalTopics.settled(OFFSETS_TOPIC, partition);
+    const loaded = await this.store.load(partition);
+    if (current()) this.restore(loaded, partition);
+  }
+
+  /** Drops the groups of a partition this broker no longer leads: parked requests answer NOT_COORDINATOR. */
+  private unloadPartition(partition: number): void {
+    const count = this.store.partitionCount;
+    if (count === null) return;
+    for (const group of [...this.table.values()]) {
+      if (partitionForGroup(group.groupId, count) !== partition) continue;
+      this.machine.abandon(group);
+      this.table.drop(group);
+    }
+    this.offsets.dropPartition(partition, count);
   }
 
   /** Makes sure `__consumer_offsets` exists (FindCoordinator does this, as in Kafka). */
@@ -128,8 +192,8 @@ export class GroupCoordinator {
     }
   }
 
-  /** Rebuilds the groups from what `__consumer_offsets` held. */
-  private restore(loaded: LoadedOffsets): void {
+  /** Rebuilds the groups from what a partition of `__consumer_offsets` held. */
+  private restore(loaded: LoadedOffsets, partition: number): void {
     // Transactions still open (their coordinator completes or aborts them after it loads).
     for (const p of loaded.pending) this.offsets.addPending(p.producerId, p.groupId, p.topic, p.partition, p.value);
     const now = this.clock.now();
@@ -174,7 +238,13 @@ export class GroupCoordinator {
     }
     if (loaded.records > 0)
       this.logger.info(
-        { component: 'groups', records: loaded.records, groups: this.table.size, offsets: this.table.offsetCount },
+        {
+          component: 'groups',
+          partition,
+          records: loaded.records,
+          groups: loaded.groups.size,
+          offsets: this.table.offsetCount,
+        },
         'groups loaded',
       );
   }
@@ -182,17 +252,20 @@ export class GroupCoordinator {
   // ── JoinGroup, SyncGroup, Heartbeat, LeaveGroup ─────────────────────────────────────────────
 
   join(request: JoinRequest): Promise<JoinResult> {
-    if (this.closed) return Promise.resolve(joinError(request.memberId, ErrorCode.NOT_COORDINATOR));
+    const refused = this.refusal(request.groupId);
+    if (refused !== ErrorCode.NONE) return Promise.resolve(joinError(request.memberId, refused));
     return this.membership.join(request);
   }
 
   sync(request: SyncRequest): Promise<SyncResult> {
-    if (this.closed) return Promise.resolve(syncError(ErrorCode.NOT_COORDINATOR));
+    const refused = this.refusal(request.groupId);
+    if (refused !== ErrorCode.NONE) return Promise.resolve(syncError(refused));
     return this.membership.sync(request);
   }
 
   heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    const refused = this.refusal(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
     return this.membership.heartbeat(groupId, memberId, groupInstanceId, generationId);
   }
 
@@ -201,7 +274,8 @@ export class GroupCoordinator {
     groupId: string,
     identities: MemberIdentity[],
   ): { errorCode: number; members: Array<MemberIdentity & { errorCode: number }> } {
-    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
+    const refused = this.refusal(groupId);
+    if (refused !== ErrorCode.NONE) return { errorCode: refused, members: [] };
     return this.membership.leave(groupId, identities);
   }
 
@@ -216,7 +290,8 @@ export class GroupCoordinator {
     request: CommitRequest,
     partitionExists: (topic: string, partition: number) => boolean,
   ): Promise<TopicPartitionErrors[]> {
-    if (this.closed) return commitError(request, ErrorCode.NOT_COORDINATOR);
+    const refused = this.refusal(request.groupId);
+    if (refused !== ErrorCode.NONE) return commitError(request, refused);
     if (request.groupId.length > GROUP_ID_LENGTH_MAX) return commitError(request, ErrorCode.INVALID_GROUP_ID);
     let group = this.table.get(request.groupId);
     if (!group) {
@@ -249,7 +324,8 @@ export class GroupCoordinator {
     producer: { producerId: number; producerEpoch: number },
     partitionExists: (topic: string, partition: number) => boolean,
   ): Promise<TopicPartitionErrors[]> {
-    if (this.closed) return commitError(request, ErrorCode.NOT_COORDINATOR);
+    const refused = this.refusal(request.groupId);
+    if (refused !== ErrorCode.NONE) return commitError(request, refused);
     if (request.groupId.length > GROUP_ID_LENGTH_MAX) return commitError(request, ErrorCode.INVALID_GROUP_ID);
     let group = this.table.get(request.groupId);
     if (!group) {
@@ -272,7 +348,8 @@ export class GroupCoordinator {
     topics: Array<{ name: string; partitions: number[] }> | null,
     requireStable = false,
   ): { errorCode: number; topics: Array<{ name: string; partitions: FetchedOffset[] }> } {
-    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] };
+    const refused = this.refusal(groupId);
+    if (refused !== ErrorCode.NONE) return { errorCode: refused, topics: [] };
     return this.offsets.fetch(groupId, topics, requireStable);
   }
 
@@ -281,7 +358,8 @@ export class GroupCoordinator {
     groupId: string,
     topics: Array<{ name: string; partitions: number[] }>,
   ): Promise<{ errorCode: number; topics: Array<{ name: string; partitions: PartitionError[] }> }> {
-    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.NOT_COORDINATOR, topics: [] });
+    const refused = this.refusal(groupId);
+    if (refused !== ErrorCode.NONE) return Promise.resolve({ errorCode: refused, topics: [] });
     return this.offsets.delete(groupId, topics);
   }
 
@@ -308,10 +386,11 @@ export class GroupCoordinator {
 
   /** DescribeGroups: an unknown group is described as Dead with no error, as Kafka does. */
   describeGroup(groupId: string): GroupDescription {
-    const group = this.closed ? undefined : this.table.get(groupId);
+    const refused = this.refusal(groupId);
+    const group = refused !== ErrorCode.NONE ? undefined : this.table.get(groupId);
     if (!group)
       return {
-        errorCode: this.closed ? ErrorCode.NOT_COORDINATOR : ErrorCode.NONE,
+        errorCode: refused,
         groupId,
         state: 'Dead',
         generationId: -1,
@@ -341,7 +420,8 @@ export class GroupCoordinator {
 
   /** DeleteGroups: only an Empty group (its offsets and metadata get tombstones). */
   async deleteGroup(groupId: string): Promise<number> {
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    const refused = this.refusal(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
     const group = this.table.get(groupId);
     if (!group || group.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
     if (!group.is('Empty') || group.members.size > 0) return ErrorCode.NON_EMPTY_GROUP;

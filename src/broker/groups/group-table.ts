@@ -88,6 +88,15 @@ export class GroupTable {
     }
   }
 
+  /** Forgets a group this broker no longer coordinates (its partition moved): nothing is written, the
+   *  records stay for the next coordinator. */
+  drop(group: Group): void {
+    if (!this.holds(group)) return;
+    group.transitionTo('Dead', this.clock.now());
+    this.groups.delete(group.groupId);
+    this.offsetTotal -= group.offsetCount;
+  }
+
   /** An Empty group with no offsets is of no use to anyone: remove it now rather than at the next expiry pass. */
   removeIfUnused(group: Group): void {
     if (

@@ -1,8 +1,8 @@
 // `__consumer_offsets`: the internal topic (internal-topic.ts) that holds committed offsets and group
 // metadata (offsets-records.ts). Created on first use (FindCoordinator, a join or a commit) with
 // `offsets.topic.num.partitions` partitions. This file is the only one of the group coordinator that
-// knows the records: it writes them (every write awaited, durable before the answer) and reads them
-// all back when the coordinator opens. It holds no group state.
+// knows the records: it writes them (every write awaited, committed before the answer) and reads a
+// partition back when the coordinator takes it up. It holds no group state.
 import { InternalTopicStore, type InternalRecord, type StoredRecord } from '../internal-topic.js';
 import type { InternalPartitions, Logger } from '../services.js';
 import type { Group } from './group.js';
@@ -75,8 +75,14 @@ export class OffsetsStore {
     partitions: InternalPartitions,
     private readonly logger: Logger,
     partitionsWhenCreated: number,
+    onCreated?: () => void,
   ) {
-    this.topic = new InternalTopicStore(partitions, logger, OFFSETS_TOPIC, partitionsWhenCreated, 'groups');
+    this.topic = new InternalTopicStore(partitions, logger, OFFSETS_TOPIC, partitionsWhenCreated, 'groups', onCreated);
+  }
+
+  /** The partition of `__consumer_offsets` holding a group, or -1 before the topic exists. */
+  partitionOfNow(groupId: string): number {
+    return this.topic.partitionOf(groupId);
   }
 
   /** Partitions of `__consumer_offsets`, or null before it exists. */
@@ -133,12 +139,12 @@ export class OffsetsStore {
   }
 
   /**
-   * Everything in the topic, the last record per key winning. Records of transactional offset commits
+   * Everything in one partition of the topic, the last record per key winning. Records of transactional offset commits
    * wait, per partition and producer, for their marker: COMMIT applies them at the marker's place in the
    * log, ABORT drops them (Kafka does the same); those still waiting at the end are `pending`.
    * Unreadable records are logged and skipped.
    */
-  async load(): Promise<LoadedOffsets> {
+  async load(partition: number): Promise<LoadedOffsets> {
     const groups = new Map<string, LoadedGroup>();
     const entry = (groupId: string) => {
       let e = groups.get(groupId);
@@ -173,7 +179,7 @@ export class OffsetsStore {
         this.skipped(record, error, 'unreadable offsets record value skipped');
       }
     };
-    for await (const record of this.topic.readAll()) {
+    for await (const record of this.topic.read(partition)) {
       records++;
       const producerKey = `${record.partition}:${record.transactionalProducerId}`;
       if (record.marker !== undefined) {

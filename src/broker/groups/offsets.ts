@@ -174,6 +174,15 @@ export class GroupOffsets {
     return false;
   }
 
+  /** Forgets the open transactions' offsets of the groups in one partition (it moved to another broker). */
+  dropPartition(offsetsPartition: number, partitions: number): void {
+    for (const [producerId, byGroup] of this.pendingTransactional) {
+      for (const groupId of [...byGroup.keys()])
+        if (partitionForGroup(groupId, partitions) === offsetsPartition) byGroup.delete(groupId);
+      if (byGroup.size === 0) this.pendingTransactional.delete(producerId);
+    }
+  }
+
   /** A COMMIT or ABORT marker of `producerId` was written to `__consumer_offsets-offsetsPartition`. */
   complete(producerId: number, offsetsPartition: number, commit: boolean): void {
     const byGroup = this.pendingTransactional.get(producerId);

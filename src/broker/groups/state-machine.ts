@@ -40,15 +40,19 @@ export class GroupStateMachine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const group of this.table.values()) {
-      group.clearJoinTimer();
-      group.clearSyncTimer();
-      for (const t of group.pendingMembers.values()) t.cancel();
-      for (const member of group.members.values()) {
-        member.stopSessionTimer();
-        member.answerJoin(joinError(member.memberId, ErrorCode.NOT_COORDINATOR));
-        member.answerSync(syncError(ErrorCode.NOT_COORDINATOR));
-      }
+    for (const group of this.table.values()) this.abandon(group);
+  }
+
+  /** Stops a group's timers and answers its parked JoinGroup/SyncGroup requests NOT_COORDINATOR: this
+   *  broker no longer coordinates it (closing, or its partition moved to another broker). */
+  abandon(group: Group): void {
+    group.clearJoinTimer();
+    group.clearSyncTimer();
+    for (const t of group.pendingMembers.values()) t.cancel();
+    for (const member of group.members.values()) {
+      member.stopSessionTimer();
+      member.answerJoin(joinError(member.memberId, ErrorCode.NOT_COORDINATOR));
+      member.answerSync(syncError(ErrorCode.NOT_COORDINATOR));
     }
   }
 

@@ -1,5 +1,8 @@
 // The transaction coordinator (KIP-98; Kafka's TransactionCoordinator and TransactionStateManager).
-// This node coordinates every transactional id. The metadata of each one is kept in memory and
+// This broker coordinates the transactional ids whose partition of `__transaction_state` it leads
+// (partition-ownership.ts: loaded when it becomes the leader — Prepare* transactions completed — and
+// dropped when it stops; other ids answer NOT_COORDINATOR, a partition loading
+// COORDINATOR_LOAD_IN_PROGRESS; one node leads them all). The metadata of each id is kept in memory and
 // written to `__transaction_state` (state-store.ts) at every transition, awaited before the answer.
 //
 // States of a transactional id and what moves it (a single node writes the markers itself, so
@@ -35,6 +38,7 @@
 //   state-store.ts, state-records.ts   `__transaction_state` and its records
 //   settings.ts, dependencies.ts       what it reads, and what it is given
 import { ErrorCode } from '../../protocol/generated/error-codes.js';
+import { PartitionOwnership } from '../partition-ownership.js';
 import { systemClock, systemTimers, type Clock, type ServiceTime, type Timer } from '../services.js';
 import type { OffsetCommitRequest, PartitionErrors } from '../services.js';
 import { TransactionCompletion } from './completion.js';
@@ -42,7 +46,7 @@ import type { TransactionDependencies } from './dependencies.js';
 import { describeTransaction, listTransactions, type TransactionDescription } from './listing.js';
 import { EPOCH_MAX, PARTITIONS_PER_TRANSACTION_MAX, type TransactionSettings } from './settings.js';
 import { TRANSACTION_STATUS_NAMES, TransactionStatus } from './state-records.js';
-import { TransactionStateStore } from './state-store.js';
+import { TRANSACTION_STATE_TOPIC, TransactionStateStore } from './state-store.js';
 import { TransactionTimeouts } from './timeouts.js';
 import {
   clonePartitions,
@@ -68,31 +72,47 @@ export class TransactionCoordinator {
   private readonly timeouts: TransactionTimeouts;
   private timer: Timer | null = null;
   private closed = false;
+  private readonly store: TransactionStateStore;
+  /** Which partitions of `__transaction_state` this broker coordinates now. */
+  private readonly ownership: PartitionOwnership;
 
   private constructor(
     private readonly dependencies: TransactionDependencies,
-    private readonly store: TransactionStateStore,
     readonly settings: TransactionSettings,
     private readonly clock: Clock,
   ) {
-    const logger = dependencies.logger;
+    const { logger, internalTopics } = dependencies;
+    const store = new TransactionStateStore(internalTopics, logger, settings.statePartitions, () =>
+      this.ownership.adoptCreated(),
+    );
+    this.store = store;
+    this.ownership = new PartitionOwnership(
+      TRANSACTION_STATE_TOPIC,
+      {
+        partitionCount: () => store.partitionCount,
+        leaderEpoch: (partition) => internalTopics.leaderEpoch(TRANSACTION_STATE_TOPIC, partition),
+        isEmpty: (partition) => (internalTopics.partition(TRANSACTION_STATE_TOPIC, partition)?.logEndOffset ?? 0) === 0,
+      },
+      {
+        load: (partition, current) => this.loadPartition(partition, current),
+        unload: (partition) => this.table.drop(partition),
+      },
+      logger,
+      'transactions',
+    );
     this.table = new TransactionTable(store, clock);
     this.transactions = this.table.byId;
     this.completion = new TransactionCompletion(this.table, dependencies.markers, dependencies.offsets, logger);
     this.timeouts = new TransactionTimeouts(this.table, this.completion, settings, logger, clock);
   }
 
-  /** Loads every transactional id from `__transaction_state`, completes the transactions a crash left in
-   *  Prepare*, and starts the timeout check (Ongoing transactions abort when their timeout passes). */
+  /** Loads the transactional ids of every partition of `__transaction_state` this broker leads (one node:
+   *  all), completes the transactions a crash left in Prepare*, and starts the timeout check (Ongoing
+   *  transactions abort when their timeout passes). */
   static async open(dependencies: TransactionDependencies, time: ServiceTime = {}): Promise<TransactionCoordinator> {
     const settings = dependencies.transactionSettings;
-    const coordinator = new TransactionCoordinator(
-      dependencies,
-      new TransactionStateStore(dependencies.internalTopics, dependencies.logger, settings.statePartitions),
-      settings,
-      time.clock ?? systemClock,
-    );
-    await coordinator.load();
+    const coordinator = new TransactionCoordinator(dependencies, settings, time.clock ?? systemClock);
+    await coordinator.ownership.settle();
     coordinator.timer = (time.timers ?? systemTimers).every(
       settings.timeoutCheckIntervalMs,
       () => void coordinator.checkTimeouts(),
@@ -102,7 +122,31 @@ export class TransactionCoordinator {
 
   close(): void {
     this.closed = true;
+    this.ownership.close();
     this.timer?.cancel();
+  }
+
+  /** Leadership of `__transaction_state` partitions may have moved: load what is led here, drop the rest. */
+  leadershipChanged(): void {
+    if (!this.closed) this.ownership.refresh();
+  }
+
+  /** Loads what is led here and waits for those loads. */
+  settle(): Promise<void> {
+    return this.ownership.settle();
+  }
+
+  /** NONE when this broker coordinates the transactional id now; NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. */
+  private refusal(transactionalId: string): number {
+    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    const partition = this.store.partitionOf(transactionalId);
+    return partition < 0 ? ErrorCode.NONE : this.ownership.check(partition);
+  }
+
+  /** True when the transactional id is coordinated here (the produce check asks only such ids). */
+  coordinates(transactionalId: string): boolean {
+    const partition = this.store.partitionOf(transactionalId);
+    return !this.closed && (partition < 0 || this.ownership.owns(partition));
   }
 
   private get logger() {
@@ -120,15 +164,16 @@ export class TransactionCoordinator {
     }
   }
 
-  private async load(): Promise<void> {
-    const stored = await this.table.load((partition, offset, error) => {
+  private async loadPartition(partition: number, current: () => boolean): Promise<void> {
+    await this.dependencies.internalTopics.settled(TRANSACTION_STATE_TOPIC, partition);
+    const loaded = await this.table.load(partition, current, (where, offset, error) => {
       this.logger.warn(
-        { component: 'transactions', partition, offset, error: String(error) },
+        { component: 'transactions', partition: where, offset, error: String(error) },
         'unreadable transaction state record skipped',
       );
     });
     let completed = 0;
-    for (const transaction of this.table.values()) {
+    for (const transaction of loaded) {
       if (transaction.status === TransactionStatus.PrepareEpochFence)
         transaction.status = TransactionStatus.PrepareAbort;
       if (
@@ -139,9 +184,9 @@ export class TransactionCoordinator {
         completed++;
       }
     }
-    if (stored > 0)
+    if (loaded.length > 0)
       this.logger.info(
-        { component: 'transactions', transactionalIds: this.transactions.size, completed },
+        { component: 'transactions', partition, transactionalIds: loaded.length, completed },
         'transactions loaded',
       );
   }
@@ -175,6 +220,8 @@ export class TransactionCoordinator {
     if (this.closed) return result(ErrorCode.NOT_COORDINATOR, 'the broker is shutting down');
     if (!(await this.ensureReady()))
       return result(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction state topic is not available');
+    const refused = this.refusal(transactionalId);
+    if (refused !== ErrorCode.NONE) return result(refused, 'this broker does not coordinate the transactional id now');
     return this.table.exclusive(transactionalId, async () => {
       try {
         const transaction = this.transactions.get(transactionalId);
@@ -315,7 +362,8 @@ export class TransactionCoordinator {
     producerEpoch: number,
     topics: Array<{ name: string; partitions: number[] }>,
   ): Promise<number> {
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    const refused = this.refusal(transactionalId);
+    if (refused !== ErrorCode.NONE) return refused;
     return this.table.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
       const problem = producerError(transaction, producerId, producerEpoch);
@@ -410,7 +458,8 @@ export class TransactionCoordinator {
     producerEpoch: number,
     commit: boolean,
   ): Promise<ProducerIdAndEpoch> {
-    if (this.closed) return result(ErrorCode.NOT_COORDINATOR, 'the broker is shutting down');
+    const refused = this.refusal(transactionalId);
+    if (refused !== ErrorCode.NONE) return result(refused, 'this broker does not coordinate the transactional id now');
     return this.table.exclusive(transactionalId, async () => {
       const transaction = this.transactions.get(transactionalId);
       const problem = producerError(transaction, producerId, producerEpoch);
@@ -502,7 +551,9 @@ export class TransactionCoordinator {
   // ── DescribeTransactions / ListTransactions ─────────────────────────────────────────────────
 
   describe(transactionalId: string): TransactionDescription {
-    return describeTransaction(this.table, transactionalId);
+    const described = describeTransaction(this.table, transactionalId);
+    const refused = this.refusal(transactionalId);
+    return refused === ErrorCode.NONE ? described : { ...described, errorCode: refused };
   }
 
   list(

@@ -16,14 +16,20 @@ export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 export class TransactionStateStore {
   private readonly topic: InternalTopicStore;
 
-  constructor(partitions: InternalPartitions, logger: Logger, partitionsWhenCreated: number) {
+  constructor(partitions: InternalPartitions, logger: Logger, partitionsWhenCreated: number, onCreated?: () => void) {
     this.topic = new InternalTopicStore(
       partitions,
       logger,
       TRANSACTION_STATE_TOPIC,
       partitionsWhenCreated,
       'transactions',
+      onCreated,
     );
+  }
+
+  /** The partition holding a transactional id, or -1 before the topic exists. */
+  partitionOf(transactionalId: string): number {
+    return this.topic.partitionOf(transactionalId);
   }
 
   get partitionCount(): number | null {
@@ -43,13 +49,14 @@ export class TransactionStateStore {
     );
   }
 
-  /** The last state of every transactional id (tombstoned ones left out). Unreadable records are reported
-   *  and skipped. */
-  async loadAll(
+  /** The last state of every transactional id of one partition (tombstoned ones left out). Unreadable
+   *  records are reported and skipped. */
+  async load(
+    partition: number,
     onBadRecord: (partition: number, offset: number, error: unknown) => void,
   ): Promise<Map<string, StoredTransaction>> {
     const states = new Map<string, StoredTransaction>();
-    for await (const record of this.topic.readAll()) {
+    for await (const record of this.topic.read(partition)) {
       if (record.marker !== undefined) continue;
       try {
         const transactionalId = decodeTransactionKey(record.key);

@@ -120,9 +120,16 @@ export class TransactionTable {
     return this.transactions.size;
   }
 
-  /** Puts back what `__transaction_state` held (Dead ids left out). Returns how many ids it held. */
-  async load(onBadRecord: (partition: number, offset: number, error: unknown) => void): Promise<number> {
-    const loaded = await this.store.loadAll(onBadRecord);
+  /** Puts back what one partition of `__transaction_state` held (Dead ids left out), if `current()` still
+   *  says so once it is read. Returns the ids put back. */
+  async load(
+    partition: number,
+    current: () => boolean,
+    onBadRecord: (partition: number, offset: number, error: unknown) => void,
+  ): Promise<Transaction[]> {
+    const loaded = await this.store.load(partition, onBadRecord);
+    const restored: Transaction[] = [];
+    if (!current()) return restored;
     for (const [transactionalId, value] of loaded) {
       if (value.status === TransactionStatus.Dead) continue;
       const transaction: Transaction = {
@@ -139,8 +146,19 @@ export class TransactionTable {
       };
       this.transactions.set(transactionalId, transaction);
       this.byProducerId.set(transaction.producerId, transaction);
+      restored.push(transaction);
     }
-    return loaded.size;
+    return restored;
+  }
+
+  /** Forgets, without writing anything, the ids of one partition (it moved to another broker). */
+  drop(partition: number): void {
+    for (const transaction of [...this.transactions.values()]) {
+      if (this.store.partitionOf(transaction.transactionalId) !== partition) continue;
+      this.transactions.delete(transaction.transactionalId);
+      if (this.byProducerId.get(transaction.producerId) === transaction)
+        this.byProducerId.delete(transaction.producerId);
+    }
   }
 
   /** Runs `task` after every earlier task of the same transactional id. */

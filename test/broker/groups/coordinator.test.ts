@@ -114,6 +114,10 @@ test('retention: simple groups expire by commit time, consumer groups from when 
 
 test('deleting a topic removes its committed offsets (and an Empty group left without any)', async () => {
   const groups = server.broker.groups;
+  // `__consumer_offsets` was created by the test above's coordinator: this one takes up its partition
+  // the way a broker newly elected its leader would (partition-ownership.ts).
+  assert.equal(groups.fetchOffsets('has-both', null).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+  await groups.settle();
   await commit(groups, 'has-gone', ['gone']);
   await commit(groups, 'has-both', ['gone', 'a']);
   await server.broker.deleteTopic('gone');
