@@ -24,7 +24,10 @@ export interface TopicAdminParts {
 }
 
 export class TopicAdmin {
-  private readonly partitionGrowth = new OneAtATime();
+  /** Changes to one topic name — create, delete, grow, configs — run one at a time, in call order: each
+   *  checks what the one before left (a CreateTopics racing a DeleteTopics of the same name waits for
+   *  the old logs to be renamed away before it opens new ones). */
+  private readonly changes = new OneAtATime();
 
   constructor(private readonly parts: TopicAdminParts) {}
 
@@ -34,12 +37,22 @@ export class TopicAdmin {
 
   /** Creates a topic (or only checks that it could be, with `validateOnly`); `topicId` when a cluster's
    *  controller decided it. */
-  async createTopic(
+  createTopic(
     name: string,
     partitions: number,
     configs: Record<string, string>,
     validateOnly = false,
     topicId?: Buffer,
+  ): Promise<Failure & { topic?: Topic }> {
+    return this.changes.run(name, () => this.createTopicNow(name, partitions, configs, validateOnly, topicId));
+  }
+
+  private async createTopicNow(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+    validateOnly: boolean,
+    topicId: Buffer | undefined,
   ): Promise<Failure & { topic?: Topic }> {
     const nameProblem = topicNameProblem(name);
     if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
@@ -107,6 +120,8 @@ export class TopicAdmin {
 
   /** The topic for a Metadata request, creating it when allowed. */
   async topicForMetadata(name: string, allowAutoCreate: boolean): Promise<Failure & { topic?: Topic }> {
+    // A change of the topic called earlier (a DeleteTopics just before) is seen: wait for it.
+    if (this.changes.busy(name)) await this.changes.run(name, async () => undefined);
     const existing = this.parts.topics.get(name);
     if (existing) return { ...OK, topic: existing };
     const nameProblem = topicNameProblem(name);
@@ -124,7 +139,11 @@ export class TopicAdmin {
    * `-delete` (durably) before this resolves, so the topic can be created again at once with empty
    * logs; their files are removed in the background. The broker's own topics cannot be deleted.
    */
-  async deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }> {
+  deleteTopic(name: string): Promise<Failure & { topicId?: Buffer }> {
+    return this.changes.run(name, () => this.deleteTopicNow(name));
+  }
+
+  private async deleteTopicNow(name: string): Promise<Failure & { topicId?: Buffer }> {
     const topic = this.parts.topics.get(name);
     if (!topic) return UNKNOWN_PARTITION;
     if (isInternalTopic(name))
@@ -136,7 +155,7 @@ export class TopicAdmin {
     }
     let failure: Failure = OK;
     try {
-      await this.parts.partitions.delete(name);
+      await this.parts.partitions.delete(name, topic.id);
       await this.deletionFinished(topic);
     } catch (error) {
       // The topic is deleted all the same; the next start renames what is left (topics.json lists it).
@@ -162,7 +181,7 @@ export class TopicAdmin {
 
   /** CreatePartitions of one topic run one at a time, each checking the count the one before left. */
   createPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
-    return this.partitionGrowth.run(name, () => this.growPartitions(name, count, validateOnly));
+    return this.changes.run(name, () => this.growPartitions(name, count, validateOnly));
   }
 
   private async growPartitions(name: string, count: number, validateOnly: boolean): Promise<Failure> {
@@ -184,9 +203,6 @@ export class TopicAdmin {
       this.parts.logger.error({ topic: name, from, to: count, error: String(error) }, 'partitions not added');
       return diskFailure(error);
     }
-    // Deleted while its new partitions opened: the deletion took them.
-    if (this.parts.topics.get(name) !== topic)
-      return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
     try {
       await this.parts.topics.setPartitions(name, count);
     } catch (error) {
@@ -197,7 +213,15 @@ export class TopicAdmin {
   }
 
   /** Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides. */
-  async alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Promise<Failure> {
+  alterTopicConfigs(name: string, overrides: Record<string, string>, validateOnly: boolean): Promise<Failure> {
+    return this.changes.run(name, () => this.alterTopicConfigsNow(name, overrides, validateOnly));
+  }
+
+  private async alterTopicConfigsNow(
+    name: string,
+    overrides: Record<string, string>,
+    validateOnly: boolean,
+  ): Promise<Failure> {
     const topic = this.parts.topics.get(name);
     if (!topic) return UNKNOWN_PARTITION;
     const problem = topicConfigProblem(overrides, this.parts.config.properties);

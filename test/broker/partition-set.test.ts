@@ -82,22 +82,65 @@ test('a delete called while an earlier delete waits renames the logs before the 
     const first = Buffer.alloc(16, 1);
     const second = Buffer.alloc(16, 2);
     const opening = partitions.open('raced', first, 0, 1, config); // an open under way …
-    const earlierDelete = partitions.delete('raced'); // … a delete that finds nothing open yet …
+    const earlierDelete = partitions.delete('raced', first); // … a delete that finds nothing open yet …
     const reopening = partitions.open('raced', second, 0, 1, config); // … and a new topic's open behind it
     await opening;
     // The first topic's log is open now; a second delete hides it at once. The earlier delete, which runs
     // before the new open, must rename it — or the new open finds the old directory with the old topic id.
-    const laterDelete = partitions.delete('raced');
+    // (The later delete was called after the reopen, so it takes the reopened log too.)
+    const laterDelete = partitions.delete('raced', second);
     await earlierDelete;
-    await reopening;
-    assert.deepEqual(partitions.get('raced', 0)?.log.topicId, second, 'the new topic opened its own, empty log');
-    assert.equal(partitions.get('raced', 0)?.logEndOffset, 0);
+    await reopening; // would fail with INCONSISTENT_TOPIC_ID had it found the first topic's directory
+    assert.equal(partitions.get('raced', 0), undefined, 'a log opened before a delete is never findable after it');
     await laterDelete;
     assert.equal(partitions.get('raced', 0), undefined);
     const leftovers = readdirSync(server.dataDir).filter((name) => name.startsWith('raced-0'));
     assert.ok(
       leftovers.every((name) => name.endsWith('-delete')),
       `only renamed directories: ${leftovers.join(', ')}`,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test('AlterConfigs, CreatePartitions, DeleteTopics, CreateTopics at once: no hole, no stale log', async () => {
+  // The fuzzer's find: a CreatePartitions whose logs opened after a DeleteTopics hid the topic made
+  // them findable under the deleted name, with holes where the hidden partitions had been; an
+  // AlterConfigs then walked the holes and failed with UNKNOWN_SERVER_ERROR.
+  const server = await startTestBroker();
+  try {
+    const broker = server.broker;
+    for (let round = 0; round < 30; round++) {
+      await broker.createTopic('raced', 3, {});
+      const answers = await Promise.all([
+        broker.alterTopicConfigs('raced', { 'retention.ms': '60000' }, false),
+        broker.createPartitions('raced', 5, false),
+        broker.deleteTopic('raced'),
+        broker.createTopic('raced', 1, {}),
+        broker.alterTopicConfigs('raced', { 'retention.ms': '120000' }, false),
+      ]);
+      for (const answer of answers)
+        assert.ok(
+          ([ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.TOPIC_ALREADY_EXISTS] as number[]).includes(
+            answer.errorCode,
+          ),
+          `round ${round}: ${answer.errorCode} ${answer.errorMessage ?? ''}`,
+        );
+      const topic = broker.topics.get('raced');
+      const open = broker.partitions.partitionsOf('raced');
+      if (topic === undefined) {
+        assert.equal(open.length, 0, `round ${round}: no log of a deleted topic is findable`);
+      } else {
+        assert.equal(open.length, topic.partitions, `round ${round}: one open log per listed partition`);
+        for (const partition of open) assert.deepEqual(partition.log.topicId, topic.id, `round ${round}: its own log`);
+      }
+      if (topic !== undefined) await broker.deleteTopic('raced');
+    }
+    assert.deepEqual(
+      server.logger.lines.filter((line) => line.level === 'error').map((line) => line.message),
+      [],
+      'no error logged',
     );
   } finally {
     await server.close();
