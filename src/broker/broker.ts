@@ -15,6 +15,7 @@
 // Errors a client caused come back as Kafka error codes per topic/partition (failures.ts); errors of
 // the environment (disk) come from storage as StorageError and are answered with their code for that
 // partition; anything else is our bug and propagates.
+import { StorageError } from '../storage/errors.js';
 import type { StorageLogger } from '../storage/logger.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import type { BrokerConfig } from './config.js';
@@ -33,8 +34,8 @@ import { PartitionHooks } from './partition/hooks.js';
 import { PartitionSet } from './partition-set.js';
 import { ProducePipeline, type ProduceRequestFacts, type ProduceResult } from './produce/pipeline.js';
 import { ProducerIdAllocator } from './producer-ids.js';
-import { PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
-import type { Failure } from './services.js';
+import { MarkerNotCommittedError, PartitionMarkerWriter, ServicePartitions } from './service-adapters.js';
+import type { Failure, OffsetCommitRequest, PartitionErrors, TransactionMarkerWriter } from './services.js';
 import { TopicAdmin } from './topic-admin.js';
 import { isInternalTopic, isReplicatedInternalTopic } from './topic-names.js';
 
@@ -88,6 +89,9 @@ export interface BrokerOptions {
   /** Who decides topic changes; default: this broker (one node). With it, topics other than the
    *  broker's own open as followers until the cluster says which this broker leads. */
   topicRequests?: TopicRequests;
+  /** Where the transaction coordinator's markers go, given the writer for partitions led here; default:
+   *  that writer (one node leads every partition). A cluster sends the others' with WriteTxnMarkers. */
+  markers?: (local: TransactionMarkerWriter) => TransactionMarkerWriter;
 }
 
 export class Broker {
@@ -114,6 +118,8 @@ export class Broker {
   private readonly producePipeline: ProducePipeline;
   private readonly fetchService: FetchService;
   private readonly markers: PartitionMarkerWriter;
+  /** The coordinator's markers: to `markers` here, or in a cluster to the partition's leader. */
+  private markerRoute: TransactionMarkerWriter;
   private maintenance: NodeJS.Timeout | null = null;
   private topicRequests: TopicRequests | null = null;
 
@@ -144,6 +150,7 @@ export class Broker {
     );
     this.groupSettings = groupSettingsFrom(config.properties);
     this.markers = new PartitionMarkerWriter(partitions, clock);
+    this.markerRoute = this.markers;
     this.producePipeline = new ProducePipeline({
       topics,
       partitions,
@@ -191,6 +198,7 @@ export class Broker {
         () => lock.release(),
       );
       broker.topicRequests = options.topicRequests ?? null;
+      if (options.markers) broker.markerRoute = options.markers(broker.markers);
       broker.metadata = options.metadata
         ? options.metadata(broker)
         : new LocalMetadataView(identity.clusterId, identity.nodeId, config, partitions);
@@ -412,6 +420,73 @@ export class Broker {
     producerEpoch: number,
     commit: boolean,
   ): Promise<void> {
-    return this.markers.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit);
+    return this.markerRoute.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit);
+  }
+
+  /**
+   * TxnOffsetCommit, at the group's coordinator. When this broker also coordinates the transactional id,
+   * the transaction is checked (the group's partition must be in it). When another broker does (a
+   * cluster), as Kafka's group coordinator: the producer's epoch must not be older than the one the
+   * group's offsets partition has seen; the coordinator's marker decides the offsets later.
+   */
+  async commitTransactionalOffsets(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    request: OffsetCommitRequest,
+  ): Promise<PartitionErrors[]> {
+    if (this.transactions.coordinates(transactionalId))
+      return this.transactions.commitOffsets(transactionalId, producerId, producerEpoch, request);
+    const offsets = this.groups.transactionalOffsets;
+    const all = (errorCode: number) =>
+      request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
+      }));
+    let partition: number;
+    try {
+      partition = await offsets.partitionOf(request.groupId);
+    } catch {
+      return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    const seen = this.partitions.get(offsets.topic, partition)?.producers.entry(producerId);
+    if (seen !== undefined && producerEpoch < seen.producerEpoch) return all(ErrorCode.INVALID_PRODUCER_EPOCH);
+    return offsets.prepare(
+      request,
+      { producerId, producerEpoch },
+      (topic, p) => this.partitions.get(topic, p) !== undefined,
+    );
+  }
+
+  /**
+   * WriteTxnMarkers from another broker's transaction coordinator: the marker goes to this partition
+   * if this broker leads it, and a marker in `__consumer_offsets` decides the group's transactional
+   * offsets held here. Resolves with the partition's error code once the marker is committed.
+   */
+  async writeMarkerFromCoordinator(
+    topic: string,
+    partition: number,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<number> {
+    const placement = this.metadata.placement(topic, partition);
+    if (placement === undefined || this.partitions.get(topic, partition) === undefined)
+      return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (placement.leaderId !== this.metadata.localNodeId) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    try {
+      await this.markers.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit);
+    } catch (error) {
+      this.logger.warn(
+        { component: 'transactions', topic, partition, producerId, error: String(error) },
+        'transaction marker from a coordinator not written',
+      );
+      return error instanceof StorageError || error instanceof MarkerNotCommittedError
+        ? error.kafkaCode
+        : ErrorCode.KAFKA_STORAGE_ERROR;
+    }
+    if (topic === this.groups.transactionalOffsets.topic)
+      this.groups.transactionalOffsets.complete(producerId, partition, commit);
+    return ErrorCode.NONE;
   }
 }

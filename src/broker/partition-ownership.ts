@@ -13,6 +13,7 @@
 //   | leads it at epoch e             | loaded at e         | NONE                        |                     |
 //   | leads it at e                   | none, or older      | COORDINATOR_LOAD_IN_PROGRESS| unloads, loads at e |
 //   | leads it at e, loading at e     | —                   | COORDINATOR_LOAD_IN_PROGRESS|                     |
+//   | is named leader, not leading yet| any                 | COORDINATOR_LOAD_IN_PROGRESS| unloads             |
 //   | does not lead it                | any                 | NOT_COORDINATOR             | unloads             |
 //   | (the topic does not exist yet)  | —                   | NONE                        | nothing is stored   |
 //
@@ -39,6 +40,8 @@ export interface OwnershipSource {
   leaderEpoch(partition: number): number;
   /** True when the partition's log here holds no record (nothing to load). */
   isEmpty(partition: number): boolean;
+  /** True while this broker is named the leader but does not act as one yet (services.ts). */
+  leaderPending?(partition: number): boolean;
 }
 
 interface Slot {
@@ -71,7 +74,11 @@ export class PartitionOwnership {
     const slot = this.slot(partition);
     if (epoch < 0) {
       if (slot.loaded >= 0 || slot.loading >= 0) this.unload(partition, slot, 'no longer the leader');
-      return ErrorCode.NOT_COORDINATOR;
+      // Named the leader, not yet leading: the client waits here (kafkajs gives up a TxnOffsetCommit
+      // answered NOT_COORDINATOR: it knows that code by another name).
+      return this.source.leaderPending?.(partition)
+        ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+        : ErrorCode.NOT_COORDINATOR;
     }
     if (slot.loaded === epoch) return ErrorCode.NONE;
     if (slot.loading !== epoch) {

@@ -41,6 +41,15 @@ export class ServicePartitions implements PartitionLookup, InternalTopicWriter, 
     return found !== undefined && found.role === 'leader' ? found.leaderEpoch : -1;
   }
 
+  leaderPending(topic: string, partition: number): boolean {
+    const view = this.view();
+    return (
+      view?.namedLeader !== undefined &&
+      view.namedLeader(topic, partition) === view.localNodeId &&
+      this.leaderEpoch(topic, partition) < 0
+    );
+  }
+
   async settled(topic: string, partition: number): Promise<void> {
     const found = this.partitions.get(topic, partition);
     if (!found) throw new Error(`${topic}-${partition} is not open`);
@@ -82,9 +91,9 @@ export class ServicePartitions implements PartitionLookup, InternalTopicWriter, 
 }
 
 /**
- * Appends a COMMIT or ABORT marker for a producer's transaction to one partition (a single node writes
- * its markers itself: no WriteTxnMarkers) and resolves when it is durable. The marker goes through the
- * producer state (it ends the producer's transaction there and carries its epoch, so a fenced
+ * Appends a COMMIT or ABORT marker for a producer's transaction to one partition this broker leads (a
+ * single node writes all its markers so: no WriteTxnMarkers) and resolves when it is committed. The
+ * marker goes through the producer state (it ends the producer's transaction there and carries its epoch, so a fenced
  * producer's later batches are refused) and the partition's transaction state (the last stable offset
  * moves; an abort joins the aborted list). A partition that is gone is skipped.
  */
@@ -113,6 +122,23 @@ export class PartitionMarkerWriter implements TransactionMarkerWriter {
     const view = new RecordBatchHeader(batch);
     producers.record(view, this.clock.now());
     transactions.apply(view, type);
-    await appended;
+    const { lastOffset } = await appended;
+    // One node: committed already. A cluster: once every in-sync replica has it, as Kafka's markers
+    // are appended with acks=-1 (a marker only the old leader had would end nothing after a failover).
+    const refused = await found.committedThrough(lastOffset + 1);
+    if (refused !== null)
+      throw new MarkerNotCommittedError(refused.errorCode, `${topic}-${partition}: ${refused.errorMessage ?? ''}`);
+  }
+}
+
+/** A marker appended here that the in-sync replicas did not all take (leadership lost, too few in sync):
+ *  the coordinator writes it again. `kafkaCode` is the partition's answer. */
+export class MarkerNotCommittedError extends Error {
+  override readonly name = 'MarkerNotCommittedError';
+  constructor(
+    readonly kafkaCode: number,
+    message: string,
+  ) {
+    super(message);
   }
 }

@@ -74,6 +74,9 @@ export interface PartitionLeadership {
   /** The leader epoch at which this broker leads the partition and may act for it, or -1 (another broker
    *  leads it, none does, or this broker cannot know it still does). One node: its log's epoch. */
   leaderEpoch(topic: string, partition: number): number;
+  /** True while the cluster names this broker the partition's leader but it does not act as one yet
+   *  (taking leadership up; its etcd lease in doubt): a coordinator answers "loading", not "elsewhere". */
+  leaderPending(topic: string, partition: number): boolean;
   /** Resolves once the partition's high watermark reached its log end offset as it is now — what a new
    *  leader was elected with is then committed and can be loaded; rejects if it stops leading first. */
   settled(topic: string, partition: number): Promise<void>;

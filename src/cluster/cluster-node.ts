@@ -7,11 +7,13 @@ import { randomBytes } from 'node:crypto';
 import type { Broker, TopicRequests } from '../broker/broker.js';
 import type { Logger } from '../broker/logger.js';
 import type { MetadataView } from '../broker/metadata/view.js';
+import type { TransactionMarkerWriter } from '../broker/services.js';
 import type { Clock } from '../runtime/clock.js';
 import { ClusterMetadataView } from './cluster-view.js';
 import { ClusterState, type KeyEvent } from './cluster-state.js';
 import { Controller } from './controller.js';
 import { EtcdSession } from './etcd-session.js';
+import { ClusterMarkerWriter } from './marker-writer.js';
 import { ReplicaManager } from './replica-manager.js';
 import { ClusterTopicRequests } from './topic-requests.js';
 import { serveReplicaFetch } from './replica-serving.js';
@@ -58,6 +60,7 @@ export class ClusterNode {
   private waiters = new Set<() => void>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private resigned = false;
+  private markers: ClusterMarkerWriter | null = null;
   /** False from the moment the lease may have ended until a fresh snapshot of etcd is applied: a broker
    *  that was cut off takes up no leadership from what it knew before (others may have moved it since). */
   private synced = true;
@@ -103,6 +106,17 @@ export class ClusterNode {
 
   metadata(): MetadataView {
     return this.view;
+  }
+
+  /** The transaction coordinator's markers: `local` for partitions led here, WriteTxnMarkers for the rest.
+   *  A marker is retried for twice the session timeout (a failover) plus a second, then left to the
+   *  coordinator's timer. */
+  markerWriter(local: TransactionMarkerWriter): TransactionMarkerWriter {
+    this.markers = new ClusterMarkerWriter(this.view, local, {
+      timeoutMs: 2 * this.settings.sessionTimeoutMs + 1_000,
+      clock: this.clock,
+    });
+    return this.markers;
   }
 
   /** This broker may act as a leader: its lease may live, and its state is not from before a gap. */
@@ -267,6 +281,7 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.markers?.close();
     this.controller?.stop();
     await this.replicas?.stop();
     await this.session.close();

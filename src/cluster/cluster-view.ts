@@ -96,6 +96,10 @@ export class ClusterMetadataView implements MetadataView {
     return ready ? placement : built.withheld[partition];
   }
 
+  namedLeader(topic: string, partition: number): number {
+    return this.built.get(topic)?.placements[partition]?.leaderId ?? -1;
+  }
+
   private internalPlacement(topic: string, partition: number): PartitionPlacement | undefined {
     const open = this.local.localInternal(topic, partition);
     if (open === undefined) return undefined;

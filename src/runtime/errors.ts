@@ -154,6 +154,15 @@ export const errorTypes = {
     retriable: true,
     doc: "an internal topic (a coordinator's log) could not be created or is not open",
   },
+  MarkerNotCommittedError: {
+    layer: 'broker',
+    kind: 'environment',
+    kafka: null,
+    retriable: true,
+    doc:
+      'a transaction marker the in-sync replicas did not all take (leadership lost, too few in sync); ' +
+      'the coordinator writes it again (WriteTxnMarkers answers its code)',
+  },
   // cluster
   PeerClosedError: {
     layer: 'cluster',

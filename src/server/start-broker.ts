@@ -112,6 +112,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
             topicRequests: cluster.topicRequests,
             // Producer ids unique across the cluster: blocks from a counter in etcd (Kafka: KIP-730).
             reserveProducerIds: (size) => cluster.session.reserveFromCounter('producer-ids', size),
+            // Markers for partitions other brokers lead go to them (WriteTxnMarkers).
+            markers: (local) => cluster.markerWriter(local),
           },
     );
   } catch (error) {

@@ -90,6 +90,7 @@ export class GroupCoordinator {
       {
         partitionCount: () => store.partitionCount,
         leaderEpoch: (partition) => internalTopics.leaderEpoch(OFFSETS_TOPIC, partition),
+        leaderPending: (partition) => internalTopics.leaderPending(OFFSETS_TOPIC, partition),
         isEmpty: (partition) => (internalTopics.partition(OFFSETS_TOPIC, partition)?.logEndOffset ?? 0) === 0,
       },
       {

@@ -41,6 +41,9 @@ export interface MetadataView {
   node(nodeId: number): BrokerNode | undefined;
   /** Placement of a partition, or undefined if the topic or partition does not exist. */
   placement(topic: string, partition: number): PartitionPlacement | undefined;
+  /** The leader the cluster names for the partition, even while this broker withholds its own
+   *  leadership from `placement` (not taken up yet, lease in doubt); -1 for none. Default: placement's. */
+  namedLeader?(topic: string, partition: number): number;
 }
 
 /**

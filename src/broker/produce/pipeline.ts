@@ -120,7 +120,7 @@ export class ProducePipeline {
       );
       if (refused) return refusedWith(refused);
     }
-    return this.admitAndAppend(partition, header, view, logAppendTimeMs, acks);
+    return this.admitAndAppend(partition, header, view, logAppendTimeMs, acks, request.transactionalId);
   }
 
   /** Steps 6–8 for a batch with a producer id: all in this tick. */
@@ -130,6 +130,7 @@ export class ProducePipeline {
     view: RecordBatchHeader,
     logAppendTimeMs: number,
     acks: number,
+    transactionalId: string | null,
   ): Promise<ProduceResult> {
     const { log, producers, transactions } = partition;
     if (view.isTransactional && !transactions.isMarked) {
@@ -145,7 +146,14 @@ export class ProducePipeline {
     const appendRefusal = partition.appendRefusal;
     if (appendRefusal !== null) return refusedWith(storageFailure(appendRefusal));
     const coordinator = this.parts.transactions();
-    const refused = transactionalRefusal(coordinator, transactions, view, partition.topic, partition.index);
+    const refused = transactionalRefusal(
+      coordinator,
+      transactionalId,
+      transactions,
+      view,
+      partition.topic,
+      partition.index,
+    );
     if (refused) return refusedWith(refused);
     const now = this.parts.clock.now();
     const check = producers.check(view, now);

@@ -3,6 +3,8 @@
 //
 // | batch          | partition state                                     | answer                        |
 // |----------------|-----------------------------------------------------|-------------------------------|
+// | transactional  | its transactional id coordinated by another broker  | admitted if the producer     |
+// |                |   (a cluster)                                       |   state takes it (epoch)      |
 // | transactional  | in the producer's ongoing transaction               | admitted                      |
 // | transactional  | not in it, Produce ≤ v11                            | the coordinator's refusal     |
 // |                |   (the client must send AddPartitionsToTxn first)   |   (INVALID_TXN_STATE, …)      |
@@ -12,6 +14,12 @@
 // |                |                                                     |   admitted                    |
 // | idempotent     | this producer has a transaction open here           | INVALID_TXN_STATE             |
 // | idempotent     | otherwise                                           | admitted                      |
+//
+// A cluster's coordinator for the id may be another broker: as Kafka before KIP-890, the partition does
+// not ask it; the producer's epoch (producer-state.ts) fences a zombie, and the coordinator's marker
+// ends the transaction here. The implicit add of v12 is made only by a coordinator here; elsewhere the
+// client's AddPartitionsToTxn did it (Sluice does not finalize transaction.version 2). A client that
+// skips it leaves a hanging transaction, as in Kafka before KIP-890.
 //
 // The implicit add is the only thing here that waits (the coordinator writes `__transaction_state`).
 // A later batch of the same producer for the same partition that arrives meanwhile also finds the
@@ -30,12 +38,14 @@ export interface Refusal {
 /** The synchronous rows of the table: a refusal, or null when the batch may be appended now. */
 export function transactionalRefusal(
   coordinator: TransactionCoordinator,
+  transactionalId: string | null,
   transactions: PartitionTransactions | undefined,
   batch: RecordBatchHeader,
   topic: string,
   partition: number,
 ): Refusal | null {
   if (batch.isTransactional) {
+    if (transactionalId !== null && !coordinator.coordinates(transactionalId)) return null;
     const refused = coordinator.checkProduce(batch.producerId, batch.producerEpoch, topic, partition);
     return refused === null ? null : { errorCode: refused.errorCode, errorMessage: refused.message };
   }
@@ -72,6 +82,9 @@ export async function addToTransactionImplicitly(
       errorCode: ErrorCode.INVALID_TXN_STATE,
       errorMessage: 'a transactional batch in Produce v12+ needs the request to carry its transactional id',
     };
+  // Another broker's id: that coordinator cannot be asked from here. Under transaction.version 1 (all
+  // Sluice finalizes) the client sent AddPartitionsToTxn there first, as it does with v11.
+  if (!coordinator.coordinates(transactionalId)) return null;
   const [result] = await coordinator.addPartitions(transactionalId, batch.producerId, batch.producerEpoch, [
     { name: topic, partitions: [partition] },
   ]);

@@ -91,6 +91,7 @@ export class TransactionCoordinator {
       {
         partitionCount: () => store.partitionCount,
         leaderEpoch: (partition) => internalTopics.leaderEpoch(TRANSACTION_STATE_TOPIC, partition),
+        leaderPending: (partition) => internalTopics.leaderPending(TRANSACTION_STATE_TOPIC, partition),
         isEmpty: (partition) => (internalTopics.partition(TRANSACTION_STATE_TOPIC, partition)?.logEndOffset ?? 0) === 0,
       },
       {

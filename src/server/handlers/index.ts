@@ -33,6 +33,7 @@ import { describeTransactionsHandler } from './describe-transactions.js';
 import { endTxnHandler } from './end-txn.js';
 import { listTransactionsHandler } from './list-transactions.js';
 import { txnOffsetCommitHandler } from './txn-offset-commit.js';
+import { writeTxnMarkersHandler } from './write-txn-markers.js';
 
 export function kafkaHandlers(broker: Broker, cluster: ClusterNode | null = null): KafkaHandler[] {
   return [
@@ -67,5 +68,7 @@ export function kafkaHandlers(broker: Broker, cluster: ClusterNode | null = null
     txnOffsetCommitHandler(broker),
     describeTransactionsHandler(broker),
     listTransactionsHandler(broker),
+    // Between a cluster's brokers only: one node writes its own markers.
+    ...(cluster !== null ? [writeTxnMarkersHandler(broker)] : []),
   ];
 }

@@ -20,7 +20,7 @@ export function txnOffsetCommitHandler(
     versions: { min: 0, max: 3 },
     async handle(request, context) {
       const v3 = context.apiVersion >= 3;
-      const topics = await broker.transactions.commitOffsets(
+      const topics = await broker.commitTransactionalOffsets(
         request.transactionalId,
         Number(request.producerId),
         request.producerEpoch,
