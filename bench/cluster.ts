@@ -105,7 +105,15 @@ export async function run(): Promise<void> {
       const leader = cluster.broker((await cluster.partitions('bench-latency'))[0]!.leader);
       clusterLatency = await latency('127.0.0.1', leader.port, 'bench-latency');
 
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      // The probe retries every 50–100 ms: the figure is the cluster's failover, not kafkajs's default
+      // backoff (which reaches a second between tries by the time a 3 s session times out).
+      const probe = new kafkajs.Kafka({
+        brokers: cluster.bootstrap,
+        clientId: 'bench-failover',
+        logLevel: kafkajs.logLevel.NOTHING,
+        retry: { retries: 300, initialRetryTime: 50, maxRetryTime: 100 },
+      });
+      const producer = probe.producer({ idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       for (let cycle = 0; cycle < FAILOVER_CYCLES; cycle++) {
         const victim = (await cluster.partitions('failover'))[0]!.leader;

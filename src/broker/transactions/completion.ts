@@ -1,7 +1,8 @@
 // Ending a transaction once its outcome is durable (Prepare* stored): the COMMIT or ABORT marker goes
-// to every partition it spans — a single node writes the markers itself, so there is no
-// WriteTxnMarkers round trip (docs/api-versions.md, gotcha 11) — then the state moves to Complete*.
-// A marker in the group's offsets partition also decides the group's transactional offsets.
+// to every partition it spans — a single node writes the markers itself; a cluster sends those of
+// partitions other brokers lead with WriteTxnMarkers (cluster/marker-writer.ts) — then the state moves
+// to Complete*. A marker in the group's offsets partition also decides the group's transactional
+// offsets (here when the group's coordinator is this broker; there, by the WriteTxnMarkers handler).
 //
 // If a marker cannot be written (disk), the decision is already durable in Prepare*; the timeout check
 // (timeouts.ts) and the next InitProducerId or EndTxn retry until every partition has its marker.

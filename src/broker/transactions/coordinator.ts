@@ -5,8 +5,8 @@
 // COORDINATOR_LOAD_IN_PROGRESS; one node leads them all). The metadata of each id is kept in memory and
 // written to `__transaction_state` (state-store.ts) at every transition, awaited before the answer.
 //
-// States of a transactional id and what moves it (a single node writes the markers itself, so
-// there is no WriteTxnMarkers round trip — docs/api-versions.md, gotcha 11):
+// States of a transactional id and what moves it (a single node writes the markers itself; a cluster
+// sends the markers of partitions other brokers lead with WriteTxnMarkers, cluster/marker-writer.ts):
 //
 //   | from                      | event                                  | to                         |
 //   |---------------------------|----------------------------------------|----------------------------|
