@@ -128,7 +128,7 @@ export class LogAppender {
   startAppending(segment: Segment, predecessor: Segment | null): void {
     const { state } = this;
     segment.startAppending(state.config.flushPolicy.kind === 'sync', predecessor, {
-      onWritten: () => undefined,
+      onWritten: () => state.onWritten?.(),
       onFlushed: (_position: number, nextOffset: number) => {
         if (nextOffset > state.flushed) state.flushed = nextOffset;
         invariant(

@@ -24,6 +24,9 @@ export class LogState {
   closed = false;
   /** truncateTo is under way: no append or flush may start. */
   truncating = false;
+  /** Called each time appended bytes reach the file (before they are flushed): a leader's parked
+   *  replica fetches wake on it, so its followers write while it fsyncs. */
+  onWritten: (() => void) | null = null;
   /** Every segment gets a `.txnindex`, empty or not (see TransactionIndexes.keep). */
   keepingTransactionIndexes = false;
   /** Sealed segments whose indexes are in memory, least recently used first. */

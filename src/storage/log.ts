@@ -186,6 +186,11 @@ export class PartitionLog implements CompactionTarget {
   }
 
   /** The recovery point: every offset below it is on stable storage. */
+  /** Called each time appended bytes reach the file, before they are flushed (replication wakes on it). */
+  set onWritten(listener: (() => void) | null) {
+    this.state.onWritten = listener;
+  }
+
   get flushedOffset(): number {
     return this.state.flushed;
   }

@@ -94,8 +94,9 @@ export class Partition implements PartitionView, HookedPartition {
   private leaderHighWatermark: number;
   private committed: number;
   private readonly parked = new Set<ParkedFetch>();
-  /** Woken after every completed append, whether or not the high watermark moved: followers' fetches
-   *  wait here, since on a replicated leader the high watermark moves only after they fetched. */
+  /** Woken each time appended bytes reach the log file (before the flush), whether or not the high
+   *  watermark moved: followers' fetches wait here, since on a replicated leader the high watermark
+   *  moves only after they fetched. */
   private readonly appendWaiters = new Set<ParkedFetch>();
   /** The in-sync replicas a cluster recorded for this partition (one node: itself). */
   inSyncReplicaCount = 1;
@@ -116,6 +117,13 @@ export class Partition implements PartitionView, HookedPartition {
     this.epoch = parts.leaderEpoch ?? parts.log.leaderEpoch;
     this.committed = this.roleNow === 'leader' ? this.leaderRule(parts.log) : parts.log.logStartOffset;
     this.leaderHighWatermark = this.committed;
+    // A follower's parked fetch is answered once the batch is written here, not once it is flushed:
+    // the follower writes and fsyncs while this leader does (its next fetch reports its durable end).
+    parts.log.onWritten = () => this.wakeAppendWaiters();
+  }
+
+  private wakeAppendWaiters(): void {
+    if (this.appendWaiters.size > 0) for (const waiter of [...this.appendWaiters]) waiter.wake();
   }
 
   get role(): PartitionRole {
@@ -171,7 +179,6 @@ export class Partition implements PartitionView, HookedPartition {
     return this.log.append(batch).then(
       (appended) => {
         this.advanceHighWatermark();
-        if (this.appendWaiters.size > 0) for (const waiter of [...this.appendWaiters]) waiter.wake();
         return appended;
       },
       (error: unknown) => {
