@@ -3,6 +3,7 @@
 //   node dist/scripts/test.js interop   test/interop/ (real third-party clients)
 //   node dist/scripts/test.js crash     test/crash/ (kill -9, torn tails); `--cycles N` for long runs
 //   node dist/scripts/test.js cluster   test/cluster/ (etcd and broker processes; `--cycles N` for the kill -9 loop)
+//   node dist/scripts/test.js faults    test/faults/ (the fault bed: network namespaces; `--minutes N` of faults)
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=crc).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -25,8 +26,19 @@ if (cyclesAt >= 0) {
   process.env.SLUICE_CLUSTER_CYCLES = cycles;
   extra.splice(cyclesAt, 2);
 }
+// `--minutes N` (fault bed: how long its schedule of faults runs), passed on the same way.
+const minutesAt = extra.indexOf('--minutes');
+if (minutesAt >= 0) {
+  const minutes = extra[minutesAt + 1];
+  if (!minutes || !/^\d+(\.\d+)?$/.test(minutes)) {
+    console.error('--minutes needs a number');
+    process.exit(2);
+  }
+  process.env.SLUICE_FAULT_MINUTES = minutes;
+  extra.splice(minutesAt, 2);
+}
 const testRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'test');
-const slowSuites = new Set(['interop', 'crash', 'cluster']);
+const slowSuites = new Set(['interop', 'crash', 'cluster', 'faults']);
 
 function listTests(dir: string): string[] {
   const found: string[] = [];
@@ -54,8 +66,13 @@ if (files.length === 0) {
 //   - the runner exits when every test has ended even if a file leaked a handle (a kafkajs retry timer,
 //     a child's pipe) that would otherwise keep that file's process, and with it the suite, alive for ever.
 // And a wall-clock limit for the whole suite: past it the suite is stopped and reported as failed.
-const perTestMs = { unit: 120_000, interop: 300_000, crash: 600_000, cluster: 900_000 }[suite] ?? 300_000;
-const suiteMinutes = Number(process.env.SLUICE_SUITE_MINUTES ?? (suite === 'unit' ? 25 : 20));
+const faultMinutes = Number(process.env.SLUICE_FAULT_MINUTES ?? 4);
+const perTestMs =
+  { unit: 120_000, interop: 300_000, crash: 600_000, cluster: 900_000, faults: (faultMinutes + 10) * 60_000 }[suite] ??
+  300_000;
+const suiteMinutes = Number(
+  process.env.SLUICE_SUITE_MINUTES ?? (suite === 'unit' ? 25 : suite === 'faults' ? faultMinutes + 15 : 20),
+);
 const args = ['--test', '--test-reporter=spec', `--test-timeout=${perTestMs}`, '--test-force-exit', ...extra, ...files];
 // Its own process group, so that stopping it also stops the test files' processes and the brokers they spawned.
 const runner = spawn(process.execPath, args, { stdio: 'inherit', detached: true });

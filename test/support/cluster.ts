@@ -5,18 +5,27 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { EtcdServer } from './etcd.js';
+import { EtcdServer, type EtcdPlace } from './etcd.js';
 import { freePort, killed, spawnSluice, waitFor } from './sluice-process.js';
 
 const { Kafka, logLevel } = kafkajs;
 
 export interface ClusterBroker {
   nodeId: number;
+  /** Where it listens: 127.0.0.1, or its network namespace's address (test/faults/netbed.ts). */
+  host: string;
+  netns?: string;
   port: number;
   dataDir: string;
   child: ChildProcess | null;
   /** The last of its log lines (stdout and stderr), for a failing test to show. */
   output: string;
+}
+
+/** Where the brokers and etcd of a cluster run when not all on loopback (test/faults/netbed.ts). */
+export interface ClusterNetwork {
+  etcd: EtcdPlace;
+  broker(nodeId: number): { host: string; netns: string };
 }
 
 export class TestCluster {
@@ -33,13 +42,16 @@ export class TestCluster {
     count: number,
     overrides: readonly string[] = [],
     etcdEndpointOf?: (etcd: EtcdServer, nodeId: number) => Promise<string>,
+    network?: ClusterNetwork,
   ): Promise<TestCluster> {
-    const etcd = await EtcdServer.start();
+    const etcd = await EtcdServer.start(network?.etcd);
     const brokers: ClusterBroker[] = [];
     for (let nodeId = 1; nodeId <= count; nodeId++)
       brokers.push({
         nodeId,
-        port: await freePort(),
+        host: network?.broker(nodeId).host ?? '127.0.0.1',
+        ...(network !== undefined ? { netns: network.broker(nodeId).netns } : {}),
+        port: network !== undefined ? 9092 : await freePort(),
         dataDir: mkdtempSync(join(tmpdir(), `sluice-cluster-${nodeId}-`)),
         child: null,
         output: '',
@@ -56,7 +68,7 @@ export class TestCluster {
   }
 
   get bootstrap(): string[] {
-    return this.brokers.filter((b) => b.child !== null).map((b) => `127.0.0.1:${b.port}`);
+    return this.brokers.filter((b) => b.child !== null).map((b) => `${b.host}:${b.port}`);
   }
 
   broker(nodeId: number): ClusterBroker {
@@ -65,6 +77,8 @@ export class TestCluster {
 
   private spawn(b: ClusterBroker): void {
     b.child = spawnSluice(b.port, b.dataDir, {
+      host: b.host,
+      ...(b.netns !== undefined ? { netns: b.netns } : {}),
       overrides: [
         `sluice.cluster.etcd=${this.etcdEndpointOf(b.nodeId)}`,
         `node.id=${b.nodeId}`,
@@ -153,6 +167,15 @@ export class TestCluster {
     const b = this.broker(nodeId);
     if (b.child) await killed(b.child);
     b.child = null;
+  }
+
+  /** SIGSTOP: the broker freezes (its lease runs out) until resume(). */
+  pause(nodeId: number): void {
+    this.broker(nodeId).child?.kill('SIGSTOP');
+  }
+
+  resume(nodeId: number): void {
+    this.broker(nodeId).child?.kill('SIGCONT');
   }
 
   restart(nodeId: number): void {

@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, killed } from './sluice-process.js';
 
+export interface EtcdPlace {
+  host?: string;
+  netns?: string;
+}
+
 export class EtcdServer {
   private child: ChildProcess | null = null;
   private output = '';
@@ -15,24 +20,31 @@ export class EtcdServer {
     readonly clientPort: number,
     private readonly peerPort: number,
     private readonly dataDir: string,
+    private readonly where: EtcdPlace,
   ) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `http://${this.where.host ?? '127.0.0.1'}:${this.clientPort}`;
   }
 
-  static async start(): Promise<EtcdServer> {
-    const server = new EtcdServer(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'sluice-etcd-')));
+  /** On two free loopback ports, or on `host` inside network namespace `netns` (test/faults/netbed.ts). */
+  static async start(where: EtcdPlace = {}): Promise<EtcdServer> {
+    const ports = where.host === undefined ? [await freePort(), await freePort()] : [2379, 2380];
+    const server = new EtcdServer(ports[0]!, ports[1]!, mkdtempSync(join(tmpdir(), 'sluice-etcd-')), where);
     await server.run();
     return server;
   }
 
   private async run(): Promise<void> {
-    const client = `http://127.0.0.1:${this.clientPort}`;
-    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const host = this.where.host ?? '127.0.0.1';
+    const client = `http://${host}:${this.clientPort}`;
+    const peer = `http://${host}:${this.peerPort}`;
+    const netns = this.where.netns === undefined ? [] : ['ip', 'netns', 'exec', this.where.netns];
     this.child = spawn(
-      'etcd',
+      netns.length > 0 ? netns[0]! : 'etcd',
       [
+        ...netns.slice(1),
+        ...(netns.length > 0 ? ['etcd'] : []),
         '--name',
         'sluice-test',
         '--data-dir',

@@ -26,6 +26,10 @@ export interface SpawnOptions {
   stderr?: 'pipe' | 'inherit';
   /** `--log-level` (default: the CLI's). */
   logLevel?: string;
+  /** The address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** A network namespace to run in (`ip netns exec`, test/faults/netbed.ts); the child's pid is the broker's. */
+  netns?: string;
 }
 
 /** Spawns `sluice start` on 127.0.0.1:port with dataDir; does not wait for it to listen (see untilConnected). */
@@ -36,16 +40,21 @@ export function spawnSluice(port: number, dataDir: string, options: SpawnOptions
     mainScript,
     'start',
     '--listen',
-    `127.0.0.1:${port}`,
+    `${options.host ?? '127.0.0.1'}:${port}`,
     '--data-dir',
     dataDir,
     ...overrides.flatMap((o) => ['--override', o]),
     ...(options.logLevel !== undefined ? ['--log-level', options.logLevel] : []),
   ];
-  return spawn(process.execPath, args, {
-    env,
-    stdio: ['ignore', options.stdout ?? 'ignore', options.stderr ?? 'pipe'],
-  });
+  const stdio: ['ignore', 'ignore' | 'pipe' | number, 'pipe' | 'inherit'] = [
+    'ignore',
+    options.stdout ?? 'ignore',
+    options.stderr ?? 'pipe',
+  ];
+  // `ip netns exec` execs the command in place: the child's pid is the broker's (kill -9, SIGSTOP reach it).
+  return options.netns === undefined
+    ? spawn(process.execPath, args, { env, stdio })
+    : spawn('ip', ['netns', 'exec', options.netns, process.execPath, ...args], { env, stdio });
 }
 
 /** A raw connection to the broker on port, retried until it accepts one (or timeoutMs passes). */

@@ -1,0 +1,148 @@
+// The fault bed: three brokers and etcd, each in its own network namespace (netbed.ts), kafkajs
+// idempotent producers, kcat, the Sluice client and a transactional producer writing with acks=all
+// (writers.ts) while the nemesis runs a seeded schedule of faults (nemesis.ts). Then every link heals,
+// every broker runs, and the checker (checker.ts) compares what the writers were told with what
+// read_uncommitted and read_committed find, and the bed compares the replicas' logs byte for byte.
+//
+// `npm run test:faults -- --minutes 60` runs a long schedule (SLUICE_FAULT_MINUTES); SLUICE_SEED=<seed>
+// replays one. Every run prints its seed and schedule.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import kafkajs from 'kafkajs';
+import { logBytes, TestCluster } from '../support/cluster.js';
+import { Random, seedFromEnvironment } from '../support/random.js';
+import { waitFor } from '../support/sluice-process.js';
+import { check, describe, type History, type PartitionReads } from './checker.js';
+import { NetBed } from './netbed.js';
+import { runStep, schedule } from './nemesis.js';
+import { kafkajsWriter, kcatWriter, sluiceWriter, transactionalWriter } from './writers.js';
+
+const { Kafka, logLevel } = kafkajs;
+const TOPIC = 'jepsen';
+const PARTITIONS = 3;
+const BROKERS = [1, 2, 3];
+const MINUTES = Number(process.env.SLUICE_FAULT_MINUTES ?? 4);
+
+/** Every value of every partition, in offset order, read from the beginning until nothing new comes. */
+async function readEverything(cluster: TestCluster, readUncommitted: boolean): Promise<PartitionReads> {
+  const kafka = new Kafka({ brokers: cluster.bootstrap, clientId: 'fault-reader', logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({
+    groupId: `fault-reader-${readUncommitted ? 'all' : 'committed'}-${Date.now()}`,
+    readUncommitted,
+    maxWaitTimeInMs: 200,
+  });
+  const byPartition = new Map<number, Array<[bigint, string]>>();
+  let lastArrival = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      lastArrival = Date.now();
+      const list = byPartition.get(partition) ?? [];
+      list.push([BigInt(message.offset), message.value!.toString()]);
+      byPartition.set(partition, list);
+    },
+  });
+  await waitFor('the reader to see nothing new for 5 s', () => Date.now() - lastArrival > 5_000, 300_000, 500);
+  await consumer.disconnect();
+  const reads: PartitionReads = new Map();
+  for (let p = 0; p < PARTITIONS; p++)
+    reads.set(
+      p,
+      (byPartition.get(p) ?? []).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, value]) => value),
+    );
+  return reads;
+}
+
+test(
+  `fault bed: ${MINUTES} min of faults under acks=all writers — nothing lost, duplicated, reordered, diverged`,
+  {
+    timeout: (MINUTES * 60 + 600) * 1000,
+  },
+  async () => {
+    const seed = seedFromEnvironment();
+    const random = new Random(seed);
+    const bed = NetBed.create([0, ...BROKERS]);
+    const log = (line: string) => console.log(line);
+    let cluster: TestCluster | null = null;
+    try {
+      cluster = await TestCluster.start(
+        BROKERS.length,
+        ['min.insync.replicas=2', 'unclean.leader.election.enable=false'],
+        undefined,
+        {
+          etcd: { host: bed.addressOf(bed.etcdNode), netns: bed.namespaceOf(bed.etcdNode) },
+          broker: (nodeId) => ({ host: bed.addressOf(nodeId), netns: bed.namespaceOf(nodeId) }),
+        },
+      );
+      await cluster.createTopic(TOPIC, PARTITIONS, 3);
+      const steps = schedule(random, MINUTES * 60_000, PARTITIONS);
+      log(`seed ${seed} (SLUICE_SEED=${seed} replays it); ${steps.length} steps:`);
+      for (const step of steps) log(`  ${step.fault} p${step.partition} hold ${step.holdMs} settle ${step.settleMs}`);
+
+      const history: History = { acknowledged: [], committed: [], aborted: [] };
+      const live = cluster;
+      const context = {
+        bootstrap: () => live.brokers.map((b) => `${b.host}:${b.port}`),
+        topic: TOPIC,
+        partitions: PARTITIONS,
+        history,
+        random,
+      };
+      const writers = [
+        kafkajsWriter(context, 'kafkajs-1'),
+        kafkajsWriter(context, 'kafkajs-2'),
+        kcatWriter(context),
+        sluiceWriter(context),
+        transactionalWriter(context),
+      ];
+      log('running:');
+      for (const step of steps) await runStep({ cluster, bed, topic: TOPIC, brokers: BROKERS, random, log }, step);
+      await Promise.all(writers.map((w) => w.stop()));
+      bed.heal();
+
+      // Healed: every replica back in every ISR, then read.
+      await waitFor(
+        'every partition back to three in-sync replicas',
+        async () => {
+          try {
+            return (await live.partitions(TOPIC)).every((p) => p.isr.length === 3 && p.leader > 0);
+          } catch {
+            return false;
+          }
+        },
+        120_000,
+        500,
+      );
+      const report = check(history, await readEverything(cluster, true), await readEverything(cluster, false));
+      let divergent = 0;
+      for (let p = 0; p < PARTITIONS; p++) {
+        const same = () => {
+          const [first, ...others] = live.brokers.map((b) => logBytes(b.dataDir, TOPIC, p));
+          return others.every((copy) => copy.equals(first!));
+        };
+        await waitFor(`${TOPIC}-${p} identical on every broker`, same, 60_000, 500).catch(() => divergent++);
+      }
+      log(
+        `acknowledged ${history.acknowledged.length}, committed ${history.committed.length}, ` +
+          `aborted ${history.aborted.length}`,
+      );
+      log(describe(report, divergent));
+      assert.ok(history.acknowledged.length > 0 && history.committed.length > 0, 'the writers got acknowledgements');
+      assert.deepEqual(
+        {
+          lost: report.lost,
+          duplicated: report.duplicated,
+          reordered: report.reordered,
+          abortedReads: report.abortedReads,
+          divergent,
+        },
+        { lost: [], duplicated: [], reordered: [], abortedReads: [], divergent: 0 },
+        `seed ${seed}`,
+      );
+    } finally {
+      await cluster?.stop();
+      bed.destroy();
+    }
+  },
+);
