@@ -123,10 +123,13 @@ test(
         };
         await waitFor(`${TOPIC}-${p} identical on every broker`, same, 60_000, 500).catch(() => divergent++);
       }
+      const perWriter = new Map<string, number>();
+      for (const w of history.acknowledged) perWriter.set(w.writer, (perWriter.get(w.writer) ?? 0) + 1);
       log(
-        `acknowledged ${history.acknowledged.length}, committed ${history.committed.length}, ` +
-          `aborted ${history.aborted.length}`,
+        `acknowledged ${history.acknowledged.length} (${[...perWriter].map(([w, n]) => `${w} ${n}`).join(', ')}), ` +
+          `committed ${history.committed.length}, aborted ${history.aborted.length}`,
       );
+      assert.equal(perWriter.size, 4, `every non-transactional writer got acknowledgements: ${[...perWriter.keys()]}`);
       log(describe(report, divergent));
       assert.ok(history.acknowledged.length > 0 && history.committed.length > 0, 'the writers got acknowledgements');
       assert.deepEqual(
