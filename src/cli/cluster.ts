@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock } from '../runtime/clock.js';
 
 export const clusterHelp = `Usage: sluice cluster up [flags]
+       sluice cluster status [--bootstrap host:port]   (see sluice cluster status --help)
 
 Starts etcd and N brokers on 127.0.0.1 (Ctrl-C stops all of them).
 

@@ -8,7 +8,7 @@ export const usage = `Usage: sluice <command> [flags]
 
 Commands:
   start      run a broker (see sluice start --help)
-  cluster    cluster up: etcd and N brokers on loopback, for trying a cluster
+  cluster    cluster up: etcd and N brokers on loopback; cluster status: brokers, controller, unhealthy partitions
   topics     create, list, describe, alter, delete topics
   produce    send stdin lines to a topic
   consume    print messages of a topic (group or partitions)

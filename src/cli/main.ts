@@ -7,7 +7,8 @@ import { startHelp, usage } from './help.js';
 import { parseStartArguments, UsageError } from './settings.js';
 import { runStart } from './start.js';
 import { runCluster } from './cluster.js';
-import { processIo, runTool, toolNames } from './tools/index.js';
+import { runClusterStatus } from './tools/cluster-status.js';
+import { processIo, runGuarded, runTool, toolNames } from './tools/index.js';
 
 /** The package version, from the nearest package.json above this file (src/cli or dist/src/cli). */
 function packageVersion(): string {
@@ -39,6 +40,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command !== undefined && toolNames.includes(command)) return runTool(command, rest, processIo());
+  if (command === 'cluster' && rest[0] === 'status')
+    return runGuarded('cluster status', runClusterStatus, rest.slice(1), processIo());
   if (command === 'cluster') return runCluster(rest);
   if (command !== 'start') {
     console.error(

@@ -219,3 +219,58 @@ test(
     }
   },
 );
+
+/** `sluice cluster status` as a process: its exit code and what it printed. */
+function clusterStatus(bootstrap: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [mainScript, 'cluster', 'status', '--bootstrap', bootstrap], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test(
+  'sluice cluster status: brokers and controller; a killed broker shows as under-replicated, exit 1',
+  {
+    timeout: 180_000,
+  },
+  async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      await cluster.createTopic('watched', 3, 3);
+      const healthy = await clusterStatus(cluster.bootstrap[0]!);
+      assert.equal(healthy.code, 0, healthy.out);
+      for (const b of cluster.brokers)
+        assert.match(healthy.out, new RegExp(`^  ${b.nodeId}  127\\.0\\.0\\.1:${b.port}`, 'm'));
+      assert.match(healthy.out, /controller [123]/);
+      assert.match(healthy.out, /partitions 3: 3 in sync, 0 under-replicated, 0 offline/);
+
+      await cluster.kill(3);
+      let degraded = healthy;
+      await waitFor(
+        'broker 3 out of the ISRs',
+        async () => {
+          degraded = await clusterStatus(cluster.bootstrap[0]!);
+          return degraded.code === 1 && /partitions 3: 0 in sync, 3 under-replicated/.test(degraded.out);
+        },
+        60_000,
+        500,
+      );
+      assert.match(degraded.out, /^  watched-0  leader [12]  replicas [123,]+  isr [12],[12]$/m);
+      assert.doesNotMatch(degraded.out, /^  3  /m, 'a dead broker is not listed');
+
+      cluster.restart(3);
+      await waitFor('healthy again', async () => (await clusterStatus(cluster.bootstrap[0]!)).code === 0, 60_000, 500);
+      const unreachable = await clusterStatus(`127.0.0.1:${await freePort()}`);
+      assert.equal(unreachable.code, 1, 'no broker to ask: exit 1');
+      assert.match(unreachable.out, /^sluice cluster status: /m);
+    } finally {
+      await cluster.stop();
+    }
+  },
+);

@@ -26,6 +26,8 @@ export const FAULTS = [
   'truncated-restart',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
+/** The faults a bed without network namespaces can still inject. */
+export const PROCESS_FAULTS: readonly Fault[] = ['kill-leader', 'pause-leader', 'truncated-restart'];
 
 export interface Step {
   fault: Fault;
@@ -35,11 +37,16 @@ export interface Step {
 }
 
 /** Steps until `totalMs` of schedule (holds and settling) is filled. */
-export function schedule(random: Random, totalMs: number, partitions: number): Step[] {
+export function schedule(
+  random: Random,
+  totalMs: number,
+  partitions: number,
+  faults: readonly Fault[] = FAULTS,
+): Step[] {
   const steps: Step[] = [];
   for (let used = 0; used < totalMs;) {
     const step = {
-      fault: random.pick(FAULTS),
+      fault: random.pick(faults),
       partition: random.int(0, partitions - 1),
       holdMs: random.int(2_000, 8_000),
       settleMs: random.int(3_000, 6_000),
@@ -52,7 +59,8 @@ export function schedule(random: Random, totalMs: number, partitions: number): S
 
 export interface NemesisTarget {
   cluster: TestCluster;
-  bed: NetBed;
+  /** Null on a machine without network namespaces: the schedule then holds process faults only. */
+  bed: NetBed | null;
   topic: string;
   brokers: readonly number[];
   random: Random;
@@ -61,7 +69,11 @@ export interface NemesisTarget {
 
 /** Runs one step: inject, hold, heal, settle. */
 export async function runStep(target: NemesisTarget, step: Step): Promise<void> {
-  const { cluster, bed, brokers, random } = target;
+  const { cluster, brokers, random } = target;
+  const bed = () => {
+    if (target.bed === null) throw new Error(`${step.fault} needs network namespaces`);
+    return target.bed;
+  };
   const leader = (await leaderOf(target, step.partition)) ?? random.pick(brokers);
   const others = brokers.filter((b) => b !== leader);
   const hold = () => new Promise((resolve) => setTimeout(resolve, step.holdMs));
@@ -78,27 +90,27 @@ export async function runStep(target: NemesisTarget, step: Step): Promise<void> 
       cluster.resume(leader);
       break;
     case 'isolate-leader':
-      bed.isolate(leader);
+      bed().isolate(leader);
       await hold();
-      bed.heal();
+      bed().heal();
       break;
     case 'leader-from-etcd':
-      bed.cut(leader, bed.etcdNode);
+      bed().cut(leader, bed().etcdNode);
       await hold();
-      bed.heal();
+      bed().heal();
       break;
     case 'split': {
       const alone = random.pick(brokers);
-      for (const other of brokers) if (other !== alone) bed.cut(alone, other);
+      for (const other of brokers) if (other !== alone) bed().cut(alone, other);
       detail = `${alone} | ${brokers.filter((b) => b !== alone).join(',')}`;
       await hold();
-      bed.heal();
+      bed().heal();
       break;
     }
     case 'one-way':
-      for (const other of others) bed.cutOneWay(leader, other);
+      for (const other of others) bed().cutOneWay(leader, other);
       await hold();
-      bed.heal();
+      bed().heal();
       break;
     case 'truncated-restart': {
       const victim = random.pick(others);

@@ -28,6 +28,16 @@ export async function runTool(name: string, argv: readonly string[], io: ToolIo)
     io.err(`sluice: unknown command "${name}" (commands: start, ${toolNames.join(', ')})\n`);
     return 2;
   }
+  return runGuarded(name, tool, argv, io);
+}
+
+/** Runs a tool with the exit codes and one-line errors above (`name` is how the errors name it). */
+export async function runGuarded(
+  name: string,
+  tool: (argv: readonly string[], io: ToolIo) => Promise<number>,
+  argv: readonly string[],
+  io: ToolIo,
+): Promise<number> {
   try {
     return await tool(argv, io);
   } catch (error) {
