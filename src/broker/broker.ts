@@ -419,8 +419,9 @@ export class Broker {
     producerId: number,
     producerEpoch: number,
     commit: boolean,
+    stillWanted?: () => boolean,
   ): Promise<void> {
-    return this.markerRoute.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit);
+    return this.markerRoute.writeTransactionMarker(topic, partition, producerId, producerEpoch, commit, stillWanted);
   }
 
   /**

@@ -111,6 +111,9 @@ export interface TransactionMarkerWriter {
     producerId: number,
     producerEpoch: number,
     commit: boolean,
+    /** False once the coordinator no longer holds the transaction (its partition moved): a writer that
+     *  retries stops then, so a deposed coordinator sends no late marker. */
+    stillWanted?: () => boolean,
   ): Promise<void>;
 }
 

@@ -5,7 +5,11 @@
 // A leader that moved, a broker that died or a partition without a leader yet is retried, the placement
 // read afresh each time (backoff 50 ms doubling to 500 ms), until `timeoutMs`; then the write fails, the
 // transaction stays Prepare* and the coordinator's timer writes its markers again later. A topic that is
-// gone from the placement needs no marker. A repeated marker is harmless: it ends nothing still open.
+// gone from the placement needs no marker. A marker repeated meanwhile is harmless: the transaction
+// stays Prepare* until every marker is in, so its producer cannot have begun the next one.
+// A coordinator that lost the transaction (its `__transaction_state` partition moved) stops retrying:
+// the new coordinator writes the markers, and a late one from here could end the producer's next
+// transaction (Kafka fences those with the coordinator epoch; Sluice does not carry one yet).
 import type { MetadataView } from '../broker/metadata/view.js';
 import type { TransactionMarkerWriter } from '../broker/services.js';
 import type { Clock } from '../runtime/clock.js';
@@ -20,7 +24,8 @@ const BACKOFF_FIRST_MS = 50;
 const BACKOFF_MAX_MS = 500;
 /** A WriteTxnMarkers answer is a few bytes per partition: anything near this is not one. */
 const ANSWER_BYTES_MAX = 1024 * 1024;
-/** One WriteTxnMarkers without an answer this long: the connection is dropped and the marker retried. */
+/** One WriteTxnMarkers without an answer this long (or past the marker's deadline): the connection is
+ *  dropped and the marker retried. */
 const REQUEST_TIMEOUT_MS = 5_000;
 
 export interface MarkerWriterSettings {
@@ -45,9 +50,12 @@ export class ClusterMarkerWriter implements TransactionMarkerWriter {
     producerId: number,
     producerEpoch: number,
     commit: boolean,
+    stillWanted: () => boolean = () => true,
   ): Promise<void> {
     const deadline = this.settings.clock.now() + this.settings.timeoutMs;
     for (let backoff = BACKOFF_FIRST_MS; ; backoff = Math.min(backoff * 2, BACKOFF_MAX_MS)) {
+      if (!stillWanted())
+        throw new Error(`transaction marker for ${topic}-${partition} not written: no longer the coordinator`);
       const placement = this.view.placement(topic, partition);
       if (placement === undefined) return; // deleted: nothing left to end
       let problem: string;
@@ -60,7 +68,16 @@ export class ClusterMarkerWriter implements TransactionMarkerWriter {
       } else if (placement.leaderId < 0) {
         problem = 'the partition has no leader';
       } else {
-        const errorCode = await this.send(placement.leaderId, topic, partition, producerId, producerEpoch, commit);
+        const waitMs = Math.max(100, Math.min(REQUEST_TIMEOUT_MS, deadline - this.settings.clock.now()));
+        const errorCode = await this.send(
+          placement.leaderId,
+          topic,
+          partition,
+          producerId,
+          producerEpoch,
+          commit,
+          waitMs,
+        );
         if (errorCode === ErrorCode.NONE) return;
         problem =
           typeof errorCode === 'string'
@@ -81,6 +98,7 @@ export class ClusterMarkerWriter implements TransactionMarkerWriter {
     producerId: number,
     producerEpoch: number,
     commit: boolean,
+    waitMs: number,
   ): Promise<number | string> {
     let connection: PeerConnection;
     try {
@@ -90,7 +108,7 @@ export class ClusterMarkerWriter implements TransactionMarkerWriter {
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`no answer in ${waitMs} ms`)), waitMs);
     });
     try {
       const response = await Promise.race([

@@ -33,7 +33,9 @@ export class TransactionCompletion {
       for (const partition of partitions) {
         writes.push(
           this.markers
-            .writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit)
+            .writeTransactionMarker(topic, partition, transaction.producerId, transaction.producerEpoch, commit, () =>
+              this.table.holds(transaction),
+            )
             .then(() => {
               if (topic === this.offsets.topic) this.offsets.complete(transaction.producerId, partition, commit);
             }),
