@@ -75,6 +75,13 @@ export class LeaderReplication {
       follower = { logEnd: 0, caughtUpAt: -Infinity, leaderEndAtLastFetch: -1 };
       this.followers.set(replicaId, follower);
     }
+    // An in-sync follower asking from below the high watermark has lost records it had made durable
+    // (restarted on a log cut short: a disk that lost written data). Out of the ISR at once, before
+    // an election could pick it, rather than after replica.lag.time.max.ms.
+    if (this.isr.includes(replicaId) && replicaId !== this.localId && fetchOffset < this.partition.highWatermark) {
+      follower.caughtUpAt = -Infinity;
+      this.propose(this.isr.filter((id) => id !== replicaId));
+    }
     follower.logEnd = Math.min(fetchOffset, end);
     if (fetchOffset >= end || fetchOffset >= follower.leaderEndAtLastFetch) follower.caughtUpAt = now;
     follower.leaderEndAtLastFetch = end;
