@@ -78,6 +78,7 @@ test(
     }
     const net = bed;
     let cluster: TestCluster | null = null;
+    let passed = false;
     try {
       cluster = await TestCluster.start(
         BROKERS.length,
@@ -158,8 +159,12 @@ test(
         { lost: [], duplicated: [], reordered: [], abortedReads: [], divergent: 0 },
         `seed ${seed}`,
       );
+      passed = true;
     } finally {
-      await cluster?.stop();
+      // A failing run leaves the brokers' data and last output behind, to read the loss off them.
+      await cluster?.stop({ keep: !passed });
+      if (!passed && cluster !== null)
+        log(`kept for reading: ${cluster.brokers.map((b) => `broker ${b.nodeId} ${b.dataDir}`).join(', ')}`);
       bed?.destroy();
     }
   },

@@ -1,7 +1,7 @@
 // A local cluster for tests: a real etcd and N `sluice start --cluster-etcd …` processes on loopback,
 // each with its own data dir, killed (-9), restarted and stopped by the test.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -182,13 +182,17 @@ export class TestCluster {
     this.spawn(this.broker(nodeId));
   }
 
-  async stop(): Promise<void> {
+  /** Kills every broker and etcd and removes their data; with `keep`, the data directories stay, each
+   *  with the broker's last output in `broker-output.log`, for a failing test to leave behind. */
+  async stop(options: { keep?: boolean } = {}): Promise<void> {
     for (const b of this.brokers) {
       if (b.child) await killed(b.child);
       b.child = null;
     }
     await this.etcd.stop();
-    for (const b of this.brokers) rmSync(b.dataDir, { recursive: true, force: true });
+    for (const b of this.brokers)
+      if (options.keep) writeFileSync(join(b.dataDir, 'broker-output.log'), b.output);
+      else rmSync(b.dataDir, { recursive: true, force: true });
   }
 }
 
