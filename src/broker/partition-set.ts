@@ -41,8 +41,6 @@ export class PartitionSet {
   /** Partitions of deleted topics, unfindable since the DeleteTopics call, that a delete job has not
    *  renamed yet. */
   private readonly hidden = new Map<string, Partition[]>();
-  /** Ids (hex) of topics being deleted: an open of one of them that finishes meanwhile hides its logs. */
-  private readonly deletedIds = new Map<string, number>(); // id → deletes of it under way
   /** The last open or delete of each topic still under way; the next one waits for it. */
   private readonly topicWork = new Map<string, Promise<unknown>>();
   private readonly deletedDirectories: DeletedDirectoryRemover;
@@ -75,9 +73,8 @@ export class PartitionSet {
     return this.partitions.get(topic)?.[partition];
   }
 
-  /** The topic's open partitions (a partition that failed to open, or is not opened yet, is left out). */
   partitionsOf(topic: string): readonly Partition[] {
-    return (this.partitions.get(topic) ?? []).filter((partition) => partition !== undefined);
+    return this.partitions.get(topic) ?? [];
   }
 
   /**
@@ -130,31 +127,22 @@ export class PartitionSet {
       opened.map((log) => PartitionProducerState.recover(log, { ...producerOptions, nowMs: this.options.clock.now() })),
     );
     const transactions = await Promise.all(opened.map((log, i) => PartitionTransactions.recover(log, states[i])));
-    const partitions = opened.map(
-      (log, i) =>
-        new Partition({
-          topic,
-          index: wanted[i]!,
-          log,
-          producers: states[i]!,
-          transactions: transactions[i]!,
-          hooks: this.options.hooks,
-          clock: this.options.clock,
-          role:
-            typeof this.options.initialRole === 'function'
-              ? this.options.initialRole(topic)
-              : (this.options.initialRole ?? 'leader'),
-        }),
-    );
-    // The topic was deleted while these logs opened (CreatePartitions racing DeleteTopics): they belong
-    // to the deleted topic, never become findable, and go with the delete job queued behind this open.
-    if (this.deletedIds.has(topicId.toString('hex'))) {
-      for (const partition of partitions) partition.retire();
-      this.hidden.set(topic, [...(this.hidden.get(topic) ?? []), ...partitions]);
-      return;
-    }
     const list = this.partitions.get(topic) ?? [];
-    partitions.forEach((partition, i) => (list[wanted[i]!] = partition));
+    opened.forEach((log, i) => {
+      list[wanted[i]!] = new Partition({
+        topic,
+        index: wanted[i]!,
+        log,
+        producers: states[i]!,
+        transactions: transactions[i]!,
+        hooks: this.options.hooks,
+        clock: this.options.clock,
+        role:
+          typeof this.options.initialRole === 'function'
+            ? this.options.initialRole(topic)
+            : (this.options.initialRole ?? 'leader'),
+      });
+    });
     this.partitions.set(topic, list);
   }
 
@@ -163,9 +151,7 @@ export class PartitionSet {
    * parked fetches wake); then each log closes and its directory is renamed `-delete` (durably) before this resolves.
    * The files are removed `file.delete.delay.ms` later, in the background.
    */
-  delete(topic: string, topicId: Buffer): Promise<void> {
-    const id = topicId.toString('hex');
-    this.deletedIds.set(id, (this.deletedIds.get(id) ?? 0) + 1);
+  delete(topic: string): Promise<void> {
     this.hide(topic);
     return this.serialized(topic, async () => {
       // Every log hidden so far goes now — by this call, or by an earlier delete's call while an open
@@ -179,11 +165,6 @@ export class PartitionSet {
         if (result.status === 'fulfilled')
           this.deletedDirectories.removeLater(result.value, logs[i]!.config.fileDeleteDelayMs);
       });
-      // Every open of this topic id was called before this delete (the registry forgot the id first),
-      // so each has finished and handed its logs over by now.
-      const left = this.deletedIds.get(id)! - 1;
-      if (left > 0) this.deletedIds.set(id, left);
-      else this.deletedIds.delete(id);
       const failed = renamed.find((result) => result.status === 'rejected');
       if (failed !== undefined) throw toStorageError(failed.reason);
     });

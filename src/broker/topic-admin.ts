@@ -155,7 +155,7 @@ export class TopicAdmin {
     }
     let failure: Failure = OK;
     try {
-      await this.parts.partitions.delete(name, topic.id);
+      await this.parts.partitions.delete(name);
       await this.deletionFinished(topic);
     } catch (error) {
       // The topic is deleted all the same; the next start renames what is left (topics.json lists it).

@@ -82,16 +82,16 @@ test('a delete called while an earlier delete waits renames the logs before the 
     const first = Buffer.alloc(16, 1);
     const second = Buffer.alloc(16, 2);
     const opening = partitions.open('raced', first, 0, 1, config); // an open under way …
-    const earlierDelete = partitions.delete('raced', first); // … a delete that finds nothing open yet …
+    const earlierDelete = partitions.delete('raced'); // … a delete that finds nothing open yet …
     const reopening = partitions.open('raced', second, 0, 1, config); // … and a new topic's open behind it
     await opening;
     // The first topic's log is open now; a second delete hides it at once. The earlier delete, which runs
     // before the new open, must rename it — or the new open finds the old directory with the old topic id.
-    // (The later delete was called after the reopen, so it takes the reopened log too.)
-    const laterDelete = partitions.delete('raced', second);
+    const laterDelete = partitions.delete('raced');
     await earlierDelete;
-    await reopening; // would fail with INCONSISTENT_TOPIC_ID had it found the first topic's directory
-    assert.equal(partitions.get('raced', 0), undefined, 'a log opened before a delete is never findable after it');
+    await reopening;
+    assert.deepEqual(partitions.get('raced', 0)?.log.topicId, second, 'the new topic opened its own, empty log');
+    assert.equal(partitions.get('raced', 0)?.logEndOffset, 0);
     await laterDelete;
     assert.equal(partitions.get('raced', 0), undefined);
     const leftovers = readdirSync(server.dataDir).filter((name) => name.startsWith('raced-0'));
@@ -105,9 +105,9 @@ test('a delete called while an earlier delete waits renames the logs before the 
 });
 
 test('AlterConfigs, CreatePartitions, DeleteTopics, CreateTopics at once: no hole, no stale log', async () => {
-  // The fuzzer's find: a CreatePartitions whose logs opened after a DeleteTopics hid the topic made
-  // them findable under the deleted name, with holes where the hidden partitions had been; an
-  // AlterConfigs then walked the holes and failed with UNKNOWN_SERVER_ERROR.
+  // The fuzzer's find: a CreatePartitions that read the topic before a DeleteTopics forgot it opened
+  // logs for the deleted topic, leaving a partition list with holes under its name; an AlterConfigs then
+  // walked the holes and failed with UNKNOWN_SERVER_ERROR. Changes to one name now run one at a time.
   const server = await startTestBroker();
   try {
     const broker = server.broker;
